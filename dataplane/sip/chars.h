@@ -1,0 +1,103 @@
+// Character classes and small text helpers shared by the SIP parsers (RFC 3261 section 25 terminals).
+// Pure, header-only, usable from any thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace sipd::sip {
+
+enum CharClass : uint8_t {
+  kToken = 1 << 0,   // RFC 3261 token: alphanum and -.!%*_+`'~
+  kDigit = 1 << 1,   //
+  kHex = 1 << 2,     //
+  kAlpha = 1 << 3,   //
+  kWsp = 1 << 4,     // SP, HTAB
+  kSpace = 1 << 5,   // SP, HTAB, CR, LF
+  kWord = 1 << 6,    // RFC 3261 word: token chars and ()<>:\"/[]?{}
+  kCtl = 1 << 7,     // 0x00-0x1F and 0x7F
+};
+
+constexpr std::array<uint8_t, 256> make_char_table() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    uint8_t v = 0;
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    const bool digit = c >= '0' && c <= '9';
+    if (alpha) v |= kAlpha;
+    if (digit) v |= kDigit;
+    if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) v |= kHex;
+    if (alpha || digit || std::string_view("-.!%*_+`'~").find(char(c)) != std::string_view::npos) v |= kToken;
+    if ((v & kToken) || std::string_view("()<>:\\\"/[]?{}").find(char(c)) != std::string_view::npos) v |= kWord;
+    if (c == ' ' || c == '\t') v |= kWsp;
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') v |= kSpace;
+    if (c < 0x20 || c == 0x7f) v |= kCtl;
+    t[size_t(c)] = v;
+  }
+  return t;
+}
+
+inline constexpr std::array<uint8_t, 256> kCharTable = make_char_table();
+
+constexpr bool has_class(char c, uint8_t cls) { return (kCharTable[uint8_t(c)] & cls) != 0; }
+constexpr bool is_token_char(char c) { return has_class(c, kToken); }
+constexpr bool is_digit(char c) { return has_class(c, kDigit); }
+constexpr bool is_hex(char c) { return has_class(c, kHex); }
+constexpr bool is_wsp(char c) { return has_class(c, kWsp); }
+constexpr bool is_space(char c) { return has_class(c, kSpace); }
+constexpr char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c | 0x20) : c; }
+
+constexpr bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!is_token_char(c)) return false;
+  return true;
+}
+
+constexpr bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (to_lower(a[i]) != to_lower(b[i])) return false;
+  return true;
+}
+
+// Strips SP, HTAB, CR and LF at both ends (folded values keep their inner line breaks).
+constexpr std::string_view trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && is_space(s[b])) ++b;
+  while (e > b && is_space(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
+
+// Skips linear white space (SP, HTAB, and CRLF/LF followed by SP/HTAB) from `i`; returns the new index.
+constexpr size_t skip_lws(std::string_view s, size_t i) {
+  while (i < s.size()) {
+    if (is_wsp(s[i])) {
+      ++i;
+    } else if (s[i] == '\r' || s[i] == '\n') {
+      size_t j = i + (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n' ? 2 : 1);
+      if (j < s.size() && is_wsp(s[j])) i = j; else return i;
+    } else {
+      return i;
+    }
+  }
+  return i;
+}
+
+// Parses 1*DIGIT into a uint64 with overflow detection. Returns false on empty input, a non-digit or
+// a value above `max`.
+constexpr bool parse_uint(std::string_view s, uint64_t max, uint64_t& out) {
+  if (s.empty()) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (!is_digit(c)) return false;
+    const uint64_t d = uint64_t(c - '0');
+    if (v > (max - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  out = v;
+  return true;
+}
+
+}  // namespace sipd::sip

@@ -1,0 +1,144 @@
+#include "dataplane/sip/header_id.h"
+
+#include <array>
+
+#include "dataplane/sip/chars.h"
+
+// Performance notes: the lookup switches on the name's length and then on its first letter, so a known
+// name costs one or two case-insensitive compares; no hashing, no regex.
+
+namespace sipd::sip {
+namespace {
+
+struct Entry {
+  std::string_view name;
+  HeaderId id;
+};
+
+constexpr std::array<Entry, 37> kLongNames = {{
+    {"Via", HeaderId::Via},
+    {"From", HeaderId::From},
+    {"To", HeaderId::To},
+    {"Call-ID", HeaderId::CallId},
+    {"CSeq", HeaderId::CSeq},
+    {"Max-Forwards", HeaderId::MaxForwards},
+    {"Contact", HeaderId::Contact},
+    {"Content-Length", HeaderId::ContentLength},
+    {"Content-Type", HeaderId::ContentType},
+    {"Content-Encoding", HeaderId::ContentEncoding},
+    {"Route", HeaderId::Route},
+    {"Record-Route", HeaderId::RecordRoute},
+    {"Expires", HeaderId::Expires},
+    {"Min-Expires", HeaderId::MinExpires},
+    {"Require", HeaderId::Require},
+    {"Proxy-Require", HeaderId::ProxyRequire},
+    {"Supported", HeaderId::Supported},
+    {"Unsupported", HeaderId::Unsupported},
+    {"Allow", HeaderId::Allow},
+    {"Allow-Events", HeaderId::AllowEvents},
+    {"Authorization", HeaderId::Authorization},
+    {"Proxy-Authorization", HeaderId::ProxyAuthorization},
+    {"WWW-Authenticate", HeaderId::WwwAuthenticate},
+    {"Proxy-Authenticate", HeaderId::ProxyAuthenticate},
+    {"Date", HeaderId::Date},
+    {"Event", HeaderId::Event},
+    {"Path", HeaderId::Path},
+    {"Subject", HeaderId::Subject},
+    {"User-Agent", HeaderId::UserAgent},
+    {"Server", HeaderId::Server},
+    {"Accept", HeaderId::Accept},
+    {"Retry-After", HeaderId::RetryAfter},
+    {"Warning", HeaderId::Warning},
+    {"Timestamp", HeaderId::Timestamp},
+    {"Refer-To", HeaderId::ReferTo},
+    {"Referred-By", HeaderId::ReferredBy},
+    {"Session-Expires", HeaderId::SessionExpires},
+}};
+
+// Buckets of long names by (length, lower-case first letter), built at compile time.
+constexpr size_t kMaxLen = 20;
+struct Buckets {
+  std::array<std::array<uint8_t, 4>, (kMaxLen + 1) * 26> slot{};  // indices+1 into kLongNames, 0 = empty
+};
+
+constexpr Buckets make_buckets() {
+  Buckets b{};
+  for (size_t i = 0; i < kLongNames.size(); ++i) {
+    const auto n = kLongNames[i].name;
+    auto& s = b.slot[n.size() * 26 + size_t(to_lower(n[0]) - 'a')];
+    for (auto& e : s) {
+      if (e == 0) {
+        e = uint8_t(i + 1);
+        break;
+      }
+    }
+  }
+  return b;
+}
+
+constexpr Buckets kBuckets = make_buckets();
+
+HeaderId lookup_compact(char c) {
+  switch (to_lower(c)) {
+    case 'v': return HeaderId::Via;
+    case 'f': return HeaderId::From;
+    case 't': return HeaderId::To;
+    case 'i': return HeaderId::CallId;
+    case 'm': return HeaderId::Contact;
+    case 'l': return HeaderId::ContentLength;
+    case 'c': return HeaderId::ContentType;
+    case 'e': return HeaderId::ContentEncoding;
+    case 'k': return HeaderId::Supported;
+    case 's': return HeaderId::Subject;
+    case 'o': return HeaderId::Event;
+    case 'r': return HeaderId::ReferTo;
+    case 'b': return HeaderId::ReferredBy;
+    case 'u': return HeaderId::AllowEvents;
+    case 'x': return HeaderId::SessionExpires;
+    default: return HeaderId::Other;
+  }
+}
+
+}  // namespace
+
+HeaderId lookup_header(std::string_view name) {
+  if (name.size() == 1) return lookup_compact(name[0]);
+  if (name.size() < 2 || name.size() > kMaxLen) return HeaderId::Other;
+  const char first = to_lower(name[0]);
+  if (first < 'a' || first > 'z') return HeaderId::Other;
+  for (uint8_t e : kBuckets.slot[name.size() * 26 + size_t(first - 'a')]) {
+    if (e == 0) break;
+    if (iequals(kLongNames[e - 1].name, name)) return kLongNames[e - 1].id;
+  }
+  return HeaderId::Other;
+}
+
+std::string_view header_name(HeaderId id) {
+  for (const auto& e : kLongNames)
+    if (e.id == id) return e.name;
+  return "";
+}
+
+bool is_list_header(HeaderId id) {
+  switch (id) {
+    case HeaderId::Via:
+    case HeaderId::Contact:
+    case HeaderId::Route:
+    case HeaderId::RecordRoute:
+    case HeaderId::Require:
+    case HeaderId::ProxyRequire:
+    case HeaderId::Supported:
+    case HeaderId::Unsupported:
+    case HeaderId::Allow:
+    case HeaderId::AllowEvents:
+    case HeaderId::Path:
+    case HeaderId::Accept:
+    case HeaderId::ContentEncoding:
+    case HeaderId::Warning:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace sipd::sip

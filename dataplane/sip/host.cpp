@@ -1,0 +1,104 @@
+#include "dataplane/sip/host.h"
+
+#include "dataplane/sip/chars.h"
+
+namespace sipd::sip {
+namespace {
+
+bool is_ipv4(std::string_view s) {
+  int parts = 0;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t j = i;
+    while (j < s.size() && is_digit(s[j])) ++j;
+    uint64_t v = 0;
+    if (j == i || j - i > 3 || !parse_uint(s.substr(i, j - i), 255, v)) return false;
+    ++parts;
+    if (j == s.size()) break;
+    if (s[j] != '.' || parts == 4) return false;
+    i = j + 1;
+  }
+  return parts == 4;
+}
+
+// Pieces of 1-4 hex digits between colons, an optional IPv4 tail. "::" may appear once per RFC 4291; a
+// third colon before an IPv4 tail (RFC 5118 4.10) is tolerated, since RFC 3261's ABNF admits it.
+bool is_ipv6(std::string_view s) {
+  if (s.size() < 2 || s.size() > 45) return false;
+  int groups = 0, empties = 0, colons = 0;
+  size_t i = 0;
+  for (;;) {
+    size_t j = i;
+    while (j < s.size() && is_hex(s[j])) ++j;
+    if (j < s.size() && s[j] == '.') return colons >= 2 && is_ipv4(s.substr(i)) && groups <= 6;
+    if (j - i > 4) return false;
+    if (j == i) ++empties; else ++groups;
+    if (j == s.size()) break;
+    if (s[j] != ':') return false;
+    ++colons;
+    i = j + 1;
+  }
+  if (colons < 2 || groups > 8) return false;
+  return groups == 8 ? empties == 0 : empties > 0;
+}
+
+// *( domainlabel "." ) toplabel [ "." ]: labels of alphanumerics and inner hyphens, the last starting with
+// a letter. Underscores are tolerated inside labels (seen in the wild, harmless to a proxy).
+bool is_hostname(std::string_view s) {
+  if (s.empty() || s.size() > 255) return false;
+  if (s.back() == '.') s.remove_suffix(1);
+  size_t label_begin = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i < s.size() && s[i] != '.') {
+      const char c = s[i];
+      if (!has_class(c, kAlpha | kDigit) && c != '-' && c != '_') return false;
+      continue;
+    }
+    if (i == label_begin || s[label_begin] == '-' || s[i - 1] == '-') return false;
+    if (i == s.size() && !has_class(s[label_begin], kAlpha)) return false;
+    label_begin = i + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+HostKind classify_host(std::string_view host, bool bare_ipv6) {
+  if (host.empty()) return HostKind::None;
+  if (host.front() == '[') {
+    if (host.size() < 4 || host.back() != ']') return HostKind::None;
+    return is_ipv6(host.substr(1, host.size() - 2)) ? HostKind::IPv6 : HostKind::None;
+  }
+  if (is_digit(host.front()) && is_ipv4(host)) return HostKind::IPv4;
+  if (bare_ipv6 && host.find(':') != std::string_view::npos) return is_ipv6(host) ? HostKind::IPv6 : HostKind::None;
+  return is_hostname(host) ? HostKind::Name : HostKind::None;
+}
+
+bool parse_hostport(std::string_view text, bool lws, std::string_view& host, HostKind& kind,
+                    std::string_view& port_text, uint16_t& port) {
+  size_t host_end;
+  if (!text.empty() && text.front() == '[') {
+    host_end = text.find(']');
+    if (host_end == std::string_view::npos) return false;
+    ++host_end;
+  } else {
+    host_end = 0;
+    while (host_end < text.size() && text[host_end] != ':' && !is_space(text[host_end])) ++host_end;
+  }
+  host = text.substr(0, host_end);
+  kind = classify_host(host);
+  if (kind == HostKind::None) return false;
+  size_t i = lws ? skip_lws(text, host_end) : host_end;
+  port_text = {};
+  port = 0;
+  if (i == text.size()) return true;
+  if (text[i] != ':') return false;
+  i = lws ? skip_lws(text, i + 1) : i + 1;
+  port_text = text.substr(i);
+  uint64_t v = 0;
+  if (!parse_uint(port_text, 65535, v)) return false;
+  port = uint16_t(v);
+  return true;
+}
+
+}  // namespace sipd::sip

@@ -1,0 +1,109 @@
+#include "dataplane/sip/list.h"
+
+#include "dataplane/sip/chars.h"
+#include "dataplane/sip/message.h"
+
+namespace sipd::sip {
+namespace {
+
+constexpr bool is_param_value_char(char c) {
+  return is_token_char(c) || c == '[' || c == ']' || c == ':';
+}
+
+}  // namespace
+
+size_t skip_quoted(std::string_view s, size_t i) {
+  for (++i; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      ++i;
+    } else if (s[i] == '"') {
+      return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+bool next_list_item(std::string_view& rest, std::string_view& item, bool& bad) {
+  size_t i = skip_lws(rest, 0);
+  if (i == rest.size()) {
+    rest = {};
+    return false;
+  }
+  const size_t begin = i;
+  while (i < rest.size() && rest[i] != ',') {
+    if (rest[i] == '"') {
+      i = skip_quoted(rest, i);
+      if (i == std::string_view::npos) {
+        bad = true;
+        return false;
+      }
+    } else if (rest[i] == '<') {
+      i = rest.find('>', i);
+      if (i == std::string_view::npos) {
+        bad = true;
+        return false;
+      }
+      ++i;
+    } else {
+      ++i;
+    }
+  }
+  item = trim(rest.substr(begin, i - begin));
+  rest = i < rest.size() ? rest.substr(i + 1) : std::string_view();
+  return true;
+}
+
+ValueIterator::ValueIterator(const Message& msg, HeaderId id) : msg_(msg), field_(msg.first(id)) {
+  if (field_ != kNoHeader) rest_ = msg.value(field_);
+}
+
+bool ValueIterator::next(std::string_view& item) {
+  while (field_ != kNoHeader) {
+    if (next_list_item(rest_, item, bad_)) return true;
+    if (bad_) return false;
+    field_ = msg_.next(field_);
+    if (field_ != kNoHeader) rest_ = msg_.value(field_);
+  }
+  return false;
+}
+
+ParamStatus next_param(std::string_view& rest, Param& out) {
+  size_t i = skip_lws(rest, 0);
+  if (i == rest.size()) return ParamStatus::End;
+  if (rest[i] != ';') return ParamStatus::Bad;
+  i = skip_lws(rest, i + 1);
+  const size_t name_begin = i;
+  while (i < rest.size() && is_token_char(rest[i])) ++i;
+  if (i == name_begin) return ParamStatus::Bad;
+  out = Param{rest.substr(name_begin, i - name_begin), {}, false};
+  size_t j = skip_lws(rest, i);
+  if (j < rest.size() && rest[j] == '=') {
+    j = skip_lws(rest, j + 1);
+    const size_t value_begin = j;
+    if (j < rest.size() && rest[j] == '"') {
+      j = skip_quoted(rest, j);
+      if (j == std::string_view::npos) return ParamStatus::Bad;
+    } else {
+      while (j < rest.size() && is_param_value_char(rest[j])) ++j;
+    }
+    if (j == value_begin) return ParamStatus::Bad;
+    out.value = rest.substr(value_begin, j - value_begin);
+    out.has_value = true;
+    i = j;
+  }
+  rest = rest.substr(i);
+  return ParamStatus::Ok;
+}
+
+bool valid_params(std::string_view params) {
+  Param p;
+  for (;;) {
+    switch (next_param(params, p)) {
+      case ParamStatus::Ok: break;
+      case ParamStatus::End: return true;
+      case ParamStatus::Bad: return false;
+    }
+  }
+}
+
+}  // namespace sipd::sip

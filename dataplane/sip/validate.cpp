@@ -1,0 +1,177 @@
+#include "dataplane/sip/validate.h"
+
+#include "dataplane/sip/chars.h"
+#include "dataplane/sip/list.h"
+#include "dataplane/sip/name_addr.h"
+#include "dataplane/sip/scalar.h"
+#include "dataplane/sip/uri.h"
+#include "dataplane/sip/via.h"
+
+namespace sipd::sip {
+namespace {
+
+Defect check_presence(const Message& msg) {
+  for (HeaderId id : {HeaderId::Via, HeaderId::From, HeaderId::To, HeaderId::CallId, HeaderId::CSeq})
+    if (msg.first(id) == kNoHeader) return Defect::MissingHeader;
+  for (HeaderId id : {HeaderId::From, HeaderId::To, HeaderId::CallId, HeaderId::CSeq, HeaderId::MaxForwards})
+    if (msg.count(id) > 1) return Defect::DuplicateHeader;
+  return Defect::None;
+}
+
+Defect check_cseq(const Message& msg) {
+  CSeq cseq;
+  if (!parse_cseq(msg.first_value(HeaderId::CSeq), cseq)) return Defect::BadCSeq;
+  if (msg.is_request() && cseq.method != msg.method_text())
+    return msg.method() == Method::Other ? Defect::UnknownMethodMismatch : Defect::CSeqMethodMismatch;
+  return Defect::None;
+}
+
+Defect check_vias(const Message& msg) {
+  ValueIterator it(msg, HeaderId::Via);
+  std::string_view value;
+  Via via;
+  size_t n = 0;
+  while (it.next(value)) {
+    if (!parse_via(value, via) || !iequals(via.protocol, "SIP") || via.version != "2.0") return Defect::BadVia;
+    ++n;
+  }
+  return it.bad() || n == 0 ? Defect::BadVia : Defect::None;
+}
+
+bool valid_address(std::string_view value) {
+  NameAddr na;
+  Uri uri;
+  return parse_name_addr(value, na) && parse_uri(na.uri, uri) == UriError::None;
+}
+
+Defect check_contacts(const Message& msg) {
+  ValueIterator it(msg, HeaderId::Contact);
+  std::string_view value;
+  NameAddr na;
+  Uri uri;
+  bool star = false;
+  while (it.next(value)) {
+    if (!parse_contact(value, na, star)) return Defect::BadContact;
+    if (!star && parse_uri(na.uri, uri) != UriError::None) return Defect::BadContact;
+  }
+  return it.bad() ? Defect::BadContact : Defect::None;
+}
+
+Defect check_routes(const Message& msg, HeaderId id) {
+  ValueIterator it(msg, id);
+  std::string_view value;
+  NameAddr na;
+  while (it.next(value))
+    if (!parse_name_addr(value, na) || !na.bracketed) return Defect::BadRoute;
+  return it.bad() ? Defect::BadRoute : Defect::None;
+}
+
+Defect check_request_uri(const Message& msg) {
+  Uri uri;
+  if (parse_uri(msg.request_uri(), uri) != UriError::None) return Defect::BadRequestUri;
+  // A well-formed absolute URI of a scheme we do not route is 416, not 400 (RFC 4475 3.3.2, 3.3.3).
+  if (uri.scheme == UriScheme::Other) return Defect::UnsupportedUriScheme;
+  // RFC 4475 3.1.2.11: escaped headers in a Request-URI are rejected rather than forwarded.
+  if (!uri.headers.empty()) return Defect::BadRequestUri;
+  return Defect::None;
+}
+
+Defect check_token_lists(const Message& msg) {
+  for (HeaderId id : {HeaderId::Require, HeaderId::ProxyRequire, HeaderId::Supported}) {
+    for (uint16_t f = msg.first(id); f != kNoHeader; f = msg.next(f)) {
+      std::string_view rest = msg.value(f), tok;
+      bool bad = false;
+      while (next_token_item(rest, tok, bad)) {
+      }
+      if (bad) return Defect::BadExtensionList;
+    }
+  }
+  return Defect::None;
+}
+
+bool supported(const ProxyPolicy& policy, std::string_view tag) {
+  for (std::string_view s : policy.proxy_options)
+    if (iequals(s, tag)) return true;
+  return false;
+}
+
+void collect_unsupported(const Message& msg, const ProxyPolicy& policy, Verdict& v) {
+  for (uint16_t f = msg.first(HeaderId::ProxyRequire); f != kNoHeader; f = msg.next(f)) {
+    std::string_view rest = msg.value(f), tok;
+    bool bad = false;
+    while (next_token_item(rest, tok, bad))
+      if (!supported(policy, tok) && v.unsupported_count < Verdict::kMaxUnsupported)
+        v.unsupported[v.unsupported_count++] = tok;
+  }
+}
+
+Defect check_request(const Message& msg) {
+  Defect d;
+  if ((d = check_presence(msg)) != Defect::None) return d;
+  if ((d = check_cseq(msg)) != Defect::None) return d;
+  if ((d = check_request_uri(msg)) != Defect::None) return d;
+  if ((d = check_vias(msg)) != Defect::None) return d;
+  if (!valid_address(msg.first_value(HeaderId::From))) return Defect::BadFrom;
+  if (!valid_address(msg.first_value(HeaderId::To))) return Defect::BadTo;
+  if (!valid_call_id(msg.first_value(HeaderId::CallId))) return Defect::BadCallId;
+  bool present = false;
+  const std::string_view mf = msg.first_value(HeaderId::MaxForwards, &present);
+  MaxForwards max_forwards;
+  if (present && !parse_max_forwards(mf, max_forwards)) return Defect::BadMaxForwards;
+  if ((d = check_contacts(msg)) != Defect::None) return d;
+  if ((d = check_routes(msg, HeaderId::Route)) != Defect::None) return d;
+  if ((d = check_routes(msg, HeaderId::RecordRoute)) != Defect::None) return d;
+  Expires expires;
+  const std::string_view ex = msg.first_value(HeaderId::Expires, &present);
+  if (present && !parse_expires(ex, expires)) return Defect::BadExpires;
+  return check_token_lists(msg);
+}
+
+Defect check_response(const Message& msg) {
+  Defect d;
+  if ((d = check_presence(msg)) != Defect::None) return d;
+  if ((d = check_cseq(msg)) != Defect::None) return d;
+  Via via;
+  if (!parse_top_via(msg, via)) return Defect::BadVia;
+  return Defect::None;
+}
+
+Verdict reply(Defect d) {
+  Verdict v;
+  v.defect = d;
+  const DefectInfo info = defect_info(d);
+  v.status = info.status;
+  v.reason = info.reason;
+  v.action = info.status == 0 ? Action::Drop : Action::Reply;
+  return v;
+}
+
+}  // namespace
+
+Verdict validate(const Message& msg, Defect parsed, const ProxyPolicy& policy) {
+  if (msg.is_response()) {
+    // A proxy answers no response: anything wrong with one means it is dropped (RFC 4475 3.1.2.5/3.1.2.19).
+    const Defect d = parsed != Defect::None ? parsed : check_response(msg);
+    Verdict v;
+    if (d != Defect::None) {
+      v.action = Action::Drop;
+      v.defect = d;
+    }
+    return v;
+  }
+  if (parsed == Defect::Empty) return reply(Defect::Empty);
+  if (parsed != Defect::None) return reply(parsed);
+  const Defect d = check_request(msg);
+  if (d != Defect::None) return reply(d);
+  Verdict v;
+  collect_unsupported(msg, policy, v);
+  if (v.unsupported_count > 0) {
+    Verdict r = reply(Defect::BadExtension);
+    r.unsupported = v.unsupported;
+    r.unsupported_count = v.unsupported_count;
+    return r;
+  }
+  return v;
+}
+
+}  // namespace sipd::sip

@@ -1,0 +1,87 @@
+#include "dataplane/sip/via.h"
+
+#include "dataplane/sip/chars.h"
+#include "dataplane/sip/host.h"
+#include "dataplane/sip/list.h"
+#include "dataplane/sip/message.h"
+
+namespace sipd::sip {
+namespace {
+
+// Reads a token at s[i], then LWS; returns false when there is no token.
+bool take_token(std::string_view s, size_t& i, std::string_view& tok) {
+  const size_t b = i;
+  while (i < s.size() && is_token_char(s[i])) ++i;
+  if (i == b) return false;
+  tok = s.substr(b, i - b);
+  i = skip_lws(s, i);
+  return true;
+}
+
+bool take_slash(std::string_view s, size_t& i) {
+  if (i >= s.size() || s[i] != '/') return false;
+  i = skip_lws(s, i + 1);
+  return true;
+}
+
+bool apply_param(const Param& p, Via& v) {
+  auto is = [&](std::string_view n) { return iequals(p.name, n); };
+  if (is("branch")) {
+    if (!p.has_value) return false;
+    v.branch = p.value;
+    v.has_branch = true;
+  } else if (is("received")) {
+    if (!p.has_value || classify_host(p.value, true) == HostKind::None) return false;
+    v.received = p.value;
+    v.has_received = true;
+  } else if (is("rport")) {
+    uint64_t port = 0;
+    if (p.has_value && !parse_uint(p.value, 65535, port)) return false;
+    v.rport = p.value;
+    v.has_rport = true;
+  } else if (is("maddr")) {
+    if (!p.has_value || classify_host(p.value) == HostKind::None) return false;
+    v.maddr = p.value;
+  } else if (is("ttl")) {
+    uint64_t ttl = 0;
+    if (!p.has_value || !parse_uint(p.value, 255, ttl)) return false;
+    v.ttl = p.value;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool parse_via(std::string_view value, Via& out) {
+  out = Via{};
+  size_t i = skip_lws(value, 0);
+  if (!take_token(value, i, out.protocol) || !take_slash(value, i) || !take_token(value, i, out.version) ||
+      !take_slash(value, i) || !take_token(value, i, out.transport))
+    return false;
+  // sent-by runs to the first ';' (a quoted string cannot occur before it).
+  const size_t semi = value.find(';', i);
+  const size_t end = semi == std::string_view::npos ? value.size() : semi;
+  const std::string_view sent_by = trim(value.substr(i, end - i));
+  if (sent_by.empty()) return false;
+  if (!parse_hostport(sent_by, true, out.host, out.host_kind, out.port_text, out.port)) return false;
+  out.params = value.substr(end);
+  std::string_view rest = out.params;
+  Param p;
+  for (;;) {
+    switch (next_param(rest, p)) {
+      case ParamStatus::Ok:
+        if (!apply_param(p, out)) return false;
+        break;
+      case ParamStatus::End: return true;
+      case ParamStatus::Bad: return false;
+    }
+  }
+}
+
+bool parse_top_via(const Message& msg, Via& out) {
+  ValueIterator it(msg, HeaderId::Via);
+  std::string_view v;
+  return it.next(v) && parse_via(v, out);
+}
+
+}  // namespace sipd::sip

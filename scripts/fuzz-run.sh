@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs one libFuzzer target for a bounded time on the shared corpora.
+# usage: fuzz-run.sh TARGET SECONDS WORK_CORPUS_DIR TESTDATA_DIR
+# The target's name picks its seeds; new inputs go to WORK_CORPUS_DIR, never into the shared test data.
+set -euo pipefail
+target=$1 seconds=$2 work=$3 data=$4
+mkdir -p "$work"
+case "$(basename "$target")" in
+  uri_fuzz) seeds=("$data/pjsip-seeds/fuzz-uri_seed_corpus") ;;
+  *) seeds=("$data/rfc4475" "$data/rfc5118" "$data/rfc5118/wire" "$data/pjsip-seeds/fuzz-sip_seed_corpus"
+            "$data/pjsip-seeds/fuzz-sip-dialog_seed_corpus") ;;
+esac
+# -rss_limit_mb and -timeout make a hang or a runaway allocation a failure rather than a stall.
+exec "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=70000 \
+  -print_final_stats=1 "$work" "${seeds[@]}"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package sipd needs to build, test and benchmark.
+# Idempotent and quiet when everything is present; safe to run as often as you like.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config ccache clang clang-format libclang-rt-14-dev
+  # libraries named by DESIGN.md
+  dpdk-dev libdpdk-dev libhyperscan-dev libjemalloc-dev libboost-dev libconfig++-dev libpcre2-dev
+  libssl-dev libsqlite3-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev sip-tester
+  # the testbed (network namespaces, nftables netdev hook, ethtool)
+  iproute2 nftables ethtool
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh: missing packages (${missing[*]}); run as root to install them" >&2
+  exit 1
+fi
+echo "setup.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
