@@ -53,8 +53,8 @@ char* EditList::stage(size_t len) {
 
 bool EditList::record(uint32_t off, uint32_t del, std::string_view text, int* slot) {
   char* p = stage(text.size());
-  if (!p) return false;
-  std::memcpy(p, text.data(), text.size());
+  if (!p) return false;  // stage(0) still returns a valid position
+  if (!text.empty()) std::memcpy(p, text.data(), text.size());
   return commit(off, del, size_t(p - arena_), text.size(), slot);
 }
 
@@ -176,7 +176,8 @@ BuildResult EditList::build(char* out, size_t cap) const {
   if (failed_) return {0, BuildError::Failed};
   Piece pieces[kMaxEdits + 2];
   size_t n = 0;
-  for (size_t i = 0; i < count_; ++i) pieces[n++] = Piece{edits_[i].off, edits_[i].del, text(edits_[i]), edits_[i].seq};
+  for (size_t i = 0; i < count_; ++i)
+    pieces[n++] = Piece{edits_[i].off, edits_[i].del, text(edits_[i]), edits_[i].seq};
 
   // Content-Length follows the body that is written.
   const Span body = msg_.body_span();
@@ -187,7 +188,8 @@ BuildResult EditList::build(char* out, size_t cap) const {
   char cl_line[40];
   const uint16_t cl = msg_.first(HeaderId::ContentLength);
   if (cl != kNoHeader && !header_removed(cl)) {
-    if (msg_.value(cl) != length) pieces[n++] = Piece{msg_.header(cl).value.off, msg_.header(cl).value.len, length, 0x10000};
+    if (msg_.value(cl) != length)
+      pieces[n++] = Piece{msg_.header(cl).value.off, msg_.header(cl).value.len, length, 0x10000};
   } else {
     const size_t len = size_t(std::string_view("Content-Length: ").copy(cl_line, 16));
     std::memcpy(cl_line + len, length.data(), length.size());

@@ -39,18 +39,18 @@ class EditList {
   bool remove(Span span);
 
   // SIP-level edits.
-  bool add_top_via(std::string_view via_value);     // a new first "Via: value" line
-  bool add_top_via_param(std::string_view param);   // appended to the top Via value, e.g. ";received=1.2.3.4"
-  bool remove_top_via();                            // the first value of the first Via line
-  bool set_request_uri(std::string_view uri);       // replaces any earlier call's edit
-  bool set_max_forwards(uint32_t value);            // rewrites the value, or adds the header
-  bool add_record_route(std::string_view value);    // "Record-Route: value" above existing ones
-  bool add_header(std::string_view name, std::string_view value);  // at the end of the header block
+  bool add_top_via(std::string_view via_value);    // a new first "Via: value" line
+  bool add_top_via_param(std::string_view param);  // appended to the top Via value, e.g. ";received=1.2.3.4"
+  bool remove_top_via();                           // the first value of the first Via line
+  bool set_request_uri(std::string_view uri);      // replaces any earlier call's edit
+  bool set_max_forwards(uint32_t value);           // rewrites the value, or adds the header
+  bool add_record_route(std::string_view value);   // "Record-Route: value" above existing ones
+  bool add_header(std::string_view name, std::string_view value);        // at the end of the header block
   bool add_header_first(std::string_view name, std::string_view value);  // right after the start line
-  bool remove_header(uint16_t index);               // the whole field, continuation lines included
-  size_t remove_headers(HeaderId id);               // every field with this id; returns how many
+  bool remove_header(uint16_t index);  // the whole field, continuation lines included
+  size_t remove_headers(HeaderId id);  // every field with this id; returns how many
   size_t remove_headers_named(std::string_view name);
-  void set_body(std::string_view body);             // replaces the body; Content-Length follows
+  void set_body(std::string_view body);  // replaces the body; Content-Length follows
 
   bool failed() const { return failed_; }
   size_t edit_count() const { return count_; }

@@ -9,14 +9,14 @@
 namespace sipd::sip {
 
 enum CharClass : uint8_t {
-  kToken = 1 << 0,   // RFC 3261 token: alphanum and -.!%*_+`'~
-  kDigit = 1 << 1,   //
-  kHex = 1 << 2,     //
-  kAlpha = 1 << 3,   //
-  kWsp = 1 << 4,     // SP, HTAB
-  kSpace = 1 << 5,   // SP, HTAB, CR, LF
-  kWord = 1 << 6,    // RFC 3261 word: token chars and ()<>:\"/[]?{}
-  kCtl = 1 << 7,     // 0x00-0x1F and 0x7F
+  kToken = 1 << 0,  // RFC 3261 token: alphanum and -.!%*_+`'~
+  kDigit = 1 << 1,  //
+  kHex = 1 << 2,    //
+  kAlpha = 1 << 3,  //
+  kWsp = 1 << 4,    // SP, HTAB
+  kSpace = 1 << 5,  // SP, HTAB, CR, LF
+  kWord = 1 << 6,   // RFC 3261 word: token chars and ()<>:\"/[]?{}
+  kCtl = 1 << 7,    // 0x00-0x1F and 0x7F
 };
 
 constexpr std::array<uint8_t, 256> make_char_table() {
@@ -29,7 +29,8 @@ constexpr std::array<uint8_t, 256> make_char_table() {
     if (digit) v |= kDigit;
     if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) v |= kHex;
     if (alpha || digit || std::string_view("-.!%*_+`'~").find(char(c)) != std::string_view::npos) v |= kToken;
-    if ((v & kToken) || std::string_view("()<>:\\\"/[]?{}").find(char(c)) != std::string_view::npos) v |= kWord;
+    if ((v & kToken) || std::string_view("()<>:\\\"/[]?{}").find(char(c)) != std::string_view::npos)
+      v |= kWord;
     if (c == ' ' || c == '\t') v |= kWsp;
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') v |= kSpace;
     if (c < 0x20 || c == 0x7f) v |= kCtl;
@@ -77,7 +78,10 @@ constexpr size_t skip_lws(std::string_view s, size_t i) {
       ++i;
     } else if (s[i] == '\r' || s[i] == '\n') {
       size_t j = i + (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n' ? 2 : 1);
-      if (j < s.size() && is_wsp(s[j])) i = j; else return i;
+      if (j < s.size() && is_wsp(s[j]))
+        i = j;
+      else
+        return i;
     } else {
       return i;
     }

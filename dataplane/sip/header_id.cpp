@@ -80,22 +80,38 @@ constexpr Buckets kBuckets = make_buckets();
 
 HeaderId lookup_compact(char c) {
   switch (to_lower(c)) {
-    case 'v': return HeaderId::Via;
-    case 'f': return HeaderId::From;
-    case 't': return HeaderId::To;
-    case 'i': return HeaderId::CallId;
-    case 'm': return HeaderId::Contact;
-    case 'l': return HeaderId::ContentLength;
-    case 'c': return HeaderId::ContentType;
-    case 'e': return HeaderId::ContentEncoding;
-    case 'k': return HeaderId::Supported;
-    case 's': return HeaderId::Subject;
-    case 'o': return HeaderId::Event;
-    case 'r': return HeaderId::ReferTo;
-    case 'b': return HeaderId::ReferredBy;
-    case 'u': return HeaderId::AllowEvents;
-    case 'x': return HeaderId::SessionExpires;
-    default: return HeaderId::Other;
+    case 'v':
+      return HeaderId::Via;
+    case 'f':
+      return HeaderId::From;
+    case 't':
+      return HeaderId::To;
+    case 'i':
+      return HeaderId::CallId;
+    case 'm':
+      return HeaderId::Contact;
+    case 'l':
+      return HeaderId::ContentLength;
+    case 'c':
+      return HeaderId::ContentType;
+    case 'e':
+      return HeaderId::ContentEncoding;
+    case 'k':
+      return HeaderId::Supported;
+    case 's':
+      return HeaderId::Subject;
+    case 'o':
+      return HeaderId::Event;
+    case 'r':
+      return HeaderId::ReferTo;
+    case 'b':
+      return HeaderId::ReferredBy;
+    case 'u':
+      return HeaderId::AllowEvents;
+    case 'x':
+      return HeaderId::SessionExpires;
+    default:
+      return HeaderId::Other;
   }
 }
 

@@ -32,7 +32,10 @@ bool is_ipv6(std::string_view s) {
     while (j < s.size() && is_hex(s[j])) ++j;
     if (j < s.size() && s[j] == '.') return colons >= 2 && is_ipv4(s.substr(i)) && groups <= 6;
     if (j - i > 4) return false;
-    if (j == i) ++empties; else ++groups;
+    if (j == i)
+      ++empties;
+    else
+      ++groups;
     if (j == s.size()) break;
     if (s[j] != ':') return false;
     ++colons;
@@ -70,7 +73,8 @@ HostKind classify_host(std::string_view host, bool bare_ipv6) {
     return is_ipv6(host.substr(1, host.size() - 2)) ? HostKind::IPv6 : HostKind::None;
   }
   if (is_digit(host.front()) && is_ipv4(host)) return HostKind::IPv4;
-  if (bare_ipv6 && host.find(':') != std::string_view::npos) return is_ipv6(host) ? HostKind::IPv6 : HostKind::None;
+  if (bare_ipv6 && host.find(':') != std::string_view::npos)
+    return is_ipv6(host) ? HostKind::IPv6 : HostKind::None;
   return is_hostname(host) ? HostKind::Name : HostKind::None;
 }
 

@@ -6,9 +6,7 @@
 namespace sipd::sip {
 namespace {
 
-constexpr bool is_param_value_char(char c) {
-  return is_token_char(c) || c == '[' || c == ']' || c == ':';
-}
+constexpr bool is_param_value_char(char c) { return is_token_char(c) || c == '[' || c == ']' || c == ':'; }
 
 }  // namespace
 
@@ -99,9 +97,12 @@ bool valid_params(std::string_view params) {
   Param p;
   for (;;) {
     switch (next_param(params, p)) {
-      case ParamStatus::Ok: break;
-      case ParamStatus::End: return true;
-      case ParamStatus::Bad: return false;
+      case ParamStatus::Ok:
+        break;
+      case ParamStatus::End:
+        return true;
+      case ParamStatus::Bad:
+        return false;
     }
   }
 }

@@ -9,8 +9,8 @@ namespace sipd::sip {
 namespace {
 
 constexpr std::array<std::string_view, 15> kMethodNames = {
-    "",          "INVITE", "ACK",    "BYE",   "CANCEL",  "REGISTER", "OPTIONS", "INFO",
-    "PRACK",     "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH"};
+    "",      "INVITE", "ACK",       "BYE",    "CANCEL", "REGISTER", "OPTIONS", "INFO",
+    "PRACK", "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER",  "MESSAGE",  "PUBLISH"};
 
 std::string_view strip_cr(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -54,34 +54,62 @@ std::string_view method_name(Method m) { return kMethodNames[size_t(m)]; }
 
 DefectInfo defect_info(Defect d) {
   switch (d) {
-    case Defect::None: return {200, "OK"};
-    case Defect::Empty: return {0, "Empty message"};
-    case Defect::HeadersIncomplete: return {400, "Bad Request - Header Block Not Terminated"};
-    case Defect::TooManyHeaders: return {400, "Bad Request - Too Many Header Fields"};
-    case Defect::MessageTooLarge: return {513, "Message Too Large"};
-    case Defect::BadStartLine: return {400, "Bad Request - Malformed Request-Line"};
-    case Defect::BadVersion: return {505, "Version Not Supported"};
-    case Defect::BadStatusCode: return {0, "Bad Status Code"};
-    case Defect::BadHeaderLine: return {400, "Bad Request - Malformed Header Line"};
-    case Defect::BadContentLength: return {400, "Bad Request - Bad Content-Length"};
-    case Defect::BodyTruncated: return {400, "Bad Request - Content-Length Larger Than Message"};
-    case Defect::BadRequestUri: return {400, "Bad Request - Malformed Request-URI"};
-    case Defect::UnsupportedUriScheme: return {416, "Unsupported URI Scheme"};
-    case Defect::MissingHeader: return {400, "Bad Request - Missing Mandatory Header"};
-    case Defect::DuplicateHeader: return {400, "Bad Request - Repeated Single-Value Header"};
-    case Defect::BadVia: return {400, "Bad Request - Malformed Via"};
-    case Defect::BadFrom: return {400, "Bad Request - Malformed From"};
-    case Defect::BadTo: return {400, "Bad Request - Malformed To"};
-    case Defect::BadCallId: return {400, "Bad Request - Malformed Call-ID"};
-    case Defect::BadCSeq: return {400, "Bad Request - Malformed CSeq"};
-    case Defect::CSeqMethodMismatch: return {400, "Bad Request - CSeq Method Does Not Match"};
-    case Defect::UnknownMethodMismatch: return {501, "Not Implemented"};
-    case Defect::BadMaxForwards: return {400, "Bad Request - Malformed Max-Forwards"};
-    case Defect::BadContact: return {400, "Bad Request - Malformed Contact"};
-    case Defect::BadExpires: return {400, "Bad Request - Malformed Expires"};
-    case Defect::BadRoute: return {400, "Bad Request - Malformed Route"};
-    case Defect::BadExtensionList: return {400, "Bad Request - Malformed Option Tags"};
-    case Defect::BadExtension: return {420, "Bad Extension"};
+    case Defect::None:
+      return {200, "OK"};
+    case Defect::Empty:
+      return {0, "Empty message"};
+    case Defect::HeadersIncomplete:
+      return {400, "Bad Request - Header Block Not Terminated"};
+    case Defect::TooManyHeaders:
+      return {400, "Bad Request - Too Many Header Fields"};
+    case Defect::MessageTooLarge:
+      return {513, "Message Too Large"};
+    case Defect::BadStartLine:
+      return {400, "Bad Request - Malformed Request-Line"};
+    case Defect::BadVersion:
+      return {505, "Version Not Supported"};
+    case Defect::BadStatusCode:
+      return {0, "Bad Status Code"};
+    case Defect::BadHeaderLine:
+      return {400, "Bad Request - Malformed Header Line"};
+    case Defect::BadContentLength:
+      return {400, "Bad Request - Bad Content-Length"};
+    case Defect::BodyTruncated:
+      return {400, "Bad Request - Content-Length Larger Than Message"};
+    case Defect::BadRequestUri:
+      return {400, "Bad Request - Malformed Request-URI"};
+    case Defect::UnsupportedUriScheme:
+      return {416, "Unsupported URI Scheme"};
+    case Defect::MissingHeader:
+      return {400, "Bad Request - Missing Mandatory Header"};
+    case Defect::DuplicateHeader:
+      return {400, "Bad Request - Repeated Single-Value Header"};
+    case Defect::BadVia:
+      return {400, "Bad Request - Malformed Via"};
+    case Defect::BadFrom:
+      return {400, "Bad Request - Malformed From"};
+    case Defect::BadTo:
+      return {400, "Bad Request - Malformed To"};
+    case Defect::BadCallId:
+      return {400, "Bad Request - Malformed Call-ID"};
+    case Defect::BadCSeq:
+      return {400, "Bad Request - Malformed CSeq"};
+    case Defect::CSeqMethodMismatch:
+      return {400, "Bad Request - CSeq Method Does Not Match"};
+    case Defect::UnknownMethodMismatch:
+      return {501, "Not Implemented"};
+    case Defect::BadMaxForwards:
+      return {400, "Bad Request - Malformed Max-Forwards"};
+    case Defect::BadContact:
+      return {400, "Bad Request - Malformed Contact"};
+    case Defect::BadExpires:
+      return {400, "Bad Request - Malformed Expires"};
+    case Defect::BadRoute:
+      return {400, "Bad Request - Malformed Route"};
+    case Defect::BadExtensionList:
+      return {400, "Bad Request - Malformed Option Tags"};
+    case Defect::BadExtension:
+      return {420, "Bad Extension"};
   }
   return {400, "Bad Request"};
 }

@@ -50,32 +50,32 @@ std::string_view method_name(Method m);
 enum class Defect : uint8_t {
   None,
   Empty,
-  HeadersIncomplete,   // no empty line ends the header block
-  TooManyHeaders,      // more than Message::kMaxHeaders header lines
-  MessageTooLarge,     // over Message::kMaxSize bytes
-  BadStartLine,        // malformed request or status line
-  BadVersion,          // SIP-Version other than SIP/2.0 (505)
-  BadStatusCode,       // status outside 100-699 (responses: dropped)
-  BadHeaderLine,       // a header line without a colon or with a name that is not a token
-  BadContentLength,    // not a number, negative, several different values
-  BodyTruncated,       // Content-Length larger than what arrived (datagrams)
-  BadRequestUri,       // Request-URI that does not parse, or with <> or headers
-  UnsupportedUriScheme,// 416
-  MissingHeader,       // Via, From, To, Call-ID or CSeq absent
-  DuplicateHeader,     // a single-valued header appears more than once
+  HeadersIncomplete,     // no empty line ends the header block
+  TooManyHeaders,        // more than Message::kMaxHeaders header lines
+  MessageTooLarge,       // over Message::kMaxSize bytes
+  BadStartLine,          // malformed request or status line
+  BadVersion,            // SIP-Version other than SIP/2.0 (505)
+  BadStatusCode,         // status outside 100-699 (responses: dropped)
+  BadHeaderLine,         // a header line without a colon or with a name that is not a token
+  BadContentLength,      // not a number, negative, several different values
+  BodyTruncated,         // Content-Length larger than what arrived (datagrams)
+  BadRequestUri,         // Request-URI that does not parse, or with <> or headers
+  UnsupportedUriScheme,  // 416
+  MissingHeader,         // Via, From, To, Call-ID or CSeq absent
+  DuplicateHeader,       // a single-valued header appears more than once
   BadVia,
   BadFrom,
   BadTo,
   BadCallId,
   BadCSeq,
-  CSeqMethodMismatch,  // known method
+  CSeqMethodMismatch,     // known method
   UnknownMethodMismatch,  // unknown method whose CSeq names another (501, RFC 4475 3.1.2.18)
   BadMaxForwards,
   BadContact,
   BadExpires,
   BadRoute,
-  BadExtensionList,    // Require/Proxy-Require/Supported
-  BadExtension,        // Proxy-Require names options we do not support (420)
+  BadExtensionList,  // Require/Proxy-Require/Supported
+  BadExtension,      // Proxy-Require names options we do not support (420)
 };
 
 struct DefectInfo {

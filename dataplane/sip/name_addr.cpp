@@ -43,8 +43,10 @@ bool read_params(std::string_view params, NameAddr& out) {
           out.q = p.value;
         }
         break;
-      case ParamStatus::End: return true;
-      case ParamStatus::Bad: return false;
+      case ParamStatus::End:
+        return true;
+      case ParamStatus::Bad:
+        return false;
     }
   }
 }

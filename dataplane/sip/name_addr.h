@@ -10,7 +10,7 @@ namespace sipd::sip {
 struct NameAddr {
   std::string_view display;  // without quotes when quoted; tokens and inner LWS as written otherwise
   bool quoted = false;
-  std::string_view uri;      // between '<' '>' or the bare addr-spec
+  std::string_view uri;  // between '<' '>' or the bare addr-spec
   bool bracketed = false;
   std::string_view params;   // header parameters after the address, raw from the first ';'
   std::string_view tag;      // From/To ;tag=

@@ -127,9 +127,12 @@ using ScanFn = ScanResult (*)(const char*, size_t, LineMark*, size_t);
 
 ScanFn kernel_fn(ScanKernel k) {
   switch (k) {
-    case ScanKernel::Avx2: return scan_avx2;
-    case ScanKernel::Sse42: return scan_sse42;
-    case ScanKernel::Scalar: break;
+    case ScanKernel::Avx2:
+      return scan_avx2;
+    case ScanKernel::Sse42:
+      return scan_sse42;
+    case ScanKernel::Scalar:
+      break;
   }
   return scan_scalar;
 }
@@ -159,9 +162,12 @@ ScanResult scan_lines_with(ScanKernel kernel, const char* buf, size_t len, LineM
 
 bool kernel_supported(ScanKernel kernel) {
   switch (kernel) {
-    case ScanKernel::Avx2: return __builtin_cpu_supports("avx2");
-    case ScanKernel::Sse42: return __builtin_cpu_supports("sse4.2");
-    case ScanKernel::Scalar: return true;
+    case ScanKernel::Avx2:
+      return __builtin_cpu_supports("avx2");
+    case ScanKernel::Sse42:
+      return __builtin_cpu_supports("sse4.2");
+    case ScanKernel::Scalar:
+      return true;
   }
   return false;
 }
@@ -177,9 +183,12 @@ bool set_scan_kernel(ScanKernel kernel) {
 
 std::string_view to_string(ScanKernel kernel) {
   switch (kernel) {
-    case ScanKernel::Avx2: return "avx2";
-    case ScanKernel::Sse42: return "sse42";
-    case ScanKernel::Scalar: return "scalar";
+    case ScanKernel::Avx2:
+      return "avx2";
+    case ScanKernel::Sse42:
+      return "sse42";
+    case ScanKernel::Scalar:
+      return "scalar";
   }
   return "?";
 }

@@ -19,19 +19,19 @@ enum CharClass : uint16_t {
   kAlpha = 1u << 0,
   kDigit = 1u << 1,
   kHex = 1u << 2,
-  kUser = 1u << 3,       // unreserved / user-unreserved
-  kPassword = 1u << 4,   // unreserved / "&" / "=" / "+" / "$" / ","
-  kParam = 1u << 5,      // paramchar without the escape
-  kHnv = 1u << 6,        // hnv-unreserved / unreserved
-  kScheme = 1u << 7,     // ALPHA / DIGIT / "+" / "-" / "."
-  kHost = 1u << 8,       // alphanum / "-" / "."
-  kIp6 = 1u << 9,        // HEXDIG / ":" / "."
-  kTelGlobal = 1u << 10, // phonedigit
-  kTelLocal = 1u << 11,  // phonedigit-hex
-  kTelPname = 1u << 12,  // alphanum / "-"
-  kVisual = 1u << 13,    // visual-separator
-  kReserved = 1u << 14,  // reserved: never equal to its own escape
-  kOpaque = 1u << 15,    // any byte but whitespace and controls
+  kUser = 1u << 3,        // unreserved / user-unreserved
+  kPassword = 1u << 4,    // unreserved / "&" / "=" / "+" / "$" / ","
+  kParam = 1u << 5,       // paramchar without the escape
+  kHnv = 1u << 6,         // hnv-unreserved / unreserved
+  kScheme = 1u << 7,      // ALPHA / DIGIT / "+" / "-" / "."
+  kHost = 1u << 8,        // alphanum / "-" / "."
+  kIp6 = 1u << 9,         // HEXDIG / ":" / "."
+  kTelGlobal = 1u << 10,  // phonedigit
+  kTelLocal = 1u << 11,   // phonedigit-hex
+  kTelPname = 1u << 12,   // alphanum / "-"
+  kVisual = 1u << 13,     // visual-separator
+  kReserved = 1u << 14,   // reserved: never equal to its own escape
+  kOpaque = 1u << 15,     // any byte but whitespace and controls
 };
 
 constexpr std::string_view kAlphaChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -109,7 +109,7 @@ size_t span_plain(std::string_view s, size_t i, uint16_t bits) {
   return i;
 }
 
-// ---- hosts ------------------------------------------------------------------------------------------------
+// ---- hosts ----
 
 // IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each octet at most 255.
 bool is_ipv4(std::string_view s) {
@@ -179,7 +179,7 @@ bool is_ipv6(std::string_view s) {
   return left >= 0 && right >= 0 && groups + left + right <= 7;
 }
 
-// ---- sip / sips ---------------------------------------------------------------------------------------------
+// ---- sip / sips ----
 
 // userinfo without the '@': user [ ":" password ].
 UriError parse_userinfo(std::string_view s, Uri& u) {
@@ -198,7 +198,8 @@ UriError parse_host(std::string_view s, size_t& i, Uri& u) {
   const size_t begin = i;
   if (i < s.size() && s[i] == '[') {
     i = span_plain(s, i + 1, kIp6);
-    if (i == s.size() || s[i] != ']' || !is_ipv6(s.substr(begin + 1, i - begin - 1))) return UriError::BadHost;
+    if (i == s.size() || s[i] != ']' || !is_ipv6(s.substr(begin + 1, i - begin - 1)))
+      return UriError::BadHost;
     u.host_kind = HostKind::IPv6;
     ++i;
   } else {
@@ -241,8 +242,9 @@ UriError parse_hostport(std::string_view s, size_t& i, Uri& u) {
 }
 
 void note_known_param(std::string_view name, std::string_view value, Uri& u) {
+  // The first occurrence wins, as with find_param(); a flag's empty value still has a non-null data().
   auto first = [](std::string_view& field, std::string_view v) {
-    if (field.empty()) field = v;
+    if (field.data() == nullptr) field = v;
   };
   if (iequal(name, "transport")) {
     first(u.transport, value);
@@ -267,7 +269,7 @@ UriError parse_params(std::string_view s, size_t& i, uint16_t name_bits, bool no
     i = span(s, i, name_bits);
     if (i == name_begin) return UriError::BadParam;
     const std::string_view name = s.substr(name_begin, i - name_begin);
-    std::string_view value;
+    std::string_view value = s.substr(i, 0);
     if (i < s.size() && s[i] == '=') {
       const size_t value_begin = ++i;
       i = span(s, i, kParam);
@@ -309,7 +311,7 @@ UriError parse_sip(std::string_view s, Uri& u) {
   return i == s.size() ? UriError::None : parse_headers(s, i, u);
 }
 
-// ---- tel ------------------------------------------------------------------------------------------------
+// ---- tel ----
 
 bool has_non_visual(std::string_view s) {
   for (char c : s)
@@ -319,7 +321,8 @@ bool has_non_visual(std::string_view s) {
 
 // global-number-digits = "+" *phonedigit DIGIT *phonedigit
 bool is_global_number(std::string_view s) {
-  return s.size() > 1 && s[0] == '+' && span_plain(s, 1, kTelGlobal) == s.size() && has_non_visual(s.substr(1));
+  return s.size() > 1 && s[0] == '+' && span_plain(s, 1, kTelGlobal) == s.size() &&
+         has_non_visual(s.substr(1));
 }
 
 // descriptor = domainname / global-number-digits
@@ -340,7 +343,7 @@ UriError parse_tel(std::string_view s, Uri& u) {
   return UriError::None;
 }
 
-// ---- other schemes -------------------------------------------------------------------------------------
+// ---- other schemes ----
 
 // The rest of an absolute URI is taken as one opaque run of non-whitespace bytes.
 UriError parse_opaque(std::string_view s, Uri& u) {
@@ -356,7 +359,7 @@ UriScheme classify_scheme(std::string_view scheme) {
   return UriScheme::Other;
 }
 
-// ---- comparison -----------------------------------------------------------------------------------------
+// ---- comparison ----
 
 struct Decoded {
   char c;
@@ -398,12 +401,13 @@ bool must_match(std::string_view name) {
          iequal(name, "transport");
 }
 
-// Every parameter of `a` that `b` also has agrees in value, and `b` has every must-match one of `a`.
+// Every parameter of `a` that `b` also has agrees in value, and `b` has every must-match one of `a`. A
+// repeated parameter counts by its first value, as find_param() and the parser see it.
 bool sip_params_cover(std::string_view a, std::string_view b) {
-  std::string_view name, value, other;
-  while (next_entry(a, ';', name, value)) {
+  std::string_view rest = a, name, value, other;
+  while (next_entry(rest, ';', name, value)) {
     if (find_param(b, name, other)) {
-      if (!escaped_equal(value, other, true)) return false;
+      if (find_param(a, name, value) && !escaped_equal(value, other, true)) return false;
     } else if (must_match(name)) {
       return false;
     }
@@ -421,7 +425,8 @@ size_t count_entries(std::string_view s, char sep) {
 size_t count_header(std::string_view headers, std::string_view name, std::string_view value) {
   size_t count = 0;
   std::string_view n, v;
-  while (next_entry(headers, '&', n, v)) count += escaped_equal(n, name, true) && escaped_equal(v, value, false);
+  while (next_entry(headers, '&', n, v))
+    count += escaped_equal(n, name, true) && escaped_equal(v, value, false);
   return count;
 }
 
@@ -436,9 +441,9 @@ bool headers_equal(std::string_view a, std::string_view b) {
 }
 
 bool sip_equal(const Uri& a, const Uri& b) {
-  return a.has_user == b.has_user && a.has_password == b.has_password && escaped_equal(a.user, b.user, false) &&
-         escaped_equal(a.password, b.password, false) && iequal(a.host, b.host) &&
-         a.port_text.empty() == b.port_text.empty() && a.port == b.port &&
+  return a.has_user == b.has_user && a.has_password == b.has_password &&
+         escaped_equal(a.user, b.user, false) && escaped_equal(a.password, b.password, false) &&
+         iequal(a.host, b.host) && a.port_text.empty() == b.port_text.empty() && a.port == b.port &&
          sip_params_cover(a.params, b.params) && sip_params_cover(b.params, a.params) &&
          headers_equal(a.headers, b.headers);
 }
@@ -459,11 +464,13 @@ bool tel_value_equal(std::string_view name, std::string_view a, std::string_view
   return number ? digits_equal(a, b) : escaped_equal(a, b, true);
 }
 
-// Every parameter of `a` is in `b` with an equal value.
+// Every parameter of `a` is in `b` with an equal value (the first one when repeated).
 bool tel_params_cover(std::string_view a, std::string_view b) {
-  std::string_view name, value, other;
-  while (next_entry(a, ';', name, value))
-    if (!find_param(b, name, other) || !tel_value_equal(name, value, other)) return false;
+  std::string_view rest = a, name, value, other;
+  while (next_entry(rest, ';', name, value)) {
+    if (!find_param(b, name, other) || !find_param(a, name, value)) return false;
+    if (!tel_value_equal(name, value, other)) return false;
+  }
   return true;
 }
 

@@ -32,7 +32,8 @@ Defect check_vias(const Message& msg) {
   Via via;
   size_t n = 0;
   while (it.next(value)) {
-    if (!parse_via(value, via) || !iequals(via.protocol, "SIP") || via.version != "2.0") return Defect::BadVia;
+    if (!parse_via(value, via) || !iequals(via.protocol, "SIP") || via.version != "2.0")
+      return Defect::BadVia;
     ++n;
   }
   return it.bad() || n == 0 ? Defect::BadVia : Defect::None;

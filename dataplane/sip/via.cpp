@@ -72,8 +72,10 @@ bool parse_via(std::string_view value, Via& out) {
       case ParamStatus::Ok:
         if (!apply_param(p, out)) return false;
         break;
-      case ParamStatus::End: return true;
-      case ParamStatus::Bad: return false;
+      case ParamStatus::End:
+        return true;
+      case ParamStatus::Bad:
+        return false;
     }
   }
 }

@@ -21,13 +21,15 @@ struct Via {
   std::string_view host;       // IPv6 references keep their brackets
   HostKind host_kind = HostKind::None;
   std::string_view port_text;
-  uint16_t port = 0;           // 0 when absent
-  std::string_view params;     // raw, from the first ';'
+  uint16_t port = 0;        // 0 when absent
+  std::string_view params;  // raw, from the first ';'
   std::string_view branch, received, rport, maddr, ttl;
   bool has_branch = false, has_received = false, has_rport = false;
 
   // RFC 3261 17.2.3: the branch starts with the magic cookie and has something after it.
-  bool rfc3261_branch() const { return branch.size() > kMagicCookie.size() && branch.starts_with(kMagicCookie); }
+  bool rfc3261_branch() const {
+    return branch.size() > kMagicCookie.size() && branch.starts_with(kMagicCookie);
+  }
 };
 
 // Parses one via-parm: sent-protocol LWS sent-by *( SEMI via-params ), LWS allowed around '/', ':', ';'

@@ -17,7 +17,8 @@ namespace {
 
 const std::string kInvite =
     "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
-    "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds, SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKx\r\n"
+    "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds, SIP/2.0/UDP "
+    "192.0.2.9;branch=z9hG4bKx\r\n"
     "Max-Forwards: 70\r\n"
     "Record-Route: <sip:p1.example.com;lr>\r\n"
     "To: Bob <sip:bob@biloxi.example.com>\r\n"
@@ -97,8 +98,10 @@ TEST(builder, RemoveTopViaValueFromAJoinedLine) {
 
 TEST(builder, RemoveTopViaLine) {
   const std::string resp =
-      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.18.0.1;branch=z9hG4bKa\r\nVia: SIP/2.0/UDP 198.18.0.2;branch=z9hG4bKb;rport\r\n"
-      "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.18.0.1;branch=z9hG4bKa\r\nVia: SIP/2.0/UDP "
+      "198.18.0.2;branch=z9hG4bKb;rport\r\n"
+      "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: "
+      "0\r\n\r\n";
   const Message& m = parsed(resp);
   EditList e(m);
   ASSERT_TRUE(e.remove_top_via());
@@ -107,7 +110,8 @@ TEST(builder, RemoveTopViaLine) {
   const Message& again = parsed(b.text);
   EXPECT_EQ(again.first_value(HeaderId::Via), "SIP/2.0/UDP 198.18.0.2;branch=z9hG4bKb;rport");
   EXPECT_EQ(again.count(HeaderId::Via), 1u);
-  EXPECT_EQ(b.text.size(), resp.size() - std::string("Via: SIP/2.0/UDP 198.18.0.1;branch=z9hG4bKa\r\n").size());
+  EXPECT_EQ(b.text.size(),
+            resp.size() - std::string("Via: SIP/2.0/UDP 198.18.0.1;branch=z9hG4bKa\r\n").size());
 }
 
 TEST(builder, TopViaParamsForReceivedAndRport) {
@@ -193,9 +197,10 @@ TEST(builder, ArenaAndTableLimitsFailCleanly) {
 // Parse -> typical proxy edits -> build -> parse, over every RFC 4475 message a proxy forwards: the result
 // is accepted, Max-Forwards went down by one, the body is byte-exact and our Via is on top.
 TEST(builder, RoundTripOverTheTortureMessages) {
-  for (const char* name : {"wsinv", "intmeth", "esc01", "escnull", "esc02", "lwsdisp", "longreq", "dblreq",
-                           "semiuri", "transports", "mpart01", "baddate", "badbranch", "unksm2", "invut",
-                           "regaut01", "cparam01", "cparam02", "regescrt", "sdp01", "inv2543", "zeromf"}) {
+  for (const char* name :
+       {"wsinv",    "intmeth",    "esc01",    "escnull", "esc02",     "lwsdisp", "longreq", "dblreq",
+        "semiuri",  "transports", "mpart01",  "baddate", "badbranch", "unksm2",  "invut",   "regaut01",
+        "cparam01", "cparam02",   "regescrt", "sdp01",   "inv2543",   "zeromf"}) {
     SCOPED_TRACE(name);
     const std::string bytes = test::read_file(test::testdata_dir() + "/rfc4475/" + name + ".dat");
     static Message m;
@@ -229,7 +234,9 @@ TEST(builder, RoundTripOverTheTortureMessages) {
     EXPECT_EQ(n, vias + 1);
     MaxForwards after;
     ASSERT_TRUE(parse_max_forwards(out.first_value(HeaderId::MaxForwards), after));
-    if (had_mf && mf.value > 0) EXPECT_EQ(after.value, mf.value - 1);
+    if (had_mf && mf.value > 0) {
+      EXPECT_EQ(after.value, mf.value - 1);
+    }
   }
 }
 

@@ -15,7 +15,8 @@ namespace {
 
 TEST(via, FullValue) {
   Via v;
-  ASSERT_TRUE(parse_via("SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK77;rport;received=198.18.0.2;maddr=224.2.0.1;ttl=16;x=y", v));
+  ASSERT_TRUE(parse_via(
+      "SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK77;rport;received=198.18.0.2;maddr=224.2.0.1;ttl=16;x=y", v));
   EXPECT_EQ(v.protocol, "SIP");
   EXPECT_EQ(v.version, "2.0");
   EXPECT_EQ(v.transport, "UDP");
@@ -49,10 +50,10 @@ TEST(via, LwsEverywhereAndUnknownTransport) {
 
 TEST(via, Malformed) {
   Via v;
-  for (const char* bad : {"", "SIP/2.0/UDP", "SIP/2.0 192.0.2.1", "SIP/2.0/UDP 192.0.2.15;;", "SIP/2.0/UDP h;branch",
-                          "SIP/2.0/UDP h:99999", "SIP/2.0/UDP h;rport=x", "SIP/2.0/UDP h;received=not_an!ip",
-                          "SIP/2.0/UDP h;ttl=300", "SIP/2.0/UDP -bad-.com", "SIP/2.0/UDP [2001:db8::1",
-                          "SIP/2.0/UDP h extra"})
+  for (const char* bad :
+       {"", "SIP/2.0/UDP", "SIP/2.0 192.0.2.1", "SIP/2.0/UDP 192.0.2.15;;", "SIP/2.0/UDP h;branch",
+        "SIP/2.0/UDP h:99999", "SIP/2.0/UDP h;rport=x", "SIP/2.0/UDP h;received=not_an!ip",
+        "SIP/2.0/UDP h;ttl=300", "SIP/2.0/UDP -bad-.com", "SIP/2.0/UDP [2001:db8::1", "SIP/2.0/UDP h extra"})
     EXPECT_FALSE(parse_via(bad, v)) << bad;
 }
 

@@ -126,7 +126,7 @@ TEST(message, RequestLineDefects) {
   EXPECT_EQ(m.parse("INVITE sip:x@y SIP/2.1\r\n\r\n"), Defect::BadVersion);
   EXPECT_EQ(m.parse("INVITE sip:x@y HTTP/1.1\r\n\r\n"), Defect::BadStartLine);
   EXPECT_EQ(m.parse("invite sip:x@y sip/2.0\r\n\r\n"), Defect::None);  // "SIP" is case-insensitive
-  EXPECT_EQ(m.method(), Method::Other);  // methods are case-sensitive
+  EXPECT_EQ(m.method(), Method::Other);                                // methods are case-sensitive
 }
 
 TEST(message, HeaderBlockDefects) {
@@ -150,14 +150,16 @@ TEST(message, TooManyHeaders) {
 TEST(message, ContentLengthFraming) {
   Message& m = scratch();
   const std::string head = "MESSAGE sip:x@y SIP/2.0\r\n";
-  EXPECT_EQ(m.parse(head + "Content-Length: 3\r\n\r\nabcdef"), Defect::None);
+  const std::string extra = head + "Content-Length: 3\r\n\r\nabcdef";  // the message views this buffer
+  EXPECT_EQ(m.parse(extra), Defect::None);
   EXPECT_EQ(m.body(), "abc");
   EXPECT_EQ(m.parse(head + "Content-Length: 7\r\n\r\nabc"), Defect::BodyTruncated);
   EXPECT_EQ(m.parse(head + "Content-Length: -1\r\n\r\nabc"), Defect::BadContentLength);
   EXPECT_EQ(m.parse(head + "Content-Length: five\r\n\r\nabc"), Defect::BadContentLength);
   EXPECT_EQ(m.parse(head + "l: 1\r\nContent-Length: 1\r\n\r\nabc"), Defect::BadContentLength);
   EXPECT_EQ(m.parse(head + "Content-Length: 99999999999999999999\r\n\r\n"), Defect::BadContentLength);
-  EXPECT_EQ(m.parse(head + "\r\nabc"), Defect::None);
+  const std::string no_length = head + "\r\nabc";
+  EXPECT_EQ(m.parse(no_length), Defect::None);
   EXPECT_EQ(m.body(), "abc");
   EXPECT_EQ(m.parse(head + "\r\nabc", Framing::Stream), Defect::BadContentLength);
 }

@@ -10,10 +10,10 @@
 
 #include <string>
 
+#include "dataplane/sip/list.h"
 #include "dataplane/sip/message.h"
 #include "dataplane/sip/name_addr.h"
 #include "dataplane/sip/uri.h"
-#include "dataplane/sip/list.h"
 #include "dataplane/sip/validate.h"
 #include "dataplane/sip/via.h"
 #include "tests/testdata.h"
@@ -31,20 +31,57 @@ constexpr Action A = Action::Accept, R = Action::Reply, D = Action::Drop;
 
 const Case kCases[] = {
     // 3.1.1 valid messages
-    {"wsinv", A, 0}, {"intmeth", A, 0}, {"esc01", A, 0}, {"escnull", A, 0}, {"esc02", A, 0},
-    {"lwsdisp", A, 0}, {"longreq", A, 0}, {"dblreq", A, 0}, {"semiuri", A, 0}, {"transports", A, 0},
-    {"mpart01", A, 0}, {"unreason", A, 0}, {"noreason", A, 0},
+    {"wsinv", A, 0},
+    {"intmeth", A, 0},
+    {"esc01", A, 0},
+    {"escnull", A, 0},
+    {"esc02", A, 0},
+    {"lwsdisp", A, 0},
+    {"longreq", A, 0},
+    {"dblreq", A, 0},
+    {"semiuri", A, 0},
+    {"transports", A, 0},
+    {"mpart01", A, 0},
+    {"unreason", A, 0},
+    {"noreason", A, 0},
     // 3.1.2 invalid messages
-    {"badinv01", R, 400}, {"clerr", R, 400}, {"ncl", R, 400}, {"scalar02", R, 400}, {"scalarlg", D, 0},
-    {"quotbal", R, 400}, {"ltgtruri", R, 400}, {"lwsruri", R, 400}, {"lwsstart", R, 400}, {"trws", R, 400},
-    {"escruri", R, 400}, {"baddate", A, 0}, {"regbadct", R, 400}, {"badaspec", R, 400}, {"baddn", R, 400},
-    {"badvers", R, 505}, {"mismatch01", R, 400}, {"mismatch02", R, 501}, {"bigcode", D, 0},
+    {"badinv01", R, 400},
+    {"clerr", R, 400},
+    {"ncl", R, 400},
+    {"scalar02", R, 400},
+    {"scalarlg", D, 0},
+    {"quotbal", R, 400},
+    {"ltgtruri", R, 400},
+    {"lwsruri", R, 400},
+    {"lwsstart", R, 400},
+    {"trws", R, 400},
+    {"escruri", R, 400},
+    {"baddate", A, 0},
+    {"regbadct", R, 400},
+    {"badaspec", R, 400},
+    {"baddn", R, 400},
+    {"badvers", R, 505},
+    {"mismatch01", R, 400},
+    {"mismatch02", R, 501},
+    {"bigcode", D, 0},
     // 3.2 transaction layer
     {"badbranch", A, 0},
     // 3.3 application layer
-    {"insuf", R, 400}, {"unkscm", R, 416}, {"novelsc", R, 416}, {"unksm2", A, 0}, {"bext01", R, 420},
-    {"invut", A, 0}, {"regaut01", A, 0}, {"multi01", R, 400}, {"mcl01", R, 400}, {"bcast", A, 0},
-    {"zeromf", A, 0}, {"cparam01", A, 0}, {"cparam02", A, 0}, {"regescrt", A, 0}, {"sdp01", A, 0},
+    {"insuf", R, 400},
+    {"unkscm", R, 416},
+    {"novelsc", R, 416},
+    {"unksm2", A, 0},
+    {"bext01", R, 420},
+    {"invut", A, 0},
+    {"regaut01", A, 0},
+    {"multi01", R, 400},
+    {"mcl01", R, 400},
+    {"bcast", A, 0},
+    {"zeromf", A, 0},
+    {"cparam01", A, 0},
+    {"cparam02", A, 0},
+    {"regescrt", A, 0},
+    {"sdp01", A, 0},
     // 3.4 backward compatibility
     {"inv2543", A, 0},
     // not referenced by the RFC: a request line without a version
@@ -64,12 +101,16 @@ TEST_P(Torture, ProxyOutcome) {
   const Defect parsed = msg.parse(bytes);
   const Verdict v = validate(msg, parsed);
   EXPECT_EQ(int(v.action), int(c.action)) << c.file << ": defect " << int(v.defect) << " " << v.reason;
-  if (c.action == Action::Reply) EXPECT_EQ(v.status, c.status) << c.file << ": " << v.reason;
-  if (c.action != Action::Accept) EXPECT_NE(v.defect, Defect::None);
+  if (c.action == Action::Reply) {
+    EXPECT_EQ(v.status, c.status) << c.file << ": " << v.reason;
+  }
+  if (c.action != Action::Accept) {
+    EXPECT_NE(v.defect, Defect::None);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(rfc4475, Torture, ::testing::ValuesIn(kCases),
-                         [](const auto& info) { return std::string(info.param.file); });
+                         [](const auto& param_info) { return std::string(param_info.param.file); });
 
 // Every file of the archive is covered by the table above.
 TEST(rfc4475, EveryFileHasAnExpectation) {

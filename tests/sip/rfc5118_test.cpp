@@ -21,9 +21,9 @@ namespace {
 
 struct Case {
   const char* file;
-  Action wire;         // outcome of wire/<file>.sip
-  Action raw;          // outcome of the raw LF-only archive file
-  uint16_t raw_status; // when raw is a Reply
+  Action wire;          // outcome of wire/<file>.sip
+  Action raw;           // outcome of the raw LF-only archive file
+  uint16_t raw_status;  // when raw is a Reply
 };
 
 constexpr Action A = Action::Accept, R = Action::Reply;
@@ -35,9 +35,9 @@ const Case kCases[] = {
     {"port-unambiguous", A, A, 0},
     {"via-received-param-with-delim", A, A, 0},
     {"via-received-param-no-delim", A, A, 0},
-    {"ipv6-in-sdp", A, R, 400},       // raw Content-Length 268 > 242 body bytes
+    {"ipv6-in-sdp", A, R, 400},  // raw Content-Length 268 > 242 body bytes
     {"mult-ip-in-header", A, A, 0},
-    {"mult-ip-in-sdp", A, R, 400},    // raw Content-Length 181 > 180 body bytes
+    {"mult-ip-in-sdp", A, R, 400},  // raw Content-Length 181 > 180 body bytes
     {"ipv4-mapped-ipv6", A, A, 0},
     {"ipv6-bug-abnf-3-colons", A, R, 400},      // raw file has no empty line
     {"ipv6-correct-abnf-2-colons", A, R, 400},  // raw file has no empty line
@@ -53,7 +53,9 @@ TEST_P(Ipv6Torture, WireOutcome) {
   static Message msg;
   const Verdict v = validate(msg, msg.parse(bytes));
   EXPECT_EQ(int(v.action), int(c.wire)) << c.file << ": " << v.reason;
-  if (c.wire == Action::Reply) EXPECT_EQ(v.status, 400);
+  if (c.wire == Action::Reply) {
+    EXPECT_EQ(v.status, 400);
+  }
 }
 
 TEST_P(Ipv6Torture, RawArchiveOutcome) {
@@ -62,11 +64,13 @@ TEST_P(Ipv6Torture, RawArchiveOutcome) {
   static Message msg;
   const Verdict v = validate(msg, msg.parse(bytes));
   EXPECT_EQ(int(v.action), int(c.raw)) << c.file << ": " << v.reason;
-  if (c.raw == Action::Reply) EXPECT_EQ(v.status, c.raw_status);
+  if (c.raw == Action::Reply) {
+    EXPECT_EQ(v.status, c.raw_status);
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(rfc5118, Ipv6Torture, ::testing::ValuesIn(kCases), [](const auto& info) {
-  std::string name = info.param.file;
+INSTANTIATE_TEST_SUITE_P(rfc5118, Ipv6Torture, ::testing::ValuesIn(kCases), [](const auto& param_info) {
+  std::string name = param_info.param.file;
   for (char& ch : name)
     if (ch == '-') ch = '_';
   return name;

@@ -242,6 +242,10 @@ TEST(uri, well_known_params) {
   EXPECT_EQ(c.transport, "TCP");
   EXPECT_TRUE(c.lr);
   EXPECT_FALSE(parse_ok("sip:b.com;lrx").lr);
+  // The first occurrence wins, as with find_param(), even when it is a flag.
+  const Uri d = parse_ok("sip:b.com;transport;transport=udp;ttl=1;ttl=2");
+  EXPECT_TRUE(d.transport.empty());
+  EXPECT_EQ(d.ttl, "1");
 }
 
 TEST(uri, generic_params) {
@@ -250,8 +254,8 @@ TEST(uri, generic_params) {
   std::string_view v;
   EXPECT_TRUE(find_param(u.params, "newparam", v));
   EXPECT_EQ(v, "5");
-  for (const char* bad : {"sip:b.com;", "sip:b.com;;a", "sip:b.com;a;;b", "sip:b.com;=x", "sip:b.com;a=",
-                          "sip:b.com;a=%zz", "sip:b.com;a=b=c", "sip:b.com;a=\"q\""})
+  for (const char* bad : {"sip:b.com;", "sip:b.com;;a", "sip:b.com;a;;b", "sip:b.com;=x",
+                          "sip:b.com;a=", "sip:b.com;a=%zz", "sip:b.com;a=b=c", "sip:b.com;a=\"q\""})
     EXPECT_EQ(parse_error(bad), UriError::BadParam) << bad;
 }
 
@@ -287,9 +291,11 @@ TEST(uri, tel_local) {
   EXPECT_EQ(parse_ok("tel:7042;phone-context=example.com").user, "7042");
   EXPECT_EQ(parse_ok("tel:863-1234;phone-context=+1-914-555").user, "863-1234");
   EXPECT_EQ(parse_ok("tel:*69#;phone-context=example.com").user, "*69#");
-  EXPECT_EQ(parse_ok("tel:A1;foo=bar;phone-context=example.com").params, ";foo=bar;phone-context=example.com");
-  for (const char* bad : {"tel:", "tel:+", "tel:+-.", "tel:1234", "tel:1234;phone-context=", "tel:+12 34",
-                          "tel:+1234?x=y", "tel:1234;phone-context=-bad-", "tel:+12a", "tel:1234;phone-context=+"})
+  EXPECT_EQ(parse_ok("tel:A1;foo=bar;phone-context=example.com").params,
+            ";foo=bar;phone-context=example.com");
+  for (const char* bad :
+       {"tel:", "tel:+", "tel:+-.", "tel:1234", "tel:1234;phone-context=", "tel:+12 34", "tel:+1234?x=y",
+        "tel:1234;phone-context=-bad-", "tel:+12a", "tel:1234;phone-context=+"})
     EXPECT_NE(parse_error(bad), UriError::None) << bad;
   EXPECT_EQ(parse_error("tel:1234"), UriError::BadTel);
   EXPECT_EQ(parse_error("tel:+12a"), UriError::BadTel);
@@ -298,9 +304,9 @@ TEST(uri, tel_local) {
 }
 
 TEST(uri, other_schemes) {
-  for (const char* text : {"nobodyKnowsThisScheme:totallyopaquecontent", "soap.beep://192.0.2.103:3002",
-                           "isbn:2983792873", "http://www.example.com", "name:John_Smith", "urn:a+b-c.d:x",
-                           "cid:my%20header3@example.org"}) {
+  for (const char* text :
+       {"nobodyKnowsThisScheme:totallyopaquecontent", "soap.beep://192.0.2.103:3002", "isbn:2983792873",
+        "http://www.example.com", "name:John_Smith", "urn:a+b-c.d:x", "cid:my%20header3@example.org"}) {
     const Uri u = parse_ok(text);
     EXPECT_EQ(u.scheme, UriScheme::Other) << text;
     EXPECT_EQ(std::string(u.scheme_text) + ":" + std::string(u.opaque), text);
@@ -381,9 +387,9 @@ TEST(uri, pjsip_seed_corpus_does_not_crash) {
 
 TEST(uri, to_string_phrases) {
   EXPECT_EQ(to_string(UriError::BadHost), "bad host in URI");
-  for (UriError e : {UriError::None, UriError::Empty, UriError::BadScheme, UriError::BadUserinfo,
-                     UriError::BadHost, UriError::BadPort, UriError::BadParam, UriError::BadHeaders,
-                     UriError::BadTel}) {
+  for (UriError e :
+       {UriError::None, UriError::Empty, UriError::BadScheme, UriError::BadUserinfo, UriError::BadHost,
+        UriError::BadPort, UriError::BadParam, UriError::BadHeaders, UriError::BadTel}) {
     const std::string_view s = to_string(e);
     ASSERT_FALSE(s.empty());
     EXPECT_TRUE(s[0] >= 'a' && s[0] <= 'z') << s;
@@ -455,6 +461,14 @@ TEST(uri_compare, must_match_params) {
   }
   EXPECT_TRUE(equal("sip:a@b.com;lr", "sip:a@b.com"));
   EXPECT_TRUE(equal("sip:a@b.com;maddr=Example.COM", "sip:a@b.com;MADDR=example.com"));
+}
+
+// A repeated parameter compares by its first value (found by the fuzzer: u was not equal to itself).
+TEST(uri_compare, repeated_params) {
+  EXPECT_TRUE(equal("sip:c;bc;b=imdc;b;bc;d", "sip:c;bc;b=imdc;b;bc;d"));
+  EXPECT_TRUE(equal("sip:a.com;x=1;x=2", "sip:a.com;x=1"));
+  EXPECT_FALSE(equal("sip:a.com;x=2;x=1", "sip:a.com;x=1"));
+  EXPECT_TRUE(equal("tel:+1;x=1;x", "tel:+1;x=1;x"));
 }
 
 TEST(uri_compare, userinfo_host_port) {
