@@ -3,38 +3,12 @@
 #include <cstdint>
 
 #include "dataplane/sip/chars.h"
+#include "dataplane/sip/list.h"
 
 namespace sipd::sip {
 namespace {
 
 constexpr size_t kNpos = std::string_view::npos;
-
-size_t token_end(std::string_view s, size_t i) {
-  while (i < s.size() && is_token_char(s[i])) ++i;
-  return i;
-}
-
-// `s[i]` is the opening quote. Returns the index just past the closing quote, or kNpos when the string is
-// unterminated or holds a control character (a CR or LF is allowed only as part of a fold).
-size_t quoted_end(std::string_view s, size_t i) {
-  for (++i; i < s.size();) {
-    const char c = s[i];
-    if (c == '"') return i + 1;
-    if (c == '\\') {
-      if (i + 1 >= s.size() || s[i + 1] == '\r' || s[i + 1] == '\n') return kNpos;
-      i += 2;
-    } else if (c == '\r' || c == '\n') {
-      const size_t j = skip_lws(s, i);
-      if (j == i) return kNpos;
-      i = j;
-    } else if (has_class(c, kCtl) && c != '\t') {
-      return kNpos;
-    } else {
-      ++i;
-    }
-  }
-  return kNpos;
-}
 
 constexpr uint8_t kCredentials = 1, kChallenge = 2;
 
@@ -103,7 +77,7 @@ bool next_auth_param(std::string_view& rest, std::string_view& name, std::string
   if (i >= s.size() || s[i] != '=') return false;
   i = skip_lws(s, i + 1);
   const bool is_quoted = i < s.size() && s[i] == '"';
-  const size_t end = is_quoted ? quoted_end(s, i) : token_end(s, i);
+  const size_t end = is_quoted ? skip_quoted(s, i) : token_end(s, i);
   if (end == kNpos || end == i) return false;
   const std::string_view v = is_quoted ? s.substr(i + 1, end - i - 2) : s.substr(i, end - i);
   i = skip_lws(s, end);

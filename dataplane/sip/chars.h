@@ -56,6 +56,12 @@ constexpr bool is_token(std::string_view s) {
   return true;
 }
 
+// Index just past the run of token characters starting at `i`.
+constexpr size_t token_end(std::string_view s, size_t i) {
+  while (i < s.size() && is_token_char(s[i])) ++i;
+  return i;
+}
+
 constexpr bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)

@@ -21,32 +21,47 @@ bool is_ipv4(std::string_view s) {
   return parts == 4;
 }
 
-// Pieces of 1-4 hex digits between colons, an optional IPv4 tail. "::" may appear once per RFC 4291; a
-// third colon before an IPv4 tail (RFC 5118 4.10) is tolerated, since RFC 3261's ABNF admits it.
-bool is_ipv6(std::string_view s) {
-  if (s.size() < 2 || s.size() > 45) return false;
-  int groups = 0, empties = 0, colons = 0;
-  size_t i = 0;
+// Counts the hex4 groups of `s` = [ hex4 *( ":" hex4 ) ]; -1 when malformed.
+int hex_groups(std::string_view s) {
+  if (s.empty()) return 0;
+  int groups = 0;
+  size_t begin = 0;
   for (;;) {
-    size_t j = i;
-    while (j < s.size() && is_hex(s[j])) ++j;
-    if (j < s.size() && s[j] == '.') return colons >= 2 && is_ipv4(s.substr(i)) && groups <= 6;
-    if (j - i > 4) return false;
-    if (j == i)
-      ++empties;
-    else
-      ++groups;
-    if (j == s.size()) break;
-    if (s[j] != ':') return false;
-    ++colons;
-    i = j + 1;
+    size_t end = begin;
+    while (end < s.size() && is_hex(s[end])) ++end;
+    if (end == begin || end - begin > 4) return -1;
+    ++groups;
+    if (end == s.size()) return groups;
+    if (s[end] != ':') return -1;
+    begin = end + 1;
   }
-  if (colons < 2 || groups > 8) return false;
-  return groups == 8 ? empties == 0 : empties > 0;
+}
+
+// Text form of an IPv6 address (RFC 4291 2.2): at most one "::", an optional IPv4 tail. RFC 3261's own
+// grammar needs a third colon before the IPv4 tail ("2001:db8:::192.0.2.1"); RFC 5118 4.10 asks receivers
+// to tolerate it, so that extra ':' is accepted too.
+bool is_ipv6(std::string_view s) {
+  int groups = 0;
+  if (s.find('.') != std::string_view::npos) {
+    const size_t colon = s.rfind(':');
+    if (colon == std::string_view::npos || !is_ipv4(s.substr(colon + 1))) return false;
+    s = s.substr(0, colon + 1);
+    if (s.ends_with(":::")) s.remove_suffix(1);
+    if (!s.ends_with("::")) s.remove_suffix(1);
+    groups = 2;
+  }
+  const size_t gap = s.find("::");
+  if (gap == std::string_view::npos) {
+    const int n = hex_groups(s);
+    return n >= 0 && groups + n == 8;
+  }
+  const int left = hex_groups(s.substr(0, gap));
+  const int right = hex_groups(s.substr(gap + 2));
+  return left >= 0 && right >= 0 && groups + left + right <= 7;
 }
 
 // *( domainlabel "." ) toplabel [ "." ]: labels of alphanumerics and inner hyphens, the last starting with
-// a letter. Underscores are tolerated inside labels (seen in the wild, harmless to a proxy).
+// a letter.
 bool is_hostname(std::string_view s) {
   if (s.empty() || s.size() > 255) return false;
   if (s.back() == '.') s.remove_suffix(1);
@@ -54,7 +69,7 @@ bool is_hostname(std::string_view s) {
   for (size_t i = 0; i <= s.size(); ++i) {
     if (i < s.size() && s[i] != '.') {
       const char c = s[i];
-      if (!has_class(c, kAlpha | kDigit) && c != '-' && c != '_') return false;
+      if (!has_class(c, kAlpha | kDigit) && c != '-') return false;
       continue;
     }
     if (i == label_begin || s[label_begin] == '-' || s[i - 1] == '-') return false;

@@ -11,11 +11,20 @@ constexpr bool is_param_value_char(char c) { return is_token_char(c) || c == '['
 }  // namespace
 
 size_t skip_quoted(std::string_view s, size_t i) {
-  for (++i; i < s.size(); ++i) {
-    if (s[i] == '\\') {
+  for (++i; i < s.size();) {
+    const char c = s[i];
+    if (c == '"') return i + 1;
+    if (c == '\\') {
+      if (i + 1 >= s.size() || s[i + 1] == '\r' || s[i + 1] == '\n') return std::string_view::npos;
+      i += 2;
+    } else if (c == '\r' || c == '\n') {
+      const size_t j = skip_lws(s, i);
+      if (j == i) return std::string_view::npos;
+      i = j;
+    } else if (has_class(c, kCtl) && c != '\t') {
+      return std::string_view::npos;
+    } else {
       ++i;
-    } else if (s[i] == '"') {
-      return i + 1;
     }
   }
   return std::string_view::npos;
@@ -81,6 +90,11 @@ ParamStatus next_param(std::string_view& rest, Param& out) {
     if (j < rest.size() && rest[j] == '"') {
       j = skip_quoted(rest, j);
       if (j == std::string_view::npos) return ParamStatus::Bad;
+    } else if (j < rest.size() && rest[j] == '[') {
+      while (++j < rest.size() && (is_hex(rest[j]) || rest[j] == ':' || rest[j] == '.')) {
+      }
+      if (j == rest.size() || rest[j] != ']') return ParamStatus::Bad;
+      ++j;
     } else {
       while (j < rest.size() && is_param_value_char(rest[j])) ++j;
     }

@@ -49,7 +49,13 @@ ParamStatus next_param(std::string_view& rest, Param& out);
 bool valid_params(std::string_view params);
 
 // Skips a quoted string starting at s[i] == '"'; returns the index just past the closing quote, or
-// std::string_view::npos when it is unterminated.
+// std::string_view::npos when it is unterminated or holds a raw control character (quoted-pairs such as
+// `\` NUL are fine; CR/LF only as part of a fold).
 size_t skip_quoted(std::string_view s, size_t i);
+
+// The inside of a quoted string (escapes left as they are), or `s` itself when it is not quoted.
+constexpr std::string_view unquote(std::string_view s) {
+  return s.size() >= 2 && s.front() == '"' && s.back() == '"' ? s.substr(1, s.size() - 2) : s;
+}
 
 }  // namespace sipd::sip

@@ -6,6 +6,8 @@
 // and the short re-walks that classify a host already delimited. Nothing allocates, nothing throws.
 #include "dataplane/sip/uri.h"
 
+#include "dataplane/sip/host.h"
+
 #include <array>
 #include <cstddef>
 
@@ -109,76 +111,6 @@ size_t span_plain(std::string_view s, size_t i, uint16_t bits) {
   return i;
 }
 
-// ---- hosts ----
-
-// IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each octet at most 255.
-bool is_ipv4(std::string_view s) {
-  size_t i = 0;
-  for (int octet = 0; octet < 4; ++octet) {
-    if (octet > 0 && (i >= s.size() || s[i++] != '.')) return false;
-    const size_t begin = i;
-    unsigned value = 0;
-    while (i < s.size() && i - begin < 3 && is(s[i], kDigit)) value = value * 10 + unsigned(s[i++] - '0');
-    if (i == begin || value > 255) return false;
-  }
-  return i == s.size();
-}
-
-// domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum
-bool is_label(std::string_view s) {
-  if (s.empty() || !is(s.front(), kAlpha | kDigit) || !is(s.back(), kAlpha | kDigit)) return false;
-  return span_plain(s, 0, kTelPname) == s.size();
-}
-
-// hostname = *( domainlabel "." ) toplabel [ "." ], toplabel starting with ALPHA.
-bool is_hostname(std::string_view s) {
-  if (!s.empty() && s.back() == '.') s.remove_suffix(1);
-  size_t label = 0;
-  for (size_t dot = s.find('.'); dot != npos; dot = s.find('.', label)) {
-    if (!is_label(s.substr(label, dot - label))) return false;
-    label = dot + 1;
-  }
-  return is_label(s.substr(label)) && is(s[label], kAlpha);
-}
-
-// Counts the hex4 groups of `s` = [ hex4 *( ":" hex4 ) ]; -1 when malformed.
-int hex_groups(std::string_view s) {
-  if (s.empty()) return 0;
-  int groups = 0;
-  size_t begin = 0;
-  for (;;) {
-    const size_t end = span_plain(s, begin, kHex);
-    if (end == begin || end - begin > 4) return -1;
-    ++groups;
-    if (end == s.size()) return groups;
-    if (s[end] != ':') return -1;
-    begin = end + 1;
-  }
-}
-
-// Text form of an IPv6 address (RFC 4291 section 2.2) with at most one "::" and an optional IPv4 tail.
-// RFC 3261's own grammar needs a third colon before the IPv4 tail ("2001:db8:::192.0.2.1"); RFC 5118
-// section 4.10 asks receivers to tolerate it, so that extra ':' is accepted too.
-bool is_ipv6(std::string_view s) {
-  int groups = 0;
-  if (s.find('.') != npos) {
-    const size_t colon = s.rfind(':');
-    if (colon == npos || !is_ipv4(s.substr(colon + 1))) return false;
-    s = s.substr(0, colon + 1);
-    if (s.ends_with(":::")) s.remove_suffix(1);
-    if (!s.ends_with("::")) s.remove_suffix(1);
-    groups = 2;
-  }
-  const size_t gap = s.find("::");
-  if (gap == npos) {
-    const int n = hex_groups(s);
-    return n >= 0 && groups + n == 8;
-  }
-  const int left = hex_groups(s.substr(0, gap));
-  const int right = hex_groups(s.substr(gap + 2));
-  return left >= 0 && right >= 0 && groups + left + right <= 7;
-}
-
 // ---- sip / sips ----
 
 // userinfo without the '@': user [ ":" password ].
@@ -194,27 +126,19 @@ UriError parse_userinfo(std::string_view s, Uri& u) {
   return UriError::None;
 }
 
+// Delimits the host (an IPv6 reference in brackets, or alphanumerics, '-' and '.'), then classifies it.
 UriError parse_host(std::string_view s, size_t& i, Uri& u) {
   const size_t begin = i;
   if (i < s.size() && s[i] == '[') {
     i = span_plain(s, i + 1, kIp6);
-    if (i == s.size() || s[i] != ']' || !is_ipv6(s.substr(begin + 1, i - begin - 1)))
-      return UriError::BadHost;
-    u.host_kind = HostKind::IPv6;
+    if (i == s.size() || s[i] != ']') return UriError::BadHost;
     ++i;
   } else {
     i = span_plain(s, i, kHost);
-    const std::string_view host = s.substr(begin, i - begin);
-    if (is_ipv4(host)) {
-      u.host_kind = HostKind::IPv4;
-    } else if (is_hostname(host)) {
-      u.host_kind = HostKind::Name;
-    } else {
-      return UriError::BadHost;
-    }
   }
   u.host = s.substr(begin, i - begin);
-  return UriError::None;
+  u.host_kind = classify_host(u.host);
+  return u.host_kind == HostKind::None ? UriError::BadHost : UriError::None;
 }
 
 UriError parse_port(std::string_view s, size_t& i, Uri& u) {
@@ -326,7 +250,9 @@ bool is_global_number(std::string_view s) {
 }
 
 // descriptor = domainname / global-number-digits
-bool is_phone_context(std::string_view s) { return is_global_number(s) || is_hostname(s); }
+bool is_phone_context(std::string_view s) {
+  return is_global_number(s) || classify_host(s) == HostKind::Name;
+}
 
 UriError parse_tel(std::string_view s, Uri& u) {
   const bool global = !s.empty() && s[0] == '+';

@@ -8,6 +8,7 @@
 // (response routing drops the broadcast Via; maxfwd answers 483), tested on the wire with the dataplane.
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "dataplane/sip/list.h"
@@ -87,6 +88,8 @@ const Case kCases[] = {
     // not referenced by the RFC: a request line without a version
     {"test", R, 400},
 };
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.file; }
 
 std::string load(const std::string& name) {
   return test::read_file(test::testdata_dir() + "/rfc4475/" + name + ".dat");

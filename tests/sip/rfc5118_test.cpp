@@ -6,6 +6,7 @@
 // it (RFC 3261's ABNF admits it) and keeps the text as written.
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "dataplane/sip/list.h"
@@ -42,6 +43,8 @@ const Case kCases[] = {
     {"ipv6-bug-abnf-3-colons", A, R, 400},      // raw file has no empty line
     {"ipv6-correct-abnf-2-colons", A, R, 400},  // raw file has no empty line
 };
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.file; }
 
 std::string dir() { return test::testdata_dir() + "/rfc5118/"; }
 
