@@ -8,21 +8,24 @@
 
 namespace sipd::sip {
 
-enum CharClass : uint8_t {
-  kToken = 1 << 0,  // RFC 3261 token: alphanum and -.!%*_+`'~
-  kDigit = 1 << 1,  //
-  kHex = 1 << 2,    //
-  kAlpha = 1 << 3,  //
-  kWsp = 1 << 4,    // SP, HTAB
-  kSpace = 1 << 5,  // SP, HTAB, CR, LF
-  kWord = 1 << 6,   // RFC 3261 word: token chars and ()<>:\"/[]?{}
-  kCtl = 1 << 7,    // 0x00-0x1F and 0x7F
+enum CharClass : uint16_t {
+  kToken = 1 << 0,           // RFC 3261 token: alphanum and -.!%*_+`'~
+  kDigit = 1 << 1,           //
+  kHex = 1 << 2,             //
+  kAlpha = 1 << 3,           //
+  kWsp = 1 << 4,             // SP, HTAB
+  kSpace = 1 << 5,           // SP, HTAB, CR, LF
+  kWord = 1 << 6,            // RFC 3261 word: token chars and ()<>:\"/[]?{}
+  kCtl = 1 << 7,             // 0x00-0x1F and 0x7F
+  kListStop = 1 << 8,        // ',' '"' '<': where a comma-separated list item may end or nest
+  kBracketUriStop = 1 << 9,  // bytes a URI between '<' '>' cannot hold: whitespace, CTL, '<' '"'
+  kBareUriStop = 1 << 10,    // bytes a bare addr-spec cannot hold: those and ',' '?' '>'
 };
 
-constexpr std::array<uint8_t, 256> make_char_table() {
-  std::array<uint8_t, 256> t{};
+constexpr std::array<uint16_t, 256> make_char_table() {
+  std::array<uint16_t, 256> t{};
   for (int c = 0; c < 256; ++c) {
-    uint8_t v = 0;
+    uint16_t v = 0;
     const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     const bool digit = c >= '0' && c <= '9';
     if (alpha) v |= kAlpha;
@@ -34,14 +37,17 @@ constexpr std::array<uint8_t, 256> make_char_table() {
     if (c == ' ' || c == '\t') v |= kWsp;
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') v |= kSpace;
     if (c < 0x20 || c == 0x7f) v |= kCtl;
+    if (c == ',' || c == '"' || c == '<') v |= kListStop;
+    if ((v & (kSpace | kCtl)) || c == '<' || c == '"') v |= kBracketUriStop | kBareUriStop;
+    if (c == ',' || c == '?' || c == '>') v |= kBareUriStop;
     t[size_t(c)] = v;
   }
   return t;
 }
 
-inline constexpr std::array<uint8_t, 256> kCharTable = make_char_table();
+inline constexpr std::array<uint16_t, 256> kCharTable = make_char_table();
 
-constexpr bool has_class(char c, uint8_t cls) { return (kCharTable[uint8_t(c)] & cls) != 0; }
+constexpr bool has_class(char c, uint16_t cls) { return (kCharTable[uint8_t(c)] & cls) != 0; }
 constexpr bool is_token_char(char c) { return has_class(c, kToken); }
 constexpr bool is_digit(char c) { return has_class(c, kDigit); }
 constexpr bool is_hex(char c) { return has_class(c, kHex); }

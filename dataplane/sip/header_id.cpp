@@ -1,6 +1,7 @@
 #include "dataplane/sip/header_id.h"
 
 #include <array>
+#include <cstring>
 
 #include "dataplane/sip/chars.h"
 
@@ -55,16 +56,19 @@ constexpr std::array<Entry, 37> kLongNames = {{
     {"Session-Expires", HeaderId::SessionExpires},
 }};
 
-// Buckets of long names by (length, lower-case first letter), built at compile time.
+// Buckets of long names by (length, lower-case first letter), built at compile time, with each name
+// stored in lower case for a word-at-a-time compare.
 constexpr size_t kMaxLen = 20;
 struct Buckets {
   std::array<std::array<uint8_t, 4>, (kMaxLen + 1) * 26> slot{};  // indices+1 into kLongNames, 0 = empty
+  std::array<std::array<char, kMaxLen>, kLongNames.size()> lower{};
 };
 
 constexpr Buckets make_buckets() {
   Buckets b{};
   for (size_t i = 0; i < kLongNames.size(); ++i) {
     const auto n = kLongNames[i].name;
+    for (size_t j = 0; j < n.size(); ++j) b.lower[i][j] = to_lower(n[j]);
     auto& s = b.slot[n.size() * 26 + size_t(to_lower(n[0]) - 'a')];
     for (auto& e : s) {
       if (e == 0) {
@@ -77,6 +81,22 @@ constexpr Buckets make_buckets() {
 }
 
 constexpr Buckets kBuckets = make_buckets();
+
+// `name` is a token, so OR-ing 0x20 into each byte lower-cases letters and leaves '-' and digits alone;
+// no other token byte can turn into a letter or '-'.
+bool token_equals_lower(std::string_view name, const char* lower) {
+  constexpr uint64_t kCase = 0x2020202020202020ull;
+  size_t i = 0;
+  for (; i + 8 <= name.size(); i += 8) {
+    uint64_t a, b;
+    std::memcpy(&a, name.data() + i, 8);
+    std::memcpy(&b, lower + i, 8);
+    if ((a | kCase) != b) return false;
+  }
+  for (; i < name.size(); ++i)
+    if (char(name[i] | 0x20) != lower[i]) return false;
+  return true;
+}
 
 HeaderId lookup_compact(char c) {
   switch (to_lower(c)) {
@@ -124,7 +144,7 @@ HeaderId lookup_header(std::string_view name) {
   if (first < 'a' || first > 'z') return HeaderId::Other;
   for (uint8_t e : kBuckets.slot[name.size() * 26 + size_t(first - 'a')]) {
     if (e == 0) break;
-    if (iequals(kLongNames[e - 1].name, name)) return kLongNames[e - 1].id;
+    if (token_equals_lower(name, kBuckets.lower[e - 1].data())) return kLongNames[e - 1].id;
   }
   return HeaderId::Other;
 }

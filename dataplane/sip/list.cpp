@@ -38,7 +38,9 @@ bool next_list_item(std::string_view& rest, std::string_view& item, bool& bad) {
   }
   const size_t begin = i;
   while (i < rest.size() && rest[i] != ',') {
-    if (rest[i] == '"') {
+    if (!has_class(rest[i], kListStop)) {
+      ++i;
+    } else if (rest[i] == '"') {
       i = skip_quoted(rest, i);
       if (i == std::string_view::npos) {
         bad = true;
@@ -50,8 +52,6 @@ bool next_list_item(std::string_view& rest, std::string_view& item, bool& bad) {
         bad = true;
         return false;
       }
-      ++i;
-    } else {
       ++i;
     }
   }

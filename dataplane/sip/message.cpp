@@ -268,7 +268,7 @@ std::string_view Message::first_value(HeaderId id, bool* found) const {
 }
 
 uint16_t Message::find(std::string_view header) const {
-  const HeaderId id = lookup_header(header);
+  const HeaderId id = is_token(header) ? lookup_header(header) : HeaderId::Other;
   if (id != HeaderId::Other) return first(id);
   for (uint16_t i = first(HeaderId::Other); i != kNoHeader; i = next(i))
     if (iequals(name(i), header)) return i;
@@ -289,7 +289,8 @@ StreamFrame frame_stream(std::string_view bytes) {
   for (uint32_t i = 1; i < scan.lines; ++i) {
     const uint32_t begin = marks[i - 1].end + 1;
     if (marks[i].colon == kNoColon || is_wsp(rest[begin])) continue;
-    if (lookup_header(trim(rest.substr(begin, marks[i].colon - begin))) != HeaderId::ContentLength) continue;
+    const std::string_view name = trim(rest.substr(begin, marks[i].colon - begin));
+    if (!is_token(name) || lookup_header(name) != HeaderId::ContentLength) continue;
     const std::string_view v = trim(rest.substr(marks[i].colon + 1, marks[i].end - marks[i].colon - 1));
     if (seen || !parse_uint(v, Message::kMaxSize, length)) return {StreamStatus::Invalid, skip, 0};
     seen = true;

@@ -13,18 +13,10 @@ bool valid_token_words(std::string_view s) {
   return true;
 }
 
-bool valid_bare_uri(std::string_view s) {
+bool valid_uri_text(std::string_view s, uint16_t stop) {
   if (s.empty()) return false;
   for (char c : s)
-    if (is_space(c) || c == ',' || c == '?' || c == '<' || c == '>' || c == '"' || has_class(c, kCtl))
-      return false;
-  return true;
-}
-
-bool valid_bracketed_uri(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (is_space(c) || c == '<' || c == '"' || has_class(c, kCtl)) return false;
+    if (has_class(c, stop)) return false;
   return true;
 }
 
@@ -87,13 +79,13 @@ bool parse_name_addr(std::string_view value, NameAddr& out) {
     if (gt == std::string_view::npos) return false;
     out.uri = value.substr(i + 1, gt - i - 1);
     out.bracketed = true;
-    if (!valid_bracketed_uri(out.uri)) return false;
+    if (!valid_uri_text(out.uri, kBracketUriStop)) return false;
     out.params = value.substr(gt + 1);
   } else {
     const size_t semi = value.find(';');
     const size_t end = semi == std::string_view::npos ? value.size() : semi;
     out.uri = trim(value.substr(0, end));
-    if (!valid_bare_uri(out.uri)) return false;
+    if (!valid_uri_text(out.uri, kBareUriStop)) return false;
     out.params = value.substr(end);
   }
   return read_params(out.params, out);
