@@ -29,9 +29,14 @@ namespace {
 
 using namespace sipd::sip;
 
+std::string_view g_rebuilt;  // printed with a failed check, to show what the builder wrote
+
 void check(bool ok, const char* what) {
   if (!ok) {
     std::fprintf(stderr, "builder_fuzz: invariant failed: %s\n", what);
+    if (!g_rebuilt.empty())
+      std::fprintf(stderr, "rebuilt message:\n%.*s\n", int(std::min<size_t>(g_rebuilt.size(), 4000)),
+                   g_rebuilt.data());
     std::abort();
   }
 }
@@ -73,6 +78,13 @@ struct Expect {
   bool body_set = false;
   bool top_via_changed = false;  // remove_top_via or add_top_via_param
 };
+
+// Whether field i of `m` is one remove_headers_named(name) removes: by id for known names, by name otherwise.
+bool field_named(const Message& m, size_t i, std::string_view name) {
+  const HeaderId id = lookup_header(name);
+  if (id != HeaderId::Other) return m.header(i).id == id;
+  return m.header(i).id == HeaderId::Other && iequals(m.name(i), name);
+}
 
 bool same_name(std::string_view a, std::string_view b) {
   const HeaderId ia = lookup_header(a), ib = lookup_header(b);
@@ -131,8 +143,7 @@ void apply(EditList& edits, const Message& msg, uint8_t byte, Expect& e) {
       // The fields it removes are those with that name not removed before.
       std::vector<uint16_t> fresh;
       for (uint16_t i = 0; i < msg.header_count(); ++i)
-        if (same_name(msg.name(i), name) &&
-            std::find(e.removed.begin(), e.removed.end(), i) == e.removed.end())
+        if (field_named(msg, i, name) && std::find(e.removed.begin(), e.removed.end(), i) == e.removed.end())
           fresh.push_back(i);
       if (edits.remove_headers_named(name) != fresh.size() && !edits.failed())
         check(false, "remove_headers_named count");
@@ -171,9 +182,11 @@ bool near_table_limits(std::string_view out) {
 
 void verify(const Message& msg, std::string_view out, const Expect& e) {
   static Message again;
+  g_rebuilt = out;
   const Defect d = again.parse(out);
   if (out.size() > Message::kMaxSize) return check(d == Defect::MessageTooLarge, "oversized output");
   if (d == Defect::TooManyHeaders && near_table_limits(out)) return;
+  if (d != Defect::None) std::fprintf(stderr, "reparse: %s\n", std::string(defect_info(d).reason).c_str());
   check(d == Defect::None, "rebuilt message parses with Defect::None");
 
   const std::string_view body = e.body_set ? e.body : msg.body();
@@ -209,7 +222,7 @@ void verify(const Message& msg, std::string_view out, const Expect& e) {
     for (const Pair& a : e.added) want += same_name(a.first, name);
     if (lookup_header(name) == HeaderId::MaxForwards && e.mf_set) continue;  // set re-adds it or conflicts
     size_t got = 0;
-    for (size_t i = 0; i < again.header_count(); ++i) got += same_name(again.name(i), name);
+    for (size_t i = 0; i < again.header_count(); ++i) got += field_named(again, i, name);
     check(got == want, "remove_headers_named removed every field with the name");
   }
   if (e.added.size() > 0 && e.added[0].first == "Via") {
@@ -252,5 +265,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   verify(msg, std::string_view(out, built.size), e);
+  g_rebuilt = {};
   return 0;
 }

@@ -48,7 +48,9 @@ void check_message(const Message& msg, Defect parsed) {
     const HeaderField& h = msg.header(i);
     check(span_inside(h.line, buf.size()), "header line inside the buffer");
     check(h.name.off == h.line.off && h.name.end() <= h.line.end(), "header name inside its line");
-    check(h.value.off >= h.name.end() && h.value.end() <= h.line.end(), "header value inside its line");
+    // The value lies between the colon and the line's final LF: an empty value too (an edit that
+    // replaces it must land on this line).
+    check(h.value.off > h.name.end() && h.value.end() < h.line.end(), "header value inside its line");
     check(h.line.off > msg.start_line_span().end(), "header after the start line");
     if (i > 0) check(h.line.off >= msg.header(i - 1).line.end(), "header lines in order, not overlapping");
     check(h.next == kNoHeader || (h.next > i && h.next < msg.header_count() && msg.header(h.next).id == h.id),

@@ -38,7 +38,8 @@ class EditList {
   bool replace(Span span, std::string_view text);
   bool remove(Span span);
 
-  // SIP-level edits.
+  // SIP-level edits. Several inserts at the same spot keep their call order (two add_top_via calls put the
+  // first call's Via on top).
   bool add_top_via(std::string_view via_value);    // a new first "Via: value" line
   bool add_top_via_param(std::string_view param);  // appended to the top Via value, e.g. ";received=1.2.3.4"
   bool remove_top_via();                           // the first value of the first Via line

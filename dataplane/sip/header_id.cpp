@@ -84,7 +84,7 @@ constexpr Buckets kBuckets = make_buckets();
 
 // `name` is a token, so OR-ing 0x20 into each byte lower-cases letters and leaves '-' and digits alone;
 // no other token byte can turn into a letter or '-'.
-bool token_equals_lower(std::string_view name, const char* lower) {
+inline bool token_equals_lower(std::string_view name, const char* lower) {
   constexpr uint64_t kCase = 0x2020202020202020ull;
   size_t i = 0;
   for (; i + 8 <= name.size(); i += 8) {

@@ -5,20 +5,21 @@
 namespace sipd::sip {
 namespace {
 
+// dotted quad, 1-3 digits per octet, each at most 255; one pass.
 bool is_ipv4(std::string_view s) {
-  int parts = 0;
-  size_t i = 0;
-  while (i <= s.size()) {
-    size_t j = i;
-    while (j < s.size() && is_digit(s[j])) ++j;
-    uint64_t v = 0;
-    if (j == i || j - i > 3 || !parse_uint(s.substr(i, j - i), 255, v)) return false;
-    ++parts;
-    if (j == s.size()) break;
-    if (s[j] != '.' || parts == 4) return false;
-    i = j + 1;
+  unsigned octet = 0, digits = 0, dots = 0;
+  for (char c : s) {
+    if (is_digit(c)) {
+      octet = octet * 10 + unsigned(c - '0');
+      if (++digits > 3 || octet > 255) return false;
+    } else if (c == '.' && digits > 0 && dots < 3) {
+      ++dots;
+      octet = digits = 0;
+    } else {
+      return false;
+    }
   }
-  return parts == 4;
+  return dots == 3 && digits > 0;
 }
 
 // Counts the hex4 groups of `s` = [ hex4 *( ":" hex4 ) ]; -1 when malformed.

@@ -1,5 +1,7 @@
 #include "dataplane/sip/list.h"
 
+#include <emmintrin.h>
+
 #include "dataplane/sip/chars.h"
 #include "dataplane/sip/message.h"
 
@@ -7,6 +9,20 @@ namespace sipd::sip {
 namespace {
 
 constexpr bool is_param_value_char(char c) { return is_token_char(c) || c == '[' || c == ']' || c == ':'; }
+
+// Index of the first ',', '"' or '<' at or after `i`, or s.size(). Performance notes: list items are
+// scanned 16 bytes at a time with SSE2 (baseline x86-64, no dispatch needed); the tail goes byte by byte.
+size_t find_list_stop(std::string_view s, size_t i) {
+  const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'), angle = _mm_set1_epi8('<');
+  for (; i + 16 <= s.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote)),
+                                     _mm_cmpeq_epi8(v, angle));
+    if (const int mask = _mm_movemask_epi8(hit)) return i + size_t(__builtin_ctz(unsigned(mask)));
+  }
+  while (i < s.size() && !has_class(s[i], kListStop)) ++i;
+  return i;
+}
 
 }  // namespace
 
@@ -37,10 +53,8 @@ bool next_list_item(std::string_view& rest, std::string_view& item, bool& bad) {
     return false;
   }
   const size_t begin = i;
-  while (i < rest.size() && rest[i] != ',') {
-    if (!has_class(rest[i], kListStop)) {
-      ++i;
-    } else if (rest[i] == '"') {
+  while ((i = find_list_stop(rest, i)) < rest.size() && rest[i] != ',') {
+    if (rest[i] == '"') {
       i = skip_quoted(rest, i);
       if (i == std::string_view::npos) {
         bad = true;

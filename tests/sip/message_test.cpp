@@ -196,3 +196,27 @@ TEST(message, DefectsNameTheirAnswer) {
 
 }  // namespace
 }  // namespace sipd::sip
+
+namespace sipd::sip {
+namespace {
+
+// Found by the message fuzzer: an empty value must stay inside its line, so replacing it edits that line.
+TEST(message, EmptyValueStaysInsideItsLine) {
+  const std::string msg = "SIP/2.0 200 OK\r\nMax-Forwards: \r\nSubject:\r\n\r\n";
+  Message& m = scratch();
+  ASSERT_EQ(m.parse(msg), Defect::None);
+  for (size_t i = 0; i < m.header_count(); ++i) {
+    EXPECT_EQ(m.value(i), "");
+    EXPECT_GE(m.header(i).value.off, m.header(i).name.end());
+    EXPECT_LT(m.header(i).value.off, m.header(i).line.end());
+  }
+}
+
+// Found by the message fuzzer: a line that starts with a bare CR is not a header.
+TEST(message, LineStartingWithBareCrIsRejected) {
+  const std::string msg = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\rFrom: <sip:a@b>\r\n\r\n";
+  EXPECT_EQ(scratch().parse(msg), Defect::BadHeaderLine);
+}
+
+}  // namespace
+}  // namespace sipd::sip

@@ -67,11 +67,11 @@ std::string block_pattern(size_t block) {
   return "testcases/000" + std::to_string(block / 2) + (block % 2 ? "[5-9]" : "[0-4]") + "??";
 }
 
-// Extracts the cases of one block into `dir`; returns their paths in case order.
-std::vector<std::string> extract_block(const TempDir& dir, size_t block) {
+// Extracts the case files matching the shell pattern into `dir`; returns their paths in case order.
+std::vector<std::string> extract(const TempDir& dir, const std::string& pattern) {
   const std::string archive = test::testdata_dir() + "/protos-c07/c07-sip-r2-testcases.tar.gz";
   const std::string command =
-      "tar -xzf '" + archive + "' -C '" + dir.path() + "' --wildcards '" + block_pattern(block) + "'";
+      "tar -xzf '" + archive + "' -C '" + dir.path() + "' --wildcards '" + pattern + "'";
   EXPECT_TRUE(run_ok(command)) << command;
   if (!fs::is_directory(dir.path() + "/testcases")) return {};
   return test::list_dir(dir.path() + "/testcases");
@@ -157,10 +157,12 @@ struct Pipeline {
   }
 };
 
+// Case #0 with its placeholders filled in.
 std::string valid_case() {
   TempDir dir;
   EXPECT_FALSE(dir.path().empty());
-  const std::vector<std::string> files = extract_block(dir, 0);
+  const std::vector<std::string> files = extract(dir, "testcases/0000000");
+  EXPECT_EQ(files.size(), 1u);
   if (files.empty()) return {};
   std::string pdu;
   EXPECT_TRUE(first_record(test::read_file(files[0]), pdu));
@@ -174,20 +176,12 @@ void run_block(size_t block) {
   const size_t expected = std::min(kBlock, kCaseCount - first);
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  const std::vector<std::string> files = extract_block(dir, block);
+  const std::vector<std::string> files = extract(dir, block_pattern(block));
   ASSERT_EQ(files.size(), expected) << "cases in block " << block;
 
   auto pipeline = std::make_unique<Pipeline>();
-  std::string valid;
-  {
-    TempDir vdir;
-    ASSERT_FALSE(vdir.path().empty());
-    const std::vector<std::string> v = extract_block(vdir, 0);
-    ASSERT_FALSE(v.empty());
-    std::string pdu;
-    ASSERT_TRUE(first_record(test::read_file(v[0]), pdu));
-    valid = instantiate(pdu, 0);
-  }
+  const std::string valid = valid_case();
+  ASSERT_FALSE(valid.empty());
 
   Tally tally;
   for (size_t k = 0; k < files.size(); ++k) {
