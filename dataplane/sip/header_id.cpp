@@ -82,19 +82,34 @@ constexpr Buckets make_buckets() {
 
 constexpr Buckets kBuckets = make_buckets();
 
+uint64_t load8(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+uint32_t load4(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
 // `name` is a token, so OR-ing 0x20 into each byte lower-cases letters and leaves '-' and digits alone;
-// no other token byte can turn into a letter or '-'.
+// no other token byte can turn into a letter or '-'. Names of 4 bytes and more compare as two or three
+// overlapping words; `lower` holds kMaxLen bytes, so every load stays inside both strings.
 inline bool token_equals_lower(std::string_view name, const char* lower) {
-  constexpr uint64_t kCase = 0x2020202020202020ull;
-  size_t i = 0;
-  for (; i + 8 <= name.size(); i += 8) {
-    uint64_t a, b;
-    std::memcpy(&a, name.data() + i, 8);
-    std::memcpy(&b, lower + i, 8);
-    if ((a | kCase) != b) return false;
+  constexpr uint64_t kCase8 = 0x2020202020202020ull;
+  constexpr uint32_t kCase4 = 0x20202020u;
+  const char* p = name.data();
+  const size_t n = name.size();
+  if (n >= 8) {
+    if (n > 16 && (load8(p + 8) | kCase8) != load8(lower + 8)) return false;
+    return (load8(p) | kCase8) == load8(lower) && (load8(p + n - 8) | kCase8) == load8(lower + n - 8);
   }
-  for (; i < name.size(); ++i)
-    if (char(name[i] | 0x20) != lower[i]) return false;
+  if (n >= 4)
+    return (load4(p) | kCase4) == load4(lower) && (load4(p + n - 4) | kCase4) == load4(lower + n - 4);
+  for (size_t i = 0; i < n; ++i)
+    if (char(p[i] | 0x20) != lower[i]) return false;
   return true;
 }
 

@@ -23,6 +23,7 @@
 
 #include "dataplane/sip/builder.h"
 #include "dataplane/sip/message.h"
+#include "dataplane/sip/scan.h"
 #include "dataplane/sip/validate.h"
 #include "tests/testdata.h"
 
@@ -171,6 +172,25 @@ std::string valid_case() {
 
 // Runs one block of cases through the pipeline. After each case the valid case #0 is run again, as the
 // PROTOS tool's -validcase mode does: a case that corrupted reused state would show there.
+// The three structural-scan kernels agree on every PROTOS PDU (the scan tests cover the other corpora).
+void expect_kernels_agree(const std::string& pdu, const std::string& where) {
+  constexpr size_t kCap = Message::kMaxHeaders + 64;
+  static LineMark reference[kCap], other[kCap];
+  const ScanResult want = scan_lines_with(ScanKernel::Scalar, pdu.data(), pdu.size(), reference, kCap);
+  for (ScanKernel k : {ScanKernel::Sse42, ScanKernel::Avx2}) {
+    if (!kernel_supported(k)) continue;
+    const ScanResult got = scan_lines_with(k, pdu.data(), pdu.size(), other, kCap);
+    ASSERT_EQ(got.lines, want.lines) << where << " " << to_string(k);
+    ASSERT_EQ(got.complete, want.complete) << where << " " << to_string(k);
+    ASSERT_EQ(got.overflow, want.overflow) << where << " " << to_string(k);
+    ASSERT_EQ(got.header_end, want.header_end) << where << " " << to_string(k);
+    for (uint32_t i = 0; i < want.lines; ++i) {
+      ASSERT_EQ(other[i].end, reference[i].end) << where << " line " << i;
+      ASSERT_EQ(other[i].colon, reference[i].colon) << where << " line " << i;
+    }
+  }
+}
+
 void run_block(size_t block) {
   const size_t first = block * kBlock;
   const size_t expected = std::min(kBlock, kCaseCount - first);
@@ -195,6 +215,7 @@ void run_block(size_t block) {
     std::string record;
     ASSERT_TRUE(first_record(test::read_file(files[k]), record)) << where << ": malformed testcase file";
     const std::string pdu = instantiate(std::move(record), number);
+    expect_kernels_agree(pdu, where);
 
     const auto t0 = std::chrono::steady_clock::now();
     const Verdict v = pipeline->run(pdu, where);
