@@ -102,7 +102,6 @@ DefectInfo defect_info(Defect d) {
       return {400, "Bad Request - Malformed Max-Forwards"};
     case Defect::BadContact:
       return {400, "Bad Request - Malformed Contact"};
-    case Defect::BadExpires:
       return {400, "Bad Request - Malformed Expires"};
     case Defect::BadRoute:
       return {400, "Bad Request - Malformed Route"};

@@ -72,9 +72,8 @@ enum class Defect : uint8_t {
   UnknownMethodMismatch,  // unknown method whose CSeq names another (501, RFC 4475 3.1.2.18)
   BadMaxForwards,
   BadContact,
-  BadExpires,
   BadRoute,
-  BadExtensionList,  // Require/Proxy-Require/Supported
+  BadExtensionList,  // a Proxy-Require value that is not a list of option tags
   BadExtension,      // Proxy-Require names options we do not support (420)
 };
 
