@@ -159,7 +159,7 @@ size_t EditList::remove_headers(HeaderId id) {
 }
 
 size_t EditList::remove_headers_named(std::string_view name) {
-  const HeaderId id = is_token(name) ? lookup_header(name) : HeaderId::Other;
+  const HeaderId id = lookup_header(name);
   if (id != HeaderId::Other) return remove_headers(id);
   size_t n = 0;
   for (uint16_t i = msg_.first(HeaderId::Other); i != kNoHeader; i = msg_.next(i))

@@ -62,13 +62,17 @@ constexpr size_t kMaxLen = 20;
 struct Buckets {
   std::array<std::array<uint8_t, 4>, (kMaxLen + 1) * 26> slot{};  // indices+1 into kLongNames, 0 = empty
   std::array<std::array<char, kMaxLen>, kLongNames.size()> lower{};
+  std::array<std::array<char, kMaxLen>, kLongNames.size()> fold{};  // 0x20 under letters, 0 elsewhere
 };
 
 constexpr Buckets make_buckets() {
   Buckets b{};
   for (size_t i = 0; i < kLongNames.size(); ++i) {
     const auto n = kLongNames[i].name;
-    for (size_t j = 0; j < n.size(); ++j) b.lower[i][j] = to_lower(n[j]);
+    for (size_t j = 0; j < n.size(); ++j) {
+      b.lower[i][j] = to_lower(n[j]);
+      b.fold[i][j] = has_class(n[j], kAlpha) ? 0x20 : 0;
+    }
     auto& s = b.slot[n.size() * 26 + size_t(to_lower(n[0]) - 'a')];
     for (auto& e : s) {
       if (e == 0) {
@@ -94,22 +98,23 @@ uint32_t load4(const char* p) {
   return v;
 }
 
-// `name` is a token, so OR-ing 0x20 into each byte lower-cases letters and leaves '-' and digits alone;
-// no other token byte can turn into a letter or '-'. Names of 4 bytes and more compare as two or three
-// overlapping words; `lower` holds kMaxLen bytes, so every load stays inside both strings.
-inline bool token_equals_lower(std::string_view name, const char* lower) {
-  constexpr uint64_t kCase8 = 0x2020202020202020ull;
-  constexpr uint32_t kCase4 = 0x20202020u;
+// Case-insensitive compare against a known name, a word at a time: OR-ing 0x20 into the bytes that are
+// letters in the known name lower-cases them, and the other bytes ('-') must match exactly, so no byte of
+// `name` can pass for a letter or '-' it is not. Names of 4 bytes and more compare as two or three
+// overlapping words; the tables hold kMaxLen bytes, so every load stays inside both strings.
+inline bool equals_known(std::string_view name, const char* lower, const char* fold) {
   const char* p = name.data();
   const size_t n = name.size();
   if (n >= 8) {
-    if (n > 16 && (load8(p + 8) | kCase8) != load8(lower + 8)) return false;
-    return (load8(p) | kCase8) == load8(lower) && (load8(p + n - 8) | kCase8) == load8(lower + n - 8);
+    if (n > 16 && (load8(p + 8) | load8(fold + 8)) != load8(lower + 8)) return false;
+    return (load8(p) | load8(fold)) == load8(lower) &&
+           (load8(p + n - 8) | load8(fold + n - 8)) == load8(lower + n - 8);
   }
   if (n >= 4)
-    return (load4(p) | kCase4) == load4(lower) && (load4(p + n - 4) | kCase4) == load4(lower + n - 4);
+    return (load4(p) | load4(fold)) == load4(lower) &&
+           (load4(p + n - 4) | load4(fold + n - 4)) == load4(lower + n - 4);
   for (size_t i = 0; i < n; ++i)
-    if (char(p[i] | 0x20) != lower[i]) return false;
+    if (char(p[i] | fold[i]) != lower[i]) return false;
   return true;
 }
 
@@ -159,7 +164,8 @@ HeaderId lookup_header(std::string_view name) {
   if (first < 'a' || first > 'z') return HeaderId::Other;
   for (uint8_t e : kBuckets.slot[name.size() * 26 + size_t(first - 'a')]) {
     if (e == 0) break;
-    if (token_equals_lower(name, kBuckets.lower[e - 1].data())) return kLongNames[e - 1].id;
+    if (equals_known(name, kBuckets.lower[e - 1].data(), kBuckets.fold[e - 1].data()))
+      return kLongNames[e - 1].id;
   }
   return HeaderId::Other;
 }

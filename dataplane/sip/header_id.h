@@ -52,8 +52,8 @@ enum class HeaderId : uint8_t {
 
 inline constexpr size_t kHeaderIdCount = size_t(HeaderId::kCount);
 
-// `name` must already be trimmed and be a token (the message core checks both first). Case-insensitive;
-// compact forms (RFC 3261 7.3.3 and later RFCs) included.
+// `name` must already be trimmed. Case-insensitive; compact forms (RFC 3261 7.3.3 and later RFCs) included.
+// A known id implies `name` is a token; Other says nothing about it.
 HeaderId lookup_header(std::string_view name);
 
 // The canonical long name ("Via", "Call-ID"...); "" for Other.

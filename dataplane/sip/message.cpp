@@ -219,17 +219,17 @@ Defect Message::parse_status_line(std::string_view line) {
 Defect Message::add_header(uint32_t begin, uint32_t end, uint32_t colon) {
   if (count_ == kMaxHeaders) return Defect::TooManyHeaders;
   const char* b = buf_.data();
-  uint32_t name_end = begin;
-  while (name_end < colon && is_token_char(b[name_end])) ++name_end;
-  if (name_end == begin) return Defect::BadHeaderLine;
-  for (uint32_t i = name_end; i < colon; ++i)
-    if (!is_wsp(b[i])) return Defect::BadHeaderLine;
+  uint32_t name_end = colon;
+  while (name_end > begin && is_wsp(b[name_end - 1])) --name_end;
+  const std::string_view name(b + begin, name_end - begin);
+  // A known name is a token by construction; only the others need the byte-by-byte check.
+  const HeaderId id = lookup_header(name);
+  if (id == HeaderId::Other && !is_token(name)) return Defect::BadHeaderLine;
   // Trim the end first, so an empty value stays inside its own line (at the colon) and an edit that
   // replaces it cannot spill into the next field.
   uint32_t value = colon + 1, value_end = end;
   while (value_end > value && is_space(b[value_end - 1])) --value_end;
   while (value < value_end && is_space(b[value])) ++value;
-  const HeaderId id = lookup_header(std::string_view(b + begin, name_end - begin));
   HeaderField& h = headers_[count_];
   h.line = Span{begin, end - begin};
   h.name = Span{begin, name_end - begin};
@@ -277,7 +277,7 @@ std::string_view Message::first_value(HeaderId id, bool* found) const {
 }
 
 uint16_t Message::find(std::string_view header) const {
-  const HeaderId id = is_token(header) ? lookup_header(header) : HeaderId::Other;
+  const HeaderId id = lookup_header(header);
   if (id != HeaderId::Other) return first(id);
   for (uint16_t i = first(HeaderId::Other); i != kNoHeader; i = next(i))
     if (iequals(name(i), header)) return i;
@@ -299,7 +299,7 @@ StreamFrame frame_stream(std::string_view bytes) {
     const uint32_t begin = marks[i - 1].end + 1;
     if (marks[i].colon == kNoColon || is_wsp(rest[begin])) continue;
     const std::string_view name = trim(rest.substr(begin, marks[i].colon - begin));
-    if (!is_token(name) || lookup_header(name) != HeaderId::ContentLength) continue;
+    if (lookup_header(name) != HeaderId::ContentLength) continue;
     const std::string_view v = trim(rest.substr(marks[i].colon + 1, marks[i].end - marks[i].colon - 1));
     if (seen || !parse_uint(v, Message::kMaxSize, length)) return {StreamStatus::Invalid, skip, 0};
     seen = true;

@@ -24,40 +24,63 @@ bool take_slash(std::string_view s, size_t& i) {
   return true;
 }
 
+// Dispatches on the name's length first: each Via carries a branch and often rport/received, so this runs
+// for nearly every parameter of every Via.
 bool apply_param(const Param& p, Via& v) {
-  auto is = [&](std::string_view n) { return iequals(p.name, n); };
-  if (is("branch")) {
-    if (!p.has_value) return false;
-    v.branch = p.value;
-    v.has_branch = true;
-  } else if (is("received")) {
-    if (!p.has_value || classify_host(p.value, true) == HostKind::None) return false;
-    v.received = p.value;
-    v.has_received = true;
-  } else if (is("rport")) {
-    uint64_t port = 0;
-    if (p.has_value && !parse_uint(p.value, 65535, port)) return false;
-    v.rport = p.value;
-    v.has_rport = true;
-  } else if (is("maddr")) {
-    if (!p.has_value || classify_host(p.value) == HostKind::None) return false;
-    v.maddr = p.value;
-  } else if (is("ttl")) {
-    uint64_t ttl = 0;
-    if (!p.has_value || !parse_uint(p.value, 255, ttl)) return false;
-    v.ttl = p.value;
+  uint64_t n = 0;
+  switch (p.name.size()) {
+    case 3:
+      if (!iequals(p.name, "ttl")) return true;
+      if (!p.has_value || !parse_uint(p.value, 255, n)) return false;
+      v.ttl = p.value;
+      return true;
+    case 5:
+      if (iequals(p.name, "rport")) {
+        if (p.has_value && !parse_uint(p.value, 65535, n)) return false;
+        v.rport = p.value;
+        v.has_rport = true;
+      } else if (iequals(p.name, "maddr")) {
+        if (!p.has_value || classify_host(p.value) == HostKind::None) return false;
+        v.maddr = p.value;
+      }
+      return true;
+    case 6:
+      if (!iequals(p.name, "branch")) return true;
+      if (!p.has_value) return false;
+      v.branch = p.value;
+      v.has_branch = true;
+      return true;
+    case 8:
+      if (!iequals(p.name, "received")) return true;
+      if (!p.has_value || classify_host(p.value, true) == HostKind::None) return false;
+      v.received = p.value;
+      v.has_received = true;
+      return true;
+    default:
+      return true;
   }
-  return true;
+}
+
+// sent-protocol = protocol-name SLASH protocol-version SLASH transport, LWS allowed around the slashes.
+// The usual "SIP/2.0/" takes a short cut.
+bool parse_sent_protocol(std::string_view value, size_t& i, Via& out) {
+  if (value.size() > 8 && iequals(value.substr(0, 4), "SIP/") && value.compare(4, 4, "2.0/") == 0) {
+    out.protocol = value.substr(0, 3);
+    out.version = value.substr(4, 3);
+    i = 8;
+    return take_token(value, i, out.transport);
+  }
+  i = skip_lws(value, 0);
+  return take_token(value, i, out.protocol) && take_slash(value, i) && take_token(value, i, out.version) &&
+         take_slash(value, i) && take_token(value, i, out.transport);
 }
 
 }  // namespace
 
 bool parse_via(std::string_view value, Via& out) {
   out = Via{};
-  size_t i = skip_lws(value, 0);
-  if (!take_token(value, i, out.protocol) || !take_slash(value, i) || !take_token(value, i, out.version) ||
-      !take_slash(value, i) || !take_token(value, i, out.transport))
-    return false;
+  size_t i = 0;
+  if (!parse_sent_protocol(value, i, out)) return false;
   // sent-by runs to the first ';' (a quoted string cannot occur before it).
   const size_t semi = value.find(';', i);
   const size_t end = semi == std::string_view::npos ? value.size() : semi;
