@@ -26,17 +26,13 @@ Defect check_cseq(const Message& msg) {
   return Defect::None;
 }
 
-Defect check_vias(const Message& msg) {
-  ValueIterator it(msg, HeaderId::Via);
-  std::string_view value;
+// Only the topmost Via is the proxy's business: it identifies the transaction and, in a request, says
+// where the response goes. Lower values travel unchanged (RFC 3261 16.3: other components are ignored).
+Defect check_top_via(const Message& msg) {
   Via via;
-  size_t n = 0;
-  while (it.next(value)) {
-    if (!parse_via(value, via) || !iequals(via.protocol, "SIP") || via.version != "2.0")
-      return Defect::BadVia;
-    ++n;
-  }
-  return it.bad() || n == 0 ? Defect::BadVia : Defect::None;
+  if (!parse_top_via(msg, via) || !iequals(via.protocol, "SIP") || via.version != "2.0")
+    return Defect::BadVia;
+  return Defect::None;
 }
 
 Defect check_contacts(const Message& msg) {
@@ -49,8 +45,9 @@ Defect check_contacts(const Message& msg) {
   return it.bad() ? Defect::BadContact : Defect::None;
 }
 
-Defect check_routes(const Message& msg, HeaderId id) {
-  ValueIterator it(msg, id);
+// Route values steer loose routing (RFC 3261 16.4, 16.6); Record-Route in a request is only copied.
+Defect check_routes(const Message& msg) {
+  ValueIterator it(msg, HeaderId::Route);
   std::string_view value;
   NameAddr na;
   while (it.next(value))
@@ -96,18 +93,18 @@ void collect_unsupported(const Message& msg, const ProxyPolicy& policy, Verdict&
 }
 
 // RFC 3261 16.3 step 1: what the proxy itself relies on must be well formed — the start line and
-// Request-URI, Via (transactions and responses), From/To tags and Call-ID/CSeq (transaction matching),
-// Max-Forwards, Route/Record-Route (loose routing), Proxy-Require — and "any other components,
+// Request-URI, the top Via (transaction, response path), From/To tags and Call-ID/CSeq (transaction
+// matching), Max-Forwards, Route (loose routing), Proxy-Require — and "any other components,
 // well-formed or not, SHOULD be ignored". So From/To/Contact are checked as name-addr values (quotes,
 // brackets, parameters: what RFC 4475's quotbal, badaspec and regbadct exercise) but their URIs are left
-// to whoever routes on them (the registrar parses Contact and To with parse_uri), and Expires, Require and
-// Supported are not examined at all.
+// to whoever routes on them (the registrar parses Contact and To with parse_uri), and lower Vias,
+// Record-Route, Expires, Require and Supported are not examined at all.
 Defect check_request(const Message& msg) {
   Defect d;
   if ((d = check_presence(msg)) != Defect::None) return d;
   if ((d = check_cseq(msg)) != Defect::None) return d;
   if ((d = check_request_uri(msg)) != Defect::None) return d;
-  if ((d = check_vias(msg)) != Defect::None) return d;
+  if ((d = check_top_via(msg)) != Defect::None) return d;
   NameAddr na;
   if (!parse_name_addr(msg.first_value(HeaderId::From), na)) return Defect::BadFrom;
   if (!parse_name_addr(msg.first_value(HeaderId::To), na)) return Defect::BadTo;
@@ -117,8 +114,7 @@ Defect check_request(const Message& msg) {
   MaxForwards max_forwards;
   if (present && !parse_max_forwards(mf, max_forwards)) return Defect::BadMaxForwards;
   if ((d = check_contacts(msg)) != Defect::None) return d;
-  if ((d = check_routes(msg, HeaderId::Route)) != Defect::None) return d;
-  if ((d = check_routes(msg, HeaderId::RecordRoute)) != Defect::None) return d;
+  if ((d = check_routes(msg)) != Defect::None) return d;
   return check_proxy_require(msg);
 }
 
@@ -126,9 +122,7 @@ Defect check_response(const Message& msg) {
   Defect d;
   if ((d = check_presence(msg)) != Defect::None) return d;
   if ((d = check_cseq(msg)) != Defect::None) return d;
-  Via via;
-  if (!parse_top_via(msg, via)) return Defect::BadVia;
-  return Defect::None;
+  return check_top_via(msg);
 }
 
 Verdict reply(Defect d) {

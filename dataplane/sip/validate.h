@@ -1,7 +1,9 @@
 // What a proxy must answer to a received message before any routing logic runs (RFC 3261 16.3, 8.2,
 // 18.1.2, and the proxy column of RFC 4475): accept it, reply with a status that names the defect, or drop
-// it silently (malformed responses). Max-Forwards is only parsed here — checking and decrementing it is the
-// maxfwd module's job in the routing script, so it happens exactly once.
+// it silently (malformed responses). Following RFC 3261 16.3, only what the proxy relies on is checked:
+// start line, Request-URI, top Via, From/To/Contact as name-addr values, Call-ID, CSeq, Max-Forwards,
+// Route and Proxy-Require; everything else is forwarded as it came. Max-Forwards is only parsed here —
+// checking and decrementing it is the maxfwd module's job in the routing script, so it happens exactly once.
 //
 // Called by the dataplane worker after Message::parse (and by the control process for stream messages).
 // Pure, allocation-free; the verdict's views point into the message buffer.
