@@ -56,35 +56,40 @@ constexpr std::array<Entry, 37> kLongNames = {{
     {"Session-Expires", HeaderId::SessionExpires},
 }};
 
-// Buckets of long names by (length, lower-case first letter), built at compile time, with each name
-// stored in lower case for a word-at-a-time compare.
+// A perfect hash of (length, first letter, last letter) into 128 slots, checked collision-free at compile
+// time, so a lookup is one table load and one word-wise compare. Names are kept in lower case with a mask
+// that says which bytes are letters.
 constexpr size_t kMaxLen = 20;
-struct Buckets {
-  std::array<std::array<uint8_t, 4>, (kMaxLen + 1) * 26> slot{};  // indices+1 into kLongNames, 0 = empty
+constexpr size_t kSlots = 128;
+
+constexpr size_t slot_of(size_t len, char first, char last) {
+  return (len + size_t(uint8_t(first | 0x20)) * 11 + size_t(uint8_t(last | 0x20)) * 23) % kSlots;
+}
+
+struct Table {
+  std::array<uint8_t, kSlots> slot{};  // index+1 into kLongNames, 0 = empty
   std::array<std::array<char, kMaxLen>, kLongNames.size()> lower{};
   std::array<std::array<char, kMaxLen>, kLongNames.size()> fold{};  // 0x20 under letters, 0 elsewhere
+  bool collision = false;
 };
 
-constexpr Buckets make_buckets() {
-  Buckets b{};
+constexpr Table make_table() {
+  Table t{};
   for (size_t i = 0; i < kLongNames.size(); ++i) {
     const auto n = kLongNames[i].name;
     for (size_t j = 0; j < n.size(); ++j) {
-      b.lower[i][j] = to_lower(n[j]);
-      b.fold[i][j] = has_class(n[j], kAlpha) ? 0x20 : 0;
+      t.lower[i][j] = to_lower(n[j]);
+      t.fold[i][j] = has_class(n[j], kAlpha) ? 0x20 : 0;
     }
-    auto& s = b.slot[n.size() * 26 + size_t(to_lower(n[0]) - 'a')];
-    for (auto& e : s) {
-      if (e == 0) {
-        e = uint8_t(i + 1);
-        break;
-      }
-    }
+    uint8_t& e = t.slot[slot_of(n.size(), n.front(), n.back())];
+    t.collision |= e != 0;
+    e = uint8_t(i + 1);
   }
-  return b;
+  return t;
 }
 
-constexpr Buckets kBuckets = make_buckets();
+constexpr Table kTable = make_table();
+static_assert(!kTable.collision, "header-name hash collides: change slot_of's multipliers");
 
 uint64_t load8(const char* p) {
   uint64_t v;
@@ -160,14 +165,10 @@ HeaderId lookup_compact(char c) {
 HeaderId lookup_header(std::string_view name) {
   if (name.size() == 1) return lookup_compact(name[0]);
   if (name.size() < 2 || name.size() > kMaxLen) return HeaderId::Other;
-  const char first = to_lower(name[0]);
-  if (first < 'a' || first > 'z') return HeaderId::Other;
-  for (uint8_t e : kBuckets.slot[name.size() * 26 + size_t(first - 'a')]) {
-    if (e == 0) break;
-    if (equals_known(name, kBuckets.lower[e - 1].data(), kBuckets.fold[e - 1].data()))
-      return kLongNames[e - 1].id;
-  }
-  return HeaderId::Other;
+  const uint8_t e = kTable.slot[slot_of(name.size(), name.front(), name.back())];
+  if (e == 0 || kLongNames[e - 1].name.size() != name.size()) return HeaderId::Other;
+  return equals_known(name, kTable.lower[e - 1].data(), kTable.fold[e - 1].data()) ? kLongNames[e - 1].id
+                                                                                   : HeaderId::Other;
 }
 
 std::string_view header_name(HeaderId id) {
