@@ -20,6 +20,8 @@ enum CharClass : uint16_t {
   kListStop = 1 << 8,        // ',' '"' '<': where a comma-separated list item may end or nest
   kBracketUriStop = 1 << 9,  // bytes a URI between '<' '>' cannot hold: whitespace, CTL, '<' '"'
   kBareUriStop = 1 << 10,    // bytes a bare addr-spec cannot hold: those and ',' '?' '>'
+  kLabel = 1 << 11,          // alphanumerics and '-': what a hostname label is made of
+  kParamValue = 1 << 12,     // token chars and ':': an unquoted parameter value (bare IPv6 included)
 };
 
 constexpr std::array<uint16_t, 256> make_char_table() {
@@ -40,6 +42,8 @@ constexpr std::array<uint16_t, 256> make_char_table() {
     if (c == ',' || c == '"' || c == '<') v |= kListStop;
     if ((v & (kSpace | kCtl)) || c == '<' || c == '"') v |= kBracketUriStop | kBareUriStop;
     if (c == ',' || c == '?' || c == '>') v |= kBareUriStop;
+    if (alpha || digit || c == '-') v |= kLabel;
+    if ((v & kToken) || c == ':') v |= kParamValue;
     t[size_t(c)] = v;
   }
   return t;
@@ -53,7 +57,7 @@ constexpr bool is_digit(char c) { return has_class(c, kDigit); }
 constexpr bool is_hex(char c) { return has_class(c, kHex); }
 constexpr bool is_wsp(char c) { return has_class(c, kWsp); }
 constexpr bool is_space(char c) { return has_class(c, kSpace); }
-constexpr char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c | 0x20) : c; }
+constexpr char to_lower(char c) { return char(c | (uint8_t(c - 'A') < 26 ? 0x20 : 0)); }
 
 constexpr bool is_token(std::string_view s) {
   if (s.empty()) return false;

@@ -61,23 +61,28 @@ bool is_ipv6(std::string_view s) {
   return left >= 0 && right >= 0 && groups + left + right <= 7;
 }
 
-// *( domainlabel "." ) toplabel [ "." ]: labels of alphanumerics and inner hyphens, the last starting with
-// a letter.
-bool is_hostname(std::string_view s) {
-  if (s.empty() || s.size() > 255) return false;
-  if (s.back() == '.') s.remove_suffix(1);
-  size_t label_begin = 0;
-  for (size_t i = 0; i <= s.size(); ++i) {
-    if (i < s.size() && s[i] != '.') {
-      const char c = s[i];
-      if (!has_class(c, kAlpha | kDigit) && c != '-') return false;
-      continue;
+// Scans a hostname or an IPv4 address from s[0] and stops at the first byte that cannot continue it;
+// `kind` says what the scanned text is (None when it is neither). Labels of alphanumerics and inner
+// hyphens, an optional trailing dot; a last label that starts with a letter makes a hostname, otherwise the
+// text must be a dotted quad.
+size_t scan_host(std::string_view s, HostKind& kind) {
+  size_t i = 0, top = 0;
+  kind = HostKind::None;
+  while (i < s.size() && has_class(s[i], kAlpha | kDigit)) {
+    top = i;
+    while (++i < s.size() && has_class(s[i], kLabel)) {
     }
-    if (i == label_begin || s[label_begin] == '-' || s[i - 1] == '-') return false;
-    if (i == s.size() && !has_class(s[label_begin], kAlpha)) return false;
-    label_begin = i + 1;
+    if (s[i - 1] == '-') return i;
+    if (i == s.size() || s[i] != '.') break;
+    ++i;
   }
-  return true;
+  if (i == 0 || i > 255) return i;
+  if (has_class(s[top], kAlpha)) {
+    kind = HostKind::Name;
+  } else if (is_ipv4(s.substr(0, i))) {
+    kind = HostKind::IPv4;
+  }
+  return i;
 }
 
 }  // namespace
@@ -88,10 +93,10 @@ HostKind classify_host(std::string_view host, bool bare_ipv6) {
     if (host.size() < 4 || host.back() != ']') return HostKind::None;
     return is_ipv6(host.substr(1, host.size() - 2)) ? HostKind::IPv6 : HostKind::None;
   }
-  if (is_digit(host.front()) && is_ipv4(host)) return HostKind::IPv4;
   if (bare_ipv6 && host.find(':') != std::string_view::npos)
     return is_ipv6(host) ? HostKind::IPv6 : HostKind::None;
-  return is_hostname(host) ? HostKind::Name : HostKind::None;
+  HostKind kind;
+  return scan_host(host, kind) == host.size() ? kind : HostKind::None;
 }
 
 bool parse_hostport(std::string_view text, bool lws, std::string_view& host, HostKind& kind,
@@ -101,12 +106,12 @@ bool parse_hostport(std::string_view text, bool lws, std::string_view& host, Hos
     host_end = text.find(']');
     if (host_end == std::string_view::npos) return false;
     ++host_end;
+    host = text.substr(0, host_end);
+    kind = classify_host(host);
   } else {
-    host_end = 0;
-    while (host_end < text.size() && text[host_end] != ':' && !is_space(text[host_end])) ++host_end;
+    host_end = scan_host(text, kind);
+    host = text.substr(0, host_end);
   }
-  host = text.substr(0, host_end);
-  kind = classify_host(host);
   if (kind == HostKind::None) return false;
   size_t i = lws ? skip_lws(text, host_end) : host_end;
   port_text = {};

@@ -8,8 +8,6 @@
 namespace sipd::sip {
 namespace {
 
-constexpr bool is_param_value_char(char c) { return is_token_char(c) || c == '[' || c == ']' || c == ':'; }
-
 // Index of the first ',', '"' or '<' at or after `i`, or s.size(). Performance notes: list items are
 // scanned 16 bytes at a time with SSE2 (baseline x86-64, no dispatch needed); the tail goes byte by byte.
 size_t find_list_stop(std::string_view s, size_t i) {
@@ -110,7 +108,7 @@ ParamStatus next_param(std::string_view& rest, Param& out) {
       if (j == rest.size() || rest[j] != ']') return ParamStatus::Bad;
       ++j;
     } else {
-      while (j < rest.size() && is_param_value_char(rest[j])) ++j;
+      while (j < rest.size() && has_class(rest[j], kParamValue)) ++j;  // token, host, bare IPv6
     }
     if (j == value_begin) return ParamStatus::Bad;
     out.value = rest.substr(value_begin, j - value_begin);
