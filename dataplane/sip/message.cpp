@@ -115,6 +115,7 @@ DefectInfo defect_info(Defect d) {
 
 Defect Message::parse(std::string_view bytes, Framing framing) {
   buf_ = bytes;
+  request_ = true;
   count_ = 0;
   status_ = 0;
   method_ = Method::Other;

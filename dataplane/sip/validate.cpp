@@ -65,31 +65,23 @@ Defect check_request_uri(const Message& msg) {
   return Defect::None;
 }
 
-Defect check_proxy_require(const Message& msg) {
-  for (uint16_t f = msg.first(HeaderId::ProxyRequire); f != kNoHeader; f = msg.next(f)) {
-    std::string_view rest = msg.value(f), tok;
-    bool bad = false;
-    while (next_token_item(rest, tok, bad)) {
-    }
-    if (bad) return Defect::BadExtensionList;
-  }
-  return Defect::None;
-}
-
 bool supported(const ProxyPolicy& policy, std::string_view tag) {
   for (std::string_view s : policy.proxy_options)
     if (iequals(s, tag)) return true;
   return false;
 }
 
-void collect_unsupported(const Message& msg, const ProxyPolicy& policy, Verdict& v) {
+// Proxy-Require option tags this proxy does not support go into the verdict (the 420's Unsupported).
+Defect check_proxy_require(const Message& msg, const ProxyPolicy& policy, Verdict& v) {
   for (uint16_t f = msg.first(HeaderId::ProxyRequire); f != kNoHeader; f = msg.next(f)) {
     std::string_view rest = msg.value(f), tok;
     bool bad = false;
     while (next_token_item(rest, tok, bad))
       if (!supported(policy, tok) && v.unsupported_count < Verdict::kMaxUnsupported)
         v.unsupported[v.unsupported_count++] = tok;
+    if (bad) return Defect::BadExtensionList;
   }
+  return v.unsupported_count > 0 ? Defect::BadExtension : Defect::None;
 }
 
 // RFC 3261 16.3 step 1: what the proxy itself relies on must be well formed — the start line and
@@ -99,7 +91,7 @@ void collect_unsupported(const Message& msg, const ProxyPolicy& policy, Verdict&
 // brackets, parameters: what RFC 4475's quotbal, badaspec and regbadct exercise) but their URIs are left
 // to whoever routes on them (the registrar parses Contact and To with parse_uri), and lower Vias,
 // Record-Route, Expires, Require and Supported are not examined at all.
-Defect check_request(const Message& msg) {
+Defect check_request(const Message& msg, const ProxyPolicy& policy, Verdict& v) {
   Defect d;
   if ((d = check_presence(msg)) != Defect::None) return d;
   if ((d = check_cseq(msg)) != Defect::None) return d;
@@ -115,7 +107,7 @@ Defect check_request(const Message& msg) {
   if (present && !parse_max_forwards(mf, max_forwards)) return Defect::BadMaxForwards;
   if ((d = check_contacts(msg)) != Defect::None) return d;
   if ((d = check_routes(msg)) != Defect::None) return d;
-  return check_proxy_require(msg);
+  return check_proxy_require(msg, policy, v);
 }
 
 Defect check_response(const Message& msg) {
@@ -125,14 +117,12 @@ Defect check_response(const Message& msg) {
   return check_top_via(msg);
 }
 
-Verdict reply(Defect d) {
-  Verdict v;
-  v.defect = d;
+void set_reply(Defect d, Verdict& v) {
   const DefectInfo info = defect_info(d);
+  v.defect = d;
   v.status = info.status;
   v.reason = info.reason;
   v.action = info.status == 0 ? Action::Drop : Action::Reply;
-  return v;
 }
 
 }  // namespace
@@ -148,18 +138,9 @@ Verdict validate(const Message& msg, Defect parsed, const ProxyPolicy& policy) {
     }
     return v;
   }
-  if (parsed == Defect::Empty) return reply(Defect::Empty);
-  if (parsed != Defect::None) return reply(parsed);
-  const Defect d = check_request(msg);
-  if (d != Defect::None) return reply(d);
   Verdict v;
-  collect_unsupported(msg, policy, v);
-  if (v.unsupported_count > 0) {
-    Verdict r = reply(Defect::BadExtension);
-    r.unsupported = v.unsupported;
-    r.unsupported_count = v.unsupported_count;
-    return r;
-  }
+  const Defect d = parsed != Defect::None ? parsed : check_request(msg, policy, v);
+  if (d != Defect::None) set_reply(d, v);
   return v;
 }
 
