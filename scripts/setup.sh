@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev sip-tester
   # the testbed (network namespaces, nftables netdev hook, ethtool)
   iproute2 nftables ethtool
+  # measuring
+  valgrind
 )
 
 missing=()

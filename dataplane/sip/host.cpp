@@ -7,19 +7,16 @@ namespace {
 
 // dotted quad, 1-3 digits per octet, each at most 255; one pass.
 bool is_ipv4(std::string_view s) {
-  unsigned octet = 0, digits = 0, dots = 0;
-  for (char c : s) {
-    if (is_digit(c)) {
-      octet = octet * 10 + unsigned(c - '0');
-      if (++digits > 3 || octet > 255) return false;
-    } else if (c == '.' && digits > 0 && dots < 3) {
-      ++dots;
-      octet = digits = 0;
-    } else {
-      return false;
-    }
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  for (int octet = 0; octet < 4; ++octet) {
+    if (octet > 0 && (p == end || *p++ != '.')) return false;
+    const char* const begin = p;
+    unsigned value = 0;
+    while (p < end && p - begin < 3 && unsigned(*p - '0') < 10) value = value * 10 + unsigned(*p++ - '0');
+    if (p == begin || value > 255) return false;
   }
-  return dots == 3 && digits > 0;
+  return p == end;
 }
 
 // Counts the hex4 groups of `s` = [ hex4 *( ":" hex4 ) ]; -1 when malformed.
