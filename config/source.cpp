@@ -1,0 +1,65 @@
+#include "config/source.h"
+
+#include <algorithm>
+
+namespace sipd::config {
+
+SourceFile::SourceFile(std::string name, std::string text) : name_(std::move(name)), text_(std::move(text)) {
+  line_starts_.push_back(0);
+  for (uint32_t i = 0; i < text_.size(); ++i)
+    if (text_[i] == '\n') line_starts_.push_back(i + 1);
+}
+
+SourcePos SourceFile::pos(uint32_t offset) const {
+  offset = std::min<uint32_t>(offset, uint32_t(text_.size()));
+  const auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
+  const uint32_t line = uint32_t(it - line_starts_.begin());
+  const uint32_t start = line_starts_[line - 1];
+  uint32_t column = 1;
+  for (uint32_t i = start; i < offset; ++i)
+    if ((uint8_t(text_[i]) & 0xC0) != 0x80) ++column;  // count UTF-8 sequences, not bytes
+  return {offset, line, column};
+}
+
+std::string_view SourceFile::line_text(uint32_t line) const {
+  if (line == 0 || line > line_starts_.size()) return {};
+  const uint32_t start = line_starts_[line - 1];
+  uint32_t end = line < line_starts_.size() ? line_starts_[line] - 1 : uint32_t(text_.size());
+  if (end > start && text_[end - 1] == '\r') --end;
+  return std::string_view(text_).substr(start, end - start);
+}
+
+void Diagnostics::add(Severity s, SourcePos pos, std::string message) {
+  list_.push_back({s, pos, std::move(message)});
+}
+
+size_t Diagnostics::error_count() const {
+  return size_t(std::count_if(list_.begin(), list_.end(),
+                              [](const Diagnostic& d) { return d.severity == Severity::Error; }));
+}
+
+std::string Diagnostics::render(const SourceFile& file) const {
+  std::string out;
+  for (const Diagnostic& d : list_) {
+    const char* kind = d.severity == Severity::Error     ? "error"
+                       : d.severity == Severity::Warning ? "warning"
+                                                         : "note";
+    out += file.name() + ":" + std::to_string(d.pos.line) + ":" + std::to_string(d.pos.column) + ": " + kind +
+           ": " + d.message + "\n";
+    const std::string_view line = file.line_text(d.pos.line);
+    out += "  ";
+    out += line;
+    out += "\n  ";
+    // The caret lines up under the column; tabs are kept so terminals indent the same way.
+    uint32_t column = 1;
+    for (size_t i = 0; i < line.size() && column < d.pos.column; ++i) {
+      if ((uint8_t(line[i]) & 0xC0) == 0x80) continue;
+      out += line[i] == '\t' ? '\t' : ' ';
+      ++column;
+    }
+    out += "^\n";
+  }
+  return out;
+}
+
+}  // namespace sipd::config
