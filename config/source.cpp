@@ -3,6 +3,30 @@
 #include <algorithm>
 
 namespace sipd::config {
+namespace {
+
+size_t utf8_length(uint8_t lead) {
+  if (lead >= 0xF0) return 4;
+  if (lead >= 0xE0) return 3;
+  if (lead >= 0xC0) return 2;
+  return 1;
+}
+
+uint32_t decode_utf8(std::string_view s) {
+  if (s.size() == 1) return uint8_t(s[0]);
+  uint32_t cp = uint8_t(s[0]) & (0x7F >> s.size());
+  for (size_t i = 1; i < s.size(); ++i) cp = (cp << 6) | (uint8_t(s[i]) & 0x3F);
+  return cp;
+}
+
+// East Asian wide and fullwidth ranges (Hangul, CJK, fullwidth forms): two terminal cells each.
+bool is_wide(uint32_t cp) {
+  return (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
+         (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+         (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD);
+}
+
+}  // namespace
 
 SourceFile::SourceFile(std::string name, std::string text) : name_(std::move(name)), text_(std::move(text)) {
   line_starts_.push_back(0);
@@ -50,12 +74,13 @@ std::string Diagnostics::render(const SourceFile& file) const {
     out += "  ";
     out += line;
     out += "\n  ";
-    // The caret lines up under the column; tabs are kept so terminals indent the same way.
+    // The caret lines up under the column: tabs are kept so terminals indent the same way, and wide
+    // (East Asian) characters take two cells, as a terminal draws them.
     uint32_t column = 1;
-    for (size_t i = 0; i < line.size() && column < d.pos.column; ++i) {
-      if ((uint8_t(line[i]) & 0xC0) == 0x80) continue;
-      out += line[i] == '\t' ? '\t' : ' ';
-      ++column;
+    for (size_t i = 0; i < line.size() && column < d.pos.column; ++column) {
+      const size_t n = utf8_length(uint8_t(line[i]));
+      out += line[i] == '\t' ? "\t" : is_wide(decode_utf8(line.substr(i, n))) ? "  " : " ";
+      i += n;
     }
     out += "^\n";
   }

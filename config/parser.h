@@ -1,0 +1,17 @@
+// The parser of the OpenSIPS routing-script dialect: recursive descent from the lexer's tokens to a Script.
+// It accepts both generations of scripts (1.x and 3.x) syntactically and reports every syntax error of a
+// file in one run, each at its FILE:LINE:COL, recovering at the next statement or top-level item. Names
+// (functions, modules, parameters, pseudo-variables) are not checked here.
+//
+// Who calls: the config compiler and `sipctl config check`. Single-threaded.
+#pragma once
+
+#include "config/ast.h"
+#include "config/source.h"
+
+namespace sipd::config {
+
+// Parses `file`; problems go to `diags`. The returned script holds everything that parsed.
+Script parse_script(const SourceFile& file, Diagnostics& diags);
+
+}  // namespace sipd::config
