@@ -1,0 +1,28 @@
+// The semantic pass over a parsed routing script: every name resolved against the registry (globals,
+// modules, module parameters, functions, pseudo-variables, transformations, keywords), argument counts and
+// types, functions used in a route type that does not allow them, routes called but not defined, flags
+// out of range, regexes that cannot compile, `break` outside switch/while. Every problem of a file in one
+// run, each at its FILE:LINE:COL with a "did you mean" where a close name exists.
+//
+// Who calls: the config compiler, `sipctl config check`. Single-threaded.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/ast.h"
+#include "config/source.h"
+
+namespace sipd::config {
+
+struct CheckSummary {
+  std::vector<std::string> routes;   // "route", "route[1]", "failure_route[missed]"...
+  std::vector<std::string> modules;  // loaded, in order, without path and ".so"
+};
+
+CheckSummary check_script(const SourceFile& file, const Script& script, Diagnostics& diags);
+
+// Parses and checks `file` in one go.
+CheckSummary compile_check(const SourceFile& file, Diagnostics& diags);
+
+}  // namespace sipd::config

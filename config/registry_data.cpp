@@ -1,0 +1,698 @@
+// The registry's tables: every module, script function, module parameter, global, pseudo-variable,
+// transformation and keyword the routing language knows.
+//
+// Names, argument counts, route types and defaults follow OpenSIPS: the modules' export tables (cmds/params)
+// and their documentation, 1.x and 3.x. Where the generations differ, the argument counts and route masks
+// are the union of both (a 1.x script and a 3.x script must both check), and a parameter's 1.x spelling is
+// its alias. Adding a function, parameter or variable touches this file only; registry_hash() changes with
+// it, so compiled programs from before are refused.
+#include <array>
+#include <string_view>
+
+#include "config/registry.h"
+
+namespace sipd::config {
+namespace {
+
+constexpr uint16_t kReq = kRouteRequest;
+constexpr uint16_t kRpl = kRouteReply;
+constexpr uint16_t kFail = kRouteFailure;
+constexpr uint16_t kBr = kRouteBranch;
+constexpr uint16_t kLoc = kRouteLocal;
+constexpr uint16_t kErr = kRouteError;
+constexpr uint16_t kAll = kRouteAny;
+// The five "message" routes most module functions allow (everything but error_route).
+constexpr uint16_t kMsg = kReq | kRpl | kFail | kBr | kLoc;
+
+constexpr ModuleSpec kModules[] = {
+    {"signaling"},
+    {"sl"},
+    {"tm"},
+    {"maxfwd"},
+    {"rr"},
+    {"registrar"},
+    {"usrloc"},
+    {"mi_fifo"},
+    {"avpops"},
+    {"sipmsgops"},
+    {"textops"},
+    {"uri"},
+    {"acc"},
+    {"proto_udp"},
+    {"proto_tcp"},
+    {"proto_tls"},
+    {"dispatcher"},
+    {"auth"},
+    {"auth_db"},
+    {"nathelper"},
+    {"pike"},
+    {"gflags"},
+    {"cfgutils"},
+    {"db_sqlite"},
+    {"db_mysql"},
+    // 1.x scripts load xlog.so; its functions are core in 3.x (and here).
+    {"xlog"},
+};
+
+namespace functions {
+using enum ArgType;
+using E = Effect;
+
+// clang-format off
+constexpr FunctionSpec kFunctions[] = {
+    // ---- core ------------------------------------------------------------------------------------------
+    {"forward",                "core", 0, 2, {Any, Any},             kReq | kFail | kBr, E::Action},
+    {"drop",                   "core", 0, 0, {},                     kAll, E::Action},
+    {"exit",                   "core", 0, 0, {},                     kAll},
+    {"route",                  "core", 1, 6, {Route, Any, Any, Any, Any, Any}, kAll},
+    {"log",                    "core", 1, 2, {Any, String},          kAll},
+    {"xlog",                   "core", 1, 2, {Any, String},          kAll},
+    {"xdbg",                   "core", 1, 1, {String},               kAll},
+    {"seturi",                 "core", 1, 1, {String},               kAll},
+    {"rewriteuri",             "core", 1, 1, {String},               kAll},
+    {"sethost",                "core", 1, 1, {String},               kAll},
+    {"rewritehost",            "core", 1, 1, {String},               kAll},
+    {"sethostport",            "core", 1, 1, {String},               kAll},
+    {"rewritehostport",        "core", 1, 1, {String},               kAll},
+    {"setuser",                "core", 1, 1, {String},               kAll},
+    {"rewriteuser",            "core", 1, 1, {String},               kAll},
+    {"setuserpass",            "core", 1, 1, {String},               kAll},
+    {"rewriteuserpass",        "core", 1, 1, {String},               kAll},
+    {"setport",                "core", 1, 1, {String},               kAll},
+    {"rewriteport",            "core", 1, 1, {String},               kAll},
+    {"revert_uri",             "core", 0, 0, {},                     kAll},
+    {"prefix",                 "core", 1, 1, {String},               kAll},
+    {"strip",                  "core", 1, 1, {Int},                  kAll},
+    {"strip_tail",             "core", 1, 1, {Int},                  kAll},
+    {"setflag",                "core", 1, 1, {Flag},                 kAll},
+    {"resetflag",              "core", 1, 1, {Flag},                 kAll},
+    {"isflagset",              "core", 1, 1, {Flag},                 kAll},
+    // 1.x: ([branch_idx,] flag); 3.x: (flag[, branch_idx]).
+    {"setbflag",               "core", 1, 2, {Flag, Any},            kAll},
+    {"resetbflag",             "core", 1, 2, {Flag, Any},            kAll},
+    {"isbflagset",             "core", 1, 2, {Flag, Any},            kAll},
+    {"setsflag",               "core", 1, 1, {Flag},                 kAll},
+    {"resetsflag",             "core", 1, 1, {Flag},                 kAll},
+    {"issflagset",             "core", 1, 1, {Flag},                 kAll},
+    {"is_myself",              "core", 1, 2, {String, Int},          kAll},
+    {"force_rport",            "core", 0, 0, {},                     kAll},
+    {"add_local_rport",        "core", 0, 0, {},                     kAll},
+    {"force_tcp_alias",        "core", 0, 1, {Int},                  kAll},
+    {"setdsturi",              "core", 1, 1, {String},               kAll},
+    {"resetdsturi",            "core", 0, 0, {},                     kAll},
+    {"isdsturiset",            "core", 0, 0, {},                     kAll},
+    {"force_send_socket",      "core", 1, 1, {String},               kAll},
+    {"set_advertised_address", "core", 1, 1, {String},               kAll},
+    {"set_advertised_port",    "core", 1, 1, {String},               kAll},
+    {"append_branch",          "core", 0, 2, {String, String},       kAll},
+    {"remove_branch",          "core", 1, 1, {Int},                  kAll},
+    {"serialize_branches",     "core", 1, 2, {Int, Int},             kAll},
+    {"next_branches",          "core", 0, 0, {},                     kAll},
+    {"pv_printf",              "core", 2, 2, {PVar, String},         kAll},
+    {"get_timestamp",          "core", 2, 2, {PVar, PVar},           kAll},
+    // avpops in 1.x, core in 3.x.
+    {"avp_print",              "core", 0, 0, {},                     kAll},
+
+    // ---- sl / signaling -------------------------------------------------------------------------------
+    {"sl_send_reply",    "sl|signaling", 2, 2, {Reply, String},      kReq | kFail | kErr, E::Action},
+    {"sl_reply_error",   "sl",           0, 0, {},                   kReq, E::Action},
+    {"send_reply",       "signaling",    2, 2, {Reply, String},      kReq | kFail | kErr, E::Action},
+
+    // ---- tm -------------------------------------------------------------------------------------------
+    // t_relay: 1.x ([flags]) or (proto:host:port[, flags]); 3.x ([flags][, proxy]). Not in onreply_route.
+    {"t_relay",            "tm", 0, 2, {Any, Any},                   kReq | kFail, E::Action},
+    {"t_reply",            "tm", 2, 2, {Reply, String},              kReq | kFail, E::Action},
+    {"t_reply_with_body",  "tm", 3, 3, {Reply, String, String},      kReq, E::Action},
+    {"t_replicate",        "tm", 1, 2, {String, Any},                kReq, E::Action},
+    {"t_newtran",          "tm", 0, 0, {},                           kReq},
+    {"t_check_trans",      "tm", 0, 0, {},                           kReq | kBr},
+    {"t_on_failure",       "tm", 1, 1, {Route},                      kMsg},
+    {"t_on_reply",         "tm", 1, 1, {Route},                      kMsg},
+    {"t_on_branch",        "tm", 1, 1, {Route},                      kReq | kRpl | kFail | kBr},
+    {"t_check_status",     "tm", 1, 1, {Regex},                      kReq | kRpl | kFail | kBr},
+    {"t_was_cancelled",    "tm", 0, 0, {},                           kRpl | kFail},
+    {"t_local_replied",    "tm", 1, 1, {String},                     kReq | kRpl | kFail | kBr},
+    {"t_flush_flags",      "tm", 0, 0, {},                           kReq | kBr},
+    {"t_cancel_branch",    "tm", 0, 1, {String},                     kRpl},
+    {"t_add_hdrs",         "tm", 1, 1, {String},                     kReq},
+
+    // ---- maxfwd ---------------------------------------------------------------------------------------
+    {"mf_process_maxfwd_header", "maxfwd", 1, 1, {Int},              kReq},
+    {"is_maxfwd_lt",             "maxfwd", 1, 1, {Int},              kReq | kFail | kBr},
+
+    // ---- rr -------------------------------------------------------------------------------------------
+    {"loose_route",          "rr", 0, 0, {},                         kReq},
+    {"record_route",         "rr", 0, 1, {String},                   kReq | kFail | kBr},
+    {"record_route_preset",  "rr", 1, 2, {String, String},           kReq | kFail | kBr},
+    {"add_rr_param",         "rr", 1, 1, {String},                   kReq | kFail | kBr},
+    {"check_route_param",    "rr", 1, 1, {Regex},                    kReq},
+    {"is_direction",         "rr", 1, 1, {String},                   kReq},
+
+    // ---- registrar: the location table lives in the control process ------------------------------------
+    // save: 1.x (domain[, flags]); 3.x (domain[, flags][, aor][, ownership_tag]).
+    {"save",                 "registrar", 1, 4, {String, String, String, String}, kReq | kRpl, E::Suspend},
+    {"lookup",               "registrar", 1, 3, {String, String, String},   kReq | kRpl | kFail, E::Suspend},
+    {"registered",           "registrar", 1, 2, {String, String},           kReq | kFail, E::Suspend},
+    {"is_registered",        "registrar", 1, 2, {String, String},           kMsg, E::Suspend},
+    {"add_sock_hdr",         "registrar", 1, 1, {String},                   kMsg},
+
+    // ---- textops / sipmsgops (1.x textops functions moved to sipmsgops in 2.x) -------------------------
+    {"is_method",        "textops|sipmsgops", 1, 1, {String},        kMsg},
+    {"is_present_hf",    "textops|sipmsgops", 1, 1, {String},        kMsg},
+    {"append_hf",        "textops|sipmsgops", 1, 2, {String, String}, kMsg},
+    {"insert_hf",        "textops|sipmsgops", 1, 2, {String, String}, kMsg},
+    {"remove_hf",        "textops|sipmsgops", 1, 1, {String},        kMsg},
+    {"append_to_reply",  "textops|sipmsgops", 1, 1, {String},        kReq | kFail | kBr | kErr},
+    {"append_urihf",     "textops|sipmsgops", 2, 2, {String, String}, kReq | kFail | kBr},
+    {"append_time",      "textops|sipmsgops", 0, 0, {},              kReq | kFail | kBr | kLoc},
+    {"has_body",         "textops|sipmsgops", 0, 1, {String},        kMsg},
+    {"is_privacy",       "textops|sipmsgops", 1, 1, {String},        kMsg},
+    {"has_totag",        "uri|sipmsgops",     0, 0, {},              kMsg},
+    {"is_uri_user_e164", "uri|sipmsgops",     1, 1, {Any},           kReq | kFail | kLoc},
+    {"search",             "textops", 1, 1, {Regex},                 kMsg},
+    {"search_body",        "textops", 1, 1, {Regex},                 kMsg},
+    {"search_append",      "textops", 2, 2, {Regex, String},         kMsg},
+    {"search_append_body", "textops", 2, 2, {Regex, String},         kMsg},
+    {"replace",            "textops", 2, 2, {Regex, String},         kMsg},
+    {"replace_all",        "textops", 2, 2, {Regex, String},         kMsg},
+    {"replace_body",       "textops", 2, 2, {Regex, String},         kMsg},
+    {"replace_body_all",   "textops", 2, 2, {Regex, String},         kMsg},
+    {"subst",              "textops", 1, 1, {Subst},                 kMsg},
+    {"subst_uri",          "textops", 1, 1, {Subst},                 kReq | kRpl | kFail | kBr},
+    {"subst_user",         "textops", 1, 1, {Subst},                 kReq | kRpl | kFail | kBr},
+    {"subst_body",         "textops", 1, 1, {Subst},                 kMsg},
+    {"filter_body",        "textops", 1, 1, {String},                kMsg},
+    {"remove_hf_re",        "sipmsgops", 1, 1, {Regex},              kMsg},
+    {"has_body_part",       "sipmsgops", 0, 1, {String},             kMsg},
+    {"ruri_has_param",      "sipmsgops", 1, 2, {String, String},     kReq | kFail | kBr | kLoc},
+    {"ruri_add_param",      "sipmsgops", 1, 1, {String},             kReq | kFail | kBr | kLoc},
+    {"ruri_del_param",      "sipmsgops", 1, 1, {String},             kReq | kFail | kBr | kLoc},
+    {"ruri_tel2sip",        "sipmsgops", 0, 0, {},                   kReq | kFail | kBr | kLoc},
+    {"change_reply_status", "sipmsgops", 2, 2, {Reply, String},      kRpl},
+    {"sipmsg_validate",     "sipmsgops", 0, 2, {String, PVar},       kReq | kRpl | kFail | kBr},
+    {"is_audio_on_hold",    "sipmsgops", 0, 0, {},                   kMsg},
+
+    // ---- uri ------------------------------------------------------------------------------------------
+    {"is_user",        "uri", 1, 1, {String},                        kReq | kLoc},
+    {"uri_param",      "uri", 1, 2, {String, String},                kReq | kLoc},
+    {"add_uri_param",  "uri", 1, 1, {String},                        kReq},
+    {"tel2sip",        "uri", 0, 0, {},                              kReq},
+    // 1.x uri_db, merged into uri in 1.9 (db_check_* in 2.x+): database look-ups.
+    {"check_to",       "uri", 0, 0, {},                              kReq, E::Suspend},
+    {"check_from",     "uri", 0, 0, {},                              kReq, E::Suspend},
+    {"does_uri_exist", "uri", 0, 0, {},                              kReq, E::Suspend},
+
+    // ---- avpops ---------------------------------------------------------------------------------------
+    {"avp_db_load",   "avpops", 2, 4, {Any, Any, Any, Any},          kMsg, E::Suspend},
+    {"avp_db_store",  "avpops", 2, 3, {Any, Any, Any},               kMsg, E::Suspend},
+    {"avp_db_delete", "avpops", 2, 3, {Any, Any, Any},               kMsg, E::Suspend},
+    {"avp_db_query",  "avpops", 1, 3, {String, Any, Any},            kMsg, E::Suspend},
+    {"avp_delete",    "avpops", 1, 1, {Any},                         kMsg},
+    {"avp_pushto",    "avpops", 2, 2, {Any, Any},                    kMsg},
+    {"avp_check",     "avpops", 2, 2, {Any, Any},                    kMsg},
+    {"avp_copy",      "avpops", 2, 2, {Any, Any},                    kMsg},
+    {"avp_printf",    "avpops", 2, 2, {Any, String},                 kMsg},
+    {"avp_subst",     "avpops", 2, 2, {Any, Subst},                  kMsg},
+    {"avp_op",        "avpops", 2, 2, {Any, Any},                    kMsg},
+    {"is_avp_set",    "avpops", 1, 1, {Any},                         kMsg},
+
+    // ---- acc ------------------------------------------------------------------------------------------
+    {"acc_log_request", "acc", 1, 1, {String},                       kReq | kFail | kBr | kLoc},
+    {"acc_db_request",  "acc", 2, 2, {String, String},               kReq | kFail | kBr | kLoc, E::Suspend},
+    {"do_accounting",   "acc", 1, 3, {String, String, String},       kReq | kFail | kBr | kLoc},
+    {"drop_accounting", "acc", 0, 2, {String, String},               kReq | kFail | kBr | kLoc},
+
+    // ---- dispatcher -----------------------------------------------------------------------------------
+    {"ds_select_dst",    "dispatcher", 2, 5, {Any, Any, Any, Any, Any}, kReq | kFail},
+    {"ds_select_domain", "dispatcher", 2, 5, {Any, Any, Any, Any, Any}, kReq | kFail},
+    {"ds_next_dst",      "dispatcher", 0, 1, {Any},                  kReq | kFail},
+    {"ds_next_domain",   "dispatcher", 0, 1, {Any},                  kReq | kFail},
+    {"ds_mark_dst",      "dispatcher", 0, 2, {Any, Any},             kReq | kFail},
+    {"ds_is_in_list",    "dispatcher", 2, 5, {Any, Any, Any, Any, Any}, kMsg},
+    {"ds_count",         "dispatcher", 3, 3, {Any, Any, PVar},       kReq | kFail | kBr | kLoc},
+
+    // ---- auth / auth_db -------------------------------------------------------------------------------
+    {"www_challenge",       "auth", 1, 3, {String, String, String},  kReq, E::Action},
+    {"proxy_challenge",     "auth", 1, 3, {String, String, String},  kReq, E::Action},
+    {"consume_credentials", "auth", 0, 0, {},                        kReq},
+    {"is_rpid_user_e164",   "auth", 0, 0, {},                        kReq},
+    {"append_rpid_hf",      "auth", 0, 2, {String, String},          kReq | kFail | kBr},
+    {"pv_www_authorize",    "auth", 1, 1, {String},                  kReq},
+    {"pv_proxy_authorize",  "auth", 1, 1, {String},                  kReq},
+    {"www_authorize",       "auth_db", 2, 2, {String, String},       kReq, E::Suspend},
+    {"proxy_authorize",     "auth_db", 2, 2, {String, String},       kReq, E::Suspend},
+
+    // ---- nathelper ------------------------------------------------------------------------------------
+    {"fix_nated_contact",  "nathelper", 0, 1, {String},              kReq | kRpl | kBr | kLoc},
+    {"fix_nated_sdp",      "nathelper", 1, 2, {Int, String},         kMsg},
+    {"nat_uac_test",       "nathelper", 1, 1, {Int},                 kMsg},
+    {"fix_nated_register", "nathelper", 0, 0, {},                    kReq},
+    {"add_rcv_param",      "nathelper", 0, 1, {Int},                 kReq},
+
+    // ---- pike -----------------------------------------------------------------------------------------
+    {"pike_check_req", "pike", 0, 0, {},                             kReq},
+
+    // ---- gflags (still its own module in 3.x) ---------------------------------------------------------
+    {"set_gflag",   "gflags", 1, 1, {Int},                           kAll},
+    {"reset_gflag", "gflags", 1, 1, {Int},                           kAll},
+    {"is_gflag",    "gflags", 1, 1, {Int},                           kAll},
+
+    // ---- cfgutils -------------------------------------------------------------------------------------
+    {"rand_event",      "cfgutils", 0, 0, {},                        kMsg},
+    {"rand_set_prob",   "cfgutils", 1, 1, {Int},                     kMsg},
+    {"rand_reset_prob", "cfgutils", 0, 0, {},                        kMsg},
+    {"rand_get_prob",   "cfgutils", 0, 0, {},                        kMsg},
+    {"sleep",           "cfgutils", 1, 1, {Int},                     kMsg},
+    {"usleep",          "cfgutils", 1, 1, {Int},                     kMsg},
+};
+
+// clang-format on
+}  // namespace functions
+
+namespace modparams {
+using enum ValueType;
+
+// clang-format off
+constexpr ModParamSpec kModParams[] = {
+    // ---- sl -------------------------------------------------------------------------------------------
+    {"sl", "enable_stats", "", Int, "1"},
+
+    // ---- tm -------------------------------------------------------------------------------------------
+    {"tm", "fr_timeout",               "fr_timer",     Int, "5"},
+    {"tm", "fr_inv_timeout",           "fr_inv_timer", Int, "120"},
+    {"tm", "wt_timer",                 "", Int, "5"},
+    {"tm", "delete_timer",             "", Int, "2"},
+    {"tm", "T1_timer",                 "", Int, "500"},
+    {"tm", "T2_timer",                 "", Int, "4000"},
+    {"tm", "ruri_matching",            "", Int, "1"},
+    {"tm", "via1_matching",            "", Int, "1"},
+    {"tm", "restart_fr_on_each_reply", "", Int, "1"},
+    {"tm", "tw_append",                "", String, ""},
+    {"tm", "enable_stats",             "", Int, "1"},
+    {"tm", "pass_provisional_replies", "", Int, "0"},
+    {"tm", "syn_branch",               "", Int, "1"},
+    {"tm", "onreply_avp_mode",         "", Int, "0"},
+    {"tm", "disable_6xx_block",        "", Int, "0"},
+    {"tm", "minor_branch_flag",        "", Any, ""},
+    {"tm", "timer_partitions",         "", Int, "1"},
+    {"tm", "auto_100trying",           "", Int, "1"},
+
+    // ---- maxfwd ---------------------------------------------------------------------------------------
+    {"maxfwd", "max_limit", "", Int, "256"},
+
+    // ---- rr -------------------------------------------------------------------------------------------
+    {"rr", "append_fromtag",   "", Int, "1"},
+    {"rr", "enable_double_rr", "", Int, "1"},
+    {"rr", "enable_full_lr",   "", Int, "0"},
+    {"rr", "add_username",     "", Int, "0"},
+
+    // ---- registrar ------------------------------------------------------------------------------------
+    {"registrar", "default_expires",     "", Int, "3600"},
+    {"registrar", "default_q",           "", Int, "0"},
+    {"registrar", "case_sensitive",      "", Int, "1"},
+    {"registrar", "tcp_persistent_flag", "", Any, ""},
+    {"registrar", "realm_prefix",        "", String, ""},
+    {"registrar", "min_expires",         "", Int, "60"},
+    {"registrar", "max_expires",         "", Int, "0"},
+    {"registrar", "received_param",      "", String, "received"},
+    {"registrar", "received_avp",        "", String, ""},
+    {"registrar", "max_contacts",        "", Int, "0"},
+    {"registrar", "retry_after",         "", Int, "0"},
+    {"registrar", "sock_hdr_name",       "", String, ""},
+    {"registrar", "mcontact_avp",        "", String, ""},
+    {"registrar", "attr_avp",            "", String, ""},
+    {"registrar", "gruu_secret",         "", String, ""},
+    {"registrar", "disable_gruu",        "", Int, "1"},
+    {"registrar", "append_branches",     "", Int, "1"},
+    {"registrar", "method_filtering",    "", Int, "0"},
+    {"registrar", "use_path",            "", Int, "0"},
+    {"registrar", "path_mode",           "", Int, "2"},
+    {"registrar", "path_use_received",   "", Int, "0"},
+
+    // ---- usrloc ---------------------------------------------------------------------------------------
+    {"usrloc", "db_url",            "", String, ""},
+    {"usrloc", "db_mode",           "", Int, "0"},
+    {"usrloc", "timer_interval",    "", Int, "60"},
+    {"usrloc", "use_domain",        "", Int, "0"},
+    {"usrloc", "desc_time_order",   "", Int, "0"},
+    {"usrloc", "matching_mode",     "", Int, "0"},
+    {"usrloc", "cseq_delay",        "", Int, "20"},
+    {"usrloc", "hash_size",         "", Int, "9"},
+    {"usrloc", "nat_bflag",         "", Any, ""},
+    {"usrloc", "working_mode_preset", "", String, ""},
+    {"usrloc", "user_column",       "", String, "username"},
+    {"usrloc", "domain_column",     "", String, "domain"},
+    {"usrloc", "contact_column",    "", String, "contact"},
+    {"usrloc", "expires_column",    "", String, "expires"},
+    {"usrloc", "q_column",          "", String, "q"},
+    {"usrloc", "callid_column",     "", String, "callid"},
+    {"usrloc", "cseq_column",       "", String, "cseq"},
+    {"usrloc", "flags_column",      "", String, "flags"},
+    {"usrloc", "cflags_column",     "", String, "cflags"},
+    {"usrloc", "user_agent_column", "", String, "user_agent"},
+    {"usrloc", "received_column",   "", String, "received"},
+    {"usrloc", "path_column",       "", String, "path"},
+    {"usrloc", "socket_column",     "", String, "socket"},
+    {"usrloc", "methods_column",    "", String, "methods"},
+
+    // ---- mi_fifo --------------------------------------------------------------------------------------
+    {"mi_fifo", "fifo_name",    "", String, ""},
+    {"mi_fifo", "fifo_mode",    "", Int, "0660"},
+    {"mi_fifo", "fifo_group",   "", Any, ""},
+    {"mi_fifo", "fifo_user",    "", Any, ""},
+    {"mi_fifo", "reply_dir",    "", String, "/tmp/"},
+    {"mi_fifo", "reply_indent", "", String, "\t"},
+
+    // ---- avpops ---------------------------------------------------------------------------------------
+    {"avpops", "db_url",           "avp_url", String, ""},
+    {"avpops", "avp_table",        "", String, ""},
+    {"avpops", "use_domain",       "", Int, "0"},
+    {"avpops", "uuid_column",      "", String, "uuid"},
+    {"avpops", "attribute_column", "", String, "attribute"},
+    {"avpops", "value_column",     "", String, "value"},
+    {"avpops", "type_column",      "", String, "type"},
+    {"avpops", "username_column",  "", String, "username"},
+    {"avpops", "domain_column",    "", String, "domain"},
+    {"avpops", "db_scheme",        "", String, ""},
+
+    // ---- acc (1.x flag parameters; 3.x does_accounting() and extra_fields/leg_fields) -----------------
+    {"acc", "early_media",             "", Int, "0"},
+    {"acc", "report_cancels",          "", Int, "0"},
+    {"acc", "report_ack",              "", Int, "0"},
+    {"acc", "detect_direction",        "", Int, "0"},
+    {"acc", "failed_transaction_flag", "", Any, ""},
+    {"acc", "multi_leg_info",          "", String, ""},
+    {"acc", "log_flag",                "", Any, ""},
+    {"acc", "log_missed_flag",         "", Any, ""},
+    {"acc", "log_level",               "", Int, "2"},
+    {"acc", "log_facility",            "", String, "LOG_DAEMON"},
+    {"acc", "log_extra",               "", String, ""},
+    {"acc", "extra_fields",            "", String, ""},
+    {"acc", "leg_fields",              "", String, ""},
+    {"acc", "db_flag",                 "", Any, ""},
+    {"acc", "db_missed_flag",          "", Any, ""},
+    {"acc", "db_extra",                "", String, ""},
+    {"acc", "db_url",                  "", String, ""},
+    {"acc", "db_table_acc",            "", String, "acc"},
+    {"acc", "db_table_missed_calls",   "", String, "missed_calls"},
+    {"acc", "acc_method_column",       "", String, "method"},
+    {"acc", "acc_from_tag_column",     "", String, "from_tag"},
+    {"acc", "acc_to_tag_column",       "", String, "to_tag"},
+    {"acc", "acc_callid_column",       "", String, "callid"},
+    {"acc", "acc_sip_code_column",     "", String, "sip_code"},
+    {"acc", "acc_sip_reason_column",   "", String, "sip_reason"},
+    {"acc", "acc_time_column",         "", String, "time"},
+
+    // ---- proto_* --------------------------------------------------------------------------------------
+    {"proto_udp", "udp_port",                        "", Int, "5060"},
+    {"proto_tcp", "tcp_port",                        "", Int, "5060"},
+    {"proto_tcp", "tcp_send_timeout",                "", Int, "100"},
+    {"proto_tcp", "tcp_max_msg_chunks",              "", Int, "32"},
+    {"proto_tcp", "tcp_crlf_pingpong",               "", Int, "1"},
+    {"proto_tcp", "tcp_crlf_drop",                   "", Int, "0"},
+    {"proto_tcp", "tcp_async",                       "", Int, "1"},
+    {"proto_tcp", "tcp_async_max_postponed_chunks",  "", Int, "32"},
+    {"proto_tcp", "tcp_async_local_connect_timeout", "", Int, "100"},
+    {"proto_tcp", "tcp_async_local_write_timeout",   "", Int, "10"},
+    {"proto_tls", "tls_port",                        "", Int, "5061"},
+    {"proto_tls", "tls_send_timeout",                "", Int, "100"},
+    {"proto_tls", "tls_handshake_timeout",           "", Int, "100"},
+    {"proto_tls", "tls_max_msg_chunks",              "", Int, "4"},
+    {"proto_tls", "tls_crlf_pingpong",               "", Int, "1"},
+    {"proto_tls", "tls_crlf_drop",                   "", Int, "0"},
+
+    // ---- dispatcher -----------------------------------------------------------------------------------
+    {"dispatcher", "list_file",             "", String, "/etc/opensips/dispatcher.list"},
+    {"dispatcher", "flags",                 "", Int, "0"},
+    {"dispatcher", "force_dst",             "", Int, "0"},
+    {"dispatcher", "use_default",           "", Int, "0"},
+    {"dispatcher", "partition",             "", String, ""},
+    {"dispatcher", "db_url",                "", String, ""},
+    {"dispatcher", "table_name",            "", String, "dispatcher"},
+    {"dispatcher", "setid_col",             "", String, "setid"},
+    {"dispatcher", "destination_col",       "", String, "destination"},
+    {"dispatcher", "socket_col",            "", String, "socket"},
+    {"dispatcher", "state_col",             "", String, "state"},
+    {"dispatcher", "weight_col",            "", String, "weight"},
+    {"dispatcher", "priority_col",          "", String, "priority"},
+    {"dispatcher", "attrs_col",             "", String, "attrs"},
+    {"dispatcher", "dst_avp",               "", String, ""},
+    {"dispatcher", "grp_avp",               "", String, ""},
+    {"dispatcher", "cnt_avp",               "", String, ""},
+    {"dispatcher", "sock_avp",              "", String, ""},
+    {"dispatcher", "attrs_avp",             "", String, ""},
+    {"dispatcher", "hash_pvar",             "", String, ""},
+    {"dispatcher", "setid_pvar",            "", String, ""},
+    // Spelled so by OpenSIPS.
+    {"dispatcher", "ds_probing_threshhold", "", Int, "3"},
+    {"dispatcher", "ds_ping_method",        "", String, "OPTIONS"},
+    {"dispatcher", "ds_ping_from",          "", String, "sip:dispatcher@localhost"},
+    {"dispatcher", "ds_ping_interval",      "", Int, "0"},
+    {"dispatcher", "ds_probing_mode",       "", Int, "0"},
+    {"dispatcher", "options_reply_codes",   "", String, ""},
+    {"dispatcher", "ds_probing_sock",       "", String, ""},
+    {"dispatcher", "ds_define_blacklist",   "", String, ""},
+
+    // ---- auth -----------------------------------------------------------------------------------------
+    {"auth", "secret",              "", String, ""},
+    {"auth", "nonce_expire",        "", Int, "30"},
+    {"auth", "rpid_prefix",         "", String, ""},
+    {"auth", "rpid_suffix",         "", String, ";party=calling;id-type=subscriber;screen=yes"},
+    {"auth", "realm_prefix",        "", String, ""},
+    {"auth", "rpid_avp",            "", String, "$avp(rpid)"},
+    {"auth", "username_spec",       "", String, ""},
+    {"auth", "password_spec",       "", String, ""},
+    {"auth", "calculate_ha1",       "", Int, "0"},
+    {"auth", "disable_nonce_check", "", Int, "0"},
+
+    // ---- auth_db --------------------------------------------------------------------------------------
+    {"auth_db", "db_url",            "", String, "mysql://opensipsro:opensipsro@localhost/opensips"},
+    {"auth_db", "user_column",       "", String, "username"},
+    {"auth_db", "domain_column",     "", String, "domain"},
+    {"auth_db", "password_column",   "", String, "ha1"},
+    {"auth_db", "password_column_2", "", String, "ha1b"},
+    {"auth_db", "calculate_ha1",     "", Int, "0"},
+    {"auth_db", "use_domain",        "", Int, "0"},
+    {"auth_db", "load_credentials",  "", String, "rpid"},
+    {"auth_db", "skip_version_check", "", Int, "0"},
+
+    // ---- nathelper ------------------------------------------------------------------------------------
+    {"nathelper", "natping_interval",  "", Int, "0"},
+    {"nathelper", "ping_nated_only",   "", Int, "0"},
+    {"nathelper", "nortpproxy_str",    "", String, "a=nortpproxy:yes"},
+    {"nathelper", "received_avp",      "", String, ""},
+    {"nathelper", "force_socket",      "", String, ""},
+    {"nathelper", "sipping_from",      "", String, ""},
+    {"nathelper", "sipping_method",    "", String, "OPTIONS"},
+    {"nathelper", "sipping_bflag",     "", Any, ""},
+    {"nathelper", "natping_processes", "", Int, "1"},
+    {"nathelper", "natping_socket",    "", String, ""},
+    {"nathelper", "natping_tcp",       "", Int, "0"},
+
+    // ---- pike -----------------------------------------------------------------------------------------
+    {"pike", "sampling_time_unit",    "", Int, "2"},
+    {"pike", "reqs_density_per_unit", "", Int, "30"},
+    {"pike", "remove_latency",        "", Int, "120"},
+    {"pike", "pike_log_level",        "", Int, "1"},
+    {"pike", "check_route",           "", String, ""},
+
+    // ---- gflags / cfgutils ----------------------------------------------------------------------------
+    {"gflags",   "initial",             "", Int, "0"},
+    {"cfgutils", "initial_probability", "", Int, "10"},
+    {"cfgutils", "hash_file",           "", String, ""},
+    {"cfgutils", "shvset",              "", String, ""},
+    {"cfgutils", "varset",              "", String, ""},
+
+    // ---- databases and the 1.x xlog module ------------------------------------------------------------
+    {"db_mysql",  "ping_interval",        "", Int, "300"},
+    {"db_mysql",  "timeout_interval",     "", Int, "2"},
+    {"db_mysql",  "exec_query_threshold", "", Int, "0"},
+    {"db_mysql",  "max_db_queries",       "", Int, "2"},
+    {"db_sqlite", "alloc_limit",          "", Int, "10"},
+    {"db_sqlite", "load_extension",       "", String, ""},
+    {"xlog",      "buf_size",             "", Int, "4096"},
+    {"xlog",      "force_color",          "", Int, "0"},
+};
+
+// Core parameters (name, the other generation's spelling, type, appliance-owned).
+constexpr GlobalSpec kGlobals[] = {
+    {"log_level",                      "debug", Int},
+    {"log_stderror",                   "", Bool},
+    // 3.2+ split log_stderror into stderror_enabled/syslog_enabled and renamed the syslog settings.
+    {"log_facility",                   "syslog_facility", Any},
+    {"log_name",                       "syslog_name", String},
+    {"stderror_enabled",               "", Bool},
+    {"syslog_enabled",                 "", Bool},
+    {"debug_mode",                     "", Bool},
+    {"xlog_level",                     "", Int},
+    {"memlog",                         "", Int},
+    {"memdump",                        "", Int},
+    {"fork",                           "", Bool, true},
+    {"udp_workers",                    "children", Int, true},
+    {"tcp_workers",                    "tcp_children", Int, true},
+    {"disable_tcp",                    "", Bool},
+    {"disable_tls",                    "", Bool},
+    {"listen",                         "socket", Any},
+    {"port",                           "", Int},
+    {"alias",                          "", Any},
+    {"auto_aliases",                   "", Bool},
+    {"advertised_address",             "", Any},
+    {"advertised_port",                "", Int},
+    {"user",                           "uid", Any},
+    {"group",                          "gid", Any},
+    {"wdir",                           "", String},
+    {"chroot",                         "", String},
+    {"mpath",                          "", String},
+    {"server_header",                  "", String},
+    {"server_signature",               "", Bool},
+    {"user_agent_header",              "", String},
+    {"sip_warning",                    "", Bool},
+    {"check_via",                      "", Bool},
+    {"dns",                            "", Bool},
+    {"rev_dns",                        "", Bool},
+    {"dns_try_ipv6",                   "", Bool},
+    {"dns_try_naptr",                  "", Bool},
+    {"dns_retr_time",                  "", Int},
+    {"dns_retr_no",                    "", Int},
+    {"dns_servers_no",                 "", Int},
+    {"dns_use_search_list",            "", Bool},
+    {"disable_dns_failover",           "", Bool},
+    {"disable_dns_blacklist",          "", Bool},
+    {"disable_stateless_fwd",          "", Bool},
+    {"disable_503_translation",        "", Bool},
+    {"disable_core_dump",              "", Bool},
+    {"open_files_limit",               "", Int},
+    {"tos",                            "", Any},
+    {"mhomed",                         "", Bool},
+    {"maxbuffer",                      "", Int},
+    {"max_while_loops",                "", Int},
+    {"reply_to_via",                   "", Bool},
+    {"tcp_connect_timeout",            "", Int},
+    {"tcp_connection_lifetime",        "", Int},
+    {"tcp_max_connections",            "", Int},
+    {"xlog_buf_size",                  "", Int},
+    {"xlog_force_color",               "", Bool},
+    {"xlog_default_level",             "", Int},
+    {"db_default_url",                 "", String},
+    {"tls_verify_server",              "", Bool},
+    {"tls_verify_client",              "", Bool},
+    {"tls_require_client_certificate", "", Bool},
+    {"tls_method",                     "", Any},
+    {"tls_certificate",                "", String},
+    {"tls_private_key",                "", String},
+    {"tls_ca_list",                    "", String},
+    {"tls_ciphers_list",               "", String},
+    {"tls_handshake_timeout",          "", Int},
+    {"tls_send_timeout",               "", Int},
+};
+// clang-format on
+}  // namespace modparams
+
+// Pseudo-variables (name without '$', takes an argument, writable, module).
+// clang-format off
+constexpr PVarSpec kPVars[] = {
+    // Script, AVP and header access.
+    {"var", true, true, "core"},       {"avp", true, true, "core"},      {"hdr", true, false, "core"},
+    {"hdrcnt", true, false, "core"},
+    // Request-URI (writable), destination URI, original R-URI.
+    {"ru", false, true, "core"},       {"ruri", false, true, "core"},    {"rU", false, true, "core"},
+    {"rd", false, true, "core"},       {"rp", false, true, "core"},      {"rP", false, false, "core"},
+    {"ru_q", false, true, "core"},     {"du", false, true, "core"},      {"duri", false, true, "core"},
+    {"dd", false, true, "core"},       {"dp", false, true, "core"},      {"dP", false, false, "core"},
+    {"ds", false, false, "core"},      {"ou", false, false, "core"},     {"ouri", false, false, "core"},
+    {"oU", false, false, "core"},      {"od", false, false, "core"},     {"op", false, false, "core"},
+    {"oP", false, false, "core"},
+    // From / To.
+    {"fu", false, false, "core"},      {"fU", false, false, "core"},     {"fd", false, false, "core"},
+    {"fn", false, false, "core"},      {"ft", false, false, "core"},     {"tu", false, false, "core"},
+    {"tU", false, false, "core"},      {"td", false, false, "core"},     {"tn", false, false, "core"},
+    {"tt", false, false, "core"},
+    // Other headers and the message.
+    {"ci", false, false, "core"},      {"cs", false, false, "core"},     {"cl", false, false, "core"},
+    {"ct", false, false, "core"},      {"cT", false, false, "core"},     {"ua", false, false, "core"},
+    {"rm", false, false, "core"},      {"rs", false, false, "core"},     {"rr", false, false, "core"},
+    {"rb", false, false, "core"},      {"mb", false, false, "core"},     {"ml", false, false, "core"},
+    {"mi", false, false, "core"},      {"di", false, false, "core"},     {"dir", false, false, "core"},
+    {"dip", false, false, "core"},     {"ai", false, false, "core"},     {"pu", false, false, "core"},
+    {"pU", false, false, "core"},      {"pd", false, false, "core"},     {"pn", false, false, "core"},
+    {"re", false, false, "core"},      {"rt", false, false, "core"},     {"path", false, false, "core"},
+    // Authorization credentials.
+    {"au", false, false, "core"},      {"ad", false, false, "core"},     {"aU", false, false, "core"},
+    {"ar", false, false, "core"},      {"an", false, false, "core"},     {"adu", false, false, "core"},
+    {"Au", false, false, "core"},
+    // Transport.
+    {"si", false, false, "core"},      {"sp", false, false, "core"},     {"Ri", false, false, "core"},
+    {"Rp", false, false, "core"},      {"pr", false, false, "core"},     {"proto", false, false, "core"},
+    {"fs", false, true, "core"},       {"src_ip", false, false, "core"}, {"af", false, false, "core"},
+    // Flags and branches ($br, $bR, $bF, $mF, $sf, $sF are 1.x).
+    {"mf", false, false, "core"},      {"mF", false, false, "core"},     {"bf", false, false, "core"},
+    {"bF", false, false, "core"},      {"sf", false, false, "core"},     {"sF", false, false, "core"},
+    {"br", false, true, "core"},       {"bR", false, false, "core"},
+    // 3.x: $branch (assigning adds a branch), $branch.fields(name), $branch.flag(name).
+    {"branch", false, true, "core"},   {"branch.fields", true, true, "core"}, {"branch.flag", true, true, "core"},
+    // Script state, time, process.
+    {"retcode", false, false, "core"}, {"rc", false, false, "core"},     {"param", true, false, "core"},
+    {"argv", true, false, "core"},     {"time", true, false, "core"},    {"Tf", false, false, "core"},
+    {"Ts", false, false, "core"},      {"Tsm", false, false, "core"},    {"TS", false, false, "core"},
+    {"pp", false, false, "core"},
+    // Not an OpenSIPS name: DESIGN.md spells the process id so; $pp is OpenSIPS's.
+    {"pid", false, false, "core"},
+    {"log_level", false, true, "core"}, {"cfg_line", false, false, "core"}, {"cfg_file", false, false, "core"},
+    {"C", true, false, "core"},
+    // Error information.
+    {"err.class", false, false, "core"}, {"err.level", false, false, "core"},
+    {"err.info", false, false, "core"},  {"err.rcode", false, false, "core"},
+    {"err.rreason", false, false, "core"},
+    // Modules.
+    {"T_branch_idx", false, false, "tm"},     {"T_reply_code", false, false, "tm"},
+    {"T_ruri", false, false, "tm"},           {"T_id", false, false, "tm"},
+    {"T_fr_timeout", false, true, "tm"},      {"T_fr_inv_timeout", false, true, "tm"},
+    {"bavp", true, true, "tm"},               {"sig_local_totag", false, false, "signaling"},
+    {"acc_extra", true, true, "acc"},         {"RANDOM", false, false, "cfgutils"},
+    {"shv", true, true, "cfgutils"},
+};
+
+// Transformations (class, name, min and max arguments).
+constexpr TransformSpec kTransforms[] = {
+    {"s", "len", 0, 0},            {"s", "int", 0, 0},             {"s", "substr", 2, 2},
+    {"s", "select", 2, 2},         {"s", "encode.hexa", 0, 0},     {"s", "decode.hexa", 0, 0},
+    {"s", "escape.common", 0, 0},  {"s", "unescape.common", 0, 0}, {"s", "escape.user", 0, 0},
+    {"s", "unescape.user", 0, 0},  {"s", "escape.param", 0, 0},    {"s", "unescape.param", 0, 0},
+    {"s", "tolower", 0, 0},        {"s", "toupper", 0, 0},         {"s", "md5", 0, 0},
+    {"s", "crc32", 0, 0},          {"s", "trim", 0, 0},            {"s", "trimr", 0, 0},
+    {"s", "triml", 0, 0},
+    {"uri", "user", 0, 0},         {"uri", "host", 0, 0},          {"uri", "passwd", 0, 0},
+    {"uri", "port", 0, 0},         {"uri", "params", 0, 0},        {"uri", "param", 1, 1},
+    {"uri", "headers", 0, 0},      {"uri", "transport", 0, 0},     {"uri", "ttl", 0, 0},
+    {"uri", "uparam", 0, 0},       {"uri", "maddr", 0, 0},         {"uri", "method", 0, 0},
+    {"uri", "lr", 0, 0},           {"uri", "r2", 0, 0},
+    {"param", "value", 1, 1},      {"param", "valueat", 1, 1},     {"param", "name", 1, 1},
+    {"param", "count", 0, 0},      {"param", "exist", 1, 1},
+    {"nameaddr", "name", 0, 0},    {"nameaddr", "uri", 0, 0},      {"nameaddr", "len", 0, 0},
+    {"nameaddr", "param", 1, 1},   {"nameaddr", "params", 0, 0},
+    {"ip", "pton", 0, 0},          {"ip", "ntop", 0, 0},           {"ip", "isip", 0, 0},
+    {"ip", "family", 0, 0},        {"ip", "resolve", 0, 0},
+};
+
+// Core keywords and values. Protocol and address-family names in both cases, as OpenSIPS's lexer takes them.
+constexpr std::string_view kKeywords[] = {
+    "af",      "proto",    "method",   "status",  "retcode", "uri",     "from_uri", "to_uri",
+    "src_ip",  "src_port", "dst_ip",   "dst_port", "snd_ip", "snd_port", "snd_proto", "snd_af",
+    "myself",  "max_len",  "msg:len",
+    "INET",    "INET6",    "UDP",      "TCP",     "TLS",     "SCTP",    "WS",       "WSS",
+    "inet",    "inet6",    "udp",      "tcp",     "tls",     "sctp",    "ws",       "wss",
+    "null",    "NULL",     "yes",      "no",       "true",    "false",   "on",      "off",
+};
+// clang-format on
+
+}  // namespace
+
+const Registry& registry() {
+  static const Registry kRegistry{
+      kModules,  functions::kFunctions, modparams::kModParams, modparams::kGlobals, kPVars, kTransforms,
+      kKeywords,
+  };
+  return kRegistry;
+}
+
+}  // namespace sipd::config

@@ -1,0 +1,175 @@
+// The semantic pass: names resolved against the registry, with positioned errors and "did you mean".
+// The residential example script (config/examples/residential.cfg) and the tutorial's configuration
+// blocks check clean; each kind of mistake the issue lists is reported at its FILE:LINE:COL.
+#include "config/checker.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/testdata.h"
+
+namespace sipd::config {
+namespace {
+
+struct Checked {
+  SourceFile file;
+  Diagnostics diags;
+  CheckSummary summary;
+  std::string rendered;
+};
+
+std::unique_ptr<Checked> check(const std::string& text, const std::string& name = "opensips.cfg") {
+  auto c = std::make_unique<Checked>(Checked{SourceFile(name, text), {}, {}, {}});
+  c->summary = compile_check(c->file, c->diags);
+  c->rendered = c->diags.render(c->file);
+  return c;
+}
+
+const std::string kModules =
+    "loadmodule \"signaling.so\"\nloadmodule \"sl.so\"\nloadmodule \"tm.so\"\nloadmodule \"rr.so\"\n"
+    "loadmodule \"maxfwd.so\"\nloadmodule \"sipmsgops.so\"\n";
+
+TEST(checker, ResidentialExampleChecksClean) {
+  const std::string path = std::string(SIPD_SOURCE_DIR) + "/config/examples/residential.cfg";
+  const auto c = check(test::read_file(path), "residential.cfg");
+  EXPECT_TRUE(c->diags.ok()) << c->rendered;
+  EXPECT_EQ(c->summary.routes.size(), 5u);
+  EXPECT_EQ(c->summary.modules.size(), 11u);
+}
+
+TEST(checker, TutorialConfigurationBlocksCheckClean) {
+  const auto c = check(
+      "debug=3\nlog_stderror=no\nlog_facility=LOG_LOCAL0\nfork=yes\nchildren=4\ntcp_children=6\n"
+      "disable_tcp=no\ndisable_tls=no\nlisten=udp:192.168.152.148:5060\nport=5060\n"
+      "gid/group=sip # unix group\nuid/user=sip # unix user\nwdir=\"/\"\nchroot=\"/usr/local/opensips-1.6\"\n"
+      "alias=\"mydomain.sip\"\nauto_aliases=no\ndisable_dns_failover = yes\nsip_warning=yes\n"
+      "mpath=\"/usr/lib64/opensips/modules/\"\nloadmodule \"signaling.so\"\nloadmodule \"sl.so\"\n"
+      "loadmodule \"tm.so\"\nmodparam(\"tm\", \"fr_timer\", 5)\nmodparam(\"tm\", \"fr_inv_timer\", 30)\n"
+      "modparam(\"tm\", \"restart_fr_on_each_reply\", 0)\nmodparam(\"tm\", \"onreply_avp_mode\", 1)\n"
+      "loadmodule \"mi_fifo.so\"\nmodparam(\"mi_fifo\", \"fifo_name\", \"/tmp/opensips_fifo\")\n"
+      "modparam(\"mi_fifo\", \"fifo_mode\", 0666)\n");
+  EXPECT_TRUE(c->diags.ok()) << c->rendered;
+  // fork, children and tcp_children are accepted with a notice: workers are lcores.
+  size_t notices = 0;
+  for (const Diagnostic& d : c->diags.all()) notices += d.severity == Severity::Notice;
+  EXPECT_EQ(notices, 3u) << c->rendered;
+}
+
+TEST(checker, UnknownFunctionWithClosestMatch) {
+  const auto c = check(kModules + "route {\n  t_rely();\n}\n");
+  ASSERT_EQ(c->diags.error_count(), 1u) << c->rendered;
+  EXPECT_NE(c->rendered.find("opensips.cfg:8:3: error: unknown function 't_rely' (did you mean 't_relay'?)"),
+            std::string::npos)
+      << c->rendered;
+}
+
+TEST(checker, UnknownModuleAndParameter) {
+  const auto c = check(
+      "loadmodule \"tmm.so\"\nloadmodule \"tm.so\"\nmodparam(\"tm\", \"fr_timr\", 5)\n"
+      "modparam(\"rr\", \"append_fromtag\", 1)\nroute { }\n");
+  ASSERT_EQ(c->diags.error_count(), 3u) << c->rendered;
+  EXPECT_NE(c->rendered.find("1:1: error: module 'tmm' is not built into sipd (did you mean 'tm'?)"),
+            std::string::npos)
+      << c->rendered;
+  EXPECT_NE(c->rendered.find("3:1: error: module 'tm' has no parameter 'fr_timr' (did you mean"),
+            std::string::npos)
+      << c->rendered;
+  EXPECT_NE(c->rendered.find("4:1: error: modparam for module 'rr', which is not loaded"), std::string::npos)
+      << c->rendered;
+}
+
+TEST(checker, FunctionFromAModuleNotLoaded) {
+  const auto c = check("route {\n  t_relay();\n}\n");
+  ASSERT_EQ(c->diags.error_count(), 1u) << c->rendered;
+  EXPECT_NE(c->rendered.find("2:3: error: function 't_relay' comes from module 'tm', which is not loaded"),
+            std::string::npos)
+      << c->rendered;
+}
+
+TEST(checker, WrongArgumentCount) {
+  const auto c = check(kModules + "route {\n  sl_send_reply(\"404\");\n}\n");
+  ASSERT_EQ(c->diags.error_count(), 1u) << c->rendered;
+  EXPECT_NE(c->rendered.find("8:3: error: sl_send_reply() takes"), std::string::npos) << c->rendered;
+}
+
+TEST(checker, FunctionNotAllowedInRouteType) {
+  const auto c =
+      check(kModules + "route { t_on_reply(\"r\"); t_relay(); }\nonreply_route[r] {\n  t_relay();\n}\n");
+  ASSERT_EQ(c->diags.error_count(), 1u) << c->rendered;
+  EXPECT_NE(c->rendered.find("9:3: error: t_relay() cannot be used in onreply_route"), std::string::npos)
+      << c->rendered;
+}
+
+TEST(checker, SubRouteInheritsTheCallersRouteType) {
+  const auto c = check(kModules +
+                       "route { t_on_reply(\"r\"); t_relay(); }\nonreply_route[r] { route(common); }\n"
+                       "route[common] {\n  t_relay();\n}\n");
+  ASSERT_EQ(c->diags.error_count(), 1u) << c->rendered;
+  EXPECT_NE(c->rendered.find("10:3: error: t_relay() cannot be used in onreply_route"), std::string::npos)
+      << c->rendered;
+}
+
+TEST(checker, RoutesCalledButNotDefined) {
+  const auto c = check(kModules + "route {\n  route(2);\n  t_on_failure(\"missed\");\n  t_relay();\n}\n");
+  ASSERT_EQ(c->diags.error_count(), 2u) << c->rendered;
+  EXPECT_NE(c->rendered.find("8:9: error: route[2] is used here but never defined"), std::string::npos)
+      << c->rendered;
+  EXPECT_NE(c->rendered.find("9:16: error: failure_route[missed] is used here but never defined"),
+            std::string::npos)
+      << c->rendered;
+}
+
+TEST(checker, FlagsOutOfRange) {
+  const auto c = check("route {\n  setflag(3);\n  setflag(40);\n  if (isflagset(-1)) drop();\n}\n");
+  EXPECT_EQ(c->diags.error_count(), 2u) << c->rendered;
+  EXPECT_NE(c->rendered.find("3:11: error: argument 1 of setflag(): flag 40 is out of range 0-31"),
+            std::string::npos)
+      << c->rendered;
+}
+
+TEST(checker, RegexThatCannotCompile) {
+  const auto c =
+      check(kModules +
+            "route {\n  if (from_uri =~ \"(unclosed\") drop();\n  if ($ru =~ \"^sip:[0-9]+@\") drop();\n}\n");
+  ASSERT_EQ(c->diags.error_count(), 1u) << c->rendered;
+  EXPECT_NE(c->rendered.find("8:19: error: regular expression does not compile"), std::string::npos)
+      << c->rendered;
+}
+
+TEST(checker, BreakOutsideSwitch) {
+  const auto c = check("route {\n  switch ($rm) { case \"INVITE\": break; }\n  break;\n}\n");
+  ASSERT_EQ(c->diags.error_count(), 1u) << c->rendered;
+  EXPECT_NE(c->rendered.find("3:3: error: 'break' outside a switch or while"), std::string::npos)
+      << c->rendered;
+}
+
+TEST(checker, PseudoVariablesAndTransformations) {
+  const auto c = check(
+      "route {\n  $var(x) = $ru{uri.user}{s.len};\n  $var(y) = $rX;\n  $si = \"1.2.3.4\";\n"
+      "  $var(z) = \"a=1;b=2;c=3\"{param.value,c};\n  $var(w) = $var(x){s.substr,1};\n}\n");
+  EXPECT_EQ(c->diags.error_count(), 3u) << c->rendered;
+  EXPECT_NE(c->rendered.find("3:13: error: unknown pseudo-variable '$rX'"), std::string::npos) << c->rendered;
+  EXPECT_NE(c->rendered.find("4:3: error: $si cannot be assigned to"), std::string::npos) << c->rendered;
+  EXPECT_NE(c->rendered.find("6:13: error: transformation {s.substr} takes 2 argument(s), not 1"),
+            std::string::npos)
+      << c->rendered;
+}
+
+TEST(checker, UnknownGlobalsAndBadValues) {
+  const auto c = check("debug=3\ndebgu=3\nchildren=four\nfork=maybe\n");
+  EXPECT_EQ(c->diags.error_count(), 3u) << c->rendered;
+  EXPECT_NE(c->rendered.find("2:1: error: unknown global parameter 'debgu' (did you mean 'debug'?)"),
+            std::string::npos)
+      << c->rendered;
+}
+
+TEST(checker, DuplicateRoute) {
+  const auto c = check("route[1] { }\nroute[1] { }\nroute { route(1); }\n");
+  ASSERT_EQ(c->diags.error_count(), 1u) << c->rendered;
+  EXPECT_NE(c->rendered.find("2:1: error: route[1] is defined twice (first at line 1)"), std::string::npos)
+      << c->rendered;
+}
+
+}  // namespace
+}  // namespace sipd::config

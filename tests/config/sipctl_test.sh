@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# sipctl config check: exit 0 and a summary for a valid script; exit 1 and every error, positioned, for a
+# broken one.  usage: sipctl_test.sh SIPCTL SOURCE_DIR
+set -euo pipefail
+sipctl=$1 src=$2
+
+out=$("$sipctl" config check "$src/config/examples/residential.cfg" 2>&1)
+echo "$out"
+grep -q "residential.cfg: OK: 5 route(s)" <<<"$out"
+
+set +e
+out=$("$sipctl" config check "$src/tests/config/mistakes.cfg" 2>&1)
+status=$?
+set -e
+echo "$out"
+[ "$status" -eq 1 ]
+for want in "mistakes.cfg:4:1: error: module 'tm' has no parameter 'fr_timr'" \
+            "mistakes.cfg:7:2: error: unknown function 't_rely' (did you mean 't_relay'?)" \
+            "mistakes.cfg:8:8: error: route[2] is used here but never defined" \
+            "mistakes.cfg:9:10: error: argument 1 of setflag(): flag 40 is out of range" \
+            "mistakes.cfg:10:13: error: regular expression does not compile" \
+            "mistakes.cfg:14:2: error: t_relay() cannot be used in onreply_route" \
+            "mistakes.cfg: 6 error(s)"; do
+  grep -qF "$want" <<<"$out" || { echo "missing: $want"; exit 1; }
+done
+
+set +e
+"$sipctl" config check /nonexistent.cfg >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
+"$sipctl" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
+echo "sipctl config check: ok"
