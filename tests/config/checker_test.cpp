@@ -34,7 +34,7 @@ TEST(checker, ResidentialExampleChecksClean) {
   const std::string path = std::string(SIPD_SOURCE_DIR) + "/config/examples/residential.cfg";
   const auto c = check(test::read_file(path), "residential.cfg");
   EXPECT_TRUE(c->diags.ok()) << c->rendered;
-  EXPECT_EQ(c->summary.routes.size(), 5u);
+  EXPECT_EQ(c->summary.routes.size(), 8u);
   EXPECT_EQ(c->summary.modules.size(), 11u);
 }
 

@@ -6,7 +6,7 @@ sipctl=$1 src=$2
 
 out=$("$sipctl" config check "$src/config/examples/residential.cfg" 2>&1)
 echo "$out"
-grep -q "residential.cfg: OK: 5 route(s)" <<<"$out"
+grep -q "residential.cfg: OK: 8 route(s)" <<<"$out"
 
 set +e
 out=$("$sipctl" config check "$src/tests/config/mistakes.cfg" 2>&1)
