@@ -1,0 +1,563 @@
+#include <map>
+
+#include "config/program.h"
+#include "config/registry.h"
+
+// Code generation: a single walk over the checked tree. Expressions leave one value on the stack;
+// conditions are compiled with OpenSIPS's truth rules (a function is true when it returns > 0, any other
+// value when it is non-zero / non-empty). Sub-route calls are patched to entry offsets at the end.
+
+namespace sipd::config {
+namespace {
+
+constexpr size_t kMaxSlots = 1024;  // $var / $avp names per script
+
+struct PvName {
+  std::string_view name;
+  PvId id;
+};
+
+constexpr PvName kPvs[] = {
+    {"ru", PvId::RUri},
+    {"ruri", PvId::RUri},
+    {"rU", PvId::RUser},
+    {"rd", PvId::RHost},
+    {"rp", PvId::RPort},
+    {"rm", PvId::Method},
+    {"ci", PvId::CallId},
+    {"fu", PvId::FromUri},
+    {"from", PvId::FromUri},
+    {"fU", PvId::FromUser},
+    {"fd", PvId::FromHost},
+    {"ft", PvId::FromTag},
+    {"tu", PvId::ToUri},
+    {"to", PvId::ToUri},
+    {"tU", PvId::ToUser},
+    {"td", PvId::ToHost},
+    {"tt", PvId::ToTag},
+    {"si", PvId::SrcIp},
+    {"sp", PvId::SrcPort},
+    {"Ri", PvId::DstIp},
+    {"Rp", PvId::DstPort},
+    {"pr", PvId::Proto},
+    {"proto", PvId::Proto},
+    {"retcode", PvId::Retcode},
+    {"rc", PvId::Retcode},
+    {"hdr", PvId::Hdr},
+    {"du", PvId::DstUri},
+    {"duri", PvId::DstUri},
+    {"rs", PvId::Status},
+    {"rr", PvId::Reason},
+    {"cs", PvId::CSeq},
+    {"ua", PvId::UserAgent},
+    {"mf", PvId::MsgFlags},
+    {"bf", PvId::BranchFlags},
+    {"sf", PvId::ScriptFlags},
+    {"T_branch_idx", PvId::BranchIdx},
+    {"T_reply_code", PvId::ReplyCode},
+    {"ml", PvId::MsgLen},
+    {"time", PvId::Time},
+    {"Ts", PvId::Time},
+    {"pid", PvId::Pid},
+    {"pp", PvId::Pid},
+};
+
+struct NameEntry {
+  std::string_view name;
+  NameId id;
+};
+
+constexpr NameEntry kNames[] = {
+    {"af", NameId::Af},
+    {"proto", NameId::Proto},
+    {"method", NameId::Method},
+    {"status", NameId::Status},
+    {"retcode", NameId::Retcode},
+    {"uri", NameId::Uri},
+    {"from_uri", NameId::FromUri},
+    {"to_uri", NameId::ToUri},
+    {"src_ip", NameId::SrcIp},
+    {"src_port", NameId::SrcPort},
+    {"dst_ip", NameId::DstIp},
+    {"dst_port", NameId::DstPort},
+    {"myself", NameId::Myself},
+    {"INET", NameId::Inet},
+    {"INET6", NameId::Inet6},
+    {"UDP", NameId::Udp},
+    {"TCP", NameId::Tcp},
+    {"TLS", NameId::Tls},
+    {"SCTP", NameId::Sctp},
+    {"WS", NameId::Ws},
+    {"WSS", NameId::Wss},
+    {"NULL", NameId::Null},
+    {"null", NameId::Null},
+    {"yes", NameId::Yes},
+    {"no", NameId::No},
+    {"inet", NameId::Inet},
+    {"inet6", NameId::Inet6},
+    {"udp", NameId::Udp},
+    {"tcp", NameId::Tcp},
+    {"tls", NameId::Tls},
+};
+
+struct TransformName {
+  std::string_view text;
+  TransformId id;
+};
+
+constexpr TransformName kTransforms[] = {
+    {"s.len", TransformId::SLen},
+    {"s.int", TransformId::SInt},
+    {"s.substr", TransformId::SSubstr},
+    {"s.select", TransformId::SSelect},
+    {"s.tolower", TransformId::STolower},
+    {"s.toupper", TransformId::SToupper},
+    {"uri.user", TransformId::UriUser},
+    {"uri.host", TransformId::UriHost},
+    {"uri.port", TransformId::UriPort},
+    {"uri.params", TransformId::UriParams},
+    {"uri.param", TransformId::UriParam},
+    {"param.value", TransformId::ParamValue},
+    {"param.count", TransformId::ParamCount},
+};
+
+class Compiler {
+ public:
+  Compiler(const SourceFile& file, Diagnostics& diags) : file_(file), diags_(diags) {}
+
+  Program run(const Script& script) {
+    prog_.registry_hash = registry_hash();
+    for (const FunctionSpec& f : registry().functions) prog_.function_names.emplace_back(f.name);
+    // The main route first, so routes[0] is where a request starts.
+    for (const Route& r : script.routes)
+      if (r.kind == RouteKind::Request && r.name.empty()) route(r);
+    for (const Route& r : script.routes)
+      if (!(r.kind == RouteKind::Request && r.name.empty())) route(r);
+    for (const auto& [pc, target] : route_fixups_) {
+      const int idx = prog_.find_route(RouteKind::Request, target);
+      if (idx < 0) {
+        error(prog_.code[pc].source, "route[" + target + "] is called but never defined");
+        continue;
+      }
+      prog_.code[pc].a = uint16_t(idx);
+    }
+    return std::move(prog_);
+  }
+
+ private:
+  void error(uint32_t offset, std::string message) { diags_.error(file_.pos(offset), std::move(message)); }
+
+  size_t emit(Op op, uint32_t source, uint16_t a = 0, uint16_t b = 0, int64_t imm = 0) {
+    prog_.code.push_back(Instr{op, a, b, imm, source});
+    return prog_.code.size() - 1;
+  }
+  void patch(size_t at) { prog_.code[at].imm = int64_t(prog_.code.size()); }
+
+  uint16_t intern(const std::string& s) {
+    const auto [it, fresh] = strings_.emplace(s, uint16_t(prog_.strings.size()));
+    if (fresh) prog_.strings.push_back(s);
+    return it->second;
+  }
+
+  uint16_t slot(std::vector<std::string>& names, std::map<std::string, uint16_t>& index,
+                const std::string& name, uint32_t source) {
+    const auto it = index.find(name);
+    if (it != index.end()) return it->second;
+    if (names.size() >= kMaxSlots) {
+      error(source, "more than " + std::to_string(kMaxSlots) + " distinct variables in one script");
+      return 0;
+    }
+    names.push_back(name);
+    return index[name] = uint16_t(names.size() - 1);
+  }
+
+  void route(const Route& r) {
+    prog_.routes.push_back(RouteCode{r.kind, r.name, uint32_t(prog_.code.size())});
+    statements(r.body);
+    // Falling off the end: the main route ends the script, a sub-route returns 1.
+    if (r.kind == RouteKind::Request && !r.name.empty()) {
+      emit(Op::PushInt, r.end, 0, 0, 1);
+      emit(Op::Return, r.end);
+    } else {
+      emit(Op::Exit, r.end);
+    }
+  }
+
+  void statements(const StmtList& list) {
+    for (const StmtPtr& s : list)
+      if (s) statement(*s);
+  }
+
+  void statement(const Stmt& s) {
+    switch (s.kind) {
+      case StmtKind::Expr:
+        value(*s.expr);
+        emit(Op::Pop, s.offset);
+        return;
+      case StmtKind::Assign:
+        assign(s);
+        return;
+      case StmtKind::If: {
+        condition(*s.expr);
+        const size_t skip = emit(Op::JumpIfFalse, s.offset);
+        statements(s.body);
+        if (s.else_body.empty()) {
+          patch(skip);
+          return;
+        }
+        const size_t over = emit(Op::Jump, s.offset);
+        patch(skip);
+        statements(s.else_body);
+        patch(over);
+        return;
+      }
+      case StmtKind::While: {
+        const size_t top = prog_.code.size();
+        condition(*s.expr);
+        const size_t out = emit(Op::JumpIfFalse, s.offset);
+        loops_.push_back({});
+        statements(s.body);
+        emit(Op::Jump, s.offset, 0, 0, int64_t(top));
+        patch(out);
+        for (size_t b : loops_.back()) patch(b);
+        loops_.pop_back();
+        return;
+      }
+      case StmtKind::Switch:
+        switch_statement(s);
+        return;
+      case StmtKind::Break:
+        if (loops_.empty()) {
+          error(s.offset, "'break' outside a switch or while");
+          return;
+        }
+        loops_.back().push_back(emit(Op::Jump, s.offset));
+        return;
+      case StmtKind::Return:
+        if (s.expr) {
+          value(*s.expr);
+        } else {
+          emit(Op::PushInt, s.offset, 0, 0, 1);
+        }
+        emit(Op::Return, s.offset);
+        return;
+      case StmtKind::Exit:
+        emit(Op::Exit, s.offset);
+        return;
+      case StmtKind::Drop:
+        emit(Op::Drop, s.offset);
+        return;
+      case StmtKind::Block:
+        statements(s.body);
+        return;
+    }
+  }
+
+  // switch: compare the value (kept in a hidden variable) with each case in turn; a case's body falls
+  // through to the next one as in C, `break` leaves.
+  void switch_statement(const Stmt& s) {
+    const uint16_t tmp =
+        slot(prog_.var_names, vars_, "\x01switch" + std::to_string(switch_counter_++), s.offset);
+    value(*s.expr);
+    emit(Op::StoreVar, s.offset, tmp);
+    std::vector<size_t> to_body(s.cases.size());
+    size_t default_case = s.cases.size();
+    for (size_t i = 0; i < s.cases.size(); ++i) {
+      if (s.cases[i].is_default) {
+        default_case = i;
+        continue;
+      }
+      emit(Op::LoadVar, s.cases[i].offset, tmp);
+      value(*s.cases[i].value);
+      emit(Op::Eq, s.cases[i].offset);
+      const size_t miss = emit(Op::JumpIfFalse, s.cases[i].offset);
+      to_body[i] = emit(Op::Jump, s.cases[i].offset);
+      patch(miss);
+    }
+    const size_t no_match = emit(Op::Jump, s.offset);
+    loops_.push_back({});
+    for (size_t i = 0; i < s.cases.size(); ++i) {
+      if (i == default_case) {
+        patch(no_match);
+      } else {
+        patch(to_body[i]);
+      }
+      statements(s.cases[i].body);
+    }
+    if (default_case == s.cases.size()) patch(no_match);
+    for (size_t b : loops_.back()) patch(b);
+    loops_.pop_back();
+  }
+
+  void assign(const Stmt& s) {
+    const Expr& t = *s.target;
+    if (s.op != Tok::Assign) {  // x += e  ->  x = x + e
+      value(t);
+      value(*s.expr);
+      emit(s.op == Tok::PlusAssign ? Op::Add : Op::Sub, s.offset);
+    } else {
+      value(*s.expr);
+    }
+    store(t);
+  }
+
+  struct PvRef {
+    std::string name;
+    std::string arg;
+  };
+
+  static PvRef split_pvar(std::string_view text) {
+    PvRef r;
+    if (text.starts_with("$(") && text.ends_with(")"))
+      text = text.substr(2, text.size() - 3);
+    else if (text.starts_with("$"))
+      text.remove_prefix(1);
+    size_t i = 0;
+    while (i < text.size() && (std::isalnum(uint8_t(text[i])) || text[i] == '_' || text[i] == '.')) ++i;
+    r.name = std::string(text.substr(0, i));
+    if (i < text.size() && text[i] == '(') {
+      const size_t close = text.rfind(')');
+      r.arg =
+          std::string(text.substr(i + 1, close == std::string_view::npos || close < i ? 0 : close - i - 1));
+    }
+    return r;
+  }
+
+  void store(const Expr& t) {
+    const PvRef r = split_pvar(t.text);
+    if (r.name == "var") {
+      emit(Op::StoreVar, t.offset, slot(prog_.var_names, vars_, r.arg, t.offset));
+    } else if (r.name == "avp") {
+      emit(Op::StoreAvp, t.offset, slot(prog_.avp_names, avps_, r.arg, t.offset));
+    } else {
+      emit(Op::StorePv, t.offset, uint16_t(pv_id(r.name)), intern(r.arg));
+    }
+  }
+
+  void transforms(const Expr& e) {
+    for (const std::string& text : e.transforms) {
+      prog_.transforms.push_back(parse_transform(text));
+      emit(Op::Transform, e.offset, uint16_t(prog_.transforms.size() - 1));
+    }
+  }
+
+  // A value for a condition: functions are true when they return > 0, other values when non-zero.
+  void condition(const Expr& e) {
+    if (e.kind == ExprKind::Unary && e.op == Tok::Not) {
+      condition(*e.args[0]);
+      emit(Op::Not, e.offset);
+      return;
+    }
+    if (e.kind == ExprKind::Binary && (e.op == Tok::AndAnd || e.op == Tok::OrOr)) {
+      logical(e, true);
+      return;
+    }
+    value(e);
+    emit(e.kind == ExprKind::Call ? Op::Positive : Op::ToBool, e.offset);
+  }
+
+  // a && b, a || b with short-circuit, leaving 1 or 0.
+  void logical(const Expr& e, bool) {
+    condition(*e.args[0]);
+    if (e.op == Tok::AndAnd) {
+      const size_t fail = emit(Op::JumpIfFalse, e.offset);
+      condition(*e.args[1]);
+      const size_t fail2 = emit(Op::JumpIfFalse, e.offset);
+      emit(Op::PushInt, e.offset, 0, 0, 1);
+      const size_t done = emit(Op::Jump, e.offset);
+      patch(fail);
+      patch(fail2);
+      emit(Op::PushInt, e.offset, 0, 0, 0);
+      patch(done);
+      return;
+    }
+    emit(Op::Not, e.offset);
+    const size_t first_true = emit(Op::JumpIfFalse, e.offset);
+    condition(*e.args[1]);
+    const size_t done = emit(Op::Jump, e.offset);
+    patch(first_true);
+    emit(Op::PushInt, e.offset, 0, 0, 1);
+    patch(done);
+  }
+
+  void value(const Expr& e) {
+    switch (e.kind) {
+      case ExprKind::Int:
+        emit(Op::PushInt, e.offset, 0, 0, e.number);
+        return;
+      case ExprKind::String:
+        emit(Op::PushStr, e.offset, intern(e.text));
+        transforms(e);
+        return;
+      case ExprKind::PVar: {
+        const PvRef r = split_pvar(e.text);
+        if (e.text == "$$") {
+          emit(Op::PushStr, e.offset, intern("$"));
+        } else if (r.name == "var") {
+          emit(Op::LoadVar, e.offset, slot(prog_.var_names, vars_, r.arg, e.offset));
+        } else if (r.name == "avp") {
+          emit(Op::LoadAvp, e.offset, slot(prog_.avp_names, avps_, r.arg, e.offset));
+        } else {
+          emit(Op::LoadPv, e.offset, uint16_t(pv_id(r.name)), intern(r.arg));
+        }
+        transforms(e);
+        return;
+      }
+      case ExprKind::Name: {
+        NameId id = NameId::Unknown;
+        for (const NameEntry& n : kNames)
+          if (n.name == e.text) id = n.id;
+        emit(Op::LoadName, e.offset, uint16_t(id));
+        return;
+      }
+      case ExprKind::Unary:
+        if (e.op == Tok::Not) {
+          condition(e);
+          return;
+        }
+        value(*e.args[0]);
+        emit(e.op == Tok::Minus ? Op::Neg : Op::BitNot, e.offset);
+        return;
+      case ExprKind::Binary:
+        binary(e);
+        return;
+      case ExprKind::Call:
+        call(e);
+        return;
+    }
+  }
+
+  void binary(const Expr& e) {
+    if (e.op == Tok::AndAnd || e.op == Tok::OrOr) {
+      logical(e, true);
+      return;
+    }
+    value(*e.args[0]);
+    value(*e.args[1]);
+    Op op = Op::Add;
+    switch (e.op) {
+      case Tok::Plus:
+        op = Op::Add;
+        break;
+      case Tok::Minus:
+        op = Op::Sub;
+        break;
+      case Tok::Star:
+        op = Op::Mul;
+        break;
+      case Tok::Slash:
+        op = Op::Div;
+        break;
+      case Tok::Percent:
+        op = Op::Mod;
+        break;
+      case Tok::BitOr:
+        op = Op::BitOr;
+        break;
+      case Tok::BitAnd:
+        op = Op::BitAnd;
+        break;
+      case Tok::BitXor:
+        op = Op::BitXor;
+        break;
+      case Tok::Eq:
+        op = Op::Eq;
+        break;
+      case Tok::Ne:
+        op = Op::Ne;
+        break;
+      case Tok::Lt:
+        op = Op::Lt;
+        break;
+      case Tok::Gt:
+        op = Op::Gt;
+        break;
+      case Tok::Le:
+        op = Op::Le;
+        break;
+      case Tok::Ge:
+        op = Op::Ge;
+        break;
+      case Tok::Match:
+        op = Op::Match;
+        break;
+      case Tok::NoMatch:
+        op = Op::NoMatch;
+        break;
+      default:
+        error(e.offset, "operator not supported here");
+        break;
+    }
+    emit(op, e.offset);
+  }
+
+  void call(const Expr& e) {
+    if (e.text == "route" && e.args.size() == 1) {
+      const Expr& a = *e.args[0];
+      const std::string target = a.kind == ExprKind::Int ? std::to_string(a.number) : a.text;
+      route_fixups_.emplace_back(emit(Op::CallRoute, e.offset), target);
+      return;
+    }
+    const auto fns = registry().functions;
+    size_t index = fns.size();
+    for (size_t i = 0; i < fns.size(); ++i)
+      if (fns[i].name == e.text) index = i;
+    if (index == fns.size()) {
+      error(e.offset, "unknown function '" + e.text + "'");
+      emit(Op::PushInt, e.offset, 0, 0, -1);
+      return;
+    }
+    for (const ExprPtr& a : e.args) {
+      if (a->kind == ExprKind::Name) {  // route and flag names travel as strings
+        emit(Op::PushStr, a->offset, intern(a->text));
+      } else {
+        value(*a);
+      }
+    }
+    emit(Op::Call, e.offset, uint16_t(index), uint16_t(e.args.size()));
+  }
+
+  const SourceFile& file_;
+  Diagnostics& diags_;
+  Program prog_;
+  std::map<std::string, uint16_t> strings_, vars_, avps_;
+  std::vector<std::pair<size_t, std::string>> route_fixups_;
+  std::vector<std::vector<size_t>> loops_;  // pending `break` jumps of the enclosing switch/while
+  int switch_counter_ = 0;
+};
+
+}  // namespace
+
+PvId pv_id(std::string_view name) {
+  for (const PvName& p : kPvs)
+    if (p.name == name) return p.id;
+  return PvId::Other;
+}
+
+TransformCode parse_transform(const std::string& text) {
+  TransformCode tc;
+  tc.text = text;
+  size_t comma = text.find(',');
+  const std::string head = text.substr(0, comma);
+  for (const TransformName& t : kTransforms)
+    if (t.text == head) tc.id = t.id;
+  while (comma != std::string::npos) {
+    const size_t next = text.find(',', comma + 1);
+    tc.args.push_back(
+        text.substr(comma + 1, next == std::string::npos ? std::string::npos : next - comma - 1));
+    comma = next;
+  }
+  return tc;
+}
+
+int Program::find_route(RouteKind kind, std::string_view name) const {
+  for (size_t i = 0; i < routes.size(); ++i)
+    if (routes[i].kind == kind && routes[i].name == name) return int(i);
+  return -1;
+}
+
+Program compile_program(const SourceFile& file, const Script& script, Diagnostics& diags) {
+  return Compiler(file, diags).run(script);
+}
+
+}  // namespace sipd::config

@@ -1,0 +1,192 @@
+// The compiled routing program: what the compiler makes of a checked Script and what the engine runs.
+// A stack machine's code for every route, with names resolved before the first packet: script variables
+// become slot numbers, pseudo-variables accessor ids, functions registry indices, string literals entries
+// of a constant pool, route calls code offsets. Immutable once built; a worker keeps the version a
+// transaction started with.
+//
+// Who calls: the compiler (config/compiler.cpp) builds it; dataplane/engine runs it. Any thread may read
+// a finished Program.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/ast.h"
+#include "config/source.h"
+
+namespace sipd::config {
+
+enum class Op : uint8_t {
+  PushInt,  // push imm
+  PushStr,  // push strings[a]
+  PushNull,
+  LoadVar,   // push vars[a]            ($var(x))
+  StoreVar,  // vars[a] = pop
+  LoadAvp,   // push avps[a]            ($avp(x), the tutorial's $avp(i:700) and $avp(s:name))
+  StoreAvp,
+  LoadPv,     // push pseudo-variable a (PvId) with argument strings[b]
+  StorePv,    // pseudo-variable a = pop
+  LoadName,   // push core keyword a (NameId)
+  Transform,  // apply transforms[a] to the top of the stack
+  Not,
+  Neg,
+  BitNot,
+  ToBool,
+  Positive,  // Positive: a function result as a condition (> 0)
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Mod,
+  BitOr,
+  BitAnd,
+  BitXor,
+  Eq,
+  Ne,
+  Lt,
+  Gt,
+  Le,
+  Ge,
+  Match,  // regex: pattern from the stack (constant patterns are compiled once and cached)
+  NoMatch,
+  Jump,         // pc = imm
+  JumpIfFalse,  // pop; if falsy pc = imm
+  Call,         // call registry function a with b arguments; pushes its result
+  CallRoute,    // call route a; pushes its return value
+  Return,       // pop the return value; back to the caller (or end of the script)
+  Exit,
+  Drop,
+  Pop,
+};
+
+struct Instr {
+  Op op;
+  uint16_t a = 0;
+  uint16_t b = 0;
+  int64_t imm = 0;
+  uint32_t source = 0;  // byte offset in the script, for run-time messages
+};
+
+// Pseudo-variables the engine reads and writes itself; anything else the registry knows is PvOther.
+enum class PvId : uint16_t {
+  Other,
+  RUri,
+  RUser,
+  RHost,
+  RPort,
+  Method,
+  CallId,
+  FromUri,
+  FromUser,
+  FromHost,
+  FromTag,
+  ToUri,
+  ToUser,
+  ToHost,
+  ToTag,
+  SrcIp,
+  SrcPort,
+  DstIp,
+  DstPort,
+  Proto,
+  Retcode,
+  Hdr,
+  DstUri,
+  Status,
+  Reason,
+  CSeq,
+  UserAgent,
+  MsgFlags,
+  BranchFlags,
+  ScriptFlags,
+  BranchIdx,
+  ReplyCode,
+  MsgLen,
+  Time,
+  Pid,
+  Dollar,
+};
+
+// Core keywords used as values.
+enum class NameId : uint16_t {
+  Unknown,
+  Af,
+  Proto,
+  Method,
+  Status,
+  Retcode,
+  Uri,
+  FromUri,
+  ToUri,
+  SrcIp,
+  SrcPort,
+  DstIp,
+  DstPort,
+  Myself,
+  Inet,
+  Inet6,
+  Udp,
+  Tcp,
+  Tls,
+  Sctp,
+  Ws,
+  Wss,
+  Null,
+  Yes,
+  No,
+};
+
+enum class TransformId : uint16_t {
+  Other,
+  SLen,
+  SInt,
+  SSubstr,
+  SSelect,
+  STolower,
+  SToupper,
+  UriUser,
+  UriHost,
+  UriPort,
+  UriParams,
+  UriParam,
+  ParamValue,
+  ParamCount,
+};
+
+struct TransformCode {
+  TransformId id = TransformId::Other;
+  std::string text;               // as written, e.g. "s.substr,0,3"
+  std::vector<std::string> args;  // "0", "3"
+};
+
+struct RouteCode {
+  RouteKind kind;
+  std::string name;
+  uint32_t entry = 0;
+};
+
+struct Program {
+  std::vector<Instr> code;
+  std::vector<std::string> strings;
+  std::vector<std::string> var_names;  // slot -> $var name
+  std::vector<std::string> avp_names;  // slot -> $avp name
+  std::vector<TransformCode> transforms;
+  std::vector<RouteCode> routes;            // routes[0] is the main route when there is one
+  std::vector<std::string> function_names;  // registry index -> name, for messages
+  uint64_t registry_hash = 0;
+
+  // Index of a route, or -1.
+  int find_route(RouteKind kind, std::string_view name) const;
+};
+
+// The accessor id of a pseudo-variable name ("ru", "hdr"...), PvId::Other when the engine has none.
+PvId pv_id(std::string_view name);
+// "s.substr,0,3" -> {SSubstr, {"0", "3"}}.
+TransformCode parse_transform(const std::string& text);
+
+// Compiles a parsed and checked script. Problems the checker could not see (too many variables, a route
+// nesting the compiler refuses) go to `diags`.
+Program compile_program(const SourceFile& file, const Script& script, Diagnostics& diags);
+
+}  // namespace sipd::config

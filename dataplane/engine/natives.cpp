@@ -1,0 +1,409 @@
+#include "dataplane/engine/natives.h"
+
+#include <hs.h>
+
+#include <array>
+#include <charconv>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/sip/chars.h"
+#include "dataplane/sip/list.h"
+#include "dataplane/sip/scalar.h"
+#include "dataplane/sip/uri.h"
+
+namespace sipd::engine {
+namespace {
+
+int64_t int_arg(VmState& st, const Value& v) {
+  if (v.kind == Value::Kind::Int) return v.i;
+  const std::string_view s = to_text(st, v);
+  int64_t out = 0;
+  std::from_chars(s.data(), s.data() + s.size(), out);
+  return out;
+}
+
+// ---- log ----
+int log_level(std::string_view name) {
+  static constexpr std::pair<std::string_view, int> kLevels[] = {
+      {"L_ALERT", -3}, {"L_CRIT", -2}, {"L_ERR", -1}, {"L_WARN", 1},
+      {"L_NOTICE", 2}, {"L_INFO", 3},  {"L_DBG", 4}};
+  for (const auto& [n, l] : kLevels)
+    if (n == name) return l;
+  return 3;
+}
+
+int64_t fn_log(Vm& vm, Host& host, const Context& ctx, VmState& st, std::span<const Value> args) {
+  (void)vm;
+  (void)ctx;
+  const int level = args.size() == 2 ? int(int_arg(st, args[0])) : -1;
+  host.log(level, to_text(st, args.back()));
+  return 1;
+}
+
+int64_t fn_xlog(Vm& vm, Host& host, const Context& ctx, VmState& st, std::span<const Value> args) {
+  const int level = args.size() == 2 ? log_level(to_text(st, args[0])) : -1;
+  host.log(level, format(vm, ctx, st, to_text(st, args.back())));
+  return 1;
+}
+
+// ---- flags: message (transaction), branch and script flags, 0-31 ----
+template <uint32_t VmState::*Flags, int Op>
+int64_t fn_flag(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
+  const int64_t bit = int_arg(st, args[0]);
+  if (bit < 0 || bit > 31) return -1;
+  const uint32_t mask = uint32_t(1) << bit;
+  if (Op == 0) st.*Flags |= mask;
+  if (Op == 1) st.*Flags &= ~mask;
+  if (Op == 2) return (st.*Flags & mask) ? 1 : -1;
+  return 1;
+}
+
+// ---- message tests ----
+int64_t fn_is_method(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+  if (!ctx.msg) return -1;
+  std::string_view method = ctx.msg->is_request() ? ctx.msg->method_text() : std::string_view();
+  if (ctx.msg->is_response()) {
+    sip::CSeq cseq;
+    if (sip::parse_cseq(ctx.msg->first_value(sip::HeaderId::CSeq), cseq)) method = cseq.method;
+  }
+  std::string_view list = to_text(st, args[0]);
+  while (!list.empty()) {  // "INVITE|BYE"
+    const size_t bar = list.find('|');
+    if (list.substr(0, bar) == method) return 1;
+    list = bar == std::string_view::npos ? std::string_view() : list.substr(bar + 1);
+  }
+  return -1;
+}
+
+int64_t fn_has_totag(Vm&, Host&, const Context& ctx, VmState&, std::span<const Value>) {
+  if (!ctx.msg) return -1;
+  std::string_view params = ctx.msg->first_value(sip::HeaderId::To);
+  return params.find(";tag=") != std::string_view::npos || params.find(";TAG=") != std::string_view::npos
+             ? 1
+             : -1;
+}
+
+int64_t fn_is_present_hf(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+  return ctx.msg && ctx.msg->find(to_text(st, args[0])) != sip::kNoHeader ? 1 : -1;
+}
+
+// maxfwd: the one place Max-Forwards is checked and decremented. 2 = decremented, 1 = added with the
+// limit, -1 = it was 0 (the script answers 483), -2 = unparseable.
+int64_t fn_maxfwd(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+  if (!ctx.msg) return -2;
+  const int64_t limit = args.empty() ? 70 : int_arg(st, args[0]);
+  bool present = false;
+  const std::string_view v = ctx.msg->first_value(sip::HeaderId::MaxForwards, &present);
+  sip::MaxForwards mf;
+  if (!present || (sip::parse_max_forwards(v, mf) && mf.overlarge)) {
+    if (ctx.edits) (void)ctx.edits->set_max_forwards(uint32_t(limit));
+    return 1;
+  }
+  if (!sip::parse_max_forwards(v, mf)) return -2;
+  if (mf.value == 0) return -1;
+  const uint32_t next = std::min<uint32_t>(mf.value - 1u, uint32_t(limit));
+  if (ctx.edits) (void)ctx.edits->set_max_forwards(next);
+  return 2;
+}
+
+struct NativeEntry {
+  std::string_view name;
+  NativeFn fn;
+};
+
+constexpr NativeEntry kNatives[] = {
+    {"log", fn_log},
+    {"xlog", fn_xlog},
+    {"setflag", fn_flag<&VmState::msg_flags, 0>},
+    {"resetflag", fn_flag<&VmState::msg_flags, 1>},
+    {"isflagset", fn_flag<&VmState::msg_flags, 2>},
+    {"setbflag", fn_flag<&VmState::branch_flags, 0>},
+    {"resetbflag", fn_flag<&VmState::branch_flags, 1>},
+    {"isbflagset", fn_flag<&VmState::branch_flags, 2>},
+    {"setsflag", fn_flag<&VmState::script_flags, 0>},
+    {"resetsflag", fn_flag<&VmState::script_flags, 1>},
+    {"issflagset", fn_flag<&VmState::script_flags, 2>},
+    {"is_method", fn_is_method},
+    {"has_totag", fn_has_totag},
+    {"is_present_hf", fn_is_present_hf},
+    {"mf_process_maxfwd_header", fn_maxfwd},
+};
+
+std::vector<NativeFn> build_table() {
+  const auto& fns = config::registry().functions;
+  std::vector<NativeFn> t(fns.size(), nullptr);
+  for (size_t i = 0; i < fns.size(); ++i)
+    for (const NativeEntry& n : kNatives)
+      if (n.name == fns[i].name) t[i] = n.fn;
+  return t;
+}
+
+// ---- regex cache (Hyperscan) ----
+struct CompiledRegex {
+  hs_database_t* db = nullptr;
+  ~CompiledRegex() { hs_free_database(db); }
+};
+
+struct RegexCache {
+  std::map<std::string, std::unique_ptr<CompiledRegex>, std::less<>> entries;
+  hs_scratch_t* scratch = nullptr;
+  ~RegexCache() { hs_free_scratch(scratch); }
+};
+
+thread_local RegexCache g_regex;
+
+int on_match(unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
+  *static_cast<bool*>(ctx) = true;
+  return 1;  // stop at the first match
+}
+
+}  // namespace
+
+NativeFn native_for(uint16_t index) {
+  static const std::vector<NativeFn> table = build_table();
+  return index < table.size() ? table[index] : nullptr;
+}
+
+Value load_name(const Context& ctx, VmState& st, config::NameId id) {
+  using config::NameId;
+  switch (id) {
+    case NameId::Af:
+      return Value::integer(ctx.ipv6 ? 6 : 4);
+    case NameId::Inet:
+      return Value::integer(4);
+    case NameId::Inet6:
+      return Value::integer(6);
+    case NameId::Proto:
+      return Value::integer(int(ctx.transport) + 1);
+    case NameId::Udp:
+      return Value::integer(1);
+    case NameId::Tcp:
+      return Value::integer(2);
+    case NameId::Tls:
+      return Value::integer(3);
+    case NameId::Sctp:
+      return Value::integer(4);
+    case NameId::Ws:
+      return Value::integer(5);
+    case NameId::Wss:
+      return Value::integer(6);
+    case NameId::Method:
+      return ctx.msg && ctx.msg->is_request() ? Value::string(ctx.msg->method_text()) : Value::null();
+    case NameId::Status:
+      return ctx.msg && ctx.msg->is_response() ? Value::integer(ctx.msg->status()) : Value::null();
+    case NameId::Retcode:
+      return Value::integer(st.retcode);
+    case NameId::Uri:
+      if (!st.new_ruri.empty()) return Value::string(st.new_ruri);
+      return ctx.msg && ctx.msg->is_request() ? Value::string(ctx.msg->request_uri()) : Value::null();
+    case NameId::FromUri:
+    case NameId::ToUri: {
+      if (!ctx.msg) return Value::null();
+      std::string_view v =
+          ctx.msg->first_value(id == NameId::FromUri ? sip::HeaderId::From : sip::HeaderId::To);
+      const size_t lt = v.find('<'), gt = v.find('>');
+      if (lt != std::string_view::npos && gt > lt) return Value::string(v.substr(lt + 1, gt - lt - 1));
+      return Value::string(v.substr(0, v.find(';')));
+    }
+    case NameId::SrcIp:
+      return Value::string(ctx.src_ip);
+    case NameId::SrcPort:
+      return Value::integer(ctx.src_port);
+    case NameId::DstIp:
+      return Value::string(ctx.dst_ip);
+    case NameId::DstPort:
+      return Value::integer(ctx.dst_port);
+    case NameId::Yes:
+      return Value::integer(1);
+    case NameId::No:
+      return Value::integer(0);
+    case NameId::Myself:  // the addresses sipd owns are the dataplane's to know (issue 4)
+    case NameId::Null:
+    case NameId::Unknown:
+      return Value::null();
+  }
+  return Value::null();
+}
+
+bool regex_match(std::string_view pattern, std::string_view subject) {
+  auto it = g_regex.entries.find(pattern);
+  if (it == g_regex.entries.end()) {
+    auto entry = std::make_unique<CompiledRegex>();
+    hs_compile_error_t* err = nullptr;
+    const std::string p(pattern);
+    if (hs_compile(p.c_str(), HS_FLAG_DOTALL | HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH, HS_MODE_BLOCK,
+                   nullptr, &entry->db, &err) != HS_SUCCESS) {
+      hs_free_compile_error(err);
+      entry->db = nullptr;
+    } else if (hs_alloc_scratch(entry->db, &g_regex.scratch) != HS_SUCCESS) {
+      return false;
+    }
+    it = g_regex.entries.emplace(p, std::move(entry)).first;
+  }
+  if (!it->second->db) return false;
+  bool hit = false;
+  hs_scan(it->second->db, subject.data(), unsigned(subject.size()), 0, g_regex.scratch, on_match, &hit);
+  return hit;
+}
+
+Value transform(VmState& st, const config::TransformCode& t, const Value& in) {
+  using config::TransformId;
+  const std::string_view s = to_text(st, in);
+  auto arg = [&](size_t i) {
+    int64_t v = 0;
+    if (i < t.args.size()) std::from_chars(t.args[i].data(), t.args[i].data() + t.args[i].size(), v);
+    return v;
+  };
+  switch (t.id) {
+    case TransformId::SLen:
+      return Value::integer(int64_t(s.size()));
+    case TransformId::SInt: {
+      int64_t v = 0;
+      std::from_chars(s.data(), s.data() + s.size(), v);
+      return Value::integer(v);
+    }
+    case TransformId::SSubstr: {
+      int64_t off = arg(0), len = arg(1);
+      if (off < 0) off = std::max<int64_t>(0, int64_t(s.size()) + off);
+      if (size_t(off) >= s.size()) return Value::string("");
+      if (len <= 0) len = int64_t(s.size()) - off + len;
+      return Value::string(s.substr(size_t(off), size_t(std::max<int64_t>(0, len))));
+    }
+    case TransformId::SSelect: {  // {s.select,index,separator}; negative index counts from the end
+      const char sep = t.args.size() > 1 && !t.args[1].empty() ? t.args[1][0] : ',';
+      std::vector<std::string_view> parts;
+      for (size_t b = 0;;) {
+        const size_t e = s.find(sep, b);
+        parts.push_back(s.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b));
+        if (e == std::string_view::npos) break;
+        b = e + 1;
+      }
+      int64_t i = arg(0);
+      if (i < 0) i += int64_t(parts.size());
+      return i >= 0 && size_t(i) < parts.size() ? Value::string(parts[size_t(i)]) : Value::null();
+    }
+    case TransformId::STolower:
+    case TransformId::SToupper: {
+      std::string_view out = arena_copy(st, s);
+      char* p = const_cast<char*>(out.data());
+      for (size_t i = 0; i < out.size(); ++i)
+        p[i] = t.id == TransformId::STolower ? sip::to_lower(p[i])
+                                             : (p[i] >= 'a' && p[i] <= 'z' ? char(p[i] - 32) : p[i]);
+      return Value::string(out);
+    }
+    case TransformId::UriUser:
+    case TransformId::UriHost:
+    case TransformId::UriPort:
+    case TransformId::UriParams:
+    case TransformId::UriParam: {
+      sip::Uri u;
+      if (sip::parse_uri(s, u) != sip::UriError::None) return Value::null();
+      if (t.id == TransformId::UriUser) return Value::string(u.user);
+      if (t.id == TransformId::UriHost) return Value::string(u.host);
+      if (t.id == TransformId::UriPort) return Value::string(u.port_text);
+      if (t.id == TransformId::UriParams)
+        return Value::string(u.params.empty() ? u.params : u.params.substr(1));
+      std::string_view v;
+      return t.args.empty() || !sip::find_param(u.params, t.args[0], v) ? Value::null() : Value::string(v);
+    }
+    case TransformId::ParamValue:
+    case TransformId::ParamCount: {  // "a=1;b=2;c=3"{param.value,c} = "3"
+      const std::string list = ";" + std::string(s);
+      std::string_view rest = list;
+      sip::Param p;
+      int64_t count = 0;
+      while (sip::next_param(rest, p) == sip::ParamStatus::Ok) {
+        ++count;
+        if (t.id == TransformId::ParamValue && !t.args.empty() && sip::iequals(p.name, t.args[0]))
+          return Value::string(arena_copy(st, sip::unquote(p.value)));
+      }
+      return t.id == TransformId::ParamCount ? Value::integer(count) : Value::null();
+    }
+    case TransformId::Other:
+      return Value::null();
+  }
+  return Value::null();
+}
+
+namespace {
+
+// Appends a value's text to the arena (formatting writes its output there contiguously, so a number is
+// printed straight into place rather than through to_text()).
+void append_value(VmState& st, const Value& v) {
+  if (v.kind != Value::Kind::Int) {
+    arena_copy(st, v.kind == Value::Kind::Str ? v.s : std::string_view("<null>"));
+    return;
+  }
+  char digits[24];
+  const auto r = std::to_chars(digits, digits + sizeof digits, v.i);
+  arena_copy(st, std::string_view(digits, size_t(r.ptr - digits)));
+}
+
+}  // namespace
+
+// One pseudo-variable spec without the '$' — `name`, `name(arg)`, then glued {transformations} — read
+// from the front of `text`; returns how many bytes it used.
+static size_t eval_spec(Vm& vm, const Context& ctx, VmState& st, std::string_view text, Value& v) {
+  const config::Program& prog = *st.program;
+  size_t j = 0;
+  while (j < text.size() && (std::isalnum(uint8_t(text[j])) || text[j] == '_')) ++j;
+  const std::string name(text.substr(0, j));
+  std::string arg;
+  if (j < text.size() && text[j] == '(') {
+    const size_t close = text.find(')', j);
+    if (close == std::string_view::npos) return text.size();
+    arg = std::string(text.substr(j + 1, close - j - 1));
+    j = close + 1;
+  }
+  if (name == "var" || name == "avp") {
+    const auto& names = name == "var" ? prog.var_names : prog.avp_names;
+    for (size_t k = 0; k < names.size() && k < VmState::kVars; ++k)
+      if (names[k] == arg) v = name == "var" ? st.vars[k] : st.avps[k];
+  } else {
+    v = vm.load_pv(ctx, st, config::pv_id(name), arg);
+  }
+  while (j + 1 < text.size() && text[j] == '{' && std::islower(uint8_t(text[j + 1]))) {
+    const size_t close = text.find('}', j);
+    if (close == std::string_view::npos) break;
+    v = transform(st, config::parse_transform(std::string(text.substr(j + 1, close - j - 1))), v);
+    j = close + 1;
+  }
+  return j;
+}
+
+// Performance notes: formatting parses the pseudo-variables of the string on each call; it serves
+// log()/xlog(), which an operator turns down on a busy edge. Precompiling format strings is future work.
+std::string_view format(Vm& vm, const Context& ctx, VmState& st, std::string_view text) {
+  const uint32_t start = st.arena_used;
+  for (size_t i = 0; i < text.size();) {
+    const size_t dollar = text.find('$', i);
+    arena_copy(st, text.substr(i, dollar == std::string_view::npos ? std::string_view::npos : dollar - i));
+    if (dollar == std::string_view::npos) break;
+    i = dollar + 1;
+    Value v;
+    if (i < text.size() && text[i] == '$') {  // $$ is a literal dollar
+      arena_copy(st, "$");
+      ++i;
+      continue;
+    }
+    if (i < text.size() && text[i] == '(') {  // $(name(arg){tr}...) with its own parentheses
+      int depth = 0;
+      size_t close = i;
+      for (; close < text.size(); ++close) {
+        if (text[close] == '(') ++depth;
+        if (text[close] == ')' && --depth == 0) break;
+      }
+      eval_spec(vm, ctx, st, text.substr(i + 1, close - i - 1), v);
+      i = close + 1;
+    } else {
+      i += eval_spec(vm, ctx, st, text.substr(i), v);
+    }
+    append_value(st, v);
+  }
+  return {st.arena.data() + start, st.arena_used - start};
+}
+
+}  // namespace sipd::engine

@@ -1,0 +1,26 @@
+// The engine's own function bodies (core functions, flags, message tests, log/xlog, maxfwd), core
+// keyword values, transformations and regex matching. Internal to dataplane/engine.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+#include "dataplane/engine/vm.h"
+
+namespace sipd::engine {
+
+using NativeFn = int64_t (*)(Vm& vm, Host& host, const Context& ctx, VmState& st,
+                             std::span<const Value> args);
+
+// The body for registry function `index`, or nullptr when the engine has none (the Host gets the call).
+NativeFn native_for(uint16_t index);
+
+Value load_name(const Context& ctx, VmState& st, config::NameId id);
+
+// POSIX-extended semantics ('.' matches any byte), case-sensitive; compiled once per pattern and cached.
+bool regex_match(std::string_view pattern, std::string_view subject);
+
+// Expands $pseudo-variables (with transformations) inside a log/xlog format string into the arena.
+std::string_view format(Vm& vm, const Context& ctx, VmState& st, std::string_view text);
+
+}  // namespace sipd::engine

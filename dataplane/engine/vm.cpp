@@ -1,0 +1,462 @@
+#include "dataplane/engine/vm.h"
+
+#include <charconv>
+#include <cstring>
+#include <ctime>
+
+#include "dataplane/engine/natives.h"
+#include "dataplane/sip/name_addr.h"
+#include "dataplane/sip/scalar.h"
+#include "dataplane/sip/uri.h"
+
+// Performance notes: the loop dispatches on the opcode with a switch; values are 24 bytes and strings are
+// views (into the program's constants, the message, or the state's arena), so nothing is allocated per
+// message. Function bodies are found by registry index in a table built once.
+
+namespace sipd::engine {
+
+using config::Op;
+using config::PvId;
+
+std::string_view arena_copy(VmState& st, std::string_view s) {
+  if (s.size() > st.arena.size() - st.arena_used) {
+    st.error = "script string space exhausted";
+    return {};
+  }
+  char* p = st.arena.data() + st.arena_used;
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  st.arena_used += uint32_t(s.size());
+  return {p, s.size()};
+}
+
+std::string_view to_text(VmState& st, const Value& v) {
+  if (v.kind == Value::Kind::Str) return v.s;
+  if (v.kind == Value::Kind::Null) return "<null>";
+  char digits[24];
+  const auto r = std::to_chars(digits, digits + sizeof digits, v.i);
+  return arena_copy(st, std::string_view(digits, size_t(r.ptr - digits)));
+}
+
+bool truthy(const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::Null:
+      return false;
+    case Value::Kind::Int:
+      return v.i != 0;
+    case Value::Kind::Str:
+      return !v.s.empty();
+  }
+  return false;
+}
+
+namespace {
+
+int64_t to_int(const Value& v) {
+  if (v.kind == Value::Kind::Int) return v.i;
+  if (v.kind == Value::Kind::Null) return 0;
+  int64_t out = 0;
+  std::string_view s = v.s;
+  bool neg = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    neg = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  std::from_chars(s.data(), s.data() + s.size(), out);
+  return neg ? -out : out;
+}
+
+// Equality as OpenSIPS compares: two numbers numerically, otherwise as text; null equals only null.
+bool equal(VmState& st, const Value& a, const Value& b) {
+  if (a.is_null() || b.is_null()) return a.is_null() && b.is_null();
+  if (a.kind == Value::Kind::Int && b.kind == Value::Kind::Int) return a.i == b.i;
+  return to_text(st, a) == to_text(st, b);
+}
+
+int compare(VmState& st, const Value& a, const Value& b) {
+  if (a.kind == Value::Kind::Str && b.kind == Value::Kind::Str) return a.s.compare(b.s);
+  (void)st;
+  const int64_t x = to_int(a), y = to_int(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+std::string_view uri_part(std::string_view uri, PvId which) {
+  sip::Uri u;
+  if (sip::parse_uri(uri, u) != sip::UriError::None) return {};
+  switch (which) {
+    case PvId::RUser:
+    case PvId::FromUser:
+    case PvId::ToUser:
+      return u.user;
+    case PvId::RHost:
+    case PvId::FromHost:
+    case PvId::ToHost:
+      return u.host;
+    case PvId::RPort:
+      return u.port_text;
+    default:
+      return uri;
+  }
+}
+
+}  // namespace
+
+Value Vm::load_pv(const Context& ctx, VmState& st, PvId id, std::string_view arg) {
+  const sip::Message* m = ctx.msg;
+  auto str = [](std::string_view s) { return s.data() ? Value::string(s) : Value::null(); };
+  auto addr = [&](sip::HeaderId h, bool tag) -> std::pair<std::string_view, std::string_view> {
+    sip::NameAddr na;
+    if (!m || !sip::parse_name_addr(m->first_value(h), na)) return {};
+    return {na.uri, tag ? na.tag : std::string_view()};
+  };
+  switch (id) {
+    case PvId::RUri:
+      if (!st.new_ruri.empty()) return Value::string(st.new_ruri);
+      return m && m->is_request() ? Value::string(m->request_uri()) : Value::null();
+    case PvId::RUser:
+    case PvId::RHost:
+    case PvId::RPort: {
+      const std::string_view ruri = !st.new_ruri.empty()   ? st.new_ruri
+                                    : m && m->is_request() ? m->request_uri()
+                                                           : "";
+      const std::string_view part = uri_part(ruri, id);
+      return part.empty() ? Value::null() : Value::string(part);
+    }
+    case PvId::Method:
+      return m ? str(m->is_request() ? m->method_text() : std::string_view()) : Value::null();
+    case PvId::CallId:
+      return m ? str(m->first_value(sip::HeaderId::CallId)) : Value::null();
+    case PvId::FromUri:
+      return str(addr(sip::HeaderId::From, false).first);
+    case PvId::ToUri:
+      return str(addr(sip::HeaderId::To, false).first);
+    case PvId::FromTag:
+      return str(addr(sip::HeaderId::From, true).second);
+    case PvId::ToTag:
+      return str(addr(sip::HeaderId::To, true).second);
+    case PvId::FromUser:
+    case PvId::FromHost:
+      return str(uri_part(addr(sip::HeaderId::From, false).first, id));
+    case PvId::ToUser:
+    case PvId::ToHost:
+      return str(uri_part(addr(sip::HeaderId::To, false).first, id));
+    case PvId::SrcIp:
+      return Value::string(ctx.src_ip);
+    case PvId::SrcPort:
+      return Value::integer(ctx.src_port);
+    case PvId::DstIp:
+      return Value::string(ctx.dst_ip);
+    case PvId::DstPort:
+      return Value::integer(ctx.dst_port);
+    case PvId::Proto:
+      return Value::string(ctx.transport == Transport::Udp   ? "udp"
+                           : ctx.transport == Transport::Tcp ? "tcp"
+                                                             : "tls");
+    case PvId::Retcode:
+      return Value::integer(st.retcode);
+    case PvId::Hdr: {
+      if (!m) return Value::null();
+      const uint16_t h = m->find(arg);
+      return h == sip::kNoHeader ? Value::null() : Value::string(m->value(h));
+    }
+    case PvId::DstUri:
+      return st.dst_uri.empty() ? Value::null() : Value::string(st.dst_uri);
+    case PvId::Status:
+      return m && m->is_response() ? Value::integer(m->status()) : Value::null();
+    case PvId::Reason:
+      return m && m->is_response() ? Value::string(m->reason()) : Value::null();
+    case PvId::CSeq:
+      return m ? str(m->first_value(sip::HeaderId::CSeq)) : Value::null();
+    case PvId::UserAgent:
+      return m ? str(m->first_value(sip::HeaderId::UserAgent)) : Value::null();
+    case PvId::MsgFlags:
+      return Value::integer(st.msg_flags);
+    case PvId::BranchFlags:
+      return Value::integer(st.branch_flags);
+    case PvId::ScriptFlags:
+      return Value::integer(st.script_flags);
+    case PvId::BranchIdx:
+      return Value::integer(0);
+    case PvId::MsgLen:
+      return m ? Value::integer(int64_t(m->message().size())) : Value::null();
+    case PvId::Time:
+      return Value::integer(int64_t(std::time(nullptr)));  // slow path: only when a script asks
+    case PvId::Dollar:
+      return Value::string("$");
+    default:
+      return Value::null();
+  }
+}
+
+void Vm::store_pv(const Context& ctx, VmState& st, PvId id, Value v) {
+  switch (id) {
+    case PvId::RUri:
+      st.new_ruri = to_text(st, v);
+      if (ctx.edits) (void)ctx.edits->set_request_uri(st.new_ruri);
+      return;
+    case PvId::DstUri:
+      st.dst_uri = v.is_null() ? std::string_view() : to_text(st, v);
+      return;
+    case PvId::MsgFlags:
+      st.msg_flags = uint32_t(to_int(v));
+      return;
+    case PvId::BranchFlags:
+      st.branch_flags = uint32_t(to_int(v));
+      return;
+    case PvId::ScriptFlags:
+      st.script_flags = uint32_t(to_int(v));
+      return;
+    default:
+      host_.log(-1, "assignment to this pseudo-variable is not supported yet");
+      return;
+  }
+}
+
+RunStatus Vm::run(const config::Program& program, int route_index, const Context& ctx, VmState& st) {
+  if (route_index < 0 || size_t(route_index) >= program.routes.size()) {
+    st.error = "no such route";
+    return RunStatus::Error;
+  }
+  st.program = &program;
+  st.pc = program.routes[size_t(route_index)].entry;
+  st.route_kind = program.routes[size_t(route_index)].kind;
+  st.sp = 0;
+  st.depth = 0;
+  st.steps = 0;
+  st.error = nullptr;
+  return execute(ctx, st);
+}
+
+RunStatus Vm::resume(const Context& ctx, VmState& st, int64_t result) {
+  st.retcode = result;
+  if (result == 0) return RunStatus::Exit;  // a function returning 0 ends the script, as in OpenSIPS
+  if (st.sp >= VmState::kStack) return RunStatus::Error;
+  st.stack[st.sp++] = Value::integer(result);
+  return execute(ctx, st);
+}
+
+bool Vm::call_function(const Context& ctx, VmState& st, const config::Instr& in, RunStatus& out) {
+  const auto& fns = config::registry().functions;
+  const config::FunctionSpec& fn = fns[in.a];
+  const uint16_t argc = in.b;
+  const std::span<const Value> args(st.stack.data() + st.sp - argc, argc);
+  int64_t result;
+  if (const NativeFn body = native_for(in.a)) {
+    result = body(*this, host_, ctx, st, args);
+  } else {
+    result = host_.call(fn, args, st);
+  }
+  if (result == Host::kSuspend) {
+    st.suspended_fn = in.a;
+    st.suspended_argc = uint8_t(std::min<size_t>(argc, st.suspended_args.size()));
+    for (size_t i = 0; i < st.suspended_argc; ++i) st.suspended_args[i] = args[i];
+    st.sp = uint16_t(st.sp - argc);
+    out = RunStatus::Suspended;
+    return false;
+  }
+  st.sp = uint16_t(st.sp - argc);
+  st.retcode = result;
+  if (result == 0) {
+    out = RunStatus::Exit;
+    return false;
+  }
+  st.stack[st.sp++] = Value::integer(result);
+  return true;
+}
+
+RunStatus Vm::execute(const Context& ctx, VmState& st) {
+  const config::Program& p = *st.program;
+  auto pop = [&]() { return st.stack[--st.sp]; };
+  auto push = [&](Value v) { st.stack[st.sp++] = v; };
+  while (st.pc < p.code.size()) {
+    if (++st.steps > kMaxSteps) {
+      host_.log(-1, "script stopped: more than 100000 steps (a while loop that does not end?)");
+      return RunStatus::Exit;
+    }
+    if (size_t(st.sp) + 2 >= VmState::kStack) {
+      st.error = "expression too deep";
+      return RunStatus::Error;
+    }
+    const config::Instr& in = p.code[st.pc++];
+    switch (in.op) {
+      case Op::PushInt:
+        push(Value::integer(in.imm));
+        break;
+      case Op::PushStr:
+        push(Value::string(p.strings[in.a]));
+        break;
+      case Op::PushNull:
+        push(Value::null());
+        break;
+      case Op::LoadVar:
+        push(in.a < VmState::kVars ? st.vars[in.a] : Value::null());
+        break;
+      case Op::StoreVar: {
+        Value v = pop();
+        if (v.kind == Value::Kind::Str) v.s = arena_copy(st, v.s);  // a var outlives the value it was given
+        if (in.a < VmState::kVars) st.vars[in.a] = v;
+        break;
+      }
+      case Op::LoadAvp:
+        push(in.a < VmState::kVars ? st.avps[in.a] : Value::null());
+        break;
+      case Op::StoreAvp: {
+        Value v = pop();
+        if (v.kind == Value::Kind::Str) v.s = arena_copy(st, v.s);
+        if (in.a < VmState::kVars) st.avps[in.a] = v;
+        break;
+      }
+      case Op::LoadPv:
+        push(load_pv(ctx, st, PvId(in.a), p.strings[in.b]));
+        break;
+      case Op::StorePv:
+        store_pv(ctx, st, PvId(in.a), pop());
+        break;
+      case Op::LoadName:
+        push(load_name(ctx, st, config::NameId(in.a)));
+        break;
+      case Op::Transform:
+        push(transform(st, p.transforms[in.a], pop()));
+        break;
+      case Op::Not:
+        push(Value::integer(!truthy(pop())));
+        break;
+      case Op::ToBool:
+        push(Value::integer(truthy(pop())));
+        break;
+      case Op::Positive: {
+        const Value v = pop();
+        push(Value::integer(v.kind == Value::Kind::Int ? v.i > 0 : truthy(v)));
+        break;
+      }
+      case Op::Neg:
+        push(Value::integer(-to_int(pop())));
+        break;
+      case Op::BitNot:
+        push(Value::integer(~to_int(pop())));
+        break;
+      case Op::Add: {
+        const Value b = pop(), a = pop();
+        if (a.kind == Value::Kind::Str || b.kind == Value::Kind::Str) {  // "$fu" + "$tu": concatenation
+          const std::string_view x = to_text(st, a), y = to_text(st, b);
+          const std::string_view joined = arena_copy(st, x);
+          const std::string_view tail = arena_copy(st, y);
+          push(Value::string(std::string_view(joined.data(), joined.size() + tail.size())));
+        } else {
+          push(Value::integer(a.i + b.i));
+        }
+        break;
+      }
+      case Op::Sub: {
+        const Value b = pop(), a = pop();
+        push(Value::integer(to_int(a) - to_int(b)));
+        break;
+      }
+      case Op::Mul: {
+        const Value b = pop(), a = pop();
+        push(Value::integer(to_int(a) * to_int(b)));
+        break;
+      }
+      case Op::Div:
+      case Op::Mod: {
+        const int64_t b = to_int(pop()), a = to_int(pop());
+        if (b == 0) {
+          host_.log(-1, "division by zero in the script; the result is 0");
+          push(Value::integer(0));
+        } else {
+          push(Value::integer(in.op == Op::Div ? a / b : a % b));
+        }
+        break;
+      }
+      case Op::BitOr: {
+        const Value b = pop(), a = pop();
+        push(Value::integer(to_int(a) | to_int(b)));
+        break;
+      }
+      case Op::BitAnd: {
+        const Value b = pop(), a = pop();
+        push(Value::integer(to_int(a) & to_int(b)));
+        break;
+      }
+      case Op::BitXor: {
+        const Value b = pop(), a = pop();
+        push(Value::integer(to_int(a) ^ to_int(b)));
+        break;
+      }
+      case Op::Eq: {
+        const Value b = pop(), a = pop();
+        push(Value::integer(equal(st, a, b)));
+        break;
+      }
+      case Op::Ne: {
+        const Value b = pop(), a = pop();
+        push(Value::integer(!equal(st, a, b)));
+        break;
+      }
+      case Op::Lt: {
+        const Value b = pop(), a = pop();
+        push(Value::integer(compare(st, a, b) < 0));
+        break;
+      }
+      case Op::Gt: {
+        const Value b = pop(), a = pop();
+        push(Value::integer(compare(st, a, b) > 0));
+        break;
+      }
+      case Op::Le: {
+        const Value b = pop(), a = pop();
+        push(Value::integer(compare(st, a, b) <= 0));
+        break;
+      }
+      case Op::Ge: {
+        const Value b = pop(), a = pop();
+        push(Value::integer(compare(st, a, b) >= 0));
+        break;
+      }
+      case Op::Match:
+      case Op::NoMatch: {
+        const Value pattern = pop(), subject = pop();
+        const bool hit = regex_match(to_text(st, pattern), to_text(st, subject));
+        push(Value::integer(in.op == Op::Match ? hit : !hit));
+        break;
+      }
+      case Op::Jump:
+        st.pc = uint32_t(in.imm);
+        break;
+      case Op::JumpIfFalse:
+        if (!truthy(pop())) st.pc = uint32_t(in.imm);
+        break;
+      case Op::Call: {
+        RunStatus out;
+        if (!call_function(ctx, st, in, out)) return out;
+        break;
+      }
+      case Op::CallRoute:
+        if (st.depth == VmState::kCalls) {
+          host_.log(-1, "script stopped: sub-routes nested more than 32 deep");
+          return RunStatus::Exit;
+        }
+        st.calls[st.depth++] = st.pc;
+        st.pc = p.routes[in.a].entry;
+        break;
+      case Op::Return: {
+        const Value v = pop();
+        st.retcode = to_int(v);
+        if (st.depth == 0) return RunStatus::Exit;  // return in a top route ends it
+        st.pc = st.calls[--st.depth];
+        push(Value::integer(st.retcode));
+        break;
+      }
+      case Op::Exit:
+        return RunStatus::Exit;
+      case Op::Drop:
+        return RunStatus::Drop;
+      case Op::Pop:
+        --st.sp;
+        break;
+    }
+    if (st.error) return RunStatus::Error;
+  }
+  return RunStatus::Exit;
+}
+
+}  // namespace sipd::engine

@@ -1,0 +1,123 @@
+// The engine: runs a compiled routing Program against one message. The run's whole state (program
+// counter, value stack, route call stack, $var slots, flags, the arena its strings live in) is a plain
+// value, VmState, so a function whose answer lives elsewhere (save, lookup, avp_db_*, www_authorize...)
+// can suspend the script: run() returns Suspended, the caller keeps the state with the transaction, and
+// resume() carries on exactly there with the function's result. Nothing is allocated while a script runs.
+//
+// What the script decides reaches the world through Host: log lines, and every function the engine has no
+// body for — actions (forward, t_relay, replies) and the bodies owned by later issues — with its arguments.
+//
+// Who calls: the dataplane worker (one Vm per worker), the transaction layer, sipctl config test, tests.
+// A Vm and its states are used by one thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "config/program.h"
+#include "config/registry.h"
+#include "dataplane/sip/builder.h"
+#include "dataplane/sip/message.h"
+
+namespace sipd::engine {
+
+struct Value {
+  enum class Kind : uint8_t { Null, Int, Str };
+  Kind kind = Kind::Null;
+  int64_t i = 0;
+  std::string_view s;
+
+  static Value null() { return {}; }
+  static Value integer(int64_t v) { return {Kind::Int, v, {}}; }
+  static Value string(std::string_view v) { return {Kind::Str, 0, v}; }
+  bool is_null() const { return kind == Kind::Null; }
+};
+
+enum class Transport : uint8_t { Udp, Tcp, Tls };
+
+// The received message and where it came from. Outlives the run (and a suspension).
+struct Context {
+  const sip::Message* msg = nullptr;
+  sip::EditList* edits = nullptr;  // where assignments to $ru and header edits go; may be null (dry runs)
+  std::string_view src_ip, dst_ip;
+  uint16_t src_port = 0, dst_port = 0;
+  Transport transport = Transport::Udp;
+  bool ipv6 = false;
+};
+
+struct VmState;
+
+// What the engine asks of its surroundings.
+class Host {
+ public:
+  virtual ~Host() = default;
+  // log()/xlog(): level as in OpenSIPS (L_ALERT -3 ... L_DBG 4); text fully formatted.
+  virtual void log(int level, std::string_view text) = 0;
+  // A function the engine has no body for. Return its result (> 0 true, < 0 false, 0 ends the script),
+  // or kSuspend to suspend the script until resume().
+  virtual int64_t call(const config::FunctionSpec& fn, std::span<const Value> args, VmState& state) = 0;
+  static constexpr int64_t kSuspend = INT64_MIN;
+};
+
+enum class RunStatus : uint8_t { Exit, Drop, Suspended, Error };
+
+struct VmState {
+  static constexpr size_t kStack = 64;
+  static constexpr size_t kCalls = 32;  // sub-route depth cap
+  static constexpr size_t kVars = 64;
+  static constexpr size_t kArena = 8192;
+
+  const config::Program* program = nullptr;
+  uint32_t pc = 0;
+  uint32_t steps = 0;  // instructions run, against the loop cap
+  config::RouteKind route_kind = config::RouteKind::Request;
+  std::array<Value, kStack> stack{};
+  uint16_t sp = 0;
+  std::array<uint32_t, kCalls> calls{};
+  uint16_t depth = 0;
+  std::array<Value, kVars> vars{};
+  std::array<Value, kVars> avps{};
+  int64_t retcode = 1;
+  uint32_t msg_flags = 0, branch_flags = 0, script_flags = 0;
+  std::string_view dst_uri;   // $du
+  std::string_view new_ruri;  // $ru after an assignment
+  // Where the script stopped: the function it suspended on, and its arguments.
+  uint16_t suspended_fn = 0;
+  std::array<Value, 6> suspended_args{};
+  uint8_t suspended_argc = 0;
+  const char* error = nullptr;  // why RunStatus::Error
+  std::array<char, kArena> arena{};
+  uint32_t arena_used = 0;
+};
+
+class Vm {
+ public:
+  static constexpr uint32_t kMaxSteps = 100000;  // a script that runs longer is stopped (while caps)
+
+  explicit Vm(Host& host) : host_(host) {}
+
+  // Starts route `route_index` of `program` (0 = main route) on `ctx`.
+  RunStatus run(const config::Program& program, int route_index, const Context& ctx, VmState& state);
+  // Continues a suspended run with the function's result.
+  RunStatus resume(const Context& ctx, VmState& state, int64_t result);
+
+  // Reads and writes of pseudo-variables the engine implements (function bodies use them too).
+  Value load_pv(const Context& ctx, VmState& st, config::PvId id, std::string_view arg);
+  void store_pv(const Context& ctx, VmState& st, config::PvId id, Value v);
+
+ private:
+  RunStatus execute(const Context& ctx, VmState& st);
+  bool call_function(const Context& ctx, VmState& st, const config::Instr& in, RunStatus& out);
+
+  Host& host_;
+};
+
+// Helpers shared by the engine's pieces.
+std::string_view to_text(VmState& st, const Value& v);  // ints are printed into the arena
+bool truthy(const Value& v);
+Value transform(VmState& st, const config::TransformCode& t, const Value& in);
+std::string_view arena_copy(VmState& st, std::string_view s);  // empty view (and st.error set) when full
+
+}  // namespace sipd::engine

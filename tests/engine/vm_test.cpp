@@ -1,0 +1,257 @@
+// The engine running compiled scripts: the tutorial's examples behave as the tutorial says ($var
+// arithmetic, transformations, the switch($retcode) over route[1]'s return values, flags, conditions),
+// functions without a body reach the Host as actions, suspension and resumption work, and the loop and
+// depth caps stop runaway scripts.
+#include "dataplane/engine/vm.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "config/checker.h"
+#include "config/parser.h"
+
+namespace sipd::engine {
+namespace {
+
+struct RecordingHost : Host {
+  std::vector<std::string> logs;
+  std::vector<std::string> calls;  // "name(arg1,arg2)"
+  std::string suspend_on;          // a function name that suspends
+  int64_t result = 1;
+
+  void log(int, std::string_view text) override { logs.emplace_back(text); }
+  int64_t call(const config::FunctionSpec& fn, std::span<const Value> args, VmState& st) override {
+    std::string c = std::string(fn.name) + "(";
+    for (size_t i = 0; i < args.size(); ++i) c += (i ? "," : "") + std::string(to_text(st, args[i]));
+    calls.push_back(c + ")");
+    return fn.name == suspend_on ? kSuspend : result;
+  }
+};
+
+struct Script {
+  config::SourceFile file;
+  config::Diagnostics diags;
+  config::Program program;
+
+  explicit Script(const std::string& text) : file("test.cfg", text) {
+    const config::Script ast = config::parse_script(file, diags);
+    config::check_script(file, ast, diags);
+    program = config::compile_program(file, ast, diags);
+  }
+};
+
+const std::string kModules =
+    "loadmodule \"signaling.so\"\nloadmodule \"sl.so\"\nloadmodule \"tm.so\"\nloadmodule \"maxfwd.so\"\n"
+    "loadmodule \"sipmsgops.so\"\nloadmodule \"registrar.so\"\nloadmodule \"usrloc.so\"\n";
+
+std::string request(const std::string& method, const std::string& from = "sip:alice@opensips.org") {
+  return method +
+         " sip:bob@198.18.0.2;transport=udp SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.3;branch=z9hG4bK1\r\n"
+         "Max-Forwards: 70\r\nFrom: <" +
+         from +
+         ">;tag=1\r\nTo: <sip:bob@198.18.0.2>\r\n"
+         "Call-ID: c1@198.18.0.3\r\nCSeq: 1 " +
+         method + "\r\nContent-Length: 0\r\n\r\n";
+}
+
+struct Outcome {
+  RecordingHost host;
+  VmState state;
+  RunStatus status;
+  sip::Message msg;
+};
+
+std::unique_ptr<Outcome> run(const Script& s, const std::string& bytes, bool ipv6 = false) {
+  auto r = std::make_unique<Outcome>();
+  EXPECT_TRUE(s.diags.ok()) << s.diags.render(s.file);
+  EXPECT_EQ(r->msg.parse(bytes), sip::Defect::None);
+  Context ctx;
+  ctx.msg = &r->msg;
+  ctx.src_ip = "198.18.0.3";
+  ctx.src_port = 5060;
+  ctx.ipv6 = ipv6;
+  Vm vm(r->host);
+  r->status = vm.run(s.program, 0, ctx, r->state);
+  return r;
+}
+
+TEST(engine, TutorialConditions) {
+  const Script s(kModules +
+                 "route {\n  if(af==INET6) {\n    log(\"Message received over Ipv6 link\\n\");\n  };\n"
+                 "  if(is_method(\"INVITE\") && from_uri=~\".*@opensips.org\")\n  {\n"
+                 "    log(\"the caller is from opensips.org\\n\");\n  };\n}\n");
+  const std::string invite = request("INVITE");
+  auto r = run(s, invite, true);
+  EXPECT_EQ(r->host.logs, (std::vector<std::string>{"Message received over Ipv6 link\n",
+                                                    "the caller is from opensips.org\n"}));
+  const std::string other = request("INVITE", "sip:carol@example.com");
+  r = run(s, other, false);
+  EXPECT_TRUE(r->host.logs.empty());
+  const std::string bye = request("BYE");
+  r = run(s, bye, false);
+  EXPECT_TRUE(r->host.logs.empty());
+}
+
+TEST(engine, ScriptVariablesAndArithmetic) {
+  const Script s(
+      kModules +
+      "route {\n  $var(b)=1;\n  xlog(\"b=$var(b)\\n\");\n  $var(b)=\"1\";\n  xlog(\"b=$var(b)\\n\");\n"
+      "  $var(b)=\"$fu\"+\"$tu\";\n  xlog(\"b=$var(b)\\n\");\n  $var(b)=1+2;\n  xlog(\"b=$var(b)\\n\");\n"
+      "  $var(c) = 17 % 5 | 8;\n  $var(d) = (12 & 10) ^ 1;\n  $var(e) = ~0;\n  $var(f) = 7 / 2 - 4 * 2;\n"
+      "  xlog(\"c=$var(c) d=$var(d) e=$var(e) f=$var(f)\\n\");\n}\n");
+  const std::string msg = request("INVITE");
+  auto r = run(s, msg);
+  EXPECT_EQ(r->host.logs,
+            (std::vector<std::string>{"b=1\n", "b=1\n", "b=$fu$tu\n", "b=3\n", "c=10 d=9 e=-1 f=-5\n"}));
+}
+
+TEST(engine, TutorialTransformations) {
+  const Script s(kModules +
+                 "route {\n  $var(v) = \"a=1;b=2;c=3\"{param.value,c};\n  xlog(\"$var(v)\\n\");\n"
+                 "  $var(n) = \"hello\"{s.len};\n  $var(sub) = \"hello world\"{s.substr,6,5};\n"
+                 "  $var(sel) = \"a|b|c\"{s.select,1,|};\n  $var(i) = \"42\"{s.int} + 1;\n"
+                 "  xlog(\"$var(n) $var(sub) $var(sel) $var(i)\\n\");\n"
+                 "  xlog(\"$ru{uri.user} $ru{uri.host} $ru{uri.params} $(ru{uri.user}{s.len})\\n\");\n}\n");
+  const std::string msg = request("INVITE");
+  auto r = run(s, msg);
+  ASSERT_EQ(r->host.logs.size(), 3u);
+  EXPECT_EQ(r->host.logs[0], "3\n");
+  EXPECT_EQ(r->host.logs[1], "5 world b 43\n");
+  EXPECT_EQ(r->host.logs[2], "bob 198.18.0.2 transport=udp 3\n");
+}
+
+// The tutorial's switch over route[1]'s return values (with the braces the page lost put back).
+TEST(engine, SwitchOnRetcodeOfASubroute) {
+  const Script s(
+      kModules +
+      "route {\n  route(1);\n  switch($retcode)\n  {\n  case -1:\n    log(\"process INVITE requests "
+      "here\\n\");\n"
+      "    break;\n  case 1:\n    log(\"process REGISTER requests here\\n\");\n    break;\n  case 2:\n  case "
+      "3:\n"
+      "    log(\"process SUBSCRIBE and NoTIFY requests here\\n\");\n    break;\n  default:\n"
+      "    log(\"process other requests here\\n\");\n  }\n}\n"
+      "route[1]{\n  if(is_method(\"INVITE\"))\n  {\n    return(-1);\n  };\n  if(is_method(\"REGISTER\"))\n"
+      "    return(1);\n  if(is_method(\"SUBSCRIBE\"))\n    return(2);\n  if(is_method(\"NOTIFY\"))\n"
+      "    return(3);\n  return(-2);\n}\n");
+  const std::pair<const char*, const char*> cases[] = {
+      {"INVITE", "process INVITE requests here\n"},
+      {"REGISTER", "process REGISTER requests here\n"},
+      {"SUBSCRIBE", "process SUBSCRIBE and NoTIFY requests here\n"},
+      {"NOTIFY", "process SUBSCRIBE and NoTIFY requests here\n"},
+      {"OPTIONS", "process other requests here\n"},
+  };
+  for (const auto& [method, line] : cases) {
+    const std::string msg = request(method);
+    auto r = run(s, msg);
+    EXPECT_EQ(r->host.logs, std::vector<std::string>{line}) << method;
+  }
+}
+
+TEST(engine, Flags) {
+  const Script s(
+      kModules +
+      "route {\n  setflag(1);\n  setflag(5);\n  resetflag(1);\n  if (isflagset(5) && !isflagset(1)) "
+      "xlog(\"mf=$mf\\n\");\n  setbflag(2);\n  if (isbflagset(2)) xlog(\"bf=$bf\\n\");\n"
+      "  setsflag(0);\n  if (issflagset(0)) xlog(\"sf=$sf\\n\");\n}\n");
+  const std::string msg = request("INVITE");
+  auto r = run(s, msg);
+  EXPECT_EQ(r->host.logs, (std::vector<std::string>{"mf=32\n", "bf=4\n", "sf=1\n"}));
+}
+
+TEST(engine, ActionsReachTheHost) {
+  const Script s(
+      kModules +
+      "route {\n  if (is_method(\"OPTIONS\")) {\n    sl_send_reply(200, \"Alive\");\n    exit;\n  }\n"
+      "  $du = \"sip:198.18.0.9:5080\";\n  t_relay();\n}\n");
+  std::string msg = request("OPTIONS");
+  auto r = run(s, msg);
+  EXPECT_EQ(r->status, RunStatus::Exit);
+  EXPECT_EQ(r->host.calls, (std::vector<std::string>{"sl_send_reply(200,Alive)"}));
+  msg = request("INVITE");
+  r = run(s, msg);
+  EXPECT_EQ(r->host.calls, (std::vector<std::string>{"t_relay()"}));
+  EXPECT_EQ(r->state.dst_uri, "sip:198.18.0.9:5080");
+}
+
+TEST(engine, SuspendAndResume) {
+  const Script s(kModules +
+                 "route {\n  if (is_method(\"REGISTER\")) {\n    if (!save(\"location\"))\n"
+                 "      sl_reply_error();\n    xlog(\"after save $retcode\\n\");\n    exit;\n  }\n}\n");
+  const std::string msg = request("REGISTER");
+  auto r = std::make_unique<Outcome>();
+  ASSERT_TRUE(s.diags.ok()) << s.diags.render(s.file);
+  ASSERT_EQ(r->msg.parse(msg), sip::Defect::None);
+  r->host.suspend_on = "save";
+  Context ctx;
+  ctx.msg = &r->msg;
+  Vm vm(r->host);
+  ASSERT_EQ(vm.run(s.program, 0, ctx, r->state), RunStatus::Suspended);
+  EXPECT_EQ(s.program.function_names[r->state.suspended_fn], "save");
+  ASSERT_EQ(r->state.suspended_argc, 1);
+  EXPECT_EQ(r->state.suspended_args[0].s, "location");
+  // The state is a value: it can be copied away (kept with the transaction) and resumed later.
+  VmState kept = r->state;
+  EXPECT_EQ(vm.resume(ctx, kept, -1), RunStatus::Exit);
+  EXPECT_EQ(r->host.calls, (std::vector<std::string>{"save(location)", "sl_reply_error()"}));
+  EXPECT_EQ(r->host.logs, (std::vector<std::string>{"after save 1\n"}));
+}
+
+TEST(engine, MaxForwardsIsDecrementedOnce) {
+  const Script s(
+      kModules +
+      "route {\n  if (!mf_process_maxfwd_header(10)) {\n    sl_send_reply(483, \"Too Many Hops\");\n"
+      "    exit;\n  }\n  xlog(\"ok $retcode\\n\");\n}\n");
+  const std::string msg = request("INVITE");
+  auto r = std::make_unique<Outcome>();
+  ASSERT_EQ(r->msg.parse(msg), sip::Defect::None);
+  sip::EditList edits(r->msg);
+  Context ctx;
+  ctx.msg = &r->msg;
+  ctx.edits = &edits;
+  Vm vm(r->host);
+  EXPECT_EQ(vm.run(s.program, 0, ctx, r->state), RunStatus::Exit);
+  EXPECT_EQ(r->host.logs, (std::vector<std::string>{"ok 2\n"}));
+  std::string out(2000, '\0');
+  const sip::BuildResult b = edits.build(out.data(), out.size());
+  ASSERT_TRUE(b.ok());
+  out.resize(b.size);
+  EXPECT_NE(out.find("Max-Forwards: 10\r\n"), std::string::npos) << out;  // min(70 - 1, the limit 10)
+  // Max-Forwards: 0 -> the script answers 483.
+  std::string zero = msg;
+  zero.replace(zero.find("Max-Forwards: 70"), 16, "Max-Forwards: 0");
+  auto z = run(s, zero);
+  EXPECT_EQ(z->host.calls, (std::vector<std::string>{"sl_send_reply(483,Too Many Hops)"}));
+}
+
+TEST(engine, RunawayLoopsAndRecursionAreStopped) {
+  const Script loop(kModules +
+                    "route {\n  $var(i) = 0;\n  while (1) {\n    $var(i) = $var(i) + 1;\n  }\n}\n");
+  const std::string msg = request("INVITE");
+  auto r = run(loop, msg);
+  EXPECT_EQ(r->status, RunStatus::Exit);
+  ASSERT_EQ(r->host.logs.size(), 1u);
+  EXPECT_NE(r->host.logs[0].find("steps"), std::string::npos);
+  const Script deep(kModules + "route { route(again); }\nroute[again] { route(again); }\n");
+  r = run(deep, msg);
+  EXPECT_EQ(r->status, RunStatus::Exit);
+  ASSERT_EQ(r->host.logs.size(), 1u);
+  EXPECT_NE(r->host.logs[0].find("nested"), std::string::npos);
+}
+
+TEST(engine, ReturnValueZeroEndsTheScript) {
+  const Script s(kModules + "route {\n  t_relay();\n  xlog(\"not reached\\n\");\n}\n");
+  const std::string msg = request("INVITE");
+  auto r = std::make_unique<Outcome>();
+  ASSERT_EQ(r->msg.parse(msg), sip::Defect::None);
+  r->host.result = 0;
+  Context ctx;
+  ctx.msg = &r->msg;
+  Vm vm(r->host);
+  EXPECT_EQ(vm.run(s.program, 0, ctx, r->state), RunStatus::Exit);
+  EXPECT_TRUE(r->host.logs.empty());
+}
+
+}  // namespace
+}  // namespace sipd::engine
