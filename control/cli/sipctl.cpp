@@ -1,6 +1,10 @@
-// sipctl: the operator's command line for sipd. For now it checks routing scripts:
+// sipctl: the operator's command line for sipd. For now it checks and dry-runs routing scripts:
 //
 //   sipctl config check FILE     every error with FILE:LINE:COL and a caret, or a one-line summary
+//   sipctl config test FILE --message MSG [--src IP:PORT] [--proto udp|tcp|tls]
+//                                runs the main route over the message in MSG (bytes as on the wire) and
+//                                prints every log line, each function the script called outside the
+//                                engine, the verdict, and the message as it would leave. No network.
 //
 // Exit status: 0 when the script is valid, 1 when it has errors, 2 on a usage error. The control-plane
 // issue adds the commands that talk to a running sipd (config push/test, stats, ul show...).
@@ -11,13 +15,17 @@
 #include <string_view>
 
 #include "config/checker.h"
+#include "control/cli/dry_run.h"
 
 namespace {
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: sipctl config check FILE\n"
-               "  check a routing script: prints every error, or a summary of its routes and modules\n");
+  std::fprintf(
+      stderr,
+      "usage: sipctl config check FILE\n"
+      "         check a routing script: prints every error, or a summary of its routes and modules\n"
+      "       sipctl config test FILE --message MSG [--src IP:PORT] [--proto udp|tcp|tls]\n"
+      "         dry-run the script over a message: log lines, calls, verdict, the message as it leaves\n");
   return 2;
 }
 
@@ -53,5 +61,22 @@ int config_check(const char* path) {
 int main(int argc, char** argv) {
   if (argc == 4 && std::string_view(argv[1]) == "config" && std::string_view(argv[2]) == "check")
     return config_check(argv[3]);
+  if (argc >= 4 && std::string_view(argv[1]) == "config" && std::string_view(argv[2]) == "test") {
+    sipd::cli::DryRunOptions opt;
+    opt.script_path = argv[3];
+    for (int i = 4; i + 1 < argc; i += 2) {
+      const std::string_view flag = argv[i];
+      if (flag == "--message")
+        opt.message_path = argv[i + 1];
+      else if (flag == "--src")
+        opt.src = argv[i + 1];
+      else if (flag == "--proto")
+        opt.proto = argv[i + 1];
+      else
+        return usage();
+    }
+    if ((argc - 4) % 2 != 0 || opt.message_path.empty()) return usage();
+    return sipd::cli::dry_run(opt);
+  }
   return usage();
 }

@@ -90,21 +90,24 @@ int64_t fn_is_present_hf(Vm&, Host&, const Context& ctx, VmState& st, std::span<
   return ctx.msg && ctx.msg->find(to_text(st, args[0])) != sip::kNoHeader ? 1 : -1;
 }
 
-// maxfwd: the one place Max-Forwards is checked and decremented. 2 = decremented, 1 = added with the
-// limit, -1 = it was 0 (the script answers 483), -2 = unparseable.
+// maxfwd: the one place Max-Forwards is checked and decremented. 2 = decremented, 1 = absent and added
+// with the function's value, -1 = it was 0 (the script answers 483), -2 = unparseable. A decremented value
+// never exceeds the module's max_limit (70 unless modparam("maxfwd", "max_limit") says otherwise; module
+// parameters reach the engine with the control-plane issue).
 int64_t fn_maxfwd(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+  constexpr uint32_t kMaxLimit = 70;
   if (!ctx.msg) return -2;
-  const int64_t limit = args.empty() ? 70 : int_arg(st, args[0]);
+  const int64_t initial = args.empty() ? kMaxLimit : int_arg(st, args[0]);
   bool present = false;
   const std::string_view v = ctx.msg->first_value(sip::HeaderId::MaxForwards, &present);
   sip::MaxForwards mf;
-  if (!present || (sip::parse_max_forwards(v, mf) && mf.overlarge)) {
-    if (ctx.edits) (void)ctx.edits->set_max_forwards(uint32_t(limit));
+  if (!present || (sip::parse_max_forwards(v, mf) && mf.overlarge)) {  // overlarge counts as absent
+    if (ctx.edits) (void)ctx.edits->set_max_forwards(uint32_t(initial));
     return 1;
   }
   if (!sip::parse_max_forwards(v, mf)) return -2;
   if (mf.value == 0) return -1;
-  const uint32_t next = std::min<uint32_t>(mf.value - 1u, uint32_t(limit));
+  const uint32_t next = std::min<uint32_t>(mf.value - 1u, kMaxLimit);
   if (ctx.edits) (void)ctx.edits->set_max_forwards(next);
   return 2;
 }

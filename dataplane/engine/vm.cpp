@@ -238,6 +238,15 @@ bool Vm::call_function(const Context& ctx, VmState& st, const config::Instr& in,
   const auto& fns = config::registry().functions;
   const config::FunctionSpec& fn = fns[in.a];
   const uint16_t argc = in.b;
+  // String arguments that name pseudo-variables ("$rd", "$var(x)@$fd") are formatted when the function
+  // runs, as OpenSIPS's fixups do; log() prints its text as written and xlog() formats on its own.
+  if (fn.name != "log" && fn.name != "xlog") {
+    for (uint16_t i = 0; i < argc; ++i) {
+      Value& a = st.stack[st.sp - argc + i];
+      if (a.kind == Value::Kind::Str && a.s.find('$') != std::string_view::npos)
+        a.s = format(*this, ctx, st, a.s);
+    }
+  }
   const std::span<const Value> args(st.stack.data() + st.sp - argc, argc);
   int64_t result;
   if (const NativeFn body = native_for(in.a)) {

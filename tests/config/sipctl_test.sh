@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# sipctl config check: exit 0 and a summary for a valid script; exit 1 and every error, positioned, for a
-# broken one.  usage: sipctl_test.sh SIPCTL SOURCE_DIR
+# sipctl config check and config test: exit 0 and a summary for a valid script; exit 1 and every error,
+# positioned, for a broken one; a dry run prints calls, verdict and the message.  usage: sipctl_test.sh SIPCTL SRC
 set -euo pipefail
 sipctl=$1 src=$2
 
@@ -24,7 +24,24 @@ for want in "mistakes.cfg:4:1: error: module 'tm' has no parameter 'fr_timr'" \
   grep -qF "$want" <<<"$out" || { echo "missing: $want"; exit 1; }
 done
 
+# config test: a dry run over a message, no network.
+out=$("$sipctl" config test "$src/config/examples/residential.cfg" --message "$src/tests/config/invite.sip" 2>&1)
+echo "$out"
+for want in 'call: t_on_failure("busy_or_no_answer")' 'suspend: lookup("location")' \
+            'verdict: relayed statefully to the Request-URI' '--- the message as it would leave ---' \
+            'Max-Forwards: 69'; do
+  grep -qF -- "$want" <<<"$out" || { echo "missing: $want"; exit 1; }
+done
+out=$("$sipctl" config test "$src/config/examples/residential.cfg" --message "$src/tests/config/register.sip" \
+      --src 198.18.0.2:5062 --proto udp 2>&1)
+echo "$out"
+grep -qF 'suspend: save("location")' <<<"$out" || { echo "missing: save suspension"; exit 1; }
+out=$("$sipctl" config test "$src/config/examples/residential.cfg" --message "$src/../shared/testdata/rfc4475/badvers.dat" 2>&1)
+echo "$out"
+grep -qF 'verdict: the message core answers 505' <<<"$out" || { echo "missing: 505 verdict"; exit 1; }
+
 set +e
+"$sipctl" config test "$src/config/examples/residential.cfg" --message /nonexistent.sip >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
 "$sipctl" config check /nonexistent.cfg >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
 "$sipctl" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
 echo "sipctl config check: ok"
