@@ -1,5 +1,6 @@
 #include "dataplane/engine/vm.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <ctime>
@@ -217,6 +218,14 @@ RunStatus Vm::run(const config::Program& program, int route_index, const Context
     return RunStatus::Error;
   }
   st.program = &program;
+  // A message's run starts clean: script variables live for one run (as the tutorial says of $var), and
+  // the arena their strings sit in is reused. Only the slots this program uses are cleared.
+  std::fill_n(st.vars.begin(), std::min(program.var_names.size(), st.vars.size()), Value::null());
+  std::fill_n(st.avps.begin(), std::min(program.avp_names.size(), st.avps.size()), Value::null());
+  st.arena_used = 0;
+  st.retcode = 1;
+  st.msg_flags = st.branch_flags = st.script_flags = 0;
+  st.dst_uri = st.new_ruri = {};
   st.pc = program.routes[size_t(route_index)].entry;
   st.route_kind = program.routes[size_t(route_index)].kind;
   st.sp = 0;
@@ -300,8 +309,9 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         push(in.a < VmState::kVars ? st.vars[in.a] : Value::null());
         break;
       case Op::StoreVar: {
-        Value v = pop();
-        if (v.kind == Value::Kind::Str) v.s = arena_copy(st, v.s);  // a var outlives the value it was given
+        // No copy: every string a value can hold (program constants, the message, the arena) stays put
+        // for the whole run, suspensions included.
+        const Value v = pop();
         if (in.a < VmState::kVars) st.vars[in.a] = v;
         break;
       }
@@ -309,8 +319,7 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         push(in.a < VmState::kVars ? st.avps[in.a] : Value::null());
         break;
       case Op::StoreAvp: {
-        Value v = pop();
-        if (v.kind == Value::Kind::Str) v.s = arena_copy(st, v.s);
+        const Value v = pop();
         if (in.a < VmState::kVars) st.avps[in.a] = v;
         break;
       }
