@@ -99,6 +99,46 @@ std::string_view uri_part(std::string_view uri, PvId which) {
   }
 }
 
+// How many values an instruction takes off the stack.
+uint16_t pops(const config::Instr& in) {
+  switch (in.op) {
+    case Op::StoreVar:
+    case Op::StoreAvp:
+    case Op::StorePv:
+    case Op::Transform:
+    case Op::Not:
+    case Op::Neg:
+    case Op::BitNot:
+    case Op::ToBool:
+    case Op::Positive:
+    case Op::JumpIfFalse:
+    case Op::Return:
+    case Op::Pop:
+      return 1;
+    case Op::Add:
+    case Op::Sub:
+    case Op::Mul:
+    case Op::Div:
+    case Op::Mod:
+    case Op::BitOr:
+    case Op::BitAnd:
+    case Op::BitXor:
+    case Op::Eq:
+    case Op::Ne:
+    case Op::Lt:
+    case Op::Gt:
+    case Op::Le:
+    case Op::Ge:
+    case Op::Match:
+    case Op::NoMatch:
+      return 2;
+    case Op::Call:
+      return in.b;
+    default:
+      return 0;
+  }
+}
+
 }  // namespace
 
 Value Vm::load_pv(const Context& ctx, VmState& st, PvId id, std::string_view arg) {
@@ -295,6 +335,10 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
       return RunStatus::Error;
     }
     const config::Instr& in = p.code[st.pc++];
+    if (st.sp < pops(in)) {  // only a damaged program can get here; the compiler keeps the stack balanced
+      st.error = "damaged program: stack underflow";
+      return RunStatus::Error;
+    }
     switch (in.op) {
       case Op::PushInt:
         push(Value::integer(in.imm));

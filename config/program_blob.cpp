@@ -1,0 +1,194 @@
+#include "config/program_blob.h"
+
+#include <cstring>
+
+#include "config/registry.h"
+
+namespace sipd::config {
+namespace {
+
+constexpr char kMagic[8] = {'S', 'I', 'P', 'D', 'P', 'R', 'G', '1'};
+constexpr uint32_t kMaxCount = 1u << 22;  // no table in a sane program comes near this
+
+class Writer {
+ public:
+  void bytes(const void* p, size_t n) { out_.append(static_cast<const char*>(p), n); }
+  template <typename T>
+  void num(T v) {
+    bytes(&v, sizeof v);  // little-endian hosts only (x86-64, the appliance's platform)
+  }
+  void str(std::string_view s) {
+    num(uint32_t(s.size()));
+    bytes(s.data(), s.size());
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  template <typename T>
+  bool num(T& v) {
+    if (in_.size() - pos_ < sizeof v) return false;
+    std::memcpy(&v, in_.data() + pos_, sizeof v);
+    pos_ += sizeof v;
+    return true;
+  }
+  bool str(std::string& s) {
+    uint32_t n = 0;
+    if (!num(n) || in_.size() - pos_ < n) return false;
+    s.assign(in_.data() + pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool count(uint32_t& n) { return num(n) && n <= kMaxCount; }
+  bool done() const { return pos_ == in_.size(); }
+  bool magic() {
+    if (in_.size() < sizeof kMagic || std::memcmp(in_.data(), kMagic, sizeof kMagic) != 0) return false;
+    pos_ = sizeof kMagic;
+    return true;
+  }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+void write_strings(Writer& w, const std::vector<std::string>& v) {
+  w.num(uint32_t(v.size()));
+  for (const std::string& s : v) w.str(s);
+}
+
+bool read_strings(Reader& r, std::vector<std::string>& v) {
+  uint32_t n = 0;
+  if (!r.count(n)) return false;
+  v.resize(n);
+  for (std::string& s : v)
+    if (!r.str(s)) return false;
+  return true;
+}
+
+// Every operand must index something that exists.
+std::string check_operands(const Program& p) {
+  const size_t functions = registry().functions.size();
+  for (size_t pc = 0; pc < p.code.size(); ++pc) {
+    const Instr& in = p.code[pc];
+    bool ok = true;
+    switch (in.op) {
+      case Op::PushStr:
+        ok = in.a < p.strings.size();
+        break;
+      case Op::LoadVar:
+      case Op::StoreVar:
+        ok = in.a < p.var_names.size();
+        break;
+      case Op::LoadAvp:
+      case Op::StoreAvp:
+        ok = in.a < p.avp_names.size();
+        break;
+      case Op::LoadPv:
+      case Op::StorePv:
+        ok = in.b < p.strings.size();
+        break;
+      case Op::Transform:
+        ok = in.a < p.transforms.size();
+        break;
+      case Op::Jump:
+      case Op::JumpIfFalse:
+        ok = in.imm >= 0 && size_t(in.imm) <= p.code.size();
+        break;
+      case Op::Call:
+        ok = in.a < functions && in.b <= 6;
+        break;
+      case Op::CallRoute:
+        ok = in.a < p.routes.size();
+        break;
+      default:
+        ok = uint8_t(in.op) <= uint8_t(Op::Pop);
+        break;
+    }
+    if (!ok) return "instruction " + std::to_string(pc) + " refers outside the program";
+  }
+  for (const RouteCode& r : p.routes)
+    if (r.entry > p.code.size() || uint8_t(r.kind) > uint8_t(RouteKind::Error))
+      return "a route entry is out of range";
+  return "";
+}
+
+}  // namespace
+
+std::string serialize_program(const Program& p) {
+  Writer w;
+  w.bytes(kMagic, sizeof kMagic);
+  w.num(p.registry_hash);
+  w.num(uint32_t(p.code.size()));
+  for (const Instr& in : p.code) {
+    w.num(uint8_t(in.op));
+    w.num(in.a);
+    w.num(in.b);
+    w.num(in.imm);
+    w.num(in.source);
+  }
+  write_strings(w, p.strings);
+  write_strings(w, p.var_names);
+  write_strings(w, p.avp_names);
+  w.num(uint32_t(p.transforms.size()));
+  for (const TransformCode& t : p.transforms) {
+    w.num(uint16_t(t.id));
+    w.str(t.text);
+    write_strings(w, t.args);
+  }
+  w.num(uint32_t(p.routes.size()));
+  for (const RouteCode& r : p.routes) {
+    w.num(uint8_t(r.kind));
+    w.str(r.name);
+    w.num(r.entry);
+  }
+  return w.take();
+}
+
+std::string deserialize_program(std::string_view blob, Program& out) {
+  Program p;
+  Reader r(blob);
+  if (!r.magic()) return "not a sipd program (bad magic or format version)";
+  if (!r.num(p.registry_hash)) return "truncated";
+  if (p.registry_hash != registry_hash())
+    return "compiled against another registry (this build's functions and parameters differ)";
+  uint32_t n = 0;
+  if (!r.count(n)) return "truncated or oversized code";
+  p.code.resize(n);
+  for (Instr& in : p.code) {
+    uint8_t op = 0;
+    if (!r.num(op) || !r.num(in.a) || !r.num(in.b) || !r.num(in.imm) || !r.num(in.source))
+      return "truncated code";
+    if (op > uint8_t(Op::Pop)) return "unknown instruction";
+    in.op = Op(op);
+  }
+  if (!read_strings(r, p.strings) || !read_strings(r, p.var_names) || !read_strings(r, p.avp_names))
+    return "truncated constants";
+  if (!r.count(n)) return "truncated transformations";
+  p.transforms.resize(n);
+  for (TransformCode& t : p.transforms) {
+    uint16_t id = 0;
+    if (!r.num(id) || !r.str(t.text) || !read_strings(r, t.args)) return "truncated transformations";
+    if (id > uint16_t(TransformId::ParamCount)) return "unknown transformation";
+    t.id = TransformId(id);
+  }
+  if (!r.count(n)) return "truncated routes";
+  p.routes.resize(n);
+  for (RouteCode& rc : p.routes) {
+    uint8_t kind = 0;
+    if (!r.num(kind) || !r.str(rc.name) || !r.num(rc.entry)) return "truncated routes";
+    rc.kind = RouteKind(kind);
+  }
+  if (!r.done()) return "trailing bytes after the program";
+  if (std::string why = check_operands(p); !why.empty()) return why;
+  for (const FunctionSpec& f : registry().functions) p.function_names.emplace_back(f.name);
+  out = std::move(p);
+  return "";
+}
+
+}  // namespace sipd::config
