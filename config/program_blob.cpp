@@ -100,8 +100,9 @@ std::string check_operands(const Program& p) {
       case Op::JumpIfFalse:
         ok = in.imm >= 0 && size_t(in.imm) <= p.code.size();
         break;
-      case Op::Call:
-        ok = in.a < functions && in.b <= 6;
+      case Op::Call:  // the argument count the function's body relies on
+        ok = in.a < functions && in.b >= registry().functions[in.a].min_args &&
+             in.b <= registry().functions[in.a].max_args;
         break;
       case Op::CallRoute:
         ok = in.a < p.routes.size();
