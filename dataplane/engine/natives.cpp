@@ -112,6 +112,30 @@ int64_t fn_maxfwd(Vm&, Host&, const Context& ctx, VmState& st, std::span<const V
   return 2;
 }
 
+// Header edits (textops/sipmsgops), recorded in the message's deferred-edit list. The text is copied by
+// the list, so it may live in the run's arena.
+std::pair<std::string_view, std::string_view> split_header_line(std::string_view line) {
+  while (line.ends_with('\n') || line.ends_with('\r')) line.remove_suffix(1);
+  const size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return {};
+  return {sip::trim(line.substr(0, colon)), sip::trim(line.substr(colon + 1))};
+}
+
+template <bool First>
+int64_t fn_add_hf(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+  if (!ctx.edits) return 1;  // a dry run without edits
+  const auto [name, value] = split_header_line(to_text(st, args[0]));
+  if (name.empty()) return -1;
+  return (First ? ctx.edits->add_header_first(name, value) : ctx.edits->add_header(name, value)) ? 1 : -1;
+}
+
+int64_t fn_remove_hf(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+  if (!ctx.msg) return -1;
+  const std::string_view name = to_text(st, args[0]);
+  if (!ctx.edits) return ctx.msg->find(name) != sip::kNoHeader ? 1 : -1;
+  return ctx.edits->remove_headers_named(name) > 0 ? 1 : -1;
+}
+
 struct NativeEntry {
   std::string_view name;
   NativeFn fn;
@@ -133,6 +157,9 @@ constexpr NativeEntry kNatives[] = {
     {"has_totag", fn_has_totag},
     {"is_present_hf", fn_is_present_hf},
     {"mf_process_maxfwd_header", fn_maxfwd},
+    {"append_hf", fn_add_hf<false>},
+    {"insert_hf", fn_add_hf<true>},
+    {"remove_hf", fn_remove_hf},
 };
 
 std::vector<NativeFn> build_table() {

@@ -225,6 +225,31 @@ TEST(engine, MaxForwardsIsDecrementedOnce) {
   EXPECT_EQ(z->host.calls, (std::vector<std::string>{"sl_send_reply(483,Too Many Hops)"}));
 }
 
+TEST(engine, HeaderEditsGoToTheEditList) {
+  const Script s(
+      kModules +
+      "route {\n  append_hf(\"X-Edge: sipd\\r\\n\");\n  insert_hf(\"X-First: $si\\r\\n\");\n"
+      "  if (remove_hf(\"Max-Forwards\")) xlog(\"removed\\n\");\n  $ru = \"sip:carol@198.18.0.7\";\n}\n");
+  const std::string msg = request("INVITE");
+  auto r = std::make_unique<Outcome>();
+  ASSERT_EQ(r->msg.parse(msg), sip::Defect::None);
+  sip::EditList edits(r->msg);
+  Context ctx;
+  ctx.msg = &r->msg;
+  ctx.edits = &edits;
+  ctx.src_ip = "198.18.0.3";
+  Vm vm(r->host);
+  EXPECT_EQ(vm.run(s.program, 0, ctx, r->state), RunStatus::Exit);
+  EXPECT_EQ(r->host.logs, (std::vector<std::string>{"removed\n"}));
+  std::string out(2000, '\0');
+  const sip::BuildResult b = edits.build(out.data(), out.size());
+  ASSERT_TRUE(b.ok());
+  out.resize(b.size);
+  EXPECT_EQ(out.find("INVITE sip:carol@198.18.0.7 SIP/2.0\r\nX-First: 198.18.0.3\r\nVia:"), 0u) << out;
+  EXPECT_NE(out.find("X-Edge: sipd\r\n\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Max-Forwards"), std::string::npos) << out;
+}
+
 TEST(engine, RunawayLoopsAndRecursionAreStopped) {
   const Script loop(kModules +
                     "route {\n  $var(i) = 0;\n  while (1) {\n    $var(i) = $var(i) + 1;\n  }\n}\n");
