@@ -44,31 +44,6 @@ std::string module_base(std::string_view path) {
   return std::string(path);
 }
 
-// "$var(x)" -> name "var", arg "x"; "$(hdr(Via)[1])" -> "hdr", "Via"; "$ru" -> "ru".
-struct PVarName {
-  std::string name;
-  std::string arg;
-  bool has_arg = false;
-};
-
-PVarName split_pvar(std::string_view text) {
-  PVarName p;
-  if (text.starts_with("$(") && text.ends_with(")"))
-    text = text.substr(2, text.size() - 3);
-  else if (text.starts_with("$"))
-    text.remove_prefix(1);
-  size_t i = 0;
-  while (i < text.size() && (std::isalnum(uint8_t(text[i])) || text[i] == '_' || text[i] == '.')) ++i;
-  p.name = std::string(text.substr(0, i));
-  if (i < text.size() && text[i] == '(') {
-    const size_t close = text.find(')', i);
-    p.has_arg = true;
-    p.arg = std::string(
-        text.substr(i + 1, close == std::string_view::npos ? std::string_view::npos : close - i - 1));
-  }
-  return p;
-}
-
 // Compiles the pattern as the engine will run it (Hyperscan, POSIX-extended semantics, '.' matching any
 // byte); returns the engine's complaint, or "" when it compiles.
 std::string regex_error(const std::string& pattern) {
@@ -304,14 +279,14 @@ class Checker {
 
   void assign_target(const Expr& e) {
     if (e.kind != ExprKind::PVar) return;  // the parser reported it
-    const PVarName n = split_pvar(e.text);
+    const PvarRef n = split_pvar(e.text);
     const PVarSpec* spec = pvar(e);
     if (spec && !spec->writable) error(e.offset, "$" + n.name + " cannot be assigned to");
   }
 
   const PVarSpec* pvar(const Expr& e) {
     if (e.text == "$$") return nullptr;
-    const PVarName n = split_pvar(e.text);
+    const PvarRef n = split_pvar(e.text);
     const PVarSpec* spec = find_pvar(n.name);
     if (!spec) {
       std::vector<std::string_view> names;

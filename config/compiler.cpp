@@ -1,5 +1,6 @@
 #include <map>
 
+#include "config/parser.h"
 #include "config/program.h"
 #include "config/registry.h"
 
@@ -301,30 +302,8 @@ class Compiler {
     store(t);
   }
 
-  struct PvRef {
-    std::string name;
-    std::string arg;
-  };
-
-  static PvRef split_pvar(std::string_view text) {
-    PvRef r;
-    if (text.starts_with("$(") && text.ends_with(")"))
-      text = text.substr(2, text.size() - 3);
-    else if (text.starts_with("$"))
-      text.remove_prefix(1);
-    size_t i = 0;
-    while (i < text.size() && (std::isalnum(uint8_t(text[i])) || text[i] == '_' || text[i] == '.')) ++i;
-    r.name = std::string(text.substr(0, i));
-    if (i < text.size() && text[i] == '(') {
-      const size_t close = text.rfind(')');
-      r.arg =
-          std::string(text.substr(i + 1, close == std::string_view::npos || close < i ? 0 : close - i - 1));
-    }
-    return r;
-  }
-
   void store(const Expr& t) {
-    const PvRef r = split_pvar(t.text);
+    const PvarRef r = split_pvar(t.text);
     if (r.name == "var") {
       emit(Op::StoreVar, t.offset, slot(prog_.var_names, vars_, r.arg, t.offset));
     } else if (r.name == "avp") {
@@ -390,7 +369,7 @@ class Compiler {
         transforms(e);
         return;
       case ExprKind::PVar: {
-        const PvRef r = split_pvar(e.text);
+        const PvarRef r = split_pvar(e.text);
         if (e.text == "$$") {
           emit(Op::PushStr, e.offset, intern("$"));
         } else if (r.name == "var") {

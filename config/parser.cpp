@@ -1,5 +1,6 @@
 #include "config/parser.h"
 
+#include <cctype>
 #include <string>
 
 namespace sipd::config {
@@ -616,5 +617,28 @@ std::string_view to_string(RouteKind k) {
 }
 
 Script parse_script(const SourceFile& file, Diagnostics& diags) { return Parser(file, diags).run(); }
+
+PvarRef split_pvar(std::string_view text) {
+  PvarRef r;
+  if (text.starts_with("$(") && text.ends_with(")")) {
+    text = text.substr(2, text.size() - 3);
+  } else if (text.starts_with("$")) {
+    text.remove_prefix(1);
+  }
+  size_t i = 0;
+  while (i < text.size() && (std::isalnum(uint8_t(text[i])) || text[i] == '_' || text[i] == '.')) ++i;
+  r.name = std::string(text.substr(0, i));
+  if (i < text.size() && text[i] == '(') {
+    int depth = 0;
+    size_t close = i;
+    for (; close < text.size(); ++close) {
+      if (text[close] == '(') ++depth;
+      if (text[close] == ')' && --depth == 0) break;
+    }
+    r.has_arg = true;
+    r.arg = std::string(text.substr(i + 1, close - i - 1));
+  }
+  return r;
+}
 
 }  // namespace sipd::config

@@ -14,4 +14,13 @@ namespace sipd::config {
 // Parses `file`; problems go to `diags`. The returned script holds everything that parsed.
 Script parse_script(const SourceFile& file, Diagnostics& diags);
 
+// The parts of a pseudo-variable token: "$var(x)" -> {"var", "x"}, "$(hdr(Via)[1])" -> {"hdr", "Via"},
+// "$ru" -> {"ru"}. The argument runs to its balancing ')'.
+struct PvarRef {
+  std::string name;
+  std::string arg;
+  bool has_arg = false;
+};
+PvarRef split_pvar(std::string_view text);
+
 }  // namespace sipd::config

@@ -61,19 +61,29 @@ struct Outcome {
   VmState state;
   RunStatus status;
   sip::Message msg;
+  std::string built;  // the message after the script's edits, when run with edits
 };
 
-std::unique_ptr<Outcome> run(const Script& s, const std::string& bytes, bool ipv6 = false) {
+std::unique_ptr<Outcome> run(const Script& s, const std::string& bytes, bool ipv6 = false,
+                             bool with_edits = false) {
   auto r = std::make_unique<Outcome>();
   EXPECT_TRUE(s.diags.ok()) << s.diags.render(s.file);
   EXPECT_EQ(r->msg.parse(bytes), sip::Defect::None);
+  sip::EditList edits(r->msg);
   Context ctx;
   ctx.msg = &r->msg;
+  ctx.edits = with_edits ? &edits : nullptr;
   ctx.src_ip = "198.18.0.3";
   ctx.src_port = 5060;
   ctx.ipv6 = ipv6;
   Vm vm(r->host);
   r->status = vm.run(s.program, 0, ctx, r->state);
+  if (with_edits) {
+    r->built.resize(2000);
+    const sip::BuildResult b = edits.build(r->built.data(), r->built.size());
+    EXPECT_TRUE(b.ok());
+    r->built.resize(b.size);
+  }
   return r;
 }
 
@@ -204,19 +214,10 @@ TEST(engine, MaxForwardsIsDecrementedOnce) {
       "route {\n  if (!mf_process_maxfwd_header(10)) {\n    sl_send_reply(483, \"Too Many Hops\");\n"
       "    exit;\n  }\n  xlog(\"ok $retcode\\n\");\n}\n");
   const std::string msg = request("INVITE");
-  auto r = std::make_unique<Outcome>();
-  ASSERT_EQ(r->msg.parse(msg), sip::Defect::None);
-  sip::EditList edits(r->msg);
-  Context ctx;
-  ctx.msg = &r->msg;
-  ctx.edits = &edits;
-  Vm vm(r->host);
-  EXPECT_EQ(vm.run(s.program, 0, ctx, r->state), RunStatus::Exit);
+  auto r = run(s, msg, false, true);
+  EXPECT_EQ(r->status, RunStatus::Exit);
   EXPECT_EQ(r->host.logs, (std::vector<std::string>{"ok 2\n"}));
-  std::string out(2000, '\0');
-  const sip::BuildResult b = edits.build(out.data(), out.size());
-  ASSERT_TRUE(b.ok());
-  out.resize(b.size);
+  const std::string& out = r->built;
   EXPECT_NE(out.find("Max-Forwards: 69\r\n"), std::string::npos) << out;
   // Max-Forwards: 0 -> the script answers 483.
   std::string zero = msg;
@@ -231,20 +232,10 @@ TEST(engine, HeaderEditsGoToTheEditList) {
       "route {\n  append_hf(\"X-Edge: sipd\\r\\n\");\n  insert_hf(\"X-First: $si\\r\\n\");\n"
       "  if (remove_hf(\"Max-Forwards\")) xlog(\"removed\\n\");\n  $ru = \"sip:carol@198.18.0.7\";\n}\n");
   const std::string msg = request("INVITE");
-  auto r = std::make_unique<Outcome>();
-  ASSERT_EQ(r->msg.parse(msg), sip::Defect::None);
-  sip::EditList edits(r->msg);
-  Context ctx;
-  ctx.msg = &r->msg;
-  ctx.edits = &edits;
-  ctx.src_ip = "198.18.0.3";
-  Vm vm(r->host);
-  EXPECT_EQ(vm.run(s.program, 0, ctx, r->state), RunStatus::Exit);
+  auto r = run(s, msg, false, true);
+  EXPECT_EQ(r->status, RunStatus::Exit);
   EXPECT_EQ(r->host.logs, (std::vector<std::string>{"removed\n"}));
-  std::string out(2000, '\0');
-  const sip::BuildResult b = edits.build(out.data(), out.size());
-  ASSERT_TRUE(b.ok());
-  out.resize(b.size);
+  const std::string& out = r->built;
   EXPECT_EQ(out.find("INVITE sip:carol@198.18.0.7 SIP/2.0\r\nX-First: 198.18.0.3\r\nVia:"), 0u) << out;
   EXPECT_NE(out.find("X-Edge: sipd\r\n\r\n"), std::string::npos) << out;
   EXPECT_EQ(out.find("Max-Forwards"), std::string::npos) << out;
