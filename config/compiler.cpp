@@ -69,37 +69,25 @@ struct NameEntry {
 };
 
 constexpr NameEntry kNames[] = {
-    {"af", NameId::Af},
-    {"proto", NameId::Proto},
-    {"method", NameId::Method},
-    {"status", NameId::Status},
-    {"retcode", NameId::Retcode},
-    {"uri", NameId::Uri},
-    {"from_uri", NameId::FromUri},
-    {"to_uri", NameId::ToUri},
-    {"src_ip", NameId::SrcIp},
-    {"src_port", NameId::SrcPort},
-    {"dst_ip", NameId::DstIp},
-    {"dst_port", NameId::DstPort},
-    {"myself", NameId::Myself},
-    {"INET", NameId::Inet},
-    {"INET6", NameId::Inet6},
-    {"UDP", NameId::Udp},
-    {"TCP", NameId::Tcp},
-    {"TLS", NameId::Tls},
-    {"SCTP", NameId::Sctp},
-    {"WS", NameId::Ws},
-    {"WSS", NameId::Wss},
-    {"NULL", NameId::Null},
-    {"null", NameId::Null},
-    {"yes", NameId::Yes},
-    {"no", NameId::No},
-    {"inet", NameId::Inet},
-    {"inet6", NameId::Inet6},
-    {"udp", NameId::Udp},
-    {"tcp", NameId::Tcp},
-    {"tls", NameId::Tls},
+    {"af", NameId::Af},       {"proto", NameId::Proto}, {"myself", NameId::Myself}, {"INET", NameId::Inet},
+    {"INET6", NameId::Inet6}, {"UDP", NameId::Udp},     {"TCP", NameId::Tcp},       {"TLS", NameId::Tls},
+    {"SCTP", NameId::Sctp},   {"WS", NameId::Ws},       {"WSS", NameId::Wss},       {"NULL", NameId::Null},
+    {"null", NameId::Null},   {"yes", NameId::Yes},     {"no", NameId::No},         {"inet", NameId::Inet},
+    {"inet6", NameId::Inet6}, {"udp", NameId::Udp},     {"tcp", NameId::Tcp},       {"tls", NameId::Tls},
 };
+
+// Core keywords that are message or connection fields, as the pseudo-variable that reads them.
+PvId keyword_field(std::string_view word) {
+  static constexpr std::pair<std::string_view, PvId> kFields[] = {
+      {"method", PvId::Method},    {"status", PvId::Status},    {"retcode", PvId::Retcode},
+      {"uri", PvId::RUri},         {"from_uri", PvId::FromUri}, {"to_uri", PvId::ToUri},
+      {"src_ip", PvId::SrcIp},     {"src_port", PvId::SrcPort}, {"dst_ip", PvId::DstIp},
+      {"dst_port", PvId::DstPort},
+  };
+  for (const auto& [w, id] : kFields)
+    if (w == word) return id;
+  return PvId::Other;
+}
 
 struct TransformName {
   std::string_view text;
@@ -383,6 +371,10 @@ class Compiler {
         return;
       }
       case ExprKind::Name: {
+        if (const PvId field = keyword_field(e.text); field != PvId::Other) {
+          emit(Op::LoadPv, e.offset, uint16_t(field), intern(""));
+          return;
+        }
         NameId id = NameId::Unknown;
         for (const NameEntry& n : kNames)
           if (n.name == e.text) id = n.id;

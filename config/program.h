@@ -108,21 +108,12 @@ enum class PvId : uint16_t {
   Dollar,
 };
 
-// Core keywords used as values.
+// Core keywords used as values that are not message fields (those — method, uri, from_uri, src_ip... —
+// compile to the pseudo-variable they name).
 enum class NameId : uint16_t {
   Unknown,
   Af,
   Proto,
-  Method,
-  Status,
-  Retcode,
-  Uri,
-  FromUri,
-  ToUri,
-  SrcIp,
-  SrcPort,
-  DstIp,
-  DstPort,
   Myself,
   Inet,
   Inet6,

@@ -197,7 +197,7 @@ NativeFn native_for(uint16_t index) {
   return index < table.size() ? table[index] : nullptr;
 }
 
-Value load_name(const Context& ctx, VmState& st, config::NameId id) {
+Value load_name(const Context& ctx, VmState&, config::NameId id) {
   using config::NameId;
   switch (id) {
     case NameId::Af:
@@ -220,32 +220,6 @@ Value load_name(const Context& ctx, VmState& st, config::NameId id) {
       return Value::integer(5);
     case NameId::Wss:
       return Value::integer(6);
-    case NameId::Method:
-      return ctx.msg && ctx.msg->is_request() ? Value::string(ctx.msg->method_text()) : Value::null();
-    case NameId::Status:
-      return ctx.msg && ctx.msg->is_response() ? Value::integer(ctx.msg->status()) : Value::null();
-    case NameId::Retcode:
-      return Value::integer(st.retcode);
-    case NameId::Uri:
-      if (!st.new_ruri.empty()) return Value::string(st.new_ruri);
-      return ctx.msg && ctx.msg->is_request() ? Value::string(ctx.msg->request_uri()) : Value::null();
-    case NameId::FromUri:
-    case NameId::ToUri: {
-      if (!ctx.msg) return Value::null();
-      std::string_view v =
-          ctx.msg->first_value(id == NameId::FromUri ? sip::HeaderId::From : sip::HeaderId::To);
-      const size_t lt = v.find('<'), gt = v.find('>');
-      if (lt != std::string_view::npos && gt > lt) return Value::string(v.substr(lt + 1, gt - lt - 1));
-      return Value::string(v.substr(0, v.find(';')));
-    }
-    case NameId::SrcIp:
-      return Value::string(ctx.src_ip);
-    case NameId::SrcPort:
-      return Value::integer(ctx.src_port);
-    case NameId::DstIp:
-      return Value::string(ctx.dst_ip);
-    case NameId::DstPort:
-      return Value::integer(ctx.dst_port);
     case NameId::Yes:
       return Value::integer(1);
     case NameId::No:
