@@ -462,6 +462,17 @@ class Compiler {
     emit(op, e.offset);
   }
 
+  // AVPs named inside string arguments ("$avp(s:copy)", and avpops' bare "i:500" / "s:name" specs) get
+  // their slots now, so the engine finds them by name when the function runs.
+  void reserve_avps(const std::string& text, bool avpops) {
+    for (size_t at = text.find("$avp("); at != std::string::npos; at = text.find("$avp(", at + 5)) {
+      const size_t close = text.find(')', at);
+      if (close != std::string::npos) slot(prog_.avp_names, avps_, text.substr(at + 5, close - at - 5), 0);
+    }
+    if (avpops && text.size() > 2 && (text[0] == 'i' || text[0] == 's') && text[1] == ':')
+      slot(prog_.avp_names, avps_, text.substr(0, text.find('/')), 0);
+  }
+
   void call(const Expr& e) {
     if (e.text == "route" && e.args.size() == 1) {
       const Expr& a = *e.args[0];
@@ -478,6 +489,8 @@ class Compiler {
       emit(Op::PushInt, e.offset, 0, 0, -1);
       return;
     }
+    for (const ExprPtr& a : e.args)
+      if (a->kind == ExprKind::String) reserve_avps(a->text, fns[index].modules == "avpops");
     for (const ExprPtr& a : e.args) {
       if (a->kind == ExprKind::Name) {  // route and flag names travel as strings
         emit(Op::PushStr, a->offset, intern(a->text));

@@ -3,12 +3,14 @@
 #include <hs.h>
 
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "config/parser.h"
 #include "dataplane/sip/chars.h"
 #include "dataplane/sip/list.h"
 #include "dataplane/sip/scalar.h"
@@ -122,9 +124,9 @@ std::pair<std::string_view, std::string_view> split_header_line(std::string_view
 }
 
 template <bool First>
-int64_t fn_add_hf(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+int64_t fn_add_hf(Vm& vm, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
   if (!ctx.edits) return 1;  // a dry run without edits
-  const auto [name, value] = split_header_line(to_text(st, args[0]));
+  const auto [name, value] = split_header_line(format(vm, ctx, st, to_text(st, args[0])));
   if (name.empty()) return -1;
   return (First ? ctx.edits->add_header_first(name, value) : ctx.edits->add_header(name, value)) ? 1 : -1;
 }
@@ -134,6 +136,121 @@ int64_t fn_remove_hf(Vm&, Host&, const Context& ctx, VmState& st, std::span<cons
   const std::string_view name = to_text(st, args[0]);
   if (!ctx.edits) return ctx.msg->find(name) != sip::kNoHeader ? 1 : -1;
   return ctx.edits->remove_headers_named(name) > 0 ? 1 : -1;
+}
+
+// search("re"): the regex against the whole message.
+int64_t fn_search(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+  return ctx.msg && regex_match(to_text(st, args[0]), ctx.msg->message()) ? 1 : -1;
+}
+
+// ---- global flags (gflags): set over the management interface, tested by scripts ----
+std::atomic<uint32_t> g_global_flags{0};
+
+template <int Op>
+int64_t fn_gflag(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
+  const int64_t bit = int_arg(st, args[0]);
+  if (bit < 0 || bit > 31) return -1;
+  const uint32_t mask = uint32_t(1) << bit;
+  if (Op == 0) g_global_flags.fetch_or(mask, std::memory_order_relaxed);
+  if (Op == 1) g_global_flags.fetch_and(~mask, std::memory_order_relaxed);
+  if (Op == 2) return (g_global_flags.load(std::memory_order_relaxed) & mask) ? 1 : -1;
+  return 1;
+}
+
+// ---- avpops, the in-memory half. An AVP argument names the variable: "$avp(x)", "$avp(i:700)". ----
+Value* avp_slot(VmState& st, std::string_view spec) {
+  const config::PvarRef ref = config::split_pvar(spec);
+  const std::string_view name = ref.name == "avp" ? std::string_view(ref.arg) : spec;
+  const auto& names = st.program->avp_names;
+  for (size_t i = 0; i < names.size() && i < VmState::kVars; ++i)
+    if (names[i] == name) return &st.avps[i];
+  return nullptr;  // never written by this script: always unset
+}
+
+int64_t fn_avp_delete(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
+  if (Value* v = avp_slot(st, to_text(st, args[0]))) *v = Value::null();
+  return 1;
+}
+
+int64_t fn_is_avp_set(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
+  const Value* v = avp_slot(st, to_text(st, args[0]));
+  return v && !v->is_null() ? 1 : -1;
+}
+
+int64_t fn_avp_copy(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
+  std::string_view dst = to_text(st, args[1]);
+  const bool move = dst.ends_with("/d");
+  if (move) dst.remove_suffix(2);
+  Value* from = avp_slot(st, to_text(st, args[0]));
+  Value* to = avp_slot(st, dst);
+  if (!from || from->is_null() || !to) return -1;
+  *to = *from;
+  if (move) *from = Value::null();
+  return 1;
+}
+
+int64_t fn_avp_printf(Vm& vm, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+  Value* to = avp_slot(st, to_text(st, args[0]));
+  if (!to) return -1;
+  *to = Value::string(format(vm, ctx, st, to_text(st, args[1])));
+  return 1;
+}
+
+// "op/value": avp_op("$avp(x)", "add/5"), avp_check("$avp(x)", "lt/10").
+std::pair<std::string_view, std::string_view> op_and_value(std::string_view s) {
+  const size_t slash = s.find('/');
+  if (slash == std::string_view::npos) return {s, {}};
+  std::string_view value = s.substr(slash + 1);
+  if (const size_t flags = value.find('/'); flags != std::string_view::npos) value = value.substr(0, flags);
+  if (value.size() > 2 && value[1] == ':' && (value[0] == 'i' || value[0] == 's')) value.remove_prefix(2);
+  return {s.substr(0, slash), value};
+}
+
+int64_t fn_avp_op(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
+  Value* v = avp_slot(st, to_text(st, args[0]));
+  const auto [op, text] = op_and_value(to_text(st, args[1]));
+  if (!v) return -1;
+  const int64_t a = v->is_null() ? 0 : int_arg(st, *v);
+  int64_t b = 0;
+  std::from_chars(text.data(), text.data() + text.size(), b);
+  int64_t r;
+  if (op == "add")
+    r = a + b;
+  else if (op == "sub")
+    r = a - b;
+  else if (op == "mul")
+    r = a * b;
+  else if ((op == "div" || op == "mod") && b != 0)
+    r = op == "div" ? a / b : a % b;
+  else if (op == "and")
+    r = a & b;
+  else if (op == "or")
+    r = a | b;
+  else if (op == "xor")
+    r = a ^ b;
+  else
+    return -1;
+  *v = Value::integer(r);
+  return 1;
+}
+
+int64_t fn_avp_check(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
+  const Value* v = avp_slot(st, to_text(st, args[0]));
+  if (!v || v->is_null()) return -1;
+  const auto [op, want] = op_and_value(to_text(st, args[1]));
+  const std::string_view have = to_text(st, *v);
+  if (op == "re") return regex_match(want, have) ? 1 : -1;
+  int64_t x = 0, y = 0;
+  const bool numbers = std::from_chars(have.data(), have.data() + have.size(), x).ec == std::errc() &&
+                       std::from_chars(want.data(), want.data() + want.size(), y).ec == std::errc();
+  const int cmp = numbers ? (x < y ? -1 : x > y) : have.compare(want) < 0 ? -1 : have.compare(want) > 0;
+  if (op == "eq") return cmp == 0 ? 1 : -1;
+  if (op == "ne") return cmp != 0 ? 1 : -1;
+  if (op == "lt") return cmp < 0 ? 1 : -1;
+  if (op == "le") return cmp <= 0 ? 1 : -1;
+  if (op == "gt") return cmp > 0 ? 1 : -1;
+  if (op == "ge") return cmp >= 0 ? 1 : -1;
+  return -1;
 }
 
 struct NativeEntry {
@@ -160,6 +277,16 @@ constexpr NativeEntry kNatives[] = {
     {"append_hf", fn_add_hf<false>},
     {"insert_hf", fn_add_hf<true>},
     {"remove_hf", fn_remove_hf},
+    {"search", fn_search},
+    {"set_gflag", fn_gflag<0>},
+    {"reset_gflag", fn_gflag<1>},
+    {"is_gflag", fn_gflag<2>},
+    {"avp_delete", fn_avp_delete},
+    {"is_avp_set", fn_is_avp_set},
+    {"avp_copy", fn_avp_copy},
+    {"avp_printf", fn_avp_printf},
+    {"avp_op", fn_avp_op},
+    {"avp_check", fn_avp_check},
 };
 
 std::vector<NativeFn> build_table() {

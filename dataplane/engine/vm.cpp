@@ -287,9 +287,11 @@ bool Vm::call_function(const Context& ctx, VmState& st, const config::Instr& in,
   const auto& fns = config::registry().functions;
   const config::FunctionSpec& fn = fns[in.a];
   const uint16_t argc = in.b;
-  // String arguments that name pseudo-variables ("$rd", "$var(x)@$fd") are formatted when the function
-  // runs, as OpenSIPS's fixups do; log() prints its text as written and xlog() formats on its own.
-  if (fn.name != "log" && fn.name != "xlog") {
+  const NativeFn body = native_for(in.a);
+  // String arguments that name pseudo-variables ("$rd", "$var(x)@$fd") are formatted before a function
+  // without an engine body gets them, as OpenSIPS's fixups do. The engine's own bodies format what they
+  // take as text themselves, since some arguments name a variable rather than its value (avp_delete).
+  if (!body) {
     for (uint16_t i = 0; i < argc; ++i) {
       Value& a = st.stack[st.sp - argc + i];
       if (a.kind == Value::Kind::Str && a.s.find('$') != std::string_view::npos)
@@ -298,7 +300,7 @@ bool Vm::call_function(const Context& ctx, VmState& st, const config::Instr& in,
   }
   const std::span<const Value> args(st.stack.data() + st.sp - argc, argc);
   int64_t result;
-  if (const NativeFn body = native_for(in.a)) {
+  if (body) {
     result = body(*this, host_, ctx, st, args);
   } else {
     result = host_.call(fn, args, st);

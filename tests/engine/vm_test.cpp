@@ -241,6 +241,25 @@ TEST(engine, HeaderEditsGoToTheEditList) {
   EXPECT_EQ(out.find("Max-Forwards"), std::string::npos) << out;
 }
 
+// The in-memory avpops functions, with the tutorial's avp_check("i:500", "lt/i:501"), global flags and
+// search().
+TEST(engine, AvpOperationsGlobalFlagsAndSearch) {
+  const Script s(
+      "loadmodule \"avpops.so\"\nloadmodule \"gflags.so\"\nloadmodule \"textops.so\"\n"
+      "route {\n  $avp(i:500) = 500;\n  if (avp_check(\"i:500\", \"lt/i:501\")) xlog(\"lt\\n\");\n"
+      "  avp_op(\"$avp(i:500)\", \"add/i:5\");\n  xlog(\"$avp(i:500)\\n\");\n"
+      "  avp_copy(\"$avp(i:500)\", \"$avp(s:copy)/d\");\n"
+      "  if (is_avp_set(\"$avp(s:copy)\") && !is_avp_set(\"$avp(i:500)\")) xlog(\"moved $avp(s:copy)\\n\");\n"
+      "  avp_printf(\"$avp(s:msg)\", \"from $si\");\n  xlog(\"$avp(s:msg)\\n\");\n"
+      "  avp_delete(\"$avp(s:msg)\");\n  if (!is_avp_set(\"$avp(s:msg)\")) xlog(\"deleted\\n\");\n"
+      "  set_gflag(3);\n  if (is_gflag(3) && !is_gflag(4)) xlog(\"gflag\\n\");\n  reset_gflag(3);\n"
+      "  if (search(\"^INVITE sip:\") && !search(\"^BYE\")) xlog(\"found\\n\");\n}\n");
+  const std::string msg = request("INVITE");
+  auto r = run(s, msg);
+  EXPECT_EQ(r->host.logs, (std::vector<std::string>{"lt\n", "505\n", "moved 505\n", "from 198.18.0.3\n",
+                                                    "deleted\n", "gflag\n", "found\n"}));
+}
+
 TEST(engine, RunawayLoopsAndRecursionAreStopped) {
   const Script loop(kModules +
                     "route {\n  $var(i) = 0;\n  while (1) {\n    $var(i) = $var(i) + 1;\n  }\n}\n");
