@@ -518,13 +518,17 @@ PvId pv_id(std::string_view name) {
   return PvId::Other;
 }
 
+TransformId transform_id(std::string_view head) {
+  for (const TransformName& t : kTransforms)
+    if (t.text == head) return t.id;
+  return TransformId::Other;
+}
+
 TransformCode parse_transform(const std::string& text) {
   TransformCode tc;
   tc.text = text;
   size_t comma = text.find(',');
-  const std::string head = text.substr(0, comma);
-  for (const TransformName& t : kTransforms)
-    if (t.text == head) tc.id = t.id;
+  tc.id = transform_id(std::string_view(text).substr(0, comma));
   while (comma != std::string::npos) {
     const size_t next = text.find(',', comma + 1);
     tc.args.push_back(

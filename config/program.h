@@ -175,6 +175,8 @@ struct Program {
 PvId pv_id(std::string_view name);
 // "s.substr,0,3" -> {SSubstr, {"0", "3"}}.
 TransformCode parse_transform(const std::string& text);
+// "s.substr" -> SSubstr (Other when the engine has no body for it).
+TransformId transform_id(std::string_view klass_dot_name);
 
 // Compiles a parsed and checked script. Problems the checker could not see (too many variables, a route
 // nesting the compiler refuses) go to `diags`.

@@ -2,6 +2,7 @@
 
 #include <hs.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <charconv>
@@ -10,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "config/parser.h"
 #include "dataplane/sip/chars.h"
 #include "dataplane/sip/list.h"
 #include "dataplane/sip/scalar.h"
@@ -159,8 +159,8 @@ int64_t fn_gflag(Vm&, Host&, const Context&, VmState& st, std::span<const Value>
 
 // ---- avpops, the in-memory half. An AVP argument names the variable: "$avp(x)", "$avp(i:700)". ----
 Value* avp_slot(VmState& st, std::string_view spec) {
-  const config::PvarRef ref = config::split_pvar(spec);
-  const std::string_view name = ref.name == "avp" ? std::string_view(ref.arg) : spec;
+  std::string_view name = spec;  // "i:700", or "$avp(i:700)"
+  if (name.starts_with("$avp(") && name.ends_with(")")) name = name.substr(5, name.size() - 6);
   const auto& names = st.program->avp_names;
   for (size_t i = 0; i < names.size() && i < VmState::kVars; ++i)
     if (names[i] == name) return &st.avps[i];
@@ -380,15 +380,22 @@ bool regex_match(std::string_view pattern, std::string_view subject) {
   return hit;
 }
 
-Value transform(VmState& st, const config::TransformCode& t, const Value& in) {
+namespace {
+
+constexpr size_t kMaxTransformArgs = 4;
+
+// The transformations' bodies. Arguments are views; nothing is allocated (lists and parameters are walked
+// in place, new text goes to the arena).
+Value apply_transform(VmState& st, config::TransformId id, std::span<const std::string_view> args,
+                      const Value& in) {
   using config::TransformId;
   const std::string_view s = to_text(st, in);
   auto arg = [&](size_t i) {
     int64_t v = 0;
-    if (i < t.args.size()) std::from_chars(t.args[i].data(), t.args[i].data() + t.args[i].size(), v);
+    if (i < args.size()) std::from_chars(args[i].data(), args[i].data() + args[i].size(), v);
     return v;
   };
-  switch (t.id) {
+  switch (id) {
     case TransformId::SLen:
       return Value::integer(int64_t(s.size()));
     case TransformId::SInt: {
@@ -403,26 +410,27 @@ Value transform(VmState& st, const config::TransformCode& t, const Value& in) {
       if (len <= 0) len = int64_t(s.size()) - off + len;
       return Value::string(s.substr(size_t(off), size_t(std::max<int64_t>(0, len))));
     }
-    case TransformId::SSelect: {  // {s.select,index,separator}; negative index counts from the end
-      const char sep = t.args.size() > 1 && !t.args[1].empty() ? t.args[1][0] : ',';
-      std::vector<std::string_view> parts;
-      for (size_t b = 0;;) {
-        const size_t e = s.find(sep, b);
-        parts.push_back(s.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b));
-        if (e == std::string_view::npos) break;
-        b = e + 1;
-      }
+    case TransformId::SSelect: {  // {s.select,index,separator}; a negative index counts from the end
+      const char sep = args.size() > 1 && !args[1].empty() ? args[1][0] : ',';
       int64_t i = arg(0);
-      if (i < 0) i += int64_t(parts.size());
-      return i >= 0 && size_t(i) < parts.size() ? Value::string(parts[size_t(i)]) : Value::null();
+      if (i < 0) i += int64_t(std::count(s.begin(), s.end(), sep)) + 1;
+      if (i < 0) return Value::null();
+      size_t b = 0;
+      for (; i > 0; --i) {
+        b = s.find(sep, b);
+        if (b == std::string_view::npos) return Value::null();
+        ++b;
+      }
+      const size_t e = s.find(sep, b);
+      return Value::string(s.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b));
     }
     case TransformId::STolower:
     case TransformId::SToupper: {
       std::string_view out = arena_copy(st, s);
       char* p = const_cast<char*>(out.data());
       for (size_t i = 0; i < out.size(); ++i)
-        p[i] = t.id == TransformId::STolower ? sip::to_lower(p[i])
-                                             : (p[i] >= 'a' && p[i] <= 'z' ? char(p[i] - 32) : p[i]);
+        p[i] = id == TransformId::STolower ? sip::to_lower(p[i])
+                                           : (p[i] >= 'a' && p[i] <= 'z' ? char(p[i] - 32) : p[i]);
       return Value::string(out);
     }
     case TransformId::UriUser:
@@ -432,31 +440,56 @@ Value transform(VmState& st, const config::TransformCode& t, const Value& in) {
     case TransformId::UriParam: {
       sip::Uri u;
       if (sip::parse_uri(s, u) != sip::UriError::None) return Value::null();
-      if (t.id == TransformId::UriUser) return Value::string(u.user);
-      if (t.id == TransformId::UriHost) return Value::string(u.host);
-      if (t.id == TransformId::UriPort) return Value::string(u.port_text);
-      if (t.id == TransformId::UriParams)
+      if (id == TransformId::UriUser) return Value::string(u.user);
+      if (id == TransformId::UriHost) return Value::string(u.host);
+      if (id == TransformId::UriPort) return Value::string(u.port_text);
+      if (id == TransformId::UriParams)
         return Value::string(u.params.empty() ? u.params : u.params.substr(1));
       std::string_view v;
-      return t.args.empty() || !sip::find_param(u.params, t.args[0], v) ? Value::null() : Value::string(v);
+      return args.empty() || !sip::find_param(u.params, args[0], v) ? Value::null() : Value::string(v);
     }
     case TransformId::ParamValue:
-    case TransformId::ParamCount: {  // "a=1;b=2;c=3"{param.value,c} = "3"
-      const std::string list = ";" + std::string(s);
-      std::string_view rest = list;
+    case TransformId::ParamCount: {                       // "a=1;b=2;c=3"{param.value,c} = "3"
+      const std::string_view semi = arena_copy(st, ";");  // the list with a leading ';', built in the arena
+      const std::string_view body = arena_copy(st, s);
+      std::string_view rest(semi.data(), semi.size() + body.size());
       sip::Param p;
       int64_t count = 0;
       while (sip::next_param(rest, p) == sip::ParamStatus::Ok) {
         ++count;
-        if (t.id == TransformId::ParamValue && !t.args.empty() && sip::iequals(p.name, t.args[0]))
-          return Value::string(arena_copy(st, sip::unquote(p.value)));
+        if (id == TransformId::ParamValue && !args.empty() && sip::iequals(p.name, args[0]))
+          return Value::string(sip::unquote(p.value));
       }
-      return t.id == TransformId::ParamCount ? Value::integer(count) : Value::null();
+      return id == TransformId::ParamCount ? Value::integer(count) : Value::null();
     }
     case TransformId::Other:
       return Value::null();
   }
   return Value::null();
+}
+
+// "s.substr,0,3" written inside a log format: the name and up to four arguments as views.
+Value transform_spec(VmState& st, std::string_view spec, const Value& in) {
+  std::array<std::string_view, kMaxTransformArgs> args;
+  size_t n = 0;
+  size_t comma = spec.find(',');
+  const config::TransformId id = config::transform_id(spec.substr(0, comma));
+  while (comma != std::string_view::npos && n < args.size()) {
+    const size_t next = spec.find(',', comma + 1);
+    args[n++] =
+        spec.substr(comma + 1, next == std::string_view::npos ? std::string_view::npos : next - comma - 1);
+    comma = next;
+  }
+  return apply_transform(st, id, std::span(args.data(), n), in);
+}
+
+}  // namespace
+
+Value transform(VmState& st, const config::TransformCode& t, const Value& in) {
+  std::array<std::string_view, kMaxTransformArgs> args;
+  const size_t n = std::min(t.args.size(), args.size());
+  for (size_t i = 0; i < n; ++i) args[i] = t.args[i];
+  return apply_transform(st, t.id, std::span(args.data(), n), in);
 }
 
 namespace {
@@ -481,12 +514,12 @@ static size_t eval_spec(Vm& vm, const Context& ctx, VmState& st, std::string_vie
   const config::Program& prog = *st.program;
   size_t j = 0;
   while (j < text.size() && (std::isalnum(uint8_t(text[j])) || text[j] == '_')) ++j;
-  const std::string name(text.substr(0, j));
-  std::string arg;
+  const std::string_view name = text.substr(0, j);
+  std::string_view arg;
   if (j < text.size() && text[j] == '(') {
     const size_t close = text.find(')', j);
     if (close == std::string_view::npos) return text.size();
-    arg = std::string(text.substr(j + 1, close - j - 1));
+    arg = text.substr(j + 1, close - j - 1);
     j = close + 1;
   }
   if (name == "var" || name == "avp") {
@@ -499,7 +532,7 @@ static size_t eval_spec(Vm& vm, const Context& ctx, VmState& st, std::string_vie
   while (j + 1 < text.size() && text[j] == '{' && std::islower(uint8_t(text[j + 1]))) {
     const size_t close = text.find('}', j);
     if (close == std::string_view::npos) break;
-    v = transform(st, config::parse_transform(std::string(text.substr(j + 1, close - j - 1))), v);
+    v = transform_spec(st, text.substr(j + 1, close - j - 1), v);
     j = close + 1;
   }
   return j;
