@@ -1,11 +1,10 @@
 #include "config/checker.h"
 
-#include <hs.h>
-
 #include <map>
 #include <set>
 
 #include "config/parser.h"
+#include "config/program.h"
 #include "config/registry.h"
 
 namespace sipd::config {
@@ -44,19 +43,10 @@ std::string module_base(std::string_view path) {
   return std::string(path);
 }
 
-// Compiles the pattern as the engine will run it (Hyperscan, POSIX-extended semantics, '.' matching any
-// byte); returns the engine's complaint, or "" when it compiles.
+// The engine's complaint about a regex, or "" when it compiles.
 std::string regex_error(const std::string& pattern) {
-  hs_database_t* db = nullptr;
-  hs_compile_error_t* err = nullptr;
-  const unsigned flags = HS_FLAG_DOTALL | HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH;
-  if (hs_compile(pattern.c_str(), flags, HS_MODE_BLOCK, nullptr, &db, &err) == HS_SUCCESS) {
-    hs_free_database(db);
-    return "";
-  }
-  std::string message = err && err->message ? err->message : "cannot compile";
-  hs_free_compile_error(err);
-  return message;
+  std::string db;
+  return compile_regex(pattern, db);
 }
 
 class Checker {

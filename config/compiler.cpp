@@ -1,3 +1,6 @@
+#include <hs.h>
+
+#include <cstdlib>
 #include <map>
 
 #include "config/parser.h"
@@ -403,6 +406,12 @@ class Compiler {
       logical(e, true);
       return;
     }
+    if ((e.op == Tok::Match || e.op == Tok::NoMatch) && e.args[1]->kind == ExprKind::String &&
+        e.args[1]->transforms.empty() && e.args[1]->text.find('$') == std::string::npos) {
+      value(*e.args[0]);
+      emit(e.op == Tok::Match ? Op::MatchConst : Op::NoMatchConst, e.offset, regex(*e.args[1]));
+      return;
+    }
     value(*e.args[0]);
     value(*e.args[1]);
     Op op = Op::Add;
@@ -473,6 +482,16 @@ class Compiler {
       slot(prog_.avp_names, avps_, text.substr(0, text.find('/')), 0);
   }
 
+  uint16_t regex(const Expr& pattern) {
+    for (size_t i = 0; i < prog_.regexes.size(); ++i)
+      if (prog_.regexes[i] == pattern.text) return uint16_t(i);
+    std::string db;  // stays empty if the pattern does not compile: the checker reports that
+    (void)compile_regex(pattern.text, db);
+    prog_.regexes.push_back(pattern.text);
+    prog_.regex_dbs.push_back(std::move(db));
+    return uint16_t(prog_.regexes.size() - 1);
+  }
+
   void call(const Expr& e) {
     if (e.text == "route" && e.args.size() == 1) {
       const Expr& a = *e.args[0];
@@ -516,6 +535,25 @@ PvId pv_id(std::string_view name) {
   for (const PvName& p : kPvs)
     if (p.name == name) return p.id;
   return PvId::Other;
+}
+
+std::string compile_regex(const std::string& pattern, std::string& db) {
+  hs_database_t* compiled = nullptr;
+  hs_compile_error_t* err = nullptr;
+  const unsigned flags = HS_FLAG_DOTALL | HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH;
+  if (hs_compile(pattern.c_str(), flags, HS_MODE_BLOCK, nullptr, &compiled, &err) != HS_SUCCESS) {
+    std::string why = err && err->message ? err->message : "cannot compile";
+    hs_free_compile_error(err);
+    return why;
+  }
+  char* bytes = nullptr;
+  size_t length = 0;
+  const bool ok = hs_serialize_database(compiled, &bytes, &length) == HS_SUCCESS;
+  hs_free_database(compiled);
+  if (!ok) return "cannot serialize the compiled regex";
+  db.assign(bytes, length);
+  std::free(bytes);
+  return "";
 }
 
 TransformId transform_id(std::string_view head) {

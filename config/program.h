@@ -48,8 +48,10 @@ enum class Op : uint8_t {
   Gt,
   Le,
   Ge,
-  Match,  // regex: pattern from the stack (constant patterns are compiled once and cached)
+  Match,  // regex built at run time: pattern from the stack (compiled once per worker and cached)
   NoMatch,
+  MatchConst,  // regexes[a], compiled by the compiler, against the value on the stack
+  NoMatchConst,
   Jump,         // pc = imm
   JumpIfFalse,  // pop; if falsy pc = imm
   Call,         // call registry function a with b arguments; pushes its result
@@ -163,6 +165,10 @@ struct Program {
   std::vector<std::string> var_names;  // slot -> $var name
   std::vector<std::string> avp_names;  // slot -> $avp name
   std::vector<TransformCode> transforms;
+  // Constant regexes (the `=~ "..."` of the script): the pattern as written and its Hyperscan database,
+  // compiled once by the compiler and serialized (hs_serialize_database), so workers only deserialize.
+  std::vector<std::string> regexes;
+  std::vector<std::string> regex_dbs;
   std::vector<RouteCode> routes;            // routes[0] is the main route when there is one
   std::vector<std::string> function_names;  // registry index -> name, for messages
   uint64_t registry_hash = 0;
@@ -177,6 +183,10 @@ PvId pv_id(std::string_view name);
 TransformCode parse_transform(const std::string& text);
 // "s.substr" -> SSubstr (Other when the engine has no body for it).
 TransformId transform_id(std::string_view klass_dot_name);
+
+// Compiles a regex the way the engine runs it (Hyperscan, POSIX-extended semantics, '.' matching any byte,
+// case-sensitive). Returns the serialized database in `db`, or the engine's complaint.
+std::string compile_regex(const std::string& pattern, std::string& db);
 
 // Compiles a parsed and checked script. Problems the checker could not see (too many variables, a route
 // nesting the compiler refuses) go to `diags`.

@@ -104,6 +104,10 @@ std::string check_operands(const Program& p) {
         ok = in.a < functions && in.b >= registry().functions[in.a].min_args &&
              in.b <= registry().functions[in.a].max_args;
         break;
+      case Op::MatchConst:
+      case Op::NoMatchConst:
+        ok = in.a < p.regexes.size();
+        break;
       case Op::CallRoute:
         ok = in.a < p.routes.size();
         break;
@@ -142,6 +146,8 @@ std::string serialize_program(const Program& p) {
     w.str(t.text);
     write_strings(w, t.args);
   }
+  write_strings(w, p.regexes);
+  write_strings(w, p.regex_dbs);
   w.num(uint32_t(p.routes.size()));
   for (const RouteCode& r : p.routes) {
     w.num(uint8_t(r.kind));
@@ -178,6 +184,8 @@ std::string deserialize_program(std::string_view blob, Program& out) {
     if (id > uint16_t(TransformId::ParamCount)) return "unknown transformation";
     t.id = TransformId(id);
   }
+  if (!read_strings(r, p.regexes) || !read_strings(r, p.regex_dbs) || p.regexes.size() != p.regex_dbs.size())
+    return "truncated regexes";
   if (!r.count(n)) return "truncated routes";
   p.routes.resize(n);
   for (RouteCode& rc : p.routes) {

@@ -1,5 +1,7 @@
 #include "dataplane/engine/vm.h"
 
+#include <hs.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -132,6 +134,9 @@ uint16_t pops(const config::Instr& in) {
     case Op::Match:
     case Op::NoMatch:
       return 2;
+    case Op::MatchConst:
+    case Op::NoMatchConst:
+      return 1;
     case Op::Call:
       return in.b;
     default:
@@ -252,7 +257,52 @@ void Vm::store_pv(const Context& ctx, VmState& st, PvId id, Value v) {
   }
 }
 
+Vm::~Vm() { release_regexes(); }
+
+void Vm::release_regexes() {
+  for (void* db : regex_dbs_) hs_free_database(static_cast<hs_database_t*>(db));
+  regex_dbs_.clear();
+  hs_free_scratch(static_cast<hs_scratch_t*>(scratch_));
+  scratch_ = nullptr;
+  prepared_ = nullptr;
+}
+
+bool Vm::prepare(const config::Program& program) {
+  release_regexes();
+  bool ok = true;
+  for (const std::string& bytes : program.regex_dbs) {
+    hs_database_t* db = nullptr;
+    if (hs_deserialize_database(bytes.data(), bytes.size(), &db) != HS_SUCCESS) {
+      db = nullptr;
+      ok = false;
+    } else {
+      hs_scratch_t* scratch = static_cast<hs_scratch_t*>(scratch_);
+      ok = hs_alloc_scratch(db, &scratch) == HS_SUCCESS && ok;
+      scratch_ = scratch;
+    }
+    regex_dbs_.push_back(db);
+  }
+  prepared_ = &program;
+  return ok;
+}
+
+namespace {
+int stop_at_first(unsigned, unsigned long long, unsigned long long, unsigned, void* hit) {
+  *static_cast<bool*>(hit) = true;
+  return 1;
+}
+}  // namespace
+
+bool Vm::match_const(uint16_t index, std::string_view subject) {
+  if (index >= regex_dbs_.size() || !regex_dbs_[index]) return false;  // an unusable database never matches
+  bool hit = false;
+  hs_scan(static_cast<const hs_database_t*>(regex_dbs_[index]), subject.data(), unsigned(subject.size()), 0,
+          static_cast<hs_scratch_t*>(scratch_), stop_at_first, &hit);
+  return hit;
+}
+
 RunStatus Vm::run(const config::Program& program, int route_index, const Context& ctx, VmState& st) {
+  if (prepared_ != &program) prepare(program);
   if (route_index < 0 || size_t(route_index) >= program.routes.size()) {
     st.error = "no such route";
     return RunStatus::Error;
@@ -474,6 +524,13 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
       case Op::Ge: {
         const Value b = pop(), a = pop();
         push(Value::integer(compare(st, a, b) >= 0));
+        break;
+      }
+      case Op::MatchConst:
+      case Op::NoMatchConst: {
+        const Value subject = pop();
+        const bool hit = match_const(in.a, to_text(st, subject));
+        push(Value::integer(in.op == Op::MatchConst ? hit : !hit));
         break;
       }
       case Op::Match:

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "config/program.h"
 #include "config/registry.h"
@@ -97,6 +98,14 @@ class Vm {
   static constexpr uint32_t kMaxSteps = 100000;  // a script that runs longer is stopped (while caps)
 
   explicit Vm(Host& host) : host_(host) {}
+  ~Vm();
+  Vm(const Vm&) = delete;
+  Vm& operator=(const Vm&) = delete;
+
+  // Loads a program's compiled regexes into this worker (deserialized databases and a scratch space).
+  // run() does it the first time it meets a program object; a worker calls it when it installs a new
+  // program between bursts, so no message pays for it. Returns false when a database is unusable.
+  bool prepare(const config::Program& program);
 
   // Starts route `route_index` of `program` (0 = main route) on `ctx`.
   RunStatus run(const config::Program& program, int route_index, const Context& ctx, VmState& state);
@@ -111,7 +120,13 @@ class Vm {
   RunStatus execute(const Context& ctx, VmState& st);
   bool call_function(const Context& ctx, VmState& st, const config::Instr& in, RunStatus& out);
 
+  bool match_const(uint16_t index, std::string_view subject);
+  void release_regexes();
+
   Host& host_;
+  const config::Program* prepared_ = nullptr;
+  std::vector<void*> regex_dbs_;  // hs_database_t*, one per Program::regexes entry
+  void* scratch_ = nullptr;       // hs_scratch_t*
 };
 
 // Helpers shared by the engine's pieces.

@@ -18,7 +18,7 @@ const char* kScript =
     "loadmodule \"sl.so\"\nloadmodule \"tm.so\"\nloadmodule \"sipmsgops.so\"\n"
     "route {\n  $var(x) = \"a=1;b=2\"{param.value,b};\n  route(sub);\n  switch ($retcode) { case 7: "
     "xlog(\"x=$var(x)\\n\"); }\n"
-    "  if (is_method(\"INVITE\")) t_relay();\n}\nroute[sub] { return(7); }\n";
+    "  if (is_method(\"INVITE\") && $ru =~ \"^sip:b@198\\.18\") t_relay();\n}\nroute[sub] { return(7); }\n";
 
 Program compile(const std::string& text) {
   const SourceFile file("blob.cfg", text);
@@ -61,6 +61,8 @@ TEST(program_blob, RoundTripRunsTheSame) {
   Program loaded;
   ASSERT_EQ(deserialize_program(blob, loaded), "");
   EXPECT_EQ(loaded.code.size(), original.code.size());
+  ASSERT_EQ(loaded.regexes.size(), 1u);  // the constant regex travels compiled
+  EXPECT_FALSE(loaded.regex_dbs[0].empty());
   EXPECT_EQ(serialize_program(loaded), blob);
   EXPECT_EQ(run(loaded), run(original));
   EXPECT_EQ(run(loaded), (std::vector<std::string>{"x=2\n", "t_relay()"}));
