@@ -1,11 +1,10 @@
 // A compiled Program as bytes, so the process that compiles (sipd-control, or the dataplane before the
 // control process exists) can ship it to the workers: a magic and format version, the registry hash the
 // program was compiled against (functions travel as registry indices), then the code, constants, variable
-// names, transformations and routes. Loading checks everything it reads — sizes, the registry hash, and
-// every operand against the tables it indexes — so a damaged or foreign blob is refused, never run.
-//
-// Not yet in the blob: compiled regex databases (the engine compiles each pattern once per worker on first
-// use and caches it).
+// names, transformations, the constant regexes with their compiled Hyperscan databases (in Hyperscan's own
+// serialization; each worker deserializes them once) and routes. Loading checks everything it reads —
+// sizes, the registry hash, and every operand against the tables it indexes — so a damaged or foreign blob
+// is refused, never run; a regex database that does not deserialize never matches.
 //
 // Who calls: the compiler's owner (serialize) and each worker (deserialize). Pure functions.
 #pragma once
