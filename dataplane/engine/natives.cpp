@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/engine/subst.h"
 #include "dataplane/sip/chars.h"
 #include "dataplane/sip/list.h"
 #include "dataplane/sip/scalar.h"
@@ -253,6 +254,72 @@ int64_t fn_avp_check(Vm&, Host&, const Context&, VmState& st, std::span<const Va
   return -1;
 }
 
+// ---- textops/avpops substitutions ----
+// subst(): every match in the message's headers and body becomes an edit of the outgoing message.
+int64_t fn_subst(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+  if (!ctx.msg) return -1;
+  const std::string_view whole = ctx.msg->message();
+  const size_t base = size_t(whole.data() - ctx.msg->buffer().data());
+  int edits_ok = 1;
+  const int n = substitute(st, to_text(st, args[0]), whole, [&](const SubstHit& h) {
+    if (ctx.edits &&
+        !ctx.edits->replace(sip::Span{uint32_t(base + h.begin), uint32_t(h.end - h.begin)}, h.text))
+      edits_ok = 0;
+  });
+  return n > 0 && edits_ok ? 1 : -1;
+}
+
+// Rewrites `subject` with every hit; the result lives in the arena.
+std::string_view apply_hits(VmState& st, std::string_view subject, const SubstHit* hits, int n) {
+  const uint32_t start = st.arena_used;
+  size_t at = 0;
+  for (int i = 0; i < n; ++i) {
+    arena_copy(st, subject.substr(at, hits[i].begin - at));
+    arena_copy(st, hits[i].text);
+    at = hits[i].end;
+  }
+  arena_copy(st, subject.substr(at));
+  return {st.arena.data() + start, st.arena_used - start};
+}
+
+// subst_uri() and subst_user(): the Request-URI (or its user part) rewritten.
+template <bool UserOnly>
+int64_t fn_subst_uri(Vm& vm, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+  const Value ruri = vm.load_pv(ctx, st, config::PvId::RUri, {});
+  if (ruri.kind != Value::Kind::Str) return -1;
+  std::string_view subject = ruri.s;
+  sip::Uri u;
+  if (UserOnly) {
+    if (sip::parse_uri(subject, u) != sip::UriError::None || !u.has_user) return -1;
+    subject = u.user;
+  }
+  SubstHit hits[64];
+  const int n = substitute_into(st, to_text(st, args[0]), subject, hits, 64);
+  if (n <= 0) return -1;
+  std::string_view replaced = apply_hits(st, subject, hits, n);
+  if (UserOnly) {  // splice the new user part back into the whole URI
+    const size_t off = size_t(u.user.data() - ruri.s.data());
+    const uint32_t start = st.arena_used;
+    arena_copy(st, ruri.s.substr(0, off));
+    arena_copy(st, replaced);
+    arena_copy(st, ruri.s.substr(off + u.user.size()));
+    replaced = {st.arena.data() + start, st.arena_used - start};
+  }
+  vm.store_pv(ctx, st, config::PvId::RUri, Value::string(replaced));
+  return 1;
+}
+
+int64_t fn_avp_subst(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
+  Value* v = avp_slot(st, to_text(st, args[0]));
+  if (!v || v->is_null()) return -1;
+  const std::string_view subject = to_text(st, *v);
+  SubstHit hits[64];
+  const int n = substitute_into(st, to_text(st, args[1]), subject, hits, 64);
+  if (n <= 0) return -1;
+  *v = Value::string(apply_hits(st, subject, hits, n));
+  return 1;
+}
+
 struct NativeEntry {
   std::string_view name;
   NativeFn fn;
@@ -287,6 +354,10 @@ constexpr NativeEntry kNatives[] = {
     {"avp_printf", fn_avp_printf},
     {"avp_op", fn_avp_op},
     {"avp_check", fn_avp_check},
+    {"subst", fn_subst},
+    {"subst_uri", fn_subst_uri<false>},
+    {"subst_user", fn_subst_uri<true>},
+    {"avp_subst", fn_avp_subst},
 };
 
 std::vector<NativeFn> build_table() {

@@ -260,6 +260,22 @@ TEST(engine, AvpOperationsGlobalFlagsAndSearch) {
                                                     "deleted\n", "gflag\n", "found\n"}));
 }
 
+// sed-style substitutions (PCRE2, with back-references): the message, the Request-URI, its user part and an
+// AVP.
+TEST(engine, Substitutions) {
+  const Script s(
+      "loadmodule \"textops.so\"\nloadmodule \"avpops.so\"\n"
+      "route {\n  subst(\"/^(From: <sip:)alice@/\\1carol@/\");\n  subst_user(\"/^bob$/robert/\");\n"
+      "  subst_uri(\"/;transport=udp//\");\n  xlog(\"$ru\\n\");\n"
+      "  $avp(s:n) = \"+1-555-0100\";\n  avp_subst(\"$avp(s:n)\", \"/-//g\");\n  xlog(\"$avp(s:n)\\n\");\n"
+      "  if (!subst(\"/NoSuchHeader: x/y/\")) xlog(\"no match\\n\");\n}\n");
+  const std::string msg = request("INVITE", "sip:alice@opensips.org");
+  auto r = run(s, msg, false, true);
+  EXPECT_EQ(r->host.logs, (std::vector<std::string>{"sip:robert@198.18.0.2\n", "+15550100\n", "no match\n"}));
+  EXPECT_NE(r->built.find("\r\nFrom: <sip:carol@opensips.org>;tag=1\r\n"), std::string::npos) << r->built;
+  EXPECT_EQ(r->built.find("INVITE sip:robert@198.18.0.2 SIP/2.0\r\n"), 0u) << r->built;
+}
+
 TEST(engine, RunawayLoopsAndRecursionAreStopped) {
   const Script loop(kModules +
                     "route {\n  $var(i) = 0;\n  while (1) {\n    $var(i) = $var(i) + 1;\n  }\n}\n");
