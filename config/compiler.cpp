@@ -119,6 +119,7 @@ class Compiler {
 
   Program run(const Script& script) {
     prog_.registry_hash = registry_hash();
+    local_addresses(script);
     for (const FunctionSpec& f : registry().functions) prog_.function_names.emplace_back(f.name);
     // The main route first, so routes[0] is where a request starts.
     for (const Route& r : script.routes)
@@ -161,6 +162,35 @@ class Compiler {
     }
     names.push_back(name);
     return index[name] = uint16_t(names.size() - 1);
+  }
+
+  // listen=udp:198.18.0.1:5060, socket=..., alias="example.com[:port]" -> local hosts and ports.
+  void local_addresses(const Script& script) {
+    for (const GlobalParam& g : script.globals) {
+      const std::string& name = g.names.front();
+      const bool listen = name == "listen" || name == "socket";
+      if (!listen && name != "alias") continue;
+      std::string_view v = g.value.text;
+      if (listen && v.find(':') != std::string_view::npos &&
+          v.substr(0, v.find(':')).find('.') == std::string_view::npos && v.front() != '[')
+        v.remove_prefix(v.find(':') + 1);  // the proto: prefix
+      std::string_view host = v, port;
+      if (v.starts_with("[")) {
+        const size_t close = v.find(']');
+        host = v.substr(0, close == std::string_view::npos ? v.size() : close + 1);
+        if (close != std::string_view::npos && close + 1 < v.size() && v[close + 1] == ':')
+          port = v.substr(close + 2);
+      } else if (const size_t colon = v.rfind(':'); colon != std::string_view::npos) {
+        host = v.substr(0, colon);
+        port = v.substr(colon + 1);
+      }
+      std::string lower(host);
+      for (char& c : lower) c = char(std::tolower(uint8_t(c)));
+      prog_.local_hosts.push_back(lower);
+      if (listen)
+        prog_.local_ports.push_back(port.empty() ? uint16_t(5060)
+                                                 : uint16_t(std::atoi(std::string(port).c_str())));
+    }
   }
 
   void route(const Route& r) {
@@ -406,6 +436,13 @@ class Compiler {
       logical(e, true);
       return;
     }
+    // `uri == myself`, `$rd != myself`: a question about the other side, not a comparison.
+    if ((e.op == Tok::Eq || e.op == Tok::Ne) && (is_myself_name(*e.args[0]) || is_myself_name(*e.args[1]))) {
+      value(is_myself_name(*e.args[0]) ? *e.args[1] : *e.args[0]);
+      emit(Op::IsMyself, e.offset);
+      if (e.op == Tok::Ne) emit(Op::Not, e.offset);
+      return;
+    }
     if ((e.op == Tok::Match || e.op == Tok::NoMatch) && e.args[1]->kind == ExprKind::String &&
         e.args[1]->transforms.empty() && e.args[1]->text.find('$') == std::string::npos) {
       value(*e.args[0]);
@@ -482,6 +519,8 @@ class Compiler {
       slot(prog_.avp_names, avps_, text.substr(0, text.find('/')), 0);
   }
 
+  static bool is_myself_name(const Expr& e) { return e.kind == ExprKind::Name && e.text == "myself"; }
+
   uint16_t regex(const Expr& pattern) {
     for (size_t i = 0; i < prog_.regexes.size(); ++i)
       if (prog_.regexes[i] == pattern.text) return uint16_t(i);
@@ -535,6 +574,22 @@ PvId pv_id(std::string_view name) {
   for (const PvName& p : kPvs)
     if (p.name == name) return p.id;
   return PvId::Other;
+}
+
+bool is_local(const Program& program, std::string_view host, uint16_t port) {
+  bool known = false;
+  for (const std::string& h : program.local_hosts) {
+    if (h.size() != host.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < h.size() && same; ++i) same = h[i] == char(std::tolower(uint8_t(host[i])));
+    known |= same;
+  }
+  if (!known) return false;
+  if (program.local_ports.empty()) return port == 0 || port == 5060;
+  const uint16_t p = port == 0 ? 5060 : port;
+  for (uint16_t lp : program.local_ports)
+    if (lp == p) return true;
+  return false;
 }
 
 std::string compile_regex(const std::string& pattern, std::string& db) {

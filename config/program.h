@@ -52,6 +52,7 @@ enum class Op : uint8_t {
   NoMatch,
   MatchConst,  // regexes[a], compiled by the compiler, against the value on the stack
   NoMatchConst,
+  IsMyself,     // `x == myself`: is the URI or host on the stack one of ours (local_hosts/local_ports)?
   Jump,         // pc = imm
   JumpIfFalse,  // pop; if falsy pc = imm
   Call,         // call registry function a with b arguments; pushes its result
@@ -169,6 +170,10 @@ struct Program {
   // compiled once by the compiler and serialized (hs_serialize_database), so workers only deserialize.
   std::vector<std::string> regexes;
   std::vector<std::string> regex_dbs;
+  // What `myself` and is_myself() answer for: the hosts of listen=/socket= and alias= (lower case) and the
+  // listening ports (5060 when none is given). The dataplane adds its port addresses when it loads a program.
+  std::vector<std::string> local_hosts;
+  std::vector<uint16_t> local_ports;
   std::vector<RouteCode> routes;            // routes[0] is the main route when there is one
   std::vector<std::string> function_names;  // registry index -> name, for messages
   uint64_t registry_hash = 0;
@@ -183,6 +188,9 @@ PvId pv_id(std::string_view name);
 TransformCode parse_transform(const std::string& text);
 // "s.substr" -> SSubstr (Other when the engine has no body for it).
 TransformId transform_id(std::string_view klass_dot_name);
+
+// True when `host` (and `port`, 0 meaning "none given", i.e. 5060) names this proxy per `program`.
+bool is_local(const Program& program, std::string_view host, uint16_t port);
 
 // Compiles a regex the way the engine runs it (Hyperscan, POSIX-extended semantics, '.' matching any byte,
 // case-sensitive). Returns the serialized database in `db`, or the engine's complaint.

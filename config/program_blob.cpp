@@ -148,6 +148,9 @@ std::string serialize_program(const Program& p) {
   }
   write_strings(w, p.regexes);
   write_strings(w, p.regex_dbs);
+  write_strings(w, p.local_hosts);
+  w.num(uint32_t(p.local_ports.size()));
+  for (uint16_t port : p.local_ports) w.num(port);
   w.num(uint32_t(p.routes.size()));
   for (const RouteCode& r : p.routes) {
     w.num(uint8_t(r.kind));
@@ -186,6 +189,10 @@ std::string deserialize_program(std::string_view blob, Program& out) {
   }
   if (!read_strings(r, p.regexes) || !read_strings(r, p.regex_dbs) || p.regexes.size() != p.regex_dbs.size())
     return "truncated regexes";
+  if (!read_strings(r, p.local_hosts) || !r.count(n)) return "truncated local addresses";
+  p.local_ports.resize(n);
+  for (uint16_t& port : p.local_ports)
+    if (!r.num(port)) return "truncated local addresses";
   if (!r.count(n)) return "truncated routes";
   p.routes.resize(n);
   for (RouteCode& rc : p.routes) {

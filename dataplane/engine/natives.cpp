@@ -320,6 +320,30 @@ int64_t fn_avp_subst(Vm&, Host&, const Context&, VmState& st, std::span<const Va
   return 1;
 }
 
+int64_t fn_is_myself(Vm& vm, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+  const config::Program& p = *st.program;
+  const std::string_view host = format(vm, ctx, st, to_text(st, args[0]));  // is_myself("$rd")
+  if (args.size() == 2) {                                                   // is_myself(host, port)
+    const int64_t port = int_arg(st, args[1]);
+    return config::is_local(p, host, uint16_t(port)) ? 1 : -1;
+  }
+  return is_myself(p, host) ? 1 : -1;
+}
+
+// subst_body(): subst() over the body alone.
+int64_t fn_subst_body(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+  if (!ctx.msg || ctx.msg->body().empty()) return -1;
+  const std::string_view body = ctx.msg->body();
+  const size_t base = ctx.msg->body_span().off;
+  int edits_ok = 1;
+  const int n = substitute(st, to_text(st, args[0]), body, [&](const SubstHit& h) {
+    if (ctx.edits &&
+        !ctx.edits->replace(sip::Span{uint32_t(base + h.begin), uint32_t(h.end - h.begin)}, h.text))
+      edits_ok = 0;
+  });
+  return n > 0 && edits_ok ? 1 : -1;
+}
+
 struct NativeEntry {
   std::string_view name;
   NativeFn fn;
@@ -358,6 +382,8 @@ constexpr NativeEntry kNatives[] = {
     {"subst_uri", fn_subst_uri<false>},
     {"subst_user", fn_subst_uri<true>},
     {"avp_subst", fn_avp_subst},
+    {"subst_body", fn_subst_body},
+    {"is_myself", fn_is_myself},
 };
 
 std::vector<NativeFn> build_table() {
@@ -428,6 +454,21 @@ Value load_name(const Context& ctx, VmState&, config::NameId id) {
       return Value::null();
   }
   return Value::null();
+}
+
+bool is_myself(const config::Program& program, std::string_view text) {
+  sip::Uri u;
+  if (text.find(':') != std::string_view::npos && sip::parse_uri(text, u) == sip::UriError::None &&
+      u.host_kind != sip::HostKind::None)
+    return config::is_local(program, u.host, u.port);
+  std::string_view host = text, port;  // host or host:port
+  if (const size_t colon = text.rfind(':'); colon != std::string_view::npos && !text.ends_with("]")) {
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  uint64_t p = 0;
+  if (!port.empty() && !sip::parse_uint(port, 65535, p)) return false;
+  return config::is_local(program, host, uint16_t(p));
 }
 
 bool regex_match(std::string_view pattern, std::string_view subject) {

@@ -136,6 +136,7 @@ uint16_t pops(const config::Instr& in) {
       return 2;
     case Op::MatchConst:
     case Op::NoMatchConst:
+    case Op::IsMyself:
       return 1;
     case Op::Call:
       return in.b;
@@ -526,6 +527,9 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         push(Value::integer(compare(st, a, b) >= 0));
         break;
       }
+      case Op::IsMyself:
+        push(Value::integer(is_myself(p, to_text(st, pop()))));
+        break;
       case Op::MatchConst:
       case Op::NoMatchConst: {
         const Value subject = pop();

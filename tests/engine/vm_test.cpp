@@ -276,6 +276,21 @@ TEST(engine, Substitutions) {
   EXPECT_EQ(r->built.find("INVITE sip:robert@198.18.0.2 SIP/2.0\r\n"), 0u) << r->built;
 }
 
+// `myself` and is_myself() answer from the script's listen=/socket= and alias= addresses.
+TEST(engine, Myself) {
+  const Script s(
+      "listen=udp:198.18.0.2:5060\nalias=\"example.com\"\nloadmodule \"sipmsgops.so\"\n"
+      "route {\n  if (uri == myself) xlog(\"ruri is ours\\n\");\n  if ($fd != myself) xlog(\"from "
+      "elsewhere\\n\");\n"
+      "  if (is_myself(\"$rd\")) xlog(\"rd is ours\\n\");\n  if (is_myself(\"sip:x@EXAMPLE.com\")) "
+      "xlog(\"alias\\n\");\n"
+      "  if (!is_myself(\"198.18.0.2:5070\")) xlog(\"other port\\n\");\n}\n");
+  const std::string msg = request("INVITE", "sip:alice@opensips.org");
+  auto r = run(s, msg);
+  EXPECT_EQ(r->host.logs, (std::vector<std::string>{"ruri is ours\n", "from elsewhere\n", "rd is ours\n",
+                                                    "alias\n", "other port\n"}));
+}
+
 TEST(engine, RunawayLoopsAndRecursionAreStopped) {
   const Script loop(kModules +
                     "route {\n  $var(i) = 0;\n  while (1) {\n    $var(i) = $var(i) + 1;\n  }\n}\n");
