@@ -255,13 +255,16 @@ int64_t fn_avp_check(Vm&, Host&, const Context&, VmState& st, std::span<const Va
 }
 
 // ---- textops/avpops substitutions ----
-// subst(): every match in the message's headers and body becomes an edit of the outgoing message.
+// subst() over the whole message, subst_body() over the body: every match becomes an edit of the outgoing
+// message.
+template <bool BodyOnly>
 int64_t fn_subst(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
   if (!ctx.msg) return -1;
-  const std::string_view whole = ctx.msg->message();
-  const size_t base = size_t(whole.data() - ctx.msg->buffer().data());
+  const std::string_view region = BodyOnly ? ctx.msg->body() : ctx.msg->message();
+  if (region.empty()) return -1;
+  const size_t base = size_t(region.data() - ctx.msg->buffer().data());
   int edits_ok = 1;
-  const int n = substitute(st, to_text(st, args[0]), whole, [&](const SubstHit& h) {
+  const int n = substitute(st, to_text(st, args[0]), region, [&](const SubstHit& h) {
     if (ctx.edits &&
         !ctx.edits->replace(sip::Span{uint32_t(base + h.begin), uint32_t(h.end - h.begin)}, h.text))
       edits_ok = 0;
@@ -330,20 +333,6 @@ int64_t fn_is_myself(Vm& vm, Host&, const Context& ctx, VmState& st, std::span<c
   return is_myself(p, host) ? 1 : -1;
 }
 
-// subst_body(): subst() over the body alone.
-int64_t fn_subst_body(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
-  if (!ctx.msg || ctx.msg->body().empty()) return -1;
-  const std::string_view body = ctx.msg->body();
-  const size_t base = ctx.msg->body_span().off;
-  int edits_ok = 1;
-  const int n = substitute(st, to_text(st, args[0]), body, [&](const SubstHit& h) {
-    if (ctx.edits &&
-        !ctx.edits->replace(sip::Span{uint32_t(base + h.begin), uint32_t(h.end - h.begin)}, h.text))
-      edits_ok = 0;
-  });
-  return n > 0 && edits_ok ? 1 : -1;
-}
-
 struct NativeEntry {
   std::string_view name;
   NativeFn fn;
@@ -378,11 +367,11 @@ constexpr NativeEntry kNatives[] = {
     {"avp_printf", fn_avp_printf},
     {"avp_op", fn_avp_op},
     {"avp_check", fn_avp_check},
-    {"subst", fn_subst},
+    {"subst", fn_subst<false>},
     {"subst_uri", fn_subst_uri<false>},
     {"subst_user", fn_subst_uri<true>},
     {"avp_subst", fn_avp_subst},
-    {"subst_body", fn_subst_body},
+    {"subst_body", fn_subst<true>},
     {"is_myself", fn_is_myself},
 };
 

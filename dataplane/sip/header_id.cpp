@@ -177,26 +177,4 @@ std::string_view header_name(HeaderId id) {
   return "";
 }
 
-bool is_list_header(HeaderId id) {
-  switch (id) {
-    case HeaderId::Via:
-    case HeaderId::Contact:
-    case HeaderId::Route:
-    case HeaderId::RecordRoute:
-    case HeaderId::Require:
-    case HeaderId::ProxyRequire:
-    case HeaderId::Supported:
-    case HeaderId::Unsupported:
-    case HeaderId::Allow:
-    case HeaderId::AllowEvents:
-    case HeaderId::Path:
-    case HeaderId::Accept:
-    case HeaderId::ContentEncoding:
-    case HeaderId::Warning:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace sipd::sip

@@ -59,8 +59,4 @@ HeaderId lookup_header(std::string_view name);
 // The canonical long name ("Via", "Call-ID"...); "" for Other.
 std::string_view header_name(HeaderId id);
 
-// Headers whose value is a comma-separated list (RFC 3261 7.3.1) that may also be split over several
-// header lines; the message core iterates their values across lines.
-bool is_list_header(HeaderId id);
-
 }  // namespace sipd::sip
