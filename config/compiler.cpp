@@ -1,5 +1,7 @@
 #include <hs.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <map>
 
@@ -120,6 +122,13 @@ class Compiler {
   Program run(const Script& script) {
     prog_.registry_hash = registry_hash();
     local_addresses(script);
+    for (const ModParam& m : script.modparams) {
+      const ModParamSpec* spec = find_modparam(m.module, m.param);
+      if (!spec || !m.value) continue;  // the checker has said so
+      prog_.modparams.push_back(
+          ModParamValue{m.module, std::string(spec->name),
+                        m.value->kind == ExprKind::Int ? std::to_string(m.value->number) : m.value->text});
+    }
     for (const FunctionSpec& f : registry().functions) prog_.function_names.emplace_back(f.name);
     // The main route first, so routes[0] is where a request starts.
     for (const Route& r : script.routes)
@@ -275,9 +284,61 @@ class Compiler {
     }
   }
 
-  // switch: compare the value (kept in a hidden variable) with each case in turn; a case's body falls
-  // through to the next one as in C, `break` leaves.
+  // switch: when every case is a constant (the usual `switch($rm)` / `switch($retcode)`), one hash lookup
+  // jumps to the case's body (Op::Switch); otherwise the value is kept in a hidden variable and compared with
+  // each case in turn. Either way a body falls through to the next one as in C and `break` leaves.
   void switch_statement(const Stmt& s) {
+    std::vector<std::string> keys(s.cases.size());
+    bool all_constant = true;
+    for (size_t i = 0; i < s.cases.size(); ++i) {
+      Const c;
+      if (s.cases[i].is_default) continue;
+      if (!constant(*s.cases[i].value, c) || c.is_null)
+        all_constant = false;
+      else
+        keys[i] = c.is_int ? std::to_string(c.i) : c.s;
+    }
+    if (!all_constant) {
+      switch_chain(s);
+      return;
+    }
+    value(*s.expr);
+    const size_t index = prog_.switches.size();
+    if (index > UINT16_MAX) {
+      error(s.offset, "more than 65536 switch statements in one script");
+      return;
+    }
+    prog_.switches.emplace_back();
+    emit(Op::Switch, s.offset, uint16_t(index));
+    SwitchTable t;
+    bool has_default = false;
+    loops_.push_back({});
+    for (size_t i = 0; i < s.cases.size(); ++i) {
+      const uint32_t here = uint32_t(prog_.code.size());
+      if (s.cases[i].is_default) {
+        t.otherwise = here;
+        has_default = true;
+      } else if (std::find(t.keys.begin(), t.keys.end(), keys[i]) == t.keys.end()) {  // the first case wins
+        t.keys.push_back(keys[i]);
+        t.targets.push_back(here);
+      }
+      statements(s.cases[i].body);
+    }
+    if (!has_default) t.otherwise = uint32_t(prog_.code.size());
+    for (size_t b : loops_.back()) patch(b);
+    loops_.pop_back();
+    size_t size = 1;
+    while (size < t.keys.size() * 2) size *= 2;
+    t.slots.assign(size, 0);
+    for (size_t k = 0; k < t.keys.size(); ++k) {
+      size_t at = switch_hash(t.keys[k]) & (size - 1);
+      while (t.slots[at]) at = (at + 1) & (size - 1);
+      t.slots[at] = uint16_t(k + 1);
+    }
+    prog_.switches[index] = std::move(t);
+  }
+
+  void switch_chain(const Stmt& s) {
     const uint16_t tmp =
         slot(prog_.var_names, vars_, "\x01switch" + std::to_string(switch_counter_++), s.offset);
     value(*s.expr);
@@ -309,6 +370,84 @@ class Compiler {
     if (default_case == s.cases.size()) patch(no_match);
     for (size_t b : loops_.back()) patch(b);
     loops_.pop_back();
+  }
+
+  // Constant folding: literals and what operators make of them, computed here as the engine would.
+  struct Const {
+    bool is_int = false;
+    bool is_null = false;
+    int64_t i = 0;
+    std::string s;
+  };
+
+  static int64_t wrap(uint64_t v) { return int64_t(v); }
+
+  bool constant(const Expr& e, Const& out) const {
+    if (!e.transforms.empty()) return false;
+    switch (e.kind) {
+      case ExprKind::Int:
+        out.is_int = true;
+        out.i = e.number;
+        return true;
+      case ExprKind::String:
+        out.s = e.text;
+        return true;
+      case ExprKind::Unary: {
+        Const a;
+        if ((e.op != Tok::Minus && e.op != Tok::BitNot) || !constant(*e.args[0], a) || !a.is_int)
+          return false;
+        out.is_int = true;
+        out.i = e.op == Tok::Minus ? wrap(0 - uint64_t(a.i)) : ~a.i;
+        return true;
+      }
+      case ExprKind::Binary: {
+        Const a, b;
+        if (!constant(*e.args[0], a) || !constant(*e.args[1], b)) return false;
+        if (!a.is_int || !b.is_int) {  // "x" + "y", "x" + 1: the engine's concatenation
+          if (e.op != Tok::Plus) return false;
+          out.s = (a.is_int ? std::to_string(a.i) : a.s) + (b.is_int ? std::to_string(b.i) : b.s);
+          return true;
+        }
+        out.is_int = true;
+        const uint64_t x = uint64_t(a.i), y = uint64_t(b.i);
+        switch (e.op) {
+          case Tok::Plus:
+            out.i = wrap(x + y);
+            return true;
+          case Tok::Minus:
+            out.i = wrap(x - y);
+            return true;
+          case Tok::Star:
+            out.i = wrap(x * y);
+            return true;
+          case Tok::Slash:
+          case Tok::Percent:
+            if (b.i == 0 || (a.i == INT64_MIN && b.i == -1)) return false;  // the engine logs it at run time
+            out.i = e.op == Tok::Slash ? a.i / b.i : a.i % b.i;
+            return true;
+          case Tok::BitOr:
+            out.i = a.i | b.i;
+            return true;
+          case Tok::BitAnd:
+            out.i = a.i & b.i;
+            return true;
+          case Tok::BitXor:
+            out.i = a.i ^ b.i;
+            return true;
+          default:
+            return false;
+        }
+      }
+      default:
+        return false;
+    }
+  }
+
+  void push_constant(const Const& c, uint32_t offset) {
+    if (c.is_int)
+      emit(Op::PushInt, offset, 0, 0, c.i);
+    else
+      emit(Op::PushStr, offset, intern(c.s));
   }
 
   void assign(const Stmt& s) {
@@ -419,12 +558,22 @@ class Compiler {
           condition(e);
           return;
         }
+        if (Const c; constant(e, c)) {
+          push_constant(c, e.offset);
+          return;
+        }
         value(*e.args[0]);
         emit(e.op == Tok::Minus ? Op::Neg : Op::BitNot, e.offset);
         return;
-      case ExprKind::Binary:
+      case ExprKind::Binary: {
+        Const c;
+        if (constant(e, c)) {
+          push_constant(c, e.offset);
+          return;
+        }
         binary(e);
         return;
+      }
       case ExprKind::Call:
         call(e);
         return;
@@ -635,6 +784,36 @@ int Program::find_route(RouteKind kind, std::string_view name) const {
   for (size_t i = 0; i < routes.size(); ++i)
     if (routes[i].kind == kind && routes[i].name == name) return int(i);
   return -1;
+}
+
+std::string_view Program::modparam(std::string_view module, std::string_view param) const {
+  for (auto it = modparams.rbegin(); it != modparams.rend(); ++it)
+    if (it->module == module && it->param == param) return it->value;
+  const ModParamSpec* spec = find_modparam(module, param);
+  return spec ? spec->default_value : std::string_view();
+}
+
+int64_t Program::modparam_int(std::string_view module, std::string_view param) const {
+  const std::string_view v = modparam(module, param);
+  int64_t out = 0;
+  std::from_chars(v.data(), v.data() + v.size(), out);
+  return out;
+}
+
+uint64_t switch_hash(std::string_view key) {  // FNV-1a
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : key) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+uint32_t SwitchTable::find(std::string_view key) const {
+  if (slots.empty()) return otherwise;
+  const size_t mask = slots.size() - 1;
+  for (size_t at = switch_hash(key) & mask;; at = (at + 1) & mask) {
+    const uint16_t k = slots[at];
+    if (k == 0) return otherwise;
+    if (keys[k - 1] == key) return targets[k - 1];
+  }
 }
 
 Program compile_program(const SourceFile& file, const Script& script, Diagnostics& diags) {

@@ -53,6 +53,7 @@ enum class Op : uint8_t {
   MatchConst,  // regexes[a], compiled by the compiler, against the value on the stack
   NoMatchConst,
   IsMyself,     // `x == myself`: is the URI or host on the stack one of ours (local_hosts/local_ports)?
+  Switch,       // pop; pc = switches[a]'s target for that value (a hash lookup, not a chain of compares)
   Jump,         // pc = imm
   JumpIfFalse,  // pop; if falsy pc = imm
   Call,         // call registry function a with b arguments; pushes its result
@@ -154,6 +155,26 @@ struct TransformCode {
   std::vector<std::string> args;  // "0", "3"
 };
 
+// A switch whose cases are all constants: the case values as text (comparing two numbers numerically is
+// comparing their decimal text, so one table serves numbers and strings as the `==` of the script does),
+// found through an open-addressed table of key indices.
+struct SwitchTable {
+  std::vector<std::string> keys;
+  std::vector<uint32_t> targets;  // code offset of each key's body
+  std::vector<uint16_t> slots;    // key index + 1, 0 when empty; the size is a power of two
+  uint32_t otherwise = 0;         // the default case, or the end of the switch
+
+  // The target for `key`; `otherwise` when no case has it.
+  uint32_t find(std::string_view key) const;
+};
+
+uint64_t switch_hash(std::string_view key);
+
+// A module parameter as the script set it, under its 3.x name.
+struct ModParamValue {
+  std::string module, param, value;
+};
+
 struct RouteCode {
   RouteKind kind;
   std::string name;
@@ -174,12 +195,17 @@ struct Program {
   // listening ports (5060 when none is given). The dataplane adds its port addresses when it loads a program.
   std::vector<std::string> local_hosts;
   std::vector<uint16_t> local_ports;
+  std::vector<SwitchTable> switches;
+  std::vector<ModParamValue> modparams;
   std::vector<RouteCode> routes;            // routes[0] is the main route when there is one
   std::vector<std::string> function_names;  // registry index -> name, for messages
   uint64_t registry_hash = 0;
 
   // Index of a route, or -1.
   int find_route(RouteKind kind, std::string_view name) const;
+  // A module parameter's value: as the script set it (the last modparam wins), else the registry's default.
+  std::string_view modparam(std::string_view module, std::string_view param) const;
+  int64_t modparam_int(std::string_view module, std::string_view param) const;
 };
 
 // The accessor id of a pseudo-variable name ("ru", "hdr"...), PvId::Other when the engine has none.

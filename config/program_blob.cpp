@@ -7,7 +7,7 @@
 namespace sipd::config {
 namespace {
 
-constexpr char kMagic[8] = {'S', 'I', 'P', 'D', 'P', 'R', 'G', '1'};
+constexpr char kMagic[8] = {'S', 'I', 'P', 'D', 'P', 'R', 'G', '2'};
 constexpr uint32_t kMaxCount = 1u << 22;  // no table in a sane program comes near this
 
 class Writer {
@@ -111,11 +111,27 @@ std::string check_operands(const Program& p) {
       case Op::CallRoute:
         ok = in.a < p.routes.size();
         break;
+      case Op::Switch:
+        ok = in.a < p.switches.size();
+        break;
       default:
         ok = uint8_t(in.op) <= uint8_t(Op::Pop);
         break;
     }
     if (!ok) return "instruction " + std::to_string(pc) + " refers outside the program";
+  }
+  for (const SwitchTable& t : p.switches) {
+    // A lookup stops at an empty slot, so a table must have one; the size must be a power of two.
+    size_t used = 0;
+    for (uint16_t k : t.slots) {
+      if (k > t.keys.size()) return "a switch table refers outside its keys";
+      used += k != 0;
+    }
+    if (t.slots.empty() || (t.slots.size() & (t.slots.size() - 1)) != 0 || used >= t.slots.size() ||
+        t.keys.size() != t.targets.size() || t.otherwise > p.code.size())
+      return "a switch table is damaged";
+    for (uint32_t target : t.targets)
+      if (target > p.code.size()) return "a switch target is out of range";
   }
   for (const RouteCode& r : p.routes)
     if (r.entry > p.code.size() || uint8_t(r.kind) > uint8_t(RouteKind::Error))
@@ -151,6 +167,21 @@ std::string serialize_program(const Program& p) {
   write_strings(w, p.local_hosts);
   w.num(uint32_t(p.local_ports.size()));
   for (uint16_t port : p.local_ports) w.num(port);
+  w.num(uint32_t(p.switches.size()));
+  for (const SwitchTable& t : p.switches) {
+    write_strings(w, t.keys);
+    w.num(uint32_t(t.targets.size()));
+    for (uint32_t target : t.targets) w.num(target);
+    w.num(uint32_t(t.slots.size()));
+    for (uint16_t k : t.slots) w.num(k);
+    w.num(t.otherwise);
+  }
+  w.num(uint32_t(p.modparams.size()));
+  for (const ModParamValue& m : p.modparams) {
+    w.str(m.module);
+    w.str(m.param);
+    w.str(m.value);
+  }
   w.num(uint32_t(p.routes.size()));
   for (const RouteCode& r : p.routes) {
     w.num(uint8_t(r.kind));
@@ -193,6 +224,24 @@ std::string deserialize_program(std::string_view blob, Program& out) {
   p.local_ports.resize(n);
   for (uint16_t& port : p.local_ports)
     if (!r.num(port)) return "truncated local addresses";
+  if (!r.count(n)) return "truncated switch tables";
+  p.switches.resize(n);
+  for (SwitchTable& t : p.switches) {
+    uint32_t m = 0;
+    if (!read_strings(r, t.keys) || !r.count(m)) return "truncated switch tables";
+    t.targets.resize(m);
+    for (uint32_t& target : t.targets)
+      if (!r.num(target)) return "truncated switch tables";
+    if (!r.count(m)) return "truncated switch tables";
+    t.slots.resize(m);
+    for (uint16_t& k : t.slots)
+      if (!r.num(k)) return "truncated switch tables";
+    if (!r.num(t.otherwise)) return "truncated switch tables";
+  }
+  if (!r.count(n)) return "truncated module parameters";
+  p.modparams.resize(n);
+  for (ModParamValue& m : p.modparams)
+    if (!r.str(m.module) || !r.str(m.param) || !r.str(m.value)) return "truncated module parameters";
   if (!r.count(n)) return "truncated routes";
   p.routes.resize(n);
   for (RouteCode& rc : p.routes) {

@@ -603,9 +603,9 @@ constexpr PVarSpec kPVars[] = {
     {"oU", false, false, "core"},      {"od", false, false, "core"},     {"op", false, false, "core"},
     {"oP", false, false, "core"},
     // From / To.
-    {"fu", false, false, "core"},      {"fU", false, false, "core"},     {"fd", false, false, "core"},
-    {"fn", false, false, "core"},      {"ft", false, false, "core"},     {"tu", false, false, "core"},
-    {"tU", false, false, "core"},      {"td", false, false, "core"},     {"tn", false, false, "core"},
+    {"fu", false, true, "core"},      {"fU", false, true, "core"},     {"fd", false, true, "core"},
+    {"fn", false, false, "core"},      {"ft", false, false, "core"},     {"tu", false, true, "core"},
+    {"tU", false, true, "core"},      {"td", false, true, "core"},     {"tn", false, false, "core"},
     {"tt", false, false, "core"},
     // Other headers and the message.
     {"ci", false, false, "core"},      {"cs", false, false, "core"},     {"cl", false, false, "core"},

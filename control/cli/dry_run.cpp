@@ -1,6 +1,7 @@
 #include "control/cli/dry_run.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -9,6 +10,7 @@
 #include "config/program.h"
 #include "dataplane/engine/vm.h"
 #include "dataplane/sip/builder.h"
+#include "dataplane/sip/reply.h"
 #include "dataplane/sip/validate.h"
 
 namespace sipd::cli {
@@ -42,6 +44,8 @@ std::string escaped(std::string_view s) {
 class PrintingHost : public engine::Host {
  public:
   std::string verdict = "no decision (the script ended without forwarding, relaying or replying)";
+  uint16_t reply_code = 0;  // the last reply the script sent statelessly or statefully
+  std::string reply_reason;
 
   void log(int level, std::string_view text) override {
     std::printf("log[%d]: %.*s%s", level, int(text.size()), text.data(), text.ends_with('\n') ? "" : "\n");
@@ -76,10 +80,11 @@ class PrintingHost : public engine::Host {
       verdict = "forwarded statelessly to " + (args.empty() ? dest : shown);
     else if (name == "t_relay")
       verdict = "relayed statefully to " + dest;
-    else if (name == "sl_send_reply" || name == "send_reply" || name == "t_reply")
-      verdict = "replied " + std::string(engine::to_text(st, args[0])) + " " +
-                (args.size() > 1 ? std::string(engine::to_text(st, args[1])) : std::string());
-    else if (name == "sl_reply_error")
+    else if (name == "sl_send_reply" || name == "send_reply" || name == "t_reply") {
+      reply_reason = args.size() > 1 ? std::string(engine::to_text(st, args[1])) : std::string();
+      reply_code = uint16_t(std::atoi(std::string(engine::to_text(st, args[0])).c_str()));
+      verdict = "replied " + std::string(engine::to_text(st, args[0])) + " " + reply_reason;
+    } else if (name == "sl_reply_error")
       verdict = "replied with the error of the last failed function";
   }
 };
@@ -154,7 +159,37 @@ int dry_run(const DryRunOptions& opt) {
       std::printf("verdict: %s\n", host.verdict.c_str());
       break;
   }
+  for (uint8_t i = 0; i < state.reply_header_count; ++i)
+    std::printf("reply header (append_to_reply): %s\n", escaped(state.reply_headers[i]).c_str());
+  if (state.acc) {
+    std::string armed;
+    for (const auto& [bit, word] : {std::pair{engine::VmState::kAccLog, "log"},
+                                    {engine::VmState::kAccDb, "db"},
+                                    {engine::VmState::kAccMissed, "missed"},
+                                    {engine::VmState::kAccFailed, "failed"},
+                                    {engine::VmState::kAccCdr, "cdr"}})
+      if (state.acc & bit) armed += std::string(armed.empty() ? "" : "|") + word;
+    std::printf("accounting armed for the transaction: %s\n", armed.c_str());
+  }
   std::string out(sip::Message::kMaxSize + 4096, '\0');
+  if (host.reply_code) {
+    char tag[16];
+    sip::ReplyOptions ro;
+    ro.code = host.reply_code;
+    ro.reason = host.reply_reason;
+    ro.to_tag = sip::stateless_to_tag(msg, 0, tag);
+    ro.received_ip = ctx.src_ip;
+    ro.received_port = ctx.src_port;
+    ro.extra = std::span<const std::string_view>(state.reply_headers.data(), state.reply_header_count);
+    const sip::BuildResult r = sip::build_reply(msg, ro, out.data(), out.size());
+    if (!r.ok()) {
+      std::printf("(the reply could not be built: the request has no usable Via)\n");
+      return 1;
+    }
+    out.resize(r.size);
+    std::printf("--- the reply as it would leave ---\n%s", out.c_str());
+    return 0;
+  }
   const sip::BuildResult built = edits.build(out.data(), out.size());
   if (!built.ok()) {
     std::printf("(the edited message could not be built)\n");

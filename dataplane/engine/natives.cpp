@@ -94,13 +94,12 @@ int64_t fn_is_present_hf(Vm&, Host&, const Context& ctx, VmState& st, std::span<
 }
 
 // maxfwd: the one place Max-Forwards is checked and decremented. 2 = decremented, 1 = absent and added
-// with the function's value, -1 = it was 0 (the script answers 483), -2 = unparseable. A decremented value
-// never exceeds the module's max_limit (70 unless modparam("maxfwd", "max_limit") says otherwise; module
-// parameters reach the engine with the control-plane issue).
-int64_t fn_maxfwd(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
-  constexpr uint32_t kMaxLimit = 70;
+// with the function's value, -1 = it was 0 (the script answers 483), -2 = unparseable. Neither the added
+// nor the decremented value exceeds the module's max_limit (modparam("maxfwd", "max_limit"), 256).
+int64_t fn_maxfwd(Vm& vm, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+  const uint32_t limit = vm.settings().maxfwd_limit;
   if (!ctx.msg) return -2;
-  const int64_t initial = args.empty() ? kMaxLimit : int_arg(st, args[0]);
+  const int64_t initial = std::clamp<int64_t>(int_arg(st, args[0]), 0, limit);
   bool present = false;
   const std::string_view v = ctx.msg->first_value(sip::HeaderId::MaxForwards, &present);
   sip::MaxForwards mf;
@@ -110,9 +109,21 @@ int64_t fn_maxfwd(Vm&, Host&, const Context& ctx, VmState& st, std::span<const V
   }
   if (!sip::parse_max_forwards(v, mf)) return -2;
   if (mf.value == 0) return -1;
-  const uint32_t next = std::min<uint32_t>(mf.value - 1u, kMaxLimit);
+  const uint32_t next = std::min<uint32_t>(mf.value - 1u, limit);
   if (ctx.edits) (void)ctx.edits->set_max_forwards(next);
   return 2;
+}
+
+// append_to_reply("X-Reason: busy\r\n"): a header line for the reply this script sends (sl or tm build it).
+int64_t fn_append_to_reply(Vm& vm, Host& host, const Context& ctx, VmState& st, std::span<const Value> args) {
+  if (st.reply_header_count == VmState::kReplyHeaders) {
+    host.log(-1, "append_to_reply: more than 8 reply headers in one run; this one is not added");
+    return -1;
+  }
+  const std::string_view line = arena_copy(st, format(vm, ctx, st, to_text(st, args[0])));
+  if (st.error) return -1;
+  st.reply_headers[st.reply_header_count++] = line;
+  return 1;
 }
 
 // Header edits (textops/sipmsgops), recorded in the message's deferred-edit list. The text is copied by
@@ -333,6 +344,121 @@ int64_t fn_is_myself(Vm& vm, Host&, const Context& ctx, VmState& st, std::span<c
   return is_myself(p, host) ? 1 : -1;
 }
 
+// avp_pushto("$ru", "$avp(x)"): an AVP's value into the R-URI (whole, "/username" or "/domain"), $du, a
+// new header ("$hdr(Name)") or a new branch ("$br", which is tm's append_branch and goes to the host).
+int64_t fn_avp_pushto(Vm& vm, Host& host, const Context& ctx, VmState& st, std::span<const Value> args) {
+  const std::string_view dst = to_text(st, args[0]);
+  const Value* from = avp_slot(st, to_text(st, args[1]));
+  if (!from || from->is_null()) return -1;
+  const Value v = Value::string(to_text(st, *from));
+  if (dst.starts_with("$hdr(") && dst.ends_with(")")) {
+    if (!ctx.edits) return 1;
+    const std::string_view name = dst.substr(5, dst.size() - 6);
+    return ctx.edits->add_header(name, v.s) ? 1 : -1;
+  }
+  if (dst == "$br") {
+    const config::FunctionSpec* branch = config::find_function("append_branch");
+    const Value uri[1] = {v};
+    return branch ? host.call(*branch, uri, st) : -1;
+  }
+  if (dst == "$ru") {
+    vm.store_pv(ctx, st, config::PvId::RUri, v);
+  } else if (dst == "$ru/username") {
+    vm.store_pv(ctx, st, config::PvId::RUser, v);
+  } else if (dst == "$ru/domain") {
+    vm.store_pv(ctx, st, config::PvId::RHost, v);
+  } else if (dst == "$du") {
+    vm.store_pv(ctx, st, config::PvId::DstUri, v);
+  } else {
+    host.log(-1, "avp_pushto: the destination must be $ru, $ru/username, $ru/domain, $du, $br or $hdr(name)");
+    return -1;
+  }
+  return st.error ? -1 : 1;
+}
+
+// avp_print(): every AVP that is set, one log line each.
+int64_t fn_avp_print(Vm&, Host& host, const Context&, VmState& st, std::span<const Value>) {
+  const auto& names = st.program->avp_names;
+  for (size_t i = 0; i < names.size() && i < st.avps.size(); ++i) {
+    if (st.avps[i].is_null()) continue;
+    const std::string_view value = to_text(st, st.avps[i]);
+    const std::string_view a = arena_copy(st, "avp_print: $avp(");
+    const std::string_view b = arena_copy(st, names[i]);
+    const std::string_view c = arena_copy(st, st.avps[i].kind == Value::Kind::Int ? ") = int " : ") = str ");
+    const std::string_view d = arena_copy(st, value);
+    if (st.error) return -1;
+    host.log(3, std::string_view(a.data(), a.size() + b.size() + c.size() + d.size()));
+  }
+  return 1;
+}
+
+// acc_log_request("403 Forbidden"): one accounting line for the current request now, at the acc module's
+// log level; a comment that starts with a status code gives the code and reason.
+int64_t fn_acc_log_request(Vm& vm, Host& host, const Context& ctx, VmState& st, std::span<const Value> args) {
+  const std::string_view comment = to_text(st, args[0]);
+  std::string_view code = "0", reason = comment;
+  if (comment.size() >= 3 && sip::is_digit(comment[0]) && sip::is_digit(comment[1]) &&
+      sip::is_digit(comment[2]) && (comment.size() == 3 || comment[3] == ' ')) {
+    code = comment.substr(0, 3);
+    reason = sip::trim(comment.substr(3));
+  }
+  const std::string_view parts[] = {"ACC: request accounted: method=",
+                                    vm.load_pv(ctx, st, config::PvId::Method, {}).s,
+                                    ";from_tag=",
+                                    vm.load_pv(ctx, st, config::PvId::FromTag, {}).s,
+                                    ";to_tag=",
+                                    vm.load_pv(ctx, st, config::PvId::ToTag, {}).s,
+                                    ";call_id=",
+                                    vm.load_pv(ctx, st, config::PvId::CallId, {}).s,
+                                    ";code=",
+                                    code,
+                                    ";reason=",
+                                    reason};
+  const char* start = st.arena.data() + st.arena_used;
+  size_t size = 0;
+  for (std::string_view part : parts) size += arena_copy(st, part).size();
+  if (st.error) return -1;
+  host.log(vm.settings().acc_log_level, std::string_view(start, size));
+  return 1;
+}
+
+// do_accounting("log|db", "missed|failed|cdr"): arms accounting of this transaction; the transaction layer
+// writes it when the transaction completes. drop_accounting() disarms it.
+int64_t fn_do_accounting(Vm&, Host& host, const Context&, VmState& st, std::span<const Value> args) {
+  uint8_t flags = 0;
+  auto words = [&](std::string_view list, bool types) {
+    while (!list.empty()) {
+      const size_t bar = list.find('|');
+      const std::string_view w = sip::trim(list.substr(0, bar));
+      list = bar == std::string_view::npos ? std::string_view() : list.substr(bar + 1);
+      if (types && w == "log")
+        flags |= VmState::kAccLog;
+      else if (types && w == "db")
+        flags |= VmState::kAccDb;
+      else if (!types && w == "missed")
+        flags |= VmState::kAccMissed;
+      else if (!types && w == "failed")
+        flags |= VmState::kAccFailed;
+      else if (!types && w == "cdr")
+        flags |= VmState::kAccCdr;
+      else if (!w.empty()) {
+        host.log(-1, "do_accounting: unknown accounting type or flag");
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!words(to_text(st, args[0]), true) || (args.size() > 1 && !words(to_text(st, args[1]), false)))
+    return -1;
+  st.acc |= flags;
+  return 1;
+}
+
+int64_t fn_drop_accounting(Vm&, Host&, const Context&, VmState& st, std::span<const Value>) {
+  st.acc = 0;
+  return 1;
+}
+
 struct NativeEntry {
   std::string_view name;
   NativeFn fn;
@@ -373,6 +499,12 @@ constexpr NativeEntry kNatives[] = {
     {"avp_subst", fn_avp_subst},
     {"subst_body", fn_subst<true>},
     {"is_myself", fn_is_myself},
+    {"append_to_reply", fn_append_to_reply},
+    {"avp_pushto", fn_avp_pushto},
+    {"avp_print", fn_avp_print},
+    {"acc_log_request", fn_acc_log_request},
+    {"do_accounting", fn_do_accounting},
+    {"drop_accounting", fn_drop_accounting},
 };
 
 std::vector<NativeFn> build_table() {

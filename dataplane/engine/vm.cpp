@@ -54,6 +54,9 @@ bool truthy(const Value& v) {
 
 namespace {
 
+// Script arithmetic wraps around like the machine's, rather than being undefined on overflow.
+int64_t wrapping(uint64_t v) { return int64_t(v); }
+
 int64_t to_int(const Value& v) {
   if (v.kind == Value::Kind::Int) return v.i;
   if (v.kind == Value::Kind::Null) return 0;
@@ -114,6 +117,7 @@ uint16_t pops(const config::Instr& in) {
     case Op::ToBool:
     case Op::Positive:
     case Op::JumpIfFalse:
+    case Op::Switch:
     case Op::Return:
     case Op::Pop:
       return 1;
@@ -147,6 +151,38 @@ uint16_t pops(const config::Instr& in) {
 
 }  // namespace
 
+// `uri` with its user, host or port (`part`, any of the R-URI/From/To accessors) replaced by `value`, written
+// into the arena. An empty user or port removes it. Empty when `uri` is not a sip/sips URI.
+static std::string_view with_uri_part(VmState& st, std::string_view uri, PvId part, std::string_view value) {
+  sip::Uri u;
+  if (sip::parse_uri(uri, u) != sip::UriError::None ||
+      (u.scheme != sip::UriScheme::Sip && u.scheme != sip::UriScheme::Sips))
+    return {};
+  const bool user = part == PvId::RUser || part == PvId::FromUser || part == PvId::ToUser;
+  const bool host = part == PvId::RHost || part == PvId::FromHost || part == PvId::ToHost;
+  const bool port = part == PvId::RPort;
+  const std::string_view new_user = user ? value : u.user;
+  const std::string_view new_host = host ? value : u.host;
+  const std::string_view new_port = port ? value : u.port_text;
+  const bool keep_password = !user && u.has_password;
+  const std::string_view pieces[] = {u.scheme_text,
+                                     ":",
+                                     new_user,
+                                     keep_password ? ":" : "",
+                                     keep_password ? u.password : "",
+                                     new_user.empty() ? "" : "@",
+                                     new_host,
+                                     new_port.empty() ? "" : ":",
+                                     new_port,
+                                     u.params,
+                                     u.headers.empty() ? "" : "?",
+                                     u.headers};
+  const char* start = st.arena.data() + st.arena_used;
+  size_t size = 0;
+  for (std::string_view p : pieces) size += arena_copy(st, p).size();
+  return st.error ? std::string_view() : std::string_view(start, size);
+}
+
 Value Vm::load_pv(const Context& ctx, VmState& st, PvId id, std::string_view arg) {
   const sip::Message* m = ctx.msg;
   auto str = [](std::string_view s) { return s.data() ? Value::string(s) : Value::null(); };
@@ -173,8 +209,10 @@ Value Vm::load_pv(const Context& ctx, VmState& st, PvId id, std::string_view arg
     case PvId::CallId:
       return m ? str(m->first_value(sip::HeaderId::CallId)) : Value::null();
     case PvId::FromUri:
+      if (!st.new_from_uri.empty()) return Value::string(st.new_from_uri);
       return str(addr(sip::HeaderId::From, false).first);
     case PvId::ToUri:
+      if (!st.new_to_uri.empty()) return Value::string(st.new_to_uri);
       return str(addr(sip::HeaderId::To, false).first);
     case PvId::FromTag:
       return str(addr(sip::HeaderId::From, true).second);
@@ -182,10 +220,11 @@ Value Vm::load_pv(const Context& ctx, VmState& st, PvId id, std::string_view arg
       return str(addr(sip::HeaderId::To, true).second);
     case PvId::FromUser:
     case PvId::FromHost:
-      return str(uri_part(addr(sip::HeaderId::From, false).first, id));
+      return str(
+          uri_part(!st.new_from_uri.empty() ? st.new_from_uri : addr(sip::HeaderId::From, false).first, id));
     case PvId::ToUser:
     case PvId::ToHost:
-      return str(uri_part(addr(sip::HeaderId::To, false).first, id));
+      return str(uri_part(!st.new_to_uri.empty() ? st.new_to_uri : addr(sip::HeaderId::To, false).first, id));
     case PvId::SrcIp:
       return Value::string(ctx.src_ip);
     case PvId::SrcPort:
@@ -243,6 +282,40 @@ void Vm::store_pv(const Context& ctx, VmState& st, PvId id, Value v) {
     case PvId::DstUri:
       st.dst_uri = v.is_null() ? std::string_view() : to_text(st, v);
       return;
+    case PvId::RUser:
+    case PvId::RHost:
+    case PvId::RPort: {
+      const sip::Message* m = ctx.msg;
+      const std::string_view ruri = !st.new_ruri.empty()   ? st.new_ruri
+                                    : m && m->is_request() ? m->request_uri()
+                                                           : "";
+      const std::string_view next = with_uri_part(st, ruri, id, v.is_null() ? "" : to_text(st, v));
+      if (!next.empty())
+        store_pv(ctx, st, PvId::RUri, Value::string(next));
+      else if (!st.error)
+        host_.log(-1, "the Request-URI is not a SIP URI this part can be set in");
+      return;
+    }
+    case PvId::FromUri:
+    case PvId::ToUri:
+    case PvId::FromUser:
+    case PvId::FromHost:
+    case PvId::ToUser:
+    case PvId::ToHost: {
+      const bool from = id == PvId::FromUri || id == PvId::FromUser || id == PvId::FromHost;
+      const sip::HeaderId h = from ? sip::HeaderId::From : sip::HeaderId::To;
+      std::string_view next = v.is_null() ? std::string_view() : to_text(st, v);
+      if (id != PvId::FromUri && id != PvId::ToUri) {
+        const Value current = load_pv(ctx, st, from ? PvId::FromUri : PvId::ToUri, {});
+        next = current.is_null() ? std::string_view() : with_uri_part(st, current.s, id, next);
+      }
+      if (next.empty() || (ctx.edits && !ctx.edits->set_address_uri(h, next))) {
+        host_.log(-1, "the From/To address could not be rewritten");
+        return;
+      }
+      (from ? st.new_from_uri : st.new_to_uri) = next;
+      return;
+    }
     case PvId::MsgFlags:
       st.msg_flags = uint32_t(to_int(v));
       return;
@@ -269,6 +342,8 @@ void Vm::release_regexes() {
 }
 
 bool Vm::prepare(const config::Program& program) {
+  settings_.maxfwd_limit = uint32_t(std::clamp<int64_t>(program.modparam_int("maxfwd", "max_limit"), 0, 255));
+  settings_.acc_log_level = int(program.modparam_int("acc", "log_level"));
   release_regexes();
   bool ok = true;
   for (const std::string& bytes : program.regex_dbs) {
@@ -316,7 +391,9 @@ RunStatus Vm::run(const config::Program& program, int route_index, const Context
   st.arena_used = 0;
   st.retcode = 1;
   st.msg_flags = st.branch_flags = st.script_flags = 0;
-  st.dst_uri = st.new_ruri = {};
+  st.dst_uri = st.new_ruri = st.new_from_uri = st.new_to_uri = {};
+  st.reply_header_count = 0;
+  st.acc = 0;
   st.pc = program.routes[size_t(route_index)].entry;
   st.route_kind = program.routes[size_t(route_index)].kind;
   st.sp = 0;
@@ -444,7 +521,7 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         break;
       }
       case Op::Neg:
-        push(Value::integer(-to_int(pop())));
+        push(Value::integer(wrapping(0 - uint64_t(to_int(pop())))));
         break;
       case Op::BitNot:
         push(Value::integer(~to_int(pop())));
@@ -455,20 +532,21 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
           const std::string_view x = to_text(st, a), y = to_text(st, b);
           const std::string_view joined = arena_copy(st, x);
           const std::string_view tail = arena_copy(st, y);
-          push(Value::string(std::string_view(joined.data(), joined.size() + tail.size())));
+          push(st.error ? Value::null()
+                        : Value::string(std::string_view(joined.data(), joined.size() + tail.size())));
         } else {
-          push(Value::integer(a.i + b.i));
+          push(Value::integer(wrapping(uint64_t(a.i) + uint64_t(b.i))));
         }
         break;
       }
       case Op::Sub: {
         const Value b = pop(), a = pop();
-        push(Value::integer(to_int(a) - to_int(b)));
+        push(Value::integer(wrapping(uint64_t(to_int(a)) - uint64_t(to_int(b)))));
         break;
       }
       case Op::Mul: {
         const Value b = pop(), a = pop();
-        push(Value::integer(to_int(a) * to_int(b)));
+        push(Value::integer(wrapping(uint64_t(to_int(a)) * uint64_t(to_int(b)))));
         break;
       }
       case Op::Div:
@@ -477,6 +555,8 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         if (b == 0) {
           host_.log(-1, "division by zero in the script; the result is 0");
           push(Value::integer(0));
+        } else if (b == -1) {  // INT64_MIN / -1 wraps rather than trapping
+          push(Value::integer(in.op == Op::Div ? wrapping(0 - uint64_t(a)) : 0));
         } else {
           push(Value::integer(in.op == Op::Div ? a / b : a % b));
         }
@@ -547,6 +627,20 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
       case Op::Jump:
         st.pc = uint32_t(in.imm);
         break;
+      case Op::Switch: {
+        const Value v = pop();
+        const config::SwitchTable& t = p.switches[in.a];
+        if (v.kind == Value::Kind::Str) {
+          st.pc = t.find(v.s);
+        } else if (v.kind == Value::Kind::Int) {
+          char digits[24];
+          const auto r = std::to_chars(digits, digits + sizeof digits, v.i);
+          st.pc = t.find(std::string_view(digits, size_t(r.ptr - digits)));
+        } else {
+          st.pc = t.otherwise;
+        }
+        break;
+      }
       case Op::JumpIfFalse:
         if (!truthy(pop())) st.pc = uint32_t(in.imm);
         break;

@@ -82,8 +82,16 @@ struct VmState {
   std::array<Value, kVars> avps{};
   int64_t retcode = 1;
   uint32_t msg_flags = 0, branch_flags = 0, script_flags = 0;
-  std::string_view dst_uri;   // $du
-  std::string_view new_ruri;  // $ru after an assignment
+  std::string_view dst_uri;                   // $du
+  std::string_view new_ruri;                  // $ru after an assignment
+  std::string_view new_from_uri, new_to_uri;  // $fu/$tu after an assignment (reads see them too)
+  // Header lines append_to_reply() added, for the reply the dataplane or tm builds (text in the arena).
+  static constexpr size_t kReplyHeaders = 8;
+  std::array<std::string_view, kReplyHeaders> reply_headers{};
+  uint8_t reply_header_count = 0;
+  // Accounting armed by do_accounting() for when the transaction completes (the transaction layer logs it).
+  enum AccFlags : uint8_t { kAccLog = 1, kAccDb = 2, kAccMissed = 4, kAccFailed = 8, kAccCdr = 16 };
+  uint8_t acc = 0;
   // Where the script stopped: the function it suspended on, and its arguments.
   uint16_t suspended_fn = 0;
   std::array<Value, 6> suspended_args{};
@@ -91,6 +99,12 @@ struct VmState {
   const char* error = nullptr;  // why RunStatus::Error
   std::array<char, kArena> arena{};
   uint32_t arena_used = 0;
+};
+
+// Module parameters the engine's own bodies use, read from the program once when it is prepared.
+struct EngineSettings {
+  uint32_t maxfwd_limit = 256;  // modparam("maxfwd", "max_limit")
+  int acc_log_level = 2;        // modparam("acc", "log_level")
 };
 
 class Vm {
@@ -112,6 +126,8 @@ class Vm {
   // Continues a suspended run with the function's result.
   RunStatus resume(const Context& ctx, VmState& state, int64_t result);
 
+  const EngineSettings& settings() const { return settings_; }
+
   // Reads and writes of pseudo-variables the engine implements (function bodies use them too).
   Value load_pv(const Context& ctx, VmState& st, config::PvId id, std::string_view arg);
   void store_pv(const Context& ctx, VmState& st, config::PvId id, Value v);
@@ -125,6 +141,7 @@ class Vm {
 
   Host& host_;
   const config::Program* prepared_ = nullptr;
+  EngineSettings settings_;
   std::vector<void*> regex_dbs_;  // hs_database_t*, one per Program::regexes entry
   void* scratch_ = nullptr;       // hs_scratch_t*
 };

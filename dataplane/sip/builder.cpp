@@ -6,6 +6,7 @@
 
 #include "dataplane/sip/chars.h"
 #include "dataplane/sip/list.h"
+#include "dataplane/sip/name_addr.h"
 
 // Performance notes: edits are recorded in arrival order and sorted once in build() (insertion sort over
 // a few dozen entries); the output is written with one memcpy per untouched stretch.
@@ -116,6 +117,25 @@ bool EditList::set_request_uri(std::string_view uri) {
   if (!msg_.is_request()) return false;
   const Span s = msg_.request_uri_span();
   return record(s.off, s.len, uri, &ruri_slot_);
+}
+
+bool EditList::set_address_uri(HeaderId id, std::string_view uri) {
+  if (id != HeaderId::From && id != HeaderId::To) return false;
+  const uint16_t f = msg_.first(id);
+  NameAddr na;
+  if (f == kNoHeader || !parse_name_addr(msg_.value(f), na) || na.uri.empty()) return false;
+  const uint32_t off = uint32_t(na.uri.data() - msg_.buffer().data());
+  int* slot = id == HeaderId::From ? &from_slot_ : &to_slot_;
+  if (na.bracketed) return record(off, uint32_t(na.uri.size()), uri, slot);
+  char text[1024];
+  if (uri.size() + 2 > sizeof text) {
+    failed_ = true;
+    return false;
+  }
+  text[0] = '<';
+  std::memcpy(text + 1, uri.data(), uri.size());
+  text[uri.size() + 1] = '>';
+  return record(off, uint32_t(na.uri.size()), std::string_view(text, uri.size() + 2), slot);
 }
 
 bool EditList::set_max_forwards(uint32_t value) {

@@ -45,7 +45,10 @@ class EditList {
   bool remove_top_via();                           // the first value of the first Via line
   bool set_request_uri(std::string_view uri);      // replaces any earlier call's edit
   bool set_max_forwards(uint32_t value);           // rewrites the value, or adds the header
-  bool add_record_route(std::string_view value);   // "Record-Route: value" above existing ones
+  // The address of the first From or To field (`id`), display name and parameters kept; a bare addr-spec
+  // gets angle brackets, since the new URI may carry parameters. Replaces any earlier call's edit.
+  bool set_address_uri(HeaderId id, std::string_view uri);
+  bool add_record_route(std::string_view value);  // "Record-Route: value" above existing ones
   bool add_header(std::string_view name, std::string_view value);        // at the end of the header block
   bool add_header_first(std::string_view name, std::string_view value);  // right after the start line
   bool remove_header(uint16_t index);  // the whole field, continuation lines included
@@ -86,6 +89,7 @@ class EditList {
   size_t arena_used_ = 0;
   int ruri_slot_ = -1;
   int mf_slot_ = -1;
+  int from_slot_ = -1, to_slot_ = -1;
   bool failed_ = false;
   bool body_set_ = false;
   std::string_view body_;

@@ -40,6 +40,16 @@ out=$("$sipctl" config test "$src/config/examples/residential.cfg" --message "$s
 echo "$out"
 grep -qF 'verdict: the message core answers 505' <<<"$out" || { echo "missing: 505 verdict"; exit 1; }
 
+out=$("$sipctl" config test "$src/tests/config/busy.cfg" --message "$src/tests/config/invite.sip" \
+      --src 198.18.0.77:40000 2>&1)
+echo "$out"
+for want in 'verdict: replied 486 Busy Here' 'accounting armed for the transaction: log|missed' \
+            '--- the reply as it would leave ---' 'SIP/2.0 486 Busy Here' \
+            'Via: SIP/2.0/UDP 198.18.0.2:5062;branch=z9hG4bK-42;received=198.18.0.77' 'Retry-After: 30'; do
+  grep -qF -- "$want" <<<"$out" || { echo "missing: $want"; exit 1; }
+done
+grep -q '^To: <sip:bob@198.18.0.1>;tag=[0-9a-f]\{16\}' <<<"$out" || { echo "missing: To tag"; exit 1; }
+
 set +e
 "$sipctl" config test "$src/config/examples/residential.cfg" --message /nonexistent.sip >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
 "$sipctl" config check /nonexistent.cfg >/dev/null 2>&1; [ $? -eq 2 ] || exit 1

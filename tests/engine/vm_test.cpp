@@ -321,3 +321,146 @@ TEST(engine, ReturnValueZeroEndsTheScript) {
 
 }  // namespace
 }  // namespace sipd::engine
+
+namespace sipd::engine {
+namespace {
+
+size_t count_ops(const config::Program& p, config::Op op) {
+  size_t n = 0;
+  for (const config::Instr& in : p.code) n += in.op == op;
+  return n;
+}
+
+// A switch on constants is one hash lookup; it keeps C's fall-through, default, the first of two equal
+// cases, and the script's `==` (numbers numerically, otherwise as text).
+TEST(engine, ConstantSwitchIsAJumpTable) {
+  const Script s(kModules +
+                 "route {\n  switch ($rm) {\n    case \"INVITE\": xlog(\"invite\\n\");\n"
+                 "    case \"BYE\": xlog(\"bye or fallen through\\n\"); break;\n"
+                 "    case \"INVITE\": xlog(\"never: the first INVITE case wins\\n\"); break;\n"
+                 "    default: xlog(\"other $rm\\n\");\n  }\n"
+                 "  $var(n) = 3;\n  switch ($var(n)) {\n    case 3: xlog(\"three\\n\"); break;\n"
+                 "    case \"3\": xlog(\"never\\n\");\n  }\n"
+                 "  switch (7) {\n    case 1: xlog(\"never\\n\");\n  }\n  xlog(\"end\\n\");\n}\n");
+  EXPECT_EQ(count_ops(s.program, config::Op::Switch), 3u);
+  EXPECT_EQ(count_ops(s.program, config::Op::Eq), 0u);
+  const std::string invite = request("INVITE"), bye = request("BYE"), ack = request("ACK");
+  EXPECT_EQ(run(s, invite)->host.logs,
+            (std::vector<std::string>{"invite\n", "bye or fallen through\n", "three\n", "end\n"}));
+  EXPECT_EQ(run(s, bye)->host.logs,
+            (std::vector<std::string>{"bye or fallen through\n", "three\n", "end\n"}));
+  EXPECT_EQ(run(s, ack)->host.logs, (std::vector<std::string>{"other ACK\n", "three\n", "end\n"}));
+}
+
+TEST(engine, SwitchWithAComputedCaseComparesInTurn) {
+  const Script s(
+      kModules +
+      "route {\n  $var(x) = \"BYE\";\n  switch ($rm) {\n    case $var(x): xlog(\"matched\\n\"); break;\n"
+      "    default: xlog(\"default\\n\");\n  }\n}\n");
+  EXPECT_EQ(count_ops(s.program, config::Op::Switch), 0u);
+  const std::string bye = request("BYE"), invite = request("INVITE");
+  EXPECT_EQ(run(s, bye)->host.logs, (std::vector<std::string>{"matched\n"}));
+  EXPECT_EQ(run(s, invite)->host.logs, (std::vector<std::string>{"default\n"}));
+}
+
+TEST(engine, ConstantsAreFoldedAndArithmeticWraps) {
+  const Script s(kModules +
+                 "route {\n  $var(a) = 2 * 3 + -1 - ~0;\n  $var(s) = \"sip:\" + \"bob\" + 7;\n"
+                 "  $var(m) = 9223372036854775807;\n  $var(m) = $var(m) + 1;\n  $var(z) = 5 / 0;\n"
+                 "  xlog(\"$var(a) $var(s) $var(m) $var(z)\\n\");\n}\n");
+  EXPECT_EQ(count_ops(s.program, config::Op::Mul), 0u);
+  EXPECT_EQ(count_ops(s.program, config::Op::BitNot), 0u);
+  EXPECT_EQ(count_ops(s.program, config::Op::Div), 1u);  // division by zero is left to the run, which logs it
+  const std::string msg = request("INVITE");
+  auto r = run(s, msg);
+  ASSERT_EQ(r->host.logs.size(), 2u);
+  EXPECT_EQ(r->host.logs[1], "6 sip:bob7 -9223372036854775808 0\n");
+}
+
+TEST(engine, MaxForwardsHonoursMaxLimit) {
+  const Script s(kModules + "modparam(\"maxfwd\", \"max_limit\", 20)\n" +
+                 "route {\n  mf_process_maxfwd_header(30);\n}\n");
+  const std::string msg = request("INVITE");
+  EXPECT_NE(run(s, msg, false, true)->built.find("Max-Forwards: 20\r\n"), std::string::npos);
+  std::string absent = msg;
+  absent.erase(absent.find("Max-Forwards: 70\r\n"), 18);
+  EXPECT_NE(run(s, absent, false, true)->built.find("Max-Forwards: 20\r\n"), std::string::npos);
+  // The default limit is 256: 70 is simply decremented.
+  const Script d(kModules + "route {\n  mf_process_maxfwd_header(10);\n}\n");
+  EXPECT_NE(run(d, msg, false, true)->built.find("Max-Forwards: 69\r\n"), std::string::npos);
+  EXPECT_EQ(d.program.modparam_int("maxfwd", "max_limit"), 256);
+  EXPECT_EQ(s.program.modparam_int("maxfwd", "max_limit"), 20);
+}
+
+TEST(engine, AppendToReplyAndAccounting) {
+  const Script s(kModules +
+                 "loadmodule \"textops.so\"\nloadmodule \"acc.so\"\nmodparam(\"acc\", \"log_level\", 3)\n"
+                 "route {\n  append_to_reply(\"Contact: <sip:$rU@198.18.0.9>\\r\\n\");\n"
+                 "  append_to_reply(\"X-Why: test\\r\\n\");\n  do_accounting(\"log\", \"missed|failed\");\n"
+                 "  acc_log_request(\"403 Forbidden\");\n  sl_send_reply(403, \"Forbidden\");\n}\n");
+  const std::string msg = request("INVITE");
+  auto r = run(s, msg);
+  ASSERT_EQ(r->state.reply_header_count, 2);
+  EXPECT_EQ(r->state.reply_headers[0], "Contact: <sip:bob@198.18.0.9>\r\n");
+  EXPECT_EQ(r->state.reply_headers[1], "X-Why: test\r\n");
+  EXPECT_EQ(r->state.acc, VmState::kAccLog | VmState::kAccMissed | VmState::kAccFailed);
+  EXPECT_EQ(r->host.logs,
+            (std::vector<std::string>{"ACC: request accounted: method=INVITE;from_tag=1;to_tag=;"
+                                      "call_id=c1@198.18.0.3;code=403;reason=Forbidden"}));
+  const Script bad(
+      kModules +
+      "loadmodule \"acc.so\"\nroute {\n  if (!do_accounting(\"syslog\")) xlog(\"refused\\n\");\n}\n");
+  EXPECT_EQ(run(bad, msg)->host.logs.back(), "refused\n");
+}
+
+TEST(engine, AvpPushtoAndPrint) {
+  const Script s(
+      kModules +
+      "loadmodule \"avpops.so\"\nroute {\n  $avp(s:u) = \"carol\";\n  $avp(s:d) = \"sip:198.18.0.8:5070\";\n"
+      "  $avp(s:b) = \"sip:dave@198.18.0.10\";\n  $avp(i:5) = 5;\n"
+      "  avp_pushto(\"$ru/username\", \"$avp(s:u)\");\n  avp_pushto(\"$du\", \"$avp(s:d)\");\n"
+      "  avp_pushto(\"$hdr(X-Count)\", \"$avp(i:5)\");\n  avp_pushto(\"$br\", \"$avp(s:b)\");\n"
+      "  if (!avp_pushto(\"$ru\", \"$avp(s:unset)\")) xlog(\"unset\\n\");\n  avp_print();\n"
+      "  xlog(\"$ru $du\\n\");\n}\n");
+  const std::string msg = request("INVITE");
+  auto r = run(s, msg, false, true);
+  EXPECT_EQ(r->host.calls, (std::vector<std::string>{"append_branch(sip:dave@198.18.0.10)"}));
+  EXPECT_EQ(
+      r->host.logs,
+      (std::vector<std::string>{
+          "unset\n", "avp_print: $avp(s:u) = str carol", "avp_print: $avp(s:d) = str sip:198.18.0.8:5070",
+          "avp_print: $avp(s:b) = str sip:dave@198.18.0.10", "avp_print: $avp(i:5) = int 5",
+          "sip:carol@198.18.0.2;transport=udp sip:198.18.0.8:5070\n"}));
+  EXPECT_EQ(r->built.find("INVITE sip:carol@198.18.0.2;transport=udp SIP/2.0\r\n"), 0u) << r->built;
+  EXPECT_NE(r->built.find("X-Count: 5\r\n"), std::string::npos) << r->built;
+}
+
+}  // namespace
+}  // namespace sipd::engine
+
+namespace sipd::engine {
+namespace {
+
+// Assignments to the parts of the R-URI, From and To become edits; the R-URI reads back as assigned.
+TEST(engine, UriPartAssignmentsAreEdits) {
+  const Script s(kModules +
+                 "route {\n  $rU = \"carol\";\n  $rd = \"198.18.0.20\";\n  $rp = 5080;\n  xlog(\"$ru\\n\");\n"
+                 "  $rp = \"\";\n  $fU = \"anonymous\";\n  $fd = \"anonymous.invalid\";\n"
+                 "  $tu = \"sip:dave@198.18.0.21\";\n}\n");
+  const std::string msg = request("INVITE");
+  auto r = run(s, msg, false, true);
+  EXPECT_EQ(r->host.logs, (std::vector<std::string>{"sip:carol@198.18.0.20:5080;transport=udp\n"}));
+  EXPECT_EQ(r->built.find("INVITE sip:carol@198.18.0.20;transport=udp SIP/2.0\r\n"), 0u) << r->built;
+  EXPECT_NE(r->built.find("From: <sip:anonymous@anonymous.invalid>;tag=1\r\n"), std::string::npos)
+      << r->built;
+  EXPECT_NE(r->built.find("To: <sip:dave@198.18.0.21>\r\n"), std::string::npos) << r->built;
+  // A bare From address gets brackets, so a new URI's parameters stay the URI's.
+  std::string bare = msg;
+  bare.replace(bare.find("From: <sip:alice@opensips.org>;tag=1"), 36, "From: sip:alice@opensips.org;tag=1");
+  const Script f(kModules + "route {\n  $fu = \"sip:eve@198.18.0.22;user=phone\";\n}\n");
+  auto b = run(f, bare, false, true);
+  EXPECT_NE(b->built.find("From: <sip:eve@198.18.0.22;user=phone>;tag=1\r\n"), std::string::npos) << b->built;
+}
+
+}  // namespace
+}  // namespace sipd::engine

@@ -1,0 +1,139 @@
+#include "dataplane/sip/reply.h"
+
+#include <charconv>
+#include <cstring>
+
+#include "dataplane/sip/chars.h"
+#include "dataplane/sip/list.h"
+#include "dataplane/sip/name_addr.h"
+#include "dataplane/sip/via.h"
+
+namespace sipd::sip {
+namespace {
+
+class Out {
+ public:
+  Out(char* out, size_t cap) : out_(out), cap_(cap) {}
+  void put(std::string_view s) {
+    if (s.size() > cap_ - used_) {
+      full_ = true;
+      return;
+    }
+    if (!s.empty()) std::memcpy(out_ + used_, s.data(), s.size());
+    used_ += s.size();
+  }
+  void put(uint32_t n) {
+    char digits[12];
+    const auto r = std::to_chars(digits, digits + sizeof digits, n);
+    put(std::string_view(digits, size_t(r.ptr - digits)));
+  }
+  bool full() const { return full_; }
+  size_t size() const { return used_; }
+
+ private:
+  char* out_;
+  size_t cap_;
+  size_t used_ = 0;
+  bool full_ = false;
+};
+
+// The first Via value with received= and rport=, then whatever followed it on that line.
+void top_via(Out& o, std::string_view line_value, std::string_view first, const Via& via,
+             const ReplyOptions& opt) {
+  const size_t first_end = size_t(first.data() - line_value.data()) + first.size();
+  if (opt.received_ip.empty()) {
+    o.put(line_value);
+    return;
+  }
+  // Copy the value parameter by parameter so an empty rport can be given its value in place.
+  const size_t params_at = via.params.empty() ? first.size() : size_t(via.params.data() - first.data());
+  o.put(first.substr(0, params_at));
+  std::string_view rest = via.params;
+  Param p;
+  while (next_param(rest, p) == ParamStatus::Ok) {
+    if (iequals(p.name, "received")) continue;  // replaced below
+    o.put(";");
+    o.put(p.name);
+    if (iequals(p.name, "rport")) {
+      o.put("=");
+      o.put(uint32_t(opt.received_port));
+    } else if (p.has_value) {
+      o.put("=");
+      o.put(p.value);
+    }
+  }
+  // RFC 3261 18.2.1: received when sent-by is not the source address; RFC 3581: always with rport.
+  if (via.has_rport || via.host != opt.received_ip) {
+    o.put(";received=");
+    o.put(opt.received_ip);
+  }
+  o.put(line_value.substr(first_end));
+}
+
+}  // namespace
+
+BuildResult build_reply(const Message& req, const ReplyOptions& opt, char* out, size_t cap) {
+  Out o(out, cap);
+  std::string_view first_via;
+  Via via;
+  {
+    ValueIterator it(req, HeaderId::Via);
+    if (!it.next(first_via) || !parse_via(first_via, via)) return {0, BuildError::Failed};
+  }
+  o.put("SIP/2.0 ");
+  o.put(uint32_t(opt.code));
+  o.put(" ");
+  o.put(opt.reason);
+  o.put("\r\n");
+  bool top_done = false;
+  for (size_t i = 0; i < req.header_count(); ++i) {
+    const HeaderId id = req.header(i).id;
+    if (id != HeaderId::Via && id != HeaderId::From && id != HeaderId::To && id != HeaderId::CallId &&
+        id != HeaderId::CSeq)
+      continue;
+    o.put(req.name(i));
+    o.put(": ");
+    const std::string_view v = req.value(i);
+    if (id == HeaderId::Via && !top_done) {
+      top_done = true;
+      top_via(o, v, first_via, via, opt);
+    } else {
+      o.put(v);
+      NameAddr to;
+      if (id == HeaderId::To && opt.code > 100 && !opt.to_tag.empty() && parse_name_addr(v, to) &&
+          !to.has_tag) {
+        o.put(";tag=");
+        o.put(opt.to_tag);
+      }
+    }
+    o.put("\r\n");
+  }
+  if (!opt.server.empty()) {
+    o.put("Server: ");
+    o.put(opt.server);
+    o.put("\r\n");
+  }
+  for (std::string_view line : opt.extra) o.put(line);
+  o.put("Content-Length: 0\r\n\r\n");
+  if (o.full()) return {0, BuildError::NoRoom};
+  return {o.size(), BuildError::None};
+}
+
+std::string_view stateless_to_tag(const Message& req, uint64_t key, char (&buf)[16]) {
+  uint64_t h = key ^ 0xcbf29ce484222325ull;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+    h = (h ^ 0xff) * 0x100000001b3ull;  // a separator, so ("ab","c") and ("a","bc") differ
+  };
+  mix(req.first_value(HeaderId::CallId));
+  NameAddr from;
+  mix(parse_name_addr(req.first_value(HeaderId::From), from) ? from.tag : std::string_view());
+  Via via;
+  mix(parse_top_via(req, via) ? via.branch : std::string_view());
+  mix(req.first_value(HeaderId::CSeq));
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i, h >>= 4) buf[i] = kHex[h & 15];
+  return {buf, 16};
+}
+
+}  // namespace sipd::sip
