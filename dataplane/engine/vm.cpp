@@ -105,8 +105,8 @@ std::string_view uri_part(std::string_view uri, PvId which) {
 }
 
 // How many values an instruction takes off the stack.
-uint16_t pops(const config::Instr& in) {
-  switch (in.op) {
+constexpr uint8_t pops_of(Op op) {
+  switch (op) {
     case Op::StoreVar:
     case Op::StoreAvp:
     case Op::StorePv:
@@ -142,12 +142,19 @@ uint16_t pops(const config::Instr& in) {
     case Op::NoMatchConst:
     case Op::IsMyself:
       return 1;
-    case Op::Call:
-      return in.b;
     default:
-      return 0;
+      return 0;  // Call pops its argument count, in.b
   }
 }
+
+// Values each instruction takes off the stack, as a table so the per-instruction check is one load.
+constexpr auto kPops = [] {
+  std::array<uint8_t, size_t(Op::Pop) + 1> t{};
+  for (size_t i = 0; i < t.size(); ++i) t[i] = pops_of(Op(i));
+  return t;
+}();
+
+inline uint16_t pops(const config::Instr& in) { return in.op == Op::Call ? in.b : kPops[size_t(in.op)]; }
 
 }  // namespace
 
