@@ -122,6 +122,13 @@ class Compiler {
   Program run(const Script& script) {
     prog_.registry_hash = registry_hash();
     local_addresses(script);
+    // Global parameters travel as module "" parameters, under every spelling (debug and log_level).
+    for (const GlobalParam& g : script.globals)
+      for (const std::string& name : g.names) {
+        prog_.modparams.push_back(ModParamValue{"", name, g.value.text});
+        if (const GlobalSpec* spec = find_global(name); spec && !spec->alias.empty())
+          prog_.modparams.push_back(ModParamValue{"", std::string(spec->alias), g.value.text});
+      }
     for (const ModParam& m : script.modparams) {
       const ModParamSpec* spec = find_modparam(m.module, m.param);
       if (!spec || !m.value) continue;  // the checker has said so

@@ -170,7 +170,7 @@ struct SwitchTable {
 
 uint64_t switch_hash(std::string_view key);
 
-// A module parameter as the script set it, under its 3.x name.
+// A module parameter as the script set it, under its 3.x name; global parameters have module "".
 struct ModParamValue {
   std::string module, param, value;
 };

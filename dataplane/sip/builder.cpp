@@ -148,9 +148,14 @@ bool EditList::set_max_forwards(uint32_t value) {
 }
 
 bool EditList::add_record_route(std::string_view value) {
+  // Above the existing Record-Routes; when there are none, below the Vias (so a Via added at the top stays
+  // the first line after the start line, where people look for it).
   const uint16_t first = msg_.first(HeaderId::RecordRoute);
-  return add_line(first != kNoHeader ? msg_.header(first).line.off : first_line_offset(), "Record-Route",
-                  value);
+  if (first != kNoHeader) return add_line(msg_.header(first).line.off, "Record-Route", value);
+  uint32_t at = first_line_offset();
+  for (uint16_t v = msg_.first(HeaderId::Via); v != kNoHeader; v = msg_.next(v))
+    at = msg_.header(v).line.end();
+  return add_line(at, "Record-Route", value);
 }
 
 bool EditList::add_header(std::string_view name, std::string_view value) {

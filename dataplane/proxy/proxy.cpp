@@ -1,0 +1,420 @@
+#include "dataplane/proxy/proxy.h"
+
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+
+#include "dataplane/sip/chars.h"
+#include "dataplane/sip/list.h"
+#include "dataplane/sip/name_addr.h"
+#include "dataplane/sip/reply.h"
+#include "dataplane/sip/scalar.h"
+#include "dataplane/sip/uri.h"
+#include "dataplane/sip/validate.h"
+#include "dataplane/sip/via.h"
+
+namespace sipd::proxy {
+namespace {
+
+uint64_t mix(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  return (h ^ 0xff) * 0x100000001b3ull;
+}
+
+std::string_view number(uint32_t n, char (&buf)[12]) {
+  const auto r = std::to_chars(buf, buf + sizeof buf, n);
+  return {buf, size_t(r.ptr - buf)};
+}
+
+}  // namespace
+
+bool parse_ipv4(std::string_view text, uint32_t& out) {
+  uint32_t ip = 0;
+  int parts = 0;
+  while (parts < 4) {
+    uint32_t octet = 0;
+    const auto r = std::from_chars(text.data(), text.data() + text.size(), octet);
+    if (r.ec != std::errc() || octet > 255 || r.ptr == text.data() || r.ptr - text.data() > 3) return false;
+    ip = ip << 8 | octet;
+    text.remove_prefix(size_t(r.ptr - text.data()));
+    if (++parts < 4) {
+      if (text.empty() || text[0] != '.') return false;
+      text.remove_prefix(1);
+    }
+  }
+  if (!text.empty()) return false;
+  out = ip;
+  return true;
+}
+
+std::string_view format_ipv4(uint32_t ip, char (&buf)[16]) {
+  char* p = buf;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    p = std::to_chars(p, buf + sizeof buf, (ip >> shift) & 0xff).ptr;
+    if (shift) *p++ = '.';
+  }
+  return {buf, size_t(p - buf)};
+}
+
+StatelessProxy::StatelessProxy(const config::Program& program, const Settings& settings, Sender& out)
+    : program_(program), settings_(settings), out_(out), vm_(*this) {
+  reply_route_ = program.find_route(config::RouteKind::Reply, "");
+  error_route_ = program.find_route(config::RouteKind::Error, "");
+  char ip[16], port[12];
+  local_text_ =
+      std::string(format_ipv4(settings.local.ip, ip)) + ":" + std::string(number(settings.local.port, port));
+  vm_.prepare(program);
+}
+
+void StatelessProxy::log(int level, std::string_view text) {
+  if (level > log_level_) return;
+  while (text.ends_with('\n')) text.remove_suffix(1);
+  std::fprintf(stderr, "sipd[%u]: %.*s\n", settings_.worker, int(text.size()), text.data());
+}
+
+void StatelessProxy::handle(const Endpoint& from, std::string_view payload) {
+  ++counters_.rx;
+  from_ = from;
+  const sip::Defect parsed = msg_.parse(payload, sip::Framing::Datagram);
+  const sip::Verdict v = sip::validate(msg_, parsed);
+  if (v.action == sip::Action::Drop) {
+    ++counters_.dropped[size_t(Drop::ParseError)];
+    return;
+  }
+  if (msg_.is_response()) {
+    ++counters_.responses;
+    response(from);
+    return;
+  }
+  ++counters_.requests;
+  if (v.action == sip::Action::Reply) {
+    ++counters_.parse_errors;
+    if (msg_.method() == sip::Method::Ack) return;  // an ACK is never answered
+    if (parsed == sip::Defect::None && error_route_ >= 0) {
+      run_error_route(from, v.status, v.reason);
+      return;
+    }
+    // 420 carries the option tags it refuses.
+    char unsupported[512];
+    size_t n = 0;
+    std::string_view line;
+    if (v.unsupported_count) {
+      auto put = [&](std::string_view s) {
+        if (s.size() < sizeof unsupported - n) {
+          std::memcpy(unsupported + n, s.data(), s.size());
+          n += s.size();
+        }
+      };
+      put("Unsupported: ");
+      for (uint8_t i = 0; i < v.unsupported_count; ++i) {
+        if (i) put(", ");
+        put(v.unsupported[i]);
+      }
+      put("\r\n");
+      line = std::string_view(unsupported, n);
+    }
+    reply_with(v.status, v.reason, line.empty() ? std::span<const std::string_view>() : std::span(&line, 1));
+    return;
+  }
+  request(from);
+}
+
+engine::Context StatelessProxy::context(sip::EditList* edits) {
+  engine::Context ctx;
+  ctx.msg = &msg_;
+  ctx.edits = edits;
+  ctx.src_ip = format_ipv4(from_.ip, src_text_);
+  ctx.src_port = from_.port;
+  ctx.dst_ip = format_ipv4(settings_.local.ip, dst_text_);
+  ctx.dst_port = settings_.local.port;
+  ctx.transport = engine::Transport::Udp;
+  return ctx;
+}
+
+void StatelessProxy::finish(engine::RunStatus status, const engine::Context& ctx) {
+  while (status == engine::RunStatus::Suspended) {
+    // Until the control process answers (registrar, databases), such functions report failure.
+    ++counters_.suspensions;
+    status = vm_.resume(ctx, state_, -1);
+  }
+  if (status == engine::RunStatus::Error) {
+    log(-1, state_.error ? state_.error : "the script failed");
+    ++counters_.dropped[size_t(Drop::ScriptError)];
+  } else if (!decided_) {
+    ++counters_.dropped[size_t(Drop::Script)];
+  }
+}
+
+void StatelessProxy::request(const Endpoint&) {
+  sip::EditList edits(msg_);
+  edits_ = &edits;
+  decided_ = false;
+  const engine::Context ctx = context(&edits);
+  finish(vm_.run(program_, 0, ctx, state_), ctx);
+  edits_ = nullptr;
+}
+
+void StatelessProxy::run_error_route(const Endpoint&, uint16_t, std::string_view) {
+  sip::EditList edits(msg_);
+  edits_ = &edits;
+  decided_ = false;
+  const engine::Context ctx = context(&edits);
+  finish(vm_.run(program_, error_route_, ctx, state_), ctx);
+  edits_ = nullptr;
+}
+
+bool StatelessProxy::is_me(std::string_view host, uint16_t port) const {
+  uint32_t ip = 0;
+  if (parse_ipv4(host, ip) && ip == settings_.local.ip && (port ? port : 5060) == settings_.local.port)
+    return true;
+  return config::is_local(program_, host, port);
+}
+
+bool StatelessProxy::unroutable(uint32_t ip) const {
+  const uint32_t host_mask = settings_.prefix_len >= 32 ? 0 : 0xFFFFFFFFu >> settings_.prefix_len;
+  const bool ours = (ip & ~host_mask) == (settings_.local.ip & ~host_mask);
+  return ip == 0 || ip == 0xFFFFFFFFu || (ip >> 28) == 0xE || (ours && (ip & host_mask) == host_mask);
+}
+
+void StatelessProxy::response(const Endpoint&) {
+  sip::Via top;
+  if (!sip::parse_top_via(msg_, top) || !is_me(top.host, top.port)) {
+    ++counters_.dropped[size_t(Drop::NotOurVia)];
+    return;
+  }
+  std::string_view second;
+  sip::Via next;
+  {
+    sip::ValueIterator it(msg_, sip::HeaderId::Via);
+    std::string_view first;
+    if (!it.next(first) || !it.next(second) || !sip::parse_via(second, next)) {
+      ++counters_.dropped[size_t(Drop::NoNextVia)];
+      return;
+    }
+  }
+  // RFC 3261 18.2.2 and RFC 3581: received (else sent-by), rport (else the sent-by port, else 5060).
+  Endpoint to;
+  uint64_t port = next.port ? next.port : 5060;
+  if (next.has_rport && !next.rport.empty()) (void)sip::parse_uint(next.rport, 65535, port);
+  if (!parse_ipv4(next.has_received ? next.received : next.host, to.ip) || port == 0 || port > 65535) {
+    ++counters_.dropped[size_t(Drop::NoDestination)];
+    return;
+  }
+  to.port = uint16_t(port);
+  if (unroutable(to.ip)) {
+    ++counters_.dropped[size_t(Drop::Broadcast)];
+    return;
+  }
+  sip::EditList edits(msg_);
+  edits_ = &edits;
+  if (!edits.remove_top_via()) {
+    ++counters_.dropped[size_t(Drop::BuildFailed)];
+    edits_ = nullptr;
+    return;
+  }
+  if (reply_route_ >= 0) {
+    decided_ = true;  // a reply route need not decide anything: the reply goes on unless it drops it
+    const engine::Context ctx = context(&edits);
+    engine::RunStatus s = vm_.run(program_, reply_route_, ctx, state_);
+    while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, state_, -1);
+    if (s == engine::RunStatus::Drop || s == engine::RunStatus::Error) {
+      ++counters_.dropped[size_t(s == engine::RunStatus::Drop ? Drop::Script : Drop::ScriptError)];
+      edits_ = nullptr;
+      return;
+    }
+  }
+  if (emit(to, edits)) ++counters_.responses_relayed;
+  edits_ = nullptr;
+}
+
+bool StatelessProxy::emit(const Endpoint& to, sip::EditList& edits) {
+  const sip::BuildResult b = edits.build(buf_.data(), buf_.size());
+  if (!b.ok()) {
+    ++counters_.dropped[size_t(Drop::BuildFailed)];
+    return false;
+  }
+  out_.send(to, std::string_view(buf_.data(), b.size));
+  return true;
+}
+
+void StatelessProxy::reply_with(uint16_t code, std::string_view reason,
+                                std::span<const std::string_view> extra) {
+  if (msg_.method() == sip::Method::Ack) return;
+  sip::Via via;
+  if (!sip::parse_top_via(msg_, via)) {
+    ++counters_.dropped[size_t(Drop::NoDestination)];
+    return;
+  }
+  // RFC 3261 18.2.2 (UDP): to the source address, at the rport (the source port) or the sent-by port.
+  const Endpoint to{from_.ip, via.has_rport ? from_.port : via.port ? via.port : uint16_t(5060)};
+  if (unroutable(to.ip)) {
+    ++counters_.dropped[size_t(Drop::Broadcast)];
+    return;
+  }
+  char tag[16], ip[16];
+  sip::ReplyOptions ro;
+  ro.code = code;
+  ro.reason = reason;
+  ro.to_tag = sip::stateless_to_tag(msg_, settings_.tag_key, tag);
+  ro.received_ip = format_ipv4(from_.ip, ip);
+  ro.received_port = from_.port;
+  std::string_view server = settings_.server_header;
+  if (server.starts_with("Server:")) server = sip::trim(server.substr(7));
+  ro.server = server;
+  ro.extra = extra;
+  const sip::BuildResult b = sip::build_reply(msg_, ro, buf_.data(), buf_.size());
+  if (!b.ok()) {
+    ++counters_.dropped[size_t(Drop::BuildFailed)];
+    return;
+  }
+  out_.send(to, std::string_view(buf_.data(), b.size));
+  decided_ = true;
+  ++counters_.replies_sent;
+  ++counters_.replies_by_class[code / 100 < 7 ? code / 100 : 0];
+}
+
+int64_t StatelessProxy::call(const config::FunctionSpec& fn, std::span<const engine::Value> args,
+                             engine::VmState& st) {
+  const std::string_view name = fn.name;
+  if (name == "forward" || name == "t_relay") return forward(name == "forward" ? args : args.first(0), st);
+  if (name == "sl_send_reply" || name == "send_reply" || name == "t_reply") {
+    const std::string_view code = engine::to_text(st, args[0]);
+    uint64_t status = 0;
+    if (!sip::parse_uint(code, 699, status) || status < 100) return -1;
+    reply_with(uint16_t(status), args.size() > 1 ? engine::to_text(st, args[1]) : std::string_view(),
+               std::span<const std::string_view>(st.reply_headers.data(), st.reply_header_count));
+    return decided_ ? 1 : -1;
+  }
+  if (name == "sl_reply_error") {
+    reply_with(500, "Server Internal Error",
+               std::span<const std::string_view>(st.reply_headers.data(), st.reply_header_count));
+    return 1;
+  }
+  if (name == "record_route") return record_route();
+  if (name == "loose_route") return loose_route(st);
+  if (fn.effect == config::Effect::Suspend) return kSuspend;
+  // tm's bookkeeping without tm: nothing to arm, no transaction to find.
+  if (name == "t_check_trans" || name == "t_newtran") return -1;
+  if (name.starts_with("t_on_")) return 1;
+  return -1;
+}
+
+int64_t StatelessProxy::record_route() {
+  char rr[64];
+  const int n = std::snprintf(rr, sizeof rr, "<sip:%s;lr>", local_text_.c_str());
+  return edits_ && n > 0 && edits_->add_record_route(std::string_view(rr, size_t(n))) ? 1 : -1;
+}
+
+// RFC 3261 16.4: a first Route naming us is removed; the next hop is then the first Route left, if any
+// ($du), else the Request-URI. True when the request carried Route headers.
+int64_t StatelessProxy::loose_route(engine::VmState& st) {
+  const uint16_t field = msg_.first(sip::HeaderId::Route);
+  if (field == sip::kNoHeader) return -1;
+  sip::ValueIterator it(msg_, sip::HeaderId::Route);
+  std::string_view first;
+  sip::NameAddr na;
+  sip::Uri uri;
+  if (!it.next(first) || !sip::parse_name_addr(first, na) ||
+      sip::parse_uri(na.uri, uri) != sip::UriError::None)
+    return -1;
+  std::string_view next = first;
+  if (is_me(uri.host, uri.port)) {
+    // Remove our value: the whole field when it is the field's only value, else the value and its comma.
+    const std::string_view field_value = msg_.value(it.field());
+    std::string_view second;
+    const bool more = it.next(second);
+    if (more && it.field() == field) {
+      const uint32_t off = uint32_t(first.data() - msg_.buffer().data());
+      if (edits_) (void)edits_->remove(sip::Span{off, uint32_t(second.data() - first.data())});
+    } else if (edits_) {
+      (void)edits_->remove_header(field);
+    }
+    (void)field_value;
+    next = more ? second : std::string_view();
+  }
+  if (!next.empty() && sip::parse_name_addr(next, na)) st.dst_uri = na.uri;
+  return 1;
+}
+
+bool StatelessProxy::destination_of(std::string_view text, Endpoint& to) const {
+  sip::Uri uri;
+  char buf[600];
+  if (sip::parse_uri(text, uri) != sip::UriError::None) {
+    if (text.size() + 4 > sizeof buf) return false;  // "host:port" without a scheme
+    std::memcpy(buf, "sip:", 4);
+    std::memcpy(buf + 4, text.data(), text.size());
+    if (sip::parse_uri(std::string_view(buf, text.size() + 4), uri) != sip::UriError::None) return false;
+  }
+  const std::string_view host = !uri.maddr.empty() ? uri.maddr : uri.host;
+  if (!parse_ipv4(host, to.ip)) return false;
+  to.port = uri.port ? uri.port : 5060;
+  return true;
+}
+
+int64_t StatelessProxy::forward(std::span<const engine::Value> args, engine::VmState& st) {
+  if (!edits_ || !msg_.is_request()) return -1;
+  const std::string_view target = !args.empty()          ? engine::to_text(st, args[0])
+                                  : !st.dst_uri.empty()  ? st.dst_uri
+                                  : !st.new_ruri.empty() ? st.new_ruri
+                                                         : msg_.request_uri();
+  Endpoint to;
+  if (!destination_of(target, to)) {
+    log(1, "forward(): the destination is not an IPv4 address (the dataplane does no DNS)");
+    ++counters_.dropped[size_t(Drop::NoDestination)];
+    return -1;
+  }
+  if (unroutable(to.ip)) {
+    ++counters_.dropped[size_t(Drop::Broadcast)];
+    return -1;
+  }
+  // received/rport on the Via we got it through (RFC 3261 18.2.1, RFC 3581 4).
+  sip::Via via;
+  if (!sip::parse_top_via(msg_, via)) return -1;
+  char ip[16], port[12];
+  const std::string_view src = format_ipv4(from_.ip, ip);
+  if (via.has_rport && via.rport.empty()) {
+    std::string_view rest = via.params;
+    sip::Param p;
+    while (sip::next_param(rest, p) == sip::ParamStatus::Ok) {
+      if (!sip::iequals(p.name, "rport")) continue;
+      char text[20] = "rport=";
+      const std::string_view digits = number(from_.port, port);
+      std::memcpy(text + 6, digits.data(), digits.size());
+      (void)edits_->replace(
+          sip::Span{uint32_t(p.name.data() - msg_.buffer().data()), uint32_t(p.name.size())},
+          std::string_view(text, 6 + digits.size()));
+      break;
+    }
+  }
+  if ((via.has_rport || via.host != src) && !via.has_received) {
+    char param[32] = ";received=";
+    std::memcpy(param + 10, src.data(), src.size());
+    (void)edits_->add_top_via_param(std::string_view(param, 10 + src.size()));
+  }
+  // Our Via, with the stateless branch of RFC 3261 16.11: the same for a request's retransmissions and
+  // for the CANCEL of an INVITE (both hash the incoming branch), worker-tagged for steering replies.
+  uint64_t h = mix(settings_.tag_key, via.branch);
+  if (!via.rfc3261_branch()) {
+    h = mix(h, msg_.first_value(sip::HeaderId::CallId));
+    h = mix(h, msg_.first_value(sip::HeaderId::From));
+    h = mix(h, msg_.first_value(sip::HeaderId::To));
+    h = mix(h, msg_.request_uri());
+    h = mix(h, via.host);
+    sip::CSeq cseq;
+    if (sip::parse_cseq(msg_.first_value(sip::HeaderId::CSeq), cseq)) {
+      char n[12];
+      h = mix(h, number(cseq.number, n));
+    }
+  }
+  char value[96];
+  const int n =
+      std::snprintf(value, sizeof value, "SIP/2.0/UDP %s;branch=z9hG4bKsl%x%016llx", local_text_.c_str(),
+                    settings_.worker & 0xfu, static_cast<unsigned long long>(h));
+  if (n <= 0 || !edits_->add_top_via(std::string_view(value, size_t(n)))) return -1;
+  if (!emit(to, *edits_)) return -1;
+  decided_ = true;
+  ++counters_.forwarded;
+  return 1;
+}
+
+}  // namespace sipd::proxy

@@ -1,0 +1,123 @@
+// The stateless SIP proxy a worker runs over each UDP datagram for our address: parse and validate, run
+// the routing program, and turn what the script decided into datagrams to send (RFC 3261 16 without
+// transaction state, RFC 3581). No DPDK here: the worker (dataplane/io) hands in payloads and sends what
+// comes out, so the whole path is tested and benchmarked in process.
+//
+//   request  -> validate -> (error_route | the core's 4xx/5xx) or the main route
+//               forward()/t_relay(): our Via (stateless branch, RFC 3261 16.11) on top, received/rport on
+//               the old top Via, edits applied, sent to $du, the new R-URI or the R-URI (IPv4 literals)
+//               sl_send_reply()/send_reply(): a reply built from the request, to the source address
+//   response -> our Via must be on top; it is removed, onreply_route runs, and the reply goes to the next
+//               Via's received/rport/sent-by (never to a broadcast address)
+//
+// Who calls: one per worker; not thread-safe. Nothing is allocated per message.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "config/program.h"
+#include "dataplane/engine/vm.h"
+#include "dataplane/sip/builder.h"
+#include "dataplane/sip/message.h"
+
+namespace sipd::proxy {
+
+// An IPv4 address (host byte order) and port.
+struct Endpoint {
+  uint32_t ip = 0;
+  uint16_t port = 0;
+  bool operator==(const Endpoint&) const = default;
+};
+
+bool parse_ipv4(std::string_view text, uint32_t& out);
+std::string_view format_ipv4(uint32_t ip, char (&buf)[16]);
+
+struct Settings {
+  Endpoint local{0xC6120001u, 5060};           // 198.18.0.1:5060
+  uint8_t prefix_len = 15;                     // our subnet, for its directed broadcast address
+  uint64_t tag_key = 0x5ec0de;                 // keys stateless To-tags and branches
+  uint8_t worker = 0;                          // written into our branches so replies reach this worker
+  std::string server_header = "Server: sipd";  // server_header= of the script; "" for none
+};
+
+enum class Drop : uint8_t {
+  ParseError,     // the core drops it (malformed response)
+  NotOurVia,      // a response whose top Via is not ours
+  NoNextVia,      // a response with nothing to go back to
+  Broadcast,      // a destination that is a broadcast/multicast/unspecified address
+  NoDestination,  // forward() to something that is not an IPv4 literal
+  Script,         // drop / exit without a decision
+  ScriptError,    // the run failed (string space, damaged program)
+  BuildFailed,    // the edits did not fit
+  kCount,
+};
+
+struct Counters {
+  uint64_t rx = 0, requests = 0, responses = 0;
+  uint64_t forwarded = 0, replies_sent = 0, responses_relayed = 0;
+  std::array<uint64_t, 7> replies_by_class{};  // index = status / 100
+  std::array<uint64_t, size_t(Drop::kCount)> dropped{};
+  uint64_t parse_errors = 0;  // requests the core answered 4xx/5xx before the script
+  uint64_t suspensions = 0;   // functions whose answer lives in the control process (answered -1 for now)
+};
+
+// Where the proxy puts what it sends: one call per datagram, bytes valid until the call returns.
+class Sender {
+ public:
+  virtual ~Sender() = default;
+  virtual void send(const Endpoint& to, std::string_view bytes) = 0;
+};
+
+class StatelessProxy final : public engine::Host {
+ public:
+  StatelessProxy(const config::Program& program, const Settings& settings, Sender& out);
+
+  // One UDP datagram from `from` to our address.
+  void handle(const Endpoint& from, std::string_view payload);
+
+  const Counters& counters() const { return counters_; }
+  // Script log lines go here (the worker forwards them to the logger); stderr by default.
+  void set_log_level(int level) { log_level_ = level; }
+
+  // engine::Host
+  void log(int level, std::string_view text) override;
+  int64_t call(const config::FunctionSpec& fn, std::span<const engine::Value> args,
+               engine::VmState& st) override;
+
+ private:
+  void request(const Endpoint& from);
+  void response(const Endpoint& from);
+  void run_error_route(const Endpoint& from, uint16_t status, std::string_view reason);
+  engine::Context context(sip::EditList* edits);
+  void finish(engine::RunStatus status, const engine::Context& ctx);
+  void reply_with(uint16_t code, std::string_view reason, std::span<const std::string_view> extra);
+  int64_t forward(std::span<const engine::Value> args, engine::VmState& st);
+  int64_t loose_route(engine::VmState& st);
+  int64_t record_route();
+  bool destination_of(std::string_view uri, Endpoint& to) const;
+  bool is_me(std::string_view host, uint16_t port) const;
+  bool unroutable(uint32_t ip) const;
+  bool emit(const Endpoint& to, sip::EditList& edits);
+
+  const config::Program& program_;
+  Settings settings_;
+  Sender& out_;
+  engine::Vm vm_;
+  engine::VmState state_;
+  sip::Message msg_;
+  sip::EditList* edits_ = nullptr;
+  Endpoint from_;
+  bool decided_ = false;  // the script forwarded or replied
+  int log_level_ = 3;
+  int reply_route_ = -1, error_route_ = -1;
+  std::string local_text_;  // "198.18.0.1:5060"
+  char src_text_[16] = {}, dst_text_[16] = {};
+  Counters counters_;
+  std::array<char, sip::Message::kMaxSize + 4096> buf_;
+};
+
+}  // namespace sipd::proxy

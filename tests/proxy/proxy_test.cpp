@@ -1,0 +1,215 @@
+// The stateless proxy over datagrams, in process: requests forwarded with our Via, received/rport and
+// Record-Route; responses routed back by Via; replies to the source; the core's answers; what is dropped.
+#include "dataplane/proxy/proxy.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "config/checker.h"
+#include "config/parser.h"
+#include "dataplane/sip/via.h"
+#include "tests/testdata.h"
+
+namespace sipd::proxy {
+namespace {
+
+struct Sent {
+  Endpoint to;
+  std::string bytes;
+};
+
+struct Capture : Sender {
+  std::vector<Sent> sent;
+  void send(const Endpoint& to, std::string_view bytes) override { sent.push_back({to, std::string(bytes)}); }
+};
+
+config::Program compile(const std::string& text) {
+  const config::SourceFile file("test.cfg", text);
+  config::Diagnostics diags;
+  const config::Script ast = config::parse_script(file, diags);
+  config::check_script(file, ast, diags);
+  config::Program p = config::compile_program(file, ast, diags);
+  EXPECT_TRUE(diags.ok()) << diags.render(file);
+  return p;
+}
+
+uint32_t ip(std::string_view text) {
+  uint32_t v = 0;
+  EXPECT_TRUE(parse_ipv4(text, v)) << text;
+  return v;
+}
+
+const Endpoint kAlice{0xC6120002u, 5080};  // 198.18.0.2:5080
+
+std::string invite(const std::string& via_params = ";rport;branch=z9hG4bK-a1") {
+  return "INVITE sip:bob@198.18.0.2:5070 SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 10.1.1.1:5080" +
+         via_params +
+         "\r\n"
+         "Max-Forwards: 70\r\n"
+         "From: <sip:alice@198.18.0.2>;tag=f1\r\n"
+         "To: <sip:bob@198.18.0.2>\r\n"
+         "Call-ID: p1@198.18.0.2\r\n"
+         "CSeq: 1 INVITE\r\n"
+         "Contact: <sip:alice@198.18.0.2:5080>\r\n"
+         "Content-Type: application/sdp\r\n"
+         "Content-Length: 4\r\n\r\nv=0\n";
+}
+
+struct Fixture {
+  config::Program program;
+  Capture out;
+  StatelessProxy proxy;
+  explicit Fixture(const std::string& script) : program(compile(script)), proxy(program, Settings{}, out) {
+    proxy.set_log_level(-10);
+  }
+};
+
+std::string proxy_script() {
+  return test::read_file(std::string(SIPD_SOURCE_DIR) + "/config/examples/proxy.cfg");
+}
+
+TEST(proxy, ForwardsAnInviteAndRoutesItsResponseBack) {
+  Fixture f(proxy_script());
+  f.proxy.handle(kAlice, invite());
+  ASSERT_EQ(f.out.sent.size(), 1u);
+  const Sent& fwd = f.out.sent[0];
+  EXPECT_EQ(fwd.to, (Endpoint{ip("198.18.0.2"), 5070}));
+  const std::string& m = fwd.bytes;
+  EXPECT_EQ(
+      m.find("INVITE sip:bob@198.18.0.2:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.1:5060;branch=z9hG4bKsl0"),
+      0u)
+      << m;
+  EXPECT_NE(m.find("Via: SIP/2.0/UDP 10.1.1.1:5080;rport=5080;branch=z9hG4bK-a1;received=198.18.0.2\r\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("Max-Forwards: 69\r\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("Record-Route: <sip:198.18.0.1:5060;lr>\r\n"), std::string::npos) << m;
+  EXPECT_TRUE(m.ends_with("Content-Length: 4\r\n\r\nv=0\n")) << m;
+
+  // The callee answers through our Via; the answer goes to the caller's received/rport.
+  sip::Message sent;
+  ASSERT_EQ(sent.parse(m), sip::Defect::None);
+  sip::Via ours;
+  ASSERT_TRUE(sip::parse_top_via(sent, ours));
+  std::string ok = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.18.0.1:5060;branch=" + std::string(ours.branch) +
+                   "\r\nVia: SIP/2.0/UDP 10.1.1.1:5080;rport=5080;branch=z9hG4bK-a1;received=198.18.0.2\r\n"
+                   "Record-Route: <sip:198.18.0.1:5060;lr>\r\n"
+                   "From: <sip:alice@198.18.0.2>;tag=f1\r\nTo: <sip:bob@198.18.0.2>;tag=t9\r\n"
+                   "Call-ID: p1@198.18.0.2\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@198.18.0.2:5070>\r\n"
+                   "Content-Length: 0\r\n\r\n";
+  f.proxy.handle(Endpoint{ip("198.18.0.2"), 5070}, ok);
+  ASSERT_EQ(f.out.sent.size(), 2u);
+  EXPECT_EQ(f.out.sent[1].to, kAlice);
+  EXPECT_EQ(f.out.sent[1].bytes.find("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.1.1.1:5080;rport=5080;"), 0u)
+      << f.out.sent[1].bytes;
+
+  // A retransmission gets the same branch; a CANCEL of it too (RFC 3261 16.11).
+  f.proxy.handle(kAlice, invite());
+  std::string cancel = invite();
+  cancel.replace(0, 6, "CANCEL");
+  cancel.replace(cancel.find("CSeq: 1 INVITE"), 14, "CSeq: 1 CANCEL");
+  f.proxy.handle(kAlice, cancel);
+  ASSERT_EQ(f.out.sent.size(), 4u);
+  sip::Message again, cancelled;
+  sip::Via v2, v3;
+  ASSERT_EQ(again.parse(f.out.sent[2].bytes), sip::Defect::None);
+  ASSERT_EQ(cancelled.parse(f.out.sent[3].bytes), sip::Defect::None);
+  ASSERT_TRUE(sip::parse_top_via(again, v2));
+  ASSERT_TRUE(sip::parse_top_via(cancelled, v3));
+  EXPECT_EQ(v2.branch, ours.branch);
+  EXPECT_EQ(v3.branch, ours.branch);
+  EXPECT_EQ(f.proxy.counters().forwarded, 3u);
+  EXPECT_EQ(f.proxy.counters().responses_relayed, 1u);
+}
+
+TEST(proxy, InDialogRequestsFollowTheRouteSet) {
+  Fixture f(proxy_script());
+  const std::string ack =
+      "ACK sip:bob@198.18.0.2:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.2:5080;branch=z9hG4bK-ack\r\n"
+      "Route: <sip:198.18.0.1:5060;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:alice@198.18.0.2>;tag=f1\r\n"
+      "To: <sip:bob@198.18.0.2>;tag=t9\r\nCall-ID: p1@198.18.0.2\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n";
+  f.proxy.handle(kAlice, ack);
+  ASSERT_EQ(f.out.sent.size(), 1u);
+  EXPECT_EQ(f.out.sent[0].to, (Endpoint{ip("198.18.0.2"), 5070}));
+  EXPECT_EQ(f.out.sent[0].bytes.find("Route:"), std::string::npos) << f.out.sent[0].bytes;
+  // A Route set that goes on: our entry goes, the next one is the next hop.
+  std::string two = ack;
+  two.replace(two.find("Route: <sip:198.18.0.1:5060;lr>"), 31,
+              "Route: <sip:198.18.0.1:5060;lr>, <sip:198.18.0.9:5090;lr>");
+  f.proxy.handle(kAlice, two);
+  ASSERT_EQ(f.out.sent.size(), 2u);
+  EXPECT_EQ(f.out.sent[1].to, (Endpoint{ip("198.18.0.9"), 5090}));
+  EXPECT_NE(f.out.sent[1].bytes.find("Route: <sip:198.18.0.9:5090;lr>\r\n"), std::string::npos)
+      << f.out.sent[1].bytes;
+}
+
+TEST(proxy, RepliesGoToTheSourceAndTheViaPort) {
+  Fixture f(
+      "loadmodule \"sl.so\"\nloadmodule \"textops.so\"\n"
+      "route {\n  append_to_reply(\"Retry-After: 5\\r\\n\");\n  sl_send_reply(503, \"Busy\");\n}\n");
+  f.proxy.handle(kAlice, invite(";branch=z9hG4bK-a1"));  // no rport: the sent-by port
+  ASSERT_EQ(f.out.sent.size(), 1u);
+  EXPECT_EQ(f.out.sent[0].to, kAlice);
+  const std::string& r = f.out.sent[0].bytes;
+  EXPECT_EQ(
+      r.find("SIP/2.0 503 Busy\r\nVia: SIP/2.0/UDP 10.1.1.1:5080;branch=z9hG4bK-a1;received=198.18.0.2\r\n"),
+      0u)
+      << r;
+  EXPECT_NE(r.find("Retry-After: 5\r\n"), std::string::npos) << r;
+  EXPECT_EQ(f.proxy.counters().replies_by_class[5], 1u);
+  // With rport, the source port wins.
+  f.proxy.handle(Endpoint{kAlice.ip, 40000}, invite());
+  ASSERT_EQ(f.out.sent.size(), 2u);
+  EXPECT_EQ(f.out.sent[1].to.port, 40000);
+}
+
+TEST(proxy, CoreAnswersDropsAndErrorRoute) {
+  Fixture f(proxy_script());
+  std::string bad = invite();
+  bad.replace(bad.find("CSeq: 1 INVITE"), 14, "CSeq: x INVITE");
+  f.proxy.handle(kAlice, bad);
+  ASSERT_EQ(f.out.sent.size(), 1u);
+  EXPECT_EQ(f.out.sent[0].bytes.find("SIP/2.0 400 "), 0u) << f.out.sent[0].bytes;
+  // An ACK is never answered; a response that is not ours, or has no Via to go back to, is dropped.
+  std::string ack = bad;
+  ack.replace(0, 6, "ACK");
+  f.proxy.handle(kAlice, ack);
+  f.proxy.handle(kAlice,
+                 "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.18.0.7;branch=z9hG4bK-x\r\nFrom: <sip:a@b>;tag=1\r\n"
+                 "To: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+  f.proxy.handle(kAlice,
+                 "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.18.0.1;branch=z9hG4bK-x\r\nFrom: <sip:a@b>;tag=1\r\n"
+                 "To: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+  f.proxy.handle(kAlice,
+                 "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.18.0.1;branch=z9hG4bK-x\r\n"
+                 "Via: SIP/2.0/UDP 198.19.255.255:5060;branch=z9hG4bK-y\r\nFrom: <sip:a@b>;tag=1\r\n"
+                 "To: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(f.out.sent.size(), 1u);
+  const Counters& c = f.proxy.counters();
+  EXPECT_EQ(c.dropped[size_t(Drop::NotOurVia)], 1u);
+  EXPECT_EQ(c.dropped[size_t(Drop::NoNextVia)], 1u);
+  EXPECT_EQ(c.dropped[size_t(Drop::Broadcast)], 1u);
+
+  // With an error_route the script decides.
+  Fixture e(
+      "loadmodule \"sl.so\"\nroute {\n  exit;\n}\nerror_route {\n  sl_send_reply(488, \"Not Here\");\n}\n");
+  e.proxy.handle(kAlice, bad);
+  ASSERT_EQ(e.out.sent.size(), 1u);
+  EXPECT_EQ(e.out.sent[0].bytes.find("SIP/2.0 488 Not Here\r\n"), 0u);
+}
+
+TEST(proxy, MaxForwardsZeroGets483) {
+  Fixture f(proxy_script());
+  std::string zero = invite();
+  zero.replace(zero.find("Max-Forwards: 70"), 16, "Max-Forwards: 0");
+  f.proxy.handle(kAlice, zero);
+  ASSERT_EQ(f.out.sent.size(), 1u);
+  EXPECT_EQ(f.out.sent[0].bytes.find("SIP/2.0 483 Too Many Hops\r\n"), 0u);
+  EXPECT_NE(f.out.sent[0].bytes.find("Server: sipd\r\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sipd::proxy
