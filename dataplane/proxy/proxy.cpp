@@ -240,13 +240,11 @@ bool StatelessProxy::emit(const Endpoint& to, sip::EditList& edits) {
 void StatelessProxy::reply_with(uint16_t code, std::string_view reason,
                                 std::span<const std::string_view> extra) {
   if (msg_.method() == sip::Method::Ack) return;
+  // RFC 3261 18.2.2 (UDP): to the source address, at the rport (the source port) or the sent-by port; a
+  // top Via too broken to read is answered at the source port.
   sip::Via via;
-  if (!sip::parse_top_via(msg_, via)) {
-    ++counters_.dropped[size_t(Drop::NoDestination)];
-    return;
-  }
-  // RFC 3261 18.2.2 (UDP): to the source address, at the rport (the source port) or the sent-by port.
-  const Endpoint to{from_.ip, via.has_rport ? from_.port : via.port ? via.port : uint16_t(5060)};
+  const bool via_ok = sip::parse_top_via(msg_, via);
+  const Endpoint to{from_.ip, !via_ok || via.has_rport ? from_.port : via.port ? via.port : uint16_t(5060)};
   if (unroutable(to.ip)) {
     ++counters_.dropped[size_t(Drop::Broadcast)];
     return;

@@ -74,11 +74,15 @@ void top_via(Out& o, std::string_view line_value, std::string_view first, const 
 
 BuildResult build_reply(const Message& req, const ReplyOptions& opt, char* out, size_t cap) {
   Out o(out, cap);
+  // A top Via that does not parse is copied as it came (RFC 4475 badinv01 still gets its 400); with no Via
+  // at all there is nothing to answer along.
+  if (req.first(HeaderId::Via) == kNoHeader) return {0, BuildError::Failed};
   std::string_view first_via;
   Via via;
+  bool via_ok = false;
   {
     ValueIterator it(req, HeaderId::Via);
-    if (!it.next(first_via) || !parse_via(first_via, via)) return {0, BuildError::Failed};
+    via_ok = it.next(first_via) && parse_via(first_via, via);
   }
   o.put("SIP/2.0 ");
   o.put(uint32_t(opt.code));
@@ -94,7 +98,7 @@ BuildResult build_reply(const Message& req, const ReplyOptions& opt, char* out, 
     o.put(req.name(i));
     o.put(": ");
     const std::string_view v = req.value(i);
-    if (id == HeaderId::Via && !top_done) {
+    if (id == HeaderId::Via && !top_done && via_ok) {
       top_done = true;
       top_via(o, v, first_via, via, opt);
     } else {

@@ -17,79 +17,15 @@
 #include "dataplane/sip/uri.h"
 #include "dataplane/sip/validate.h"
 #include "dataplane/sip/via.h"
+#include "tests/sip/rfc4475_cases.h"
 #include "tests/testdata.h"
 
 namespace sipd::sip {
 namespace {
 
-struct Case {
-  const char* file;
-  Action action;
-  uint16_t status;  // for Reply
-};
-
-constexpr Action A = Action::Accept, R = Action::Reply, D = Action::Drop;
-
-const Case kCases[] = {
-    // 3.1.1 valid messages
-    {"wsinv", A, 0},
-    {"intmeth", A, 0},
-    {"esc01", A, 0},
-    {"escnull", A, 0},
-    {"esc02", A, 0},
-    {"lwsdisp", A, 0},
-    {"longreq", A, 0},
-    {"dblreq", A, 0},
-    {"semiuri", A, 0},
-    {"transports", A, 0},
-    {"mpart01", A, 0},
-    {"unreason", A, 0},
-    {"noreason", A, 0},
-    // 3.1.2 invalid messages
-    {"badinv01", R, 400},
-    {"clerr", R, 400},
-    {"ncl", R, 400},
-    {"scalar02", R, 400},
-    {"scalarlg", D, 0},
-    {"quotbal", R, 400},
-    {"ltgtruri", R, 400},
-    {"lwsruri", R, 400},
-    {"lwsstart", R, 400},
-    {"trws", R, 400},
-    {"escruri", R, 400},
-    {"baddate", A, 0},
-    {"regbadct", R, 400},
-    {"badaspec", R, 400},
-    {"baddn", R, 400},
-    {"badvers", R, 505},
-    {"mismatch01", R, 400},
-    {"mismatch02", R, 501},
-    {"bigcode", D, 0},
-    // 3.2 transaction layer
-    {"badbranch", A, 0},
-    // 3.3 application layer
-    {"insuf", R, 400},
-    {"unkscm", R, 416},
-    {"novelsc", R, 416},
-    {"unksm2", A, 0},
-    {"bext01", R, 420},
-    {"invut", A, 0},
-    {"regaut01", A, 0},
-    {"multi01", R, 400},
-    {"mcl01", R, 400},
-    {"bcast", A, 0},
-    {"zeromf", A, 0},
-    {"cparam01", A, 0},
-    {"cparam02", A, 0},
-    {"regescrt", A, 0},
-    {"sdp01", A, 0},
-    // 3.4 backward compatibility
-    {"inv2543", A, 0},
-    // not referenced by the RFC: a request line without a version
-    {"test", R, 400},
-};
-
-void PrintTo(const Case& c, std::ostream* os) { *os << c.file; }
+using test::Rfc4475Case;
+using Case = Rfc4475Case;
+constexpr const auto& kCases = test::kRfc4475Cases;
 
 std::string load(const std::string& name) {
   return test::read_file(test::testdata_dir() + "/rfc4475/" + name + ".dat");

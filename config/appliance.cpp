@@ -1,0 +1,72 @@
+#include "config/appliance.h"
+
+#include <libconfig.h++>
+
+namespace sipd::config {
+
+bool load_appliance(const std::string& path, Appliance& out, std::string& error) {
+  libconfig::Config cfg;
+  try {
+    cfg.readFile(path.c_str());
+  } catch (const libconfig::FileIOException&) {
+    error = path + ": cannot read the file";
+    return false;
+  } catch (const libconfig::ParseException& e) {
+    error = std::string(e.getFile() ? e.getFile() : path.c_str()) + ":" + std::to_string(e.getLine()) + ": " +
+            e.getError();
+    return false;
+  }
+  Appliance a;
+  a.path = path;
+  try {
+    const libconfig::Setting& root = cfg.getRoot();
+    if (root.exists("eal")) {
+      const libconfig::Setting& eal = root["eal"];
+      for (int i = 0; i < eal.getLength(); ++i) a.eal.emplace_back(static_cast<const char*>(eal[i]));
+    }
+    if (root.exists("port")) {
+      const libconfig::Setting& port = root["port"];
+      port.lookupValue("address", a.address);
+      unsigned prefix = a.prefix_len, sip = a.sip_port, mtu = a.mtu;
+      port.lookupValue("prefix", prefix);
+      port.lookupValue("gateway", a.gateway);
+      port.lookupValue("sip_port", sip);
+      port.lookupValue("mtu", mtu);
+      port.lookupValue("tap", a.tap);
+      if (prefix > 32 || sip == 0 || sip > 65535 || mtu < 576 || mtu > 9000) {
+        error = path + ":" + std::to_string(port.getSourceLine()) +
+                ": port: prefix must be 0-32, sip_port 1-65535, mtu 576-9000";
+        return false;
+      }
+      a.prefix_len = uint8_t(prefix);
+      a.sip_port = uint16_t(sip);
+      a.mtu = uint16_t(mtu);
+    }
+    if (root.exists("workers")) {
+      unsigned us = a.idle_sleep_us;
+      root["workers"].lookupValue("idle_sleep_us", us);
+      a.idle_sleep_us = us;
+    }
+    if (root.exists("pools")) {
+      unsigned n = a.mbufs, size = a.mbuf_size;
+      root["pools"].lookupValue("mbufs", n);
+      root["pools"].lookupValue("mbuf_size", size);
+      if (size < 2048 || size > 65000) {
+        error = path + ":" + std::to_string(root["pools"].getSourceLine()) +
+                ": pools: mbuf_size must be 2048-65000";
+        return false;
+      }
+      a.mbufs = n;
+      a.mbuf_size = size;
+    }
+    root.lookupValue("script", a.script);
+    root.lookupValue("counters", a.counters);
+  } catch (const libconfig::SettingException& e) {
+    error = path + ": " + e.getPath() + ": " + e.what();
+    return false;
+  }
+  out = std::move(a);
+  return true;
+}
+
+}  // namespace sipd::config

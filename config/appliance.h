@@ -1,0 +1,32 @@
+// The appliance settings (config/appliance.conf, libconfig syntax): what the hardware is and how the
+// dataplane uses it. Owned by the operator; the routing script must fit inside it (its listen= addresses
+// are ours). Read once at start by sipd-dataplane (and by `sipctl config check --appliance`).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sipd::config {
+
+struct Appliance {
+  std::vector<std::string>
+      eal;  // EAL arguments, e.g. {"-l", "0", "--no-huge", "--vdev", "net_af_packet0,..."}
+  std::string address = "198.18.0.1";  // the port's IPv4 address
+  uint8_t prefix_len = 15;
+  std::string gateway;  // "" when every destination is on the link
+  uint16_t sip_port = 5060;
+  uint16_t mtu = 1500;
+  std::string tap;              // exception-path TAP interface name, "" for none
+  uint32_t mbufs = 8191;        // mbuf pool size
+  uint32_t mbuf_size = 10240;   // data room per mbuf: a whole frame the port delivers must fit
+  uint32_t idle_sleep_us = 50;  // an idle worker sleeps this long between empty polls (0: never)
+  std::string script = "config/examples/proxy.cfg";
+  std::string counters = "/run/sipd/counters.json";
+  std::string path;  // where these settings were read from
+};
+
+// Reads `path`; on failure returns false with "FILE:LINE: message" in `error`.
+bool load_appliance(const std::string& path, Appliance& out, std::string& error);
+
+}  // namespace sipd::config

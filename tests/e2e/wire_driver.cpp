@@ -1,0 +1,298 @@
+// The far side of the on-the-wire conformance runs, executed inside the testbed namespace: sends messages
+// over UDP to sipd at 198.18.0.1:5060 from 198.18.0.2 and checks what comes back — the reply on the port
+// of the top Via (RFC 3261 18.2.2), the request forwarded to the next hop 198.18.0.2:5099, or nothing.
+//
+//   wire_driver rfc4475 TESTDATA_DIR      every RFC 4475 message gets its proxy-column outcome
+//   wire_driver protos CASES_DIR          every PROTOS c07-sip case sent; the valid case relayed after each
+//   100
+// Exit 0 when every check held, 1 otherwise (each failure printed).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dataplane/sip/message.h"
+#include "dataplane/sip/scalar.h"
+#include "dataplane/sip/uri.h"
+#include "dataplane/sip/validate.h"
+#include "dataplane/sip/via.h"
+#include "tests/sip/rfc4475_cases.h"
+#include "tests/testdata.h"
+
+namespace {
+
+using namespace sipd;
+
+constexpr const char* kFar = "198.18.0.2";
+constexpr const char* kSipd = "198.18.0.1";
+constexpr uint16_t kNextHop = 5099;
+
+int failures = 0;
+
+void failed(const std::string& what) {
+  ++failures;
+  std::printf("FAIL: %s\n", what.c_str());
+}
+
+struct Received {
+  uint16_t port = 0;  // our socket's port it arrived on
+  std::string bytes;
+};
+
+class Sockets {
+ public:
+  int get(uint16_t port) {
+    if (auto it = fds_.find(port); it != fds_.end()) return it->second;
+    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    const int big = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, kFar, &a.sin_addr);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      std::perror("bind");
+      std::exit(2);
+    }
+    return fds_[port] = fd;
+  }
+
+  void send(uint16_t from_port, std::string_view bytes) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(5060);
+    inet_pton(AF_INET, kSipd, &to.sin_addr);
+    if (sendto(get(from_port), bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) <
+        0)
+      std::perror("sendto");
+  }
+
+  // Everything that arrives within `wait`, and a little after the first datagram (to catch duplicates).
+  std::vector<Received> collect(std::chrono::milliseconds wait) {
+    std::vector<Received> out;
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    std::vector<pollfd> pfds;
+    std::vector<uint16_t> ports;
+    for (const auto& [port, fd] : fds_) {
+      pfds.push_back({fd, POLLIN, 0});
+      ports.push_back(port);
+    }
+    while (true) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      if (poll(pfds.data(), pfds.size(), int(left.count())) <= 0) break;
+      for (size_t i = 0; i < pfds.size(); ++i) {
+        if (!(pfds[i].revents & POLLIN)) continue;
+        char buf[70000];
+        const ssize_t n = recv(pfds[i].fd, buf, sizeof buf, 0);
+        if (n < 0) continue;
+        if (out.empty()) deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(30);
+        out.push_back({ports[i], std::string(buf, size_t(n))});
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::map<uint16_t, int> fds_;
+};
+
+uint16_t via_port(const sip::Message& m) {
+  sip::Via via;
+  if (!sip::parse_top_via(m, via)) return 5060;
+  return via.port ? via.port : 5060;
+}
+
+// What must hold for a request sipd forwarded.
+void check_forwarded(const std::string& name, const std::string& original, const std::string& fwd) {
+  static sip::Message in, out;
+  (void)in.parse(original);
+  const sip::Defect d = out.parse(fwd);
+  if (d != sip::Defect::None) return failed(name + ": the forwarded message does not parse");
+  sip::Via ours;
+  if (!sip::parse_top_via(out, ours) || ours.host != kSipd) failed(name + ": no Via of sipd on top");
+  bool had = false;
+  const std::string_view mf_in = in.first_value(sip::HeaderId::MaxForwards, &had);
+  sip::MaxForwards before, after;
+  const bool counted = had && sip::parse_max_forwards(mf_in, before) && !before.overlarge;
+  if (!sip::parse_max_forwards(out.first_value(sip::HeaderId::MaxForwards), after))
+    failed(name + ": no Max-Forwards forwarded");
+  else if (counted && after.value != before.value - 1)
+    failed(name + ": Max-Forwards " + std::to_string(before.value) + " became " +
+           std::to_string(after.value));
+  if (out.body() != in.body()) failed(name + ": the body changed");
+  if (out.body_span().end() != fwd.size()) failed(name + ": octets after the Content-Length body");
+  const std::string_view line = std::string_view(fwd).substr(0, fwd.find("\r\n"));
+  if (line.find("  ") != std::string_view::npos || line.starts_with(" ") || !line.ends_with(" SIP/2.0"))
+    failed(name + ": request line is not METHOD SP URI SP SIP/2.0: " + std::string(line));
+  sip::Uri ruri;
+  if (sip::parse_uri(out.request_uri(), ruri) == sip::UriError::None && !ruri.headers.empty())
+    failed(name + ": escaped headers in the R-URI");
+}
+
+bool options_answered(Sockets& s) {
+  const std::string options =
+      "OPTIONS sip:198.18.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.2:5060;branch=z9hG4bK-opt\r\n"
+      "Max-Forwards: 70\r\nFrom: <sip:probe@198.18.0.2>;tag=p\r\nTo: <sip:198.18.0.1>\r\n"
+      "Call-ID: probe@198.18.0.2\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+  s.send(5060, options);
+  for (const Received& r : s.collect(std::chrono::milliseconds(1000)))
+    if (r.port == 5060 && r.bytes.starts_with("SIP/2.0 200 ")) return true;
+  return false;
+}
+
+int rfc4475(const std::string& dir) {
+  Sockets s;
+  for (uint16_t p : {uint16_t(5060), uint16_t(5050), uint16_t(5070), kNextHop}) s.get(p);
+  static sip::Message msg;
+  size_t forwarded = 0, replied = 0, silent = 0;
+  for (const test::Rfc4475Case& c : test::kRfc4475Cases) {
+    const std::string name = c.file;
+    const std::string bytes = test::read_file(dir + "/rfc4475/" + name + ".dat");
+    const sip::Defect parsed = msg.parse(bytes);
+    const bool response = parsed == sip::Defect::None && msg.is_response();
+    const uint16_t reply_port = parsed == sip::Defect::None ? via_port(msg) : 5060;
+    s.get(reply_port);
+    s.send(5060, bytes);
+    const std::vector<Received> got =
+        s.collect(std::chrono::milliseconds(response || c.action == sip::Action::Drop ? 300 : 1500));
+    // The expected outcome on the wire: the core's answer, or what the script does with an accepted one.
+    uint16_t want_status = c.action == sip::Action::Reply ? c.status : 0;
+    bool want_forward = c.action == sip::Action::Accept && !response;
+    if (name == "zeromf") {  // Max-Forwards: 0 -> the script's mf_process_maxfwd_header answers
+      want_status = 483;
+      want_forward = false;
+    }
+    if (name == "test") want_status = 0;  // no Via at all: a reply has nowhere to go, so nothing is sent
+    if (want_forward) {
+      if (got.size() != 1 || got[0].port != kNextHop) {
+        failed(name + ": expected one forwarded request at the next hop, got " + std::to_string(got.size()) +
+               " datagram(s)" +
+               (got.empty() ? ""
+                            : " (first on port " + std::to_string(got[0].port) + ": " +
+                                  got[0].bytes.substr(0, got[0].bytes.find('\r')) + ")"));
+        continue;
+      }
+      check_forwarded(name, bytes, got[0].bytes);
+      ++forwarded;
+    } else if (want_status) {
+      const std::string prefix = "SIP/2.0 " + std::to_string(want_status) + " ";
+      if (got.size() != 1 || got[0].port != reply_port || !got[0].bytes.starts_with(prefix)) {
+        failed(name + ": expected " + prefix + "at port " + std::to_string(reply_port) + ", got " +
+               std::to_string(got.size()) + " datagram(s)" +
+               (got.empty() ? ""
+                            : ": " + got[0].bytes.substr(0, got[0].bytes.find('\r')) + " at port " +
+                                  std::to_string(got[0].port)));
+        continue;
+      }
+      ++replied;
+    } else {
+      if (!got.empty()) {
+        failed(name + ": expected silence, got " + got[0].bytes.substr(0, got[0].bytes.find('\r')));
+        continue;
+      }
+      ++silent;
+    }
+    std::printf("ok   %-10s %s\n", c.file,
+                want_forward  ? "forwarded"
+                : want_status ? ("answered " + std::to_string(want_status)).c_str()
+                              : "dropped");
+  }
+  if (!options_answered(s)) failed("a valid OPTIONS for sipd was not answered 200 after the run");
+  std::printf("rfc4475 on the wire: %zu forwarded, %zu answered, %zu dropped, %d failure(s)\n", forwarded,
+              replied, silent, failures);
+  return failures ? 1 : 0;
+}
+
+// --- PROTOS ---------------------------------------------------------------------------------------------
+
+bool first_record(std::string_view file, std::string& out) {
+  size_t i = 0, length = 0;
+  while (i < file.size() && file[i] >= '0' && file[i] <= '9' && i < 9)
+    length = length * 10 + size_t(file[i++] - '0');
+  if (i == 0 || i >= file.size() || file[i] != ' ' || file.size() - i - 1 < length) return false;
+  out.assign(file.substr(i + 1, length));
+  return true;
+}
+
+void replace_all(std::string& s, std::string_view from, std::string_view to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+}
+
+// Placeholders as the PROTOS tool fills them (CORPORA.md), aimed at sipd from the namespace.
+std::string instantiate(std::string pdu, size_t number) {
+  char branch[16];
+  std::snprintf(branch, sizeof branch, "%06zu", number);
+  replace_all(pdu, "<To>", "bob@198.18.0.1");
+  replace_all(pdu, "<From>", "protos@198.18.0.2");
+  replace_all(pdu, "<From-Address>", "198.18.0.2");
+  replace_all(pdu, "<From-IP>", "198.18.0.2");
+  replace_all(pdu, "<Local-Port>", "5060");
+  replace_all(pdu, "<Call-ID>", std::to_string(number));
+  replace_all(pdu, "<Branch-ID>", branch);
+  replace_all(pdu, "<CSeq>", "1");
+  replace_all(pdu, "<Teardown-Method>", "CANCEL");
+  const size_t blank = pdu.find("\r\n\r\n");
+  const size_t body = blank == std::string::npos ? 0 : pdu.size() - (blank + 4);
+  replace_all(pdu, "<Content-Length>", std::to_string(body));
+  if (pdu.size() > 65507) pdu.resize(65507);
+  return pdu;
+}
+
+int protos(const std::string& dir) {
+  Sockets s;
+  for (uint16_t p : {uint16_t(5060), kNextHop}) s.get(p);
+  const std::vector<std::string> files = test::list_dir(dir);
+  std::string valid;
+  if (files.empty() || !first_record(test::read_file(files[0]), valid)) {
+    failed("no PROTOS cases in " + dir);
+    return 1;
+  }
+  valid = instantiate(valid, 0);
+  size_t sent = 0, checks = 0;
+  auto valid_relayed = [&](size_t after) {
+    ++checks;
+    s.send(5060, valid);
+    for (int attempt = 0; attempt < 3; ++attempt)
+      for (const Received& r : s.collect(std::chrono::milliseconds(700)))
+        if (r.port == kNextHop && r.bytes.find("Call-ID: 0@198.18.0.2\r\n") != std::string::npos) return;
+    failed("the valid case was not relayed after " + std::to_string(after) + " cases");
+  };
+  for (size_t i = 1; i < files.size(); ++i) {
+    std::string pdu;
+    if (!first_record(test::read_file(files[i]), pdu)) continue;
+    s.send(5060, instantiate(pdu, i));
+    ++sent;
+    if (sent % 10 == 0) (void)s.collect(std::chrono::milliseconds(2));  // pace, and drain what comes back
+    if (sent % 100 == 0) valid_relayed(sent);
+  }
+  valid_relayed(sent);
+  std::printf("protos on the wire: %zu cases sent, the valid case relayed %zu/%zu times, %d failure(s)\n",
+              sent, checks - size_t(failures), checks, failures);
+  return failures ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: wire_driver rfc4475 TESTDATA_DIR | protos CASES_DIR\n");
+    return 2;
+  }
+  const std::string mode = argv[1];
+  if (mode == "rfc4475") return rfc4475(argv[2]);
+  if (mode == "protos") return protos(argv[2]);
+  std::fprintf(stderr, "wire_driver: unknown mode %s\n", mode.c_str());
+  return 2;
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# RFC 4475 and PROTOS on the wire: sipd-dataplane on a private veth testbed with tests/e2e/wire.cfg, and
+# wire_driver in the far namespace sending each message and checking what comes back.
+#   usage: wire_run.sh rfc4475|protos BUILD_DIR SRC_DIR
+# Exit: 0 pass, 1 fail, 77 skip (not root).
+set -euo pipefail
+
+mode=${1:?usage: wire_run.sh rfc4475|protos BUILD_DIR SRC_DIR}
+build=$(cd "${2:?}" && pwd)
+src=$(cd "${3:?}" && pwd)
+[ "$(id -u)" -eq 0 ] || { echo "wire_run.sh: needs root (network namespaces, DPDK)"; exit 77; }
+
+# A private testbed per mode, so this run never meets the shared one or another test's.
+export SIPD_TB_NS=sipd-w$mode SIPD_TB_HOST_IF=sw${mode:0:3}0 SIPD_TB_FAR_IF=sw${mode:0:3}1
+prefix=sipd-wire-$mode-$$
+work=$(mktemp -d /tmp/sipd-wire-XXXXXX)
+dp_pid=""
+
+cleanup() {
+  local rc=$?
+  if [ -n "$dp_pid" ] && kill -0 "$dp_pid" 2>/dev/null; then
+    kill -TERM "$dp_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$dp_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$dp_pid" 2>/dev/null || true
+  fi
+  rm -rf "/var/run/dpdk/$prefix"
+  "$src/scripts/testbed.sh" down >/dev/null 2>&1 || true
+  if [ "$rc" -eq 0 ]; then rm -rf "$work"; else echo "wire_run.sh: logs in $work"; tail -20 "$work/dataplane.log" || true; fi
+  exit "$rc"
+}
+trap cleanup EXIT INT TERM
+
+"$src/scripts/testbed.sh" up >/dev/null
+
+cat >"$work/appliance.conf" <<CONF
+eal = ["-l", "0", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", "$prefix",
+       "--vdev", "net_af_packet0,iface=$SIPD_TB_HOST_IF,framesz=10240,blocksz=20480,framecnt=512,qpairs=1",
+       "--log-level", "*:warning"];
+port = { address = "198.18.0.1"; prefix = 15; sip_port = 5060; mtu = 1500; tap = ""; };
+workers = { idle_sleep_us = 20; };
+pools = { mbufs = 4095; mbuf_size = 10240; };
+script = "$src/tests/e2e/wire.cfg";
+counters = "$work/counters.json";
+CONF
+
+"$build/bin/sipd-dataplane" --config "$work/appliance.conf" >"$work/dataplane.log" 2>&1 &
+dp_pid=$!
+for _ in $(seq 200); do
+  grep -q 'sipd-dataplane: ready' "$work/dataplane.log" && break
+  kill -0 "$dp_pid" 2>/dev/null || { echo "sipd-dataplane exited"; cat "$work/dataplane.log"; exit 1; }
+  sleep 0.1
+done
+grep -q 'sipd-dataplane: ready' "$work/dataplane.log" || { echo "sipd-dataplane never became ready"; exit 1; }
+
+case "$mode" in
+  rfc4475)
+    timeout 300 ip netns exec "$SIPD_TB_NS" "$build/bin/wire_driver" rfc4475 "$src/../shared/testdata" ;;
+  protos)
+    tar -xzf "$src/../shared/testdata/protos-c07/c07-sip-r2-testcases.tar.gz" -C "$work"
+    timeout 600 ip netns exec "$SIPD_TB_NS" "$build/bin/wire_driver" protos "$work/testcases" ;;
+  *) echo "wire_run.sh: unknown mode $mode"; exit 2 ;;
+esac
+sleep 1.2  # the counters file is rewritten once a second
+echo "dataplane counters: $(tr -s ' ' <"$work/counters.json")"
