@@ -69,4 +69,34 @@ bool load_appliance(const std::string& path, Appliance& out, std::string& error)
   return true;
 }
 
+void check_against_appliance(const SourceFile& file, const Script& script, const Appliance& appliance,
+                             Diagnostics& diags) {
+  for (const GlobalParam& g : script.globals) {
+    const std::string& name = g.names.front();
+    if (name != "listen" && name != "socket") continue;
+    // [proto:]host[:port]; the proto is a word without dots.
+    std::string_view v = g.value.text, proto = "udp";
+    if (const size_t colon = v.find(':'); colon != std::string_view::npos &&
+                                          v.substr(0, colon).find('.') == std::string_view::npos &&
+                                          v[0] != '[') {
+      proto = v.substr(0, colon);
+      v.remove_prefix(colon + 1);
+    }
+    std::string_view host = v, port;
+    if (const size_t colon = v.rfind(':'); colon != std::string_view::npos && v[0] != '[') {
+      host = v.substr(0, colon);
+      port = v.substr(colon + 1);
+    }
+    const std::string where = name + "=" + g.value.text;
+    if (host != appliance.address && host != "*") {
+      diags.error(file.pos(g.offset), where + ": " + std::string(host) +
+                                          " is not an address of this appliance (" + appliance.path +
+                                          " gives the port " + appliance.address + ")");
+    } else if (proto == "udp" && !port.empty() && port != std::to_string(appliance.sip_port)) {
+      diags.error(file.pos(g.offset), where + ": the dataplane takes SIP over UDP on port " +
+                                          std::to_string(appliance.sip_port) + " (" + appliance.path + ")");
+    }
+  }
+}
+
 }  // namespace sipd::config

@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "config/ast.h"
+#include "config/source.h"
+
 namespace sipd::config {
 
 struct Appliance {
@@ -28,5 +31,10 @@ struct Appliance {
 
 // Reads `path`; on failure returns false with "FILE:LINE: message" in `error`.
 bool load_appliance(const std::string& path, Appliance& out, std::string& error);
+
+// The script's listen=/socket= lines must name the appliance's address (and, for UDP, its SIP port): the
+// appliance owns the hardware. Each line that does not is an error at its position.
+void check_against_appliance(const SourceFile& file, const Script& script, const Appliance& appliance,
+                             Diagnostics& diags);
 
 }  // namespace sipd::config

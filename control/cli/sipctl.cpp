@@ -1,6 +1,8 @@
 // sipctl: the operator's command line for sipd. For now it checks and dry-runs routing scripts:
 //
-//   sipctl config check FILE     every error with FILE:LINE:COL and a caret, or a one-line summary
+//   sipctl config check FILE [--appliance APPLIANCE.conf]
+//                                every error with FILE:LINE:COL and a caret, or a one-line summary; with
+//                                the appliance settings, listen= lines must name the appliance's address
 //   sipctl config test FILE --message MSG [--src IP:PORT] [--proto udp|tcp|tls]
 //                                runs the main route over the message in MSG (bytes as on the wire) and
 //                                prints every log line, each function the script called outside the
@@ -14,7 +16,9 @@
 #include <string>
 #include <string_view>
 
+#include "config/appliance.h"
 #include "config/checker.h"
+#include "config/parser.h"
 #include "control/cli/dry_run.h"
 
 namespace {
@@ -22,7 +26,7 @@ namespace {
 int usage() {
   std::fprintf(
       stderr,
-      "usage: sipctl config check FILE\n"
+      "usage: sipctl config check FILE [--appliance APPLIANCE.conf]\n"
       "         check a routing script: prints every error, or a summary of its routes and modules\n"
       "       sipctl config test FILE --message MSG [--src IP:PORT] [--proto udp|tcp|tls]\n"
       "         dry-run the script over a message: log lines, calls, verdict, the message as it leaves\n");
@@ -35,7 +39,7 @@ std::string join(const std::vector<std::string>& items) {
   return out.empty() ? "none" : out;
 }
 
-int config_check(const char* path) {
+int config_check(const char* path, const char* appliance_path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::fprintf(stderr, "sipctl: cannot read %s\n", path);
@@ -46,6 +50,17 @@ int config_check(const char* path) {
   const sipd::config::SourceFile file(path, text.str());
   sipd::config::Diagnostics diags;
   const sipd::config::CheckSummary summary = sipd::config::compile_check(file, diags);
+  if (appliance_path) {
+    sipd::config::Appliance appliance;
+    std::string error;
+    if (!sipd::config::load_appliance(appliance_path, appliance, error)) {
+      std::fprintf(stderr, "sipctl: %s\n", error.c_str());
+      return 2;
+    }
+    sipd::config::Diagnostics ignored;  // compile_check has reported the script's own errors
+    const sipd::config::Script ast = sipd::config::parse_script(file, ignored);
+    sipd::config::check_against_appliance(file, ast, appliance, diags);
+  }
   std::fputs(diags.render(file).c_str(), stderr);
   if (!diags.ok()) {
     std::fprintf(stderr, "%s: %zu error(s)\n", path, diags.error_count());
@@ -59,8 +74,9 @@ int config_check(const char* path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 4 && std::string_view(argv[1]) == "config" && std::string_view(argv[2]) == "check")
-    return config_check(argv[3]);
+  if ((argc == 4 || (argc == 6 && std::string_view(argv[4]) == "--appliance")) &&
+      std::string_view(argv[1]) == "config" && std::string_view(argv[2]) == "check")
+    return config_check(argv[3], argc == 6 ? argv[5] : nullptr);
   if (argc >= 4 && std::string_view(argv[1]) == "config" && std::string_view(argv[2]) == "test") {
     sipd::cli::DryRunOptions opt;
     opt.script_path = argv[3];

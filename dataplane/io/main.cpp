@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
   const sipd::config::Script ast = sipd::config::parse_script(file, diags);
   sipd::config::check_script(file, ast, diags);
   sipd::config::Program program = sipd::config::compile_program(file, ast, diags);
+  sipd::config::check_against_appliance(file, ast, app, diags);
   if (!diags.ok()) {
     std::fputs(diags.render(file).c_str(), stderr);
     return 1;
@@ -163,13 +164,6 @@ int main(int argc, char** argv) {
   // `myself` includes the port's address (DESIGN.md: the appliance owns addresses).
   program.local_hosts.push_back(app.address);
   program.local_ports.push_back(app.sip_port);
-  for (const std::string& h : program.local_hosts) {
-    uint32_t ip = 0;
-    if (sipd::proxy::parse_ipv4(h, ip) && ip != settings.local.ip)
-      std::fprintf(stderr, "sipd-dataplane: warning: listen=/alias %s is not the port's address %s\n",
-                   h.c_str(), app.address.c_str());
-  }
-
   std::vector<std::string> eal_args = {argv[0]};
   eal_args.insert(eal_args.end(), app.eal.begin(), app.eal.end());
   std::vector<char*> eal_argv;

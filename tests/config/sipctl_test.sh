@@ -50,6 +50,19 @@ for want in 'verdict: replied 486 Busy Here' 'accounting armed for the transacti
 done
 grep -q '^To: <sip:bob@198.18.0.1>;tag=[0-9a-f]\{16\}' <<<"$out" || { echo "missing: To tag"; exit 1; }
 
+# With the appliance settings, listen= must name the appliance's address and SIP port.
+"$sipctl" config check "$src/config/examples/proxy.cfg" --appliance "$src/config/appliance.conf"
+set +e
+out=$("$sipctl" config check "$src/tests/config/foreign_listen.cfg" --appliance "$src/config/appliance.conf" 2>&1)
+status=$?
+set -e
+echo "$out"
+[ "$status" -eq 1 ]
+for want in "foreign_listen.cfg:3:1: error: listen=udp:10.9.9.9:5060: 10.9.9.9 is not an address of this appliance" \
+            "foreign_listen.cfg:4:1: error: listen=udp:198.18.0.1:5070: the dataplane takes SIP over UDP on port 5060"; do
+  grep -qF "$want" <<<"$out" || { echo "missing: $want"; exit 1; }
+done
+
 set +e
 "$sipctl" config test "$src/config/examples/residential.cfg" --message /nonexistent.sip >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
 "$sipctl" config check /nonexistent.cfg >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
