@@ -32,16 +32,8 @@ trap cleanup EXIT INT TERM
 
 "$src/scripts/testbed.sh" up >/dev/null
 
-cat >"$work/appliance.conf" <<CONF
-eal = ["-l", "0", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", "$prefix",
-       "--vdev", "net_af_packet0,iface=$SIPD_TB_HOST_IF,framesz=10240,blocksz=20480,framecnt=512,qpairs=1",
-       "--log-level", "*:warning"];
-port = { address = "198.18.0.1"; prefix = 15; sip_port = 5060; mtu = 1500; tap = ""; };
-workers = { idle_sleep_us = 20; };
-pools = { mbufs = 4095; mbuf_size = 10240; };
-script = "$src/tests/e2e/wire.cfg";
-counters = "$work/counters.json";
-CONF
+SIPD_FILE_PREFIX=$prefix SIPD_TAP="" SIPD_COUNTERS=$work/counters.json SIPD_IDLE_SLEEP_US=20 \
+  "$src/scripts/appliance.sh" "$src/tests/e2e/wire.cfg" "$work/appliance.conf"
 
 "$build/bin/sipd-dataplane" --config "$work/appliance.conf" >"$work/dataplane.log" 2>&1 &
 dp_pid=$!

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Writes an appliance settings file (libconfig, the format of config/appliance.conf) for the veth testbed:
+# one worker on the af_packet port, no hugepages, the given routing script.
+#   usage: scripts/appliance.sh ROUTING_SCRIPT OUT_FILE
+#   env:   SIPD_TB_HOST_IF (sipd0)      the port's interface
+#          SIPD_FILE_PREFIX (sipd)      EAL --file-prefix; /var/run/dpdk/<prefix> is the caller's to remove
+#          SIPD_TAP (sipd-tap0)         the exception-path TAP, "" for none
+#          SIPD_COUNTERS (/run/sipd/counters.json)
+#          SIPD_IDLE_SLEEP_US (50)      how long an idle worker sleeps between empty polls
+set -euo pipefail
+
+script=$(realpath "${1:?usage: appliance.sh ROUTING_SCRIPT OUT_FILE}")
+out=${2:?usage: appliance.sh ROUTING_SCRIPT OUT_FILE}
+iface=${SIPD_TB_HOST_IF:-sipd0}
+prefix=${SIPD_FILE_PREFIX:-sipd}
+tap=${SIPD_TAP-sipd-tap0}
+counters=${SIPD_COUNTERS:-/run/sipd/counters.json}
+idle=${SIPD_IDLE_SLEEP_US:-50}
+
+# af_packet hands over datagrams the kernel has already reassembled, so a frame (and an mbuf) must hold the
+# largest one we accept whole: 10 KB here; anything larger arrives truncated and is dropped as malformed.
+vdevs="\"--vdev\", \"net_af_packet0,iface=$iface,framesz=10240,blocksz=20480,framecnt=512,qpairs=1\""
+[ -n "$tap" ] && vdevs="$vdevs, \"--vdev\", \"net_tap0,iface=$tap\""
+
+cat >"$out" <<CONF
+# Written by scripts/appliance.sh for the veth testbed.
+eal = ["-l", "0", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", "$prefix", $vdevs,
+       "--log-level", "*:warning"];
+port = { address = "198.18.0.1"; prefix = 15; gateway = ""; sip_port = 5060; mtu = 1500; tap = "$tap"; };
+workers = { idle_sleep_us = $idle; };
+pools = { mbufs = 4095; mbuf_size = 10240; };
+script = "$script";
+counters = "$counters";
+CONF
