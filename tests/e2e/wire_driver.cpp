@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -283,6 +284,184 @@ int protos(const std::string& dir) {
   return failures ? 1 : 0;
 }
 
+// --- Fragment reassembly through net_pcap --------------------------------------------------------------
+// `frag-pcap OUT` writes a capture for the dataplane's rx_pcap: an ARP request from the far side, then a
+// 3,500-byte INVITE to sipd as three IPv4 fragments, last fragment first. `check-frag-pcap TX` reads what
+// the dataplane wrote (tx_pcap): an ARP reply, and the INVITE forwarded to 198.18.0.2:5099 — itself above
+// the MTU, so fragmented again — which must reassemble into the same request with Max-Forwards 69.
+
+constexpr uint8_t kFarMac[6] = {0x02, 0, 0, 0, 0, 0x02};
+
+void put16(std::string& s, uint16_t v) {
+  s.push_back(char(v >> 8));
+  s.push_back(char(v & 0xff));
+}
+void put32(std::string& s, uint32_t v) {
+  put16(s, uint16_t(v >> 16));
+  put16(s, uint16_t(v));
+}
+uint32_t ip_of(const char* text) {
+  in_addr a{};
+  inet_pton(AF_INET, text, &a);
+  return ntohl(a.s_addr);
+}
+
+uint16_t checksum(std::string_view data, uint32_t sum = 0) {
+  for (size_t i = 0; i + 1 < data.size(); i += 2)
+    sum += uint32_t(uint8_t(data[i]) << 8 | uint8_t(data[i + 1]));
+  if (data.size() % 2) sum += uint32_t(uint8_t(data.back()) << 8);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return uint16_t(~sum);
+}
+
+std::string ethernet(const uint8_t* dst, uint16_t type) {
+  std::string f(reinterpret_cast<const char*>(dst), 6);
+  f.append(reinterpret_cast<const char*>(kFarMac), 6);
+  put16(f, type);
+  return f;
+}
+
+void pcap_header(std::string& out) {
+  const uint32_t fields[] = {0xa1b2c3d4u, 0x00040002u, 0, 0, 65535, 1};
+  for (int i = 0; i < 6; ++i) {
+    uint32_t v = fields[i];
+    if (i == 1) {  // version 2.4 as two little-endian uint16
+      out.append("\x02\x00\x04\x00", 4);
+      continue;
+    }
+    for (int b = 0; b < 4; ++b) out.push_back(char((v >> (8 * b)) & 0xff));
+  }
+}
+
+void pcap_record(std::string& out, const std::string& frame) {
+  const uint32_t fields[] = {0, 0, uint32_t(frame.size()), uint32_t(frame.size())};
+  for (uint32_t v : fields)
+    for (int b = 0; b < 4; ++b) out.push_back(char((v >> (8 * b)) & 0xff));
+  out += frame;
+}
+
+std::string frag_invite() {
+  std::string body = "v=0\r\no=alice 1 1 IN IP4 198.18.0.2\r\ns=-\r\nc=IN IP4 198.18.0.2\r\nt=0 0\r\n";
+  while (body.size() < 3200) body += "a=x-padding:0123456789abcdef0123456789abcdef0123456789abcdef\r\n";
+  return "INVITE sip:bob@198.18.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.2:5060;branch=z9hG4bK-frag\r\n"
+         "Max-Forwards: 70\r\nFrom: <sip:alice@198.18.0.2>;tag=fr\r\nTo: <sip:bob@198.18.0.1>\r\n"
+         "Call-ID: frag@198.18.0.2\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@198.18.0.2:5060>\r\n"
+         "Content-Type: application/sdp\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+int make_frag_pcap(const std::string& path) {
+  std::string out;
+  pcap_header(out);
+  static constexpr uint8_t kBroadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  std::string arp = ethernet(kBroadcast, 0x0806);
+  put16(arp, 1);
+  put16(arp, 0x0800);
+  arp.push_back(6);
+  arp.push_back(4);
+  put16(arp, 1);
+  arp.append(reinterpret_cast<const char*>(kFarMac), 6);
+  put32(arp, ip_of(kFar));
+  arp.append(6, '\0');
+  put32(arp, ip_of(kSipd));
+  pcap_record(out, arp);
+
+  const std::string sip = frag_invite();
+  std::string udp;
+  put16(udp, 5060);
+  put16(udp, 5060);
+  put16(udp, uint16_t(8 + sip.size()));
+  put16(udp, 0);
+  udp += sip;
+  std::string pseudo;
+  put32(pseudo, ip_of(kFar));
+  put32(pseudo, ip_of(kSipd));
+  put16(pseudo, 17);
+  put16(pseudo, uint16_t(udp.size()));
+  const uint16_t ck = checksum(pseudo + udp);
+  udp[6] = char(ck >> 8);
+  udp[7] = char(ck & 0xff);
+  std::vector<std::string> frames;
+  for (size_t off = 0; off < udp.size(); off += 1480) {
+    const size_t len = std::min<size_t>(1480, udp.size() - off);
+    std::string ip;
+    ip.push_back(0x45);
+    ip.push_back(0);
+    put16(ip, uint16_t(20 + len));
+    put16(ip, 0x4242);
+    put16(ip, uint16_t((off / 8) | (off + len < udp.size() ? 0x2000 : 0)));
+    ip.push_back(64);
+    ip.push_back(17);
+    put16(ip, 0);
+    put32(ip, ip_of(kFar));
+    put32(ip, ip_of(kSipd));
+    const uint16_t hc = checksum(ip);
+    ip[10] = char(hc >> 8);
+    ip[11] = char(hc & 0xff);
+    static constexpr uint8_t kAnyMac[6] = {0x02, 0, 0, 0, 0, 0x01};
+    frames.push_back(ethernet(kAnyMac, 0x0800) + ip + udp.substr(off, len));
+  }
+  for (auto it = frames.rbegin(); it != frames.rend(); ++it) pcap_record(out, *it);  // last fragment first
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f || std::fwrite(out.data(), 1, out.size(), f) != out.size()) return 2;
+  std::fclose(f);
+  std::printf("wrote %s: an ARP request and a %zu-byte INVITE in %zu fragments\n", path.c_str(), sip.size(),
+              frames.size());
+  return 0;
+}
+
+int check_frag_pcap(const std::string& path) {
+  const std::string cap = test::read_file(path);
+  if (cap.size() < 24) {
+    failed("the tx capture is empty");
+    return 1;
+  }
+  auto le32 = [&](size_t at) {
+    return uint32_t(uint8_t(cap[at])) | uint32_t(uint8_t(cap[at + 1])) << 8 |
+           uint32_t(uint8_t(cap[at + 2])) << 16 | uint32_t(uint8_t(cap[at + 3])) << 24;
+  };
+  auto be16 = [](std::string_view s, size_t at) {
+    return uint16_t(uint8_t(s[at]) << 8 | uint8_t(s[at + 1]));
+  };
+  bool arp_reply = false;
+  std::map<uint16_t, std::string> pieces;  // fragment offset -> UDP bytes, for the datagram to 5099
+  size_t total = 0;
+  for (size_t at = 24; at + 16 <= cap.size();) {
+    const uint32_t len = le32(at + 8);
+    const std::string_view frame = std::string_view(cap).substr(at + 16, len);
+    at += 16 + len;
+    if (frame.size() < 14) continue;
+    const uint16_t type = be16(frame, 12);
+    if (type == 0x0806 && frame.size() >= 42 && be16(frame, 20) == 2) arp_reply = true;
+    if (type != 0x0800 || frame.size() < 34) continue;
+    const std::string_view ip = frame.substr(14);
+    const size_t ihl = size_t(ip[0] & 0x0f) * 4;
+    if (checksum(ip.substr(0, ihl)) != 0) failed("a forwarded fragment has a bad IPv4 header checksum");
+    const uint16_t frag = be16(ip, 6);
+    const size_t off = size_t(frag & 0x1fff) * 8;
+    const std::string_view payload = ip.substr(ihl, be16(ip, 2) - ihl);
+    pieces[uint16_t(off / 8)] = std::string(payload);
+    if (!(frag & 0x2000)) total = off + payload.size();
+  }
+  if (!arp_reply) failed("no ARP reply in the tx capture");
+  std::string udp;
+  for (const auto& [unit, bytes] : pieces) {
+    if (size_t(unit) * 8 != udp.size()) break;
+    udp += bytes;
+  }
+  if (total == 0 || udp.size() != total || udp.size() < 8) {
+    failed("the forwarded INVITE did not reassemble (" + std::to_string(pieces.size()) + " fragment(s))");
+    return 1;
+  }
+  if (be16(udp, 2) != kNextHop) failed("the INVITE did not go to the next hop port");
+  const std::string sip = udp.substr(8);
+  std::string original = frag_invite();
+  check_forwarded("fragmented INVITE", original, sip);
+  std::printf("reassembly: the %zu-byte INVITE was forwarded in %zu fragments, %d failure(s)\n", original.size(),
+              pieces.size(), failures);
+  return failures ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -293,6 +472,8 @@ int main(int argc, char** argv) {
   const std::string mode = argv[1];
   if (mode == "rfc4475") return rfc4475(argv[2]);
   if (mode == "protos") return protos(argv[2]);
+  if (mode == "frag-pcap") return make_frag_pcap(argv[2]);
+  if (mode == "check-frag-pcap") return check_frag_pcap(argv[2]);
   std::fprintf(stderr, "wire_driver: unknown mode %s\n", mode.c_str());
   return 2;
 }
