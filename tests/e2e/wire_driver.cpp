@@ -26,6 +26,7 @@
 #include "dataplane/sip/uri.h"
 #include "dataplane/sip/validate.h"
 #include "dataplane/sip/via.h"
+#include "tests/pcap.h"
 #include "tests/sip/rfc4475_cases.h"
 #include "tests/testdata.h"
 
@@ -290,55 +291,8 @@ int protos(const std::string& dir) {
 // the dataplane wrote (tx_pcap): an ARP reply, and the INVITE forwarded to 198.18.0.2:5099 — itself above
 // the MTU, so fragmented again — which must reassemble into the same request with Max-Forwards 69.
 
-constexpr uint8_t kFarMac[6] = {0x02, 0, 0, 0, 0, 0x02};
-
-void put16(std::string& s, uint16_t v) {
-  s.push_back(char(v >> 8));
-  s.push_back(char(v & 0xff));
-}
-void put32(std::string& s, uint32_t v) {
-  put16(s, uint16_t(v >> 16));
-  put16(s, uint16_t(v));
-}
-uint32_t ip_of(const char* text) {
-  in_addr a{};
-  inet_pton(AF_INET, text, &a);
-  return ntohl(a.s_addr);
-}
-
-uint16_t checksum(std::string_view data, uint32_t sum = 0) {
-  for (size_t i = 0; i + 1 < data.size(); i += 2)
-    sum += uint32_t(uint8_t(data[i]) << 8 | uint8_t(data[i + 1]));
-  if (data.size() % 2) sum += uint32_t(uint8_t(data.back()) << 8);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return uint16_t(~sum);
-}
-
-std::string ethernet(const uint8_t* dst, uint16_t type) {
-  std::string f(reinterpret_cast<const char*>(dst), 6);
-  f.append(reinterpret_cast<const char*>(kFarMac), 6);
-  put16(f, type);
-  return f;
-}
-
-void pcap_header(std::string& out) {
-  const uint32_t fields[] = {0xa1b2c3d4u, 0x00040002u, 0, 0, 65535, 1};
-  for (int i = 0; i < 6; ++i) {
-    uint32_t v = fields[i];
-    if (i == 1) {  // version 2.4 as two little-endian uint16
-      out.append("\x02\x00\x04\x00", 4);
-      continue;
-    }
-    for (int b = 0; b < 4; ++b) out.push_back(char((v >> (8 * b)) & 0xff));
-  }
-}
-
-void pcap_record(std::string& out, const std::string& frame) {
-  const uint32_t fields[] = {0, 0, uint32_t(frame.size()), uint32_t(frame.size())};
-  for (uint32_t v : fields)
-    for (int b = 0; b < 4; ++b) out.push_back(char((v >> (8 * b)) & 0xff));
-  out += frame;
-}
+using test::inet_checksum;
+using test::ipv4;
 
 std::string frag_invite() {
   std::string body = "v=0\r\no=alice 1 1 IN IP4 198.18.0.2\r\ns=-\r\nc=IN IP4 198.18.0.2\r\nt=0 0\r\n";
@@ -352,56 +306,12 @@ std::string frag_invite() {
 
 int make_frag_pcap(const std::string& path) {
   std::string out;
-  pcap_header(out);
-  static constexpr uint8_t kBroadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-  std::string arp = ethernet(kBroadcast, 0x0806);
-  put16(arp, 1);
-  put16(arp, 0x0800);
-  arp.push_back(6);
-  arp.push_back(4);
-  put16(arp, 1);
-  arp.append(reinterpret_cast<const char*>(kFarMac), 6);
-  put32(arp, ip_of(kFar));
-  arp.append(6, '\0');
-  put32(arp, ip_of(kSipd));
-  pcap_record(out, arp);
-
+  test::pcap_header(out);
+  test::pcap_record(out, test::arp_request(ipv4(kFar), ipv4(kSipd)));
   const std::string sip = frag_invite();
-  std::string udp;
-  put16(udp, 5060);
-  put16(udp, 5060);
-  put16(udp, uint16_t(8 + sip.size()));
-  put16(udp, 0);
-  udp += sip;
-  std::string pseudo;
-  put32(pseudo, ip_of(kFar));
-  put32(pseudo, ip_of(kSipd));
-  put16(pseudo, 17);
-  put16(pseudo, uint16_t(udp.size()));
-  const uint16_t ck = checksum(pseudo + udp);
-  udp[6] = char(ck >> 8);
-  udp[7] = char(ck & 0xff);
-  std::vector<std::string> frames;
-  for (size_t off = 0; off < udp.size(); off += 1480) {
-    const size_t len = std::min<size_t>(1480, udp.size() - off);
-    std::string ip;
-    ip.push_back(0x45);
-    ip.push_back(0);
-    put16(ip, uint16_t(20 + len));
-    put16(ip, 0x4242);
-    put16(ip, uint16_t((off / 8) | (off + len < udp.size() ? 0x2000 : 0)));
-    ip.push_back(64);
-    ip.push_back(17);
-    put16(ip, 0);
-    put32(ip, ip_of(kFar));
-    put32(ip, ip_of(kSipd));
-    const uint16_t hc = checksum(ip);
-    ip[10] = char(hc >> 8);
-    ip[11] = char(hc & 0xff);
-    static constexpr uint8_t kAnyMac[6] = {0x02, 0, 0, 0, 0, 0x01};
-    frames.push_back(ethernet(kAnyMac, 0x0800) + ip + udp.substr(off, len));
-  }
-  for (auto it = frames.rbegin(); it != frames.rend(); ++it) pcap_record(out, *it);  // last fragment first
+  const std::vector<std::string> frames = test::udp_frames(ipv4(kFar), 5060, ipv4(kSipd), 5060, sip, 0x4242);
+  for (auto it = frames.rbegin(); it != frames.rend(); ++it)
+    test::pcap_record(out, *it);  // last fragment first
   FILE* f = std::fopen(path.c_str(), "wb");
   if (!f || std::fwrite(out.data(), 1, out.size(), f) != out.size()) return 2;
   std::fclose(f);
@@ -436,7 +346,7 @@ int check_frag_pcap(const std::string& path) {
     if (type != 0x0800 || frame.size() < 34) continue;
     const std::string_view ip = frame.substr(14);
     const size_t ihl = size_t(ip[0] & 0x0f) * 4;
-    if (checksum(ip.substr(0, ihl)) != 0) failed("a forwarded fragment has a bad IPv4 header checksum");
+    if (inet_checksum(ip.substr(0, ihl)) != 0) failed("a forwarded fragment has a bad IPv4 header checksum");
     const uint16_t frag = be16(ip, 6);
     const size_t off = size_t(frag & 0x1fff) * 8;
     const std::string_view payload = ip.substr(ihl, be16(ip, 2) - ihl);
@@ -457,8 +367,8 @@ int check_frag_pcap(const std::string& path) {
   const std::string sip = udp.substr(8);
   std::string original = frag_invite();
   check_forwarded("fragmented INVITE", original, sip);
-  std::printf("reassembly: the %zu-byte INVITE was forwarded in %zu fragments, %d failure(s)\n", original.size(),
-              pieces.size(), failures);
+  std::printf("reassembly: the %zu-byte INVITE was forwarded in %zu fragments, %d failure(s)\n",
+              original.size(), pieces.size(), failures);
   return failures ? 1 : 0;
 }
 
