@@ -11,8 +11,10 @@ packages=(
   libssl-dev libsqlite3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sip-tester
-  # the testbed (network namespaces, nftables netdev hook, ethtool)
-  iproute2 nftables ethtool
+  # the testbed (network namespaces, nftables netdev hook, ethtool; ping for the ARP/ICMP check)
+  iproute2 nftables ethtool iputils-ping
+  # the line-rate peer that perf/linerate.sh compares sipd with
+  kamailio
   # measuring
   valgrind
 )
