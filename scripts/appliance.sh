@@ -7,6 +7,7 @@
 #          SIPD_TAP (sipd-tap0)         the exception-path TAP, "" for none
 #          SIPD_COUNTERS (/run/sipd/counters.json)
 #          SIPD_IDLE_SLEEP_US (50)      how long an idle worker sleeps between empty polls
+#          SIPD_LCORES (0)              EAL lcore list: one worker (and one port queue) per lcore, e.g. 0,1
 set -euo pipefail
 
 script=$(realpath "${1:?usage: appliance.sh ROUTING_SCRIPT OUT_FILE}")
@@ -16,15 +17,17 @@ prefix=${SIPD_FILE_PREFIX:-sipd}
 tap=${SIPD_TAP-sipd-tap0}
 counters=${SIPD_COUNTERS:-/run/sipd/counters.json}
 idle=${SIPD_IDLE_SLEEP_US:-50}
+lcores=${SIPD_LCORES:-0}
+queues=$(tr ',' '\n' <<<"$lcores" | grep -c .)
 
 # af_packet hands over datagrams the kernel has already reassembled, so a frame (and an mbuf) must hold the
 # largest one we accept whole: 10 KB here; anything larger arrives truncated and is dropped as malformed.
-vdevs="\"--vdev\", \"net_af_packet0,iface=$iface,framesz=10240,blocksz=20480,framecnt=512,qpairs=1\""
+vdevs="\"--vdev\", \"net_af_packet0,iface=$iface,framesz=10240,blocksz=20480,framecnt=512,qpairs=$queues\""
 [ -n "$tap" ] && vdevs="$vdevs, \"--vdev\", \"net_tap0,iface=$tap\""
 
 cat >"$out" <<CONF
 # Written by scripts/appliance.sh for the veth testbed.
-eal = ["-l", "0", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", "$prefix", $vdevs,
+eal = ["-l", "$lcores", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", "$prefix", $vdevs,
        "--log-level", "*:warning"];
 port = { address = "198.18.0.1"; prefix = 15; gateway = ""; sip_port = 5060; mtu = 1500; tap = "$tap"; };
 workers = { idle_sleep_us = $idle; };

@@ -2,15 +2,18 @@
 // (and the exception-path TAP), compiles the routing script named there (until the control process ships
 // programs), and runs the worker loop: rx burst -> net stack -> stateless proxy -> tx burst.
 //
-// One worker, on the main lcore, in this version (the af_packet testbed has one queue; Call-ID steering
-// between workers is not written yet). Counters and cycle accounting go to a memory-mapped JSON file,
-// rewritten in place once a second, so reading them needs no call into the worker.
+// One worker per lcore of the EAL arguments, each with its own RX/TX queue on the port (and the TAP), its own
+// net stack and proxy. A SIP message is handled by the worker that owns it (dataplane/proxy/steering.h):
+// one that arrived elsewhere is copied into an mbuf and handed over through the owner's rte_ring, and ARP
+// learning is passed around the same way. Counters and cycle accounting go to a memory-mapped JSON file
+// that the main lcore rewrites in place once a second, so reading them needs no call into a worker.
 #include <fcntl.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -31,6 +34,7 @@
 #include "config/program.h"
 #include "dataplane/net/stack.h"
 #include "dataplane/proxy/proxy.h"
+#include "dataplane/proxy/steering.h"
 
 namespace {
 
@@ -45,24 +49,6 @@ bool read_all(const std::string& path, std::string& out) {
   out = ss.str();
   return true;
 }
-
-// The proxy's datagrams go out through the stack.
-struct StackSender : sipd::proxy::Sender {
-  sipd::net::Stack* stack = nullptr;
-  uint64_t now = 0;
-  uint64_t sent = 0;
-  void send(const sipd::proxy::Endpoint& to, std::string_view bytes) override {
-    ++sent;
-    stack->send_udp(to.ip, to.port, bytes, now);
-  }
-};
-
-struct SipToProxy : sipd::net::SipInput {
-  sipd::proxy::StatelessProxy* proxy = nullptr;
-  void datagram(uint32_t ip, uint16_t port, std::string_view payload) override {
-    proxy->handle(sipd::proxy::Endpoint{ip, port}, payload);
-  }
-};
 
 // Counters as JSON in a fixed-size shared mapping (padded with spaces), rewritten in place.
 class CounterFile {
@@ -117,6 +103,240 @@ class JsonWriter {
   size_t cap_;
   size_t used_ = 0;
 };
+
+// What one worker lcore owns. Created before the workers start; used by its lcore only (the rings are the
+// only thing other workers touch).
+struct Worker;
+int run_worker(void* arg);
+
+// Hand-off records: an mbuf whose data starts with this header, then the SIP payload.
+struct Handoff {
+  enum Kind : uint8_t { Sip = 1, Arp = 2 };
+  uint8_t kind;
+  uint8_t pad;
+  uint16_t port;
+  uint32_t ip;
+  rte_ether_addr mac;
+};
+
+// Per-worker counters as the main lcore reads them: published by the worker once a second.
+struct alignas(64) Published {
+  std::atomic<uint64_t> values[32];
+};
+
+struct Worker final : sipd::proxy::Sender, sipd::net::SipInput, sipd::net::ArpPeers {
+  Worker(uint8_t id_, const sipd::net::PortConfig& pc, const sipd::proxy::Settings& settings,
+         const sipd::config::Program& program, rte_mempool* pool_, rte_mempool* indirect, uint64_t hz_,
+         rte_ring* ring_, uint32_t idle_us_)
+      : id(id_),
+        port_id(pc.port_id),
+        queue(pc.queue),
+        pool(pool_),
+        hz(hz_),
+        ring(ring_),
+        idle_us(idle_us_),
+        stack(pc, pool_, indirect, hz_, this),
+        proxy(program, settings, *this) {}
+
+  // proxy::Sender: what the proxy sends goes out through this worker's stack.
+  void send(const sipd::proxy::Endpoint& to, std::string_view bytes) override {
+    stack.send_udp(to.ip, to.port, bytes, now);
+  }
+
+  // net::SipInput: a datagram this worker received; handled here or handed to its owner.
+  void datagram(uint32_t ip, uint16_t port, std::string_view payload) override {
+    if (peers->size() > 1) {
+      const uint8_t owner = steer_msg.parse(payload) == sipd::sip::Defect::None
+                                ? sipd::proxy::owner_of(steer_msg, uint8_t(peers->size()))
+                                : id;  // what does not parse is answered (or dropped) where it arrived
+      if (owner != id) {
+        hand_over(*(*peers)[owner], Handoff{Handoff::Sip, 0, port, ip, {}}, payload);
+        return;
+      }
+    }
+    proxy.handle(sipd::proxy::Endpoint{ip, port}, payload);
+  }
+
+  // net::ArpPeers: tell the other workers.
+  void learned(uint32_t ip, const rte_ether_addr& mac) override {
+    for (Worker* w : *peers)
+      if (w != this) hand_over(*w, Handoff{Handoff::Arp, 0, 0, ip, mac}, {});
+  }
+
+  void hand_over(Worker& to, const Handoff& h, std::string_view payload) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    char* data = m ? rte_pktmbuf_append(m, uint16_t(sizeof h + payload.size())) : nullptr;
+    if (!data) {
+      if (m) rte_pktmbuf_free(m);
+      ++handoff_failed;
+      return;
+    }
+    std::memcpy(data, &h, sizeof h);
+    if (!payload.empty()) std::memcpy(data + sizeof h, payload.data(), payload.size());
+    if (rte_ring_mp_enqueue(to.ring, m) != 0) {
+      rte_pktmbuf_free(m);
+      ++handoff_failed;
+      return;
+    }
+    ++handed_over;
+  }
+
+  unsigned drain_ring() {
+    void* burst[32];
+    const unsigned n = rte_ring_sc_dequeue_burst(ring, burst, 32, nullptr);
+    for (unsigned i = 0; i < n; ++i) {
+      auto* m = static_cast<rte_mbuf*>(burst[i]);
+      Handoff h;
+      std::memcpy(&h, rte_pktmbuf_mtod(m, const char*), sizeof h);
+      if (h.kind == Handoff::Sip) {
+        const std::string_view payload(rte_pktmbuf_mtod_offset(m, const char*, sizeof h),
+                                       rte_pktmbuf_data_len(m) - sizeof h);
+        proxy.handle(sipd::proxy::Endpoint{h.ip, h.port}, payload);
+      } else {
+        stack.learn(h.ip, h.mac, now);
+      }
+      rte_pktmbuf_free(m);
+    }
+    return n;
+  }
+
+  void publish() {
+    const sipd::net::NetCounters& nc = stack.counters();
+    const sipd::proxy::Counters& pc = proxy.counters();
+    uint64_t dropped = 0;
+    for (uint64_t d : pc.dropped) dropped += d;
+    const uint64_t v[] = {nc.rx_frames,
+                          nc.tx_frames,
+                          busy,
+                          idle,
+                          pc.rx,
+                          pc.requests,
+                          pc.responses,
+                          pc.forwarded,
+                          pc.responses_relayed,
+                          pc.replies_sent,
+                          pc.replies_by_class[1],
+                          pc.replies_by_class[2],
+                          pc.replies_by_class[3],
+                          pc.replies_by_class[4],
+                          pc.replies_by_class[5],
+                          pc.replies_by_class[6],
+                          pc.parse_errors,
+                          dropped,
+                          pc.suspensions,
+                          nc.arp_answered,
+                          nc.icmp_echo,
+                          nc.not_ours,
+                          nc.bad_ipv4,
+                          nc.bad_udp,
+                          nc.reassembled,
+                          nc.fragmented_out,
+                          nc.to_tap,
+                          nc.from_tap,
+                          nc.tx_failed,
+                          handed_over,
+                          handoff_failed};
+    for (size_t i = 0; i < std::size(v); ++i) published.values[i].store(v[i], std::memory_order_relaxed);
+  }
+
+  uint8_t id;
+  uint16_t port_id, queue;
+  rte_mempool* pool;
+  uint64_t hz;
+  rte_ring* ring;
+  uint32_t idle_us;
+  sipd::net::Stack stack;
+  sipd::proxy::StatelessProxy proxy;
+  sipd::sip::Message steer_msg;
+  std::vector<Worker*>* peers = nullptr;
+  uint64_t now = 0, busy = 0, idle = 0, handed_over = 0, handoff_failed = 0;
+  Published published;
+  CounterFile* counter_file = nullptr;  // the main lcore's worker writes the file
+};
+
+constexpr const char* kCounterNames[] = {"rx",
+                                         "tx",
+                                         "busy_cycles",
+                                         "idle_cycles",
+                                         "sip_rx",
+                                         "requests",
+                                         "responses",
+                                         "forwarded",
+                                         "responses_relayed",
+                                         "replies",
+                                         "replies_1xx",
+                                         "replies_2xx",
+                                         "replies_3xx",
+                                         "replies_4xx",
+                                         "replies_5xx",
+                                         "replies_6xx",
+                                         "parse_errors",
+                                         "sip_dropped",
+                                         "suspensions",
+                                         "arp_answered",
+                                         "icmp_echo",
+                                         "not_ours",
+                                         "bad_ipv4",
+                                         "bad_udp",
+                                         "reassembled",
+                                         "fragmented_out",
+                                         "to_tap",
+                                         "from_tap",
+                                         "tx_failed",
+                                         "handed_over",
+                                         "handoff_failed"};
+
+void write_counters(CounterFile& file, const std::vector<Worker*>& workers, uint64_t hz) {
+  char json[CounterFile::kSize];
+  JsonWriter w(json, sizeof json);
+  w.raw("{\"tsc_hz\": ").num(hz).raw(", \"workers\": [");
+  for (const Worker* wk : workers) {
+    w.raw(wk->id ? ", {\"worker\": " : "{\"worker\": ").num(wk->id);
+    for (size_t i = 0; i < std::size(kCounterNames); ++i)
+      w.field(kCounterNames[i], wk->published.values[i].load(std::memory_order_relaxed));
+    w.raw("}");
+  }
+  w.raw("]}\n");
+  file.write(std::string_view(json, w.size()));
+}
+
+// The worker loop: run to completion over each burst, then the hand-off ring and the TAP; an idle worker
+// backs off so a small machine keeps CPU for SIPp, the kernel and the control side.
+int run_worker(void* arg) {
+  Worker& w = *static_cast<Worker*>(arg);
+  uint64_t next_second = rte_rdtsc() + w.hz;
+  uint32_t empty_polls = 0;
+  rte_mbuf* burst[32];
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    const uint64_t start = rte_rdtsc();
+    w.now = start;
+    const uint16_t n = rte_eth_rx_burst(w.port_id, w.queue, burst, 32);
+    for (uint16_t i = 0; i < n; ++i) w.stack.input(burst[i], start, w);
+    const unsigned handed = w.drain_ring();
+    const uint16_t from_tap = w.stack.poll_tap();
+    w.stack.flush();
+    const uint64_t end = rte_rdtsc();
+    if (n || handed || from_tap) {
+      w.busy += end - start;
+      empty_polls = 0;
+    } else {
+      w.idle += end - start;
+      if (++empty_polls > 256 && w.idle_us) {
+        rte_delay_us_sleep(w.idle_us);
+        w.idle += rte_rdtsc() - end;
+      }
+    }
+    if (end >= next_second) {
+      next_second = end + w.hz;
+      w.stack.tick(end);
+      w.publish();
+      if (w.counter_file) write_counters(*w.counter_file, *w.peers, w.hz);
+    }
+  }
+  w.publish();
+  if (w.counter_file) write_counters(*w.counter_file, *w.peers, w.hz);
+  return 0;
+}
 
 int fail(const std::string& why) {
   std::fprintf(stderr, "sipd-dataplane: %s\n", why.c_str());
@@ -190,13 +410,24 @@ int main(int argc, char** argv) {
       "sipd_mbufs", app.mbufs, 256, 0, uint16_t(app.mbuf_size + RTE_PKTMBUF_HEADROOM), int(rte_socket_id()));
   rte_mempool* indirect = rte_pktmbuf_pool_create("sipd_indirect", 1023, 32, 0, 0, int(rte_socket_id()));
   if (!pool || !indirect) return fail("cannot create the mbuf pools (memory: raise -m in the EAL arguments)");
+  const unsigned nworkers = std::min(rte_lcore_count(), 16u);
   for (int p : {sip_port, tap_port}) {
     if (p < 0) continue;
+    rte_eth_dev_info info{};
+    rte_eth_dev_info_get(uint16_t(p), &info);
+    if (info.max_rx_queues < nworkers || info.max_tx_queues < nworkers)
+      return fail("port " + std::to_string(p) + " has fewer queues than the " + std::to_string(nworkers) +
+                  " workers (af_packet: qpairs=N in its --vdev)");
     rte_eth_conf conf{};
-    if (rte_eth_dev_configure(uint16_t(p), 1, 1, &conf) < 0 ||
-        rte_eth_rx_queue_setup(uint16_t(p), 0, 512, rte_eth_dev_socket_id(uint16_t(p)), nullptr, pool) < 0 ||
-        rte_eth_tx_queue_setup(uint16_t(p), 0, 512, rte_eth_dev_socket_id(uint16_t(p)), nullptr) < 0)
+    if (nworkers > 1) conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    if (rte_eth_dev_configure(uint16_t(p), uint16_t(nworkers), uint16_t(nworkers), &conf) < 0)
       return fail("cannot configure port " + std::to_string(p));
+    for (unsigned q = 0; q < nworkers; ++q)
+      if (rte_eth_rx_queue_setup(uint16_t(p), uint16_t(q), 512, rte_eth_dev_socket_id(uint16_t(p)), nullptr,
+                                 pool) < 0 ||
+          rte_eth_tx_queue_setup(uint16_t(p), uint16_t(q), 512, rte_eth_dev_socket_id(uint16_t(p)), nullptr) <
+              0)
+        return fail("cannot set up the queues of port " + std::to_string(p));
   }
   sipd::net::PortConfig pc;
   pc.port_id = uint16_t(sip_port);
@@ -223,83 +454,43 @@ int main(int argc, char** argv) {
   }
 
   const uint64_t hz = rte_get_tsc_hz();
-  {
-    sipd::net::Stack stack(pc, pool, indirect, hz);
-    if (!stack.ok()) return fail("cannot create the ARP table or the reassembly table");
-    StackSender sender;
-    sender.stack = &stack;
-    static sipd::proxy::StatelessProxy proxy(program, settings, sender);
-    proxy.set_log_level(int(program.modparam_int("", "log_level")));
-    SipToProxy input;
-    input.proxy = &proxy;
-    CounterFile counters(app.counters);
+  std::vector<Worker*> workers;
+  for (unsigned w = 0; w < nworkers; ++w) {
+    sipd::proxy::Settings ws = settings;
+    ws.worker = uint8_t(w);
+    sipd::net::PortConfig wpc = pc;
+    wpc.queue = uint16_t(w);
+    char name[32];
+    std::snprintf(name, sizeof name, "sipd_handoff%u", w);
+    rte_ring* ring = rte_ring_create(name, 1024, int(rte_socket_id()), RING_F_SC_DEQ);
+    if (!ring) return fail("cannot create the hand-off rings");
+    workers.push_back(new Worker(uint8_t(w), wpc, ws, program, pool, indirect, hz, ring, app.idle_sleep_us));
+    if (!workers.back()->stack.ok()) return fail("cannot create the ARP table or the reassembly table");
+  }
+  for (Worker* w : workers) w->peers = &workers;
+  for (Worker* w : workers) w->proxy.set_log_level(int(program.modparam_int("", "log_level")));
+  CounterFile counters(app.counters);
 
-    char mac[RTE_ETHER_ADDR_FMT_SIZE];
-    rte_ether_format_addr(mac, sizeof mac, &pc.mac);
-    std::printf("sipd-dataplane: listening on udp:%s:%u (port %d, MAC %s%s), script %s\n",
-                app.address.c_str(), app.sip_port, sip_port, mac,
-                tap_port >= 0 ? ", exception path via TAP" : "", app.script.c_str());
-    std::printf("sipd-dataplane: ready\n");
-    std::fflush(stdout);
+  char mac[RTE_ETHER_ADDR_FMT_SIZE];
+  rte_ether_format_addr(mac, sizeof mac, &pc.mac);
+  std::printf("sipd-dataplane: listening on udp:%s:%u (port %d, MAC %s%s), %u worker(s), script %s\n",
+              app.address.c_str(), app.sip_port, sip_port, mac,
+              tap_port >= 0 ? ", exception path via TAP" : "", nworkers, app.script.c_str());
+  std::printf("sipd-dataplane: ready\n");
+  std::fflush(stdout);
 
-    uint64_t busy = 0, idle = 0, next_second = rte_rdtsc() + hz;
-    uint32_t empty_polls = 0;
-    rte_mbuf* burst[32];
-    char json[CounterFile::kSize];
-    while (!g_stop.load(std::memory_order_relaxed)) {
-      const uint64_t start = rte_rdtsc();
-      sender.now = start;
-      const uint16_t n = rte_eth_rx_burst(uint16_t(sip_port), 0, burst, 32);
-      for (uint16_t i = 0; i < n; ++i) stack.input(burst[i], start, input);
-      const uint16_t from_tap = stack.poll_tap();
-      stack.flush();
-      const uint64_t end = rte_rdtsc();
-      if (n || from_tap) {
-        busy += end - start;
-        empty_polls = 0;
-      } else {
-        idle += end - start;
-        // An idle worker backs off so a small machine keeps CPU for SIPp, the kernel and the control side.
-        if (++empty_polls > 256 && app.idle_sleep_us) {
-          rte_delay_us_sleep(app.idle_sleep_us);
-          idle += rte_rdtsc() - end;
-        }
-      }
-      if (end >= next_second) {
-        next_second = end + hz;
-        stack.tick(end);
-        const sipd::net::NetCounters& nc = stack.counters();
-        const sipd::proxy::Counters& pcn = proxy.counters();
-        uint64_t dropped = 0;
-        for (uint64_t d : pcn.dropped) dropped += d;
-        JsonWriter w(json, sizeof json);
-        w.raw("{\"tsc_hz\": ").num(hz).raw(", \"workers\": [{\"worker\": 0");
-        w.field("rx", nc.rx_frames)
-            .field("tx", nc.tx_frames)
-            .field("busy_cycles", busy)
-            .field("idle_cycles", idle);
-        w.field("sip_rx", pcn.rx).field("requests", pcn.requests).field("responses", pcn.responses);
-        w.field("forwarded", pcn.forwarded).field("responses_relayed", pcn.responses_relayed);
-        w.field("replies", pcn.replies_sent);
-        static constexpr const char* kClass[] = {
-            "", "replies_1xx", "replies_2xx", "replies_3xx", "replies_4xx", "replies_5xx", "replies_6xx"};
-        for (size_t c = 1; c < 7; ++c) w.field(kClass[c], pcn.replies_by_class[c]);
-        w.field("parse_errors", pcn.parse_errors)
-            .field("sip_dropped", dropped)
-            .field("suspensions", pcn.suspensions);
-        w.field("arp_answered", nc.arp_answered)
-            .field("icmp_echo", nc.icmp_echo)
-            .field("not_ours", nc.not_ours);
-        w.field("bad_ipv4", nc.bad_ipv4).field("bad_udp", nc.bad_udp).field("reassembled", nc.reassembled);
-        w.field("fragmented_out", nc.fragmented_out)
-            .field("to_tap", nc.to_tap)
-            .field("from_tap", nc.from_tap);
-        w.field("tx_failed", nc.tx_failed).raw("}]}\n");
-        const size_t len = w.size();
-        counters.write(std::string_view(json, len));
-      }
-    }
-    std::printf("sipd-dataplane: stopping\n");
+  unsigned lcore = 0, w = 1;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    if (w < workers.size()) rte_eal_remote_launch(run_worker, workers[w++], lcore);
+  }
+  workers[0]->counter_file = &counters;
+  run_worker(workers[0]);
+  rte_eal_mp_wait_lcore();
+  std::printf("sipd-dataplane: stopping\n");
+  for (Worker* wk : workers) {
+    rte_ring* ring = wk->ring;
+    delete wk;
+    rte_ring_free(ring);
   }
   for (int p : {sip_port, tap_port})
     if (p >= 0) {

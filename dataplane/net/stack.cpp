@@ -29,10 +29,11 @@ uint16_t fold(uint32_t sum) {
 
 }  // namespace
 
-Stack::Stack(const PortConfig& port, rte_mempool* pool, rte_mempool* indirect, uint64_t tsc_hz)
-    : port_(port), pool_(pool), indirect_(indirect), tsc_hz_(tsc_hz) {
+Stack::Stack(const PortConfig& port, rte_mempool* pool, rte_mempool* indirect, uint64_t tsc_hz,
+             ArpPeers* peers)
+    : port_(port), peers_(peers), pool_(pool), indirect_(indirect), tsc_hz_(tsc_hz) {
   char name[32];
-  std::snprintf(name, sizeof name, "arp%u_%u", port.port_id, rte_lcore_id());
+  std::snprintf(name, sizeof name, "arp%u_%u", port.port_id, port.queue);
   rte_hash_parameters hp{};
   hp.name = name;
   hp.entries = uint32_t(arp_entries_.size());
@@ -99,7 +100,10 @@ void Stack::arp_input(rte_mbuf* m, uint64_t now) {
     rte_pktmbuf_free(m);
     return;
   }
-  if (sender != 0) learn(sender, arp->arp_data.arp_sha, now);
+  if (sender != 0) {
+    learn(sender, arp->arp_data.arp_sha, now);
+    if (peers_) peers_->learned(sender, arp->arp_data.arp_sha);
+  }
   const uint16_t op = rte_be_to_cpu_16(arp->arp_opcode);
   if (op == RTE_ARP_OP_REQUEST) {  // answered here, in place
     arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
@@ -254,7 +258,7 @@ void Stack::icmp_input(rte_mbuf* m) {
 }
 
 void Stack::to_tap(rte_mbuf* m) {
-  if (port_.tap_port < 0 || rte_eth_tx_burst(uint16_t(port_.tap_port), 0, &m, 1) != 1) {
+  if (port_.tap_port < 0 || rte_eth_tx_burst(uint16_t(port_.tap_port), port_.queue, &m, 1) != 1) {
     ++counters_.not_ours;
     rte_pktmbuf_free(m);
     return;
@@ -265,7 +269,7 @@ void Stack::to_tap(rte_mbuf* m) {
 uint16_t Stack::poll_tap() {
   if (port_.tap_port < 0) return 0;
   rte_mbuf* burst[32];
-  const uint16_t n = rte_eth_rx_burst(uint16_t(port_.tap_port), 0, burst, 32);
+  const uint16_t n = rte_eth_rx_burst(uint16_t(port_.tap_port), port_.queue, burst, 32);
   for (uint16_t i = 0; i < n; ++i) queue_tx(burst[i]);
   counters_.from_tap += n;
   return n;
@@ -278,7 +282,7 @@ void Stack::queue_tx(rte_mbuf* m) {
 
 void Stack::flush() {
   if (tx_count_ == 0) return;
-  const uint16_t sent = rte_eth_tx_burst(port_.port_id, 0, tx_.data(), tx_count_);
+  const uint16_t sent = rte_eth_tx_burst(port_.port_id, port_.queue, tx_.data(), tx_count_);
   counters_.tx_frames += sent;
   for (uint16_t i = sent; i < tx_count_; ++i) {
     ++counters_.tx_failed;

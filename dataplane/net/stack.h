@@ -21,7 +21,8 @@ namespace sipd::net {
 
 struct PortConfig {
   uint16_t port_id = 0;
-  int tap_port = -1;  // the TAP's DPDK port, -1 for none
+  uint16_t queue = 0;  // this worker's RX and TX queue on the port (and on the TAP)
+  int tap_port = -1;   // the TAP's DPDK port, -1 for none
   rte_ether_addr mac{};
   uint32_t ip = 0;  // host byte order
   uint8_t prefix_len = 24;
@@ -40,6 +41,14 @@ struct NetCounters {
   uint64_t sip_datagrams = 0;
 };
 
+// Told of every next hop learned from the wire, so other workers can learn it too (ARP replies reach
+// whichever worker's queue the port chose).
+class ArpPeers {
+ public:
+  virtual ~ArpPeers() = default;
+  virtual void learned(uint32_t ip, const rte_ether_addr& mac) = 0;
+};
+
 // Where SIP datagrams go: the payload is contiguous and valid only during the call.
 class SipInput {
  public:
@@ -49,7 +58,8 @@ class SipInput {
 
 class Stack {
  public:
-  Stack(const PortConfig& port, rte_mempool* pool, rte_mempool* indirect, uint64_t tsc_hz);
+  Stack(const PortConfig& port, rte_mempool* pool, rte_mempool* indirect, uint64_t tsc_hz,
+        ArpPeers* peers = nullptr);
   ~Stack();
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
@@ -65,6 +75,8 @@ class Stack {
   void flush();
   // Once in a while: expires pending ARP resolutions and frees the reassembly death row.
   void tick(uint64_t now);
+  // A next hop another worker learned.
+  void learn(uint32_t ip, const rte_ether_addr& mac, uint64_t now);
 
   const NetCounters& counters() const { return counters_; }
 
@@ -83,7 +95,6 @@ class Stack {
   void ipv4_input(rte_mbuf* m, uint64_t now, SipInput& sip);
   void icmp_input(rte_mbuf* m);
   void to_tap(rte_mbuf* m);
-  void learn(uint32_t ip, const rte_ether_addr& mac, uint64_t now);
   const rte_ether_addr* lookup(uint32_t ip, uint64_t now) const;
   void resolve_and_send(rte_mbuf* m, uint32_t next_hop, uint64_t now);
   void send_arp_request(uint32_t ip);
@@ -91,6 +102,7 @@ class Stack {
   bool on_link(uint32_t ip) const;
 
   PortConfig port_;
+  ArpPeers* peers_;
   rte_mempool* pool_;
   rte_mempool* indirect_;
   uint64_t tsc_hz_;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "dataplane/proxy/steering.h"
 #include "dataplane/sip/chars.h"
 #include "dataplane/sip/list.h"
 #include "dataplane/sip/name_addr.h"
@@ -415,7 +416,8 @@ int64_t StatelessProxy::forward(std::span<const engine::Value> args, engine::VmS
   };
   put("SIP/2.0/UDP ");
   put(local_text_);
-  put(";branch=z9hG4bKsl");
+  put(";branch=");
+  put(kBranchPrefix);
   value[n++] = kHex[settings_.worker & 0xf];
   for (int shift = 60; shift >= 0; shift -= 4) value[n++] = kHex[(h >> shift) & 0xf];
   if (!edits_->add_top_via(std::string_view(value, n))) return -1;

@@ -1,0 +1,24 @@
+// Which worker owns a SIP message (DESIGN.md: each dialog's and transaction's state lives on exactly one
+// worker). Requests by a hash of their Call-ID, so every message of a call meets the same worker; responses
+// by the worker digit sipd wrote into its own Via branch ("z9hG4bKsl<w>..."), so a reply goes straight back
+// to the worker that forwarded the request without hashing; anything else by its Call-ID too.
+//
+// Who calls: the worker that received a datagram, before the proxy runs; pure, any thread.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "dataplane/sip/message.h"
+
+namespace sipd::proxy {
+
+// The Via branch prefix of sipd's stateless branches, followed by one hex digit: the owning worker.
+inline constexpr std::string_view kBranchPrefix = "z9hG4bKsl";
+
+uint32_t call_id_hash(std::string_view call_id);
+
+// The owner among `workers` (1..16) of a parsed message; 0 for one that did not parse far enough.
+uint8_t owner_of(const sip::Message& msg, uint8_t workers);
+
+}  // namespace sipd::proxy

@@ -1,0 +1,151 @@
+// Call-ID steering with several workers, in process (the af_packet testbed has one queue): datagrams arrive
+// at any worker; each is handed over (a Boost.Lockfree SPSC queue per worker pair, as the dataplane hands
+// over through rings) to the worker that owns it, and that worker's proxy handles it. Every message of a
+// call must meet one worker, and the callee's responses must come back to the worker that forwarded the
+// request, found from the branch alone.
+#include "dataplane/proxy/steering.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/lockfree/spsc_queue.hpp>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "config/checker.h"
+#include "config/parser.h"
+#include "dataplane/proxy/proxy.h"
+#include "dataplane/sip/via.h"
+#include "perf/callflow.h"
+#include "tests/testdata.h"
+
+namespace sipd::proxy {
+namespace {
+
+constexpr uint8_t kWorkers = 4;
+
+struct Handoff {
+  Endpoint from;
+  std::string bytes;
+};
+
+struct Worker : Sender {
+  uint8_t id = 0;
+  std::unique_ptr<StatelessProxy> proxy;
+  std::vector<std::string> sent;
+  std::map<std::string, int> handled_calls;  // Call-ID -> messages this worker handled
+  void send(const Endpoint&, std::string_view bytes) override { sent.emplace_back(bytes); }
+};
+
+config::Program program() {
+  const std::string text = test::read_file(std::string(SIPD_SOURCE_DIR) + "/config/examples/proxy.cfg");
+  const config::SourceFile file("proxy.cfg", text);
+  config::Diagnostics diags;
+  const config::Script ast = config::parse_script(file, diags);
+  config::check_script(file, ast, diags);
+  return config::compile_program(file, ast, diags);
+}
+
+TEST(steering, EveryMessageOfACallMeetsItsOwner) {
+  const config::Program prog = program();
+  std::vector<Worker> workers(kWorkers);
+  for (uint8_t w = 0; w < kWorkers; ++w) {
+    Settings s;
+    s.worker = w;
+    workers[w].id = w;
+    workers[w].proxy = std::make_unique<StatelessProxy>(prog, s, workers[w]);
+    workers[w].proxy->set_log_level(-10);
+  }
+  // queues[from][to]: single producer, single consumer, as one ring per worker pair.
+  std::vector<std::vector<std::unique_ptr<boost::lockfree::spsc_queue<Handoff*>>>> queues(kWorkers);
+  for (auto& row : queues)
+    for (uint8_t w = 0; w < kWorkers; ++w)
+      row.push_back(std::make_unique<boost::lockfree::spsc_queue<Handoff*>>(1024));
+
+  static sip::Message msg;
+  std::mt19937 rng(7);
+  size_t handed_over = 0;
+  // A datagram arrives at a random worker (as RSS or af_packet fanout would spread it).
+  auto arrive = [&](const Endpoint& from, const std::string& bytes) {
+    const uint8_t at = uint8_t(rng() % kWorkers);
+    ASSERT_EQ(msg.parse(bytes), sip::Defect::None);
+    const uint8_t owner = owner_of(msg, kWorkers);
+    if (owner != at) {
+      ASSERT_TRUE(queues[at][owner]->push(new Handoff{from, bytes}));
+      ++handed_over;
+    } else {
+      workers[owner].proxy->handle(from, bytes);
+      ++workers[owner].handled_calls[std::string(msg.first_value(sip::HeaderId::CallId))];
+    }
+  };
+  auto drain = [&] {
+    for (uint8_t to = 0; to < kWorkers; ++to)
+      for (uint8_t from = 0; from < kWorkers; ++from) {
+        Handoff* h = nullptr;
+        while (queues[from][to]->pop(h)) {
+          ASSERT_EQ(msg.parse(h->bytes), sip::Defect::None);
+          workers[to].proxy->handle(h->from, h->bytes);
+          ++workers[to].handled_calls[std::string(msg.first_value(sip::HeaderId::CallId))];
+          delete h;
+        }
+      }
+  };
+
+  constexpr int kCalls = 200;
+  for (int call = 0; call < kCalls; ++call) {
+    const std::string call_id = "call-" + std::to_string(call) + "@198.18.0.2";
+    std::string invite = perf::request("INVITE", 1, "z9hG4bK-c" + std::to_string(call), false);
+    invite.replace(invite.find("a84b4c76e66710@198.18.0.2"), 25, call_id);
+    arrive(perf::kCaller, invite);
+    drain();
+    // The forwarded INVITE is the last thing some worker sent: find it and answer it as the callee would.
+    std::string forwarded;
+    for (Worker& w : workers)
+      if (!w.sent.empty() && w.sent.back().find(call_id) != std::string::npos) forwarded = w.sent.back();
+    ASSERT_FALSE(forwarded.empty()) << call_id;
+    sip::Message f;
+    ASSERT_EQ(f.parse(forwarded), sip::Defect::None);
+    sip::Via ours;
+    ASSERT_TRUE(sip::parse_top_via(f, ours));
+    ASSERT_TRUE(ours.branch.starts_with(kBranchPrefix));
+    arrive(perf::kCallee, perf::response(forwarded, 180, "Ringing", true));
+    arrive(perf::kCallee, perf::response(forwarded, 200, "OK", true));
+    std::string ack = perf::request("ACK", 1, "z9hG4bK-a" + std::to_string(call), true);
+    ack.replace(ack.find("a84b4c76e66710@198.18.0.2"), 25, call_id);
+    arrive(perf::kCaller, ack);
+    drain();
+  }
+  // Each call met exactly one worker, all four of its messages; the work spread over every worker.
+  std::map<std::string, int> owners;
+  for (const Worker& w : workers) {
+    EXPECT_GT(w.handled_calls.size(), size_t(kCalls / kWorkers / 2)) << "worker " << int(w.id);
+    for (const auto& [call_id, n] : w.handled_calls) {
+      EXPECT_EQ(n, 4) << call_id << " on worker " << int(w.id);
+      EXPECT_EQ(++owners[call_id], 1) << call_id << " met two workers";
+    }
+  }
+  EXPECT_EQ(owners.size(), size_t(kCalls));
+  EXPECT_GT(handed_over, size_t(kCalls));  // most messages arrived elsewhere and were handed over
+  for (const Worker& w : workers) {
+    uint64_t dropped = 0;
+    for (uint64_t d : w.proxy->counters().dropped) dropped += d;
+    EXPECT_EQ(dropped, 0u) << "worker " << int(w.id);
+  }
+}
+
+TEST(steering, ResponsesFollowTheBranchDigit) {
+  sip::Message m;
+  const std::string resp =
+      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.18.0.1:5060;branch=z9hG4bKsl30123456789abcdef\r\n"
+      "Via: SIP/2.0/UDP 198.18.0.2:5080;branch=z9hG4bK-x\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
+      "Call-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+  ASSERT_EQ(m.parse(resp), sip::Defect::None);
+  EXPECT_EQ(owner_of(m, 4), 3);
+  EXPECT_EQ(owner_of(m, 2), call_id_hash("x") % 2);  // a digit beyond the workers falls back to the Call-ID
+  EXPECT_EQ(owner_of(m, 1), 0);
+}
+
+}  // namespace
+}  // namespace sipd::proxy
