@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -372,14 +373,71 @@ int check_frag_pcap(const std::string& path) {
   return failures ? 1 : 0;
 }
 
+// --- The exception path -----------------------------------------------------------------------------------
+// `tcp-echo IP PORT` (root namespace, on the TAP's address) answers one connection with what it reads;
+// `tcp-probe IP PORT` (far namespace) connects through sipd's port, sends a line and expects it back.
+
+int tcp_echo(const char* ip, uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, ip, &a.sin_addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 1) != 0) {
+    std::perror("tcp-echo");
+    return 2;
+  }
+  std::printf("tcp-echo: listening\n");
+  std::fflush(stdout);
+  const int c = accept(fd, nullptr, nullptr);
+  char buf[256];
+  const ssize_t n = c >= 0 ? recv(c, buf, sizeof buf, 0) : -1;
+  if (n > 0) (void)!send(c, buf, size_t(n), 0);
+  close(c);
+  close(fd);
+  return n > 0 ? 0 : 1;
+}
+
+int tcp_probe(const char* ip, uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, ip, &a.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    failed("TCP to " + std::string(ip) + " did not connect through the exception path");
+    return 1;
+  }
+  const std::string line = "sipd exception path\n";
+  char buf[256];
+  (void)!send(fd, line.data(), line.size(), 0);
+  const ssize_t n = recv(fd, buf, sizeof buf, 0);
+  close(fd);
+  if (n != ssize_t(line.size()) || std::string_view(buf, size_t(n)) != line) {
+    failed("the kernel behind the TAP did not echo the line");
+    return 1;
+  }
+  std::printf("exception path: TCP to %s:%u reached the kernel behind the TAP and came back\n", ip, port);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (argc == 4 && mode == "tcp-echo") return tcp_echo(argv[2], uint16_t(std::atoi(argv[3])));
+  if (argc == 4 && mode == "tcp-probe") return tcp_probe(argv[2], uint16_t(std::atoi(argv[3])));
   if (argc != 3) {
-    std::fprintf(stderr, "usage: wire_driver rfc4475 TESTDATA_DIR | protos CASES_DIR\n");
+    std::fprintf(stderr,
+                 "usage: wire_driver rfc4475 TESTDATA_DIR | protos CASES_DIR | frag-pcap OUT | "
+                 "check-frag-pcap TX | tcp-echo IP PORT | tcp-probe IP PORT\n");
     return 2;
   }
-  const std::string mode = argv[1];
   if (mode == "rfc4475") return rfc4475(argv[2]);
   if (mode == "protos") return protos(argv[2]);
   if (mode == "frag-pcap") return make_frag_pcap(argv[2]);

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # RFC 4475 and PROTOS on the wire: sipd-dataplane on a private veth testbed with tests/e2e/wire.cfg, and
 # wire_driver in the far namespace sending each message and checking what comes back.
-#   usage: wire_run.sh rfc4475|protos|reassembly BUILD_DIR SRC_DIR
+#   usage: wire_run.sh rfc4475|protos|reassembly|exception BUILD_DIR SRC_DIR
+# exception runs the dataplane with its TAP and checks that TCP to sipd's address reaches the kernel (a
+# listener on the TAP's address) and comes back out of the port.
 # reassembly replays a fragmented INVITE through net_pcap (af_packet hands over datagrams the kernel has
 # already reassembled, so rte_ip_frag is only exercised this way) and checks the capture the port wrote.
 # Exit: 0 pass, 1 fail, 77 skip (not root).
 set -euo pipefail
 
-mode=${1:?usage: wire_run.sh rfc4475|protos|reassembly BUILD_DIR SRC_DIR}
+mode=${1:?usage: wire_run.sh rfc4475|protos|reassembly|exception BUILD_DIR SRC_DIR}
 build=$(cd "${2:?}" && pwd)
 src=$(cd "${3:?}" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "wire_run.sh: needs root (network namespaces, DPDK)"; exit 77; }
@@ -55,7 +57,9 @@ fi
 
 "$src/scripts/testbed.sh" up >/dev/null
 
-SIPD_FILE_PREFIX=$prefix SIPD_TAP="" SIPD_COUNTERS=$work/counters.json SIPD_IDLE_SLEEP_US=20 \
+tap=""
+[ "$mode" = exception ] && tap=sxtap$$  # interface names stop at 15 characters
+SIPD_FILE_PREFIX=$prefix SIPD_TAP=$tap SIPD_COUNTERS=$work/counters.json SIPD_IDLE_SLEEP_US=20 \
   "$src/scripts/appliance.sh" "$src/tests/e2e/wire.cfg" "$work/appliance.conf"
 
 "$build/bin/sipd-dataplane" --config "$work/appliance.conf" >"$work/dataplane.log" 2>&1 &
@@ -70,6 +74,12 @@ grep -q 'sipd-dataplane: ready' "$work/dataplane.log" || { echo "sipd-dataplane 
 case "$mode" in
   rfc4475)
     timeout 300 ip netns exec "$SIPD_TB_NS" "$build/bin/wire_driver" rfc4475 "$src/../shared/testdata" ;;
+  exception)
+    "$build/bin/wire_driver" tcp-echo 198.18.0.1 7000 >"$work/echo.log" 2>&1 &
+    echo_pid=$!
+    for _ in $(seq 50); do grep -q listening "$work/echo.log" && break; sleep 0.1; done
+    timeout 30 ip netns exec "$SIPD_TB_NS" "$build/bin/wire_driver" tcp-probe 198.18.0.1 7000
+    wait "$echo_pid" ;;
   protos)
     tar -xzf "$src/../shared/testdata/protos-c07/c07-sip-r2-testcases.tar.gz" -C "$work"
     timeout 600 ip netns exec "$SIPD_TB_NS" "$build/bin/wire_driver" protos "$work/testcases" ;;
