@@ -8,6 +8,8 @@
 #          SIPD_COUNTERS (/run/sipd/counters.json)
 #          SIPD_IDLE_SLEEP_US (50)      how long an idle worker sleeps between empty polls
 #          SIPD_LCORES (0)              EAL lcore list: one worker (and one port queue) per lcore, e.g. 0,1
+#          SIPD_NO_HUGE (auto)          1: always --no-huge; otherwise hugepages are used when at least 256 MB
+#                                       of them are free on a hugetlbfs mount, --no-huge when not
 set -euo pipefail
 
 script=$(realpath "${1:?usage: appliance.sh ROUTING_SCRIPT OUT_FILE}")
@@ -20,6 +22,12 @@ idle=${SIPD_IDLE_SLEEP_US:-50}
 lcores=${SIPD_LCORES:-0}
 queues=$(tr ',' '\n' <<<"$lcores" | grep -c .)
 
+memory='"--no-huge", "-m", "256"'
+if [ "${SIPD_NO_HUGE:-auto}" != 1 ] && grep -qs hugetlbfs /proc/mounts; then
+  free_kb=$(awk '/^HugePages_Free/ {f=$2} /^Hugepagesize/ {s=$2} END {print f*s}' /proc/meminfo)
+  [ "${free_kb:-0}" -ge $((256 * 1024)) ] && memory='"-m", "256"'
+fi
+
 # af_packet hands over datagrams the kernel has already reassembled, so a frame (and an mbuf) must hold the
 # largest one we accept whole: 10 KB here; anything larger arrives truncated and is dropped as malformed.
 vdevs="\"--vdev\", \"net_af_packet0,iface=$iface,framesz=10240,blocksz=20480,framecnt=512,qpairs=$queues\""
@@ -27,7 +35,7 @@ vdevs="\"--vdev\", \"net_af_packet0,iface=$iface,framesz=10240,blocksz=20480,fra
 
 cat >"$out" <<CONF
 # Written by scripts/appliance.sh for the veth testbed.
-eal = ["-l", "$lcores", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", "$prefix", $vdevs,
+eal = ["-l", "$lcores", $memory, "--no-pci", "--file-prefix", "$prefix", $vdevs,
        "--log-level", "*:warning"];
 port = { address = "198.18.0.1"; prefix = 15; gateway = ""; sip_port = 5060; mtu = 1500; tap = "$tap"; };
 workers = { idle_sleep_us = $idle; };

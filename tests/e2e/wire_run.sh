@@ -59,7 +59,7 @@ fi
 
 tap=""
 [ "$mode" = exception ] && tap=sxtap$$  # interface names stop at 15 characters
-SIPD_FILE_PREFIX=$prefix SIPD_TAP=$tap SIPD_COUNTERS=$work/counters.json SIPD_IDLE_SLEEP_US=20 \
+SIPD_NO_HUGE=1 SIPD_FILE_PREFIX=$prefix SIPD_TAP=$tap SIPD_COUNTERS=$work/counters.json SIPD_IDLE_SLEEP_US=20 \
   "$src/scripts/appliance.sh" "$src/tests/e2e/wire.cfg" "$work/appliance.conf"
 
 "$build/bin/sipd-dataplane" --config "$work/appliance.conf" >"$work/dataplane.log" 2>&1 &
