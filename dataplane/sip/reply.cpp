@@ -80,9 +80,11 @@ BuildResult build_reply(const Message& req, const ReplyOptions& opt, char* out, 
   std::string_view first_via;
   Via via;
   bool via_ok = false;
+  size_t via_field = 0;  // the field the first Via value is in (an empty "Via:" line has none)
   {
     ValueIterator it(req, HeaderId::Via);
     via_ok = it.next(first_via) && parse_via(first_via, via);
+    via_field = it.field();
   }
   o.put("SIP/2.0 ");
   o.put(uint32_t(opt.code));
@@ -98,7 +100,7 @@ BuildResult build_reply(const Message& req, const ReplyOptions& opt, char* out, 
     o.put(req.name(i));
     o.put(": ");
     const std::string_view v = req.value(i);
-    if (id == HeaderId::Via && !top_done && via_ok) {
+    if (id == HeaderId::Via && !top_done && via_ok && i == via_field) {
       top_done = true;
       top_via(o, v, first_via, via, opt);
     } else {

@@ -108,3 +108,28 @@ TEST(reply, StatelessToTagIsStablePerRequest) {
 
 }  // namespace
 }  // namespace sipd::sip
+
+namespace sipd::sip {
+namespace {
+
+// Found by fuzz.proxy: an empty first Via line, the first Via value on a later line.
+TEST(reply, EmptyFirstViaLine) {
+  const std::string req =
+      "OPTIONS sip:a@198.18.0.1 SIP/2.0\r\nVia: \r\nMax-Forwards: 70\r\nFrom: <sip:b@c>;tag=1\r\nTo: "
+      "<sip:a@d>\r\n"
+      "Call-ID: x\r\nCSeq: 1 OPTIONS\r\nVia: SIP/2.0/UDP 198.18.0.2;rport;branch=z9hG4bK-1\r\n"
+      "Content-Length: 0\r\n\r\n";
+  ReplyOptions opt;
+  opt.code = 400;
+  opt.reason = "Bad Request";
+  opt.received_ip = "198.18.0.2";
+  opt.received_port = 5062;
+  const std::string out = reply(req, opt);
+  EXPECT_NE(out.find("Via: \r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("Via: SIP/2.0/UDP 198.18.0.2;rport=5062;branch=z9hG4bK-1;received=198.18.0.2\r\n"),
+            std::string::npos)
+      << out;
+}
+
+}  // namespace
+}  // namespace sipd::sip
