@@ -63,6 +63,21 @@ check_calls() {
   fi
 }
 
+# With several workers (SIPD_LCORES=0,1), every worker must have handled SIP and calls must have been handed
+# over between them by Call-ID (the counters file is written once more when the dataplane stops).
+check_workers() {
+  local dir=$1 counters n busy handed
+  [[ ${SIPD_LCORES:-0} == *,* ]] || return 0
+  counters=$(e2e_counters_path "$dir/appliance.conf")
+  n=$(grep -o '"worker": [0-9]*' "$counters" | wc -l)
+  busy=$(grep -o '"sip_rx": [1-9][0-9]*' "$counters" | wc -l)
+  handed=$(grep -o '"handed_over": [1-9][0-9]*' "$counters" | wc -l)
+  echo "workers: $n, with SIP handled: $busy, that handed calls over: $handed"
+  if [ "$n" -lt 2 ] || [ "$busy" -ne "$n" ] || [ "$handed" -lt 1 ]; then
+    fail "workers: expected every one of the $n workers to handle SIP and some hand-over between them"
+  fi
+}
+
 main() {
   e2e_require_root
   e2e_require_tools sipp ip nft ethtool ping ss timeout || exit 1
@@ -80,6 +95,7 @@ main() {
   check_arp_and_ping
   check_calls "$work"
   if ! e2e_dataplane_stop; then fail "sipd-dataplane did not stop within 10 s of SIGTERM"; fi
+  check_workers "$work"
 
   if [ ${#failures[@]} -gt 0 ]; then
     echo "calls.sh: ${#failures[@]} check(s) failed:"; printf '  %s\n' "${failures[@]}"
