@@ -268,7 +268,9 @@ Value Vm::load_pv(const Context& ctx, VmState& st, PvId id, std::string_view arg
     case PvId::ScriptFlags:
       return Value::integer(st.script_flags);
     case PvId::BranchIdx:
-      return Value::integer(0);
+      return Value::integer(ctx.t_branch);
+    case PvId::ReplyCode:
+      return ctx.t_reply_code ? Value::integer(ctx.t_reply_code) : Value::null();
     case PvId::MsgLen:
       return m ? Value::integer(int64_t(m->message().size())) : Value::null();
     case PvId::Time:
@@ -397,7 +399,8 @@ RunStatus Vm::run(const config::Program& program, int route_index, const Context
   std::fill_n(st.avps.begin(), std::min(program.avp_names.size(), st.avps.size()), Value::null());
   st.arena_used = 0;
   st.retcode = 1;
-  st.msg_flags = st.branch_flags = st.script_flags = 0;
+  st.msg_flags = ctx.initial_msg_flags;
+  st.branch_flags = st.script_flags = 0;
   st.dst_uri = st.new_ruri = st.new_from_uri = st.new_to_uri = {};
   st.reply_header_count = 0;
   st.acc = 0;

@@ -46,6 +46,11 @@ struct Context {
   uint16_t src_port = 0, dst_port = 0;
   Transport transport = Transport::Udp;
   bool ipv6 = false;
+  // Set by the transaction layer's routes: $T_reply_code, $T_branch_idx, and the message flags the
+  // transaction kept for its failure_route.
+  int16_t t_reply_code = 0;
+  int16_t t_branch = 0;
+  uint32_t initial_msg_flags = 0;
 };
 
 struct VmState;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "dataplane/engine/natives.h"
 #include "dataplane/proxy/steering.h"
 #include "dataplane/sip/chars.h"
 #include "dataplane/sip/list.h"
@@ -20,6 +21,12 @@ namespace {
 uint64_t mix(uint64_t h, std::string_view s) {
   for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
   return (h ^ 0xff) * 0x100000001b3ull;
+}
+
+std::string_view number_text(uint16_t code) {
+  static thread_local char buf[8];
+  const auto r = std::to_chars(buf, buf + sizeof buf, code);
+  return {buf, size_t(r.ptr - buf)};
 }
 
 std::string_view number(uint32_t n, char (&buf)[12]) {
@@ -57,7 +64,7 @@ std::string_view format_ipv4(uint32_t ip, char (&buf)[16]) {
   return {buf, size_t(p - buf)};
 }
 
-StatelessProxy::StatelessProxy(const config::Program& program, const Settings& settings, Sender& out)
+StatelessProxy::StatelessProxy(const config::Program& program, const Settings& settings, proxy::Sender& out)
     : program_(program), settings_(settings), out_(out), vm_(*this) {
   reply_route_ = program.find_route(config::RouteKind::Reply, "");
   error_route_ = program.find_route(config::RouteKind::Error, "");
@@ -76,6 +83,7 @@ void StatelessProxy::log(int level, std::string_view text) {
 void StatelessProxy::handle(const Endpoint& from, std::string_view payload) {
   ++counters_.rx;
   from_ = from;
+  cur_ = &msg_;
   const sip::Defect parsed = msg_.parse(payload, sip::Framing::Datagram);
   const sip::Verdict v = sip::validate(msg_, parsed);
   if (v.action == sip::Action::Drop) {
@@ -84,6 +92,7 @@ void StatelessProxy::handle(const Endpoint& from, std::string_view payload) {
   }
   if (msg_.is_response()) {
     ++counters_.responses;
+    if (tm_ && tm_->on_response(msg_, from, now_ms_) == tm::Layer::Handled::Absorbed) return;
     response(from);
     return;
   }
@@ -117,18 +126,21 @@ void StatelessProxy::handle(const Endpoint& from, std::string_view payload) {
     reply_with(v.status, v.reason, line.empty() ? std::span<const std::string_view>() : std::span(&line, 1));
     return;
   }
+  if (tm_ && tm_->on_request(msg_, from, now_ms_) == tm::Layer::Handled::Absorbed) return;
   request(from);
 }
 
 engine::Context StatelessProxy::context(sip::EditList* edits) {
   engine::Context ctx;
-  ctx.msg = &msg_;
+  ctx.msg = cur_;
   ctx.edits = edits;
   ctx.src_ip = format_ipv4(from_.ip, src_text_);
   ctx.src_port = from_.port;
   ctx.dst_ip = format_ipv4(settings_.local.ip, dst_text_);
   ctx.dst_port = settings_.local.port;
   ctx.transport = engine::Transport::Udp;
+  ctx.t_reply_code = reply_code_;
+  ctx.t_branch = branch_idx_;
   return ctx;
 }
 
@@ -147,18 +159,25 @@ void StatelessProxy::finish(engine::RunStatus status, const engine::Context& ctx
 }
 
 void StatelessProxy::request(const Endpoint&) {
-  sip::EditList edits(msg_);
+  sip::EditList edits(*cur_);
   edits_ = &edits;
   decided_ = false;
+  txn_ = nullptr;
+  arm_failure_ = arm_reply_ = arm_branch_ = -1;
+  extra_count_ = 0;
+  received_marked_ = false;
   const engine::Context ctx = context(&edits);
   finish(vm_.run(program_, 0, ctx, state_), ctx);
   edits_ = nullptr;
 }
 
 void StatelessProxy::run_error_route(const Endpoint&, uint16_t, std::string_view) {
-  sip::EditList edits(msg_);
+  sip::EditList edits(*cur_);
   edits_ = &edits;
   decided_ = false;
+  txn_ = nullptr;
+  extra_count_ = 0;
+  received_marked_ = false;
   const engine::Context ctx = context(&edits);
   finish(vm_.run(program_, error_route_, ctx, state_), ctx);
   edits_ = nullptr;
@@ -240,11 +259,11 @@ bool StatelessProxy::emit(const Endpoint& to, sip::EditList& edits) {
 
 void StatelessProxy::reply_with(uint16_t code, std::string_view reason,
                                 std::span<const std::string_view> extra) {
-  if (msg_.method() == sip::Method::Ack) return;
+  if (cur_->method() == sip::Method::Ack) return;
   // RFC 3261 18.2.2 (UDP): to the source address, at the rport (the source port) or the sent-by port; a
   // top Via too broken to read is answered at the source port.
   sip::Via via;
-  const bool via_ok = sip::parse_top_via(msg_, via);
+  const bool via_ok = sip::parse_top_via(*cur_, via);
   const Endpoint to{from_.ip, !via_ok || via.has_rport ? from_.port : via.port ? via.port : uint16_t(5060)};
   if (unroutable(to.ip)) {
     ++counters_.dropped[size_t(Drop::Broadcast)];
@@ -254,14 +273,14 @@ void StatelessProxy::reply_with(uint16_t code, std::string_view reason,
   sip::ReplyOptions ro;
   ro.code = code;
   ro.reason = reason;
-  ro.to_tag = sip::stateless_to_tag(msg_, settings_.tag_key, tag);
+  ro.to_tag = sip::stateless_to_tag(*cur_, settings_.tag_key, tag);
   ro.received_ip = format_ipv4(from_.ip, ip);
   ro.received_port = from_.port;
   std::string_view server = settings_.server_header;
   if (server.starts_with("Server:")) server = sip::trim(server.substr(7));
   ro.server = server;
   ro.extra = extra;
-  const sip::BuildResult b = sip::build_reply(msg_, ro, buf_.data(), buf_.size());
+  const sip::BuildResult b = sip::build_reply(*cur_, ro, buf_.data(), buf_.size());
   if (!b.ok()) {
     ++counters_.dropped[size_t(Drop::BuildFailed)];
     return;
@@ -275,7 +294,45 @@ void StatelessProxy::reply_with(uint16_t code, std::string_view reason,
 int64_t StatelessProxy::call(const config::FunctionSpec& fn, std::span<const engine::Value> args,
                              engine::VmState& st) {
   const std::string_view name = fn.name;
-  if (name == "forward" || name == "t_relay") return forward(name == "forward" ? args : args.first(0), st);
+  if (name == "forward") return forward(args, st);
+  if (name == "t_relay") return tm_ ? relay(st) : forward({}, st);  // without tm: stateless
+  if (name == "t_reply" && tm_) {
+    uint64_t status = 0;
+    if (!sip::parse_uint(engine::to_text(st, args[0]), 699, status) || status < 100) return -1;
+    return t_reply(uint16_t(status), engine::to_text(st, args[1]), st);
+  }
+  if (tm_) {
+    if (name == "t_newtran") return transaction() ? 1 : -1;
+    if (name == "t_check_trans") return tm_->find(*cur_) ? 1 : -1;
+    if (name == "t_on_failure" || name == "t_on_reply" || name == "t_on_branch") {
+      const config::RouteKind kind = name == "t_on_failure" ? config::RouteKind::Failure
+                                     : name == "t_on_reply" ? config::RouteKind::Reply
+                                                            : config::RouteKind::Branch;
+      const int route = route_arg(kind, st, args[0]);
+      int16_t& armed = name == "t_on_failure" ? arm_failure_
+                       : name == "t_on_reply" ? arm_reply_
+                                              : arm_branch_;
+      armed = int16_t(route);
+      if (txn_)
+        (name == "t_on_failure" ? txn_->on_failure
+         : name == "t_on_reply" ? txn_->on_reply
+                                : txn_->on_branch) = int16_t(route);
+      return route >= 0 ? 1 : -1;
+    }
+    if (name == "t_was_cancelled") return txn_ && txn_->cancelled ? 1 : -1;
+    if (name == "t_check_status")
+      return reply_code_ &&
+                     engine::regex_match(engine::to_text(st, args[0]), number_text(uint16_t(reply_code_)))
+                 ? 1
+                 : -1;
+  }
+  if (name == "append_branch") {
+    if (extra_count_ >= extra_branches_.size() - 1) return -1;
+    const std::string_view uri = args.empty() ? (!st.new_ruri.empty() ? st.new_ruri : cur_->request_uri())
+                                              : engine::arena_copy(st, engine::to_text(st, args[0]));
+    extra_branches_[extra_count_++] = uri;
+    return 1;
+  }
   if (name == "sl_send_reply" || name == "send_reply" || name == "t_reply") {
     const std::string_view code = engine::to_text(st, args[0]);
     uint64_t status = 0;
@@ -307,9 +364,9 @@ int64_t StatelessProxy::record_route() {
 // RFC 3261 16.4: a first Route naming us is removed; the next hop is then the first Route left, if any
 // ($du), else the Request-URI. True when the request carried Route headers.
 int64_t StatelessProxy::loose_route(engine::VmState& st) {
-  const uint16_t field = msg_.first(sip::HeaderId::Route);
+  const uint16_t field = cur_->first(sip::HeaderId::Route);
   if (field == sip::kNoHeader) return -1;
-  sip::ValueIterator it(msg_, sip::HeaderId::Route);
+  sip::ValueIterator it(*cur_, sip::HeaderId::Route);
   std::string_view first;
   sip::NameAddr na;
   sip::Uri uri;
@@ -319,11 +376,11 @@ int64_t StatelessProxy::loose_route(engine::VmState& st) {
   std::string_view next = first;
   if (is_me(uri.host, uri.port)) {
     // Remove our value: the whole field when it is the field's only value, else the value and its comma.
-    const std::string_view field_value = msg_.value(it.field());
+    const std::string_view field_value = cur_->value(it.field());
     std::string_view second;
     const bool more = it.next(second);
     if (more && it.field() == field) {
-      const uint32_t off = uint32_t(first.data() - msg_.buffer().data());
+      const uint32_t off = uint32_t(first.data() - cur_->buffer().data());
       if (edits_) (void)edits_->remove(sip::Span{off, uint32_t(second.data() - first.data())});
     } else if (edits_) {
       (void)edits_->remove_header(field);
@@ -350,25 +407,10 @@ bool StatelessProxy::destination_of(std::string_view text, Endpoint& to) const {
   return true;
 }
 
-int64_t StatelessProxy::forward(std::span<const engine::Value> args, engine::VmState& st) {
-  if (!edits_ || !msg_.is_request()) return -1;
-  const std::string_view target = !args.empty()          ? engine::to_text(st, args[0])
-                                  : !st.dst_uri.empty()  ? st.dst_uri
-                                  : !st.new_ruri.empty() ? st.new_ruri
-                                                         : msg_.request_uri();
-  Endpoint to;
-  if (!destination_of(target, to)) {
-    log(1, "forward(): the destination is not an IPv4 address (the dataplane does no DNS)");
-    ++counters_.dropped[size_t(Drop::NoDestination)];
-    return -1;
-  }
-  if (unroutable(to.ip)) {
-    ++counters_.dropped[size_t(Drop::Broadcast)];
-    return -1;
-  }
-  // received/rport on the Via we got it through (RFC 3261 18.2.1, RFC 3581 4).
-  sip::Via via;
-  if (!sip::parse_top_via(msg_, via)) return -1;
+// received/rport on the Via we got the request through (RFC 3261 18.2.1, RFC 3581 4), once per run.
+void StatelessProxy::mark_received(const sip::Via& via) {
+  if (received_marked_ || !edits_) return;
+  received_marked_ = true;
   char ip[16], port[12];
   const std::string_view src = format_ipv4(from_.ip, ip);
   if (via.has_rport && via.rport.empty()) {
@@ -380,7 +422,7 @@ int64_t StatelessProxy::forward(std::span<const engine::Value> args, engine::VmS
       const std::string_view digits = number(from_.port, port);
       std::memcpy(text + 6, digits.data(), digits.size());
       (void)edits_->replace(
-          sip::Span{uint32_t(p.name.data() - msg_.buffer().data()), uint32_t(p.name.size())},
+          sip::Span{uint32_t(p.name.data() - cur_->buffer().data()), uint32_t(p.name.size())},
           std::string_view(text, 6 + digits.size()));
       break;
     }
@@ -390,41 +432,208 @@ int64_t StatelessProxy::forward(std::span<const engine::Value> args, engine::VmS
     std::memcpy(param + 10, src.data(), src.size());
     (void)edits_->add_top_via_param(std::string_view(param, 10 + src.size()));
   }
-  // Our Via, with the stateless branch of RFC 3261 16.11: the same for a request's retransmissions and
-  // for the CANCEL of an INVITE (both hash the incoming branch), worker-tagged for steering replies.
+}
+
+// The stateless branch of RFC 3261 16.11: the same for a request's retransmissions and for the CANCEL of
+// an INVITE (both hash the incoming branch), worker-tagged for steering replies.
+std::string_view StatelessProxy::stateless_branch(const sip::Via& via, char (&buf)[40]) const {
   uint64_t h = mix(settings_.tag_key, via.branch);
   if (!via.rfc3261_branch()) {
-    h = mix(h, msg_.first_value(sip::HeaderId::CallId));
-    h = mix(h, msg_.first_value(sip::HeaderId::From));
-    h = mix(h, msg_.first_value(sip::HeaderId::To));
-    h = mix(h, msg_.request_uri());
+    h = mix(h, cur_->first_value(sip::HeaderId::CallId));
+    h = mix(h, cur_->first_value(sip::HeaderId::From));
+    h = mix(h, cur_->first_value(sip::HeaderId::To));
+    h = mix(h, cur_->request_uri());
     h = mix(h, via.host);
     sip::CSeq cseq;
-    if (sip::parse_cseq(msg_.first_value(sip::HeaderId::CSeq), cseq)) {
+    if (sip::parse_cseq(cur_->first_value(sip::HeaderId::CSeq), cseq)) {
       char n[12];
       h = mix(h, number(cseq.number, n));
     }
   }
-  // "SIP/2.0/UDP 198.18.0.1:5060;branch=z9hG4bKsl" + worker digit + 16 hex digits, written by hand: this
-  // runs for every forwarded request and printf was 5% of the pipeline.
   static constexpr char kHex[] = "0123456789abcdef";
-  char value[96];
+  size_t n = kBranchPrefix.size();
+  std::memcpy(buf, kBranchPrefix.data(), n);
+  buf[n++] = kHex[settings_.worker & 0xf];
+  for (int shift = 60; shift >= 0; shift -= 4) buf[n++] = kHex[(h >> shift) & 0xf];
+  return {buf, n};
+}
+
+// "SIP/2.0/UDP 198.18.0.1:5060;branch=..." written by hand: it runs for every forwarded request, and
+// printf was 5% of the pipeline.
+std::string_view StatelessProxy::our_via(std::string_view branch, char (&buf)[96]) const {
   size_t n = 0;
-  auto put = [&](std::string_view text) {
-    std::memcpy(value + n, text.data(), text.size());
-    n += text.size();
-  };
-  put("SIP/2.0/UDP ");
-  put(local_text_);
-  put(";branch=");
-  put(kBranchPrefix);
-  value[n++] = kHex[settings_.worker & 0xf];
-  for (int shift = 60; shift >= 0; shift -= 4) value[n++] = kHex[(h >> shift) & 0xf];
-  if (!edits_->add_top_via(std::string_view(value, n))) return -1;
+  for (std::string_view part : {std::string_view("SIP/2.0/UDP "), std::string_view(local_text_),
+                                std::string_view(";branch="), branch}) {
+    std::memcpy(buf + n, part.data(), part.size());
+    n += part.size();
+  }
+  return {buf, n};
+}
+
+int64_t StatelessProxy::forward(std::span<const engine::Value> args, engine::VmState& st) {
+  if (!edits_ || !cur_->is_request()) return -1;
+  const std::string_view target = !args.empty()          ? engine::to_text(st, args[0])
+                                  : !st.dst_uri.empty()  ? st.dst_uri
+                                  : !st.new_ruri.empty() ? st.new_ruri
+                                                         : cur_->request_uri();
+  Endpoint to;
+  if (!destination_of(target, to)) {
+    log(1, "forward(): the destination is not an IPv4 address (the dataplane does no DNS)");
+    ++counters_.dropped[size_t(Drop::NoDestination)];
+    return -1;
+  }
+  if (unroutable(to.ip)) {
+    ++counters_.dropped[size_t(Drop::Broadcast)];
+    return -1;
+  }
+  sip::Via via;
+  if (!sip::parse_top_via(*cur_, via)) return -1;
+  mark_received(via);
+  char branch[40], value[96];
+  if (!edits_->add_top_via(our_via(stateless_branch(via, branch), value))) return -1;
   if (!emit(to, *edits_)) return -1;
   decided_ = true;
   ++counters_.forwarded;
   return 1;
+}
+
+tm::Transaction* StatelessProxy::transaction() {
+  if (txn_) return txn_;
+  txn_ = tm_->create(*cur_, from_, now_ms_);
+  if (txn_) {
+    txn_->on_failure = arm_failure_;
+    txn_->on_reply = arm_reply_;
+    txn_->on_branch = arm_branch_;
+  }
+  return txn_;
+}
+
+// t_relay(): the server transaction (created on first use) and one client branch per destination — the
+// current one ($du, else the R-URI as the script left it), then each append_branch() — with our Via
+// carrying the transaction's branch. Returns 1 when at least one branch left.
+int64_t StatelessProxy::relay(engine::VmState& st) {
+  if (!edits_ || !cur_->is_request()) return -1;
+  if (cur_->method() == sip::Method::Ack) return forward({}, st);  // an ACK has no transaction of its own
+  tm::Transaction* t = transaction();
+  if (!t) {  // the pool or its store is full: a clear answer, and the caller tries again later
+    ++counters_.full;
+    static constexpr std::string_view kRetry[] = {"Retry-After: 5\r\n"};
+    reply_with(503, "Service Unavailable", kRetry);
+    return 0;
+  }
+  t->msg_flags = st.msg_flags;
+  sip::Via via;
+  if (!sip::parse_top_via(*cur_, via)) return -1;
+  mark_received(via);
+  const std::string_view first = !st.dst_uri.empty()    ? st.dst_uri
+                                 : !st.new_ruri.empty() ? st.new_ruri
+                                                        : cur_->request_uri();
+  int sent = 0;
+  for (int d = 0; d <= extra_count_; ++d) {
+    const std::string_view uri = d == 0 ? first : extra_branches_[size_t(d - 1)];
+    Endpoint to;
+    if (!destination_of(uri, to) || unroutable(to.ip)) {
+      log(1, "t_relay(): a destination is not an IPv4 address (the dataplane does no DNS)");
+      continue;
+    }
+    const int b = tm_->next_branch(*t);
+    if (b < 0) break;
+    if (d > 0) (void)edits_->set_request_uri(uri);  // an appended branch goes to its own URI
+    char id[40], value[96];
+    if (!edits_->set_top_via(our_via(tm_->branch_id(*t, b, id), value))) return -1;
+    const sip::BuildResult built = edits_->build(buf_.data(), buf_.size());
+    if (!built.ok()) {
+      ++counters_.dropped[size_t(Drop::BuildFailed)];
+      continue;
+    }
+    if (tm_->add_branch(*t, b, to, std::string_view(buf_.data(), built.size), now_ms_)) ++sent;
+  }
+  extra_count_ = 0;
+  if (!sent) return -1;
+  decided_ = true;
+  ++counters_.relayed;
+  return 1;
+}
+
+int64_t StatelessProxy::t_reply(uint16_t code, std::string_view reason, engine::VmState& st) {
+  if (cur_->method() == sip::Method::Ack) return -1;
+  tm::Transaction* t = transaction();
+  if (!t) {
+    ++counters_.full;
+    return -1;
+  }
+  char tag[16], ip[16];
+  sip::ReplyOptions ro;
+  ro.code = code;
+  ro.reason = reason;
+  ro.to_tag = sip::stateless_to_tag(*cur_, settings_.tag_key, tag);
+  ro.received_ip = format_ipv4(t->source.ip, ip);
+  ro.received_port = t->source.port;
+  std::string_view server = settings_.server_header;
+  if (server.starts_with("Server:")) server = sip::trim(server.substr(7));
+  ro.server = server;
+  ro.extra = std::span<const std::string_view>(st.reply_headers.data(), st.reply_header_count);
+  const sip::BuildResult b = sip::build_reply(*cur_, ro, buf_.data(), buf_.size());
+  if (!b.ok()) return -1;
+  tm_->reply(*t, code, std::string_view(buf_.data(), b.size), now_ms_);
+  decided_ = true;
+  ++counters_.replies_sent;
+  ++counters_.replies_by_class[code / 100 < 7 ? code / 100 : 0];
+  return 1;
+}
+
+int StatelessProxy::route_arg(config::RouteKind kind, engine::VmState& st, const engine::Value& v) {
+  return program_.find_route(kind, engine::to_text(st, v));
+}
+
+bool StatelessProxy::reply_route(tm::Transaction& t, int branch, const sip::Message& response) {
+  if (t.on_reply < 0) return true;
+  sip::EditList edits(response);
+  edits_ = nullptr;  // a reply route may look at the response; edits to it are not applied here
+  reply_code_ = int16_t(response.status());
+  branch_idx_ = int16_t(branch);
+  const sip::Message* saved = cur_;
+  cur_ = &response;
+  tm::Transaction* saved_txn = txn_;
+  txn_ = &t;
+  const engine::Context ctx = context(nullptr);
+  engine::RunStatus s = vm_.run(program_, t.on_reply, ctx, state_);
+  while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, state_, -1);
+  cur_ = saved;
+  txn_ = saved_txn;
+  return s != engine::RunStatus::Drop;
+}
+
+// failure_route: the stored request, parsed again, with the best final answer as $T_reply_code; what the
+// script relays goes out as new branches of the same transaction (serial forking).
+void StatelessProxy::failure_route(tm::Transaction& t) {
+  const int route = t.on_failure;
+  t.on_failure = -1;  // one run per arming; the script may arm it again
+  if (route < 0 || stored_.parse(tm_->request_of(t)) != sip::Defect::None) return;
+  const sip::Message* saved = cur_;
+  const Endpoint saved_from = from_;
+  tm::Transaction* saved_txn = txn_;
+  sip::EditList* saved_edits = edits_;
+  const bool saved_decided = decided_, saved_marked = received_marked_;
+  cur_ = &stored_;
+  from_ = t.source;
+  txn_ = &t;
+  sip::EditList edits(stored_);
+  edits_ = &edits;
+  received_marked_ = false;
+  extra_count_ = 0;
+  reply_code_ = int16_t(t.best_code);
+  branch_idx_ = t.best_branch;
+  engine::Context ctx = context(&edits);
+  ctx.initial_msg_flags = t.msg_flags;
+  finish(vm_.run(program_, route, ctx, state_), ctx);
+  cur_ = saved;
+  from_ = saved_from;
+  txn_ = saved_txn;
+  edits_ = saved_edits;
+  decided_ = saved_decided;
+  received_marked_ = saved_marked;
+  reply_code_ = branch_idx_ = 0;
 }
 
 }  // namespace sipd::proxy

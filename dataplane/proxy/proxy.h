@@ -21,20 +21,13 @@
 
 #include "config/program.h"
 #include "dataplane/engine/vm.h"
+#include "dataplane/proxy/endpoint.h"
 #include "dataplane/sip/builder.h"
 #include "dataplane/sip/message.h"
+#include "dataplane/sip/via.h"
+#include "dataplane/tm/tm.h"
 
 namespace sipd::proxy {
-
-// An IPv4 address (host byte order) and port.
-struct Endpoint {
-  uint32_t ip = 0;
-  uint16_t port = 0;
-  bool operator==(const Endpoint&) const = default;
-};
-
-bool parse_ipv4(std::string_view text, uint32_t& out);
-std::string_view format_ipv4(uint32_t ip, char (&buf)[16]);
 
 struct Settings {
   Endpoint local{0xC6120001u, 5060};           // 198.18.0.1:5060
@@ -63,6 +56,8 @@ struct Counters {
   std::array<uint64_t, size_t(Drop::kCount)> dropped{};
   uint64_t parse_errors = 0;  // requests the core answered 4xx/5xx before the script
   uint64_t suspensions = 0;   // functions whose answer lives in the control process (answered -1 for now)
+  uint64_t relayed = 0;       // t_relay() with a transaction layer
+  uint64_t full = 0;          // 503 because the transaction pool or its store was full
 };
 
 // Where the proxy puts what it sends: one call per datagram, bytes valid until the call returns.
@@ -72,12 +67,24 @@ class Sender {
   virtual void send(const Endpoint& to, std::string_view bytes) = 0;
 };
 
-class StatelessProxy final : public engine::Host {
+// The proxy of one worker: stateless by itself; stateful (t_relay, t_reply, failure routes, forking) once a
+// transaction layer is attached.
+class StatelessProxy final : public engine::Host, public tm::User, public tm::Sender {
  public:
-  StatelessProxy(const config::Program& program, const Settings& settings, Sender& out);
+  StatelessProxy(const config::Program& program, const Settings& settings, proxy::Sender& out);
 
   // One UDP datagram from `from` to our address.
   void handle(const Endpoint& from, std::string_view payload);
+
+  // The worker's transaction layer (built with this proxy as its User and Sender), and its clock in ms.
+  void attach(tm::Layer* layer) { tm_ = layer; }
+  void set_time(uint64_t now_ms) { now_ms_ = now_ms; }
+
+  // tm::User
+  bool reply_route(tm::Transaction& t, int branch, const sip::Message& response) override;
+  void failure_route(tm::Transaction& t) override;
+  // tm::Sender: what the transaction layer sends goes out like everything else.
+  void send(const Endpoint& to, std::string_view bytes) override { out_.send(to, bytes); }
 
   const Counters& counters() const { return counters_; }
   // Script log lines go here (the worker forwards them to the logger); stderr by default.
@@ -96,6 +103,13 @@ class StatelessProxy final : public engine::Host {
   void finish(engine::RunStatus status, const engine::Context& ctx);
   void reply_with(uint16_t code, std::string_view reason, std::span<const std::string_view> extra);
   int64_t forward(std::span<const engine::Value> args, engine::VmState& st);
+  int64_t relay(engine::VmState& st);
+  int64_t t_reply(uint16_t code, std::string_view reason, engine::VmState& st);
+  tm::Transaction* transaction();  // the current run's, created when there is none; null when full
+  void mark_received(const sip::Via& via);
+  std::string_view our_via(std::string_view branch, char (&buf)[96]) const;
+  std::string_view stateless_branch(const sip::Via& via, char (&buf)[40]) const;
+  int route_arg(config::RouteKind kind, engine::VmState& st, const engine::Value& v);
   int64_t loose_route(engine::VmState& st);
   int64_t record_route();
   bool destination_of(std::string_view uri, Endpoint& to) const;
@@ -105,10 +119,20 @@ class StatelessProxy final : public engine::Host {
 
   const config::Program& program_;
   Settings settings_;
-  Sender& out_;
+  proxy::Sender& out_;
   engine::Vm vm_;
   engine::VmState state_;
   sip::Message msg_;
+  const sip::Message* cur_ = &msg_;  // the request the script works on (in failure_route: the stored one)
+  sip::Message stored_;              // a transaction's request, parsed again for failure_route
+  tm::Layer* tm_ = nullptr;
+  uint64_t now_ms_ = 0;
+  tm::Transaction* txn_ = nullptr;  // the transaction of the current run, once there is one
+  int16_t arm_failure_ = -1, arm_reply_ = -1, arm_branch_ = -1;      // t_on_* before t_relay
+  std::array<std::string_view, tm::kMaxBranches> extra_branches_{};  // append_branch() this run
+  uint8_t extra_count_ = 0;
+  bool received_marked_ = false;             // received/rport written into this run's edits
+  int16_t reply_code_ = 0, branch_idx_ = 0;  // $T_reply_code, $T_branch_idx
   sip::EditList* edits_ = nullptr;
   Endpoint from_;
   bool decided_ = false;  // the script forwarded or replied

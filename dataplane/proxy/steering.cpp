@@ -16,7 +16,7 @@ uint8_t owner_of(const sip::Message& msg, uint8_t workers) {
   if (msg.is_response()) {
     sip::Via via;
     if (sip::parse_top_via(msg, via) && via.branch.size() > kBranchPrefix.size() &&
-        via.branch.starts_with(kBranchPrefix)) {
+        via.branch.starts_with(kOurBranches) && (via.branch[8] == 'l' || via.branch[8] == 't')) {
       const char d = via.branch[kBranchPrefix.size()];
       const int w = d >= '0' && d <= '9' ? d - '0' : d >= 'a' && d <= 'f' ? d - 'a' + 10 : -1;
       if (w >= 0 && w < workers) return uint8_t(w);

@@ -13,8 +13,10 @@
 
 namespace sipd::proxy {
 
-// The Via branch prefix of sipd's stateless branches, followed by one hex digit: the owning worker.
+// The Via branch prefix of sipd's stateless branches ("z9hG4bKsl") and of its transactions' branches
+// ("z9hG4bKst"), each followed by one hex digit: the owning worker.
 inline constexpr std::string_view kBranchPrefix = "z9hG4bKsl";
+inline constexpr std::string_view kOurBranches = "z9hG4bKs";
 
 uint32_t call_id_hash(std::string_view call_id);
 

@@ -90,6 +90,12 @@ bool EditList::add_top_via(std::string_view via_value) {
   return add_line(first != kNoHeader ? msg_.header(first).line.off : first_line_offset(), "Via", via_value);
 }
 
+bool EditList::set_top_via(std::string_view via_value) {
+  const uint16_t first = msg_.first(HeaderId::Via);
+  return add_line(first != kNoHeader ? msg_.header(first).line.off : first_line_offset(), "Via", via_value,
+                  &via_slot_);
+}
+
 bool EditList::add_top_via_param(std::string_view param) {
   const uint16_t first = msg_.first(HeaderId::Via);
   if (first == kNoHeader) return false;

@@ -42,9 +42,11 @@ class EditList {
   // first call's Via on top).
   bool add_top_via(std::string_view via_value);    // a new first "Via: value" line
   bool add_top_via_param(std::string_view param);  // appended to the top Via value, e.g. ";received=1.2.3.4"
-  bool remove_top_via();                           // the first value of the first Via line
-  bool set_request_uri(std::string_view uri);      // replaces any earlier call's edit
-  bool set_max_forwards(uint32_t value);           // rewrites the value, or adds the header
+  // Like add_top_via, but a second call replaces the first one's Via (one per branch of a fork).
+  bool set_top_via(std::string_view via_value);
+  bool remove_top_via();                       // the first value of the first Via line
+  bool set_request_uri(std::string_view uri);  // replaces any earlier call's edit
+  bool set_max_forwards(uint32_t value);       // rewrites the value, or adds the header
   // The address of the first From or To field (`id`), display name and parameters kept; a bare addr-spec
   // gets angle brackets, since the new URI may carry parameters. Replaces any earlier call's edit.
   bool set_address_uri(HeaderId id, std::string_view uri);
@@ -89,7 +91,7 @@ class EditList {
   size_t arena_used_ = 0;
   int ruri_slot_ = -1;
   int mf_slot_ = -1;
-  int from_slot_ = -1, to_slot_ = -1;
+  int from_slot_ = -1, to_slot_ = -1, via_slot_ = -1;
   bool failed_ = false;
   bool body_set_ = false;
   std::string_view body_;

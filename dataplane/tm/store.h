@@ -1,0 +1,89 @@
+// Where transactions keep their messages (the request as received and as sent on each branch, the last
+// response, the best final response so far): a preallocated pool of fixed-size chunks, a message being a
+// chain of them. No allocation after construction; when the pool is empty, store() fails and the caller
+// answers 503 instead of creating the transaction.
+//
+// Who calls: the transaction layer on its worker; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+namespace sipd::tm {
+
+class Store {
+ public:
+  static constexpr uint32_t kChunk = 1024;
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  struct Ref {
+    uint32_t first = kNone;
+    uint32_t size = 0;
+    bool empty() const { return first == kNone; }
+  };
+
+  explicit Store(uint32_t chunks) : data_(size_t(chunks) * kChunk), next_(chunks), free_(chunks ? 0 : kNone) {
+    for (uint32_t i = 0; i < chunks; ++i) next_[i] = i + 1 < chunks ? i + 1 : kNone;
+    available_ = chunks;
+  }
+
+  // Copies `bytes` into the store. An empty Ref when it does not fit.
+  Ref put(std::string_view bytes) {
+    const uint32_t need = uint32_t((bytes.size() + kChunk - 1) / kChunk);
+    if (need > available_ || bytes.size() > UINT32_MAX) return {};
+    Ref r{kNone, uint32_t(bytes.size())};
+    uint32_t* link = &r.first;
+    size_t done = 0;
+    for (uint32_t i = 0; i < need; ++i) {
+      const uint32_t c = free_;
+      free_ = next_[c];
+      next_[c] = kNone;
+      *link = c;
+      link = &next_[c];
+      const size_t n = std::min<size_t>(kChunk, bytes.size() - done);
+      std::memcpy(&data_[size_t(c) * kChunk], bytes.data() + done, n);
+      done += n;
+    }
+    available_ -= need;
+    if (need == 0) r.first = kNone;
+    return r;
+  }
+
+  void release(Ref& r) {
+    for (uint32_t c = r.first; c != kNone;) {
+      const uint32_t n = next_[c];
+      next_[c] = free_;
+      free_ = c;
+      ++available_;
+      c = n;
+    }
+    r = {};
+  }
+
+  // The message as one contiguous view: in place when it fits in one chunk, else gathered into `scratch`
+  // (which must hold r.size bytes).
+  std::string_view view(const Ref& r, char* scratch) const {
+    if (r.first == kNone) return {};
+    if (r.size <= kChunk) return {&data_[size_t(r.first) * kChunk], r.size};
+    size_t done = 0;
+    for (uint32_t c = r.first; c != kNone && done < r.size; c = next_[c]) {
+      const size_t n = std::min<size_t>(kChunk, r.size - done);
+      std::memcpy(scratch + done, &data_[size_t(c) * kChunk], n);
+      done += n;
+    }
+    return {scratch, r.size};
+  }
+
+  uint32_t available_chunks() const { return available_; }
+  size_t bytes() const { return data_.size() + next_.size() * sizeof(uint32_t); }
+
+ private:
+  std::vector<char> data_;
+  std::vector<uint32_t> next_;
+  uint32_t free_;
+  uint32_t available_ = 0;
+};
+
+}  // namespace sipd::tm

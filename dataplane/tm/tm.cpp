@@ -1,0 +1,649 @@
+#include "dataplane/tm/tm.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+#include "dataplane/sip/builder.h"
+#include "dataplane/sip/chars.h"
+#include "dataplane/sip/list.h"
+#include "dataplane/sip/name_addr.h"
+#include "dataplane/sip/reply.h"
+#include "dataplane/sip/scalar.h"
+#include "dataplane/sip/via.h"
+
+namespace sipd::tm {
+namespace {
+
+uint64_t fnv(std::string_view s, uint64_t h = 0xcbf29ce484222325ull) {
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+// Appends to a fixed buffer; `ok` turns false when it is full.
+struct Builder {
+  char* out;
+  size_t cap;
+  size_t n = 0;
+  bool ok = true;
+  Builder& put(std::string_view s) {
+    if (s.size() > cap - n) {
+      ok = false;
+      return *this;
+    }
+    std::memcpy(out + n, s.data(), s.size());
+    n += s.size();
+    return *this;
+  }
+  Builder& num(uint64_t v) {
+    char d[24];
+    const auto r = std::to_chars(d, d + sizeof d, v);
+    return put(std::string_view(d, size_t(r.ptr - d)));
+  }
+  std::string_view view() const { return {out, n}; }
+};
+
+// The ranking of 16.7 step 6: a 6xx wins, then the lowest class; a real response beats our own 408.
+int rank(uint16_t code) { return code >= 600 ? 0 : code / 100; }
+
+std::string_view method_class(const sip::Message& m, bool for_cancel) {
+  if (for_cancel || m.method() == sip::Method::Ack || m.method() == sip::Method::Invite) return "INVITE";
+  return m.method_text();
+}
+
+// Where responses to a request go (RFC 3261 18.2.2, RFC 3581): its source address, at the source port
+// when it asked for rport, else the top Via's port (5060 when none).
+proxy::Endpoint response_address(const sip::Message& msg, const proxy::Endpoint& from) {
+  sip::Via via;
+  if (!sip::parse_top_via(msg, via)) return from;
+  return {from.ip, via.has_rport ? from.port : via.port ? via.port : uint16_t(5060)};
+}
+
+}  // namespace
+
+size_t Layer::KeyHash::operator()(std::string_view k) const { return size_t(fnv(k)); }
+
+Layer::Layer(const Settings& s, Sender& out, User& user, uint64_t now_ms)
+    : settings_(s),
+      out_(out),
+      user_(user),
+      pool_(s.capacity),
+      buckets_([&] {
+        size_t n = 1;
+        while (n < s.capacity) n *= 2;
+        return n;
+      }()),
+      index_(Index::bucket_traits(buckets_.data(), buckets_.size())),
+      store_(s.store_chunks),
+      wheel_(now_ms),
+      scratch_(sip::Message::kMaxSize + 1),
+      scratch2_(sip::Message::kMaxSize + 4096) {
+  free_.reserve(s.capacity);
+  for (uint32_t i = s.capacity; i-- > 0;) {
+    pool_[i].index = i;
+    free_.push_back(i);
+  }
+}
+
+Layer::~Layer() {
+  for (Transaction& t : pool_)
+    if (t.used) release(t);
+}
+
+size_t Layer::bytes_per_transaction() {
+  return sizeof(Transaction) + sizeof(Index::bucket_type) + sizeof(uint32_t);
+}
+
+bool Layer::server_key(const sip::Message& msg, bool for_cancel, char* out, uint8_t& len) {
+  sip::Via via;
+  if (!sip::parse_top_via(msg, via)) return false;
+  char material[1024];
+  Builder b{material, sizeof material};
+  if (via.rfc3261_branch()) {  // 17.2.3: branch, sent-by, and the method (ACK goes with its INVITE)
+    b.put("B")
+        .put(via.branch)
+        .put("|")
+        .put(via.host)
+        .put(":")
+        .num(via.port)
+        .put("|")
+        .put(method_class(msg, for_cancel));
+  } else {  // RFC 2543: the request's identity (the To tag is left out: an ACK has one, its INVITE did not)
+    sip::NameAddr from;
+    (void)sip::parse_name_addr(msg.first_value(sip::HeaderId::From), from);
+    sip::CSeq cseq;
+    (void)sip::parse_cseq(msg.first_value(sip::HeaderId::CSeq), cseq);
+    b.put("O")
+        .put(msg.request_uri())
+        .put("|")
+        .put(from.tag)
+        .put("|")
+        .put(msg.first_value(sip::HeaderId::CallId));
+    b.put("|").num(cseq.number).put("|").put(via.host).put(":").num(via.port).put("|").put(via.branch);
+    b.put("|").put(method_class(msg, for_cancel));
+  }
+  if (!b.ok) return false;
+  std::string_view key = b.view();
+  char hashed[20];
+  if (key.size() >= sizeof Transaction::key) {  // long keys are represented by a hash of themselves
+    Builder h{hashed, sizeof hashed};
+    h.put("H").num(fnv(key));
+    key = h.view();
+  }
+  std::memcpy(out, key.data(), key.size());
+  len = uint8_t(key.size());
+  return true;
+}
+
+Transaction* Layer::find(const sip::Message& msg) {
+  char key[sizeof Transaction::key];
+  uint8_t len = 0;
+  if (!server_key(msg, false, key, len)) return nullptr;
+  const std::string_view k(key, len);
+  auto it = index_.find(k, KeyHash(), KeyEqual());
+  return it == index_.end() ? nullptr : &*it;
+}
+
+Layer::Handled Layer::on_request(const sip::Message& msg, const proxy::Endpoint& from, uint64_t now_ms) {
+  advance(now_ms);
+  const bool cancel = msg.method() == sip::Method::Cancel;
+  char key[sizeof Transaction::key];
+  uint8_t len = 0;
+  if (!server_key(msg, cancel, key, len)) return Handled::No;
+  auto it = index_.find(std::string_view(key, len), KeyHash(), KeyEqual());
+  if (it == index_.end()) return Handled::No;
+  Transaction& t = *it;
+  if (msg.method() == sip::Method::Ack) {
+    if (!t.invite) return Handled::No;
+    if (t.state == ServerState::Completed) {  // the ACK of our non-2xx final: stop retransmitting it
+      TimerWheel::cancel(t.g);
+      TimerWheel::cancel(t.h);
+      t.state = ServerState::Confirmed;
+      t.i.owner = t.index;
+      t.i.kind = kI;
+      wheel_.arm(t.i, settings_.t4_ms);
+    }
+    if (t.state == ServerState::Confirmed || t.state == ServerState::Terminated) {
+      ++counters_.acks_absorbed;
+      return Handled::Absorbed;
+    }
+    return Handled::No;  // the ACK of a 2xx goes end to end, through the script
+  }
+  if (cancel) {
+    if (!t.invite) return Handled::No;
+    // 9.2: the CANCEL gets its 200 at once; the INVITE's branches are cancelled and it ends with 487.
+    char tag[16];
+    sip::ReplyOptions ro;
+    ro.code = 200;
+    ro.reason = "OK";
+    ro.to_tag = sip::stateless_to_tag(msg, 0x7e57, tag);
+    char ip[16];
+    ro.received_ip = proxy::format_ipv4(from.ip, ip);
+    ro.received_port = from.port;
+    const sip::BuildResult r = sip::build_reply(msg, ro, scratch2_.data(), scratch2_.size());
+    if (r.ok()) out_.send(response_address(msg, from), std::string_view(scratch2_.data(), r.size));
+    ++counters_.cancels;
+    if (t.reply_code < 200 && !t.cancelled) {
+      t.cancelled = true;
+      cancel_pending(t, -1);
+    }
+    return Handled::Absorbed;
+  }
+  // A retransmission: the last response again (nothing yet for a non-INVITE still trying).
+  ++counters_.retransmissions_absorbed;
+  if (!t.reply.empty()) send_stored(t.reply_to, t.reply);
+  return Handled::Absorbed;
+}
+
+Transaction* Layer::create(const sip::Message& msg, const proxy::Endpoint& from, uint64_t now_ms) {
+  advance(now_ms);
+  if (Transaction* existing = find(msg)) return existing;
+  if (free_.empty()) {
+    ++counters_.full;
+    return nullptr;
+  }
+  Transaction& t = pool_[free_.back()];
+  if (!server_key(msg, false, t.key, t.key_len)) return nullptr;
+  t.request = store_.put(msg.message());
+  if (t.request.empty()) {
+    ++counters_.full;
+    return nullptr;
+  }
+  free_.pop_back();
+  t.used = true;
+  ++t.generation;
+  t.key_hash = fnv(std::string_view(t.key, t.key_len));
+  t.invite = msg.method() == sip::Method::Invite;
+  t.state = t.invite ? ServerState::Proceeding : ServerState::Trying;
+  t.source = from;
+  t.reply_to = response_address(msg, from);
+  t.reply_code = 0;
+  t.nbranches = 0;
+  t.best_code = 0;
+  t.best_branch = -1;
+  t.cancelled = t.in_failure_route = t.failure_route_done = false;
+  t.on_failure = t.on_reply = t.on_branch = -1;
+  t.msg_flags = 0;
+  for (Branch& b : t.branches) b = Branch();
+  index_.insert(t);
+  ++counters_.created;
+  counters_.peak_in_use = std::max(counters_.peak_in_use, ++counters_.in_use);
+  // A safety net: a transaction nobody answers or relays ends after the longest a branch could take.
+  t.l.owner = t.index;
+  t.l.kind = kL;
+  wheel_.arm(t.l, uint64_t(settings_.fr_inv_ms) + 64ull * settings_.t1_ms);
+  if (t.invite) {  // 100 Trying at once (16.2 / 17.2.1): the caller stops retransmitting
+    char ip[16];
+    sip::ReplyOptions ro;
+    ro.code = 100;
+    ro.reason = "Trying";
+    ro.received_ip = proxy::format_ipv4(from.ip, ip);
+    ro.received_port = from.port;
+    const sip::BuildResult r = sip::build_reply(msg, ro, scratch2_.data(), scratch2_.size());
+    if (r.ok()) {
+      const std::string_view trying(scratch2_.data(), r.size);
+      t.reply = store_.put(trying);
+      t.reply_code = 100;
+      out_.send(t.reply_to, trying);
+    }
+  }
+  return &t;
+}
+
+std::string_view Layer::branch_id(const Transaction& t, int b, char (&buf)[40]) const {
+  static constexpr char kHex[] = "0123456789abcdef";
+  size_t n = 0;
+  std::memcpy(buf, kStatefulPrefix.data(), kStatefulPrefix.size());
+  n = kStatefulPrefix.size();
+  buf[n++] = kHex[settings_.worker & 0xf];
+  for (int shift = 28; shift >= 0; shift -= 4) buf[n++] = kHex[(t.index >> shift) & 0xf];
+  buf[n++] = kHex[b & 0xf];
+  for (int shift = 12; shift >= 0; shift -= 4) buf[n++] = kHex[(t.generation >> shift) & 0xf];
+  return {buf, n};
+}
+
+int Layer::next_branch(const Transaction& t) const {
+  if (t.reply_code >= 200 || t.cancelled || t.nbranches >= kMaxBranches) return -1;
+  return t.nbranches;
+}
+
+bool Layer::add_branch(Transaction& t, int b, const proxy::Endpoint& to, std::string_view bytes,
+                       uint64_t now_ms) {
+  if (b < 0 || b >= kMaxBranches || b != t.nbranches) return false;
+  Branch& br = t.branches[size_t(b)];
+  br = Branch();
+  br.request = store_.put(bytes);
+  if (br.request.empty()) {
+    ++counters_.full;
+    return false;
+  }
+  br.state = BranchState::Calling;
+  br.to = to;
+  br.retrans_ms = settings_.t1_ms;
+  const uint16_t bits = uint16_t(b << 8);
+  br.retrans.owner = br.fr.owner = br.wait.owner = br.cancel_retrans.owner = t.index;
+  br.retrans.kind = uint16_t(kA | bits);
+  br.fr.kind = uint16_t(kFr | bits);
+  br.wait.kind = uint16_t(kD | bits);
+  br.cancel_retrans.kind = uint16_t(kCancelE | bits);
+  wheel_.advance(now_ms, [this](Timer& tm) { fire(tm); });
+  wheel_.arm(br.retrans, br.retrans_ms);
+  wheel_.arm(br.fr, settings_.fr_ms);
+  t.nbranches = uint8_t(b + 1);
+  ++counters_.branches;
+  out_.send(to, bytes);
+  return true;
+}
+
+void Layer::send_stored(const proxy::Endpoint& to, const Store::Ref& r) {
+  out_.send(to, store_.view(r, scratch_.data()));
+}
+
+std::string_view Layer::request_of(const Transaction& t) { return store_.view(t.request, scratch_.data()); }
+
+void Layer::reply(Transaction& t, uint16_t code, std::string_view bytes, uint64_t now_ms) {
+  advance(now_ms);
+  forward_upstream(t, bytes, code, now_ms);
+}
+
+void Layer::forward_upstream(Transaction& t, std::string_view bytes, uint16_t code, uint64_t) {
+  if (t.reply_code >= 200 && code >= 300) return;  // a final was sent already; only 2xx may follow a 2xx
+  out_.send(t.reply_to, bytes);
+  ++counters_.responses_forwarded;
+  store_.release(t.reply);
+  t.reply = store_.put(bytes);  // may fail when the store is full: retransmissions then go unanswered
+  t.reply_code = code;
+  if (code < 200) {
+    if (t.state == ServerState::Trying) t.state = ServerState::Proceeding;
+    return;
+  }
+  TimerWheel::cancel(t.l);
+  if (t.invite && code < 300) {  // RFC 6026 Accepted: absorb INVITE retransmissions, pass 2xx on
+    t.state = ServerState::Accepted;
+    t.l.kind = kL;
+    wheel_.arm(t.l, 64ull * settings_.t1_ms);
+  } else if (t.invite) {
+    t.state = ServerState::Completed;
+    t.g_ms = settings_.t1_ms;
+    t.g.owner = t.h.owner = t.index;
+    t.g.kind = kG;
+    t.h.kind = kH;
+    wheel_.arm(t.g, t.g_ms);
+    wheel_.arm(t.h, 64ull * settings_.t1_ms);
+  } else {
+    t.state = ServerState::Completed;
+    t.j.owner = t.index;
+    t.j.kind = kJ;
+    wheel_.arm(t.j, 64ull * settings_.t1_ms);
+  }
+}
+
+Layer::Handled Layer::on_response(const sip::Message& msg, const proxy::Endpoint&, uint64_t now_ms) {
+  advance(now_ms);
+  sip::Via via;
+  if (!sip::parse_top_via(msg, via) || !via.branch.starts_with(kStatefulPrefix)) return Handled::No;
+  // z9hG4bKst <worker> <index: 8 hex> <branch: 1 hex> <generation: 4 hex>
+  const std::string_view id = via.branch.substr(kStatefulPrefix.size());
+  if (id.size() != 14) return Handled::No;
+  uint32_t index = 0, generation = 0, b = 0;
+  if (std::from_chars(id.data() + 1, id.data() + 9, index, 16).ptr != id.data() + 9 ||
+      std::from_chars(id.data() + 9, id.data() + 10, b, 16).ptr != id.data() + 10 ||
+      std::from_chars(id.data() + 10, id.data() + 14, generation, 16).ptr != id.data() + 14)
+    return Handled::No;
+  if (index >= pool_.size() || !pool_[index].used || pool_[index].generation != generation ||
+      b >= pool_[index].nbranches) {
+    ++counters_.stray_responses;
+    return Handled::No;  // its transaction is gone: routed by Via like any response (a late 2xx, say)
+  }
+  Transaction& t = pool_[index];
+  Branch& br = t.branches[b];
+  sip::CSeq cseq;
+  if (!sip::parse_cseq(msg.first_value(sip::HeaderId::CSeq), cseq)) return Handled::Absorbed;
+  if (cseq.method == "CANCEL") {  // the answer to our CANCEL on this branch
+    br.cancel_answered = true;
+    TimerWheel::cancel(br.cancel_retrans);
+    ++counters_.responses_absorbed;
+    return Handled::Absorbed;
+  }
+  const uint16_t code = msg.status();
+  // The response without our Via, as it goes upstream.
+  sip::EditList edits(msg);
+  std::string_view upstream;
+  if (edits.remove_top_via()) {
+    const sip::BuildResult r = edits.build(scratch2_.data(), scratch2_.size());
+    if (r.ok()) upstream = std::string_view(scratch2_.data(), r.size);
+  }
+  if (code < 200) {
+    if (br.state == BranchState::Calling) {
+      br.state = BranchState::Proceeding;
+      if (t.invite)
+        TimerWheel::cancel(br.retrans);  // timer A stops; a non-INVITE's E goes on at T2
+      else
+        br.retrans_ms = settings_.t2_ms;
+      if (t.invite) wheel_.arm(br.fr, settings_.fr_inv_ms);
+    } else if (t.invite && settings_.restart_fr_on_each_reply && br.state == BranchState::Proceeding) {
+      wheel_.arm(br.fr, settings_.fr_inv_ms);
+    }
+    if (br.cancel_wanted) send_cancel(t, int(b));
+    if (code > 100 && t.reply_code < 200 && !upstream.empty() &&
+        (t.on_reply < 0 || user_.reply_route(t, int(b), msg)))
+      forward_upstream(t, upstream, code, now_ms);
+    else
+      ++counters_.responses_absorbed;
+    return Handled::Absorbed;
+  }
+  if (code < 300) {
+    const bool first = br.state == BranchState::Calling || br.state == BranchState::Proceeding;
+    TimerWheel::cancel(br.retrans);
+    TimerWheel::cancel(br.fr);
+    br.code = code;
+    if (t.invite) {
+      br.state = BranchState::Accepted;  // RFC 6026: 2xx retransmissions are passed on for 64*T1
+      wheel_.arm(br.wait, 64ull * settings_.t1_ms);
+    } else if (first) {
+      br.state = BranchState::Completed;
+      wheel_.arm(br.wait, settings_.t4_ms);
+    }
+    const bool keep = t.on_reply < 0 || user_.reply_route(t, int(b), msg);
+    if (!upstream.empty() && keep && (t.invite || first)) {
+      if (t.invite && t.reply_code >= 200 && t.reply_code < 300) {
+        out_.send(t.reply_to, upstream);  // another 2xx (a retransmission or a second branch): end to end
+        ++counters_.responses_forwarded;
+      } else {
+        forward_upstream(t, upstream, code, now_ms);
+      }
+    }
+    if (t.invite && first) cancel_pending(t, int(b));  // 16.7 step 10
+    return Handled::Absorbed;
+  }
+  // 3xx-6xx.
+  if (br.state == BranchState::Completed || br.state == BranchState::Terminated) {
+    if (t.invite) send_ack(t, int(b), msg);  // a retransmitted final: the ACK again
+    ++counters_.responses_absorbed;
+    return Handled::Absorbed;
+  }
+  TimerWheel::cancel(br.retrans);
+  TimerWheel::cancel(br.fr);
+  br.state = BranchState::Completed;
+  br.code = code;
+  if (t.invite) {
+    send_ack(t, int(b), msg);    // 17.1.1.3: the ACK of a non-2xx final is ours to send
+    wheel_.arm(br.wait, 32000);  // timer D
+  } else {
+    wheel_.arm(br.wait, settings_.t4_ms);  // timer K
+  }
+  if (t.on_reply >= 0) (void)user_.reply_route(t, int(b), msg);
+  branch_final(t, int(b), code, upstream, now_ms);
+  return Handled::Absorbed;
+}
+
+void Layer::branch_final(Transaction& t, int b, uint16_t code, std::string_view response, uint64_t now) {
+  const bool better = t.best_code == 0 || rank(code) < rank(t.best_code) ||
+                      (rank(code) == rank(t.best_code) && t.best.empty() && !response.empty());
+  if (better) {
+    store_.release(t.best);
+    if (!response.empty()) t.best = store_.put(response);
+    t.best_code = code;
+    t.best_branch = int8_t(b);
+  }
+  if (t.invite && code >= 600) cancel_pending(t, b);  // 16.7 step 5: a 6xx ends the search
+  for (uint8_t i = 0; i < t.nbranches; ++i)
+    if (t.branches[i].state == BranchState::Calling || t.branches[i].state == BranchState::Proceeding) return;
+  if (t.reply_code >= 200 || t.in_failure_route) return;  // a 2xx went up already, or the script is deciding
+  if (t.on_failure >= 0 && !t.cancelled) {
+    const uint8_t before = t.nbranches;
+    t.in_failure_route = true;
+    user_.failure_route(t);  // may add branches (serial forking) or reply; may arm t_on_failure again
+    t.in_failure_route = false;
+    if (t.reply_code >= 200) return;
+    for (uint8_t i = before; i < t.nbranches; ++i)
+      if (t.branches[i].state == BranchState::Calling) return;  // new branches are on their way
+  }
+  // 16.7 step 6-8: the best final response goes upstream; our own 408 when every branch timed out.
+  if (!t.best.empty()) {
+    const std::string_view best = store_.view(t.best, scratch_.data());
+    // A 503 is sent upstream as 500 (16.7 step 6) so the caller does not take it as about the proxy.
+    forward_upstream(t, best, t.best_code, now);
+    return;
+  }
+  const sip::Message* none = nullptr;
+  (void)none;
+  static sip::Message request;  // the stored request, to answer it
+  if (request.parse(request_of(t)) != sip::Defect::None) return;
+  const uint16_t status = t.cancelled ? 487 : t.best_code ? t.best_code : 408;
+  char tag[16];
+  char ip[16];
+  sip::ReplyOptions ro;
+  ro.code = status;
+  ro.reason = status == 487 ? "Request Terminated" : status == 408 ? "Request Timeout" : "Server Error";
+  ro.to_tag = sip::stateless_to_tag(request, 0x7e57, tag);
+  ro.received_ip = proxy::format_ipv4(t.source.ip, ip);
+  ro.received_port = t.source.port;
+  const sip::BuildResult r = sip::build_reply(request, ro, scratch2_.data(), scratch2_.size());
+  if (r.ok()) forward_upstream(t, std::string_view(scratch2_.data(), r.size), status, now);
+}
+
+// The ACK for a non-2xx final on branch b (17.1.1.3): the request's R-URI, its top Via (our branch), its
+// Route set, From, Call-ID and CSeq number; the response's To (with the callee's tag).
+void Layer::send_ack(Transaction& t, int b, const sip::Message& response) {
+  Branch& br = t.branches[size_t(b)];
+  static sip::Message sent;
+  if (sent.parse(store_.view(br.request, scratch_.data())) != sip::Defect::None) return;
+  sip::CSeq cseq;
+  (void)sip::parse_cseq(sent.first_value(sip::HeaderId::CSeq), cseq);
+  char buf[4096];
+  Builder a{buf, sizeof buf};
+  a.put("ACK ").put(sent.request_uri()).put(" SIP/2.0\r\n");
+  std::string_view top;
+  sip::ValueIterator vias(sent, sip::HeaderId::Via);
+  if (vias.next(top)) a.put("Via: ").put(top).put("\r\n");
+  for (uint16_t r = sent.first(sip::HeaderId::Route); r != sip::kNoHeader; r = sent.next(r))
+    a.put("Route: ").put(sent.value(r)).put("\r\n");
+  a.put("Max-Forwards: 70\r\nFrom: ").put(sent.first_value(sip::HeaderId::From)).put("\r\n");
+  a.put("To: ").put(response.first_value(sip::HeaderId::To)).put("\r\n");
+  a.put("Call-ID: ").put(sent.first_value(sip::HeaderId::CallId)).put("\r\n");
+  a.put("CSeq: ").num(cseq.number).put(" ACK\r\nContent-Length: 0\r\n\r\n");
+  if (!a.ok) return;
+  out_.send(br.to, a.view());
+  ++counters_.local_acks;
+}
+
+// CANCEL for branch b (9.1): what the ACK carries, but the request's own To and CSeq method CANCEL; sent as
+// its own little client transaction (retransmitted until answered).
+void Layer::send_cancel(Transaction& t, int b) {
+  Branch& br = t.branches[size_t(b)];
+  br.cancel_wanted = false;
+  if (!br.cancel.empty()) return;
+  static sip::Message sent;
+  if (sent.parse(store_.view(br.request, scratch_.data())) != sip::Defect::None) return;
+  sip::CSeq cseq;
+  (void)sip::parse_cseq(sent.first_value(sip::HeaderId::CSeq), cseq);
+  char buf[4096];
+  Builder c{buf, sizeof buf};
+  c.put("CANCEL ").put(sent.request_uri()).put(" SIP/2.0\r\n");
+  std::string_view top;
+  sip::ValueIterator vias(sent, sip::HeaderId::Via);
+  if (vias.next(top)) c.put("Via: ").put(top).put("\r\n");
+  for (uint16_t r = sent.first(sip::HeaderId::Route); r != sip::kNoHeader; r = sent.next(r))
+    c.put("Route: ").put(sent.value(r)).put("\r\n");
+  c.put("Max-Forwards: 70\r\nFrom: ").put(sent.first_value(sip::HeaderId::From)).put("\r\n");
+  c.put("To: ").put(sent.first_value(sip::HeaderId::To)).put("\r\n");
+  c.put("Call-ID: ").put(sent.first_value(sip::HeaderId::CallId)).put("\r\n");
+  c.put("CSeq: ").num(cseq.number).put(" CANCEL\r\nContent-Length: 0\r\n\r\n");
+  if (!c.ok) return;
+  br.cancel = store_.put(c.view());
+  out_.send(br.to, c.view());
+  ++counters_.cancels_sent;
+  br.cancel_retrans_ms = settings_.t1_ms;
+  wheel_.arm(br.cancel_retrans, br.cancel_retrans_ms);
+}
+
+void Layer::cancel_pending(Transaction& t, int except) {
+  for (uint8_t i = 0; i < t.nbranches; ++i) {
+    if (int(i) == except) continue;
+    Branch& br = t.branches[i];
+    if (br.state == BranchState::Proceeding)
+      send_cancel(t, i);
+    else if (br.state == BranchState::Calling)
+      br.cancel_wanted = true;  // once it has a provisional
+  }
+}
+
+void Layer::advance(uint64_t now_ms) {
+  wheel_.advance(now_ms, [this](Timer& tm) { fire(tm); });
+}
+
+void Layer::fire(Timer& timer) {
+  Transaction& t = pool_[timer.owner];
+  if (!t.used) return;
+  const uint16_t kind = timer.kind & 0xff;
+  const int b = timer.kind >> 8;
+  Branch& br = t.branches[size_t(b)];
+  switch (kind) {
+    case kA:  // A (INVITE, doubling) or E (non-INVITE, doubling up to T2)
+      if (br.state != BranchState::Calling && !(br.state == BranchState::Proceeding && !t.invite)) break;
+      send_stored(br.to, br.request);
+      ++counters_.retransmitted;
+      br.retrans_ms = t.invite ? br.retrans_ms * 2 : std::min(br.retrans_ms * 2, settings_.t2_ms);
+      wheel_.arm(br.retrans, br.retrans_ms);
+      break;
+    case kFr: {  // no final answer in time: the branch ends with 408 (and is cancelled if it rang)
+      if (br.state != BranchState::Calling && br.state != BranchState::Proceeding) break;
+      ++counters_.timeouts;
+      TimerWheel::cancel(br.retrans);
+      if (t.invite && br.state == BranchState::Proceeding) send_cancel(t, b);
+      br.state = BranchState::Terminated;
+      br.code = 408;
+      branch_final(t, b, 408, {}, wheel_.now());
+      break;
+    }
+    case kD:
+      br.state = BranchState::Terminated;
+      break;
+    case kCancelE:
+      if (br.cancel_answered || br.cancel_retrans_ms > 16 * settings_.t1_ms) break;
+      send_stored(br.to, br.cancel);
+      br.cancel_retrans_ms = std::min(br.cancel_retrans_ms * 2, settings_.t2_ms * 4);
+      wheel_.arm(br.cancel_retrans, br.cancel_retrans_ms);
+      break;
+    case kG:  // our non-2xx final again until the ACK comes
+      if (t.state != ServerState::Completed) break;
+      send_stored(t.reply_to, t.reply);
+      t.g_ms = std::min(t.g_ms * 2, settings_.t2_ms);
+      wheel_.arm(t.g, t.g_ms);
+      break;
+    case kH:
+    case kI:
+    case kJ:
+      TimerWheel::cancel(t.g);
+      t.state = ServerState::Terminated;
+      break;
+    case kL:
+      if (t.reply_code < 200) {  // nobody answered or relayed it: 408 so the caller is not left waiting
+        static sip::Message request;
+        if (request.parse(request_of(t)) == sip::Defect::None && request.method() != sip::Method::Ack) {
+          char tag[16], ip[16];
+          sip::ReplyOptions ro;
+          ro.code = 408;
+          ro.reason = "Request Timeout";
+          ro.to_tag = sip::stateless_to_tag(request, 0x7e57, tag);
+          ro.received_ip = proxy::format_ipv4(t.source.ip, ip);
+          ro.received_port = t.source.port;
+          const sip::BuildResult r = sip::build_reply(request, ro, scratch2_.data(), scratch2_.size());
+          if (r.ok()) out_.send(t.reply_to, std::string_view(scratch2_.data(), r.size));
+        }
+      }
+      t.state = ServerState::Terminated;
+      break;
+  }
+  try_free(t);
+}
+
+void Layer::try_free(Transaction& t) {
+  if (t.state != ServerState::Terminated) return;
+  for (uint8_t i = 0; i < t.nbranches; ++i) {
+    const Branch& br = t.branches[i];
+    if (br.retrans.armed() || br.fr.armed() || br.wait.armed() || br.cancel_retrans.armed()) return;
+  }
+  release(t);
+}
+
+void Layer::release(Transaction& t) {
+  for (Timer* timer : {&t.g, &t.h, &t.i, &t.j, &t.l}) TimerWheel::cancel(*timer);
+  for (Branch& br : t.branches) {
+    for (Timer* timer : {&br.retrans, &br.fr, &br.wait, &br.cancel_retrans}) TimerWheel::cancel(*timer);
+    store_.release(br.request);
+    store_.release(br.cancel);
+  }
+  store_.release(t.request);
+  store_.release(t.reply);
+  store_.release(t.best);
+  store_.release(t.avps);
+  if (t.is_linked()) index_.erase(index_.iterator_to(t));
+  t.used = false;
+  free_.push_back(t.index);
+  --counters_.in_use;
+  ++counters_.freed;
+}
+
+}  // namespace sipd::tm

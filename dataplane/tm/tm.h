@@ -1,0 +1,201 @@
+// Transactions (RFC 3261 section 17) for a stateful proxy (section 16), one layer per worker: the server
+// transaction a request creates and the client transactions (branches) it is relayed on, matched by
+// branch (17.1.3/17.2.3, with the RFC 2543 fallback for requests without the magic cookie), driven by a
+// timer wheel the worker advances (no timer thread), kept in a preallocated pool with their messages in a
+// chunk store. What it needs from outside comes through small interfaces: a Sender for datagrams and a
+// User (the proxy) that runs the script's onreply_route and failure_route.
+//
+// The proxy calls: on_request() first for every request (retransmissions, ACKs of non-2xx finals and CANCELs
+// of pending INVITEs are handled here and never reach the script); create() + add_branch() from t_relay();
+// reply() from t_reply(); on_response() for every response. Time is in milliseconds.
+//
+// Who calls: one per worker, from the worker only. No DPDK, no allocation after construction.
+#pragma once
+
+#include <array>
+#include <boost/intrusive/unordered_set.hpp>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "dataplane/proxy/endpoint.h"
+#include "dataplane/sip/message.h"
+#include "dataplane/tm/store.h"
+#include "dataplane/tm/timer_wheel.h"
+
+namespace sipd::tm {
+
+struct Settings {
+  uint32_t t1_ms = 500, t2_ms = 4000, t4_ms = 5000;  // RFC 3261 17.1.1.1; modparam tm T1_timer etc.
+  uint32_t fr_ms = 5000;        // modparam("tm", "fr_timeout"): no final answer on a branch (no provisional)
+  uint32_t fr_inv_ms = 120000;  // modparam("tm", "fr_inv_timeout"): no final answer after a provisional
+  bool restart_fr_on_each_reply = true;
+  uint32_t capacity = 4096;       // transactions per worker
+  uint32_t store_chunks = 32768;  // 1 KB chunks for their messages
+  uint8_t worker = 0;             // written into our branches ("z9hG4bKst<w>...")
+};
+
+inline constexpr uint8_t kMaxBranches = 8;
+inline constexpr std::string_view kStatefulPrefix = "z9hG4bKst";
+
+enum class ServerState : uint8_t { Trying, Proceeding, Completed, Confirmed, Accepted, Terminated };
+enum class BranchState : uint8_t { Calling, Proceeding, Completed, Accepted, Terminated };
+
+struct Branch {
+  BranchState state = BranchState::Terminated;
+  proxy::Endpoint to;
+  Store::Ref request;          // as sent
+  Store::Ref cancel;           // the CANCEL we sent on it
+  uint16_t code = 0;           // its final (or last) status; 408 when it timed out
+  bool cancel_wanted = false;  // CANCEL once it has a provisional (RFC 3261 9.1)
+  bool cancel_answered = false;
+  uint32_t retrans_ms = 0, cancel_retrans_ms = 0;
+  Timer retrans, fr, wait, cancel_retrans;  // A/E, fr_timeout(/inv), D/K, the CANCEL's E
+};
+
+struct Transaction
+    : boost::intrusive::unordered_set_base_hook<boost::intrusive::link_mode<boost::intrusive::safe_link>> {
+  bool used = false;
+  uint16_t generation = 0;  // in our branches, so a late response never matches a reused slot
+  uint32_t index = 0;
+  char key[160];  // what a request matches on (17.2.3)
+  uint8_t key_len = 0;
+  uint64_t key_hash = 0;
+  bool invite = false;
+  ServerState state = ServerState::Trying;
+  proxy::Endpoint source;    // where the request came from
+  proxy::Endpoint reply_to;  // where responses go (RFC 3261 18.2.2)
+  Store::Ref request;        // as received
+  Store::Ref reply;          // the last response sent upstream
+  uint16_t reply_code = 0;
+  uint32_t g_ms = 0;
+  Timer g, h, i, j, l;  // server timers (J for non-INVITE, L for an INVITE that got a 2xx: RFC 6026)
+  std::array<Branch, kMaxBranches> branches;
+  uint8_t nbranches = 0;
+  Store::Ref best;  // the best final response so far (16.7 step 6)
+  uint16_t best_code = 0;
+  int8_t best_branch = -1;
+  bool cancelled = false;  // a CANCEL for it arrived
+  bool in_failure_route = false;
+  bool failure_route_done = false;
+  int16_t on_failure = -1, on_reply = -1, on_branch = -1;  // route indices armed by the script
+  uint32_t msg_flags = 0;
+  Store::Ref avps;  // the script's AVPs, kept for failure_route
+};
+
+// What the transaction layer asks of the proxy.
+class User {
+ public:
+  virtual ~User() = default;
+  // onreply_route for a response on `branch`; false when the script dropped it (it is not forwarded).
+  virtual bool reply_route(Transaction& t, int branch, const sip::Message& response) = 0;
+  // failure_route: every branch ended without a 2xx. The proxy runs it over the stored request; it may
+  // add branches (add_branch) or reply (reply). Returns once the script is done.
+  virtual void failure_route(Transaction& t) = 0;
+};
+
+class Sender {
+ public:
+  virtual ~Sender() = default;
+  virtual void send(const proxy::Endpoint& to, std::string_view bytes) = 0;
+};
+
+struct Counters {
+  uint64_t created = 0, freed = 0, full = 0;
+  uint64_t retransmissions_absorbed = 0, acks_absorbed = 0, cancels = 0;
+  uint64_t branches = 0, retransmitted = 0, timeouts = 0, local_acks = 0, cancels_sent = 0;
+  uint64_t responses_forwarded = 0, responses_absorbed = 0, stray_responses = 0;
+  uint32_t in_use = 0, peak_in_use = 0;
+};
+
+class Layer {
+ public:
+  Layer(const Settings& s, Sender& out, User& user, uint64_t now_ms);
+  ~Layer();
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  enum class Handled : uint8_t { No, Absorbed };
+
+  // A request arrived (parsed, accepted by the message core). Absorbed: a retransmission (the last response
+  // resent), an ACK for a non-2xx final, or a CANCEL for a pending INVITE (answered 200, branches
+  // cancelled). No: the script should run.
+  Handled on_request(const sip::Message& msg, const proxy::Endpoint& from, uint64_t now_ms);
+  // A response arrived. Absorbed: it belonged to one of our branches and was dealt with. No: not ours
+  // (the proxy routes it statelessly: a 2xx retransmission after the transaction ended, for example).
+  Handled on_response(const sip::Message& msg, const proxy::Endpoint& from, uint64_t now_ms);
+
+  // The transaction the request in `msg` belongs to, or nullptr.
+  Transaction* find(const sip::Message& msg);
+  // Creates the server transaction for `msg` (t_newtran / t_relay / t_reply). nullptr when the pool or the
+  // store is full: the caller answers 503. Sends 100 Trying for an INVITE.
+  Transaction* create(const sip::Message& msg, const proxy::Endpoint& from, uint64_t now_ms);
+
+  // The Via branch for branch `b` of `t` (the proxy writes it into the Via of what it sends).
+  std::string_view branch_id(const Transaction& t, int b, char (&buf)[40]) const;
+  // Reserves the next branch index; -1 when kMaxBranches are in use or the transaction has finished.
+  int next_branch(const Transaction& t) const;
+  // Sends `bytes` (built with branch_id(t, b)) to `to` as branch `b` and starts its client transaction.
+  bool add_branch(Transaction& t, int b, const proxy::Endpoint& to, std::string_view bytes, uint64_t now_ms);
+
+  // Sends a response upstream on `t` (t_reply, or our own 408/487/503); `bytes` is the whole response.
+  void reply(Transaction& t, uint16_t code, std::string_view bytes, uint64_t now_ms);
+
+  // Fires due timers.
+  void advance(uint64_t now_ms);
+
+  const Counters& counters() const { return counters_; }
+  const Settings& settings() const { return settings_; }
+  Store& store() { return store_; }
+  // Bytes of memory the layer holds per transaction slot (the pool and the index), and per store chunk.
+  static size_t bytes_per_transaction();
+
+  // The stored request of `t`, contiguous (scratch is used when it spans chunks).
+  std::string_view request_of(const Transaction& t);
+
+ private:
+  enum TimerKind : uint16_t { kG, kH, kI, kJ, kL, kA, kFr, kD, kCancelE };
+
+  struct KeyHash {
+    size_t operator()(const Transaction& t) const { return size_t(t.key_hash); }
+    size_t operator()(std::string_view k) const;
+  };
+  struct KeyEqual {
+    bool operator()(const Transaction& a, const Transaction& b) const {
+      return std::string_view(a.key, a.key_len) == std::string_view(b.key, b.key_len);
+    }
+    bool operator()(std::string_view k, const Transaction& t) const {
+      return k == std::string_view(t.key, t.key_len);
+    }
+  };
+  using Index = boost::intrusive::unordered_set<
+      Transaction, boost::intrusive::hash<KeyHash>, boost::intrusive::equal<KeyEqual>,
+      boost::intrusive::constant_time_size<false>, boost::intrusive::power_2_buckets<true>>;
+
+  static bool server_key(const sip::Message& msg, bool for_cancel, char* out, uint8_t& len);
+  void fire(Timer& t);
+  void branch_final(Transaction& t, int b, uint16_t code, std::string_view response, uint64_t now);
+  void forward_upstream(Transaction& t, std::string_view response, uint16_t code, uint64_t now);
+  void maybe_finish(Transaction& t, uint64_t now);
+  void send_cancel(Transaction& t, int b);
+  void send_ack(Transaction& t, int b, const sip::Message& response);
+  void send_stored(const proxy::Endpoint& to, const Store::Ref& r);
+  void cancel_pending(Transaction& t, int except);
+  void try_free(Transaction& t);
+  void release(Transaction& t);
+
+  Settings settings_;
+  Sender& out_;
+  User& user_;
+  std::vector<Transaction> pool_;
+  std::vector<uint32_t> free_;
+  std::vector<Index::bucket_type> buckets_;
+  Index index_;
+  Store store_;
+  TimerWheel wheel_;
+  Counters counters_;
+  std::vector<char> scratch_;   // a stored message gathered from its chunks
+  std::vector<char> scratch2_;  // a message being built (ACK, CANCEL, a response without our Via)
+};
+
+}  // namespace sipd::tm
