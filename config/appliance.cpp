@@ -48,7 +48,14 @@ bool load_appliance(const std::string& path, Appliance& out, std::string& error)
       a.idle_sleep_us = us;
     }
     if (root.exists("pools")) {
-      unsigned n = a.mbufs, size = a.mbuf_size;
+      unsigned n = a.mbufs, size = a.mbuf_size, transactions = a.transactions;
+      root["pools"].lookupValue("transactions", transactions);
+      if (transactions < 1 || transactions > (1u << 22)) {
+        error = path + ":" + std::to_string(root["pools"].getSourceLine()) +
+                ": pools: transactions must be 1-4194304";
+        return false;
+      }
+      a.transactions = transactions;
       root["pools"].lookupValue("mbufs", n);
       root["pools"].lookupValue("mbuf_size", size);
       if (size < 2048 || size > 65000) {

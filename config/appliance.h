@@ -20,10 +20,11 @@ struct Appliance {
   std::string gateway;  // "" when every destination is on the link
   uint16_t sip_port = 5060;
   uint16_t mtu = 1500;
-  std::string tap;              // exception-path TAP interface name, "" for none
-  uint32_t mbufs = 8191;        // mbuf pool size
-  uint32_t mbuf_size = 10240;   // data room per mbuf: a whole frame the port delivers must fit
-  uint32_t idle_sleep_us = 50;  // an idle worker sleeps this long between empty polls (0: never)
+  std::string tap;               // exception-path TAP interface name, "" for none
+  uint32_t mbufs = 8191;         // mbuf pool size
+  uint32_t mbuf_size = 10240;    // data room per mbuf: a whole frame the port delivers must fit
+  uint32_t transactions = 4096;  // transaction pool per worker (tm), with 8 KB of message store each
+  uint32_t idle_sleep_us = 50;   // an idle worker sleeps this long between empty polls (0: never)
   std::string script = "config/examples/proxy.cfg";
   std::string counters = "/run/sipd/counters.json";
   std::string path;  // where these settings were read from

@@ -104,6 +104,23 @@ class JsonWriter {
   size_t used_ = 0;
 };
 
+uint32_t g_transactions = 4096;  // per worker, from the appliance settings
+uint32_t app_capacity() { return g_transactions; }
+
+// tm's settings from the script's modparams (OpenSIPS units: seconds for fr_*, ms for T1/T2).
+sipd::tm::Settings tm_settings(const sipd::config::Program& p, uint32_t capacity, uint8_t worker) {
+  sipd::tm::Settings s;
+  s.fr_ms = uint32_t(p.modparam_int("tm", "fr_timeout")) * 1000;
+  s.fr_inv_ms = uint32_t(p.modparam_int("tm", "fr_inv_timeout")) * 1000;
+  s.t1_ms = uint32_t(p.modparam_int("tm", "T1_timer"));
+  s.t2_ms = uint32_t(p.modparam_int("tm", "T2_timer"));
+  s.restart_fr_on_each_reply = p.modparam_int("tm", "restart_fr_on_each_reply") != 0;
+  s.capacity = capacity;
+  s.store_chunks = capacity * 8;
+  s.worker = worker;
+  return s;
+}
+
 // What one worker lcore owns. Created before the workers start; used by its lcore only (the rings are the
 // only thing other workers touch).
 struct Worker;
@@ -136,7 +153,10 @@ struct Worker final : sipd::proxy::Sender, sipd::net::SipInput, sipd::net::ArpPe
         ring(ring_),
         idle_us(idle_us_),
         stack(pc, pool_, indirect, hz_, this),
-        proxy(program, settings, *this) {}
+        proxy(program, settings, *this),
+        layer(tm_settings(program, app_capacity(), id_), proxy, proxy, rte_rdtsc() * 1000 / hz_) {
+    proxy.attach(&layer);
+  }
 
   // proxy::Sender: what the proxy sends goes out through this worker's stack.
   void send(const sipd::proxy::Endpoint& to, std::string_view bytes) override {
@@ -247,6 +267,7 @@ struct Worker final : sipd::proxy::Sender, sipd::net::SipInput, sipd::net::ArpPe
   uint32_t idle_us;
   sipd::net::Stack stack;
   sipd::proxy::StatelessProxy proxy;
+  sipd::tm::Layer layer;
   sipd::sip::Message steer_msg;
   std::vector<Worker*>* peers = nullptr;
   uint64_t now = 0, busy = 0, idle = 0, handed_over = 0, handoff_failed = 0;
@@ -310,6 +331,9 @@ int run_worker(void* arg) {
   while (!g_stop.load(std::memory_order_relaxed)) {
     const uint64_t start = rte_rdtsc();
     w.now = start;
+    const uint64_t now_ms = start * 1000 / w.hz;
+    w.proxy.set_time(now_ms);
+    w.layer.advance(now_ms);
     const uint16_t n = rte_eth_rx_burst(w.port_id, w.queue, burst, 32);
     for (uint16_t i = 0; i < n; ++i) w.stack.input(burst[i], start, w);
     const unsigned handed = w.drain_ring();
@@ -454,6 +478,7 @@ int main(int argc, char** argv) {
   }
 
   const uint64_t hz = rte_get_tsc_hz();
+  g_transactions = app.transactions;
   std::vector<Worker*> workers;
   for (unsigned w = 0; w < nworkers; ++w) {
     sipd::proxy::Settings ws = settings;
