@@ -1,0 +1,365 @@
+// Transactions with a fake clock: the proxy (config/examples/stateful.cfg) over the transaction layer,
+// driven message by message and millisecond by millisecond. Each test plays the caller (198.18.0.2:5080)
+// and the callees (bob at :5070, carol at :5071) and checks what sipd sends, where, and when.
+#include "dataplane/tm/tm.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/checker.h"
+#include "config/parser.h"
+#include "dataplane/proxy/proxy.h"
+#include "dataplane/sip/via.h"
+#include "dataplane/tm/timer_wheel.h"
+#include "tests/testdata.h"
+
+namespace sipd::tm {
+namespace {
+
+using proxy::Endpoint;
+
+constexpr Endpoint kCaller{0xC6120002u, 5080};
+constexpr Endpoint kBob{0xC6120002u, 5070};
+constexpr Endpoint kCarol{0xC6120002u, 5071};
+
+struct Sent {
+  Endpoint to;
+  std::string bytes;
+  std::string first_line() const { return bytes.substr(0, bytes.find("\r\n")); }
+};
+
+struct Capture : proxy::Sender {
+  std::vector<Sent> sent;
+  void send(const Endpoint& to, std::string_view bytes) override { sent.push_back({to, std::string(bytes)}); }
+};
+
+config::Program compile(const std::string& text) {
+  const config::SourceFile file("stateful.cfg", text);
+  config::Diagnostics diags;
+  const config::Script ast = config::parse_script(file, diags);
+  config::check_script(file, ast, diags);
+  config::Program p = config::compile_program(file, ast, diags);
+  EXPECT_TRUE(diags.ok()) << diags.render(file);
+  return p;
+}
+
+std::string stateful_script() {
+  return test::read_file(std::string(SIPD_SOURCE_DIR) + "/config/examples/stateful.cfg");
+}
+
+// The proxy with a transaction layer on a fake clock.
+struct Rig {
+  config::Program program;
+  Capture out;
+  std::unique_ptr<proxy::StatelessProxy> proxy;
+  std::unique_ptr<Layer> layer;
+  uint64_t now = 1000;
+
+  explicit Rig(const std::string& script, uint32_t capacity = 64) : program(compile(script)) {
+    proxy = std::make_unique<proxy::StatelessProxy>(program, proxy::Settings{}, out);
+    proxy->set_log_level(-10);
+    Settings s;
+    s.fr_ms = uint32_t(program.modparam_int("tm", "fr_timeout")) * 1000;
+    s.fr_inv_ms = uint32_t(program.modparam_int("tm", "fr_inv_timeout")) * 1000;
+    s.capacity = capacity;
+    s.store_chunks = capacity * 16;
+    layer = std::make_unique<Layer>(s, *proxy, *proxy, now);
+    proxy->attach(layer.get());
+    proxy->set_time(now);
+  }
+  void at(uint64_t ms) {
+    now = ms;
+    proxy->set_time(now);
+    layer->advance(now);
+  }
+  void in(const Endpoint& from, const std::string& bytes) { proxy->handle(from, bytes); }
+  // What was sent since `mark`.
+  std::vector<Sent> since(size_t mark) const { return {out.sent.begin() + long(mark), out.sent.end()}; }
+};
+
+std::string invite(const std::string& user = "bob", const std::string& branch = "z9hG4bK-c1",
+                   const std::string& call = "call-1") {
+  return "INVITE sip:" + user +
+         "@198.18.0.2:5070 SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 198.18.0.2:5080;branch=" +
+         branch +
+         "\r\n"
+         "Max-Forwards: 70\r\nFrom: <sip:alice@198.18.0.2>;tag=a1\r\nTo: <sip:" +
+         user +
+         "@198.18.0.2>\r\n"
+         "Call-ID: " +
+         call +
+         "@198.18.0.2\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@198.18.0.2:5080>\r\n"
+         "Content-Length: 0\r\n\r\n";
+}
+
+// The callee's response to what sipd sent it: the Vias of that request, its From/To/Call-ID/CSeq.
+std::string answer(const std::string& forwarded, int code, const std::string& reason,
+                   const std::string& tag = "b1") {
+  sip::Message m;
+  EXPECT_EQ(m.parse(forwarded), sip::Defect::None);
+  std::string r = "SIP/2.0 " + std::to_string(code) + " " + reason + "\r\n";
+  for (uint16_t v = m.first(sip::HeaderId::Via); v != sip::kNoHeader; v = m.next(v))
+    r += "Via: " + std::string(m.value(v)) + "\r\n";
+  r += "From: " + std::string(m.first_value(sip::HeaderId::From)) + "\r\n";
+  r += "To: " + std::string(m.first_value(sip::HeaderId::To)) + (code > 100 ? ";tag=" + tag : "") + "\r\n";
+  r += "Call-ID: " + std::string(m.first_value(sip::HeaderId::CallId)) + "\r\n";
+  r += "CSeq: " + std::string(m.first_value(sip::HeaderId::CSeq)) + "\r\n";
+  r += "Content-Length: 0\r\n\r\n";
+  return r;
+}
+
+std::string ack_for(const std::string& final_to_caller) {  // the caller's ACK of a non-2xx final
+  sip::Message m;
+  EXPECT_EQ(m.parse(final_to_caller), sip::Defect::None);
+  return "ACK sip:bob@198.18.0.2:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.2:5080;branch=z9hG4bK-c1\r\n"
+         "Max-Forwards: 70\r\nFrom: <sip:alice@198.18.0.2>;tag=a1\r\nTo: " +
+         std::string(m.first_value(sip::HeaderId::To)) +
+         "\r\nCall-ID: call-1@198.18.0.2\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n";
+}
+
+TEST(timer_wheel, FiresInOrderNeverEarlyAndAcrossTurns) {
+  TimerWheel wheel(0, 8, 10);  // a small wheel: 80 ms per turn
+  Timer a, b, c;
+  a.owner = 1;
+  b.owner = 2;
+  c.owner = 3;
+  wheel.arm(a, 25);
+  wheel.arm(b, 5);
+  wheel.arm(c, 500);  // several turns away
+  std::vector<uint32_t> fired;
+  auto fire = [&](Timer& t) { fired.push_back(t.owner); };
+  wheel.advance(4, fire);
+  EXPECT_TRUE(fired.empty());
+  wheel.advance(24, fire);
+  EXPECT_EQ(fired, (std::vector<uint32_t>{2}));
+  wheel.advance(30, fire);
+  EXPECT_EQ(fired, (std::vector<uint32_t>{2, 1}));
+  wheel.advance(499, fire);
+  EXPECT_EQ(fired.size(), 2u);
+  EXPECT_TRUE(c.armed());
+  wheel.advance(510, fire);
+  EXPECT_EQ(fired, (std::vector<uint32_t>{2, 1, 3}));
+  // Re-armed from inside fire() for "now": fires in a later tick, not a turn later.
+  wheel.arm(a, 0);
+  int count = 0;
+  wheel.advance(520, [&](Timer& t) {
+    if (++count == 1) wheel.arm(t, 0);
+  });
+  wheel.advance(530, [&](Timer&) { ++count; });
+  EXPECT_EQ(count, 2);
+  TimerWheel::cancel(c);
+}
+
+TEST(tm, InviteRelayedTryingRingingOkAndRetransmissionAbsorbed) {
+  Rig r(stateful_script());
+  r.in(kCaller, invite());
+  ASSERT_EQ(r.out.sent.size(), 2u);
+  EXPECT_EQ(r.out.sent[0].to, kCaller);
+  EXPECT_EQ(r.out.sent[0].first_line(), "SIP/2.0 100 Trying");
+  EXPECT_EQ(r.out.sent[1].to, kBob);
+  EXPECT_NE(r.out.sent[1].bytes.find("Via: SIP/2.0/UDP 198.18.0.1:5060;branch=z9hG4bKst0"),
+            std::string::npos);
+  EXPECT_NE(r.out.sent[1].bytes.find("Record-Route: <sip:198.18.0.1:5060;lr>"), std::string::npos);
+  const std::string fwd = r.out.sent[1].bytes;
+  r.in(kBob, answer(fwd, 180, "Ringing"));
+  ASSERT_EQ(r.out.sent.size(), 3u);
+  EXPECT_EQ(r.out.sent[2].to, kCaller);
+  EXPECT_EQ(r.out.sent[2].first_line(), "SIP/2.0 180 Ringing");
+  EXPECT_EQ(r.out.sent[2].bytes.find("198.18.0.1:5060;branch"), std::string::npos);  // our Via is gone
+  // The caller retransmits its INVITE: absorbed, answered with the 180 again; bob sees one INVITE.
+  r.in(kCaller, invite());
+  ASSERT_EQ(r.out.sent.size(), 4u);
+  EXPECT_EQ(r.out.sent[3].to, kCaller);
+  EXPECT_EQ(r.out.sent[3].first_line(), "SIP/2.0 180 Ringing");
+  r.in(kBob, answer(fwd, 200, "OK"));
+  ASSERT_EQ(r.out.sent.size(), 5u);
+  EXPECT_EQ(r.out.sent[4].first_line(), "SIP/2.0 200 OK");
+  EXPECT_EQ(r.out.sent[4].to, kCaller);
+  // A 2xx retransmission from bob is passed on (RFC 6026); the transaction ends 64*T1 later.
+  r.in(kBob, answer(fwd, 200, "OK"));
+  EXPECT_EQ(r.out.sent.size(), 6u);
+  EXPECT_EQ(r.layer->counters().in_use, 1u);
+  r.at(r.now + 33000);
+  EXPECT_EQ(r.layer->counters().in_use, 0u);
+  EXPECT_EQ(r.layer->counters().retransmissions_absorbed, 1u);
+}
+
+TEST(tm, BusyFirstCalleeFailsOverToTheSecond) {
+  Rig r(stateful_script());
+  r.in(kCaller, invite());
+  const std::string to_bob = r.out.sent[1].bytes;
+  size_t mark = r.out.sent.size();
+  r.in(kBob, answer(to_bob, 486, "Busy Here"));
+  auto s = r.since(mark);
+  // sipd ACKs bob's 486 itself and, in failure_route, sends the INVITE to carol: the caller sees no 486.
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].to, kBob);
+  EXPECT_EQ(s[0].first_line(), "ACK sip:bob@198.18.0.2:5070 SIP/2.0");
+  EXPECT_NE(s[0].bytes.find("To: <sip:bob@198.18.0.2>;tag=b1\r\n"), std::string::npos);
+  EXPECT_EQ(s[1].to, kCarol);
+  EXPECT_EQ(s[1].first_line(), "INVITE sip:carol@198.18.0.2:5071 SIP/2.0");
+  sip::Message m1, m2;
+  sip::Via v1, v2;
+  ASSERT_EQ(m1.parse(to_bob), sip::Defect::None);
+  ASSERT_EQ(m2.parse(s[1].bytes), sip::Defect::None);
+  ASSERT_TRUE(sip::parse_top_via(m1, v1));
+  ASSERT_TRUE(sip::parse_top_via(m2, v2));
+  EXPECT_NE(v1.branch, v2.branch);  // a new branch of the same transaction
+  mark = r.out.sent.size();
+  r.in(kCarol, answer(s[1].bytes, 200, "OK", "c1"));
+  s = r.since(mark);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].to, kCaller);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 200 OK");
+  EXPECT_NE(s[0].bytes.find(";tag=c1"), std::string::npos);
+}
+
+TEST(tm, NoAnswerRetransmitsThenTimesOutTo408AfterTheFailover) {
+  Rig r(stateful_script());
+  r.in(kCaller, invite());
+  const size_t mark = r.out.sent.size();
+  // Timer A: the INVITE again at T1, 2*T1, 4*T1 (bob never answers).
+  r.at(r.now + 500);
+  r.at(r.now + 1000);
+  r.at(r.now + 2000);
+  auto s = r.since(mark);
+  ASSERT_EQ(s.size(), 3u);
+  for (const Sent& x : s) EXPECT_EQ(x.to, kBob);
+  // fr_timeout (5 s) without any answer: failure_route (408) sends it to carol.
+  r.at(1000 + 5000);
+  s = r.since(mark);
+  ASSERT_GE(s.size(), 4u);
+  EXPECT_EQ(s.back().to, kCarol);
+  // Carol rings, and nobody answers within fr_inv_timeout (8 s): CANCEL to carol, 408 to the caller.
+  const std::string to_carol = s.back().bytes;
+  r.in(kCarol, answer(to_carol, 180, "Ringing", "c1"));
+  const size_t before = r.out.sent.size();
+  r.at(r.now + 8000);
+  s = r.since(before);
+  bool cancel = false, timeout = false;
+  for (const Sent& x : s) {
+    cancel |= x.to == kCarol && x.first_line() == "CANCEL sip:carol@198.18.0.2:5071 SIP/2.0";
+    timeout |= x.to == kCaller && x.first_line() == "SIP/2.0 408 Request Timeout";
+  }
+  EXPECT_TRUE(cancel);
+  EXPECT_TRUE(timeout);
+  EXPECT_EQ(r.layer->counters().timeouts, 2u);
+}
+
+TEST(tm, CancelDuringRinging) {
+  Rig r(stateful_script());
+  r.in(kCaller, invite());
+  const std::string to_bob = r.out.sent[1].bytes;
+  r.in(kBob, answer(to_bob, 180, "Ringing"));
+  std::string cancel = invite();
+  cancel.replace(0, 6, "CANCEL");
+  cancel.replace(cancel.find("CSeq: 1 INVITE"), 14, "CSeq: 1 CANCEL");
+  size_t mark = r.out.sent.size();
+  r.in(kCaller, cancel);
+  auto s = r.since(mark);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].to, kCaller);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 200 OK");
+  EXPECT_NE(s[0].bytes.find("CSeq: 1 CANCEL"), std::string::npos);
+  EXPECT_EQ(s[1].to, kBob);
+  EXPECT_EQ(s[1].first_line(), "CANCEL sip:bob@198.18.0.2:5070 SIP/2.0");
+  // Bob answers the CANCEL and ends the INVITE with 487: ACKed by sipd, 487 up to the caller (no failover).
+  mark = r.out.sent.size();
+  r.in(kBob, answer(s[1].bytes, 200, "OK"));
+  r.in(kBob, answer(to_bob, 487, "Request Terminated"));
+  s = r.since(mark);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].first_line(), "ACK sip:bob@198.18.0.2:5070 SIP/2.0");
+  EXPECT_EQ(s[1].to, kCaller);
+  EXPECT_EQ(s[1].first_line(), "SIP/2.0 487 Request Terminated");
+  // Our 487 is retransmitted (timer G) until the caller's ACK, which is absorbed.
+  mark = r.out.sent.size();
+  r.at(r.now + 600);
+  EXPECT_EQ(r.since(mark).size(), 1u);
+  r.in(kCaller, ack_for(s[1].bytes));
+  r.at(r.now + 5000);
+  EXPECT_EQ(r.since(mark).size(), 1u);
+  EXPECT_EQ(r.layer->counters().acks_absorbed, 1u);
+}
+
+TEST(tm, ParallelForkFirstOkWinsAndTheOtherIsCancelled) {
+  Rig r(stateful_script());
+  r.in(kCaller, invite("fork"));
+  ASSERT_EQ(r.out.sent.size(), 3u);  // 100, INVITE to bob, INVITE to carol
+  EXPECT_EQ(r.out.sent[1].to, kBob);
+  EXPECT_EQ(r.out.sent[2].to, kCarol);
+  EXPECT_EQ(r.out.sent[2].first_line(), "INVITE sip:carol@198.18.0.2:5071 SIP/2.0");
+  const std::string to_bob = r.out.sent[1].bytes, to_carol = r.out.sent[2].bytes;
+  r.in(kBob, answer(to_bob, 180, "Ringing"));
+  r.in(kCarol, answer(to_carol, 180, "Ringing", "c1"));
+  size_t mark = r.out.sent.size();
+  r.in(kBob, answer(to_bob, 200, "OK"));
+  auto s = r.since(mark);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].to, kCaller);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 200 OK");
+  EXPECT_EQ(s[1].to, kCarol);
+  EXPECT_EQ(s[1].first_line(), "CANCEL sip:carol@198.18.0.2:5071 SIP/2.0");
+  mark = r.out.sent.size();
+  r.in(kCarol, answer(to_carol, 487, "Request Terminated", "c1"));
+  s = r.since(mark);
+  ASSERT_EQ(s.size(), 1u);  // only the ACK to carol: her 487 never reaches the caller
+  EXPECT_EQ(s[0].first_line(), "ACK sip:carol@198.18.0.2:5071 SIP/2.0");
+}
+
+TEST(tm, FullPoolAnswers503WhileTransactionsInFlightGoOn) {
+  Rig r(stateful_script(), 1);
+  r.in(kCaller, invite());
+  const std::string to_bob = r.out.sent[1].bytes;
+  size_t mark = r.out.sent.size();
+  r.in(kCaller, invite("bob", "z9hG4bK-c2", "call-2"));
+  auto s = r.since(mark);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 503 Service Unavailable");
+  EXPECT_NE(s[0].bytes.find("Retry-After: 5\r\n"), std::string::npos);
+  // The first call's retransmission is still absorbed, and its answer still goes through.
+  mark = r.out.sent.size();
+  r.in(kCaller, invite());
+  r.in(kBob, answer(to_bob, 200, "OK"));
+  s = r.since(mark);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 100 Trying");
+  EXPECT_EQ(s[1].first_line(), "SIP/2.0 200 OK");
+  EXPECT_EQ(r.proxy->counters().full, 1u);
+}
+
+TEST(tm, NonInviteTransaction) {
+  Rig r(stateful_script());
+  const std::string options =
+      "OPTIONS sip:bob@198.18.0.2:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.2:5080;branch=z9hG4bK-o1\r\n"
+      "Max-Forwards: 70\r\nFrom: <sip:alice@198.18.0.2>;tag=a1\r\nTo: <sip:bob@198.18.0.2>\r\n"
+      "Call-ID: opt@198.18.0.2\r\nCSeq: 5 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+  r.in(kCaller, options);
+  ASSERT_EQ(r.out.sent.size(), 1u);  // no 100 for a non-INVITE
+  const std::string fwd = r.out.sent[0].bytes;
+  r.at(r.now + 500);  // timer E
+  EXPECT_EQ(r.out.sent.size(), 2u);
+  r.in(kBob, answer(fwd, 200, "OK"));
+  ASSERT_EQ(r.out.sent.size(), 3u);
+  EXPECT_EQ(r.out.sent[2].first_line(), "SIP/2.0 200 OK");
+  r.in(kCaller, options);  // a retransmission: the 200 again
+  ASSERT_EQ(r.out.sent.size(), 4u);
+  EXPECT_EQ(r.out.sent[3].first_line(), "SIP/2.0 200 OK");
+  r.at(r.now + 40000);  // timer J and K
+  EXPECT_EQ(r.layer->counters().in_use, 0u);
+}
+
+TEST(tm, MemoryPerTransaction) {
+  // Reported in the closing note: the slot, its index bucket and free-list entry, plus the message
+  // store the dataplane gives each transaction (8 chunks of 1 KB).
+  std::printf("[tm] %zu bytes per transaction slot, %u bytes of message store per chunk\n",
+              Layer::bytes_per_transaction(), Store::kChunk);
+  EXPECT_LT(Layer::bytes_per_transaction(), 4096u);
+}
+
+}  // namespace
+}  // namespace sipd::tm
