@@ -50,6 +50,7 @@ constexpr ModuleSpec kModules[] = {
     {"cfgutils"},
     {"db_sqlite"},
     {"db_mysql"},
+    {"uac_redirect"},
     // 1.x scripts load xlog.so; its functions are core in 3.x (and here).
     {"xlog"},
 };
@@ -130,6 +131,7 @@ constexpr FunctionSpec kFunctions[] = {
     {"t_on_reply",         "tm", 1, 1, {Route},                      kMsg},
     {"t_on_branch",        "tm", 1, 1, {Route},                      kReq | kRpl | kFail | kBr},
     {"t_check_status",     "tm", 1, 1, {Regex},                      kReq | kRpl | kFail | kBr},
+    {"get_redirects",      "uac_redirect", 0, 2, {Any, String},      kFail},
     {"t_was_cancelled",    "tm", 0, 0, {},                           kRpl | kFail},
     {"t_local_replied",    "tm", 1, 1, {String},                     kReq | kRpl | kFail | kBr},
     {"t_flush_flags",      "tm", 0, 0, {},                           kReq | kBr},

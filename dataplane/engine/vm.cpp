@@ -190,6 +190,59 @@ static std::string_view with_uri_part(VmState& st, std::string_view uri, PvId pa
   return st.error ? std::string_view() : std::string_view(start, size);
 }
 
+// Snapshot format: per set AVP, u16 slot, u8 kind (1 int, 2 string), then an i64 or a u32 length and the
+// bytes. Read back only from what save_avps wrote; a truncated record ends the restore.
+size_t save_avps(const VmState& st, char* out, size_t cap) {
+  size_t n = 0;
+  const size_t slots = st.program ? std::min(st.program->avp_names.size(), st.avps.size()) : 0;
+  for (size_t i = 0; i < slots; ++i) {
+    const Value& v = st.avps[i];
+    if (v.is_null()) continue;
+    const size_t need = 3 + (v.kind == Value::Kind::Int ? 8 : 4 + v.s.size());
+    if (need > cap - n) return 0;
+    const uint16_t slot = uint16_t(i);
+    std::memcpy(out + n, &slot, 2);
+    out[n + 2] = v.kind == Value::Kind::Int ? 1 : 2;
+    n += 3;
+    if (v.kind == Value::Kind::Int) {
+      std::memcpy(out + n, &v.i, 8);
+      n += 8;
+    } else {
+      const uint32_t len = uint32_t(v.s.size());
+      std::memcpy(out + n, &len, 4);
+      if (len) std::memcpy(out + n + 4, v.s.data(), len);
+      n += 4 + len;
+    }
+  }
+  return n;
+}
+
+static void restore_avps(VmState& st, std::string_view in) {
+  size_t n = 0;
+  while (n + 3 <= in.size()) {
+    uint16_t slot = 0;
+    std::memcpy(&slot, in.data() + n, 2);
+    const char kind = in[n + 2];
+    n += 3;
+    Value v;
+    if (kind == 1 && n + 8 <= in.size()) {
+      std::memcpy(&v.i, in.data() + n, 8);
+      v.kind = Value::Kind::Int;
+      n += 8;
+    } else if (kind == 2 && n + 4 <= in.size()) {
+      uint32_t len = 0;
+      std::memcpy(&len, in.data() + n, 4);
+      n += 4;
+      if (len > in.size() - n) return;
+      v = Value::string(arena_copy(st, in.substr(n, len)));
+      n += len;
+    } else {
+      return;
+    }
+    if (slot < st.avps.size()) st.avps[slot] = v;
+  }
+}
+
 Value Vm::load_pv(const Context& ctx, VmState& st, PvId id, std::string_view arg) {
   const sip::Message* m = ctx.msg;
   auto str = [](std::string_view s) { return s.data() ? Value::string(s) : Value::null(); };
@@ -398,6 +451,7 @@ RunStatus Vm::run(const config::Program& program, int route_index, const Context
   std::fill_n(st.vars.begin(), std::min(program.var_names.size(), st.vars.size()), Value::null());
   std::fill_n(st.avps.begin(), std::min(program.avp_names.size(), st.avps.size()), Value::null());
   st.arena_used = 0;
+  if (!ctx.avp_snapshot.empty()) restore_avps(st, ctx.avp_snapshot);
   st.retcode = 1;
   st.msg_flags = ctx.initial_msg_flags;
   st.branch_flags = st.script_flags = 0;

@@ -51,6 +51,7 @@ struct Context {
   int16_t t_reply_code = 0;
   int16_t t_branch = 0;
   uint32_t initial_msg_flags = 0;
+  std::string_view avp_snapshot;  // AVPs a transaction kept (save_avps), restored when the run starts
 };
 
 struct VmState;
@@ -150,6 +151,10 @@ class Vm {
   std::vector<void*> regex_dbs_;  // hs_database_t*, one per Program::regexes entry
   void* scratch_ = nullptr;       // hs_scratch_t*
 };
+
+// The run's AVPs as bytes, for a transaction to keep until its failure_route (Context::avp_snapshot gives
+// them back). Returns the size written, or 0 when they do not fit in `cap` (none are kept then).
+size_t save_avps(const VmState& st, char* out, size_t cap);
 
 // Helpers shared by the engine's pieces.
 std::string_view to_text(VmState& st, const Value& v);  // ints are printed into the arena

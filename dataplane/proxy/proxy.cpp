@@ -326,6 +326,7 @@ int64_t StatelessProxy::call(const config::FunctionSpec& fn, std::span<const eng
                  ? 1
                  : -1;
   }
+  if (name == "get_redirects") return get_redirects(st, args);
   if (name == "append_branch") {
     if (extra_count_ >= extra_branches_.size() - 1) return -1;
     const std::string_view uri = args.empty() ? (!st.new_ruri.empty() ? st.new_ruri : cur_->request_uri())
@@ -338,7 +339,7 @@ int64_t StatelessProxy::call(const config::FunctionSpec& fn, std::span<const eng
     uint64_t status = 0;
     if (!sip::parse_uint(code, 699, status) || status < 100) return -1;
     reply_with(uint16_t(status), args.size() > 1 ? engine::to_text(st, args[1]) : std::string_view(),
-               std::span<const std::string_view>(st.reply_headers.data(), st.reply_header_count));
+               reply_lines(st, uint16_t(status)));
     return decided_ ? 1 : -1;
   }
   if (name == "sl_reply_error") {
@@ -497,9 +498,9 @@ int64_t StatelessProxy::forward(std::span<const engine::Value> args, engine::VmS
   return 1;
 }
 
-tm::Transaction* StatelessProxy::transaction() {
+tm::Transaction* StatelessProxy::transaction(bool trying) {
   if (txn_) return txn_;
-  txn_ = tm_->create(*cur_, from_, now_ms_);
+  txn_ = tm_->create(*cur_, from_, now_ms_, trying);
   if (txn_) {
     txn_->on_failure = arm_failure_;
     txn_->on_reply = arm_reply_;
@@ -522,6 +523,12 @@ int64_t StatelessProxy::relay(engine::VmState& st) {
     return 0;
   }
   t->msg_flags = st.msg_flags;
+  {  // the AVPs go with the transaction, for its failure_route
+    char avps[2048];
+    const size_t n = engine::save_avps(st, avps, sizeof avps);
+    tm_->store().release(t->avps);
+    if (n) t->avps = tm_->store().put(std::string_view(avps, n));
+  }
   sip::Via via;
   if (!sip::parse_top_via(*cur_, via)) return -1;
   mark_received(via);
@@ -539,6 +546,14 @@ int64_t StatelessProxy::relay(engine::VmState& st) {
     const int b = tm_->next_branch(*t);
     if (b < 0) break;
     if (d > 0) (void)edits_->set_request_uri(uri);  // an appended branch goes to its own URI
+    if (t->on_branch >= 0) {  // branch_route, on its own state: it runs inside this script's t_relay()
+      engine::Context bctx = context(edits_);
+      bctx.t_branch = int16_t(b);
+      bctx.initial_msg_flags = st.msg_flags;
+      engine::RunStatus bs = vm_.run(program_, t->on_branch, bctx, *branch_state_);
+      while (bs == engine::RunStatus::Suspended) bs = vm_.resume(bctx, *branch_state_, -1);
+      if (bs == engine::RunStatus::Drop) continue;  // the script dropped this branch
+    }
     char id[40], value[96];
     if (!edits_->set_top_via(our_via(tm_->branch_id(*t, b, id), value))) return -1;
     const sip::BuildResult built = edits_->build(buf_.data(), buf_.size());
@@ -557,7 +572,7 @@ int64_t StatelessProxy::relay(engine::VmState& st) {
 
 int64_t StatelessProxy::t_reply(uint16_t code, std::string_view reason, engine::VmState& st) {
   if (cur_->method() == sip::Method::Ack) return -1;
-  tm::Transaction* t = transaction();
+  tm::Transaction* t = transaction(false);
   if (!t) {
     ++counters_.full;
     return -1;
@@ -572,7 +587,7 @@ int64_t StatelessProxy::t_reply(uint16_t code, std::string_view reason, engine::
   std::string_view server = settings_.server_header;
   if (server.starts_with("Server:")) server = sip::trim(server.substr(7));
   ro.server = server;
-  ro.extra = std::span<const std::string_view>(st.reply_headers.data(), st.reply_header_count);
+  ro.extra = reply_lines(st, code);
   const sip::BuildResult b = sip::build_reply(*cur_, ro, buf_.data(), buf_.size());
   if (!b.ok()) return -1;
   tm_->reply(*t, code, std::string_view(buf_.data(), b.size), now_ms_);
@@ -580,6 +595,55 @@ int64_t StatelessProxy::t_reply(uint16_t code, std::string_view reason, engine::
   ++counters_.replies_sent;
   ++counters_.replies_by_class[code / 100 < 7 ? code / 100 : 0];
   return 1;
+}
+
+// The reply's extra header lines: append_to_reply()'s, and for a 3xx the destination set as Contacts
+// (the redirect server: what lookup() or append_branch() produced).
+std::span<const std::string_view> StatelessProxy::reply_lines(engine::VmState& st, uint16_t code) {
+  size_t n = 0;
+  for (uint8_t i = 0; i < st.reply_header_count && n < lines_.size(); ++i) lines_[n++] = st.reply_headers[i];
+  if (code >= 300 && code < 400) {
+    auto contact = [&](std::string_view uri) {
+      if (n == lines_.size()) return;
+      const std::string_view a = engine::arena_copy(st, "Contact: <");
+      const std::string_view b = engine::arena_copy(st, uri);
+      const std::string_view c = engine::arena_copy(st, ">\r\n");
+      if (!st.error) lines_[n++] = std::string_view(a.data(), a.size() + b.size() + c.size());
+    };
+    if (!st.new_ruri.empty()) contact(st.new_ruri);
+    for (uint8_t i = 0; i < extra_count_; ++i) contact(extra_branches_[i]);
+  }
+  return {lines_.data(), n};
+}
+
+// get_redirects([max]) in failure_route: the Contacts of the 3xx that ended the transaction become the
+// destination set — the first the new R-URI, the others branches — for the next t_relay().
+int64_t StatelessProxy::get_redirects(engine::VmState& st, std::span<const engine::Value> args) {
+  if (!txn_ || txn_->best.empty() || txn_->best_code < 300 || txn_->best_code >= 400) return -1;
+  uint64_t max = tm::kMaxBranches;
+  if (!args.empty()) {
+    std::string_view m = engine::to_text(st, args[0]);
+    m = m.substr(0, m.find(':'));
+    if (!sip::parse_uint(m, tm::kMaxBranches, max) || max == 0) max = tm::kMaxBranches;
+  }
+  if (best_.parse(tm_->store().view(txn_->best, buf_.data())) != sip::Defect::None) return -1;
+  sip::ValueIterator it(best_, sip::HeaderId::Contact);
+  std::string_view value;
+  int found = 0;
+  extra_count_ = 0;
+  while (it.next(value) && uint64_t(found) < max) {
+    sip::NameAddr na;
+    if (!sip::parse_name_addr(value, na) || na.uri.empty()) continue;
+    const std::string_view uri = engine::arena_copy(st, na.uri);
+    if (st.error) break;
+    if (found++ == 0) {
+      const engine::Context ctx = context(edits_);
+      vm_.store_pv(ctx, st, config::PvId::RUri, engine::Value::string(uri));
+    } else if (extra_count_ < extra_branches_.size() - 1) {
+      extra_branches_[extra_count_++] = uri;
+    }
+  }
+  return found ? found : -1;
 }
 
 int StatelessProxy::route_arg(config::RouteKind kind, engine::VmState& st, const engine::Value& v) {
@@ -609,7 +673,11 @@ bool StatelessProxy::reply_route(tm::Transaction& t, int branch, const sip::Mess
 void StatelessProxy::failure_route(tm::Transaction& t) {
   const int route = t.on_failure;
   t.on_failure = -1;  // one run per arming; the script may arm it again
-  if (route < 0 || stored_.parse(tm_->request_of(t)) != sip::Defect::None) return;
+  // The stored request is copied out: the store's scratch is reused by whatever the script makes tm do.
+  const std::string_view request = tm_->request_of(t);
+  if (route < 0 || request.size() > stored_buf_.size()) return;
+  std::memcpy(stored_buf_.data(), request.data(), request.size());
+  if (stored_.parse(std::string_view(stored_buf_.data(), request.size())) != sip::Defect::None) return;
   const sip::Message* saved = cur_;
   const Endpoint saved_from = from_;
   tm::Transaction* saved_txn = txn_;
@@ -626,6 +694,7 @@ void StatelessProxy::failure_route(tm::Transaction& t) {
   branch_idx_ = t.best_branch;
   engine::Context ctx = context(&edits);
   ctx.initial_msg_flags = t.msg_flags;
+  if (!t.avps.empty()) ctx.avp_snapshot = tm_->store().view(t.avps, avp_buf_.data());
   finish(vm_.run(program_, route, ctx, state_), ctx);
   cur_ = saved;
   from_ = saved_from;

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -105,11 +106,15 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   int64_t forward(std::span<const engine::Value> args, engine::VmState& st);
   int64_t relay(engine::VmState& st);
   int64_t t_reply(uint16_t code, std::string_view reason, engine::VmState& st);
-  tm::Transaction* transaction();  // the current run's, created when there is none; null when full
+  // The current run's transaction, created when there is none (with a 100 Trying for an INVITE that is
+  // to be relayed); null when the pool is full.
+  tm::Transaction* transaction(bool trying = true);
   void mark_received(const sip::Via& via);
   std::string_view our_via(std::string_view branch, char (&buf)[96]) const;
   std::string_view stateless_branch(const sip::Via& via, char (&buf)[40]) const;
   int route_arg(config::RouteKind kind, engine::VmState& st, const engine::Value& v);
+  std::span<const std::string_view> reply_lines(engine::VmState& st, uint16_t code);
+  int64_t get_redirects(engine::VmState& st, std::span<const engine::Value> args);
   int64_t loose_route(engine::VmState& st);
   int64_t record_route();
   bool destination_of(std::string_view uri, Endpoint& to) const;
@@ -125,14 +130,19 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   sip::Message msg_;
   const sip::Message* cur_ = &msg_;  // the request the script works on (in failure_route: the stored one)
   sip::Message stored_;              // a transaction's request, parsed again for failure_route
+  std::array<char, sip::Message::kMaxSize> stored_buf_;
+  std::array<char, 2048> avp_buf_;
+  std::unique_ptr<engine::VmState> branch_state_ = std::make_unique<engine::VmState>();  // branch_route runs
+  sip::Message best_;  // the best reply of a transaction, for get_redirects()
   tm::Layer* tm_ = nullptr;
   uint64_t now_ms_ = 0;
   tm::Transaction* txn_ = nullptr;  // the transaction of the current run, once there is one
   int16_t arm_failure_ = -1, arm_reply_ = -1, arm_branch_ = -1;      // t_on_* before t_relay
   std::array<std::string_view, tm::kMaxBranches> extra_branches_{};  // append_branch() this run
   uint8_t extra_count_ = 0;
-  bool received_marked_ = false;             // received/rport written into this run's edits
-  int16_t reply_code_ = 0, branch_idx_ = 0;  // $T_reply_code, $T_branch_idx
+  std::array<std::string_view, 24> lines_{};  // a reply's extra header lines
+  bool received_marked_ = false;              // received/rport written into this run's edits
+  int16_t reply_code_ = 0, branch_idx_ = 0;   // $T_reply_code, $T_branch_idx
   sip::EditList* edits_ = nullptr;
   Endpoint from_;
   bool decided_ = false;  // the script forwarded or replied

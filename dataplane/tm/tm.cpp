@@ -195,8 +195,11 @@ Layer::Handled Layer::on_request(const sip::Message& msg, const proxy::Endpoint&
   return Handled::Absorbed;
 }
 
-Transaction* Layer::create(const sip::Message& msg, const proxy::Endpoint& from, uint64_t now_ms) {
-  advance(now_ms);
+// create(), add_branch() and reply() run inside a script (t_relay, t_reply): they never advance the
+// clock, since a timer firing there could start another script run (failure_route) inside this one.
+Transaction* Layer::create(const sip::Message& msg, const proxy::Endpoint& from, uint64_t now_ms,
+                           bool trying) {
+  (void)now_ms;
   if (Transaction* existing = find(msg)) return existing;
   if (free_.empty()) {
     ++counters_.full;
@@ -232,7 +235,7 @@ Transaction* Layer::create(const sip::Message& msg, const proxy::Endpoint& from,
   t.l.owner = t.index;
   t.l.kind = kL;
   wheel_.arm(t.l, uint64_t(settings_.fr_inv_ms) + 64ull * settings_.t1_ms);
-  if (t.invite) {  // 100 Trying at once (16.2 / 17.2.1): the caller stops retransmitting
+  if (t.invite && trying) {  // 100 Trying at once (16.2 / 17.2.1): the caller stops retransmitting
     char ip[16];
     sip::ReplyOptions ro;
     ro.code = 100;
@@ -286,7 +289,7 @@ bool Layer::add_branch(Transaction& t, int b, const proxy::Endpoint& to, std::st
   br.fr.kind = uint16_t(kFr | bits);
   br.wait.kind = uint16_t(kD | bits);
   br.cancel_retrans.kind = uint16_t(kCancelE | bits);
-  wheel_.advance(now_ms, [this](Timer& tm) { fire(tm); });
+  (void)now_ms;
   wheel_.arm(br.retrans, br.retrans_ms);
   wheel_.arm(br.fr, settings_.fr_ms);
   t.nbranches = uint8_t(b + 1);
@@ -302,7 +305,6 @@ void Layer::send_stored(const proxy::Endpoint& to, const Store::Ref& r) {
 std::string_view Layer::request_of(const Transaction& t) { return store_.view(t.request, scratch_.data()); }
 
 void Layer::reply(Transaction& t, uint16_t code, std::string_view bytes, uint64_t now_ms) {
-  advance(now_ms);
   forward_upstream(t, bytes, code, now_ms);
 }
 

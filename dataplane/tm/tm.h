@@ -128,8 +128,9 @@ class Layer {
   // The transaction the request in `msg` belongs to, or nullptr.
   Transaction* find(const sip::Message& msg);
   // Creates the server transaction for `msg` (t_newtran / t_relay / t_reply). nullptr when the pool or the
-  // store is full: the caller answers 503. Sends 100 Trying for an INVITE.
-  Transaction* create(const sip::Message& msg, const proxy::Endpoint& from, uint64_t now_ms);
+  // store is full: the caller answers 503. Sends 100 Trying for an INVITE that will be relayed (`trying`).
+  Transaction* create(const sip::Message& msg, const proxy::Endpoint& from, uint64_t now_ms,
+                      bool trying = true);
 
   // The Via branch for branch `b` of `t` (the proxy writes it into the Via of what it sends).
   std::string_view branch_id(const Transaction& t, int b, char (&buf)[40]) const;

@@ -363,3 +363,75 @@ TEST(tm, MemoryPerTransaction) {
 
 }  // namespace
 }  // namespace sipd::tm
+
+namespace sipd::tm {
+namespace {
+
+const std::string kModules =
+    "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nloadmodule \"sipmsgops.so\"\nloadmodule \"avpops.so\"\n"
+    "loadmodule \"uac_redirect.so\"\nloadmodule \"textops.so\"\n";
+
+TEST(tm, RedirectServerAnswers302WithTheDestinationSet) {
+  Rig r(kModules +
+        "route {\n  $ru = \"sip:bob@198.18.0.7:5060\";\n  append_branch(\"sip:bob@198.18.0.8:5060\");\n"
+        "  t_reply(302, \"Moved Temporarily\");\n}\n");
+  r.in(kCaller, invite());
+  ASSERT_EQ(r.out.sent.size(), 1u);
+  const Sent& s = r.out.sent[0];
+  EXPECT_EQ(s.to, kCaller);
+  EXPECT_EQ(s.first_line(), "SIP/2.0 302 Moved Temporarily");
+  EXPECT_NE(s.bytes.find("Contact: <sip:bob@198.18.0.7:5060>\r\nContact: <sip:bob@198.18.0.8:5060>\r\n"),
+            std::string::npos)
+      << s.bytes;
+  // The caller's ACK for the 302 is absorbed; a retransmitted INVITE gets the 302 again.
+  r.in(kCaller, ack_for(s.bytes));
+  r.in(kCaller, invite());
+  ASSERT_EQ(r.out.sent.size(), 2u);
+  EXPECT_EQ(r.out.sent[1].first_line(), "SIP/2.0 302 Moved Temporarily");
+}
+
+TEST(tm, A3xxFromDownstreamIsFollowedInFailureRoute) {
+  Rig r(kModules +
+        "route {\n  t_on_failure(\"redirect\");\n  t_relay();\n}\n"
+        "failure_route[redirect] {\n  if (t_check_status(\"3[0-9][0-9]\") && get_redirects(\"2\")) "
+        "t_relay();\n}\n");
+  r.in(kCaller, invite());
+  const std::string to_bob = r.out.sent[1].bytes;
+  std::string moved = answer(to_bob, 302, "Moved Temporarily");
+  moved.insert(moved.find("Content-Length"), "Contact: <sip:carol@198.18.0.2:5071>\r\n");
+  const size_t mark = r.out.sent.size();
+  r.in(kBob, moved);
+  const auto s = r.since(mark);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].first_line(), "ACK sip:bob@198.18.0.2:5070 SIP/2.0");
+  EXPECT_EQ(s[1].to, kCarol);
+  EXPECT_EQ(s[1].first_line(), "INVITE sip:carol@198.18.0.2:5071 SIP/2.0");
+}
+
+TEST(tm, FlagsAndAvpsLiveWithTheTransactionAndBranchRouteRunsPerBranch) {
+  Rig r(kModules +
+        "route {\n  setflag(5);\n  $avp(s:who) = \"alice-\" + $ci;\n  t_on_failure(\"f\");\n  "
+        "t_on_branch(\"b\");\n"
+        "  append_branch(\"sip:carol@198.18.0.2:5071\");\n  t_relay();\n}\n"
+        "branch_route[b] {\n  append_hf(\"X-Branch: $T_branch_idx\\r\\n\");\n}\n"
+        "failure_route[f] {\n  if (isflagset(5)) append_to_reply(\"X-Flag: 5\\r\\n\");\n"
+        "  append_to_reply(\"X-Who: $avp(s:who) $T_reply_code\\r\\n\");\n  t_reply(480, \"Gone\");\n}\n");
+  r.in(kCaller, invite());
+  ASSERT_EQ(r.out.sent.size(), 3u);
+  EXPECT_NE(r.out.sent[1].bytes.find("X-Branch: 0\r\n"), std::string::npos) << r.out.sent[1].bytes;
+  EXPECT_NE(r.out.sent[2].bytes.find("X-Branch: 1\r\n"), std::string::npos) << r.out.sent[2].bytes;
+  const std::string to_bob = r.out.sent[1].bytes, to_carol = r.out.sent[2].bytes;
+  r.in(kBob, answer(to_bob, 486, "Busy Here"));
+  const size_t mark = r.out.sent.size();
+  r.in(kCarol, answer(to_carol, 404, "Not Found", "c1"));
+  const auto s = r.since(mark);
+  ASSERT_EQ(s.size(), 2u);  // the ACK to carol, then the failure_route's 480 to the caller
+  EXPECT_EQ(s[1].to, kCaller);
+  EXPECT_EQ(s[1].first_line(), "SIP/2.0 480 Gone");
+  // Both answers are 4xx: the first one stays the best (16.7 step 6), so $T_reply_code is 486.
+  EXPECT_NE(s[1].bytes.find("X-Flag: 5\r\n"), std::string::npos) << s[1].bytes;
+  EXPECT_NE(s[1].bytes.find("X-Who: alice-call-1@198.18.0.2 486\r\n"), std::string::npos) << s[1].bytes;
+}
+
+}  // namespace
+}  // namespace sipd::tm
