@@ -68,6 +68,8 @@ StatelessProxy::StatelessProxy(const config::Program& program, const Settings& s
     : program_(program), settings_(settings), out_(out), vm_(*this) {
   reply_route_ = program.find_route(config::RouteKind::Reply, "");
   error_route_ = program.find_route(config::RouteKind::Error, "");
+  local_route_ = program.find_route(config::RouteKind::Local, "");
+  onreply_avps_ = program.modparam_int("tm", "onreply_avp_mode") != 0;
   char ip[16], port[12];
   local_text_ =
       std::string(format_ipv4(settings.local.ip, ip)) + ":" + std::string(number(settings.local.port, port));
@@ -660,12 +662,32 @@ bool StatelessProxy::reply_route(tm::Transaction& t, int branch, const sip::Mess
   cur_ = &response;
   tm::Transaction* saved_txn = txn_;
   txn_ = &t;
-  const engine::Context ctx = context(nullptr);
+  engine::Context ctx = context(nullptr);
+  if (onreply_avps_ && !t.avps.empty()) ctx.avp_snapshot = tm_->store().view(t.avps, avp_buf_.data());
   engine::RunStatus s = vm_.run(program_, t.on_reply, ctx, state_);
   while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, state_, -1);
   cur_ = saved;
   txn_ = saved_txn;
   return s != engine::RunStatus::Drop;
+}
+
+// local_route over a request tm generated (an ACK or a CANCEL): its edits apply to what is sent; `drop`
+// sends nothing. Runs on the branch-route state: tm may generate requests while a script is running.
+std::string_view StatelessProxy::local_route(std::string_view request) {
+  if (local_route_ < 0 || local_.parse(request) != sip::Defect::None) return request;
+  sip::EditList edits(local_);
+  const sip::Message* saved = cur_;
+  sip::EditList* saved_edits = edits_;
+  cur_ = &local_;
+  edits_ = &edits;
+  const engine::Context ctx = context(&edits);
+  engine::RunStatus s = vm_.run(program_, local_route_, ctx, *branch_state_);
+  while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, *branch_state_, -1);
+  cur_ = saved;
+  edits_ = saved_edits;
+  if (s == engine::RunStatus::Drop) return {};
+  const sip::BuildResult b = edits.build(local_out_.data(), local_out_.size());
+  return b.ok() ? std::string_view(local_out_.data(), b.size) : request;
 }
 
 // failure_route: the stored request, parsed again, with the best final answer as $T_reply_code; what the

@@ -84,6 +84,7 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   // tm::User
   bool reply_route(tm::Transaction& t, int branch, const sip::Message& response) override;
   void failure_route(tm::Transaction& t) override;
+  std::string_view local_route(std::string_view request) override;
   // tm::Sender: what the transaction layer sends goes out like everything else.
   void send(const Endpoint& to, std::string_view bytes) override { out_.send(to, bytes); }
 
@@ -147,7 +148,11 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   Endpoint from_;
   bool decided_ = false;  // the script forwarded or replied
   int log_level_ = 3;
-  int reply_route_ = -1, error_route_ = -1;
+  int reply_route_ = -1, error_route_ = -1, local_route_ = -1;
+  bool onreply_avps_ =
+      false;            // modparam("tm", "onreply_avp_mode", 1): the transaction's AVPs in onreply_route
+  sip::Message local_;  // a request tm made, for local_route
+  std::array<char, 8192> local_out_;
   std::string local_text_;  // "198.18.0.1:5060"
   char src_text_[16] = {}, dst_text_[16] = {};
   Counters counters_;

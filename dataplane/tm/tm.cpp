@@ -506,7 +506,9 @@ void Layer::send_ack(Transaction& t, int b, const sip::Message& response) {
   a.put("Call-ID: ").put(sent.first_value(sip::HeaderId::CallId)).put("\r\n");
   a.put("CSeq: ").num(cseq.number).put(" ACK\r\nContent-Length: 0\r\n\r\n");
   if (!a.ok) return;
-  out_.send(br.to, a.view());
+  const std::string_view ack = user_.local_route(a.view());
+  if (ack.empty()) return;
+  out_.send(br.to, ack);
   ++counters_.local_acks;
 }
 
@@ -533,8 +535,10 @@ void Layer::send_cancel(Transaction& t, int b) {
   c.put("Call-ID: ").put(sent.first_value(sip::HeaderId::CallId)).put("\r\n");
   c.put("CSeq: ").num(cseq.number).put(" CANCEL\r\nContent-Length: 0\r\n\r\n");
   if (!c.ok) return;
-  br.cancel = store_.put(c.view());
-  out_.send(br.to, c.view());
+  const std::string_view cancel = user_.local_route(c.view());
+  if (cancel.empty()) return;
+  br.cancel = store_.put(cancel);
+  out_.send(br.to, cancel);
   ++counters_.cancels_sent;
   br.cancel_retrans_ms = settings_.t1_ms;
   wheel_.arm(br.cancel_retrans, br.cancel_retrans_ms);

@@ -92,6 +92,9 @@ class User {
   // failure_route: every branch ended without a 2xx. The proxy runs it over the stored request; it may
   // add branches (add_branch) or reply (reply). Returns once the script is done.
   virtual void failure_route(Transaction& t) = 0;
+  // local_route over a request sipd makes itself (the ACK of a non-2xx, a CANCEL): what to send instead
+  // (the same bytes when there is no local_route), or an empty view to send nothing.
+  virtual std::string_view local_route(std::string_view request) { return request; }
 };
 
 class Sender {

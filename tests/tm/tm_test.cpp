@@ -435,3 +435,38 @@ TEST(tm, FlagsAndAvpsLiveWithTheTransactionAndBranchRouteRunsPerBranch) {
 
 }  // namespace
 }  // namespace sipd::tm
+
+namespace sipd::tm {
+namespace {
+
+TEST(tm, LocalRouteSeesTheRequestsSipdMakes) {
+  Rig r(kModules +
+        "route {\n  t_relay();\n}\n"
+        "local_route {\n  if (is_method(\"ACK\")) append_hf(\"X-Local: ack\\r\\n\");\n}\n");
+  r.in(kCaller, invite());
+  const std::string to_bob = r.out.sent[1].bytes;
+  const size_t mark = r.out.sent.size();
+  r.in(kBob, answer(to_bob, 486, "Busy Here"));
+  const auto s = r.since(mark);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].first_line(), "ACK sip:bob@198.18.0.2:5070 SIP/2.0");
+  EXPECT_NE(s[0].bytes.find("X-Local: ack\r\n"), std::string::npos) << s[0].bytes;
+  EXPECT_EQ(s[1].first_line(), "SIP/2.0 486 Busy Here");
+}
+
+TEST(tm, OnreplyRouteSeesTheAvpsWhenAskedAndCanDropProvisionals) {
+  Rig r(kModules + "modparam(\"tm\", \"onreply_avp_mode\", 1)\n" +
+        "route {\n  $avp(s:mark) = \"drop-183\";\n  t_on_reply(\"r\");\n  t_relay();\n}\n"
+        "onreply_route[r] {\n  if ($avp(s:mark) == \"drop-183\" && $T_reply_code == 183) drop;\n}\n");
+  r.in(kCaller, invite());
+  const std::string to_bob = r.out.sent[1].bytes;
+  const size_t mark = r.out.sent.size();
+  r.in(kBob, answer(to_bob, 183, "Session Progress"));
+  r.in(kBob, answer(to_bob, 180, "Ringing"));
+  const auto s = r.since(mark);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 180 Ringing");
+}
+
+}  // namespace
+}  // namespace sipd::tm
