@@ -4,7 +4,7 @@
 # Kamailio doing the same routing job (perf/peers/kamailio.cfg) at the same address, 198.18.0.1:5060.
 #
 #   usage: perf/linerate.sh [--peer kamailio|sipd|both] [--rates "500 1000 2000"] [--duration SECONDS]
-#                           [--build DIR] [--keep]
+#                           [--build DIR] [--keep] [--stateful]
 #   env:   SIPD_DATAPLANE (BUILD/bin/sipd-dataplane), SIPD_SCRIPT (config/examples/proxy.cfg),
 #          SIPD_APPLIANCE or SIPD_APPLIANCE_HELPER (see tests/e2e/lib.sh), KAMAILIO (kamailio),
 #          SIPD_TB_NS / SIPD_TB_HOST_IF / SIPD_TB_FAR_IF for a private testbed.
@@ -27,6 +27,7 @@ rates="500 1000 2000 4000"
 duration=20
 build=$src/build
 keep=0
+stateful=0             # --stateful: sipd with config/examples/stateful.cfg, Kamailio with perf/peers/kamailio-tm.cfg
 work=""
 kamailio_pid=""
 kernel_mode=0          # 1 while the testbed's host end is handed to the kernel for Kamailio
@@ -42,6 +43,7 @@ parse_args() {
       --duration) duration=${2:?}; shift 2 ;;
       --build) build=${2:?}; shift 2 ;;
       --keep) keep=1; shift ;;
+      --stateful) stateful=1; shift ;;
       -h|--help) usage ;;
       *) echo "linerate.sh: unknown argument $1" >&2; usage ;;
     esac
@@ -93,7 +95,9 @@ kamailio_start() {  # dir
   "$src/scripts/testbed.sh" kernel || return 1
   kernel_mode=1
   # -DD: the main process stays in the foreground as our child, its workers fork under it.
-  "$bin" -f "$src/perf/peers/kamailio.cfg" -DD -E -Y "$dir" -w "$dir" >"$dir/kamailio.log" 2>&1 &
+  local cfg=$src/perf/peers/kamailio.cfg
+  [ "$stateful" = 1 ] && cfg=$src/perf/peers/kamailio-tm.cfg
+  "$bin" -f "$cfg" -DD -E -Y "$dir" -w "$dir" >"$dir/kamailio.log" 2>&1 &
   kamailio_pid=$!
   local _ listening
   for _ in $(seq 100); do
@@ -193,7 +197,9 @@ print_row() {  # peer, rate
 
 run_sipd() {
   local dataplane=${SIPD_DATAPLANE:-$build/bin/sipd-dataplane}
-  local script=${SIPD_SCRIPT:-$src/config/examples/proxy.cfg}
+  local default_script=$src/config/examples/proxy.cfg
+  [ "$stateful" = 1 ] && default_script=$src/config/examples/stateful.cfg
+  local script=${SIPD_SCRIPT:-$default_script}
   local appliance counters
   appliance=$(e2e_appliance "$script" "$work") || return 1
   counters=$(e2e_counters_path "$appliance")
