@@ -463,13 +463,20 @@ void Layer::branch_final(Transaction& t, int b, uint16_t code, std::string_view 
   }
   // 16.7 step 6-8: the best final response goes upstream; our own 408 when every branch timed out.
   if (!t.best.empty()) {
-    const std::string_view best = store_.view(t.best, scratch_.data());
-    // A 503 is sent upstream as 500 (16.7 step 6) so the caller does not take it as about the proxy.
+    std::string_view best = store_.view(t.best, scratch_.data());
+    if (t.best_code == 503) {  // 16.7 step 6: a 503 goes up as 500, so the caller does not blame this proxy
+      static constexpr std::string_view kLine = "SIP/2.0 500 Service Unavailable Downstream";
+      const size_t eol = best.find("\r\n");
+      if (eol != std::string_view::npos && kLine.size() + best.size() - eol <= scratch2_.size()) {
+        std::memcpy(scratch2_.data(), kLine.data(), kLine.size());
+        std::memcpy(scratch2_.data() + kLine.size(), best.data() + eol, best.size() - eol);
+        best = std::string_view(scratch2_.data(), kLine.size() + best.size() - eol);
+        t.best_code = 500;
+      }
+    }
     forward_upstream(t, best, t.best_code, now);
     return;
   }
-  const sip::Message* none = nullptr;
-  (void)none;
   static sip::Message request;  // the stored request, to answer it
   if (request.parse(request_of(t)) != sip::Defect::None) return;
   const uint16_t status = t.cancelled ? 487 : t.best_code ? t.best_code : 408;

@@ -470,3 +470,21 @@ TEST(tm, OnreplyRouteSeesTheAvpsWhenAskedAndCanDropProvisionals) {
 
 }  // namespace
 }  // namespace sipd::tm
+
+namespace sipd::tm {
+namespace {
+
+TEST(tm, A503GoesUpAs500) {
+  Rig r(kModules + "route {\n  t_relay();\n}\n");
+  r.in(kCaller, invite());
+  const std::string to_bob = r.out.sent[1].bytes;
+  const size_t mark = r.out.sent.size();
+  r.in(kBob, answer(to_bob, 503, "Service Unavailable"));
+  const auto s = r.since(mark);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[1].to, kCaller);
+  EXPECT_EQ(s[1].first_line(), "SIP/2.0 500 Service Unavailable Downstream");
+}
+
+}  // namespace
+}  // namespace sipd::tm
