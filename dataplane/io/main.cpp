@@ -116,8 +116,12 @@ sipd::tm::Settings tm_settings(const sipd::config::Program& p, uint32_t capacity
   s.t2_ms = uint32_t(p.modparam_int("tm", "T2_timer"));
   s.restart_fr_on_each_reply = p.modparam_int("tm", "restart_fr_on_each_reply") != 0;
   s.capacity = capacity;
-  s.store_chunks = capacity * 8;
+  s.store_chunks = capacity * 6;
   s.worker = worker;
+  std::string_view server = p.modparam("", "server_header");
+  if (server.starts_with("Server:")) server.remove_prefix(7);
+  while (!server.empty() && server.front() == ' ') server.remove_prefix(1);
+  s.server = std::string(server);
   return s;
 }
 

@@ -129,6 +129,10 @@ void StatelessProxy::handle(const Endpoint& from, std::string_view payload) {
     return;
   }
   if (tm_ && tm_->on_request(msg_, from, now_ms_) == tm::Layer::Handled::Absorbed) return;
+  if (msg_.method() == sip::Method::Ack && acks_our_reply()) {
+    ++counters_.acks_absorbed;
+    return;
+  }
   request(from);
 }
 
@@ -183,6 +187,15 @@ void StatelessProxy::run_error_route(const Endpoint&, uint16_t, std::string_view
   const engine::Context ctx = context(&edits);
   finish(vm_.run(program_, error_route_, ctx, state_), ctx);
   edits_ = nullptr;
+}
+
+// An ACK for a reply sipd sent statelessly (sl_send_reply): its To tag is the one sipd made for that
+// request, which the ACK reproduces (same Call-ID, From tag, branch and CSeq number). It ends there.
+bool StatelessProxy::acks_our_reply() const {
+  sip::NameAddr to;
+  if (!sip::parse_name_addr(msg_.first_value(sip::HeaderId::To), to) || !to.has_tag) return false;
+  char tag[16];
+  return to.tag == sip::stateless_to_tag(msg_, settings_.tag_key, tag);
 }
 
 bool StatelessProxy::is_me(std::string_view host, uint16_t port) const {
@@ -534,6 +547,12 @@ int64_t StatelessProxy::relay(engine::VmState& st) {
   sip::Via via;
   if (!sip::parse_top_via(*cur_, via)) return -1;
   mark_received(via);
+  // What failure_route starts from: the request with this route's edits (Record-Route, Max-Forwards,
+  // received/rport...) but without our Via, as OpenSIPS keeps them with the transaction.
+  if (t->on_failure >= 0 && t->relayed.empty() && cur_ == &msg_) {
+    const sip::BuildResult base = edits_->build(buf_.data(), buf_.size());
+    if (base.ok()) t->relayed = tm_->store().put(std::string_view(buf_.data(), base.size));
+  }
   const std::string_view first = !st.dst_uri.empty()    ? st.dst_uri
                                  : !st.new_ruri.empty() ? st.new_ruri
                                                         : cur_->request_uri();
@@ -696,9 +715,10 @@ void StatelessProxy::failure_route(tm::Transaction& t) {
   const int route = t.on_failure;
   t.on_failure = -1;  // one run per arming; the script may arm it again
   // The stored request is copied out: the store's scratch is reused by whatever the script makes tm do.
-  const std::string_view request = tm_->request_of(t);
+  const std::string_view request =
+      t.relayed.empty() ? tm_->request_of(t) : tm_->store().view(t.relayed, stored_buf_.data());
   if (route < 0 || request.size() > stored_buf_.size()) return;
-  std::memcpy(stored_buf_.data(), request.data(), request.size());
+  if (request.data() != stored_buf_.data()) std::memcpy(stored_buf_.data(), request.data(), request.size());
   if (stored_.parse(std::string_view(stored_buf_.data(), request.size())) != sip::Defect::None) return;
   const sip::Message* saved = cur_;
   const Endpoint saved_from = from_;

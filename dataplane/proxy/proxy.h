@@ -55,10 +55,11 @@ struct Counters {
   uint64_t forwarded = 0, replies_sent = 0, responses_relayed = 0;
   std::array<uint64_t, 7> replies_by_class{};  // index = status / 100
   std::array<uint64_t, size_t(Drop::kCount)> dropped{};
-  uint64_t parse_errors = 0;  // requests the core answered 4xx/5xx before the script
-  uint64_t suspensions = 0;   // functions whose answer lives in the control process (answered -1 for now)
-  uint64_t relayed = 0;       // t_relay() with a transaction layer
-  uint64_t full = 0;          // 503 because the transaction pool or its store was full
+  uint64_t parse_errors = 0;   // requests the core answered 4xx/5xx before the script
+  uint64_t suspensions = 0;    // functions whose answer lives in the control process (answered -1 for now)
+  uint64_t relayed = 0;        // t_relay() with a transaction layer
+  uint64_t acks_absorbed = 0;  // ACKs for replies sipd sent statelessly
+  uint64_t full = 0;           // 503 because the transaction pool or its store was full
 };
 
 // Where the proxy puts what it sends: one call per datagram, bytes valid until the call returns.
@@ -120,6 +121,7 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   int64_t record_route();
   bool destination_of(std::string_view uri, Endpoint& to) const;
   bool is_me(std::string_view host, uint16_t port) const;
+  bool acks_our_reply() const;
   bool unroutable(uint32_t ip) const;
   bool emit(const Endpoint& to, sip::EditList& edits);
 

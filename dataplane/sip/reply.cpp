@@ -136,7 +136,9 @@ std::string_view stateless_to_tag(const Message& req, uint64_t key, char (&buf)[
   mix(parse_name_addr(req.first_value(HeaderId::From), from) ? from.tag : std::string_view());
   Via via;
   mix(parse_top_via(req, via) ? via.branch : std::string_view());
-  mix(req.first_value(HeaderId::CSeq));
+  // The CSeq number, not its method: the ACK for a reply carries the same tag and must find it again.
+  const std::string_view cseq = req.first_value(HeaderId::CSeq);
+  mix(cseq.substr(0, cseq.find_first_of(" \t")));
   static constexpr char kHex[] = "0123456789abcdef";
   for (int i = 15; i >= 0; --i, h >>= 4) buf[i] = kHex[h & 15];
   return {buf, 16};

@@ -31,7 +31,8 @@ struct ReplyOptions {
 BuildResult build_reply(const Message& request, const ReplyOptions& opt, char* out, size_t cap);
 
 // A To-tag that a request and its retransmissions share (RFC 3261 8.2.6.2 asks for a stable one when the
-// UAS answers statelessly): 16 hex digits from a keyed hash of Call-ID, From tag, top Via branch and CSeq.
+// UAS answers statelessly): 16 hex digits from a keyed hash of Call-ID, From tag, top Via branch and the
+// CSeq number — so the ACK for that reply (RFC 3261 17.1.1.3: same branch, same number) gives the same tag.
 std::string_view stateless_to_tag(const Message& request, uint64_t key, char (&buf)[16]);
 
 }  // namespace sipd::sip

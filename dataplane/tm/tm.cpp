@@ -176,6 +176,7 @@ Layer::Handled Layer::on_request(const sip::Message& msg, const proxy::Endpoint&
     sip::ReplyOptions ro;
     ro.code = 200;
     ro.reason = "OK";
+    ro.server = settings_.server;
     ro.to_tag = sip::stateless_to_tag(msg, 0x7e57, tag);
     char ip[16];
     ro.received_ip = proxy::format_ipv4(from.ip, ip);
@@ -240,6 +241,7 @@ Transaction* Layer::create(const sip::Message& msg, const proxy::Endpoint& from,
     sip::ReplyOptions ro;
     ro.code = 100;
     ro.reason = "Trying";
+    ro.server = settings_.server;
     ro.received_ip = proxy::format_ipv4(from.ip, ip);
     ro.received_port = from.port;
     const sip::BuildResult r = sip::build_reply(msg, ro, scratch2_.data(), scratch2_.size());
@@ -485,6 +487,7 @@ void Layer::branch_final(Transaction& t, int b, uint16_t code, std::string_view 
   sip::ReplyOptions ro;
   ro.code = status;
   ro.reason = status == 487 ? "Request Terminated" : status == 408 ? "Request Timeout" : "Server Error";
+  ro.server = settings_.server;
   ro.to_tag = sip::stateless_to_tag(request, 0x7e57, tag);
   ro.received_ip = proxy::format_ipv4(t.source.ip, ip);
   ro.received_port = t.source.port;
@@ -619,6 +622,7 @@ void Layer::fire(Timer& timer) {
           sip::ReplyOptions ro;
           ro.code = 408;
           ro.reason = "Request Timeout";
+          ro.server = settings_.server;
           ro.to_tag = sip::stateless_to_tag(request, 0x7e57, tag);
           ro.received_ip = proxy::format_ipv4(t.source.ip, ip);
           ro.received_port = t.source.port;
@@ -649,6 +653,7 @@ void Layer::release(Transaction& t) {
     store_.release(br.cancel);
   }
   store_.release(t.request);
+  store_.release(t.relayed);
   store_.release(t.reply);
   store_.release(t.best);
   store_.release(t.avps);

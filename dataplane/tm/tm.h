@@ -15,6 +15,7 @@
 #include <array>
 #include <boost/intrusive/unordered_set.hpp>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -33,6 +34,7 @@ struct Settings {
   uint32_t capacity = 4096;       // transactions per worker
   uint32_t store_chunks = 32768;  // 1 KB chunks for their messages
   uint8_t worker = 0;             // written into our branches ("z9hG4bKst<w>...")
+  std::string server;             // Server header value of the replies tm makes itself ("" for none)
 };
 
 inline constexpr uint8_t kMaxBranches = 8;
@@ -66,6 +68,7 @@ struct Transaction
   proxy::Endpoint source;    // where the request came from
   proxy::Endpoint reply_to;  // where responses go (RFC 3261 18.2.2)
   Store::Ref request;        // as received
+  Store::Ref relayed;        // as the request route relayed it, without our Via: failure_route's base
   Store::Ref reply;          // the last response sent upstream
   uint16_t reply_code = 0;
   uint32_t g_ms = 0;

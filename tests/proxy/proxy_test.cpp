@@ -201,6 +201,25 @@ TEST(proxy, CoreAnswersDropsAndErrorRoute) {
   EXPECT_EQ(e.out.sent[0].bytes.find("SIP/2.0 488 Not Here\r\n"), 0u);
 }
 
+TEST(proxy, TheAckOfAStatelessReplyEndsAtSipd) {
+  Fixture f(proxy_script());
+  std::string zero = invite();
+  zero.replace(zero.find("Max-Forwards: 70"), 16, "Max-Forwards: 0");
+  f.proxy.handle(kAlice, zero);
+  ASSERT_EQ(f.out.sent.size(), 1u);
+  sip::Message reply;
+  ASSERT_EQ(reply.parse(f.out.sent[0].bytes), sip::Defect::None);
+  std::string ack = zero;
+  ack.replace(0, 6, "ACK");
+  ack.replace(ack.find("CSeq: 1 INVITE"), 14, "CSeq: 1 ACK");
+  ack.replace(ack.find("To: <sip:bob@198.18.0.2>"), 24,
+              "To: " + std::string(reply.first_value(sip::HeaderId::To)));
+  ack.replace(ack.find("Max-Forwards: 0"), 15, "Max-Forwards: 70");
+  f.proxy.handle(kAlice, ack);
+  EXPECT_EQ(f.out.sent.size(), 1u);  // not forwarded to the callee
+  EXPECT_EQ(f.proxy.counters().acks_absorbed, 1u);
+}
+
 TEST(proxy, MaxForwardsZeroGets483) {
   Fixture f(proxy_script());
   std::string zero = invite();

@@ -202,6 +202,10 @@ TEST(tm, BusyFirstCalleeFailsOverToTheSecond) {
   EXPECT_NE(s[0].bytes.find("To: <sip:bob@198.18.0.2>;tag=b1\r\n"), std::string::npos);
   EXPECT_EQ(s[1].to, kCarol);
   EXPECT_EQ(s[1].first_line(), "INVITE sip:carol@198.18.0.2:5071 SIP/2.0");
+  // The new branch keeps what the request route did: Record-Route, Max-Forwards decremented once.
+  EXPECT_NE(s[1].bytes.find("Record-Route: <sip:198.18.0.1:5060;lr>\r\n"), std::string::npos) << s[1].bytes;
+  EXPECT_NE(s[1].bytes.find("Max-Forwards: 69\r\n"), std::string::npos) << s[1].bytes;
+  EXPECT_EQ(s[1].bytes.find("Via: SIP/2.0/UDP 198.18.0.1"), s[1].bytes.rfind("Via: SIP/2.0/UDP 198.18.0.1"));
   sip::Message m1, m2;
   sip::Via v1, v2;
   ASSERT_EQ(m1.parse(to_bob), sip::Defect::None);
