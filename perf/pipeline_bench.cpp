@@ -68,7 +68,7 @@ void stamp(std::string& s, size_t at, uint64_t v) {
 }
 
 // The stateful pipeline: config/examples/stateful.cfg with a transaction layer on a clock that advances
-// 10 ms per call, so transactions end (timers L, J, D: 32 s) and their slots are reused as in a steady state.
+// 10 ms per call, so transactions end (wt_timer: 5 s) and their slots are reused as in a steady state.
 // Each call is INVITE (-> 100 + INVITE out), 180, 200, ACK (end to end), BYE (a transaction of its own), its
 // 200: six messages in, counted as items. The callee's answers are the templates of perf/callflow.h with the
 // branch sipd chose copied in.

@@ -8,6 +8,7 @@
 #          SIPD_COUNTERS (/run/sipd/counters.json)
 #          SIPD_IDLE_SLEEP_US (50)      how long an idle worker sleeps between empty polls
 #          SIPD_LCORES (0)              EAL lcore list: one worker (and one port queue) per lcore, e.g. 0,1
+#          SIPD_TRANSACTIONS (16384)    tm's transaction pool per worker (about 8 KB each with their messages)
 #          SIPD_NO_HUGE (auto)          1: always --no-huge; otherwise hugepages are used when at least 256 MB
 #                                       of them are free on a hugetlbfs mount, --no-huge when not
 set -euo pipefail
@@ -39,7 +40,7 @@ eal = ["-l", "$lcores", $memory, "--no-pci", "--file-prefix", "$prefix", $vdevs,
        "--log-level", "*:warning"];
 port = { address = "198.18.0.1"; prefix = 15; gateway = ""; sip_port = 5060; mtu = 1500; tap = "$tap"; };
 workers = { idle_sleep_us = $idle; };
-pools = { mbufs = 4095; mbuf_size = 10240; };
+pools = { mbufs = 4095; mbuf_size = 10240; transactions = ${SIPD_TRANSACTIONS:-16384}; };
 script = "$script";
 counters = "$counters";
 CONF

@@ -115,8 +115,9 @@ sipd::tm::Settings tm_settings(const sipd::config::Program& p, uint32_t capacity
   s.t1_ms = uint32_t(p.modparam_int("tm", "T1_timer"));
   s.t2_ms = uint32_t(p.modparam_int("tm", "T2_timer"));
   s.restart_fr_on_each_reply = p.modparam_int("tm", "restart_fr_on_each_reply") != 0;
+  s.wait_ms = uint32_t(p.modparam_int("tm", "wt_timer")) * 1000;
   s.capacity = capacity;
-  s.store_chunks = capacity * 6;
+  s.store_chunks = capacity * 4;
   s.worker = worker;
   std::string_view server = p.modparam("", "server_header");
   if (server.starts_with("Server:")) server.remove_prefix(7);

@@ -325,7 +325,7 @@ void Layer::forward_upstream(Transaction& t, std::string_view bytes, uint16_t co
   if (t.invite && code < 300) {  // RFC 6026 Accepted: absorb INVITE retransmissions, pass 2xx on
     t.state = ServerState::Accepted;
     t.l.kind = kL;
-    wheel_.arm(t.l, 64ull * settings_.t1_ms);
+    wheel_.arm(t.l, settings_.wait_ms);
   } else if (t.invite) {
     t.state = ServerState::Completed;
     t.g_ms = settings_.t1_ms;
@@ -338,7 +338,7 @@ void Layer::forward_upstream(Transaction& t, std::string_view bytes, uint16_t co
     t.state = ServerState::Completed;
     t.j.owner = t.index;
     t.j.kind = kJ;
-    wheel_.arm(t.j, 64ull * settings_.t1_ms);
+    wheel_.arm(t.j, settings_.wait_ms);
   }
 }
 
@@ -403,7 +403,7 @@ Layer::Handled Layer::on_response(const sip::Message& msg, const proxy::Endpoint
     br.code = code;
     if (t.invite) {
       br.state = BranchState::Accepted;  // RFC 6026: 2xx retransmissions are passed on for 64*T1
-      wheel_.arm(br.wait, 64ull * settings_.t1_ms);
+      wheel_.arm(br.wait, settings_.wait_ms);
     } else if (first) {
       br.state = BranchState::Completed;
       wheel_.arm(br.wait, settings_.t4_ms);
@@ -432,7 +432,7 @@ Layer::Handled Layer::on_response(const sip::Message& msg, const proxy::Endpoint
   br.code = code;
   if (t.invite) {
     send_ack(t, int(b), msg);    // 17.1.1.3: the ACK of a non-2xx final is ours to send
-    wheel_.arm(br.wait, 32000);  // timer D
+    wheel_.arm(br.wait, settings_.wait_ms);  // timer D
   } else {
     wheel_.arm(br.wait, settings_.t4_ms);  // timer K
   }

@@ -31,6 +31,11 @@ struct Settings {
   uint32_t fr_ms = 5000;        // modparam("tm", "fr_timeout"): no final answer on a branch (no provisional)
   uint32_t fr_inv_ms = 120000;  // modparam("tm", "fr_inv_timeout"): no final answer after a provisional
   bool restart_fr_on_each_reply = true;
+  // modparam("tm", "wt_timer"): how long a transaction that has its final answer is kept to absorb
+  // retransmissions — the RFC's timers J, L, M and D, which it sets to 64*T1 (32 s) for UDP. Like OpenSIPS,
+  // sipd keeps them 5 s by default: at 32 s a worker would need 64,000 transactions for 1,000 calls/s, and
+  // what arrives later is still routed (a late 2xx statelessly by Via, a late ACK end to end).
+  uint32_t wait_ms = 5000;
   uint32_t capacity = 4096;       // transactions per worker
   uint32_t store_chunks = 32768;  // 1 KB chunks for their messages
   uint8_t worker = 0;             // written into our branches ("z9hG4bKst<w>...")

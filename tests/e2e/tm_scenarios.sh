@@ -39,7 +39,7 @@ TM_STATEFUL=$E2E_SRC/config/examples/stateful.cfg
 TM_TIMEOUT_CFG=$TM_XML/timeout.cfg
 TM_BOB_PORT=5070
 TM_CAROL_PORT=5071
-all_scenarios=(failover cancel timeout retrans fork load)
+all_scenarios=(failover cancel timeout retrans fork redirect load)
 tm_transactions=${E2E_TM_TRANSACTIONS:-16384}
 
 work=""
@@ -326,6 +326,26 @@ scenario_fork() {
   # uac_via_proxy.xml: step 4 is the 200 for the INVITE, bob's only; carol's 487 must stay in sipd (it
   # would have failed the call).
   tm_expect_count "$dir" caller 4_200_Recv "$calls" "200s for the INVITE"
+}
+
+# 302 both ways: sipd as a redirect server for user "moved" (the caller gets the 302 with carol as Contact and
+# ACKs it), then a callee that redirects (bob answers 302; failure_route follows it to carol, who answers).
+scenario_redirect() {
+  local dir=$1 calls=10 rc=0 rc2=0 bob_rc=0 carol_rc=0
+  tm_dataplane "$TM_STATEFUL" || { fail "sipd-dataplane did not start"; return; }
+  mkdir -p "$dir/server" "$dir/follow"
+  tm_uac_run "$dir/server" "$TM_XML/uac_moved.xml" moved "$TM_BOB_PORT" "$calls" 20 20 -trace_msg || rc=$?
+  tm_expect_calls "$dir/server" caller "$rc" "$calls"
+  tm_uas_start "$dir/follow" bob "$TM_XML/uas_redirect.xml" "$TM_BOB_PORT" "$calls" 40 -trace_msg || return
+  tm_uas_start "$dir/follow" carol "$TM_XML/uas_ring_answer.xml" "$TM_CAROL_PORT" "$calls" 40 -d 0 -trace_msg || return
+  tm_uac_run "$dir/follow" "$E2E_SRC/tests/e2e/uac_via_proxy.xml" bob "$TM_BOB_PORT" "$calls" 20 20 -trace_msg || rc2=$?
+  tm_uas_wait bob || bob_rc=$?
+  tm_uas_wait carol || carol_rc=$?
+  tm_expect_calls "$dir/follow" caller "$rc2" "$calls"
+  tm_expect_calls "$dir/follow" bob "$bob_rc" "$calls"
+  tm_expect_calls "$dir/follow" carol "$carol_rc" "$calls"
+  tm_expect_count "$dir/follow" bob ACK_Recv "$calls" "ACKs for the 302 sipd sent bob"
+  tm_expect_count "$dir/follow" carol INVITE_Recv "$calls" "INVITEs sent to the Contact of the 302"
 }
 
 scenario_load() {
