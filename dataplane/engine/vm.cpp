@@ -190,6 +190,25 @@ static std::string_view with_uri_part(VmState& st, std::string_view uri, PvId pa
   return st.error ? std::string_view() : std::string_view(start, size);
 }
 
+std::string_view rebased(std::string_view s, std::string_view from, const char* to) {
+  if (s.empty() || s.data() < from.data() || s.data() + s.size() > from.data() + from.size()) return s;
+  return {to + (s.data() - from.data()), s.size()};
+}
+
+void rebase(VmState& st, std::string_view from, const char* to) {
+  auto value = [&](Value& v) {
+    if (v.kind == Value::Kind::Str) v.s = rebased(v.s, from, to);
+  };
+  for (uint16_t i = 0; i < st.sp; ++i) value(st.stack[i]);
+  for (Value& v : st.vars) value(v);
+  for (Value& v : st.avps) value(v);
+  for (Value& v : st.suspended_args) value(v);
+  for (std::string_view* s : {&st.dst_uri, &st.new_ruri, &st.new_from_uri, &st.new_to_uri})
+    *s = rebased(*s, from, to);
+  for (uint8_t i = 0; i < st.reply_header_count; ++i)
+    st.reply_headers[i] = rebased(st.reply_headers[i], from, to);
+}
+
 // Snapshot format: per set AVP, u16 slot, u8 kind (1 int, 2 string), then an i64 or a u32 length and the
 // bytes. Read back only from what save_avps wrote; a truncated record ends the restore.
 size_t save_avps(const VmState& st, char* out, size_t cap) {

@@ -152,6 +152,11 @@ class Vm {
   void* scratch_ = nullptr;       // hs_scratch_t*
 };
 
+// Moves every string of `st` that points into `from` to the same offset in `to` (a suspended run whose
+// message was copied elsewhere). Strings in the state's own arena move with the state object itself.
+void rebase(VmState& st, std::string_view from, const char* to);
+std::string_view rebased(std::string_view s, std::string_view from, const char* to);
+
 // The run's AVPs as bytes, for a transaction to keep until its failure_route (Context::avp_snapshot gives
 // them back). Returns the size written, or 0 when they do not fit in `cap` (none are kept then).
 size_t save_avps(const VmState& st, char* out, size_t cap);

@@ -151,17 +151,103 @@ engine::Context StatelessProxy::context(sip::EditList* edits) {
 }
 
 void StatelessProxy::finish(engine::RunStatus status, const engine::Context& ctx) {
+  if (status == engine::RunStatus::Suspended && !answer_at_once_ && keep_suspended()) {
+    ++counters_.suspensions;
+    return;  // answer() goes on from here
+  }
   while (status == engine::RunStatus::Suspended) {
     // Until the control process answers (registrar, databases), such functions report failure.
     ++counters_.suspensions;
-    status = vm_.resume(ctx, state_, -1);
+    status = vm_.resume(ctx, *state_, -1);
   }
   if (status == engine::RunStatus::Error) {
-    log(-1, state_.error ? state_.error : "the script failed");
+    log(-1, state_->error ? state_->error : "the script failed");
     ++counters_.dropped[size_t(Drop::ScriptError)];
   } else if (!decided_) {
     ++counters_.dropped[size_t(Drop::Script)];
   }
+}
+
+bool StatelessProxy::keep_suspended() {
+  if (!tm_ || !edits_ || !cur_->is_request() || cur_->method() == sip::Method::Ack) return false;
+  const std::string_view bytes = cur_->message();
+  Suspended* slot = nullptr;
+  for (Suspended& s : suspended_) {
+    if (s.used && (!s.txn->used || s.txn->generation != s.txn_generation) && &*s.edits != edits_) {
+      s.used = false;  // its transaction ended while it waited: nobody will resume it
+      s.edits.reset();
+    }
+    if (!s.used && !slot) slot = &s;
+  }
+  if (!slot || bytes.size() > slot->buf.size()) return false;
+  tm::Transaction* t = transaction();  // the caller gets 100 Trying and its retransmissions are absorbed
+  if (!t) return false;
+  std::memcpy(slot->buf.data(), bytes.data(), bytes.size());
+  if (slot->msg->parse(std::string_view(slot->buf.data(), bytes.size())) != sip::Defect::None) return false;
+  const std::string_view old_buf = cur_->buffer();
+  const char* new_buf = slot->buf.data() - (bytes.data() - old_buf.data());
+  slot->state.swap(state_);  // the slot takes the run; the worker goes on with the slot's spare state
+  engine::rebase(*slot->state, old_buf, new_buf);
+  slot->edits.emplace(*edits_, *slot->msg);
+  slot->used = true;
+  ++slot->generation;
+  slot->since = now_ms_;
+  slot->txn = t;
+  slot->txn_generation = t->generation;
+  slot->from = from_;
+  slot->decided = decided_;
+  slot->received_marked = received_marked_;
+  slot->arm_failure = arm_failure_;
+  slot->arm_reply = arm_reply_;
+  slot->arm_branch = arm_branch_;
+  slot->extra_count = extra_count_;
+  for (uint8_t i = 0; i < extra_count_; ++i)
+    slot->extra[i] = engine::rebased(extra_branches_[i], old_buf, new_buf);
+  ++counters_.kept;
+  return true;
+}
+
+size_t StatelessProxy::pending(std::span<Pending> out) const {
+  size_t n = 0;
+  for (size_t i = 0; i < suspended_.size() && n < out.size(); ++i)
+    if (suspended_[i].used)
+      out[n++] =
+          Pending{uint32_t(i) | uint32_t(suspended_[i].generation) << 16, suspended_[i].state->suspended_fn};
+  return n;
+}
+
+bool StatelessProxy::answer(uint32_t id, int64_t result) {
+  const size_t index = id & 0xffff;
+  if (index >= suspended_.size()) return false;
+  Suspended& slot = suspended_[index];
+  if (!slot.used || slot.generation != uint16_t(id >> 16)) return false;
+  if (!slot.txn->used || slot.txn->generation != slot.txn_generation) {  // it ended meanwhile
+    slot.used = false;
+    slot.edits.reset();
+    return false;
+  }
+  // The run continues as the worker's current one, on the copied request and its edits.
+  state_.swap(slot.state);
+  cur_ = slot.msg.get();
+  edits_ = &*slot.edits;
+  from_ = slot.from;
+  txn_ = slot.txn;
+  decided_ = slot.decided;
+  received_marked_ = slot.received_marked;
+  arm_failure_ = slot.arm_failure;
+  arm_reply_ = slot.arm_reply;
+  arm_branch_ = slot.arm_branch;
+  extra_count_ = slot.extra_count;
+  extra_branches_ = slot.extra;
+  ++counters_.resumed;
+  const engine::Context ctx = context(edits_);
+  finish(vm_.resume(ctx, *state_, result), ctx);  // a second suspension takes another slot
+  edits_ = nullptr;
+  cur_ = &msg_;
+  txn_ = nullptr;
+  slot.used = false;
+  slot.edits.reset();
+  return true;
 }
 
 void StatelessProxy::request(const Endpoint&) {
@@ -173,7 +259,7 @@ void StatelessProxy::request(const Endpoint&) {
   extra_count_ = 0;
   received_marked_ = false;
   const engine::Context ctx = context(&edits);
-  finish(vm_.run(program_, 0, ctx, state_), ctx);
+  finish(vm_.run(program_, 0, ctx, *state_), ctx);
   edits_ = nullptr;
 }
 
@@ -185,7 +271,7 @@ void StatelessProxy::run_error_route(const Endpoint&, uint16_t, std::string_view
   extra_count_ = 0;
   received_marked_ = false;
   const engine::Context ctx = context(&edits);
-  finish(vm_.run(program_, error_route_, ctx, state_), ctx);
+  finish(vm_.run(program_, error_route_, ctx, *state_), ctx);
   edits_ = nullptr;
 }
 
@@ -250,8 +336,8 @@ void StatelessProxy::response(const Endpoint&) {
   if (reply_route_ >= 0) {
     decided_ = true;  // a reply route need not decide anything: the reply goes on unless it drops it
     const engine::Context ctx = context(&edits);
-    engine::RunStatus s = vm_.run(program_, reply_route_, ctx, state_);
-    while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, state_, -1);
+    engine::RunStatus s = vm_.run(program_, reply_route_, ctx, *state_);
+    while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, *state_, -1);
     if (s == engine::RunStatus::Drop || s == engine::RunStatus::Error) {
       ++counters_.dropped[size_t(s == engine::RunStatus::Drop ? Drop::Script : Drop::ScriptError)];
       edits_ = nullptr;
@@ -683,8 +769,8 @@ bool StatelessProxy::reply_route(tm::Transaction& t, int branch, const sip::Mess
   txn_ = &t;
   engine::Context ctx = context(nullptr);
   if (onreply_avps_ && !t.avps.empty()) ctx.avp_snapshot = tm_->store().view(t.avps, avp_buf_.data());
-  engine::RunStatus s = vm_.run(program_, t.on_reply, ctx, state_);
-  while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, state_, -1);
+  engine::RunStatus s = vm_.run(program_, t.on_reply, ctx, *state_);
+  while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, *state_, -1);
   cur_ = saved;
   txn_ = saved_txn;
   return s != engine::RunStatus::Drop;
@@ -737,7 +823,7 @@ void StatelessProxy::failure_route(tm::Transaction& t) {
   engine::Context ctx = context(&edits);
   ctx.initial_msg_flags = t.msg_flags;
   if (!t.avps.empty()) ctx.avp_snapshot = tm_->store().view(t.avps, avp_buf_.data());
-  finish(vm_.run(program_, route, ctx, state_), ctx);
+  finish(vm_.run(program_, route, ctx, *state_), ctx);
   cur_ = saved;
   from_ = saved_from;
   txn_ = saved_txn;

@@ -16,9 +16,11 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/program.h"
 #include "dataplane/engine/vm.h"
@@ -59,7 +61,8 @@ struct Counters {
   uint64_t suspensions = 0;    // functions whose answer lives in the control process (answered -1 for now)
   uint64_t relayed = 0;        // t_relay() with a transaction layer
   uint64_t acks_absorbed = 0;  // ACKs for replies sipd sent statelessly
-  uint64_t full = 0;           // 503 because the transaction pool or its store was full
+  uint64_t kept = 0, resumed = 0;  // suspended runs kept with their transaction, and resumed
+  uint64_t full = 0;               // 503 because the transaction pool or its store was full
 };
 
 // Where the proxy puts what it sends: one call per datagram, bytes valid until the call returns.
@@ -81,6 +84,22 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   // The worker's transaction layer (built with this proxy as its User and Sender), and its clock in ms.
   void attach(tm::Layer* layer) { tm_ = layer; }
   void set_time(uint64_t now_ms) { now_ms_ = now_ms; }
+
+  // Suspended scripts (save, lookup, avp_db_*...: a function whose answer lives in the control process).
+  // With a transaction layer the run is kept with the request's transaction — its retransmissions absorbed
+  // meanwhile — and answer() resumes it exactly where it stopped. Without one (or when more than
+  // kSuspended runs wait, or the request is over 8 KB) the function is answered -1 at once.
+  // `answer_at_once` (the default until the control process exists): every suspension answered -1 at once.
+  struct Pending {
+    uint32_t id;        // for answer()
+    uint16_t function;  // registry index of the function the script waits for
+  };
+  void set_answer_at_once(bool at_once) { answer_at_once_ = at_once; }
+  // The runs waiting for an answer, oldest first (at most kSuspended).
+  size_t pending(std::span<Pending> out) const;
+  // Resumes the run `id` with the function's result. False when it is gone (its transaction ended).
+  bool answer(uint32_t id, int64_t result);
+  static constexpr size_t kSuspended = 32;
 
   // tm::User
   bool reply_route(tm::Transaction& t, int branch, const sip::Message& response) override;
@@ -122,6 +141,7 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   bool destination_of(std::string_view uri, Endpoint& to) const;
   bool is_me(std::string_view host, uint16_t port) const;
   bool acks_our_reply() const;
+  bool keep_suspended();
   bool unroutable(uint32_t ip) const;
   bool emit(const Endpoint& to, sip::EditList& edits);
 
@@ -129,7 +149,7 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   Settings settings_;
   proxy::Sender& out_;
   engine::Vm vm_;
-  engine::VmState state_;
+  std::unique_ptr<engine::VmState> state_ = std::make_unique<engine::VmState>();
   sip::Message msg_;
   const sip::Message* cur_ = &msg_;  // the request the script works on (in failure_route: the stored one)
   sip::Message stored_;              // a transaction's request, parsed again for failure_route
@@ -151,6 +171,26 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   bool decided_ = false;  // the script forwarded or replied
   int log_level_ = 3;
   int reply_route_ = -1, error_route_ = -1, local_route_ = -1;
+  // A run waiting for the control process: its state (moved, not copied: the arena's strings stay put), the
+  // request copied out of the datagram, the edits so far, and what the run had armed or appended.
+  struct Suspended {
+    bool used = false;
+    uint16_t generation = 0;
+    uint64_t since = 0;
+    std::unique_ptr<engine::VmState> state = std::make_unique<engine::VmState>();
+    std::unique_ptr<sip::Message> msg = std::make_unique<sip::Message>();
+    std::array<char, 8192> buf;
+    std::optional<sip::EditList> edits;
+    tm::Transaction* txn = nullptr;
+    uint16_t txn_generation = 0;
+    Endpoint from;
+    bool decided = false, received_marked = false;
+    int16_t arm_failure = -1, arm_reply = -1, arm_branch = -1;
+    std::array<std::string_view, tm::kMaxBranches> extra{};
+    uint8_t extra_count = 0;
+  };
+  std::vector<Suspended> suspended_{kSuspended};
+  bool answer_at_once_ = true;
   bool onreply_avps_ =
       false;            // modparam("tm", "onreply_avp_mode", 1): the transaction's AVPs in onreply_route
   sip::Message local_;  // a request tm made, for local_route

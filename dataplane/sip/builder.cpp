@@ -59,6 +59,29 @@ bool EditList::record(uint32_t off, uint32_t del, std::string_view text, int* sl
   return commit(off, del, size_t(p - arena_), text.size(), slot);
 }
 
+EditList::EditList(const EditList& other, const Message& msg)
+    : msg_(msg),
+      count_(other.count_),
+      seq_(other.seq_),
+      arena_used_(other.arena_used_),
+      ruri_slot_(other.ruri_slot_),
+      mf_slot_(other.mf_slot_),
+      from_slot_(other.from_slot_),
+      to_slot_(other.to_slot_),
+      via_slot_(other.via_slot_),
+      failed_(other.failed_),
+      body_set_(other.body_set_),
+      body_(other.body_),
+      removed_count_(other.removed_count_) {
+  std::copy(other.edits_, other.edits_ + count_, edits_);
+  std::memcpy(arena_, other.arena_, arena_used_);
+  std::copy(other.removed_, other.removed_ + removed_count_, removed_);
+  const std::string_view old_buf = other.msg_.buffer();
+  if (!body_.empty() && body_.data() >= old_buf.data() &&
+      body_.data() + body_.size() <= old_buf.data() + old_buf.size())
+    body_ = std::string_view(msg.buffer().data() + (body_.data() - old_buf.data()), body_.size());
+}
+
 bool EditList::insert(uint32_t at, std::string_view text) { return record(at, 0, text); }
 bool EditList::replace(Span span, std::string_view text) { return record(span.off, span.len, text); }
 bool EditList::remove(Span span) { return record(span.off, span.len, {}); }

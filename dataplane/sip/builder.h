@@ -31,6 +31,9 @@ class EditList {
 
   // `msg` must have parsed successfully (or at least have a complete header table) and outlive the list.
   explicit EditList(const Message& msg) : msg_(msg) {}
+  // The same edits against `msg`, a copy of `other`'s message at another address (a script suspended with
+  // its request, the request copied away until it resumes). A body set from the old buffer follows it.
+  EditList(const EditList& other, const Message& msg);
 
   // Primitive edits, by offsets into msg.buffer(). Return false (and mark the list failed) when the
   // edit table or the arena is full.

@@ -431,7 +431,7 @@ Layer::Handled Layer::on_response(const sip::Message& msg, const proxy::Endpoint
   br.state = BranchState::Completed;
   br.code = code;
   if (t.invite) {
-    send_ack(t, int(b), msg);    // 17.1.1.3: the ACK of a non-2xx final is ours to send
+    send_ack(t, int(b), msg);                // 17.1.1.3: the ACK of a non-2xx final is ours to send
     wheel_.arm(br.wait, settings_.wait_ms);  // timer D
   } else {
     wheel_.arm(br.wait, settings_.t4_ms);  // timer K

@@ -492,3 +492,50 @@ TEST(tm, A503GoesUpAs500) {
 
 }  // namespace
 }  // namespace sipd::tm
+
+namespace sipd::tm {
+namespace {
+
+// A script that waits for the control process (here: lookup) is kept with its transaction; the caller's
+// retransmission is absorbed meanwhile; the answer resumes it where it stopped, with its edits and
+// variables, even after other messages have run through the proxy.
+TEST(tm, SuspendedScriptIsKeptWithItsTransactionAndResumed) {
+  Rig r(
+      "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nloadmodule \"rr.so\"\nloadmodule \"registrar.so\"\n"
+      "loadmodule \"usrloc.so\"\nloadmodule \"textops.so\"\n"
+      "route {\n  record_route();\n  $var(who) = $fU;\n  if (!lookup(\"location\")) {\n"
+      "    t_reply(404, \"Not Found\");\n    exit;\n  }\n  append_hf(\"X-Who: $var(who)\\r\\n\");\n"
+      "  $ru = \"sip:bob@198.18.0.2:5070\";\n  t_relay();\n}\n");
+  r.proxy->set_answer_at_once(false);
+  r.in(kCaller, invite());
+  ASSERT_EQ(r.out.sent.size(), 1u);
+  EXPECT_EQ(r.out.sent[0].first_line(), "SIP/2.0 100 Trying");
+  std::array<proxy::StatelessProxy::Pending, 4> p{};
+  ASSERT_EQ(r.proxy->pending(p), 1u);
+  EXPECT_EQ(r.program.function_names[p[0].function], "lookup");
+  // Meanwhile: the caller retransmits (absorbed: the 100 again), another call runs (and waits too).
+  r.in(kCaller, invite());
+  r.in(kCaller, invite("bob", "z9hG4bK-c2", "call-2"));
+  ASSERT_EQ(r.out.sent.size(), 3u);
+  ASSERT_EQ(r.proxy->pending(p), 2u);
+  // The answer: found. The first call goes on: Record-Route from before, X-Who from the variable.
+  ASSERT_TRUE(r.proxy->answer(p[0].id, 1));
+  ASSERT_EQ(r.out.sent.size(), 4u);
+  const Sent& fwd = r.out.sent[3];
+  EXPECT_EQ(fwd.to, kBob);
+  EXPECT_EQ(fwd.first_line(), "INVITE sip:bob@198.18.0.2:5070 SIP/2.0");
+  EXPECT_NE(fwd.bytes.find("Record-Route: <sip:198.18.0.1:5060;lr>\r\n"), std::string::npos) << fwd.bytes;
+  EXPECT_NE(fwd.bytes.find("X-Who: alice\r\n"), std::string::npos) << fwd.bytes;
+  EXPECT_NE(fwd.bytes.find("Call-ID: call-1@198.18.0.2"), std::string::npos);
+  // The second: not found, answered 404 through its transaction. A stale id is refused.
+  ASSERT_TRUE(r.proxy->answer(p[1].id, -1));
+  EXPECT_EQ(r.out.sent.back().first_line(), "SIP/2.0 404 Not Found");
+  EXPECT_NE(r.out.sent.back().bytes.find("Call-ID: call-2@198.18.0.2"), std::string::npos);
+  EXPECT_FALSE(r.proxy->answer(p[0].id, 1));
+  EXPECT_EQ(r.proxy->pending(p), 0u);
+  EXPECT_EQ(r.proxy->counters().kept, 2u);
+  EXPECT_EQ(r.proxy->counters().resumed, 2u);
+}
+
+}  // namespace
+}  // namespace sipd::tm
