@@ -77,7 +77,9 @@ Layer::Layer(const Settings& s, Sender& out, User& user, uint64_t now_ms)
       store_(s.store_chunks),
       wheel_(now_ms),
       scratch_(sip::Message::kMaxSize + 1),
-      scratch2_(sip::Message::kMaxSize + 4096) {
+      scratch2_(sip::Message::kMaxSize + 4096),
+      sent_(std::make_unique<sip::Message>()),
+      answered_(std::make_unique<sip::Message>()) {
   free_.reserve(s.capacity);
   for (uint32_t i = s.capacity; i-- > 0;) {
     pool_[i].index = i;
@@ -479,7 +481,7 @@ void Layer::branch_final(Transaction& t, int b, uint16_t code, std::string_view 
     forward_upstream(t, best, t.best_code, now);
     return;
   }
-  static sip::Message request;  // the stored request, to answer it
+  sip::Message& request = *answered_;  // the stored request, to answer it
   if (request.parse(request_of(t)) != sip::Defect::None) return;
   const uint16_t status = t.cancelled ? 487 : t.best_code ? t.best_code : 408;
   char tag[16];
@@ -499,7 +501,7 @@ void Layer::branch_final(Transaction& t, int b, uint16_t code, std::string_view 
 // Route set, From, Call-ID and CSeq number; the response's To (with the callee's tag).
 void Layer::send_ack(Transaction& t, int b, const sip::Message& response) {
   Branch& br = t.branches[size_t(b)];
-  static sip::Message sent;
+  sip::Message& sent = *sent_;
   if (sent.parse(store_.view(br.request, scratch_.data())) != sip::Defect::None) return;
   sip::CSeq cseq;
   (void)sip::parse_cseq(sent.first_value(sip::HeaderId::CSeq), cseq);
@@ -528,7 +530,7 @@ void Layer::send_cancel(Transaction& t, int b) {
   Branch& br = t.branches[size_t(b)];
   br.cancel_wanted = false;
   if (!br.cancel.empty()) return;
-  static sip::Message sent;
+  sip::Message& sent = *sent_;
   if (sent.parse(store_.view(br.request, scratch_.data())) != sip::Defect::None) return;
   sip::CSeq cseq;
   (void)sip::parse_cseq(sent.first_value(sip::HeaderId::CSeq), cseq);
@@ -616,7 +618,7 @@ void Layer::fire(Timer& timer) {
       break;
     case kL:
       if (t.reply_code < 200) {  // nobody answered or relayed it: 408 so the caller is not left waiting
-        static sip::Message request;
+        sip::Message& request = *answered_;
         if (request.parse(request_of(t)) == sip::Defect::None && request.method() != sip::Method::Ack) {
           char tag[16], ip[16];
           sip::ReplyOptions ro;

@@ -15,6 +15,7 @@
 #include <array>
 #include <boost/intrusive/unordered_set.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -208,6 +209,9 @@ class Layer {
   Counters counters_;
   std::vector<char> scratch_;   // a stored message gathered from its chunks
   std::vector<char> scratch2_;  // a message being built (ACK, CANCEL, a response without our Via)
+  // Parsed again from the store, per layer (a worker's own: nothing here is shared between workers).
+  std::unique_ptr<sip::Message> sent_;      // a branch's request, for its ACK or CANCEL
+  std::unique_ptr<sip::Message> answered_;  // the server transaction's request, to answer it ourselves
 };
 
 }  // namespace sipd::tm
