@@ -159,7 +159,7 @@ struct Worker final : sipd::proxy::Sender, sipd::net::SipInput, sipd::net::ArpPe
         idle_us(idle_us_),
         stack(pc, pool_, indirect, hz_, this),
         proxy(program, settings, *this),
-        layer(tm_settings(program, app_capacity(), id_), proxy, proxy, rte_rdtsc() * 1000 / hz_) {
+        layer(tm_settings(program, app_capacity(), id_), proxy, proxy, rte_rdtsc() / (hz_ / 1000)) {
     proxy.attach(&layer);
   }
 
@@ -336,7 +336,7 @@ int run_worker(void* arg) {
   while (!g_stop.load(std::memory_order_relaxed)) {
     const uint64_t start = rte_rdtsc();
     w.now = start;
-    const uint64_t now_ms = start * 1000 / w.hz;
+    const uint64_t now_ms = start / (w.hz / 1000);  // not start * 1000 / hz: that overflows after 80 days
     w.proxy.set_time(now_ms);
     w.layer.advance(now_ms);
     const uint16_t n = rte_eth_rx_burst(w.port_id, w.queue, burst, 32);
