@@ -499,6 +499,7 @@ bool StatelessProxy::destination_of(std::string_view text, Endpoint& to) const {
   char buf[600];
   if (sip::parse_uri(text, uri) != sip::UriError::None) {
     if (text.size() + 4 > sizeof buf) return false;  // "host:port" without a scheme
+    if (text.empty()) return false;
     std::memcpy(buf, "sip:", 4);
     std::memcpy(buf + 4, text.data(), text.size());
     if (sip::parse_uri(std::string_view(buf, text.size() + 4), uri) != sip::UriError::None) return false;

@@ -31,7 +31,7 @@ struct Builder {
       ok = false;
       return *this;
     }
-    std::memcpy(out + n, s.data(), s.size());
+    if (!s.empty()) std::memcpy(out + n, s.data(), s.size());  // an empty view may have no data at all
     n += s.size();
     return *this;
   }
