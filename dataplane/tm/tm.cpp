@@ -497,57 +497,48 @@ void Layer::branch_final(Transaction& t, int b, uint16_t code, std::string_view 
   if (r.ok()) forward_upstream(t, std::string_view(scratch2_.data(), r.size), status, now);
 }
 
-// The ACK for a non-2xx final on branch b (17.1.1.3): the request's R-URI, its top Via (our branch), its
-// Route set, From, Call-ID and CSeq number; the response's To (with the callee's tag).
-void Layer::send_ack(Transaction& t, int b, const sip::Message& response) {
-  Branch& br = t.branches[size_t(b)];
+// A request sipd makes for branch b from the request it sent there (17.1.1.3, 9.1): the same R-URI, top
+// Via (our branch), Route set, From, Call-ID and CSeq number, with `method`; To is the response's (with the
+// callee's tag) for an ACK, the request's own for a CANCEL. local_route sees it before it leaves; an empty
+// view when it cannot be made or local_route dropped it.
+std::string_view Layer::local_request(const Branch& br, std::string_view method, std::string_view to,
+                                      char* buf, size_t cap) {
   sip::Message& sent = *sent_;
-  if (sent.parse(store_.view(br.request, scratch_.data())) != sip::Defect::None) return;
+  if (sent.parse(store_.view(br.request, scratch_.data())) != sip::Defect::None) return {};
   sip::CSeq cseq;
   (void)sip::parse_cseq(sent.first_value(sip::HeaderId::CSeq), cseq);
-  char buf[4096];
-  Builder a{buf, sizeof buf};
-  a.put("ACK ").put(sent.request_uri()).put(" SIP/2.0\r\n");
+  Builder m{buf, cap};
+  m.put(method).put(" ").put(sent.request_uri()).put(" SIP/2.0\r\n");
   std::string_view top;
   sip::ValueIterator vias(sent, sip::HeaderId::Via);
-  if (vias.next(top)) a.put("Via: ").put(top).put("\r\n");
+  if (vias.next(top)) m.put("Via: ").put(top).put("\r\n");
   for (uint16_t r = sent.first(sip::HeaderId::Route); r != sip::kNoHeader; r = sent.next(r))
-    a.put("Route: ").put(sent.value(r)).put("\r\n");
-  a.put("Max-Forwards: 70\r\nFrom: ").put(sent.first_value(sip::HeaderId::From)).put("\r\n");
-  a.put("To: ").put(response.first_value(sip::HeaderId::To)).put("\r\n");
-  a.put("Call-ID: ").put(sent.first_value(sip::HeaderId::CallId)).put("\r\n");
-  a.put("CSeq: ").num(cseq.number).put(" ACK\r\nContent-Length: 0\r\n\r\n");
-  if (!a.ok) return;
-  const std::string_view ack = user_.local_route(a.view());
+    m.put("Route: ").put(sent.value(r)).put("\r\n");
+  m.put("Max-Forwards: 70\r\nFrom: ").put(sent.first_value(sip::HeaderId::From)).put("\r\n");
+  m.put("To: ").put(to.empty() ? sent.first_value(sip::HeaderId::To) : to).put("\r\n");
+  m.put("Call-ID: ").put(sent.first_value(sip::HeaderId::CallId)).put("\r\n");
+  m.put("CSeq: ").num(cseq.number).put(" ").put(method).put("\r\nContent-Length: 0\r\n\r\n");
+  return m.ok ? user_.local_route(m.view()) : std::string_view();
+}
+
+// The ACK for a non-2xx final on branch b: ours to send, hop by hop.
+void Layer::send_ack(Transaction& t, int b, const sip::Message& response) {
+  Branch& br = t.branches[size_t(b)];
+  char buf[4096];
+  const std::string_view ack =
+      local_request(br, "ACK", response.first_value(sip::HeaderId::To), buf, sizeof buf);
   if (ack.empty()) return;
   out_.send(br.to, ack);
   ++counters_.local_acks;
 }
 
-// CANCEL for branch b (9.1): what the ACK carries, but the request's own To and CSeq method CANCEL; sent as
-// its own little client transaction (retransmitted until answered).
+// CANCEL for branch b, sent as its own little client transaction (retransmitted until answered).
 void Layer::send_cancel(Transaction& t, int b) {
   Branch& br = t.branches[size_t(b)];
   br.cancel_wanted = false;
   if (!br.cancel.empty()) return;
-  sip::Message& sent = *sent_;
-  if (sent.parse(store_.view(br.request, scratch_.data())) != sip::Defect::None) return;
-  sip::CSeq cseq;
-  (void)sip::parse_cseq(sent.first_value(sip::HeaderId::CSeq), cseq);
   char buf[4096];
-  Builder c{buf, sizeof buf};
-  c.put("CANCEL ").put(sent.request_uri()).put(" SIP/2.0\r\n");
-  std::string_view top;
-  sip::ValueIterator vias(sent, sip::HeaderId::Via);
-  if (vias.next(top)) c.put("Via: ").put(top).put("\r\n");
-  for (uint16_t r = sent.first(sip::HeaderId::Route); r != sip::kNoHeader; r = sent.next(r))
-    c.put("Route: ").put(sent.value(r)).put("\r\n");
-  c.put("Max-Forwards: 70\r\nFrom: ").put(sent.first_value(sip::HeaderId::From)).put("\r\n");
-  c.put("To: ").put(sent.first_value(sip::HeaderId::To)).put("\r\n");
-  c.put("Call-ID: ").put(sent.first_value(sip::HeaderId::CallId)).put("\r\n");
-  c.put("CSeq: ").num(cseq.number).put(" CANCEL\r\nContent-Length: 0\r\n\r\n");
-  if (!c.ok) return;
-  const std::string_view cancel = user_.local_route(c.view());
+  const std::string_view cancel = local_request(br, "CANCEL", {}, buf, sizeof buf);
   if (cancel.empty()) return;
   br.cancel = store_.put(cancel);
   out_.send(br.to, cancel);

@@ -191,6 +191,8 @@ class Layer {
   void forward_upstream(Transaction& t, std::string_view response, uint16_t code, uint64_t now);
   void maybe_finish(Transaction& t, uint64_t now);
   void send_cancel(Transaction& t, int b);
+  std::string_view local_request(const Branch& br, std::string_view method, std::string_view to, char* buf,
+                                 size_t cap);
   void send_ack(Transaction& t, int b, const sip::Message& response);
   void send_stored(const proxy::Endpoint& to, const Store::Ref& r);
   void cancel_pending(Transaction& t, int except);
