@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sipd::test {
@@ -15,5 +16,17 @@ std::string read_file(const std::string& path);
 
 // Regular files directly in `dir`, sorted by name, as full paths.
 std::vector<std::string> list_dir(const std::string& dir);
+
+// PROTOS c07-sip test cases (shared/testdata/CORPORA.md): the first `<length> SP <payload>` record of a
+// case file, and its placeholders filled in as the PROTOS tool does for case `number` (Content-Length last),
+// cut at the tool's maximum PDU of 65,507 bytes.
+struct ProtosAddresses {
+  std::string_view to;            // <To>: user@host
+  std::string_view from;          // <From>
+  std::string_view from_address;  // <From-Address>
+  std::string_view from_ip;       // <From-IP>
+};
+bool protos_first_record(std::string_view file, std::string& out);
+std::string protos_instantiate(std::string pdu, size_t number, const ProtosAddresses& a);
 
 }  // namespace sipd::test

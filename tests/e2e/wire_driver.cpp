@@ -219,38 +219,10 @@ int rfc4475(const std::string& dir) {
 
 // --- PROTOS ---------------------------------------------------------------------------------------------
 
-bool first_record(std::string_view file, std::string& out) {
-  size_t i = 0, length = 0;
-  while (i < file.size() && file[i] >= '0' && file[i] <= '9' && i < 9)
-    length = length * 10 + size_t(file[i++] - '0');
-  if (i == 0 || i >= file.size() || file[i] != ' ' || file.size() - i - 1 < length) return false;
-  out.assign(file.substr(i + 1, length));
-  return true;
-}
-
-void replace_all(std::string& s, std::string_view from, std::string_view to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-    s.replace(at, from.size(), to);
-}
-
-// Placeholders as the PROTOS tool fills them (CORPORA.md), aimed at sipd from the namespace.
+// Placeholders as the PROTOS tool fills them, aimed at sipd from the namespace.
 std::string instantiate(std::string pdu, size_t number) {
-  char branch[16];
-  std::snprintf(branch, sizeof branch, "%06zu", number);
-  replace_all(pdu, "<To>", "bob@198.18.0.1");
-  replace_all(pdu, "<From>", "protos@198.18.0.2");
-  replace_all(pdu, "<From-Address>", "198.18.0.2");
-  replace_all(pdu, "<From-IP>", "198.18.0.2");
-  replace_all(pdu, "<Local-Port>", "5060");
-  replace_all(pdu, "<Call-ID>", std::to_string(number));
-  replace_all(pdu, "<Branch-ID>", branch);
-  replace_all(pdu, "<CSeq>", "1");
-  replace_all(pdu, "<Teardown-Method>", "CANCEL");
-  const size_t blank = pdu.find("\r\n\r\n");
-  const size_t body = blank == std::string::npos ? 0 : pdu.size() - (blank + 4);
-  replace_all(pdu, "<Content-Length>", std::to_string(body));
-  if (pdu.size() > 65507) pdu.resize(65507);
-  return pdu;
+  return test::protos_instantiate(std::move(pdu), number,
+                                  {"bob@198.18.0.1", "protos@198.18.0.2", kFar, kFar});
 }
 
 int protos(const std::string& dir) {
@@ -258,7 +230,7 @@ int protos(const std::string& dir) {
   for (uint16_t p : {uint16_t(5060), kNextHop}) s.get(p);
   const std::vector<std::string> files = test::list_dir(dir);
   std::string valid;
-  if (files.empty() || !first_record(test::read_file(files[0]), valid)) {
+  if (files.empty() || !test::protos_first_record(test::read_file(files[0]), valid)) {
     failed("no PROTOS cases in " + dir);
     return 1;
   }
@@ -274,7 +246,7 @@ int protos(const std::string& dir) {
   };
   for (size_t i = 1; i < files.size(); ++i) {
     std::string pdu;
-    if (!first_record(test::read_file(files[i]), pdu)) continue;
+    if (!test::protos_first_record(test::read_file(files[i]), pdu)) continue;
     s.send(5060, instantiate(pdu, i));
     ++sent;
     if (sent % 10 == 0) (void)s.collect(std::chrono::milliseconds(2));  // pace, and drain what comes back

@@ -34,7 +34,6 @@ namespace fs = std::filesystem;
 
 constexpr size_t kCaseCount = 4527;
 constexpr size_t kBlock = 500;
-constexpr size_t kMaxPdu = 65507;  // the original tool's -maxpdusize
 constexpr auto kCaseBound = std::chrono::milliseconds(50);
 constexpr std::string_view kOurVia = "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-sipd-protos";
 
@@ -78,41 +77,12 @@ std::vector<std::string> extract(const TempDir& dir, const std::string& pattern)
   return test::list_dir(dir.path() + "/testcases");
 }
 
-// The first `<decimal length> SP <payload>` record of a testcase file: the INVITE test PDU.
-bool first_record(std::string_view file, std::string& out) {
-  size_t i = 0;
-  size_t length = 0;
-  while (i < file.size() && file[i] >= '0' && file[i] <= '9' && i < 9)
-    length = length * 10 + size_t(file[i++] - '0');
-  if (i == 0 || i >= file.size() || file[i] != ' ' || file.size() - i - 1 < length) return false;
-  out.assign(file.substr(i + 1, length));
-  return true;
-}
+bool first_record(std::string_view file, std::string& out) { return test::protos_first_record(file, out); }
 
-void replace_all(std::string& s, std::string_view from, std::string_view to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-    s.replace(at, from.size(), to);
-}
-
-// Fills in the placeholders the way the PROTOS tool does for case `number`, Content-Length last, and cuts
-// the datagram to the tool's maximum PDU size.
 std::string instantiate(std::string pdu, size_t number) {
-  char branch[16];
-  std::snprintf(branch, sizeof branch, "%06zu", number);
-  replace_all(pdu, "<To>", "bob@192.0.2.1");
-  replace_all(pdu, "<From>", "protos@client.example.com");
-  replace_all(pdu, "<From-Address>", "client.example.com");
-  replace_all(pdu, "<From-IP>", "192.0.2.10");
-  replace_all(pdu, "<Local-Port>", "5060");
-  replace_all(pdu, "<Call-ID>", std::to_string(number));
-  replace_all(pdu, "<Branch-ID>", branch);
-  replace_all(pdu, "<CSeq>", "1");
-  replace_all(pdu, "<Teardown-Method>", "CANCEL");
-  const size_t blank = pdu.find("\r\n\r\n");
-  const size_t body = blank == std::string::npos ? 0 : pdu.size() - (blank + 4);
-  replace_all(pdu, "<Content-Length>", std::to_string(body));
-  if (pdu.size() > kMaxPdu) pdu.resize(kMaxPdu);
-  return pdu;
+  return test::protos_instantiate(
+      std::move(pdu), number,
+      {"bob@192.0.2.1", "protos@client.example.com", "client.example.com", "192.0.2.10"});
 }
 
 struct Tally {
