@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "config/checker.h"
 #include "config/parser.h"
 #include "config/program.h"
 #include "config/registry.h"
@@ -821,6 +822,14 @@ uint32_t SwitchTable::find(std::string_view key) const {
     if (k == 0) return otherwise;
     if (keys[k - 1] == key) return targets[k - 1];
   }
+}
+
+Program compile_source(const SourceFile& file, Diagnostics& diags, Script* ast) {
+  Script parsed = parse_script(file, diags);
+  check_script(file, parsed, diags);
+  Program program = compile_program(file, parsed, diags);
+  if (ast) *ast = std::move(parsed);
+  return program;
 }
 
 Program compile_program(const SourceFile& file, const Script& script, Diagnostics& diags) {

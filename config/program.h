@@ -226,4 +226,8 @@ std::string compile_regex(const std::string& pattern, std::string& db);
 // nesting the compiler refuses) go to `diags`.
 Program compile_program(const SourceFile& file, const Script& script, Diagnostics& diags);
 
+// What every user of a script does: parse, check against the registry, compile. Errors of all three go to
+// `diags`; `ast` receives the tree when the caller needs it too (the appliance check).
+Program compile_source(const SourceFile& file, Diagnostics& diags, Script* ast = nullptr);
+
 }  // namespace sipd::config

@@ -11,8 +11,6 @@
 #include <sstream>
 #include <string>
 
-#include "config/checker.h"
-#include "config/parser.h"
 #include "dataplane/proxy/proxy.h"
 #include "dataplane/sip/message.h"
 
@@ -39,9 +37,7 @@ config::Program load() {
   text << in.rdbuf();
   const config::SourceFile file("proxy.cfg", text.str());
   config::Diagnostics diags;
-  const config::Script ast = config::parse_script(file, diags);
-  config::check_script(file, ast, diags);
-  config::Program p = config::compile_program(file, ast, diags);
+  config::Program p = config::compile_source(file, diags);
   if (!diags.ok()) {
     std::fputs(diags.render(file).c_str(), stderr);
     std::abort();

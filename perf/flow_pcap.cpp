@@ -5,8 +5,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "config/checker.h"
-#include "config/parser.h"
 #include "perf/callflow.h"
 #include "tests/pcap.h"
 
@@ -20,9 +18,7 @@ int main(int argc, char** argv) {
   text << in.rdbuf();
   const sipd::config::SourceFile file(argv[1], text.str());
   sipd::config::Diagnostics diags;
-  const sipd::config::Script ast = sipd::config::parse_script(file, diags);
-  sipd::config::check_script(file, ast, diags);
-  const sipd::config::Program program = sipd::config::compile_program(file, ast, diags);
+  const sipd::config::Program program = sipd::config::compile_source(file, diags);
   if (!diags.ok()) {
     std::fputs(diags.render(file).c_str(), stderr);
     return 1;

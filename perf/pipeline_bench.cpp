@@ -10,8 +10,6 @@
 #include <memory>
 #include <sstream>
 
-#include "config/checker.h"
-#include "config/parser.h"
 #include "dataplane/tm/tm.h"
 #include "perf/callflow.h"
 
@@ -32,9 +30,7 @@ config::Program load_program() {
   text << in.rdbuf();
   const config::SourceFile file("proxy.cfg", text.str());
   config::Diagnostics diags;
-  const config::Script ast = config::parse_script(file, diags);
-  config::check_script(file, ast, diags);
-  config::Program p = config::compile_program(file, ast, diags);
+  config::Program p = config::compile_source(file, diags);
   if (!diags.ok()) std::fputs(diags.render(file).c_str(), stderr);
   return p;
 }
@@ -88,9 +84,7 @@ void BM_StatefulCallFlow(benchmark::State& state) {
     text << in.rdbuf();
     const config::SourceFile file("stateful.cfg", text.str());
     config::Diagnostics diags;
-    const config::Script ast = config::parse_script(file, diags);
-    config::check_script(file, ast, diags);
-    return config::compile_program(file, ast, diags);
+    return config::compile_source(file, diags);
   }();
   LastSent out;
   out.last.reserve(70000);

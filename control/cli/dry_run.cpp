@@ -5,8 +5,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "config/checker.h"
-#include "config/parser.h"
 #include "config/program.h"
 #include "dataplane/engine/vm.h"
 #include "dataplane/sip/builder.h"
@@ -108,9 +106,7 @@ int dry_run(const DryRunOptions& opt) {
   }
   const config::SourceFile file(opt.script_path, script_text);
   config::Diagnostics diags;
-  const config::Script ast = config::parse_script(file, diags);
-  config::check_script(file, ast, diags);
-  const config::Program program = config::compile_program(file, ast, diags);
+  const config::Program program = config::compile_source(file, diags);
   std::fputs(diags.render(file).c_str(), stderr);
   if (!diags.ok()) return 1;
   if (program.routes.empty() || program.routes[0].kind != config::RouteKind::Request ||

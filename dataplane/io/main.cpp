@@ -397,9 +397,8 @@ int main(int argc, char** argv) {
   if (!read_all(app.script, text)) return fail("cannot read the routing script " + app.script);
   const sipd::config::SourceFile file(app.script, text);
   sipd::config::Diagnostics diags;
-  const sipd::config::Script ast = sipd::config::parse_script(file, diags);
-  sipd::config::check_script(file, ast, diags);
-  sipd::config::Program program = sipd::config::compile_program(file, ast, diags);
+  sipd::config::Script ast;
+  sipd::config::Program program = sipd::config::compile_source(file, diags, &ast);
   sipd::config::check_against_appliance(file, ast, app, diags);
   if (!diags.ok()) {
     std::fputs(diags.render(file).c_str(), stderr);

@@ -7,8 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "config/checker.h"
-#include "config/parser.h"
 #include "dataplane/sip/via.h"
 #include "tests/testdata.h"
 
@@ -28,9 +26,7 @@ struct Capture : Sender {
 config::Program compile(const std::string& text) {
   const config::SourceFile file("test.cfg", text);
   config::Diagnostics diags;
-  const config::Script ast = config::parse_script(file, diags);
-  config::check_script(file, ast, diags);
-  config::Program p = config::compile_program(file, ast, diags);
+  config::Program p = config::compile_source(file, diags);
   EXPECT_TRUE(diags.ok()) << diags.render(file);
   return p;
 }

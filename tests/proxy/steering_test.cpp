@@ -14,8 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "config/checker.h"
-#include "config/parser.h"
 #include "dataplane/proxy/proxy.h"
 #include "dataplane/sip/via.h"
 #include "perf/callflow.h"
@@ -43,9 +41,7 @@ config::Program program() {
   const std::string text = test::read_file(std::string(SIPD_SOURCE_DIR) + "/config/examples/proxy.cfg");
   const config::SourceFile file("proxy.cfg", text);
   config::Diagnostics diags;
-  const config::Script ast = config::parse_script(file, diags);
-  config::check_script(file, ast, diags);
-  return config::compile_program(file, ast, diags);
+  return config::compile_source(file, diags);
 }
 
 TEST(steering, EveryMessageOfACallMeetsItsOwner) {

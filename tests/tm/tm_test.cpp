@@ -9,8 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "config/checker.h"
-#include "config/parser.h"
 #include "dataplane/proxy/proxy.h"
 #include "dataplane/sip/via.h"
 #include "dataplane/tm/timer_wheel.h"
@@ -39,9 +37,7 @@ struct Capture : proxy::Sender {
 config::Program compile(const std::string& text) {
   const config::SourceFile file("stateful.cfg", text);
   config::Diagnostics diags;
-  const config::Script ast = config::parse_script(file, diags);
-  config::check_script(file, ast, diags);
-  config::Program p = config::compile_program(file, ast, diags);
+  config::Program p = config::compile_source(file, diags);
   EXPECT_TRUE(diags.ok()) << diags.render(file);
   return p;
 }
