@@ -254,6 +254,7 @@ void StatelessProxy::request(const Endpoint&) {
   sip::EditList edits(*cur_);
   edits_ = &edits;
   decided_ = false;
+  too_big_ = false;
   txn_ = nullptr;
   arm_failure_ = arm_reply_ = arm_branch_ = -1;
   extra_count_ = 0;
@@ -267,6 +268,7 @@ void StatelessProxy::run_error_route(const Endpoint&, uint16_t, std::string_view
   sip::EditList edits(*cur_);
   edits_ = &edits;
   decided_ = false;
+  too_big_ = false;
   txn_ = nullptr;
   extra_count_ = 0;
   received_marked_ = false;
@@ -348,10 +350,15 @@ void StatelessProxy::response(const Endpoint&) {
   edits_ = nullptr;
 }
 
+void StatelessProxy::build_failed(const sip::BuildResult& b) {
+  ++counters_.dropped[size_t(Drop::BuildFailed)];
+  too_big_ = b.error == sip::BuildError::NoRoom || b.error == sip::BuildError::TooManyHeaders;
+}
+
 bool StatelessProxy::emit(const Endpoint& to, sip::EditList& edits) {
   const sip::BuildResult b = edits.build(buf_.data(), buf_.size());
   if (!b.ok()) {
-    ++counters_.dropped[size_t(Drop::BuildFailed)];
+    build_failed(b);
     return false;
   }
   out_.send(to, std::string_view(buf_.data(), b.size));
@@ -444,8 +451,13 @@ int64_t StatelessProxy::call(const config::FunctionSpec& fn, std::span<const eng
     return decided_ ? 1 : -1;
   }
   if (name == "sl_reply_error") {
-    reply_with(500, "Server Internal Error",
-               std::span<const std::string_view>(st.reply_headers.data(), st.reply_header_count));
+    // The reason the last forward or relay failed, when it was the request's size (RFC 3261 21.5.14).
+    if (too_big_)
+      reply_with(513, "Message Too Large",
+                 std::span<const std::string_view>(st.reply_headers.data(), st.reply_header_count));
+    else
+      reply_with(500, "Server Internal Error",
+                 std::span<const std::string_view>(st.reply_headers.data(), st.reply_header_count));
     return 1;
   }
   if (name == "record_route") return record_route();
@@ -666,7 +678,7 @@ int64_t StatelessProxy::relay(engine::VmState& st) {
     if (!edits_->set_top_via(our_via(tm_->branch_id(*t, b, id), value))) return -1;
     const sip::BuildResult built = edits_->build(buf_.data(), buf_.size());
     if (!built.ok()) {
-      ++counters_.dropped[size_t(Drop::BuildFailed)];
+      build_failed(built);
       continue;
     }
     if (tm_->add_branch(*t, b, to, std::string_view(buf_.data(), built.size), now_ms_)) ++sent;

@@ -143,6 +143,7 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   bool acks_our_reply() const;
   bool keep_suspended();
   bool unroutable(uint32_t ip) const;
+  void build_failed(const sip::BuildResult& b);  // counted; remembers a size failure for sl_reply_error
   bool emit(const Endpoint& to, sip::EditList& edits);
 
   const config::Program& program_;
@@ -169,6 +170,7 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   sip::EditList* edits_ = nullptr;
   Endpoint from_;
   bool decided_ = false;  // the script forwarded or replied
+  bool too_big_ = false;  // the last forward/relay did not fit (sl_reply_error answers 513)
   int log_level_ = 3;
   int reply_route_ = -1, error_route_ = -1, local_route_ = -1;
   // A run waiting for the control process: its state (moved, not copied: the arena's strings stay put), the

@@ -16,7 +16,9 @@
 
 namespace sipd::sip {
 
-enum class BuildError : uint8_t { None, NoRoom, Conflict, Failed };
+// TooManyHeaders: the result would have more header fields than Message::kMaxHeaders, so another sipd
+// could not parse it.
+enum class BuildError : uint8_t { None, NoRoom, Conflict, Failed, TooManyHeaders };
 
 struct BuildResult {
   size_t size = 0;

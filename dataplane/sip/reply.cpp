@@ -70,6 +70,24 @@ void top_via(Out& o, std::string_view line_value, std::string_view first, const 
   o.put(line_value.substr(first_end));
 }
 
+bool copied(HeaderId id) {
+  return id == HeaderId::Via || id == HeaderId::From || id == HeaderId::To || id == HeaderId::CallId ||
+         id == HeaderId::CSeq;
+}
+
+unsigned single_valued_index(HeaderId id) {
+  switch (id) {
+    case HeaderId::From:
+      return 0;
+    case HeaderId::To:
+      return 1;
+    case HeaderId::CallId:
+      return 2;
+    default:
+      return 3;  // CSeq
+  }
+}
+
 }  // namespace
 
 BuildResult build_reply(const Message& req, const ReplyOptions& opt, char* out, size_t cap) {
@@ -91,15 +109,39 @@ BuildResult build_reply(const Message& req, const ReplyOptions& opt, char* out, 
   o.put(" ");
   o.put(opt.reason);
   o.put("\r\n");
+  // The reply must stay within what our own parser accepts (a sipd upstream would drop it otherwise).
+  // A request near that limit, with its hundreds of Via lines, gets them back folded into one
+  // comma-separated Via line (RFC 3261 7.3.1) and only the first of each single-valued header.
+  size_t ours = 2 + (opt.server.empty() ? 0 : 1);  // the status line, Server, Content-Length, extras
+  for (std::string_view e : opt.extra)
+    for (size_t at = e.find('\n'); at != std::string_view::npos; at = e.find('\n', at + 1)) ++ours;
+  size_t lines = ours;
+  for (size_t i = 0; i < req.header_count(); ++i) lines += copied(req.header(i).id) ? 1 : 0;
+  const bool fold = lines > Message::kMaxHeaders;
+  if (fold && ours + 5 > Message::kMaxHeaders) return {0, BuildError::NoRoom};  // the script's own lines
   bool top_done = false;
+  bool via_open = false;  // fold: the one Via line has been started
+  uint8_t seen = 0;       // fold: single-valued headers already written, one bit each
   for (size_t i = 0; i < req.header_count(); ++i) {
     const HeaderId id = req.header(i).id;
-    if (id != HeaderId::Via && id != HeaderId::From && id != HeaderId::To && id != HeaderId::CallId &&
-        id != HeaderId::CSeq)
-      continue;
-    o.put(req.name(i));
-    o.put(": ");
+    if (!copied(id)) continue;
     const std::string_view v = req.value(i);
+    if (fold && id == HeaderId::Via) {
+      o.put(via_open ? ", " : "Via: ");
+      via_open = true;
+    } else {
+      if (fold) {
+        const uint8_t bit = uint8_t(1u << single_valued_index(id));
+        if (seen & bit) continue;
+        seen |= bit;
+      }
+      if (via_open) {
+        o.put("\r\n");
+        via_open = false;
+      }
+      o.put(req.name(i));
+      o.put(": ");
+    }
     if (id == HeaderId::Via && !top_done && via_ok && i == via_field) {
       top_done = true;
       top_via(o, v, first_via, via, opt);
@@ -112,8 +154,9 @@ BuildResult build_reply(const Message& req, const ReplyOptions& opt, char* out, 
         o.put(opt.to_tag);
       }
     }
-    o.put("\r\n");
+    if (!via_open) o.put("\r\n");
   }
+  if (via_open) o.put("\r\n");
   if (!opt.server.empty()) {
     o.put("Server: ");
     o.put(opt.server);

@@ -248,10 +248,10 @@ Transaction* Layer::create(const sip::Message& msg, const proxy::Endpoint& from,
     ro.received_port = from.port;
     const sip::BuildResult r = sip::build_reply(msg, ro, scratch2_.data(), scratch2_.size());
     if (r.ok()) {
-      const std::string_view trying(scratch2_.data(), r.size);
-      t.reply = store_.put(trying);
+      const std::string_view hundred(scratch2_.data(), r.size);
+      t.reply = store_.put(hundred);
       t.reply_code = 100;
-      out_.send(t.reply_to, trying);
+      out_.send(t.reply_to, hundred);
     }
   }
   return &t;

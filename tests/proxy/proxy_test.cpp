@@ -226,5 +226,25 @@ TEST(proxy, MaxForwardsZeroGets483) {
   EXPECT_NE(f.out.sent[0].bytes.find("Server: sipd\r\n"), std::string::npos);
 }
 
+// A request at the parser's header limit cannot take our Via: forwarding it fails (nothing sipd could not
+// read again leaves), sl_reply_error says why with 513, and the answer itself parses (found by fuzz.tm).
+TEST(proxy, ARequestWithNoRoomForOurViaGets513) {
+  Fixture f("loadmodule \"sl.so\"\nroute { if (!forward()) { sl_reply_error(); } }");
+  std::string big = invite();
+  const size_t at = big.find("Content-Type");
+  std::string pad;
+  for (size_t i = 9; i < sip::Message::kMaxHeaders; ++i) pad += "X-Pad: " + std::to_string(i) + "\r\n";
+  big.insert(at, pad);
+  sip::Message in;
+  ASSERT_EQ(in.parse(big), sip::Defect::None);
+  ASSERT_EQ(in.header_count(), sip::Message::kMaxHeaders);
+  f.proxy.handle(kAlice, big);
+  ASSERT_EQ(f.out.sent.size(), 1u);
+  EXPECT_EQ(f.out.sent[0].bytes.find("SIP/2.0 513 Message Too Large\r\n"), 0u) << f.out.sent[0].bytes;
+  sip::Message back;
+  EXPECT_EQ(back.parse(f.out.sent[0].bytes), sip::Defect::None);
+  EXPECT_EQ(f.proxy.counters().dropped[size_t(Drop::BuildFailed)], 1u);
+}
+
 }  // namespace
 }  // namespace sipd::proxy

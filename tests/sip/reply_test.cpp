@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace sipd::sip {
 namespace {
@@ -104,6 +105,44 @@ TEST(reply, StatelessToTagIsStablePerRequest) {
   EXPECT_EQ(x, y);
   EXPECT_NE(x, z);
   EXPECT_EQ(x.size(), 16u);
+}
+
+// A request with as many header lines as the parser takes (found by fuzz.tm: 250 Vias answered 400) gets a
+// reply sipd itself can parse again: its Vias folded into one line, in order, the top one still filled in.
+TEST(reply, AHeaderLineFloodIsFoldedIntoOneVia) {
+  std::string req = "OPTIONS sip:a@198.18.0.1 SIP/2.0\r\n";
+  req += "Via: SIP/2.0/UDP 198.18.0.2;rport;branch=z9hG4bK-0\r\n";
+  for (int i = 1; i < 250; ++i)
+    req += "v: SIP/2.0/UDP 198.18.0." + std::to_string(i % 250) + ";branch=b" + std::to_string(i) + "\r\n";
+  req +=
+      "From: <sip:b@c>;tag=1\r\nTo: <sip:a@d>\r\nTo: <sip:a@e>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n"
+      "Content-Length: 0\r\n\r\n";
+  ReplyOptions opt;
+  opt.code = 400;
+  opt.reason = "Bad Request";
+  opt.received_ip = "198.18.0.2";
+  opt.received_port = 5062;
+  opt.server = "sipd";
+  opt.to_tag = "t1";
+  Message m;
+  ASSERT_EQ(m.parse(req), Defect::None);
+  std::string out(65536, '\0');
+  const BuildResult r = build_reply(m, opt, out.data(), out.size());
+  ASSERT_TRUE(r.ok());
+  out.resize(r.size);
+  Message back;
+  ASSERT_EQ(back.parse(out), Defect::None) << out;
+  EXPECT_EQ(back.count(HeaderId::Via), 1u);
+  EXPECT_EQ(back.count(HeaderId::To), 1u);
+  EXPECT_EQ(back.first_value(HeaderId::To), "<sip:a@d>;tag=" + std::string(opt.to_tag));
+  EXPECT_TRUE(back.first_value(HeaderId::Via)
+                  .starts_with("SIP/2.0/UDP 198.18.0.2;rport=5062;branch=z9hG4bK-0;received=198.18.0.2, "
+                               "SIP/2.0/UDP 198.18.0.1;branch=b1, "));
+  EXPECT_TRUE(back.first_value(HeaderId::Via).ends_with(";branch=b249"));
+  // The script's own lines cannot be folded: too many of them and there is no reply.
+  std::vector<std::string_view> extra(260, "X-A: 1\r\n");
+  opt.extra = extra;
+  EXPECT_EQ(build_reply(m, opt, out.data(), 65536).error, BuildError::NoRoom);
 }
 
 }  // namespace
