@@ -2,6 +2,7 @@
 # Runs one libFuzzer target for a bounded time on the shared corpora.
 # usage: fuzz-run.sh TARGET SECONDS WORK_CORPUS_DIR TESTDATA_DIR
 # The target's name picks its seeds; new inputs go to WORK_CORPUS_DIR, never into the shared test data.
+# Inputs that once broke a target live in fuzz/regressions/<target>/ and are replayed first, every run.
 set -euo pipefail
 target=$1 seconds=$2 work=$3 data=$4
 mkdir -p "$work"
@@ -11,6 +12,8 @@ case "$(basename "$target")" in
   *) seeds=("$data/rfc4475" "$data/rfc5118" "$data/rfc5118/wire" "$data/pjsip-seeds/fuzz-sip_seed_corpus"
             "$data/pjsip-seeds/fuzz-sip-dialog_seed_corpus") ;;
 esac
+regressions="$(dirname "$0")/../fuzz/regressions/$(basename "$target" _fuzz)"
+[[ -d $regressions ]] && seeds=("$regressions" "${seeds[@]}")
 # -rss_limit_mb and -timeout make a hang or a runaway allocation a failure rather than a stall.
 exec "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=70000 \
   -print_final_stats=1 "$work" "${seeds[@]}"

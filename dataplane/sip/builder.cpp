@@ -28,18 +28,19 @@ bool before(const Piece& a, const Piece& b) {
   return a.seq < b.seq;
 }
 
-// Header fields of a whole message: lines after the start line up to the empty one, continuation lines
-// (starting with SP or HTAB) not counted.
-size_t header_fields(std::string_view m) {
-  size_t fields = 0;
+// Whether our own parser could read a whole message's header block: at most Message::kMaxHeaders fields and
+// Message::kMaxLines lines (continuation lines, starting with SP or HTAB, count as lines, not fields).
+bool parser_can_read(std::string_view m) {
+  size_t fields = 0, lines = 1;
   size_t at = m.find('\n');
   while (at != std::string_view::npos && at + 1 < m.size()) {
     const char c = m[at + 1];
     if (c == '\n' || (c == '\r' && at + 2 < m.size() && m[at + 2] == '\n')) break;  // the empty line
+    ++lines;
     if (c != ' ' && c != '\t') ++fields;
     at = m.find('\n', at + 1);
   }
-  return fields;
+  return fields <= Message::kMaxHeaders && lines <= Message::kMaxLines;
 }
 
 }  // namespace
@@ -287,10 +288,10 @@ BuildResult EditList::build(char* out, size_t cap) const {
     cursor = p.off + p.del;
   }
   if (!put(src.substr(cursor, end - cursor))) return {0, BuildError::NoRoom};
-  // What sipd sends, sipd must be able to read: no more header fields than its parser takes. Each added
-  // field costs at least one arena byte (its LF), so only a message already near the limit is counted.
-  if (msg_.header_count() + arena_used_ + 1 > Message::kMaxHeaders &&
-      header_fields(std::string_view(out, w)) > Message::kMaxHeaders)
+  // What sipd sends, sipd must be able to read. Each added line costs at least one arena byte (its LF), so
+  // only a message already near the limits is counted (a line count is never below the field count).
+  if (msg_.line_count() + arena_used_ + 1 > Message::kMaxHeaders &&
+      !parser_can_read(std::string_view(out, w)))
     return {0, BuildError::TooManyHeaders};
   return {w, BuildError::None};
 }

@@ -16,8 +16,8 @@
 
 namespace sipd::sip {
 
-// TooManyHeaders: the result would have more header fields than Message::kMaxHeaders, so another sipd
-// could not parse it.
+// TooManyHeaders: the result would have more header fields or lines than Message takes (kMaxHeaders,
+// kMaxLines), so another sipd could not parse it.
 enum class BuildError : uint8_t { None, NoRoom, Conflict, Failed, TooManyHeaders };
 
 struct BuildResult {

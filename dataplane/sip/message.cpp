@@ -117,6 +117,7 @@ Defect Message::parse(std::string_view bytes, Framing framing) {
   buf_ = bytes;
   request_ = true;
   count_ = 0;
+  lines_ = 0;
   status_ = 0;
   method_ = Method::Other;
   start_line_ = method_span_ = uri_span_ = version_span_ = reason_span_ = body_ = Span{};
@@ -129,6 +130,7 @@ Defect Message::parse(std::string_view bytes, Framing framing) {
 
   const ScanResult scan = scan_lines(bytes.data() + start_, size_, marks_, std::size(marks_));
   const uint32_t nlines = scan.lines;
+  lines_ = uint16_t(nlines);
   const uint32_t first_end = nlines > 0 ? marks_[0].end + start_ : uint32_t(bytes.size());
   start_line_ = Span{start_, uint32_t(strip_cr(bytes.substr(start_, first_end - start_)).size())};
   // A bad start line is reported after the header table is built, so a 400 or 505 can still copy the

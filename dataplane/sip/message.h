@@ -101,6 +101,7 @@ enum class Framing : uint8_t {
 class Message {
  public:
   static constexpr size_t kMaxHeaders = 256;
+  static constexpr size_t kMaxLines = kMaxHeaders + 64;  // start line, fields and their continuation lines
   static constexpr size_t kMaxSize = 65535;
 
   // Parses the start line, the header table and the body framing. Values are not parsed. Returns
@@ -131,6 +132,8 @@ class Message {
 
   // Header table, in wire order.
   size_t header_count() const { return count_; }
+  // Lines before the empty line (start line, fields, continuation lines), at most kMaxLines.
+  size_t line_count() const { return lines_; }
   const HeaderField& header(size_t i) const { return headers_[i]; }
   std::string_view name(size_t i) const { return view(headers_[i].name); }
   std::string_view value(size_t i) const { return view(headers_[i].value); }
@@ -168,7 +171,8 @@ class Message {
   uint16_t first_[kHeaderIdCount];
   uint16_t last_[kHeaderIdCount];
   HeaderField headers_[kMaxHeaders];
-  LineMark marks_[kMaxHeaders + 64];  // header lines plus folded continuation lines
+  uint16_t lines_ = 0;  // lines the scan found before the empty line
+  LineMark marks_[kMaxLines];
 };
 
 // TCP/TLS framing (RFC 3261 18.3): how long the first message in `bytes` is. Leading CRLFs (keep-alives)

@@ -27,6 +27,16 @@ class Out {
     const auto r = std::to_chars(digits, digits + sizeof digits, n);
     put(std::string_view(digits, size_t(r.ptr - digits)));
   }
+  // Text from the request, unfolded: each line break inside a value (CRLF or LF before SP/HTAB, RFC 3261
+  // 7.3.1) becomes a space, so every copied field is one line.
+  void copy(std::string_view s) {
+    for (size_t lf = s.find('\n'); lf != std::string_view::npos; lf = s.find('\n')) {
+      put(s.substr(0, lf > 0 && s[lf - 1] == '\r' ? lf - 1 : lf));
+      put(" ");
+      s.remove_prefix(lf + 1);
+    }
+    put(s);
+  }
   bool full() const { return full_; }
   size_t size() const { return used_; }
 
@@ -42,24 +52,24 @@ void top_via(Out& o, std::string_view line_value, std::string_view first, const 
              const ReplyOptions& opt) {
   const size_t first_end = size_t(first.data() - line_value.data()) + first.size();
   if (opt.received_ip.empty()) {
-    o.put(line_value);
+    o.copy(line_value);
     return;
   }
   // Copy the value parameter by parameter so an empty rport can be given its value in place.
   const size_t params_at = via.params.empty() ? first.size() : size_t(via.params.data() - first.data());
-  o.put(first.substr(0, params_at));
+  o.copy(first.substr(0, params_at));
   std::string_view rest = via.params;
   Param p;
   while (next_param(rest, p) == ParamStatus::Ok) {
     if (iequals(p.name, "received")) continue;  // replaced below
     o.put(";");
-    o.put(p.name);
+    o.copy(p.name);
     if (iequals(p.name, "rport")) {
       o.put("=");
       o.put(uint32_t(opt.received_port));
     } else if (p.has_value) {
       o.put("=");
-      o.put(p.value);
+      o.copy(p.value);
     }
   }
   // RFC 3261 18.2.1: received when sent-by is not the source address; RFC 3581: always with rport.
@@ -67,7 +77,7 @@ void top_via(Out& o, std::string_view line_value, std::string_view first, const 
     o.put(";received=");
     o.put(opt.received_ip);
   }
-  o.put(line_value.substr(first_end));
+  o.copy(line_value.substr(first_end));
 }
 
 bool copied(HeaderId id) {
@@ -139,14 +149,14 @@ BuildResult build_reply(const Message& req, const ReplyOptions& opt, char* out, 
         o.put("\r\n");
         via_open = false;
       }
-      o.put(req.name(i));
+      o.copy(req.name(i));
       o.put(": ");
     }
     if (id == HeaderId::Via && !top_done && via_ok && i == via_field) {
       top_done = true;
       top_via(o, v, first_via, via, opt);
     } else {
-      o.put(v);
+      o.copy(v);
       NameAddr to;
       if (id == HeaderId::To && opt.code > 100 && !opt.to_tag.empty() && parse_name_addr(v, to) &&
           !to.has_tag) {

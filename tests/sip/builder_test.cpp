@@ -182,6 +182,44 @@ TEST(builder, OutputTooSmall) {
   EXPECT_EQ(e.build(out, sizeof out).error, BuildError::NoRoom);
 }
 
+// What leaves must parse again: an edit that would take a message past the parser's field or line limit
+// fails with TooManyHeaders instead of writing something the next sipd would refuse.
+TEST(builder, NoMoreFieldsOrLinesThanTheParserTakes) {
+  auto padded = [](size_t fields, size_t continuations) {
+    std::string m = kInvite;
+    std::string pad;
+    for (size_t i = 0; i < fields; ++i) pad += "X-Pad: " + std::to_string(i) + "\r\n";
+    for (size_t i = 0; i < continuations; ++i) pad += " more\r\n";
+    m.insert(m.find("Content-Length"), pad);
+    return m;
+  };
+  const size_t fields = 9;  // kInvite's own
+  const std::string full_text = padded(Message::kMaxHeaders - fields, 0),
+                    folded_text = padded(100, Message::kMaxLines - 1 - fields - 100),
+                    room_text = padded(Message::kMaxHeaders - fields - 1, 0);
+  Message full, folded, room;
+  ASSERT_EQ(full.parse(full_text), Defect::None);
+  ASSERT_EQ(full.header_count(), Message::kMaxHeaders);
+  ASSERT_EQ(folded.parse(folded_text), Defect::None);
+  ASSERT_EQ(folded.line_count(), Message::kMaxLines);
+  ASSERT_EQ(room.parse(room_text), Defect::None);
+  for (const Message* m : {&full, &folded, &room}) {
+    EditList e(*m);
+    ASSERT_TRUE(e.add_top_via("SIP/2.0/UDP 198.18.0.1;branch=z9hG4bK-us"));
+    const Built b = build(e);
+    if (m == &room) {
+      ASSERT_TRUE(b.result.ok());
+      Message back;
+      EXPECT_EQ(back.parse(b.text), Defect::None);
+    } else {
+      EXPECT_EQ(b.result.error, BuildError::TooManyHeaders);
+    }
+  }
+  EditList removing(full);  // fewer fields than it came with: fine
+  ASSERT_TRUE(removing.remove_top_via());
+  EXPECT_TRUE(build(removing).result.ok());
+}
+
 TEST(builder, ArenaAndTableLimitsFailCleanly) {
   const Message& m = parsed(kInvite);
   EditList e(m);

@@ -145,6 +145,27 @@ TEST(reply, AHeaderLineFloodIsFoldedIntoOneVia) {
   EXPECT_EQ(build_reply(m, opt, out.data(), 65536).error, BuildError::NoRoom);
 }
 
+// Folded values come back unfolded (RFC 3261 7.3.1: the line break and the white space after it are one
+// SP), so a reply has one line per field whatever the request's continuation lines were.
+TEST(reply, FoldedValuesAreUnfolded) {
+  const std::string req =
+      "OPTIONS sip:a@198.18.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.2\r\n ;branch=z9hG4bK-1\r\n"
+      "From: <sip:b@c>\n\t;tag=1\r\nTo:\r\n <sip:a@d>\r\nCall-ID: x\r\nCSeq: 1\r\n  OPTIONS\r\n"
+      "Content-Length: 0\r\n\r\n";
+  ReplyOptions opt;
+  opt.code = 200;
+  opt.reason = "OK";
+  opt.received_ip = "198.18.0.2";
+  opt.received_port = 5062;
+  const std::string out = reply(req, opt);
+  EXPECT_NE(out.find("Via: SIP/2.0/UDP 198.18.0.2  ;branch=z9hG4bK-1\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("From: <sip:b@c> \t;tag=1\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("CSeq: 1   OPTIONS\r\n"), std::string::npos) << out;
+  Message back;
+  ASSERT_EQ(back.parse(out), Defect::None) << out;
+  EXPECT_EQ(back.line_count(), back.header_count() + 1);
+}
+
 }  // namespace
 }  // namespace sipd::sip
 
