@@ -243,6 +243,7 @@ void EditList::set_body(std::string_view body) {
 
 BuildResult EditList::build(char* out, size_t cap) const {
   if (failed_) return {0, BuildError::Failed};
+  cap = std::min(cap, Message::kMaxSize);  // no larger than sipd itself would take
   Piece pieces[kMaxEdits + 2];
   size_t n = 0;
   for (size_t i = 0; i < count_; ++i)

@@ -66,7 +66,7 @@ class EditList {
   bool failed() const { return failed_; }
   size_t edit_count() const { return count_; }
 
-  // Writes the edited message into out[0, cap).
+  // Writes the edited message into out[0, cap); NoRoom past cap or Message::kMaxSize.
   [[nodiscard]] BuildResult build(char* out, size_t cap) const;
 
  private:

@@ -1,5 +1,6 @@
 #include "dataplane/sip/reply.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -101,7 +102,7 @@ unsigned single_valued_index(HeaderId id) {
 }  // namespace
 
 BuildResult build_reply(const Message& req, const ReplyOptions& opt, char* out, size_t cap) {
-  Out o(out, cap);
+  Out o(out, std::min(cap, Message::kMaxSize));  // no larger than sipd itself would take
   // A top Via that does not parse is copied as it came (RFC 4475 badinv01 still gets its 400); with no Via
   // at all there is nothing to answer along.
   if (req.first(HeaderId::Via) == kNoHeader) return {0, BuildError::Failed};

@@ -26,8 +26,8 @@ struct ReplyOptions {
   std::span<const std::string_view> extra;  // whole header lines, each ending in CRLF (append_to_reply)
 };
 
-// Writes the reply into out[0, cap). NoRoom when it does not fit; Failed when the request has no
-// parseable top Via (there is nowhere to send a reply then).
+// Writes the reply into out[0, cap). NoRoom when it does not fit in cap or in Message::kMaxSize; Failed when
+// the request has no parseable top Via (there is nowhere to send a reply then).
 BuildResult build_reply(const Message& request, const ReplyOptions& opt, char* out, size_t cap);
 
 // A To-tag that a request and its retransmissions share (RFC 3261 8.2.6.2 asks for a stable one when the

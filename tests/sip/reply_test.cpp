@@ -166,6 +166,26 @@ TEST(reply, FoldedValuesAreUnfolded) {
   EXPECT_EQ(back.line_count(), back.header_count() + 1);
 }
 
+// Nothing longer than sipd would parse itself (fuzz.tm: a 65 KB Via plus our received= went over).
+TEST(reply, NeverLargerThanAMessageSipdTakes) {
+  const std::string head = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.2;rport;x=";
+  const std::string tail =
+      "\r\nFrom: <sip:b@c>;tag=1\r\nTo: <sip:a@d>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  // 15 bytes short of the limit: the reply is 10 longer than the request, 35 with received= and rport=.
+  const std::string req = head + std::string(Message::kMaxSize - 15 - head.size() - tail.size(), 'h') + tail;
+  Message m;
+  ASSERT_EQ(m.parse(req), Defect::None);
+  ReplyOptions opt;
+  opt.code = 200;
+  opt.reason = "OK";
+  opt.received_ip = "198.18.0.2";
+  opt.received_port = 5062;
+  std::string out(2 * Message::kMaxSize, '\0');
+  EXPECT_EQ(build_reply(m, opt, out.data(), out.size()).error, BuildError::NoRoom);
+  opt.received_ip = "";  // the same without our additions fits
+  EXPECT_TRUE(build_reply(m, opt, out.data(), out.size()).ok());
+}
+
 }  // namespace
 }  // namespace sipd::sip
 
