@@ -638,6 +638,18 @@ void Layer::try_free(Transaction& t) {
   release(t);
 }
 
+uint32_t Layer::stranded() const {
+  uint32_t n = 0;
+  for (const Transaction& t : pool_) {
+    if (!t.used) continue;
+    bool armed = t.g.armed() || t.h.armed() || t.i.armed() || t.j.armed() || t.l.armed();
+    for (const Branch& br : t.branches)
+      armed = armed || br.retrans.armed() || br.fr.armed() || br.wait.armed() || br.cancel_retrans.armed();
+    if (!armed) ++n;
+  }
+  return n;
+}
+
 void Layer::release(Transaction& t) {
   for (Timer* timer : {&t.g, &t.h, &t.i, &t.j, &t.l}) TimerWheel::cancel(*timer);
   for (Branch& br : t.branches) {

@@ -158,6 +158,9 @@ class Layer {
   void advance(uint64_t now_ms);
 
   const Counters& counters() const { return counters_; }
+  // Transactions in use with no timer armed: nothing would ever end them. Always 0; the fuzzer and the
+  // tests check it after every message. Walks the whole pool: not for the worker path.
+  uint32_t stranded() const;
   const Settings& settings() const { return settings_; }
   Store& store() { return store_; }
   // Bytes of memory the layer holds per transaction slot (the pool and the index), and per store chunk.
