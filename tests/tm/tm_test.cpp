@@ -66,12 +66,17 @@ struct Rig {
     proxy->attach(layer.get());
     proxy->set_time(now);
   }
+  // After every step no transaction may be left without a timer to end it.
   void at(uint64_t ms) {
     now = ms;
     proxy->set_time(now);
     layer->advance(now);
+    EXPECT_EQ(layer->stranded(), 0u) << "at " << ms;
   }
-  void in(const Endpoint& from, const std::string& bytes) { proxy->handle(from, bytes); }
+  void in(const Endpoint& from, const std::string& bytes) {
+    proxy->handle(from, bytes);
+    EXPECT_EQ(layer->stranded(), 0u) << bytes;
+  }
   // What was sent since `mark`.
   std::vector<Sent> since(size_t mark) const { return {out.sent.begin() + long(mark), out.sent.end()}; }
 };
