@@ -22,6 +22,16 @@ const std::string kInvite =
     "Content-Type: application/sdp\r\n"
     "Content-Length: 4\r\n\r\nv=0\n";
 
+// Options for a reply to a request that came from 198.18.0.2:5062.
+ReplyOptions from_alice(uint16_t code, std::string_view reason) {
+  ReplyOptions opt;
+  opt.code = code;
+  opt.reason = reason;
+  opt.received_ip = "198.18.0.2";
+  opt.received_port = 5062;
+  return opt;
+}
+
 std::string reply(const std::string& request, const ReplyOptions& opt) {
   Message m;
   EXPECT_EQ(m.parse(request), Defect::None);
@@ -117,11 +127,7 @@ TEST(reply, AHeaderLineFloodIsFoldedIntoOneVia) {
   req +=
       "From: <sip:b@c>;tag=1\r\nTo: <sip:a@d>\r\nTo: <sip:a@e>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n"
       "Content-Length: 0\r\n\r\n";
-  ReplyOptions opt;
-  opt.code = 400;
-  opt.reason = "Bad Request";
-  opt.received_ip = "198.18.0.2";
-  opt.received_port = 5062;
+  ReplyOptions opt = from_alice(400, "Bad Request");
   opt.server = "sipd";
   opt.to_tag = "t1";
   Message m;
@@ -152,11 +158,7 @@ TEST(reply, FoldedValuesAreUnfolded) {
       "OPTIONS sip:a@198.18.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.2\r\n ;branch=z9hG4bK-1\r\n"
       "From: <sip:b@c>\n\t;tag=1\r\nTo:\r\n <sip:a@d>\r\nCall-ID: x\r\nCSeq: 1\r\n  OPTIONS\r\n"
       "Content-Length: 0\r\n\r\n";
-  ReplyOptions opt;
-  opt.code = 200;
-  opt.reason = "OK";
-  opt.received_ip = "198.18.0.2";
-  opt.received_port = 5062;
+  ReplyOptions opt = from_alice(200, "OK");
   const std::string out = reply(req, opt);
   EXPECT_NE(out.find("Via: SIP/2.0/UDP 198.18.0.2  ;branch=z9hG4bK-1\r\n"), std::string::npos) << out;
   EXPECT_NE(out.find("From: <sip:b@c> \t;tag=1\r\n"), std::string::npos) << out;
@@ -175,11 +177,7 @@ TEST(reply, NeverLargerThanAMessageSipdTakes) {
   const std::string req = head + std::string(Message::kMaxSize - 15 - head.size() - tail.size(), 'h') + tail;
   Message m;
   ASSERT_EQ(m.parse(req), Defect::None);
-  ReplyOptions opt;
-  opt.code = 200;
-  opt.reason = "OK";
-  opt.received_ip = "198.18.0.2";
-  opt.received_port = 5062;
+  ReplyOptions opt = from_alice(200, "OK");
   std::string out(2 * Message::kMaxSize, '\0');
   EXPECT_EQ(build_reply(m, opt, out.data(), out.size()).error, BuildError::NoRoom);
   opt.received_ip = "";  // the same without our additions fits
@@ -199,11 +197,7 @@ TEST(reply, EmptyFirstViaLine) {
       "<sip:a@d>\r\n"
       "Call-ID: x\r\nCSeq: 1 OPTIONS\r\nVia: SIP/2.0/UDP 198.18.0.2;rport;branch=z9hG4bK-1\r\n"
       "Content-Length: 0\r\n\r\n";
-  ReplyOptions opt;
-  opt.code = 400;
-  opt.reason = "Bad Request";
-  opt.received_ip = "198.18.0.2";
-  opt.received_port = 5062;
+  ReplyOptions opt = from_alice(400, "Bad Request");
   const std::string out = reply(req, opt);
   EXPECT_NE(out.find("Via: \r\n"), std::string::npos) << out;
   EXPECT_NE(out.find("Via: SIP/2.0/UDP 198.18.0.2;rport=5062;branch=z9hG4bK-1;received=198.18.0.2\r\n"),
