@@ -1,8 +1,19 @@
 #include "config/source.h"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 namespace sipd::config {
+
+bool read_file(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream text;
+  text << in.rdbuf();
+  out = text.str();
+  return true;
+}
 namespace {
 
 size_t utf8_length(uint8_t lead) {

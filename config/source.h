@@ -19,6 +19,9 @@ struct SourcePos {
   uint32_t column = 1;  // 1-based, in characters (UTF-8 sequences count once)
 };
 
+// The whole file at `path` into `out`, bytes as they are; false when it cannot be read.
+bool read_file(const std::string& path, std::string& out);
+
 class SourceFile {
  public:
   SourceFile(std::string name, std::string text);

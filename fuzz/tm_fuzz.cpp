@@ -6,50 +6,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <memory>
-#include <sstream>
-#include <string>
 
 #include "dataplane/proxy/proxy.h"
-#include "dataplane/sip/message.h"
 #include "dataplane/tm/tm.h"
-
-namespace {
+#include "fuzz/proxy_harness.h"
 
 using namespace sipd;
 
-struct Checking : proxy::Sender {
-  void send(const proxy::Endpoint&, std::string_view bytes) override {
-    static sip::Message out;
-    if (out.parse(bytes) != sip::Defect::None) {
-      std::fprintf(stderr, "tm_fuzz: sipd sent a message that does not parse:\n%.*s\n", int(bytes.size()),
-                   bytes.data());
-      std::abort();
-    }
-  }
-};
-
-config::Program load() {
-  std::ifstream in(SIPD_STATEFUL_SCRIPT);
-  std::ostringstream text;
-  text << in.rdbuf();
-  const config::SourceFile file("stateful.cfg", text.str());
-  config::Diagnostics diags;
-  config::Program p = config::compile_source(file, diags);
-  if (!diags.ok()) {
-    std::fputs(diags.render(file).c_str(), stderr);
-    std::abort();
-  }
-  return p;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const config::Program program = load();
-  static Checking out;
+  static const config::Program program = fuzz::compile_example(SIPD_STATEFUL_SCRIPT);
+  static fuzz::ParsingSender out("tm_fuzz");
   static uint64_t now = 1000;
   static auto p = std::make_unique<proxy::StatelessProxy>(program, proxy::Settings{}, out);
   static auto layer = [] {

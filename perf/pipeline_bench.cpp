@@ -6,9 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "dataplane/tm/tm.h"
 #include "perf/callflow.h"
@@ -24,11 +22,11 @@ struct CountingSender : proxy::Sender {
   }
 };
 
-config::Program load_program() {
-  std::ifstream in(std::string(SIPD_SOURCE_DIR) + "/config/examples/proxy.cfg");
-  std::ostringstream text;
-  text << in.rdbuf();
-  const config::SourceFile file("proxy.cfg", text.str());
+// config/examples/NAME, compiled; errors are printed.
+config::Program load_example(const std::string& name) {
+  std::string text;
+  (void)config::read_file(std::string(SIPD_SOURCE_DIR) + "/config/examples/" + name, text);
+  const config::SourceFile file(name, std::move(text));
   config::Diagnostics diags;
   config::Program p = config::compile_source(file, diags);
   if (!diags.ok()) std::fputs(diags.render(file).c_str(), stderr);
@@ -36,7 +34,7 @@ config::Program load_program() {
 }
 
 void BM_StatelessCallFlow(benchmark::State& state) {
-  const config::Program program = load_program();
+  const config::Program program = load_example("proxy.cfg");
   const proxy::Settings settings;
   const std::vector<FlowMessage> flow = stateless_call_flow(program, settings);
   CountingSender out;
@@ -78,14 +76,7 @@ struct LastSent : proxy::Sender {
 };
 
 void BM_StatefulCallFlow(benchmark::State& state) {
-  const config::Program program = [] {
-    std::ifstream in(std::string(SIPD_SOURCE_DIR) + "/config/examples/stateful.cfg");
-    std::ostringstream text;
-    text << in.rdbuf();
-    const config::SourceFile file("stateful.cfg", text.str());
-    config::Diagnostics diags;
-    return config::compile_source(file, diags);
-  }();
+  const config::Program program = load_example("stateful.cfg");
   LastSent out;
   out.last.reserve(70000);
   auto p = std::make_unique<proxy::StatelessProxy>(program, proxy::Settings{}, out);

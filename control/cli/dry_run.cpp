@@ -2,8 +2,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "config/program.h"
 #include "dataplane/engine/vm.h"
@@ -13,15 +11,6 @@
 
 namespace sipd::cli {
 namespace {
-
-bool read_all(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return true;
-}
 
 std::string escaped(std::string_view s) {
   std::string out;
@@ -91,11 +80,11 @@ class PrintingHost : public engine::Host {
 
 int dry_run(const DryRunOptions& opt) {
   std::string script_text, message;
-  if (!read_all(opt.script_path, script_text)) {
+  if (!config::read_file(opt.script_path, script_text)) {
     std::fprintf(stderr, "sipctl: cannot read %s\n", opt.script_path.c_str());
     return 2;
   }
-  if (!read_all(opt.message_path, message)) {
+  if (!config::read_file(opt.message_path, message)) {
     std::fprintf(stderr, "sipctl: cannot read %s\n", opt.message_path.c_str());
     return 2;
   }

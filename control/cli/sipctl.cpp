@@ -11,8 +11,6 @@
 // Exit status: 0 when the script is valid, 1 when it has errors, 2 on a usage error. The control-plane
 // issue adds the commands that talk to a running sipd (config push/test, stats, ul show...).
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -40,14 +38,12 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 int config_check(const char* path, const char* appliance_path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string text;
+  if (!sipd::config::read_file(path, text)) {
     std::fprintf(stderr, "sipctl: cannot read %s\n", path);
     return 2;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  const sipd::config::SourceFile file(path, text.str());
+  const sipd::config::SourceFile file(path, std::move(text));
   sipd::config::Diagnostics diags;
   const sipd::config::CheckSummary summary = sipd::config::compile_check(file, diags);
   if (appliance_path) {

@@ -23,8 +23,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -40,15 +38,6 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop.store(true); }
-
-bool read_all(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return true;
-}
 
 // Counters as JSON in a fixed-size shared mapping (padded with spaces), rewritten in place.
 class CounterFile {
@@ -394,7 +383,7 @@ int main(int argc, char** argv) {
 
   // The routing program, compiled before the port comes up so a broken script never takes traffic.
   std::string text;
-  if (!read_all(app.script, text)) return fail("cannot read the routing script " + app.script);
+  if (!sipd::config::read_file(app.script, text)) return fail("cannot read the routing script " + app.script);
   const sipd::config::SourceFile file(app.script, text);
   sipd::config::Diagnostics diags;
   sipd::config::Script ast;
