@@ -118,6 +118,7 @@ Defect Message::parse(std::string_view bytes, Framing framing) {
   request_ = true;
   count_ = 0;
   lines_ = 0;
+  top_via_state_ = 0;
   status_ = 0;
   method_ = Method::Other;
   start_line_ = method_span_ = uri_span_ = version_span_ = reason_span_ = body_ = Span{};

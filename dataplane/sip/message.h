@@ -14,6 +14,7 @@
 
 #include "dataplane/sip/header_id.h"
 #include "dataplane/sip/scan.h"
+#include "dataplane/sip/via_value.h"
 
 namespace sipd::sip {
 
@@ -172,6 +173,10 @@ class Message {
   uint16_t last_[kHeaderIdCount];
   HeaderField headers_[kMaxHeaders];
   uint16_t lines_ = 0;  // lines the scan found before the empty line
+  // The top Via as parse_top_via() found it, so the message core, tm and the proxy parse it once.
+  mutable uint8_t top_via_state_ = 0;  // 0: not parsed yet, 1: parsed into top_via_, 2: does not parse
+  mutable Via top_via_;
+  friend bool parse_top_via(const Message& msg, Via& out);
   LineMark marks_[kMaxLines];
 };
 

@@ -104,9 +104,14 @@ bool parse_via(std::string_view value, Via& out) {
 }
 
 bool parse_top_via(const Message& msg, Via& out) {
-  ValueIterator it(msg, HeaderId::Via);
-  std::string_view v;
-  return it.next(v) && parse_via(v, out);
+  if (msg.top_via_state_ == 0) {
+    ValueIterator it(msg, HeaderId::Via);
+    std::string_view v;
+    msg.top_via_state_ = it.next(v) && parse_via(v, msg.top_via_) ? 1 : 2;
+  }
+  if (msg.top_via_state_ != 1) return false;
+  out = msg.top_via_;
+  return true;
 }
 
 }  // namespace sipd::sip
