@@ -45,24 +45,6 @@ check_arp_and_ping() {
   fi
 }
 
-check_calls() {
-  local dir=$1 rc=0
-  e2e_uas_start "$dir" || { fail "SIPp UAS did not start"; return; }
-  e2e_log "placing $calls calls at $rate calls/s through $E2E_PROXY"
-  e2e_uac_run "$dir" "$rate" "$calls" $((calls / rate + 60)) || rc=$?
-  e2e_uas_stop
-  local ok failed retrans
-  ok=$(e2e_stat "$dir/uac_stat.csv" "SuccessfulCall(C)")
-  failed=$(e2e_stat "$dir/uac_stat.csv" "FailedCall(C)")
-  retrans=$(e2e_stat "$dir/uac_stat.csv" "Retransmissions(C)")
-  echo "calls: $ok successful, $failed failed, $retrans retransmissions (SIPp exit $rc)"
-  [ -f "$dir/uac_screen.log" ] && sed -n '/Messages  Retrans/,/^$/p' "$dir/uac_screen.log" | head -n 12
-  if [ "$rc" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$ok" -ne "$calls" ]; then
-    fail "calls: wanted $calls successful and none failed; got $ok successful, $failed failed (SIPp exit $rc)"
-    e2e_show_sipp_logs "$dir"
-  fi
-}
-
 # With several workers (SIPD_LCORES=0,1), every worker must have handled SIP and calls must have been handed
 # over between them by Call-ID (the counters file is written once more when the dataplane stops).
 check_workers() {
@@ -93,7 +75,7 @@ main() {
   e2e_dataplane_start "$dataplane" "$appliance" "$work" || exit 1
 
   check_arp_and_ping
-  check_calls "$work"
+  e2e_place_calls "$work" "$rate" "$calls" $((calls / rate + 60))
   if ! e2e_dataplane_stop; then fail "sipd-dataplane did not stop within 10 s of SIGTERM"; fi
   check_workers "$work"
 

@@ -215,6 +215,27 @@ e2e_show_sipp_logs() {  # dir
   done
 }
 
+# CALLS calls at RATE calls/s from the UAC to the UAS above through the proxy (SIPp's files in DIR), each
+# expected to succeed: prints the caller's figures and INVITE->200 times, and reports a shortfall through
+# the calling script's `fail` with the ends of SIPp's logs.
+e2e_place_calls() {  # dir, rate, calls, timeout seconds
+  local dir=$1 rate=$2 calls=$3 limit=$4 rc=0 ok failed retrans
+  e2e_uas_start "$dir" || { fail "SIPp UAS did not start"; return; }
+  e2e_log "placing $calls calls at $rate calls/s through $E2E_PROXY"
+  e2e_uac_run "$dir" "$rate" "$calls" "$limit" || rc=$?
+  e2e_uas_stop
+  ok=$(e2e_stat "$dir/uac_stat.csv" "SuccessfulCall(C)")
+  failed=$(e2e_stat "$dir/uac_stat.csv" "FailedCall(C)")
+  retrans=$(e2e_stat "$dir/uac_stat.csv" "Retransmissions(C)")
+  echo "calls: $ok successful, $failed failed, $retrans retransmissions (SIPp exit $rc);" \
+    "INVITE->200 ms p50/p90/p99/max: $(e2e_rtt_percentiles "$dir")"
+  [ -f "$dir/uac_screen.log" ] && sed -n '/Messages  Retrans/,/^$/p' "$dir/uac_screen.log" | head -n 12
+  if [ "$rc" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$ok" -ne "$calls" ]; then
+    fail "calls: wanted $calls successful and none failed; got $ok successful, $failed failed (SIPp exit $rc)"
+    e2e_show_sipp_logs "$dir"
+  fi
+}
+
 # The EXIT trap: stop what is running, in reverse order of starting, then the testbed if it was ours.
 e2e_cleanup() {
   e2e_uas_stop

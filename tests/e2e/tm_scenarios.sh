@@ -349,23 +349,10 @@ scenario_redirect() {
 }
 
 scenario_load() {
-  local dir=$1 calls=${E2E_TM_LOAD_CALLS:-4000} rate=${E2E_TM_LOAD_RATE:-200} rc=0
+  local dir=$1 calls=${E2E_TM_LOAD_CALLS:-4000} rate=${E2E_TM_LOAD_RATE:-200}
   tm_dataplane "$TM_STATEFUL" || { fail "sipd-dataplane did not start"; return; }
   # lib.sh's UAS and UAC (uas_record_route.xml on 5070, uac_via_proxy.xml to bob), in their own directory.
-  e2e_uas_start "$dir" || { fail "SIPp UAS did not start"; return; }
-  e2e_log "placing $calls calls at $rate calls/s through $E2E_PROXY"
-  e2e_uac_run "$dir" "$rate" "$calls" $((calls / rate + 30)) || rc=$?
-  e2e_uas_stop
-  local ok failed retrans
-  ok=$(e2e_stat "$dir/uac_stat.csv" "SuccessfulCall(C)")
-  failed=$(e2e_stat "$dir/uac_stat.csv" "FailedCall(C)")
-  retrans=$(e2e_stat "$dir/uac_stat.csv" "Retransmissions(C)")
-  echo "  caller: $ok successful, $failed failed calls, $retrans retransmissions (SIPp exit $rc);" \
-    "INVITE->200 ms p50/p90/p99/max: $(e2e_rtt_percentiles "$dir")"
-  if [ "$rc" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$ok" -ne "$calls" ]; then
-    fail "caller: wanted $calls successful calls and none failed; got $ok successful, $failed failed (SIPp exit $rc)"
-    e2e_show_sipp_logs "$dir"
-  fi
+  e2e_place_calls "$dir" "$rate" "$calls" $((calls / rate + 30))
 }
 
 # ---------------------------------------------------------------------------------------------------------
