@@ -452,12 +452,8 @@ int64_t StatelessProxy::call(const config::FunctionSpec& fn, std::span<const eng
   }
   if (name == "sl_reply_error") {
     // The reason the last forward or relay failed, when it was the request's size (RFC 3261 21.5.14).
-    if (too_big_)
-      reply_with(513, "Message Too Large",
-                 std::span<const std::string_view>(st.reply_headers.data(), st.reply_header_count));
-    else
-      reply_with(500, "Server Internal Error",
-                 std::span<const std::string_view>(st.reply_headers.data(), st.reply_header_count));
+    reply_with(too_big_ ? 513 : 500, too_big_ ? "Message Too Large" : "Server Internal Error",
+               std::span<const std::string_view>(st.reply_headers.data(), st.reply_header_count));
     return 1;
   }
   if (name == "record_route") return record_route();
