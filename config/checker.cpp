@@ -44,6 +44,13 @@ std::string module_base(std::string_view path) {
 }
 
 // The engine's complaint about a regex, or "" when it compiles.
+bool sip_iequals_prefix(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i)
+    if (std::tolower(uint8_t(s[i])) != prefix[i]) return false;
+  return true;
+}
+
 std::string regex_error(const std::string& pattern) {
   std::string db;
   return compile_regex(pattern, db);
@@ -51,8 +58,8 @@ std::string regex_error(const std::string& pattern) {
 
 class Checker {
  public:
-  Checker(const SourceFile& file, const Script& script, Diagnostics& diags)
-      : file_(file), script_(script), diags_(diags) {}
+  Checker(const SourceFile& file, const Script& script, Diagnostics& diags, const CheckOptions& options)
+      : file_(file), script_(script), diags_(diags), options_(options) {}
 
   CheckSummary run() {
     for (const GlobalParam& g : script_.globals) global(g);
@@ -69,6 +76,13 @@ class Checker {
 
  private:
   void error(uint32_t offset, std::string message) { diags_.error(file_.pos(offset), std::move(message)); }
+  // Something this build cannot do: an error, or in a dry run a warning.
+  void unimplemented(uint32_t offset, std::string message) {
+    if (options_.refuse_unimplemented)
+      diags_.error(file_.pos(offset), std::move(message));
+    else
+      diags_.warning(file_.pos(offset), std::move(message) + " (the dataplane refuses this script)");
+  }
 
   static std::string did_you_mean(std::string_view name, const std::vector<std::string_view>& candidates) {
     const std::string_view best = closest(name, candidates);
@@ -97,6 +111,14 @@ class Checker {
       first = spec;
     }
     if (!first) return;  // the parser guarantees a name; this keeps the compiler sure of it
+    if (first->name == "listen") {
+      const std::string_view v = g.value.text;
+      for (std::string_view proto : {"tcp:", "tls:", "ws:", "wss:", "sctp:", "hep_tcp:", "bin:"})
+        if (v.size() > proto.size() && sip_iequals_prefix(v, proto))
+          unimplemented(g.offset, "listen=" + std::string(v) + ": " +
+                                      std::string(proto.substr(0, proto.size() - 1)) +
+                                      " sockets are not implemented in this build (sipd takes SIP over UDP)");
+    }
     if (first->appliance_owned)
       diags_.notice(file_.pos(g.offset), "'" + g.names.front() +
                                              "' is accepted and has no effect: sipd's workers are the lcores "
@@ -125,6 +147,13 @@ class Checker {
       error(m.offset, "module '" + base + "' is not built into sipd" + did_you_mean(base, names));
       return;
     }
+    if (const ModuleSpec* spec = find_module(base); spec->refused)
+      unimplemented(m.offset, "module '" + base +
+                                  "' has no implementation in this build: " + std::string(spec->missing));
+    else if (!spec->missing.empty())
+      diags_.notice(
+          file_.pos(m.offset),
+          "module '" + base + "' is accepted and has no effect in this build: " + std::string(spec->missing));
     if (loaded_.insert(base).second) summary_.modules.push_back(base);
   }
 
@@ -372,6 +401,7 @@ class Checker {
       error(e.offset, "function '" + e.text + "' comes from module '" + std::string(first) +
                           "', which is not loaded (add loadmodule \"" + std::string(first) + ".so\")");
     }
+    if (fn->impl != Impl::Worker) unimplemented(e.offset, unimplemented_message(*fn));
     const size_t n = e.args.size();
     if (n < fn->min_args || n > fn->max_args)
       error(e.offset, e.text + "() takes " + count_text(fn->min_args, fn->max_args) + " argument(s), not " +
@@ -452,6 +482,7 @@ class Checker {
   const SourceFile& file_;
   const Script& script_;
   Diagnostics& diags_;
+  const CheckOptions& options_;
   CheckSummary summary_;
   std::set<std::string> loaded_;
   std::map<std::string, const Route*> defined_;
@@ -461,13 +492,23 @@ class Checker {
 
 }  // namespace
 
-CheckSummary check_script(const SourceFile& file, const Script& script, Diagnostics& diags) {
-  return Checker(file, script, diags).run();
+CheckSummary check_script(const SourceFile& file, const Script& script, Diagnostics& diags,
+                          const CheckOptions& options) {
+  return Checker(file, script, diags, options).run();
 }
 
-CheckSummary compile_check(const SourceFile& file, Diagnostics& diags) {
+CheckSummary compile_check(const SourceFile& file, Diagnostics& diags, const CheckOptions& options) {
   const Script script = parse_script(file, diags);
-  return check_script(file, script, diags);
+  return check_script(file, script, diags, options);
+}
+
+std::string unimplemented_message(const FunctionSpec& fn) {
+  const std::string_view module = fn.modules.substr(0, fn.modules.find('|'));
+  std::string m =
+      std::string(fn.name) + "() (" + std::string(module) + ") has no implementation in this build";
+  if (fn.impl == Impl::Control)
+    m += ": its answer comes from the control process, which this build does not have yet";
+  return m;
 }
 
 }  // namespace sipd::config

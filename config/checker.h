@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/ast.h"
+#include "config/registry.h"
 #include "config/source.h"
 
 namespace sipd::config {
@@ -20,9 +21,19 @@ struct CheckSummary {
   std::vector<std::string> modules;  // loaded, in order, without path and ".so"
 };
 
-CheckSummary check_script(const SourceFile& file, const Script& script, Diagnostics& diags);
+struct CheckOptions {
+  // A module, function or setting with no implementation in this build is an error: the dataplane refuses
+  // the script. The dry run (sipctl config test) makes them warnings and stands in for them, labelled.
+  bool refuse_unimplemented = true;
+};
+
+CheckSummary check_script(const SourceFile& file, const Script& script, Diagnostics& diags,
+                          const CheckOptions& options = {});
 
 // Parses and checks `file` in one go.
-CheckSummary compile_check(const SourceFile& file, Diagnostics& diags);
+CheckSummary compile_check(const SourceFile& file, Diagnostics& diags, const CheckOptions& options = {});
+
+// "save() (registrar) has no implementation in this build: ..." for a function whose Impl is not Worker.
+std::string unimplemented_message(const FunctionSpec& fn);
 
 }  // namespace sipd::config

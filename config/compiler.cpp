@@ -824,9 +824,9 @@ uint32_t SwitchTable::find(std::string_view key) const {
   }
 }
 
-Program compile_source(const SourceFile& file, Diagnostics& diags, Script* ast) {
+Program compile_source(const SourceFile& file, Diagnostics& diags, Script* ast, const CheckOptions& options) {
   Script parsed = parse_script(file, diags);
-  check_script(file, parsed, diags);
+  check_script(file, parsed, diags, options);
   Program program = compile_program(file, parsed, diags);
   if (ast) *ast = std::move(parsed);
   return program;

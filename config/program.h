@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/ast.h"
+#include "config/checker.h"
 #include "config/source.h"
 
 namespace sipd::config {
@@ -228,6 +229,7 @@ Program compile_program(const SourceFile& file, const Script& script, Diagnostic
 
 // What every user of a script does: parse, check against the registry, compile. Errors of all three go to
 // `diags`; `ast` receives the tree when the caller needs it too (the appliance check).
-Program compile_source(const SourceFile& file, Diagnostics& diags, Script* ast = nullptr);
+Program compile_source(const SourceFile& file, Diagnostics& diags, Script* ast = nullptr,
+                       const CheckOptions& options = {});
 
 }  // namespace sipd::config

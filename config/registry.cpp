@@ -146,7 +146,11 @@ uint64_t registry_hash() {
   const Registry& r = registry();
   Fnv1a h;
   h.num(r.modules.size());
-  for (const ModuleSpec& m : r.modules) h.str(m.name);
+  for (const ModuleSpec& m : r.modules) {
+    h.str(m.name);
+    h.str(m.missing);
+    h.num(m.refused ? 1 : 0);
+  }
   h.num(r.functions.size());
   for (const FunctionSpec& f : r.functions) {
     h.str(f.name);
@@ -156,6 +160,7 @@ uint64_t registry_hash() {
     for (ArgType a : f.args) h.num(static_cast<uint64_t>(a));
     h.num(f.routes);
     h.num(static_cast<uint64_t>(f.effect));
+    h.num(static_cast<uint64_t>(f.impl));
   }
   h.num(r.modparams.size());
   for (const ModParamSpec& p : r.modparams) {

@@ -51,6 +51,14 @@ enum class Effect : uint8_t {
   Suspend,  // its answer lives in the control process: the script suspends and resumes
 };
 
+// Whether this build has a body for a function. A script that calls one without is refused, by the checker
+// and by whatever loads the program, with the function's FILE:LINE:COL.
+enum class Impl : uint8_t {
+  None,     // no body in this build
+  Worker,   // a body runs on the worker: the engine's own, or the proxy's (actions, tm, rr)
+  Control,  // the answer comes from the control process (registrar, databases), not in this build yet
+};
+
 struct FunctionSpec {
   std::string_view name;
   std::string_view modules;  // "core", or the modules that export it, separated by '|': "textops|sipmsgops"
@@ -59,6 +67,7 @@ struct FunctionSpec {
   std::array<ArgType, 6> args{};
   uint16_t routes = kRouteAny;
   Effect effect = Effect::Local;
+  Impl impl = Impl::None;
 };
 
 enum class ValueType : uint8_t { Int, String, Bool, Any };
@@ -82,6 +91,13 @@ struct GlobalSpec {
 
 struct ModuleSpec {
   std::string_view name;  // as loadmodule names it without ".so": "tm", "sl", "signaling"...
+  // What the module does besides exporting functions (a FIFO, a table, a database connection) that this
+  // build does not: loading it is accepted with a notice that says so (its functions without a body are
+  // refused where they are called). "" when it all works here.
+  std::string_view missing = "";
+  // A module whose whole point is missing (a transport: the script expects its listeners): loading it
+  // is refused.
+  bool refused = false;
 };
 
 struct PVarSpec {

@@ -38,8 +38,10 @@ class PrintingHost : public engine::Host {
     std::printf("log[%d]: %.*s%s", level, int(text.size()), text.data(), text.ends_with('\n') ? "" : "\n");
   }
 
-  int64_t call(const config::FunctionSpec& fn, std::span<const engine::Value> args,
-               engine::VmState& st) override {
+  static int64_t stand_in(engine::Call& c) {
+    return static_cast<PrintingHost*>(c.self)->call(c.fn, c.args, c.st);
+  }
+  int64_t call(const config::FunctionSpec& fn, std::span<const engine::Value> args, engine::VmState& st) {
     std::string shown = std::string(fn.name) + "(";
     for (size_t i = 0; i < args.size(); ++i) {
       const std::string a = escaped(engine::to_text(st, args[i]));
@@ -130,6 +132,7 @@ int dry_run(const DryRunOptions& opt) {
 
   PrintingHost host;
   engine::Vm vm(host);
+  vm.bind_unbound(PrintingHost::stand_in, &host);
   static engine::VmState state;
   engine::RunStatus status = vm.run(program, 0, ctx, state);
   while (status == engine::RunStatus::Suspended) status = vm.resume(ctx, state, 1);

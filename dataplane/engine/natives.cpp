@@ -357,9 +357,8 @@ int64_t fn_avp_pushto(Vm& vm, Host& host, const Context& ctx, VmState& st, std::
     return ctx.edits->add_header(name, v.s) ? 1 : -1;
   }
   if (dst == "$br") {
-    const config::FunctionSpec* branch = config::find_function("append_branch");
     const Value uri[1] = {v};
-    return branch ? host.call(*branch, uri, st) : -1;
+    return vm.invoke(ctx, st, "append_branch", uri);
   }
   if (dst == "$ru") {
     vm.store_pv(ctx, st, config::PvId::RUri, v);
@@ -459,62 +458,57 @@ int64_t fn_drop_accounting(Vm&, Host&, const Context&, VmState& st, std::span<co
   return 1;
 }
 
-struct NativeEntry {
-  std::string_view name;
-  NativeFn fn;
-};
+// The engine's bodies keep the five-argument shape they were written in; one adapter turns a Call into it.
+using NativeFn = int64_t (*)(Vm& vm, Host& host, const Context& ctx, VmState& st,
+                             std::span<const Value> args);
 
-constexpr NativeEntry kNatives[] = {
-    {"log", fn_log},
-    {"xlog", fn_xlog},
-    {"setflag", fn_flag<&VmState::msg_flags, 0>},
-    {"resetflag", fn_flag<&VmState::msg_flags, 1>},
-    {"isflagset", fn_flag<&VmState::msg_flags, 2>},
-    {"setbflag", fn_flag<&VmState::branch_flags, 0>},
-    {"resetbflag", fn_flag<&VmState::branch_flags, 1>},
-    {"isbflagset", fn_flag<&VmState::branch_flags, 2>},
-    {"setsflag", fn_flag<&VmState::script_flags, 0>},
-    {"resetsflag", fn_flag<&VmState::script_flags, 1>},
-    {"issflagset", fn_flag<&VmState::script_flags, 2>},
-    {"is_method", fn_is_method},
-    {"has_totag", fn_has_totag},
-    {"is_present_hf", fn_is_present_hf},
-    {"mf_process_maxfwd_header", fn_maxfwd},
-    {"append_hf", fn_add_hf<false>},
-    {"insert_hf", fn_add_hf<true>},
-    {"remove_hf", fn_remove_hf},
-    {"search", fn_search},
-    {"set_gflag", fn_gflag<0>},
-    {"reset_gflag", fn_gflag<1>},
-    {"is_gflag", fn_gflag<2>},
-    {"avp_delete", fn_avp_delete},
-    {"is_avp_set", fn_is_avp_set},
-    {"avp_copy", fn_avp_copy},
-    {"avp_printf", fn_avp_printf},
-    {"avp_op", fn_avp_op},
-    {"avp_check", fn_avp_check},
-    {"subst", fn_subst<false>},
-    {"subst_uri", fn_subst_uri<false>},
-    {"subst_user", fn_subst_uri<true>},
-    {"avp_subst", fn_avp_subst},
-    {"subst_body", fn_subst<true>},
-    {"is_myself", fn_is_myself},
-    {"append_to_reply", fn_append_to_reply},
-    {"avp_pushto", fn_avp_pushto},
-    {"avp_print", fn_avp_print},
-    {"acc_log_request", fn_acc_log_request},
-    {"do_accounting", fn_do_accounting},
-    {"drop_accounting", fn_drop_accounting},
-};
-
-std::vector<NativeFn> build_table() {
-  const auto& fns = config::registry().functions;
-  std::vector<NativeFn> t(fns.size(), nullptr);
-  for (size_t i = 0; i < fns.size(); ++i)
-    for (const NativeEntry& n : kNatives)
-      if (n.name == fns[i].name) t[i] = n.fn;
-  return t;
+template <NativeFn F>
+int64_t body(Call& c) {
+  return F(c.vm, c.host, c.ctx, c.st, c.args);
 }
+
+constexpr BodyEntry kBodies[] = {
+    {"log", body<fn_log>},
+    {"xlog", body<fn_xlog>},
+    {"setflag", body<fn_flag<&VmState::msg_flags, 0>>},
+    {"resetflag", body<fn_flag<&VmState::msg_flags, 1>>},
+    {"isflagset", body<fn_flag<&VmState::msg_flags, 2>>},
+    {"setbflag", body<fn_flag<&VmState::branch_flags, 0>>},
+    {"resetbflag", body<fn_flag<&VmState::branch_flags, 1>>},
+    {"isbflagset", body<fn_flag<&VmState::branch_flags, 2>>},
+    {"setsflag", body<fn_flag<&VmState::script_flags, 0>>},
+    {"resetsflag", body<fn_flag<&VmState::script_flags, 1>>},
+    {"issflagset", body<fn_flag<&VmState::script_flags, 2>>},
+    {"is_method", body<fn_is_method>},
+    {"has_totag", body<fn_has_totag>},
+    {"is_present_hf", body<fn_is_present_hf>},
+    {"mf_process_maxfwd_header", body<fn_maxfwd>},
+    {"append_hf", body<fn_add_hf<false>>},
+    {"insert_hf", body<fn_add_hf<true>>},
+    {"remove_hf", body<fn_remove_hf>},
+    {"search", body<fn_search>},
+    {"set_gflag", body<fn_gflag<0>>},
+    {"reset_gflag", body<fn_gflag<1>>},
+    {"is_gflag", body<fn_gflag<2>>},
+    {"avp_delete", body<fn_avp_delete>},
+    {"is_avp_set", body<fn_is_avp_set>},
+    {"avp_copy", body<fn_avp_copy>},
+    {"avp_printf", body<fn_avp_printf>},
+    {"avp_op", body<fn_avp_op>},
+    {"avp_check", body<fn_avp_check>},
+    {"subst", body<fn_subst<false>>},
+    {"subst_uri", body<fn_subst_uri<false>>},
+    {"subst_user", body<fn_subst_uri<true>>},
+    {"avp_subst", body<fn_avp_subst>},
+    {"subst_body", body<fn_subst<true>>},
+    {"is_myself", body<fn_is_myself>},
+    {"append_to_reply", body<fn_append_to_reply>},
+    {"avp_pushto", body<fn_avp_pushto>},
+    {"avp_print", body<fn_avp_print>},
+    {"acc_log_request", body<fn_acc_log_request>},
+    {"do_accounting", body<fn_do_accounting>},
+    {"drop_accounting", body<fn_drop_accounting>},
+};
 
 // ---- regex cache (Hyperscan) ----
 struct CompiledRegex {
@@ -537,10 +531,7 @@ int on_match(unsigned, unsigned long long, unsigned long long, unsigned, void* c
 
 }  // namespace
 
-NativeFn native_for(uint16_t index) {
-  static const std::vector<NativeFn> table = build_table();
-  return index < table.size() ? table[index] : nullptr;
-}
+std::span<const BodyEntry> engine_bodies() { return kBodies; }
 
 Value load_name(const Context& ctx, VmState&, config::NameId id) {
   using config::NameId;

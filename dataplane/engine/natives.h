@@ -9,12 +9,6 @@
 
 namespace sipd::engine {
 
-using NativeFn = int64_t (*)(Vm& vm, Host& host, const Context& ctx, VmState& st,
-                             std::span<const Value> args);
-
-// The body for registry function `index`, or nullptr when the engine has none (the Host gets the call).
-NativeFn native_for(uint16_t index);
-
 Value load_name(const Context& ctx, VmState& st, config::NameId id);
 
 // `text` is a SIP URI or a host[:port]: is it this proxy (the program's listen/socket/alias addresses)?

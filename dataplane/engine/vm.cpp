@@ -494,28 +494,58 @@ RunStatus Vm::resume(const Context& ctx, VmState& st, int64_t result) {
   return execute(ctx, st);
 }
 
-bool Vm::call_function(const Context& ctx, VmState& st, const config::Instr& in, RunStatus& out) {
+Vm::Vm(Host& host) : host_(host), bodies_(config::registry().functions.size()) {
+  (void)bind(engine_bodies(), nullptr);
+}
+
+bool Vm::bind(std::span<const BodyEntry> entries, void* self) {
   const auto& fns = config::registry().functions;
-  const config::FunctionSpec& fn = fns[in.a];
-  const uint16_t argc = in.b;
-  const NativeFn body = native_for(in.a);
-  // String arguments that name pseudo-variables ("$rd", "$var(x)@$fd") are formatted before a function
-  // without an engine body gets them, as OpenSIPS's fixups do. The engine's own bodies format what they
-  // take as text themselves, since some arguments name a variable rather than its value (avp_delete).
-  if (!body) {
-    for (uint16_t i = 0; i < argc; ++i) {
-      Value& a = st.stack[st.sp - argc + i];
-      if (a.kind == Value::Kind::Str && a.s.find('$') != std::string_view::npos)
-        a.s = format(*this, ctx, st, a.s);
+  bool ok = true;
+  for (const BodyEntry& e : entries) {
+    const config::FunctionSpec* fn = config::find_function(e.name);
+    if (!fn) {
+      ok = false;
+      continue;
     }
+    bodies_[size_t(fn - fns.data())] = Bound{e.body, self};
   }
+  return ok;
+}
+
+void Vm::bind_unbound(Body body, void* self) {
+  for (Bound& b : bodies_)
+    if (!b.body) b = Bound{body, self};
+}
+
+std::vector<Unbound> Vm::unbound(const config::Program& program) const {
+  std::vector<Unbound> out;
+  for (const config::Instr& in : program.code)
+    if (in.op == Op::Call && !has_body(in.a)) out.push_back(Unbound{in.a, in.source});
+  return out;
+}
+
+int64_t Vm::invoke(const Context& ctx, VmState& st, std::string_view name, std::span<const Value> args) {
+  const config::FunctionSpec* fn = config::find_function(name);
+  if (!fn) return -1;
+  const Bound& bound = bodies_[size_t(fn - config::registry().functions.data())];
+  if (!bound.body) return -1;
+  Call call{*this, host_, ctx, st, args, *fn, bound.self};
+  return bound.body(call);
+}
+
+bool Vm::call_function(const Context& ctx, VmState& st, const config::Instr& in, RunStatus& out) {
+  const config::FunctionSpec& fn = config::registry().functions[in.a];
+  const uint16_t argc = in.b;
   const std::span<const Value> args(st.stack.data() + st.sp - argc, argc);
-  int64_t result;
-  if (body) {
-    result = body(*this, host_, ctx, st, args);
-  } else {
-    result = host_.call(fn, args, st);
+  const Bound& bound = bodies_[in.a];
+  int64_t result = -1;
+  if (bound.body) {
+    Call call{*this, host_, ctx, st, args, fn, bound.self};
+    result = bound.body(call);
+  } else {  // only a program nobody checked with unbound() gets here
+    st.error = "a function with no body in this build";
   }
+  if (tracing_) host_.traced(fn, args, result, st);
   if (result == Host::kSuspend) {
     st.suspended_fn = in.a;
     st.suspended_argc = uint8_t(std::min<size_t>(argc, st.suspended_args.size()));

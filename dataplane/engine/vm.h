@@ -4,8 +4,10 @@
 // can suspend the script: run() returns Suspended, the caller keeps the state with the transaction, and
 // resume() carries on exactly there with the function's result. Nothing is allocated while a script runs.
 //
-// What the script decides reaches the world through Host: log lines, and every function the engine has no
-// body for — actions (forward, t_relay, replies) and the bodies owned by later issues — with its arguments.
+// Every script function runs a body bound to its registry index once, before the first message: the
+// engine binds its own (core functions, flags, header tests, avpops, log/xlog), and whoever drives the Vm
+// binds the rest (the proxy its actions: forward, t_relay, replies, record_route...). A program that calls
+// a function with no body is refused when it is loaded (unbound()). Log lines go to the Host.
 //
 // Who calls: the dataplane worker (one Vm per worker), the transaction layer, sipctl config test, tests.
 // A Vm and its states are used by one thread.
@@ -55,6 +57,7 @@ struct Context {
 };
 
 struct VmState;
+class Vm;
 
 // What the engine asks of its surroundings.
 class Host {
@@ -62,10 +65,44 @@ class Host {
   virtual ~Host() = default;
   // log()/xlog(): level as in OpenSIPS (L_ALERT -3 ... L_DBG 4); text fully formatted.
   virtual void log(int level, std::string_view text) = 0;
-  // A function the engine has no body for. Return its result (> 0 true, < 0 false, 0 ends the script),
-  // or kSuspend to suspend the script until resume().
-  virtual int64_t call(const config::FunctionSpec& fn, std::span<const Value> args, VmState& state) = 0;
+  // Every function the script called, with its arguments and what it returned (kSuspend when it
+  // suspended); only while the Vm traces (sipctl config test).
+  virtual void traced(const config::FunctionSpec& fn, std::span<const Value> args, int64_t result,
+                      VmState& state) {
+    (void)fn, (void)args, (void)result, (void)state;
+  }
+  // A body returns this to suspend the script until resume().
   static constexpr int64_t kSuspend = INT64_MIN;
+};
+
+// One call of a script function, as its body sees it. `self` is what the body's provider bound with it
+// (the proxy for the proxy's bodies, nullptr for the engine's own). A body returns the function's result
+// (> 0 true, < 0 false, 0 ends the script) or Host::kSuspend.
+struct Call {
+  Vm& vm;
+  Host& host;
+  const Context& ctx;
+  VmState& st;
+  std::span<const Value> args;
+  const config::FunctionSpec& fn;
+  void* self;
+};
+using Body = int64_t (*)(Call& call);
+
+// A provider's bodies, by registry name: the engine's core functions, the proxy's actions, a test's fakes.
+struct BodyEntry {
+  std::string_view name;
+  Body body;
+};
+
+// The engine's own bodies (core functions, flags, header tests, avpops, log/xlog, maxfwd, acc's log),
+// bound by every Vm when it is made.
+std::span<const BodyEntry> engine_bodies();
+
+// A function a program calls that has no body bound: the registry index and where the script calls it.
+struct Unbound {
+  uint16_t function;
+  uint32_t source;
 };
 
 enum class RunStatus : uint8_t { Exit, Drop, Suspended, Error };
@@ -117,10 +154,26 @@ class Vm {
  public:
   static constexpr uint32_t kMaxSteps = 100000;  // a script that runs longer is stopped (while caps)
 
-  explicit Vm(Host& host) : host_(host) {}
+  explicit Vm(Host& host);
   ~Vm();
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
+
+  // Binds `bodies` (registry names) with `self`, replacing any body bound before under the same name.
+  // An entry whose name the registry does not know is a programming error: returns false.
+  bool bind(std::span<const BodyEntry> bodies, void* self);
+  // Binds `body` to every registry function that has none yet (a test's or a dry run's stand-in).
+  void bind_unbound(Body body, void* self);
+  // The functions `program` calls that have no body here, in program order; empty when it can run.
+  std::vector<Unbound> unbound(const config::Program& program) const;
+  bool has_body(uint16_t function) const { return function < bodies_.size() && bodies_[function].body; }
+
+  // Calls function `name` from inside another body (avp_pushto's "$br" is append_branch): -1 when it has
+  // no body here.
+  int64_t invoke(const Context& ctx, VmState& st, std::string_view name, std::span<const Value> args);
+
+  // While tracing, the Host hears of every function call and its result (Host::traced).
+  void set_tracing(bool on) { tracing_ = on; }
 
   // Loads a program's compiled regexes into this worker (deserialized databases and a scratch space).
   // run() does it the first time it meets a program object; a worker calls it when it installs a new
@@ -145,7 +198,14 @@ class Vm {
   bool match_const(uint16_t index, std::string_view subject);
   void release_regexes();
 
+  struct Bound {
+    Body body = nullptr;
+    void* self = nullptr;
+  };
+
   Host& host_;
+  std::vector<Bound> bodies_;  // by registry index
+  bool tracing_ = false;
   const config::Program* prepared_ = nullptr;
   EngineSettings settings_;
   std::vector<void*> regex_dbs_;  // hs_database_t*, one per Program::regexes entry

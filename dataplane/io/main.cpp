@@ -389,6 +389,11 @@ int main(int argc, char** argv) {
   sipd::config::Script ast;
   sipd::config::Program program = sipd::config::compile_source(file, diags, &ast);
   sipd::config::check_against_appliance(file, ast, app, diags);
+  // The checker refused what the registry says has no body; this is the build's own word on the rest.
+  for (const sipd::engine::Unbound& u : sipd::proxy::StatelessProxy::unbound(program))
+    if (sipd::config::registry().functions[u.function].impl == sipd::config::Impl::Worker)
+      diags.error(file.pos(u.source),
+                  sipd::config::unimplemented_message(sipd::config::registry().functions[u.function]));
   if (!diags.ok()) {
     std::fputs(diags.render(file).c_str(), stderr);
     return 1;

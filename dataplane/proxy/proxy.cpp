@@ -66,6 +66,7 @@ std::string_view format_ipv4(uint32_t ip, char (&buf)[16]) {
 
 StatelessProxy::StatelessProxy(const config::Program& program, const Settings& settings, proxy::Sender& out)
     : program_(program), settings_(settings), out_(out), vm_(*this) {
+  (void)vm_.bind(bodies(), this);
   reply_route_ = program.find_route(config::RouteKind::Reply, "");
   error_route_ = program.find_route(config::RouteKind::Error, "");
   local_route_ = program.find_route(config::RouteKind::Local, "");
@@ -399,70 +400,89 @@ void StatelessProxy::reply_with(uint16_t code, std::string_view reason,
   ++counters_.replies_by_class[code / 100 < 7 ? code / 100 : 0];
 }
 
-int64_t StatelessProxy::call(const config::FunctionSpec& fn, std::span<const engine::Value> args,
-                             engine::VmState& st) {
-  const std::string_view name = fn.name;
-  if (name == "forward") return forward(args, st);
-  if (name == "t_relay") return tm_ ? relay(st) : forward({}, st);  // without tm: stateless
-  if (name == "t_reply" && tm_) {
-    uint64_t status = 0;
-    if (!sip::parse_uint(engine::to_text(st, args[0]), 699, status) || status < 100) return -1;
-    return t_reply(uint16_t(status), engine::to_text(st, args[1]), st);
-  }
-  if (tm_) {
-    if (name == "t_newtran") return transaction() ? 1 : -1;
-    if (name == "t_check_trans") return tm_->find(*cur_) ? 1 : -1;
-    if (name == "t_on_failure" || name == "t_on_reply" || name == "t_on_branch") {
-      const config::RouteKind kind = name == "t_on_failure" ? config::RouteKind::Failure
-                                     : name == "t_on_reply" ? config::RouteKind::Reply
-                                                            : config::RouteKind::Branch;
-      const int route = route_arg(kind, st, args[0]);
-      int16_t& armed = name == "t_on_failure" ? arm_failure_
-                       : name == "t_on_reply" ? arm_reply_
-                                              : arm_branch_;
-      armed = int16_t(route);
-      if (txn_)
-        (name == "t_on_failure" ? txn_->on_failure
-         : name == "t_on_reply" ? txn_->on_reply
-                                : txn_->on_branch) = int16_t(route);
-      return route >= 0 ? 1 : -1;
-    }
-    if (name == "t_was_cancelled") return txn_ && txn_->cancelled ? 1 : -1;
-    if (name == "t_check_status")
-      return reply_code_ &&
-                     engine::regex_match(engine::to_text(st, args[0]), number_text(uint16_t(reply_code_)))
-                 ? 1
-                 : -1;
-  }
-  if (name == "get_redirects") return get_redirects(st, args);
-  if (name == "append_branch") {
-    if (extra_count_ >= extra_branches_.size() - 1) return -1;
-    const std::string_view uri = args.empty() ? (!st.new_ruri.empty() ? st.new_ruri : cur_->request_uri())
-                                              : engine::arena_copy(st, engine::to_text(st, args[0]));
-    extra_branches_[extra_count_++] = uri;
-    return 1;
-  }
-  if (name == "sl_send_reply" || name == "send_reply" || name == "t_reply") {
-    const std::string_view code = engine::to_text(st, args[0]);
-    uint64_t status = 0;
-    if (!sip::parse_uint(code, 699, status) || status < 100) return -1;
-    reply_with(uint16_t(status), args.size() > 1 ? engine::to_text(st, args[1]) : std::string_view(),
-               reply_lines(st, uint16_t(status)));
-    return decided_ ? 1 : -1;
-  }
-  if (name == "sl_reply_error") {
-    // The reason the last forward or relay failed, when it was the request's size (RFC 3261 21.5.14).
-    reply_with(too_big_ ? 513 : 500, too_big_ ? "Message Too Large" : "Server Internal Error",
-               std::span<const std::string_view>(st.reply_headers.data(), st.reply_header_count));
-    return 1;
-  }
-  if (name == "record_route") return record_route();
-  if (name == "loose_route") return loose_route(st);
-  if (fn.effect == config::Effect::Suspend) return kSuspend;
-  // tm's bookkeeping without tm: nothing to arm, no transaction to find.
-  if (name == "t_check_trans" || name == "t_newtran") return -1;
-  if (name.starts_with("t_on_")) return 1;
-  return -1;
+// The proxy's bodies: what a script's actions and tm/rr functions do here. Without a transaction layer
+// t_relay() forwards statelessly, t_reply() answers statelessly, and tm's bookkeeping has nothing to act on.
+std::span<const engine::BodyEntry> StatelessProxy::bodies() {
+  using engine::Call;
+  static constexpr auto of = [](Call& c) -> StatelessProxy& { return *static_cast<StatelessProxy*>(c.self); };
+  static constexpr engine::BodyEntry kBodies[] = {
+      {"forward", [](Call& c) { return of(c).forward(c.args, c.st); }},
+      {"t_relay", [](Call& c) { return of(c).tm_ ? of(c).relay(c.st) : of(c).forward({}, c.st); }},
+      {"t_reply", [](Call& c) { return of(c).reply_call(c, true); }},
+      {"sl_send_reply", [](Call& c) { return of(c).reply_call(c, false); }},
+      {"send_reply", [](Call& c) { return of(c).reply_call(c, false); }},
+      {"sl_reply_error",
+       [](Call& c) -> int64_t {
+         StatelessProxy& p = of(c);
+         // The reason the last forward or relay failed, when it was the request's size (RFC 3261 21.5.14).
+         p.reply_with(p.too_big_ ? 513 : 500, p.too_big_ ? "Message Too Large" : "Server Internal Error",
+                      std::span<const std::string_view>(c.st.reply_headers.data(), c.st.reply_header_count));
+         return 1;
+       }},
+      {"t_newtran", [](Call& c) -> int64_t { return of(c).tm_ && of(c).transaction() ? 1 : -1; }},
+      {"t_check_trans",
+       [](Call& c) -> int64_t { return of(c).tm_ && of(c).tm_->find(*of(c).cur_) ? 1 : -1; }},
+      {"t_on_failure", [](Call& c) { return of(c).arm(config::RouteKind::Failure, c); }},
+      {"t_on_reply", [](Call& c) { return of(c).arm(config::RouteKind::Reply, c); }},
+      {"t_on_branch", [](Call& c) { return of(c).arm(config::RouteKind::Branch, c); }},
+      {"t_was_cancelled",
+       [](Call& c) -> int64_t { return of(c).tm_ && of(c).txn_ && of(c).txn_->cancelled ? 1 : -1; }},
+      {"t_check_status",
+       [](Call& c) -> int64_t {
+         const int16_t code = of(c).reply_code_;
+         return code && engine::regex_match(engine::to_text(c.st, c.args[0]), number_text(uint16_t(code)))
+                    ? 1
+                    : -1;
+       }},
+      {"get_redirects", [](Call& c) { return of(c).get_redirects(c.st, c.args); }},
+      {"append_branch",
+       [](Call& c) -> int64_t {
+         StatelessProxy& p = of(c);
+         if (p.extra_count_ >= p.extra_branches_.size() - 1) return -1;
+         const std::string_view uri = c.args.empty() || c.args[0].is_null()
+                                          ? (!c.st.new_ruri.empty() ? c.st.new_ruri : p.cur_->request_uri())
+                                          : engine::arena_copy(c.st, engine::to_text(c.st, c.args[0]));
+         p.extra_branches_[p.extra_count_++] = uri;
+         return 1;
+       }},
+      {"record_route", [](Call& c) { return of(c).record_route(); }},
+      {"loose_route", [](Call& c) { return of(c).loose_route(c.st); }},
+  };
+  return kBodies;
+}
+
+std::vector<engine::Unbound> StatelessProxy::unbound(const config::Program& program) {
+  struct Quiet : engine::Host {
+    void log(int, std::string_view) override {}
+  } host;
+  engine::Vm vm(host);
+  (void)vm.bind(bodies(), nullptr);
+  return vm.unbound(program);
+}
+
+// sl_send_reply(), send_reply() and t_reply() (`stateful`: in the transaction when tm is attached).
+int64_t StatelessProxy::reply_call(engine::Call& c, bool stateful) {
+  uint64_t status = 0;
+  if (!sip::parse_uint(engine::to_text(c.st, c.args[0]), 699, status) || status < 100) return -1;
+  const std::string_view reason = c.args.size() > 1 ? engine::to_text(c.st, c.args[1]) : std::string_view();
+  if (stateful && tm_) return t_reply(uint16_t(status), reason, c.st);
+  reply_with(uint16_t(status), reason, reply_lines(c.st, uint16_t(status)));
+  return decided_ ? 1 : -1;
+}
+
+// t_on_failure/t_on_reply/t_on_branch: arms the route for the transaction (made or to be made).
+int64_t StatelessProxy::arm(config::RouteKind kind, engine::Call& c) {
+  const int route = route_arg(kind, c.st, c.args[0]);
+  if (!tm_) return route >= 0 ? 1 : -1;  // nothing to arm without transactions
+  int16_t& armed = kind == config::RouteKind::Failure ? arm_failure_
+                   : kind == config::RouteKind::Reply ? arm_reply_
+                                                      : arm_branch_;
+  armed = int16_t(route);
+  if (txn_)
+    (kind == config::RouteKind::Failure ? txn_->on_failure
+     : kind == config::RouteKind::Reply ? txn_->on_reply
+                                        : txn_->on_branch) = int16_t(route);
+  return route >= 0 ? 1 : -1;
 }
 
 int64_t StatelessProxy::record_route() {
@@ -512,6 +532,9 @@ bool StatelessProxy::destination_of(std::string_view text, Endpoint& to) const {
     std::memcpy(buf + 4, text.data(), text.size());
     if (sip::parse_uri(std::string_view(buf, text.size() + 4), uri) != sip::UriError::None) return false;
   }
+  // Only UDP here: a next hop over TCP, TLS (sips:) or anything else is not sent over UDP instead.
+  if (uri.scheme == sip::UriScheme::Sips || (!uri.transport.empty() && !sip::iequals(uri.transport, "udp")))
+    return false;
   const std::string_view host = !uri.maddr.empty() ? uri.maddr : uri.host;
   if (!parse_ipv4(host, to.ip)) return false;
   to.port = uri.port ? uri.port : 5060;
@@ -589,7 +612,9 @@ int64_t StatelessProxy::forward(std::span<const engine::Value> args, engine::VmS
                                                          : cur_->request_uri();
   Endpoint to;
   if (!destination_of(target, to)) {
-    log(1, "forward(): the destination is not an IPv4 address (the dataplane does no DNS)");
+    log(1,
+        "forward(): the destination is not an IPv4 address over UDP (the dataplane does no DNS, and this "
+        "build has no TCP or TLS)");
     ++counters_.dropped[size_t(Drop::NoDestination)];
     return -1;
   }
@@ -656,7 +681,9 @@ int64_t StatelessProxy::relay(engine::VmState& st) {
     const std::string_view uri = d == 0 ? first : extra_branches_[size_t(d - 1)];
     Endpoint to;
     if (!destination_of(uri, to) || unroutable(to.ip)) {
-      log(1, "t_relay(): a destination is not an IPv4 address (the dataplane does no DNS)");
+      log(1,
+          "t_relay(): a destination is not an IPv4 address over UDP (the dataplane does no DNS, and this "
+          "build has no TCP or TLS)");
       continue;
     }
     const int b = tm_->next_branch(*t);

@@ -114,8 +114,14 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
 
   // engine::Host
   void log(int level, std::string_view text) override;
-  int64_t call(const config::FunctionSpec& fn, std::span<const engine::Value> args,
-               engine::VmState& st) override;
+
+  // The bodies of the functions the proxy implements (bound to its Vm with the proxy as `self`).
+  static std::span<const engine::BodyEntry> bodies();
+  // The worker's engine (tests bind stand-ins to it).
+  engine::Vm& vm() { return vm_; }
+  // The functions `program` calls that neither the engine nor the proxy has a body for: a loader refuses
+  // such a program (the checker refuses it first, from the registry's Impl; this is the build's own word).
+  static std::vector<engine::Unbound> unbound(const config::Program& program);
 
  private:
   void request(const Endpoint& from);
@@ -127,6 +133,8 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   int64_t forward(std::span<const engine::Value> args, engine::VmState& st);
   int64_t relay(engine::VmState& st);
   int64_t t_reply(uint16_t code, std::string_view reason, engine::VmState& st);
+  int64_t reply_call(engine::Call& c, bool stateful);
+  int64_t arm(config::RouteKind kind, engine::Call& c);
   // The current run's transaction, created when there is none (with a 100 Trying for an INVITE that is
   // to be relayed); null when the pool is full.
   tm::Transaction* transaction(bool trying = true);

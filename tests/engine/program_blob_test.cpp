@@ -33,8 +33,8 @@ Program compile(const std::string& text) {
 struct LogHost : engine::Host {
   std::vector<std::string> lines;
   void log(int, std::string_view t) override { lines.emplace_back(t); }
-  int64_t call(const FunctionSpec& fn, std::span<const engine::Value>, engine::VmState&) override {
-    lines.push_back(std::string(fn.name) + "()");
+  static int64_t record(engine::Call& c) {
+    static_cast<LogHost*>(c.self)->lines.push_back(std::string(c.fn.name) + "()");
     return 1;
   }
 };
@@ -48,6 +48,7 @@ std::vector<std::string> run(const Program& p) {
   EXPECT_EQ(msg.parse(bytes), sip::Defect::None);
   LogHost host;
   engine::Vm vm(host);
+  vm.bind_unbound(LogHost::record, &host);
   static engine::VmState st;
   engine::Context ctx;
   ctx.msg = &msg;

@@ -1,0 +1,93 @@
+// One way to give a function a body: the registry says which functions this build implements (Impl), and
+// the bodies the engine and the proxy bind are exactly those. A script calling anything else is refused
+// by the checker and by the loader, at the call's FILE:LINE:COL.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "config/checker.h"
+#include "config/program.h"
+#include "config/registry.h"
+#include "dataplane/proxy/proxy.h"
+
+namespace sipd::proxy {
+namespace {
+
+struct Quiet : engine::Host {
+  void log(int, std::string_view) override {}
+};
+
+TEST(bodies, RegistryAndBoundBodiesAgree) {
+  Quiet host;
+  engine::Vm vm(host);
+  ASSERT_TRUE(vm.bind(StatelessProxy::bodies(), nullptr)) << "a body names a function the registry lacks";
+  const auto& fns = config::registry().functions;
+  for (size_t i = 0; i < fns.size(); ++i) {
+    const bool bound = vm.has_body(uint16_t(i));
+    // route(), exit and drop are compiled to instructions; their registry entries say Worker for the checker.
+    const bool compiled = fns[i].name == "route" || fns[i].name == "exit" || fns[i].name == "drop";
+    if (fns[i].impl == config::Impl::Worker && !compiled)
+      EXPECT_TRUE(bound) << fns[i].name << " is marked implemented but has no body";
+    if (fns[i].impl != config::Impl::Worker)
+      EXPECT_FALSE(bound) << fns[i].name << " has a body but the registry refuses it";
+  }
+}
+
+TEST(bodies, EveryProviderEntryIsUnique) {
+  std::set<std::string_view> names;
+  for (const engine::BodyEntry& e : engine::engine_bodies())
+    EXPECT_TRUE(names.insert(e.name).second) << e.name;
+  for (const engine::BodyEntry& e : StatelessProxy::bodies())
+    EXPECT_TRUE(names.insert(e.name).second) << e.name << " has a body in both the engine and the proxy";
+}
+
+TEST(bodies, TheLoaderRefusesWhatHasNoBody) {
+  const config::SourceFile file("test.cfg",
+                                "loadmodule \"registrar.so\"\nloadmodule \"nathelper.so\"\n"
+                                "route {\n  if (nat_uac_test(19)) { xlog(\"nat\\n\"); }\n"
+                                "  if (!lookup(\"location\")) exit;\n  forward();\n}\n");
+  config::Diagnostics diags;
+  const config::Program program = config::compile_source(file, diags);
+  const std::string text = diags.render(file);
+  EXPECT_EQ(diags.error_count(), 2u) << text;
+  EXPECT_NE(text.find("test.cfg:4:7: error: nat_uac_test() (nathelper) has no implementation in this build"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("test.cfg:5:8: error: lookup() (registrar) has no implementation in this build: its "
+                      "answer comes from the control process"),
+            std::string::npos)
+      << text;
+  // The build's own word agrees: the same two calls, at the same places.
+  const auto missing = StatelessProxy::unbound(program);
+  ASSERT_EQ(missing.size(), 2u);
+  EXPECT_EQ(config::registry().functions[missing[0].function].name, "nat_uac_test");
+  EXPECT_EQ(file.pos(missing[0].source).line, 4u);
+  EXPECT_EQ(config::registry().functions[missing[1].function].name, "lookup");
+}
+
+TEST(bodies, TransportsThisBuildLacksAreRefused) {
+  const config::SourceFile file(
+      "test.cfg",
+      "listen=udp:198.18.0.1:5060\nlisten=tcp:198.18.0.1:5060\n"
+      "loadmodule \"proto_tcp.so\"\nloadmodule \"proto_tls.so\"\nroute { forward(); }\n");
+  config::Diagnostics diags;
+  (void)config::compile_source(file, diags);
+  const std::string text = diags.render(file);
+  EXPECT_EQ(diags.error_count(), 3u) << text;
+  EXPECT_NE(
+      text.find("test.cfg:2:1: error: listen=tcp:198.18.0.1:5060: tcp sockets are not implemented in this "
+                "build"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("test.cfg:3:1: error: module 'proto_tcp' has no implementation in this build: SIP over TCP"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("test.cfg:4:1: error: module 'proto_tls' has no implementation in this build"),
+            std::string::npos)
+      << text;
+}
+
+}  // namespace
+}  // namespace sipd::proxy
