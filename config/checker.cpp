@@ -321,28 +321,9 @@ class Checker {
 
   void transforms(const Expr& e) {
     for (const std::string& t : e.transforms) {
-      const size_t dot = t.find('.');
-      const size_t comma = t.find(',');
-      const std::string klass = t.substr(0, dot);
-      const std::string name =
-          t.substr(dot + 1, comma == std::string::npos ? std::string::npos : comma - dot - 1);
-      size_t args = 0;
-      for (size_t i = comma; i != std::string::npos; i = t.find(',', i + 1)) ++args;
-      const TransformSpec* spec = find_transform(klass, name);
-      if (!spec) {
-        std::vector<std::string_view> names;
-        std::vector<std::string> full;
-        for (const TransformSpec& s : registry().transforms)
-          full.push_back(std::string(s.klass) + "." + std::string(s.name));
-        for (const std::string& f : full) names.push_back(f);
-        error(e.offset, "unknown transformation {" + klass + "." + name + "}" +
-                            did_you_mean(klass + "." + name, names));
-        continue;
-      }
-      if (args < spec->min_args || args > spec->max_args)
-        error(e.offset, "transformation {" + klass + "." + name + "} takes " +
-                            count_text(spec->min_args, spec->max_args) + " argument(s), not " +
-                            std::to_string(args));
+      TransformCode code;
+      std::string why;
+      if (!parse_transform(t, code, why)) error(e.offset, why);
     }
   }
 

@@ -95,27 +95,6 @@ PvId keyword_field(std::string_view word) {
   return PvId::Other;
 }
 
-struct TransformName {
-  std::string_view text;
-  TransformId id;
-};
-
-constexpr TransformName kTransforms[] = {
-    {"s.len", TransformId::SLen},
-    {"s.int", TransformId::SInt},
-    {"s.substr", TransformId::SSubstr},
-    {"s.select", TransformId::SSelect},
-    {"s.tolower", TransformId::STolower},
-    {"s.toupper", TransformId::SToupper},
-    {"uri.user", TransformId::UriUser},
-    {"uri.host", TransformId::UriHost},
-    {"uri.port", TransformId::UriPort},
-    {"uri.params", TransformId::UriParams},
-    {"uri.param", TransformId::UriParam},
-    {"param.value", TransformId::ParamValue},
-    {"param.count", TransformId::ParamCount},
-};
-
 class Compiler {
  public:
   Compiler(const SourceFile& file, Diagnostics& diags) : file_(file), diags_(diags) {}
@@ -483,7 +462,10 @@ class Compiler {
 
   void transforms(const Expr& e) {
     for (const std::string& text : e.transforms) {
-      prog_.transforms.push_back(parse_transform(text));
+      TransformCode code;
+      std::string why;
+      if (!parse_transform(text, code, why)) continue;  // the checker has said why
+      prog_.transforms.push_back(std::move(code));
       emit(Op::Transform, e.offset, uint16_t(prog_.transforms.size() - 1));
     }
   }
@@ -766,26 +748,6 @@ std::string compile_regex(const std::string& pattern, std::string& db) {
   db.assign(bytes, length);
   std::free(bytes);
   return "";
-}
-
-TransformId transform_id(std::string_view head) {
-  for (const TransformName& t : kTransforms)
-    if (t.text == head) return t.id;
-  return TransformId::Other;
-}
-
-TransformCode parse_transform(const std::string& text) {
-  TransformCode tc;
-  tc.text = text;
-  size_t comma = text.find(',');
-  tc.id = transform_id(std::string_view(text).substr(0, comma));
-  while (comma != std::string::npos) {
-    const size_t next = text.find(',', comma + 1);
-    tc.args.push_back(
-        text.substr(comma + 1, next == std::string::npos ? std::string::npos : next - comma - 1));
-    comma = next;
-  }
-  return tc;
 }
 
 int Program::find_route(RouteKind kind, std::string_view name) const {

@@ -15,6 +15,7 @@
 #include "config/ast.h"
 #include "config/checker.h"
 #include "config/source.h"
+#include "config/transforms.h"
 
 namespace sipd::config {
 
@@ -133,29 +134,6 @@ enum class NameId : uint16_t {
   No,
 };
 
-enum class TransformId : uint16_t {
-  Other,
-  SLen,
-  SInt,
-  SSubstr,
-  SSelect,
-  STolower,
-  SToupper,
-  UriUser,
-  UriHost,
-  UriPort,
-  UriParams,
-  UriParam,
-  ParamValue,
-  ParamCount,
-};
-
-struct TransformCode {
-  TransformId id = TransformId::Other;
-  std::string text;               // as written, e.g. "s.substr,0,3"
-  std::vector<std::string> args;  // "0", "3"
-};
-
 // A switch whose cases are all constants: the case values as text (comparing two numbers numerically is
 // comparing their decimal text, so one table serves numbers and strings as the `==` of the script does),
 // found through an open-addressed table of key indices.
@@ -211,10 +189,6 @@ struct Program {
 
 // The accessor id of a pseudo-variable name ("ru", "hdr"...), PvId::Other when the engine has none.
 PvId pv_id(std::string_view name);
-// "s.substr,0,3" -> {SSubstr, {"0", "3"}}.
-TransformCode parse_transform(const std::string& text);
-// "s.substr" -> SSubstr (Other when the engine has no body for it).
-TransformId transform_id(std::string_view klass_dot_name);
 
 // True when `host` (and `port`, 0 meaning "none given", i.e. 5060) names this proxy per `program`.
 bool is_local(const Program& program, std::string_view host, uint16_t port);

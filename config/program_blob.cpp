@@ -160,7 +160,12 @@ std::string serialize_program(const Program& p) {
   for (const TransformCode& t : p.transforms) {
     w.num(uint16_t(t.id));
     w.str(t.text);
-    write_strings(w, t.args);
+    w.num(uint32_t(t.args.size()));
+    for (const TransformArg& a : t.args) {
+      w.str(a.text);
+      w.num(uint8_t(a.is_pvar));
+      w.num(a.pvar);
+    }
   }
   write_strings(w, p.regexes);
   write_strings(w, p.regex_dbs);
@@ -214,8 +219,15 @@ std::string deserialize_program(std::string_view blob, Program& out) {
   p.transforms.resize(n);
   for (TransformCode& t : p.transforms) {
     uint16_t id = 0;
-    if (!r.num(id) || !r.str(t.text) || !read_strings(r, t.args)) return "truncated transformations";
-    if (id > uint16_t(TransformId::ParamCount)) return "unknown transformation";
+    uint32_t args = 0;
+    if (!r.num(id) || !r.str(t.text) || !r.count(args)) return "truncated transformations";
+    t.args.resize(args);
+    for (TransformArg& a : t.args) {
+      uint8_t is_pvar = 0;
+      if (!r.str(a.text) || !r.num(is_pvar) || !r.num(a.pvar)) return "truncated transformations";
+      a.is_pvar = is_pvar != 0;
+    }
+    if (id >= uint16_t(TransformId::kCount)) return "unknown transformation";
     t.id = TransformId(id);
   }
   if (!read_strings(r, p.regexes) || !read_strings(r, p.regex_dbs) || p.regexes.size() != p.regex_dbs.size())

@@ -188,8 +188,11 @@ uint64_t registry_hash() {
   for (const TransformSpec& t : r.transforms) {
     h.str(t.klass);
     h.str(t.name);
+    h.num(static_cast<uint64_t>(t.id));
     h.num(t.min_args);
     h.num(t.max_args);
+    for (TrArg a : t.args) h.num(static_cast<uint64_t>(a));
+    h.num(t.raw ? 1 : 0);
   }
   h.num(r.keywords.size());
   for (std::string_view k : r.keywords) h.str(k);

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "config/transforms.h"
+
 namespace sipd::config {
 
 // Route types, as a mask of where a function may be called.
@@ -105,13 +107,6 @@ struct PVarSpec {
   bool takes_arg = false;   // $var(x), $avp(x), $hdr(Name)
   bool writable = false;    // may be assigned to
   std::string_view module;  // "core" or the module that provides it ("tm" for $T_branch_idx)
-};
-
-struct TransformSpec {
-  std::string_view klass;  // "s", "uri", "param"
-  std::string_view name;   // "len", "substr", "user", "value"
-  uint8_t min_args = 0;
-  uint8_t max_args = 0;
 };
 
 struct Registry {

@@ -659,27 +659,6 @@ constexpr PVarSpec kPVars[] = {
     {"shv", true, true, "cfgutils"},
 };
 
-// Transformations (class, name, min and max arguments).
-constexpr TransformSpec kTransforms[] = {
-    {"s", "len", 0, 0},            {"s", "int", 0, 0},             {"s", "substr", 2, 2},
-    {"s", "select", 2, 2},         {"s", "encode.hexa", 0, 0},     {"s", "decode.hexa", 0, 0},
-    {"s", "escape.common", 0, 0},  {"s", "unescape.common", 0, 0}, {"s", "escape.user", 0, 0},
-    {"s", "unescape.user", 0, 0},  {"s", "escape.param", 0, 0},    {"s", "unescape.param", 0, 0},
-    {"s", "tolower", 0, 0},        {"s", "toupper", 0, 0},         {"s", "md5", 0, 0},
-    {"s", "crc32", 0, 0},          {"s", "trim", 0, 0},            {"s", "trimr", 0, 0},
-    {"s", "triml", 0, 0},
-    {"uri", "user", 0, 0},         {"uri", "host", 0, 0},          {"uri", "passwd", 0, 0},
-    {"uri", "port", 0, 0},         {"uri", "params", 0, 0},        {"uri", "param", 1, 1},
-    {"uri", "headers", 0, 0},      {"uri", "transport", 0, 0},     {"uri", "ttl", 0, 0},
-    {"uri", "uparam", 0, 0},       {"uri", "maddr", 0, 0},         {"uri", "method", 0, 0},
-    {"uri", "lr", 0, 0},           {"uri", "r2", 0, 0},
-    {"param", "value", 1, 1},      {"param", "valueat", 1, 1},     {"param", "name", 1, 1},
-    {"param", "count", 0, 0},      {"param", "exist", 1, 1},
-    {"nameaddr", "name", 0, 0},    {"nameaddr", "uri", 0, 0},      {"nameaddr", "len", 0, 0},
-    {"nameaddr", "param", 1, 1},   {"nameaddr", "params", 0, 0},
-    {"ip", "pton", 0, 0},          {"ip", "ntop", 0, 0},           {"ip", "isip", 0, 0},
-    {"ip", "family", 0, 0},        {"ip", "resolve", 0, 0},
-};
 
 // Core keywords and values. Protocol and address-family names in both cases, as OpenSIPS's lexer takes them.
 constexpr std::string_view kKeywords[] = {
@@ -696,7 +675,7 @@ constexpr std::string_view kKeywords[] = {
 
 const Registry& registry() {
   static const Registry kRegistry{
-      kModules,  functions::kFunctions, modparams::kModParams, modparams::kGlobals, kPVars, kTransforms,
+      kModules,  functions::kFunctions, modparams::kModParams, modparams::kGlobals, kPVars, transform_table(),
       kKeywords,
   };
   return kRegistry;

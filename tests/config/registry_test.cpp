@@ -200,7 +200,6 @@ TEST(registry, PseudoVariablesTransformsKeywords) {
   EXPECT_EQ(find_transform("s", "len")->max_args, 0);
   EXPECT_NE(find_transform("uri", "user"), nullptr);
   EXPECT_EQ(find_transform("param", "value")->min_args, 1);
-  EXPECT_NE(find_transform("ip", "resolve"), nullptr);
   EXPECT_EQ(find_transform("uri", "len"), nullptr);
 
   for (std::string_view k :
