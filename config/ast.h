@@ -22,6 +22,7 @@ using StmtPtr = std::unique_ptr<Stmt>;
 using StmtList = std::vector<StmtPtr>;
 
 enum class ExprKind : uint8_t {
+  Null,    // an argument left empty: f(a, , b)
   Int,     // number
   String,  // text, transforms
   PVar,    // text ("$var(x)"), transforms
@@ -40,15 +41,17 @@ struct Expr {
   Tok op = Tok::End;
   std::vector<ExprPtr> args;
   bool has_parens = false;  // Call: written with an argument list, even an empty one
+  bool bracketed = false;   // `[ expr ]`: OpenSIPS's arithmetic in a condition, true when non-zero
 };
 
 enum class StmtKind : uint8_t {
-  Expr,    // expr (a function call, usually)
-  Assign,  // target op expr, op is Assign, PlusAssign or MinusAssign
-  If,      // expr, body, else_body
-  Switch,  // expr, cases
-  While,   // expr, body
-  Return,  // expr (may be null)
+  Expr,     // expr (a function call, usually)
+  Assign,   // target op expr: op is =, :=, or a compound (+= -= *= /= %= &= |= ^=)
+  ForEach,  // for (target in expr) body: target takes each value of an indexed pseudo-variable
+  If,       // expr, body, else_body
+  Switch,   // expr, cases
+  While,    // expr, body
+  Return,   // expr (may be null)
   Break,
   Exit,
   Drop,
@@ -73,15 +76,17 @@ struct Stmt {
   std::vector<Case> cases;
 };
 
-enum class RouteKind : uint8_t { Request, Reply, Failure, Branch, Local, Error };
+enum class RouteKind : uint8_t { Request, Reply, Failure, Branch, Local, Error, Startup, Timer, Event };
 std::string_view to_string(RouteKind k);
 
 struct Route {
   RouteKind kind = RouteKind::Request;
   uint32_t offset = 0;
-  std::string name;  // "" for the main route and for unnamed onreply/error/local routes
+  std::string name;  // "" for the main route and for unnamed onreply/error/local/startup routes
   uint32_t end = 0;  // offset of the closing '}'
   StmtList body;
+  uint32_t interval = 0;  // timer_route[name, seconds]
+  std::string mode;       // event_route[E_NAME, sync|async] (2.x): the word as written, or ""
 };
 
 struct GlobalParam {

@@ -8,6 +8,7 @@
 #include "config/checker.h"
 #include "config/parser.h"
 #include "config/program.h"
+#include "config/pvar.h"
 #include "config/registry.h"
 
 // Code generation: a single walk over the checked tree. Expressions leave one value on the stack;
@@ -18,6 +19,13 @@ namespace sipd::config {
 namespace {
 
 constexpr size_t kMaxSlots = 1024;  // $var / $avp names per script
+
+bool same_text_any_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(uint8_t(a[i])) != std::tolower(uint8_t(b[i]))) return false;
+  return true;
+}
 
 struct PvName {
   std::string_view name;
@@ -67,6 +75,7 @@ constexpr PvName kPvs[] = {
     {"Ts", PvId::Time},
     {"pid", PvId::Pid},
     {"pp", PvId::Pid},
+    {"param", PvId::Param},
 };
 
 struct NameEntry {
@@ -190,7 +199,7 @@ class Compiler {
   }
 
   void route(const Route& r) {
-    prog_.routes.push_back(RouteCode{r.kind, r.name, uint32_t(prog_.code.size())});
+    prog_.routes.push_back(RouteCode{r.kind, r.name, uint32_t(prog_.code.size()), r.interval});
     statements(r.body);
     // Falling off the end: the main route ends the script, a sub-route returns 1.
     if (r.kind == RouteKind::Request && !r.name.empty()) {
@@ -244,6 +253,9 @@ class Compiler {
       case StmtKind::Switch:
         switch_statement(s);
         return;
+      case StmtKind::ForEach:
+        for_each(s);
+        return;
       case StmtKind::Break:
         if (loops_.empty()) {
           error(s.offset, "'break' outside a switch or while");
@@ -269,6 +281,28 @@ class Compiler {
         statements(s.body);
         return;
     }
+  }
+
+  // for (x in $(pv[*])) body: each value of the pseudo-variable in turn, index 0 up, until there is none.
+  void for_each(const Stmt& s) {
+    PvRef r;
+    std::string why;
+    if (!parse_pvar(s.expr->text, r, why)) return;  // the checker has said why
+    r.index = PvRef::Index::None;
+    const int32_t source = pvar(r, s.offset);
+    const uint16_t counter =
+        slot(prog_.var_names, vars_, "\x01for" + std::to_string(switch_counter_++), s.offset);
+    emit(Op::PushInt, s.offset, 0, 0, 0);
+    emit(Op::StoreVar, s.offset, counter);
+    const size_t top = prog_.code.size();
+    const size_t next = emit(Op::ForNext, s.offset, uint16_t(source), counter);
+    store(*s.target, false);
+    loops_.push_back({});
+    statements(s.body);
+    emit(Op::Jump, s.offset, 0, 0, int64_t(top));
+    patch(next);
+    for (size_t b : loops_.back()) patch(b);
+    loops_.pop_back();
   }
 
   // switch: when every case is a constant (the usual `switch($rm)` / `switch($retcode)`), one hash lookup
@@ -305,7 +339,9 @@ class Compiler {
       if (s.cases[i].is_default) {
         t.otherwise = here;
         has_default = true;
-      } else if (std::find(t.keys.begin(), t.keys.end(), keys[i]) == t.keys.end()) {  // the first case wins
+      } else if (std::none_of(t.keys.begin(), t.keys.end(),
+                              [&](const std::string& k) { return same_text_any_case(k, keys[i]); })) {
+        // the first case wins
         t.keys.push_back(keys[i]);
         t.targets.push_back(here);
       }
@@ -421,6 +457,11 @@ class Compiler {
           case Tok::BitXor:
             out.i = a.i ^ b.i;
             return true;
+          case Tok::ShiftLeft:
+          case Tok::ShiftRight:
+            if (b.i < 0 || b.i > 63) return false;  // the engine says so at run time
+            out.i = e.op == Tok::ShiftLeft ? int64_t(uint64_t(a.i) << b.i) : a.i >> b.i;
+            return true;
           default:
             return false;
         }
@@ -439,35 +480,142 @@ class Compiler {
 
   void assign(const Stmt& s) {
     const Expr& t = *s.target;
-    if (s.op != Tok::Assign) {  // x += e  ->  x = x + e
-      value(t);
-      value(*s.expr);
-      emit(s.op == Tok::PlusAssign ? Op::Add : Op::Sub, s.offset);
-    } else {
-      value(*s.expr);
+    Op op = Op::Add;
+    switch (s.op) {
+      case Tok::Assign:
+      case Tok::ColonAssign:
+        value(*s.expr);
+        store(t, s.op == Tok::ColonAssign);
+        return;
+      case Tok::PlusAssign:
+        op = Op::Add;
+        break;
+      case Tok::MinusAssign:
+        op = Op::Sub;
+        break;
+      case Tok::StarAssign:
+        op = Op::Mul;
+        break;
+      case Tok::SlashAssign:
+        op = Op::Div;
+        break;
+      case Tok::PercentAssign:
+        op = Op::Mod;
+        break;
+      case Tok::AndAssign:
+        op = Op::BitAnd;
+        break;
+      case Tok::OrAssign:
+        op = Op::BitOr;
+        break;
+      case Tok::XorAssign:
+        op = Op::BitXor;
+        break;
+      default:
+        error(s.offset, "unknown assignment operator");
+        return;
     }
-    store(t);
+    value(t);  // x op= e  ->  x = x op e
+    value(*s.expr);
+    emit(op, s.offset);
+    store(t, false);
   }
 
-  void store(const Expr& t) {
-    const PvarRef r = split_pvar(t.text);
+  // Stores the value on top of the stack into the pseudo-variable `t`; `replace` is `:=`, which sets an
+  // AVP to that one value (or, with NULL, deletes all its values).
+  void store(const Expr& t, bool replace) {
+    PvRef r;
+    std::string why;
+    if (!parse_pvar(t.text, r, why)) return;  // the checker has said why
+    const uint16_t mode = replace ? 1 : 0;
     if (r.name == "var") {
       emit(Op::StoreVar, t.offset, slot(prog_.var_names, vars_, r.arg, t.offset));
+    } else if (r.name == "avp" && r.index == PvRef::Index::None) {
+      emit(Op::StoreAvp, t.offset, slot(prog_.avp_names, avps_, r.arg, t.offset), mode);
     } else if (r.name == "avp") {
-      emit(Op::StoreAvp, t.offset, slot(prog_.avp_names, avps_, r.arg, t.offset));
+      emit(Op::StorePvx, t.offset, uint16_t(pvar(r, t.offset)), mode);
     } else {
       emit(Op::StorePv, t.offset, uint16_t(pv_id(r.name)), intern(r.arg));
     }
   }
 
-  void transforms(const Expr& e) {
-    for (const std::string& text : e.transforms) {
-      TransformCode code;
+  // A compiled read of `r`, with its index and transformations: its pvars[] index.
+  int32_t pvar(const PvRef& r, uint32_t offset) {
+    PvCode c;
+    c.id = r.name == "var" ? PvId::Var : r.name == "avp" ? PvId::Avp : pv_id(r.name);
+    if (r.name == "$") c.id = PvId::Dollar;
+    if (c.id == PvId::Var) c.slot = slot(prog_.var_names, vars_, r.arg, offset);
+    if (c.id == PvId::Avp) c.slot = slot(prog_.avp_names, avps_, r.arg, offset);
+    c.arg = intern(r.arg);
+    c.index = PvCode::Index(r.index);
+    c.number = int32_t(r.number);
+    if (r.index == PvRef::Index::Var) {
+      PvRef inner;
       std::string why;
-      if (!parse_transform(text, code, why)) continue;  // the checker has said why
-      prog_.transforms.push_back(std::move(code));
-      emit(Op::Transform, e.offset, uint16_t(prog_.transforms.size() - 1));
+      if (parse_pvar(r.index_pv, inner, why)) c.index_pvar = pvar(inner, offset);
     }
+    for (const std::string& text : r.transforms) c.transforms.push_back(transform(text, offset));
+    prog_.pvars.push_back(std::move(c));
+    return int32_t(prog_.pvars.size() - 1);
+  }
+
+  // A transformation's code: its transforms[] index. Pseudo-variable arguments become reads.
+  uint16_t transform(const std::string& text, uint32_t offset) {
+    TransformCode code;
+    std::string why;
+    (void)parse_transform(text, code, why);  // the checker has reported a failure
+    for (TransformArg& a : code.args) {
+      PvRef r;
+      if (a.is_pvar && parse_pvar(a.text, r, why)) a.pvar = pvar(r, offset);
+    }
+    prog_.transforms.push_back(std::move(code));
+    return uint16_t(prog_.transforms.size() - 1);
+  }
+
+  void transforms(const Expr& e) {
+    for (const std::string& text : e.transforms) emit(Op::Transform, e.offset, transform(text, e.offset));
+  }
+
+  // A string with pseudo-variables: its formats[] index.
+  uint16_t format(const std::string& text, uint32_t offset) {
+    std::vector<FormatPiece> pieces;
+    std::string why;
+    size_t at = 0;
+    FormatCode f;
+    if (split_format(text, pieces, why, at, known_pvar)) {
+      for (const FormatPiece& p : pieces)
+        f.parts.push_back(p.is_pvar ? FormatPart{true, uint16_t(pvar(p.pvar, offset))}
+                                    : FormatPart{false, intern(p.text)});
+    }
+    prog_.formats.push_back(std::move(f));
+    return uint16_t(prog_.formats.size() - 1);
+  }
+
+  static bool known_pvar(std::string_view name) { return find_pvar(name) != nullptr; }
+
+  // Loads the pseudo-variable expression `e` (its glued transformations are applied by the caller).
+  void load(const Expr& e) {
+    PvRef r;
+    std::string why;
+    if (!parse_pvar(e.text, r, why)) {
+      emit(Op::PushNull, e.offset);  // the checker has said why
+      return;
+    }
+    const bool plain = r.index == PvRef::Index::None;
+    if (r.name == "$") {
+      emit(Op::PushStr, e.offset, intern("$"));
+    } else if (plain && r.name == "var") {
+      emit(Op::LoadVar, e.offset, slot(prog_.var_names, vars_, r.arg, e.offset));
+    } else if (plain && r.name == "avp") {
+      emit(Op::LoadAvp, e.offset, slot(prog_.avp_names, avps_, r.arg, e.offset));
+    } else if (plain) {
+      emit(Op::LoadPv, e.offset, uint16_t(pv_id(r.name)), intern(r.arg));
+    } else {
+      emit(Op::LoadPvx, e.offset,
+           uint16_t(
+               pvar(PvRef{r.name, r.arg, r.has_arg, r.index, r.number, r.index_pv, {}, r.length}, e.offset)));
+    }
+    for (const std::string& text : r.transforms) emit(Op::Transform, e.offset, transform(text, e.offset));
   }
 
   // A value for a condition: functions are true when they return > 0, other values when non-zero.
@@ -514,24 +662,17 @@ class Compiler {
       case ExprKind::Int:
         emit(Op::PushInt, e.offset, 0, 0, e.number);
         return;
+      case ExprKind::Null:
+        emit(Op::PushNull, e.offset);
+        return;
       case ExprKind::String:
         emit(Op::PushStr, e.offset, intern(e.text));
         transforms(e);
         return;
-      case ExprKind::PVar: {
-        const PvarRef r = split_pvar(e.text);
-        if (e.text == "$$") {
-          emit(Op::PushStr, e.offset, intern("$"));
-        } else if (r.name == "var") {
-          emit(Op::LoadVar, e.offset, slot(prog_.var_names, vars_, r.arg, e.offset));
-        } else if (r.name == "avp") {
-          emit(Op::LoadAvp, e.offset, slot(prog_.avp_names, avps_, r.arg, e.offset));
-        } else {
-          emit(Op::LoadPv, e.offset, uint16_t(pv_id(r.name)), intern(r.arg));
-        }
+      case ExprKind::PVar:
+        load(e);
         transforms(e);
         return;
-      }
       case ExprKind::Name: {
         if (const PvId field = keyword_field(e.text); field != PvId::Other) {
           emit(Op::LoadPv, e.offset, uint16_t(field), intern(""));
@@ -582,8 +723,9 @@ class Compiler {
       if (e.op == Tok::Ne) emit(Op::Not, e.offset);
       return;
     }
+    // A literal regex is compiled once, here, as OpenSIPS does: it is not a format, so its '$' anchors.
     if ((e.op == Tok::Match || e.op == Tok::NoMatch) && e.args[1]->kind == ExprKind::String &&
-        e.args[1]->transforms.empty() && e.args[1]->text.find('$') == std::string::npos) {
+        e.args[1]->transforms.empty()) {
       value(*e.args[0]);
       emit(e.op == Tok::Match ? Op::MatchConst : Op::NoMatchConst, e.offset, regex(*e.args[1]));
       return;
@@ -615,6 +757,12 @@ class Compiler {
         break;
       case Tok::BitXor:
         op = Op::BitXor;
+        break;
+      case Tok::ShiftLeft:
+        op = Op::ShiftLeft;
+        break;
+      case Tok::ShiftRight:
+        op = Op::ShiftRight;
         break;
       case Tok::Eq:
         op = Op::Eq;
@@ -671,31 +819,94 @@ class Compiler {
   }
 
   void call(const Expr& e) {
-    if (e.text == "route" && e.args.size() == 1) {
+    if (e.text == "route" && !e.args.empty()) {
       const Expr& a = *e.args[0];
       const std::string target = a.kind == ExprKind::Int ? std::to_string(a.number) : a.text;
-      route_fixups_.emplace_back(emit(Op::CallRoute, e.offset), target);
+      for (size_t i = 1; i < e.args.size(); ++i) argument(*e.args[i], ArgType::Any, "route");
+      route_fixups_.emplace_back(emit(Op::CallRoute, e.offset, 0, uint16_t(e.args.size() - 1)), target);
       return;
     }
-    const auto fns = registry().functions;
-    size_t index = fns.size();
-    for (size_t i = 0; i < fns.size(); ++i)
-      if (fns[i].name == e.text) index = i;
-    if (index == fns.size()) {
+    if (e.text == "async" && e.args.size() >= 2 && e.args[0]->kind == ExprKind::Call) {
+      // async(f(...), resume): f runs (and may suspend); the route ends in `resume`, where $rc is f's result.
+      call(*e.args[0]);
+      emit(Op::Pop, e.offset);
+      const Expr& r = *e.args[1];
+      route_fixups_.emplace_back(emit(Op::CallRoute, e.offset),
+                                 r.kind == ExprKind::Int ? std::to_string(r.number) : r.text);
+      emit(Op::Pop, e.offset);
+      emit(Op::Exit, e.offset);
+      emit(Op::PushInt, e.offset, 0, 0, 0);  // never reached; keeps the expression's one value
+      return;
+    }
+    const FunctionSpec* fn = find_function(e.text);
+    if (!fn) {
       error(e.offset, "unknown function '" + e.text + "'");
       emit(Op::PushInt, e.offset, 0, 0, -1);
       return;
     }
+    const size_t index = size_t(fn - registry().functions.data());
     for (const ExprPtr& a : e.args)
-      if (a->kind == ExprKind::String) reserve_avps(a->text, fns[index].modules == "avpops");
-    for (const ExprPtr& a : e.args) {
-      if (a->kind == ExprKind::Name) {  // route and flag names travel as strings
-        emit(Op::PushStr, a->offset, intern(a->text));
-      } else {
-        value(*a);
-      }
-    }
+      if (a->kind == ExprKind::String) reserve_avps(a->text, fn->modules == "avpops");
+    for (size_t i = 0; i < e.args.size(); ++i)
+      argument(*e.args[i], i < fn->args.size() ? fn->args[i] : ArgType::Any, e.text);
     emit(Op::Call, e.offset, uint16_t(index), uint16_t(e.args.size()));
+  }
+
+  // One argument of a call, as its type wants it: strings with pseudo-variables are formatted when the
+  // call runs (OpenSIPS's string parameters), names (of routes, flags, AVPs), regexes and substitutions
+  // travel as written, flag names become their bits.
+  void argument(const Expr& a, ArgType type, const std::string& fn) {
+    switch (type) {
+      case ArgType::Flag:
+        if (a.kind == ExprKind::Name || (a.kind == ExprKind::String && !all_digits(a.text))) {
+          const bool branch = fn == "setbflag" || fn == "resetbflag" || fn == "isbflagset";
+          emit(Op::PushInt, a.offset, 0, 0, flag_bit(a.text, branch, a.offset));
+          return;
+        }
+        break;
+      case ArgType::Route:
+      case ArgType::PVar:
+      case ArgType::Regex:
+      case ArgType::Subst:
+        if (a.kind == ExprKind::Name || a.kind == ExprKind::String) {
+          emit(Op::PushStr, a.offset, intern(a.text));
+          transforms(a);
+          return;
+        }
+        break;
+      default:
+        if (a.kind == ExprKind::String && has_pvars(a.text)) {
+          emit(Op::Format, a.offset, format(a.text, a.offset + 1));
+          transforms(a);
+          return;
+        }
+        if (a.kind == ExprKind::Name) {  // a bare word: its text (route and flag names, L_INFO...)
+          emit(Op::PushStr, a.offset, intern(a.text));
+          return;
+        }
+        break;
+    }
+    value(a);
+  }
+
+  static bool all_digits(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s)
+      if (c < '0' || c > '9') return false;
+    return true;
+  }
+
+  // The bit of a named flag, allotted in order of first use (message and branch flags apart).
+  int64_t flag_bit(const std::string& name, bool branch, uint32_t offset) {
+    std::vector<std::string>& names = branch ? prog_.branch_flag_names : prog_.msg_flag_names;
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it != names.end()) return int64_t(it - names.begin());
+    if (names.size() == 32) {
+      error(offset, std::string("more than 32 named ") + (branch ? "branch" : "message") + " flags");
+      return 0;
+    }
+    names.push_back(name);
+    return int64_t(names.size() - 1);
   }
 
   const SourceFile& file_;
@@ -770,9 +981,9 @@ int64_t Program::modparam_int(std::string_view module, std::string_view param) c
   return out;
 }
 
-uint64_t switch_hash(std::string_view key) {  // FNV-1a
+uint64_t switch_hash(std::string_view key) {  // FNV-1a over the lower-case key
   uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : key) h = (h ^ c) * 0x100000001b3ull;
+  for (unsigned char c : key) h = (h ^ uint8_t(c >= 'A' && c <= 'Z' ? c + 32 : c)) * 0x100000001b3ull;
   return h;
 }
 
@@ -782,7 +993,7 @@ uint32_t SwitchTable::find(std::string_view key) const {
   for (size_t at = switch_hash(key) & mask;; at = (at + 1) & mask) {
     const uint16_t k = slots[at];
     if (k == 0) return otherwise;
-    if (keys[k - 1] == key) return targets[k - 1];
+    if (same_text_any_case(keys[k - 1], key)) return targets[k - 1];
   }
 }
 

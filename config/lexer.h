@@ -1,10 +1,13 @@
 // The lexer of the OpenSIPS routing-script dialect: turns a SourceFile into tokens with positions.
 // It knows the dialect's irregular corners: pseudo-variables (`$ru`, `$var(x)`, `$avp(i:700)`,
-// `$(hdr(Via)[1])`, `$$`), transformations glued to a variable or string (`$var(x){s.substr,0,3}`,
-// `"a=1;b=2"{param.value,b}`), `#` and `/* */` comments, decimal/octal/hex numbers, and global parameters
-// whose value runs to the end of the line (`listen=udp:192.0.2.1:5060`), which the parser asks for with
-// raw_value(). Errors (an unterminated string or comment, a stray character) go to Diagnostics with their
-// position; lexing goes on after them so one run reports everything.
+// `$(hdr(Via)[1])`, `$ct.fields(uri)`, `$$`), transformations glued to a variable or string
+// (`$var(x){s.substr,0,3}`, `"a=1;b=2"{param.value,b}`), `#` and nesting `/* */` comments,
+// decimal/octal/hex numbers, double-quoted strings with escapes (which may run over several lines) and
+// single-quoted ones without, and global parameters whose value runs to the end of the line
+// (`listen=udp:192.0.2.1:5060`), which the parser asks for with raw_value(). `include_file "x"` and
+// `import_file "x"` bring in another file's tokens where they stand, as OpenSIPS's preprocessor does.
+// Errors (an unterminated string or comment, a stray character, a missing include) go to Diagnostics
+// with their position; lexing goes on after them so one run reports everything.
 //
 // Who calls: the config parser. Single-threaded.
 #pragma once
@@ -12,6 +15,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/source.h"
 
@@ -33,9 +37,16 @@ enum class Tok : uint8_t {
   Semi,
   Comma,
   Colon,
-  Assign,       // =
-  PlusAssign,   // +=
-  MinusAssign,  // -=
+  Assign,         // =
+  PlusAssign,     // +=
+  MinusAssign,    // -=
+  ColonAssign,    // :=
+  StarAssign,     // *=
+  SlashAssign,    // /=
+  PercentAssign,  // %=
+  AndAssign,      // &=
+  OrAssign,       // |=
+  XorAssign,      // ^=
   Eq,
   Ne,
   Lt,
@@ -56,7 +67,9 @@ enum class Tok : uint8_t {
   BitAnd,
   BitXor,
   BitNot,
-  Error,  // something the lexer reported; the parser skips it
+  ShiftLeft,   // <<
+  ShiftRight,  // >>
+  Error,       // something the lexer reported; the parser skips it
 };
 
 std::string_view to_string(Tok t);
@@ -84,7 +97,7 @@ class Lexer {
   // True when a line break lies between the last token returned and the next one.
   bool newline_ahead();
 
-  uint32_t offset() const { return pos_; }
+  uint32_t offset() const { return base_ + pos_; }
 
  private:
   void skip_space_and_comments();
@@ -94,11 +107,23 @@ class Lexer {
   Token lex_pvar(uint32_t begin);
   Token lex_transform(uint32_t begin);
   bool at_transform() const;
-  void error(uint32_t offset, std::string message);
+  bool string_may_end(size_t after_quote) const;
+  bool include(const Token& directive, bool required);
+  bool end_of_included_file();
+  void error(uint32_t local, std::string message);
+
+  // An include_file in progress: where lexing resumes in the including file.
+  struct Resume {
+    uint16_t file;
+    uint32_t pos;
+  };
 
   const SourceFile& file_;
   Diagnostics& diags_;
-  std::string_view src_;
+  std::string_view src_;  // the text of the file being lexed
+  uint32_t base_ = 0;     // its first offset: tokens carry base_ + position
+  uint16_t current_ = 0;  // its index in file_
+  std::vector<Resume> includes_;
   uint32_t pos_ = 0;
   bool space_ = false;
   bool after_value_ =

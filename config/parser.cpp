@@ -18,6 +18,8 @@ constexpr RouteWord kRouteWords[] = {
     {"onreply_route", RouteKind::Reply},   {"reply_route", RouteKind::Reply},
     {"failure_route", RouteKind::Failure}, {"branch_route", RouteKind::Branch},
     {"local_route", RouteKind::Local},     {"error_route", RouteKind::Error},
+    {"startup_route", RouteKind::Startup}, {"timer_route", RouteKind::Timer},
+    {"event_route", RouteKind::Event},
 };
 
 bool route_word(std::string_view w, RouteKind& kind) {
@@ -30,12 +32,15 @@ bool route_word(std::string_view w, RouteKind& kind) {
   return false;
 }
 
+// OpenSIPS's precedence (cfg.y, the same in 1.x, 2.x and 3.x), lowest first: `||` and `&&` together,
+// the comparisons, the bitwise operators, then all of `+ - * / %` on one level, left to right — so
+// `a || b && c` is `(a || b) && c` and `1 + 2 * 3` is 9, as OpenSIPS computes them. (Its grammar keeps a
+// comparison whole, PV op value, so comparisons bind tighter than && and || in practice.)
 int binary_precedence(Tok t) {
   switch (t) {
     case Tok::OrOr:
-      return 1;
     case Tok::AndAnd:
-      return 2;
+      return 1;
     case Tok::Eq:
     case Tok::Ne:
     case Tok::Lt:
@@ -44,20 +49,39 @@ int binary_precedence(Tok t) {
     case Tok::Ge:
     case Tok::Match:
     case Tok::NoMatch:
-      return 3;
+      return 2;
     case Tok::BitOr:
     case Tok::BitXor:
     case Tok::BitAnd:
-      return 4;
+    case Tok::ShiftLeft:
+    case Tok::ShiftRight:
+      return 3;
     case Tok::Plus:
     case Tok::Minus:
-      return 5;
     case Tok::Star:
     case Tok::Slash:
     case Tok::Percent:
-      return 6;
+      return 4;
     default:
       return 0;
+  }
+}
+
+bool is_assignment(Tok t) {
+  switch (t) {
+    case Tok::Assign:
+    case Tok::ColonAssign:
+    case Tok::PlusAssign:
+    case Tok::MinusAssign:
+    case Tok::StarAssign:
+    case Tok::SlashAssign:
+    case Tok::PercentAssign:
+    case Tok::AndAssign:
+    case Tok::OrAssign:
+    case Tok::XorAssign:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -116,8 +140,8 @@ class Parser {
   // ---- top level ----
   // True when the identifier at cur_ is followed by '=' (not '==') or '/', i.e. starts `name = value`.
   bool at_global_assignment() const {
-    const std::string_view src = file_.text();
-    size_t i = cur_.end;
+    const std::string_view src = file_.text_from(cur_.end);
+    size_t i = 0;
     while (i < src.size() && (src[i] == ' ' || src[i] == '\t')) ++i;
     return i < src.size() && ((src[i] == '=' && (i + 1 >= src.size() || src[i + 1] != '=')) || src[i] == '/');
   }
@@ -218,9 +242,20 @@ class Parser {
     ok = ok && expect(Tok::Comma, "after the parameter name");
     if (ok) {
       p.value = expression();
+      // yes/no, on/off, true/false, enable/disable written bare are 1 and 0 (OpenSIPS 2.x).
+      if (p.value && p.value->kind == ExprKind::Name) {
+        static constexpr std::string_view kYes[] = {"yes", "on", "true", "enable"};
+        static constexpr std::string_view kNo[] = {"no", "off", "false", "disable"};
+        std::string word = p.value->text;
+        for (char& c : word) c = char(std::tolower(uint8_t(c)));
+        for (std::string_view w : kYes)
+          if (word == w) p.value->kind = ExprKind::Int, p.value->number = 1;
+        for (std::string_view w : kNo)
+          if (word == w) p.value->kind = ExprKind::Int, p.value->number = 0;
+      }
       if (p.value && p.value->kind != ExprKind::Int && p.value->kind != ExprKind::String &&
           !(p.value->kind == ExprKind::Unary && p.value->op == Tok::Minus)) {
-        error(p.value->offset, "a modparam value is a number or a quoted string");
+        error(p.value->offset, "a modparam value is a number, a quoted string, or yes/no");
       }
     }
     ok = ok && expect(Tok::RParen, "to close modparam");
@@ -247,7 +282,28 @@ class Parser {
         error(cur_.begin, "expected a route name or number inside [ ], found " + describe(cur_));
       }
       advance();
+      if (kind == RouteKind::Timer) {  // timer_route[name, seconds]
+        if (expect(Tok::Comma, "and the interval in seconds after the timer route's name") &&
+            cur_.kind == Tok::Int) {
+          r.interval = uint32_t(std::min<int64_t>(cur_.number, UINT32_MAX));
+          advance();
+        } else if (cur_.kind != Tok::RBracket) {
+          error(cur_.begin, "expected the timer route's interval in seconds, found " + describe(cur_));
+          advance();
+        }
+      } else if (kind == RouteKind::Event && accept(Tok::Comma)) {  // 2.x: event_route[E_NAME, sync|async]
+        if (cur_.kind == Tok::Ident) {
+          r.mode = cur_.text;
+          advance();
+        } else {
+          error(cur_.begin, "expected sync or async after the event's name, found " + describe(cur_));
+        }
+      }
       expect(Tok::RBracket, "after the route name");
+    } else if (kind == RouteKind::Timer || kind == RouteKind::Event) {
+      error(cur_.begin,
+            word + " needs a name in [ ]" +
+                (kind == RouteKind::Timer ? ": timer_route[name, seconds]" : ": event_route[E_NAME]"));
     }
     if (cur_.kind != Tok::LBrace) {
       error(cur_.begin, "expected '{' to open " + word + (r.name.empty() ? "" : "[" + r.name + "]") +
@@ -362,12 +418,13 @@ class Parser {
         return nullptr;
       }
     }
+    if (cur_.kind == Tok::Ident && cur_.text == "for") return for_statement(depth);
     ExprPtr e = expression();
     if (!e) {
       sync_statement();
       return nullptr;
     }
-    if (cur_.kind == Tok::Assign || cur_.kind == Tok::PlusAssign || cur_.kind == Tok::MinusAssign) {
+    if (is_assignment(cur_.kind)) {
       if (e->kind != ExprKind::PVar) error(e->offset, "only a pseudo-variable can be assigned to");
       auto s = make_stmt(StmtKind::Assign, at);
       s->op = cur_.kind;
@@ -418,6 +475,36 @@ class Parser {
     advance();
     s->expr = condition("while");
     if (!s->expr) {
+      sync_statement();
+      return nullptr;
+    }
+    body(s->body, depth);
+    return s;
+  }
+
+  // for ($var(x) in $(avp(y)[*])) body
+  StmtPtr for_statement(int depth) {
+    auto s = make_stmt(StmtKind::ForEach, cur_.begin);
+    advance();
+    bool ok = expect(Tok::LParen, "after 'for'");
+    if (ok) {
+      s->target = unary();
+      if (s->target && s->target->kind != ExprKind::PVar) {
+        error(s->target->offset, "a for loop's variable is a pseudo-variable, e.g. for ($var(x) in ...)");
+        ok = false;
+      }
+      ok = ok && s->target;
+    }
+    if (ok && !(cur_.kind == Tok::Ident && cur_.text == "in")) {
+      error(cur_.begin, "expected 'in' after the loop's variable, found " + describe(cur_));
+      ok = false;
+    }
+    if (ok) {
+      advance();
+      s->expr = expression();
+      ok = s->expr && (expect(Tok::RParen, "to close the for loop's head") || cur_.kind == Tok::LBrace);
+    }
+    if (!ok) {
       sync_statement();
       return nullptr;
     }
@@ -551,7 +638,19 @@ class Parser {
         auto e = make_expr(t.kind == Tok::String ? ExprKind::String : ExprKind::PVar, t.begin);
         e->text = t.text;
         advance();
+        // "a" "b": adjacent literals are one string (OpenSIPS folds them in xlog; here anywhere).
+        while (e->kind == ExprKind::String && cur_.kind == Tok::String) {
+          e->text += cur_.text;
+          advance();
+        }
         transforms(*e);
+        return e;
+      }
+      case Tok::LBracket: {  // [ expr ]: arithmetic inside a condition
+        advance();
+        ExprPtr e = binary(1);
+        if (!e || !expect(Tok::RBracket, "to close '['")) return nullptr;
+        e->bracketed = true;
         return e;
       }
       case Tok::Ident: {
@@ -566,7 +665,12 @@ class Parser {
         e->has_parens = true;
         advance();
         if (!accept(Tok::RParen)) {
+          // An argument may be left empty, f(a, , b) or f(a, ): it is NULL, as in OpenSIPS 3.x.
           do {
+            if (cur_.kind == Tok::Comma || cur_.kind == Tok::RParen) {
+              e->args.push_back(make_expr(ExprKind::Null, cur_.begin));
+              continue;
+            }
             ExprPtr arg = binary(1);
             if (!arg) return nullptr;
             e->args.push_back(std::move(arg));
@@ -612,6 +716,12 @@ std::string_view to_string(RouteKind k) {
       return "local_route";
     case RouteKind::Error:
       return "error_route";
+    case RouteKind::Startup:
+      return "startup_route";
+    case RouteKind::Timer:
+      return "timer_route";
+    case RouteKind::Event:
+      return "event_route";
   }
   return "?";
 }

@@ -25,12 +25,16 @@ enum class Op : uint8_t {
   PushNull,
   LoadVar,   // push vars[a]            ($var(x))
   StoreVar,  // vars[a] = pop
-  LoadAvp,   // push avps[a]            ($avp(x), the tutorial's $avp(i:700) and $avp(s:name))
-  StoreAvp,
-  LoadPv,     // push pseudo-variable a (PvId) with argument strings[b]
-  StorePv,    // pseudo-variable a = pop
-  LoadName,   // push core keyword a (NameId)
+  LoadAvp,   // push the newest value of AVP a ($avp(x), the tutorial's $avp(i:700) and $avp(s:name))
+  StoreAvp,  // AVP a gets the popped value: b = 0 pushes it on the AVP's stack (=), 1 replaces them all (:=);
+             // a null value removes the newest (=) or all (:=)
+  LoadPv,    // push pseudo-variable a (PvId) with argument strings[b]
+  StorePv,   // pseudo-variable a = pop
+  LoadPvx,   // push pvars[a]: a pseudo-variable with an index, transformations or route parameters
+  StorePvx,  // pvars[a] = pop (an indexed AVP), b as StoreAvp's
+  LoadName,  // push core keyword a (NameId)
   Transform,  // apply transforms[a] to the top of the stack
+  Format,     // push formats[a]: a string with pseudo-variables, formatted now
   Not,
   Neg,
   BitNot,
@@ -44,7 +48,9 @@ enum class Op : uint8_t {
   BitOr,
   BitAnd,
   BitXor,
-  Eq,
+  ShiftLeft,
+  ShiftRight,
+  Eq,  // strings compare without regard to case, as OpenSIPS compares them
   Ne,
   Lt,
   Gt,
@@ -58,8 +64,9 @@ enum class Op : uint8_t {
   Switch,       // pop; pc = switches[a]'s target for that value (a hash lookup, not a chain of compares)
   Jump,         // pc = imm
   JumpIfFalse,  // pop; if falsy pc = imm
+  ForNext,      // value number vars[b] of pvars[a]: null ends the loop (pc = imm), else push it, vars[b]++
   Call,         // call registry function a with b arguments; pushes its result
-  CallRoute,    // call route a; pushes its return value
+  CallRoute,    // call route a with the b values on top of the stack as $param(1..b); pushes its return
   Return,       // pop the return value; back to the caller (or end of the script)
   Exit,
   Drop,
@@ -112,6 +119,9 @@ enum class PvId : uint16_t {
   Time,
   Pid,
   Dollar,
+  Var,    // $var(x): PvCode::slot
+  Avp,    // $avp(x): PvCode::slot
+  Param,  // $param(n): route parameters, 1-based
 };
 
 // Core keywords used as values that are not message fields (those — method, uri, from_uri, src_ip... —
@@ -134,9 +144,32 @@ enum class NameId : uint16_t {
   No,
 };
 
+// A pseudo-variable the compiler resolved, for reads and writes that need more than its name: which of
+// its values (`$(avp(x)[1])`, `$(hdr(Via)[-1])`, `$(avp(x)[*])` all of them, `[$var(i)]`), and the
+// transformations applied to what is read.
+struct PvCode {
+  enum class Index : uint8_t { None, Number, All, Var };
+  PvId id = PvId::Other;
+  uint16_t slot = 0;  // $var / $avp slot
+  uint16_t arg = 0;   // strings[]: the argument ("Via" of $hdr(Via)), the number of $param(n)
+  Index index = Index::None;
+  int32_t number = 0;                // Index::Number; negative counts from the end (the oldest AVP value)
+  int32_t index_pvar = -1;           // Index::Var: the pvars[] entry holding the index
+  std::vector<uint16_t> transforms;  // transforms[] indices, in order
+};
+
+// A string with pseudo-variables, split once: each part is text (strings[]) or a read (pvars[]).
+struct FormatPart {
+  bool is_pvar = false;
+  uint16_t index = 0;
+};
+struct FormatCode {
+  std::vector<FormatPart> parts;
+};
+
 // A switch whose cases are all constants: the case values as text (comparing two numbers numerically is
 // comparing their decimal text, so one table serves numbers and strings as the `==` of the script does),
-// found through an open-addressed table of key indices.
+// found through an open-addressed table of key indices. Strings match without regard to case.
 struct SwitchTable {
   std::vector<std::string> keys;
   std::vector<uint32_t> targets;  // code offset of each key's body
@@ -147,6 +180,7 @@ struct SwitchTable {
   uint32_t find(std::string_view key) const;
 };
 
+// FNV-1a over the key folded to lower case (switch cases match without regard to case).
 uint64_t switch_hash(std::string_view key);
 
 // A module parameter as the script set it, under its 3.x name; global parameters have module "".
@@ -158,6 +192,7 @@ struct RouteCode {
   RouteKind kind;
   std::string name;
   uint32_t entry = 0;
+  uint32_t interval = 0;  // timer_route: seconds between runs
 };
 
 struct Program {
@@ -166,6 +201,11 @@ struct Program {
   std::vector<std::string> var_names;  // slot -> $var name
   std::vector<std::string> avp_names;  // slot -> $avp name
   std::vector<TransformCode> transforms;
+  std::vector<PvCode> pvars;
+  std::vector<FormatCode> formats;
+  // Named flags (setflag(NAT), setbflag("NAT_BFLAG"), modparam("usrloc", "nat_bflag", "NAT")): each name
+  // has the bit its index says, message and branch flags apart, as OpenSIPS allots them.
+  std::vector<std::string> msg_flag_names, branch_flag_names;
   // Constant regexes (the `=~ "..."` of the script): the pattern as written and its Hyperscan database,
   // compiled once by the compiler and serialized (hs_serialize_database), so workers only deserialize.
   std::vector<std::string> regexes;

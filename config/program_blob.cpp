@@ -7,7 +7,7 @@
 namespace sipd::config {
 namespace {
 
-constexpr char kMagic[8] = {'S', 'I', 'P', 'D', 'P', 'R', 'G', '2'};
+constexpr char kMagic[8] = {'S', 'I', 'P', 'D', 'P', 'R', 'G', '3'};
 constexpr uint32_t kMaxCount = 1u << 22;  // no table in a sane program comes near this
 
 class Writer {
@@ -96,6 +96,17 @@ std::string check_operands(const Program& p) {
       case Op::Transform:
         ok = in.a < p.transforms.size();
         break;
+      case Op::LoadPvx:
+      case Op::StorePvx:
+        ok = in.a < p.pvars.size();
+        break;
+      case Op::ForNext:
+        ok = in.a < p.pvars.size() && in.b < p.var_names.size() && in.imm >= 0 &&
+             size_t(in.imm) <= p.code.size();
+        break;
+      case Op::Format:
+        ok = in.a < p.formats.size();
+        break;
       case Op::Jump:
       case Op::JumpIfFalse:
         ok = in.imm >= 0 && size_t(in.imm) <= p.code.size();
@@ -120,6 +131,29 @@ std::string check_operands(const Program& p) {
     }
     if (!ok) return "instruction " + std::to_string(pc) + " refers outside the program";
   }
+  // Every table entry must point at something that exists, and a read's index must come from an earlier
+  // entry (so a damaged blob cannot make a read loop on itself).
+  for (size_t i = 0; i < p.pvars.size(); ++i) {
+    const PvCode& c = p.pvars[i];
+    if (c.arg >= p.strings.size() ||
+        (c.index == PvCode::Index::Var && (c.index_pvar < 0 || size_t(c.index_pvar) >= i)))
+      return "a pseudo-variable refers outside the program";
+    if ((c.id == PvId::Var && c.slot >= p.var_names.size()) ||
+        (c.id == PvId::Avp && c.slot >= p.avp_names.size()))
+      return "a pseudo-variable's slot is out of range";
+    for (uint16_t t : c.transforms) {
+      if (t >= p.transforms.size()) return "a pseudo-variable's transformation is out of range";
+      for (const TransformArg& a : p.transforms[t].args)  // arguments are read before: no read reaches itself
+        if (a.pvar >= int32_t(i)) return "a transformation's argument refers to a later pseudo-variable";
+    }
+  }
+  for (const TransformCode& t : p.transforms)
+    for (const TransformArg& a : t.args)
+      if (a.pvar >= int32_t(p.pvars.size())) return "a transformation's argument is out of range";
+  for (const FormatCode& f : p.formats)
+    for (const FormatPart& part : f.parts)
+      if (part.index >= (part.is_pvar ? p.pvars.size() : p.strings.size()))
+        return "a format refers outside the program";
   for (const SwitchTable& t : p.switches) {
     // A lookup stops at an empty slot, so a table must have one; the size must be a power of two.
     size_t used = 0;
@@ -134,7 +168,7 @@ std::string check_operands(const Program& p) {
       if (target > p.code.size()) return "a switch target is out of range";
   }
   for (const RouteCode& r : p.routes)
-    if (r.entry > p.code.size() || uint8_t(r.kind) > uint8_t(RouteKind::Error))
+    if (r.entry > p.code.size() || uint8_t(r.kind) > uint8_t(RouteKind::Event))
       return "a route entry is out of range";
   return "";
 }
@@ -167,12 +201,56 @@ std::string serialize_program(const Program& p) {
       w.num(a.pvar);
     }
   }
+  w.num(uint32_t(p.pvars.size()));
+  for (const PvCode& c : p.pvars) {
+    w.num(uint16_t(c.id));
+    w.num(c.slot);
+    w.num(c.arg);
+    w.num(uint8_t(c.index));
+    w.num(c.number);
+    w.num(c.index_pvar);
+    w.num(uint32_t(c.transforms.size()));
+    for (uint16_t t : c.transforms) w.num(t);
+  }
+  w.num(uint32_t(p.formats.size()));
+  for (const FormatCode& f : p.formats) {
+    w.num(uint32_t(f.parts.size()));
+    for (const FormatPart& part : f.parts) {
+      w.num(uint8_t(part.is_pvar));
+      w.num(part.index);
+    }
+  }
+  write_strings(w, p.msg_flag_names);
+  write_strings(w, p.branch_flag_names);
   write_strings(w, p.regexes);
   write_strings(w, p.regex_dbs);
   write_strings(w, p.local_hosts);
   w.num(uint32_t(p.local_ports.size()));
   for (uint16_t port : p.local_ports) w.num(port);
   w.num(uint32_t(p.switches.size()));
+  // Every table entry must point at something that exists, and a read's index must come from an earlier
+  // entry (so a damaged blob cannot make a read loop on itself).
+  for (size_t i = 0; i < p.pvars.size(); ++i) {
+    const PvCode& c = p.pvars[i];
+    if (c.arg >= p.strings.size() ||
+        (c.index == PvCode::Index::Var && (c.index_pvar < 0 || size_t(c.index_pvar) >= i)))
+      return "a pseudo-variable refers outside the program";
+    if ((c.id == PvId::Var && c.slot >= p.var_names.size()) ||
+        (c.id == PvId::Avp && c.slot >= p.avp_names.size()))
+      return "a pseudo-variable's slot is out of range";
+    for (uint16_t t : c.transforms) {
+      if (t >= p.transforms.size()) return "a pseudo-variable's transformation is out of range";
+      for (const TransformArg& a : p.transforms[t].args)  // arguments are read before: no read reaches itself
+        if (a.pvar >= int32_t(i)) return "a transformation's argument refers to a later pseudo-variable";
+    }
+  }
+  for (const TransformCode& t : p.transforms)
+    for (const TransformArg& a : t.args)
+      if (a.pvar >= int32_t(p.pvars.size())) return "a transformation's argument is out of range";
+  for (const FormatCode& f : p.formats)
+    for (const FormatPart& part : f.parts)
+      if (part.index >= (part.is_pvar ? p.pvars.size() : p.strings.size()))
+        return "a format refers outside the program";
   for (const SwitchTable& t : p.switches) {
     write_strings(w, t.keys);
     w.num(uint32_t(t.targets.size()));
@@ -192,6 +270,7 @@ std::string serialize_program(const Program& p) {
     w.num(uint8_t(r.kind));
     w.str(r.name);
     w.num(r.entry);
+    w.num(r.interval);
   }
   return w.take();
 }
@@ -230,6 +309,35 @@ std::string deserialize_program(std::string_view blob, Program& out) {
     if (id >= uint16_t(TransformId::kCount)) return "unknown transformation";
     t.id = TransformId(id);
   }
+  if (!r.count(n)) return "truncated pseudo-variables";
+  p.pvars.resize(n);
+  for (PvCode& c : p.pvars) {
+    uint16_t id = 0;
+    uint8_t index = 0;
+    uint32_t m = 0;
+    if (!r.num(id) || !r.num(c.slot) || !r.num(c.arg) || !r.num(index) || !r.num(c.number) ||
+        !r.num(c.index_pvar) || !r.count(m))
+      return "truncated pseudo-variables";
+    if (id > uint16_t(PvId::Param) || index > uint8_t(PvCode::Index::Var)) return "unknown pseudo-variable";
+    c.id = PvId(id);
+    c.index = PvCode::Index(index);
+    c.transforms.resize(m);
+    for (uint16_t& t : c.transforms)
+      if (!r.num(t)) return "truncated pseudo-variables";
+  }
+  if (!r.count(n)) return "truncated formats";
+  p.formats.resize(n);
+  for (FormatCode& f : p.formats) {
+    uint32_t m = 0;
+    if (!r.count(m)) return "truncated formats";
+    f.parts.resize(m);
+    for (FormatPart& part : f.parts) {
+      uint8_t is_pvar = 0;
+      if (!r.num(is_pvar) || !r.num(part.index)) return "truncated formats";
+      part.is_pvar = is_pvar != 0;
+    }
+  }
+  if (!read_strings(r, p.msg_flag_names) || !read_strings(r, p.branch_flag_names)) return "truncated flags";
   if (!read_strings(r, p.regexes) || !read_strings(r, p.regex_dbs) || p.regexes.size() != p.regex_dbs.size())
     return "truncated regexes";
   if (!read_strings(r, p.local_hosts) || !r.count(n)) return "truncated local addresses";
@@ -258,7 +366,7 @@ std::string deserialize_program(std::string_view blob, Program& out) {
   p.routes.resize(n);
   for (RouteCode& rc : p.routes) {
     uint8_t kind = 0;
-    if (!r.num(kind) || !r.str(rc.name) || !r.num(rc.entry)) return "truncated routes";
+    if (!r.num(kind) || !r.str(rc.name) || !r.num(rc.entry) || !r.num(rc.interval)) return "truncated routes";
     rc.kind = RouteKind(kind);
   }
   if (!r.done()) return "trailing bytes after the program";

@@ -39,29 +39,75 @@ bool is_wide(uint32_t cp) {
 
 }  // namespace
 
-SourceFile::SourceFile(std::string name, std::string text) : name_(std::move(name)), text_(std::move(text)) {
-  line_starts_.push_back(0);
-  for (uint32_t i = 0; i < text_.size(); ++i)
-    if (text_[i] == '\n') line_starts_.push_back(i + 1);
+SourceFile::File SourceFile::make(std::string name, std::string text, uint32_t base, int depth) {
+  File f{std::move(name), std::move(text), base, {0}, depth};
+  for (uint32_t i = 0; i < f.text.size(); ++i)
+    if (f.text[i] == '\n') f.line_starts.push_back(i + 1);
+  return f;
+}
+
+SourceFile::SourceFile(std::string name, std::string text) {
+  files_.push_back(make(std::move(name), std::move(text), 0, 0));
+}
+
+uint16_t SourceFile::file_of(uint32_t offset) const {
+  uint16_t f = 0;
+  while (f + 1u < files_.size() && files_[f + 1].base <= offset) ++f;
+  return f;
 }
 
 SourcePos SourceFile::pos(uint32_t offset) const {
-  offset = std::min<uint32_t>(offset, uint32_t(text_.size()));
-  const auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
-  const uint32_t line = uint32_t(it - line_starts_.begin());
-  const uint32_t start = line_starts_[line - 1];
+  const uint16_t f = file_of(offset);
+  const File& file = files_[f];
+  const uint32_t local = std::min<uint32_t>(offset - file.base, uint32_t(file.text.size()));
+  const auto it = std::upper_bound(file.line_starts.begin(), file.line_starts.end(), local);
+  const uint32_t line = uint32_t(it - file.line_starts.begin());
+  const uint32_t start = file.line_starts[line - 1];
   uint32_t column = 1;
-  for (uint32_t i = start; i < offset; ++i)
-    if ((uint8_t(text_[i]) & 0xC0) != 0x80) ++column;  // count UTF-8 sequences, not bytes
-  return {offset, line, column};
+  for (uint32_t i = start; i < local; ++i)
+    if ((uint8_t(file.text[i]) & 0xC0) != 0x80) ++column;  // count UTF-8 sequences, not bytes
+  return {offset, line, column, f};
 }
 
-std::string_view SourceFile::line_text(uint32_t line) const {
-  if (line == 0 || line > line_starts_.size()) return {};
-  const uint32_t start = line_starts_[line - 1];
-  uint32_t end = line < line_starts_.size() ? line_starts_[line] - 1 : uint32_t(text_.size());
-  if (end > start && text_[end - 1] == '\r') --end;
-  return std::string_view(text_).substr(start, end - start);
+std::string_view SourceFile::line_text(uint16_t f, uint32_t line) const {
+  if (f >= files_.size()) return {};
+  const File& file = files_[f];
+  if (line == 0 || line > file.line_starts.size()) return {};
+  const uint32_t start = file.line_starts[line - 1];
+  uint32_t end = line < file.line_starts.size() ? file.line_starts[line] - 1 : uint32_t(file.text.size());
+  if (end > start && file.text[end - 1] == '\r') --end;
+  return std::string_view(file.text).substr(start, end - start);
+}
+
+std::string_view SourceFile::text_from(uint32_t offset) const {
+  const File& file = files_[file_of(offset)];
+  const uint32_t local = std::min<uint32_t>(offset - file.base, uint32_t(file.text.size()));
+  return std::string_view(file.text).substr(local);
+}
+
+int SourceFile::include(const std::string& path, uint32_t at, std::string& error) const {
+  const File& from = files_[file_of(at)];
+  if (from.depth + 1 > kMaxIncludeDepth) {
+    error = "include_file nested more than " + std::to_string(kMaxIncludeDepth) +
+            " deep (does a file include itself?)";
+    return -1;
+  }
+  std::vector<std::string> tries = {path};
+  if (!path.empty() && path[0] != '/') {
+    const size_t slash = from.name.rfind('/');
+    if (slash != std::string::npos) tries.push_back(from.name.substr(0, slash + 1) + path);
+  }
+  for (const std::string& candidate : tries) {
+    std::string text;
+    const bool ok = loader_ ? loader_(candidate, text, loader_context_) : read_file(candidate, text);
+    if (!ok) continue;
+    const File& last = files_.back();
+    const uint32_t base = last.base + uint32_t(last.text.size()) + 1;  // one past, so file ends stay distinct
+    files_.push_back(make(candidate, std::move(text), base, from.depth + 1));
+    return int(files_.size() - 1);
+  }
+  error = "cannot read '" + path + "'" + (tries.size() > 1 ? " (nor '" + tries[1] + "')" : "");
+  return -1;
 }
 
 void Diagnostics::add(Severity s, SourcePos pos, std::string message) {
@@ -79,9 +125,9 @@ std::string Diagnostics::render(const SourceFile& file) const {
     const char* kind = d.severity == Severity::Error     ? "error"
                        : d.severity == Severity::Warning ? "warning"
                                                          : "note";
-    out += file.name() + ":" + std::to_string(d.pos.line) + ":" + std::to_string(d.pos.column) + ": " + kind +
-           ": " + d.message + "\n";
-    const std::string_view line = file.line_text(d.pos.line);
+    out += file.name_of(d.pos.file) + ":" + std::to_string(d.pos.line) + ":" + std::to_string(d.pos.column) +
+           ": " + kind + ": " + d.message + "\n";
+    const std::string_view line = file.line_text(d.pos.file, d.pos.line);
     out += "  ";
     out += line;
     out += "\n  ";

@@ -49,7 +49,8 @@ int64_t fn_log(Vm& vm, Host& host, const Context& ctx, VmState& st, std::span<co
 
 int64_t fn_xlog(Vm& vm, Host& host, const Context& ctx, VmState& st, std::span<const Value> args) {
   const int level = args.size() == 2 ? log_level(to_text(st, args[0])) : -1;
-  host.log(level, format(vm, ctx, st, to_text(st, args.back())));
+  (void)vm, (void)ctx;  // the text was formatted by the compiled call
+  host.log(level, to_text(st, args.back()));
   return 1;
 }
 
@@ -121,7 +122,8 @@ int64_t fn_append_to_reply(Vm& vm, Host& host, const Context& ctx, VmState& st, 
     host.log(-1, "append_to_reply: more than 8 reply headers in one run; this one is not added");
     return -1;
   }
-  const std::string_view line = arena_copy(st, format(vm, ctx, st, to_text(st, args[0])));
+  (void)vm, (void)ctx;
+  const std::string_view line = arena_copy(st, to_text(st, args[0]));
   if (st.error) return -1;
   st.reply_headers[st.reply_header_count++] = line;
   return 1;
@@ -139,7 +141,8 @@ std::pair<std::string_view, std::string_view> split_header_line(std::string_view
 template <bool First>
 int64_t fn_add_hf(Vm& vm, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
   if (!ctx.edits) return 1;  // a dry run without edits
-  const auto [name, value] = split_header_line(format(vm, ctx, st, to_text(st, args[0])));
+  (void)vm;
+  const auto [name, value] = split_header_line(to_text(st, args[0]));
   if (name.empty()) return -1;
   return (First ? ctx.edits->add_header_first(name, value) : ctx.edits->add_header(name, value)) ? 1 : -1;
 }
@@ -170,43 +173,78 @@ int64_t fn_gflag(Vm&, Host&, const Context&, VmState& st, std::span<const Value>
   return 1;
 }
 
-// ---- avpops, the in-memory half. An AVP argument names the variable: "$avp(x)", "$avp(i:700)". ----
-Value* avp_slot(VmState& st, std::string_view spec) {
-  std::string_view name = spec;  // "i:700", or "$avp(i:700)"
-  if (name.starts_with("$avp(") && name.ends_with(")")) name = name.substr(5, name.size() - 6);
+// ---- avpops, the in-memory half. An AVP argument names the variable: "$avp(x)", "$avp(i:700)", and may
+// end in /flags ("/g" every value, "/d" delete the source). ----
+struct AvpArg {
+  int slot = -1;  // -1: never written by this script, so always unset
+  std::string_view flags;
+};
+
+AvpArg avp_arg(VmState& st, std::string_view spec) {
+  AvpArg a;
+  std::string_view name = spec;  // "i:700", "$avp(i:700)", "$avp(x)/g"
+  if (name.starts_with("$avp(")) {
+    const size_t close = name.find(')');
+    if (close == std::string_view::npos) return a;
+    if (close + 1 < name.size() && name[close + 1] == '/') a.flags = name.substr(close + 2);
+    name = name.substr(5, close - 5);
+  } else if (const size_t slash = name.find('/'); slash != std::string_view::npos) {
+    a.flags = name.substr(slash + 1);
+    name = name.substr(0, slash);
+  }
   const auto& names = st.program->avp_names;
-  for (size_t i = 0; i < names.size() && i < VmState::kVars; ++i)
-    if (names[i] == name) return &st.avps[i];
-  return nullptr;  // never written by this script: always unset
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) a.slot = int(i);
+  return a;
+}
+
+Value avp_newest(const VmState& st, const AvpArg& a) {
+  return a.slot < 0 ? Value::null() : avp_get(st, uint16_t(a.slot), 0);
+}
+
+// The newest value becomes `v` (or `v` is added, when there is none).
+bool avp_set_newest(VmState& st, const AvpArg& a, Value v) {
+  if (a.slot < 0) return false;
+  return avp_replace(st, uint16_t(a.slot), 0, v) || avp_push(st, uint16_t(a.slot), v);
 }
 
 int64_t fn_avp_delete(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
-  if (Value* v = avp_slot(st, to_text(st, args[0]))) *v = Value::null();
+  const AvpArg a = avp_arg(st, to_text(st, args[0]));
+  if (a.slot < 0) return 1;
+  if (a.flags.find('g') != std::string_view::npos)
+    avp_clear(st, uint16_t(a.slot));
+  else
+    avp_remove(st, uint16_t(a.slot), 0);
   return 1;
 }
 
 int64_t fn_is_avp_set(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
-  const Value* v = avp_slot(st, to_text(st, args[0]));
-  return v && !v->is_null() ? 1 : -1;
+  return !avp_newest(st, avp_arg(st, to_text(st, args[0]))).is_null() ? 1 : -1;
 }
 
 int64_t fn_avp_copy(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
-  std::string_view dst = to_text(st, args[1]);
-  const bool move = dst.ends_with("/d");
-  if (move) dst.remove_suffix(2);
-  Value* from = avp_slot(st, to_text(st, args[0]));
-  Value* to = avp_slot(st, dst);
-  if (!from || from->is_null() || !to) return -1;
-  *to = *from;
-  if (move) *from = Value::null();
+  const AvpArg from = avp_arg(st, to_text(st, args[0]));
+  const AvpArg to = avp_arg(st, to_text(st, args[1]));
+  if (from.slot < 0 || to.slot < 0 || avp_values(st, uint16_t(from.slot)) == 0) return -1;
+  const bool all = to.flags.find('g') != std::string_view::npos;
+  const bool move = to.flags.find('d') != std::string_view::npos;
+  // Oldest first, so the copies keep their order on the destination's stack.
+  const int64_t n = all ? int64_t(avp_values(st, uint16_t(from.slot))) : 1;
+  for (int64_t k = n - 1; k >= 0; --k)
+    if (!avp_push(st, uint16_t(to.slot), avp_get(st, uint16_t(from.slot), k))) return -1;
+  if (move) {
+    if (all)
+      avp_clear(st, uint16_t(from.slot));
+    else
+      avp_remove(st, uint16_t(from.slot), 0);
+  }
   return 1;
 }
 
-int64_t fn_avp_printf(Vm& vm, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
-  Value* to = avp_slot(st, to_text(st, args[0]));
-  if (!to) return -1;
-  *to = Value::string(format(vm, ctx, st, to_text(st, args[1])));
-  return 1;
+int64_t fn_avp_printf(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
+  const AvpArg to = avp_arg(st, to_text(st, args[0]));
+  if (to.slot < 0) return -1;
+  return avp_push(st, uint16_t(to.slot), Value::string(to_text(st, args[1]))) ? 1 : -1;
 }
 
 // "op/value": avp_op("$avp(x)", "add/5"), avp_check("$avp(x)", "lt/10").
@@ -220,10 +258,11 @@ std::pair<std::string_view, std::string_view> op_and_value(std::string_view s) {
 }
 
 int64_t fn_avp_op(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
-  Value* v = avp_slot(st, to_text(st, args[0]));
+  const AvpArg target = avp_arg(st, to_text(st, args[0]));
   const auto [op, text] = op_and_value(to_text(st, args[1]));
-  if (!v) return -1;
-  const int64_t a = v->is_null() ? 0 : int_arg(st, *v);
+  if (target.slot < 0) return -1;
+  const Value current = avp_newest(st, target);
+  const int64_t a = current.is_null() ? 0 : int_arg(st, current);
   int64_t b = 0;
   std::from_chars(text.data(), text.data() + text.size(), b);
   int64_t r;
@@ -243,15 +282,14 @@ int64_t fn_avp_op(Vm&, Host&, const Context&, VmState& st, std::span<const Value
     r = a ^ b;
   else
     return -1;
-  *v = Value::integer(r);
-  return 1;
+  return avp_set_newest(st, target, Value::integer(r)) ? 1 : -1;
 }
 
 int64_t fn_avp_check(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
-  const Value* v = avp_slot(st, to_text(st, args[0]));
-  if (!v || v->is_null()) return -1;
+  const Value v = avp_newest(st, avp_arg(st, to_text(st, args[0])));
+  if (v.is_null()) return -1;
   const auto [op, want] = op_and_value(to_text(st, args[1]));
-  const std::string_view have = to_text(st, *v);
+  const std::string_view have = to_text(st, v);
   if (op == "re") return regex_match(want, have) ? 1 : -1;
   int64_t x = 0, y = 0;
   const bool numbers = std::from_chars(have.data(), have.data() + have.size(), x).ec == std::errc() &&
@@ -325,20 +363,20 @@ int64_t fn_subst_uri(Vm& vm, Host&, const Context& ctx, VmState& st, std::span<c
 }
 
 int64_t fn_avp_subst(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
-  Value* v = avp_slot(st, to_text(st, args[0]));
-  if (!v || v->is_null()) return -1;
-  const std::string_view subject = to_text(st, *v);
+  const AvpArg a = avp_arg(st, to_text(st, args[0]));
+  const Value v = avp_newest(st, a);
+  if (v.is_null()) return -1;
+  const std::string_view subject = to_text(st, v);
   SubstHit hits[64];
   const int n = substitute_into(st, to_text(st, args[1]), subject, hits, 64);
   if (n <= 0) return -1;
-  *v = Value::string(apply_hits(st, subject, hits, n));
-  return 1;
+  return avp_set_newest(st, a, Value::string(apply_hits(st, subject, hits, n))) ? 1 : -1;
 }
 
-int64_t fn_is_myself(Vm& vm, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+int64_t fn_is_myself(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
   const config::Program& p = *st.program;
-  const std::string_view host = format(vm, ctx, st, to_text(st, args[0]));  // is_myself("$rd")
-  if (args.size() == 2) {                                                   // is_myself(host, port)
+  const std::string_view host = to_text(st, args[0]);  // is_myself("$rd"), formatted by the call
+  if (args.size() == 2) {                              // is_myself(host, port)
     const int64_t port = int_arg(st, args[1]);
     return config::is_local(p, host, uint16_t(port)) ? 1 : -1;
   }
@@ -349,9 +387,9 @@ int64_t fn_is_myself(Vm& vm, Host&, const Context& ctx, VmState& st, std::span<c
 // new header ("$hdr(Name)") or a new branch ("$br", which is tm's append_branch and goes to the host).
 int64_t fn_avp_pushto(Vm& vm, Host& host, const Context& ctx, VmState& st, std::span<const Value> args) {
   const std::string_view dst = to_text(st, args[0]);
-  const Value* from = avp_slot(st, to_text(st, args[1]));
-  if (!from || from->is_null()) return -1;
-  const Value v = Value::string(to_text(st, *from));
+  const Value from = avp_newest(st, avp_arg(st, to_text(st, args[1])));
+  if (from.is_null()) return -1;
+  const Value v = Value::string(to_text(st, from));
   if (dst.starts_with("$hdr(") && dst.ends_with(")")) {
     if (!ctx.edits) return 1;
     const std::string_view name = dst.substr(5, dst.size() - 6);
@@ -379,12 +417,13 @@ int64_t fn_avp_pushto(Vm& vm, Host& host, const Context& ctx, VmState& st, std::
 // avp_print(): every AVP that is set, one log line each.
 int64_t fn_avp_print(Vm&, Host& host, const Context&, VmState& st, std::span<const Value>) {
   const auto& names = st.program->avp_names;
-  for (size_t i = 0; i < names.size() && i < st.avps.size(); ++i) {
-    if (st.avps[i].is_null()) continue;
-    const std::string_view value = to_text(st, st.avps[i]);
+  for (uint16_t i = 0; i < st.avp_count; ++i) {  // oldest first
+    const Value& v = st.avps[i].v;
+    if (v.is_null() || st.avps[i].slot >= names.size()) continue;
+    const std::string_view value = to_text(st, v);
     const std::string_view a = arena_copy(st, "avp_print: $avp(");
-    const std::string_view b = arena_copy(st, names[i]);
-    const std::string_view c = arena_copy(st, st.avps[i].kind == Value::Kind::Int ? ") = int " : ") = str ");
+    const std::string_view b = arena_copy(st, names[st.avps[i].slot]);
+    const std::string_view c = arena_copy(st, v.kind == Value::Kind::Int ? ") = int " : ") = str ");
     const std::string_view d = arena_copy(st, value);
     if (st.error) return -1;
     host.log(3, std::string_view(a.data(), a.size() + b.size() + c.size() + d.size()));
@@ -605,31 +644,7 @@ bool regex_match(std::string_view pattern, std::string_view subject) {
   return hit;
 }
 
-namespace {
-
-// "s.substr,0,3" written inside a log format, parsed when the format runs (a slow path: precompiled
-// formats replace it).
-Value transform_spec(VmState& st, std::string_view spec, const Value& in) {
-  config::TransformCode code;
-  std::string why;
-  if (!config::parse_transform(spec, code, why)) return Value::null();
-  return transform(st, code, in);
-}
-
-}  // namespace
-
-Value transform(VmState& st, const config::TransformCode& t, const Value& in) {
-  std::array<Value, 3> args;
-  const size_t n = std::min(t.args.size(), args.size());
-  for (size_t i = 0; i < n; ++i) args[i] = Value::string(t.args[i].text);
-  return apply_transform(st, t.id, std::span<const Value>(args.data(), n), in);
-}
-
-namespace {
-
-// Appends a value's text to the arena (formatting writes its output there contiguously, so a number is
-// printed straight into place rather than through to_text()).
-void append_value(VmState& st, const Value& v) {
+void append_text(VmState& st, const Value& v) {
   if (v.kind != Value::Kind::Int) {
     arena_copy(st, v.kind == Value::Kind::Str ? v.s : std::string_view("<null>"));
     return;
@@ -637,70 +652,6 @@ void append_value(VmState& st, const Value& v) {
   char digits[24];
   const auto r = std::to_chars(digits, digits + sizeof digits, v.i);
   arena_copy(st, std::string_view(digits, size_t(r.ptr - digits)));
-}
-
-}  // namespace
-
-// One pseudo-variable spec without the '$' — `name`, `name(arg)`, then glued {transformations} — read
-// from the front of `text`; returns how many bytes it used.
-static size_t eval_spec(Vm& vm, const Context& ctx, VmState& st, std::string_view text, Value& v) {
-  const config::Program& prog = *st.program;
-  size_t j = 0;
-  while (j < text.size() && (std::isalnum(uint8_t(text[j])) || text[j] == '_')) ++j;
-  const std::string_view name = text.substr(0, j);
-  std::string_view arg;
-  if (j < text.size() && text[j] == '(') {
-    const size_t close = text.find(')', j);
-    if (close == std::string_view::npos) return text.size();
-    arg = text.substr(j + 1, close - j - 1);
-    j = close + 1;
-  }
-  if (name == "var" || name == "avp") {
-    const auto& names = name == "var" ? prog.var_names : prog.avp_names;
-    for (size_t k = 0; k < names.size() && k < VmState::kVars; ++k)
-      if (names[k] == arg) v = name == "var" ? st.vars[k] : st.avps[k];
-  } else {
-    v = vm.load_pv(ctx, st, config::pv_id(name), arg);
-  }
-  while (j + 1 < text.size() && text[j] == '{' && std::islower(uint8_t(text[j + 1]))) {
-    const size_t close = text.find('}', j);
-    if (close == std::string_view::npos) break;
-    v = transform_spec(st, text.substr(j + 1, close - j - 1), v);
-    j = close + 1;
-  }
-  return j;
-}
-
-// Performance notes: formatting parses the pseudo-variables of the string on each call; it serves
-// log()/xlog(), which an operator turns down on a busy edge. Precompiling format strings is future work.
-std::string_view format(Vm& vm, const Context& ctx, VmState& st, std::string_view text) {
-  const uint32_t start = st.arena_used;
-  for (size_t i = 0; i < text.size();) {
-    const size_t dollar = text.find('$', i);
-    arena_copy(st, text.substr(i, dollar == std::string_view::npos ? std::string_view::npos : dollar - i));
-    if (dollar == std::string_view::npos) break;
-    i = dollar + 1;
-    Value v;
-    if (i < text.size() && text[i] == '$') {  // $$ is a literal dollar
-      arena_copy(st, "$");
-      ++i;
-      continue;
-    }
-    if (i < text.size() && text[i] == '(') {  // $(name(arg){tr}...) with its own parentheses
-      int depth = 0;
-      size_t close = i;
-      for (; close < text.size(); ++close) {
-        if (text[close] == '(') ++depth;
-        if (text[close] == ')' && --depth == 0) break;
-      }
-      eval_spec(vm, ctx, st, text.substr(i + 1, close - i - 1), v);
-      i = close + 1;
-    } else {
-      i += eval_spec(vm, ctx, st, text.substr(i), v);
-    }
-    append_value(st, v);
-  }
-  return {st.arena.data() + start, st.arena_used - start};
 }
 
 }  // namespace sipd::engine

@@ -17,7 +17,4 @@ bool is_myself(const config::Program& program, std::string_view text);
 // POSIX-extended semantics ('.' matches any byte), case-sensitive; compiled once per pattern and cached.
 bool regex_match(std::string_view pattern, std::string_view subject);
 
-// Expands $pseudo-variables (with transformations) inside a log/xlog format string into the arena.
-std::string_view format(Vm& vm, const Context& ctx, VmState& st, std::string_view text);
-
 }  // namespace sipd::engine

@@ -52,11 +52,7 @@ bool truthy(const Value& v) {
   return false;
 }
 
-namespace {
-
-// Script arithmetic wraps around like the machine's, rather than being undefined on overflow.
-int64_t wrapping(uint64_t v) { return int64_t(v); }
-
+// A value as a number: its leading digits, 0 when it has none (null too).
 int64_t to_int(const Value& v) {
   if (v.kind == Value::Kind::Int) return v.i;
   if (v.kind == Value::Kind::Null) return 0;
@@ -71,37 +67,35 @@ int64_t to_int(const Value& v) {
   return neg ? -out : out;
 }
 
-// Equality as OpenSIPS compares: two numbers numerically, otherwise as text; null equals only null.
+namespace {
+
+// Script arithmetic wraps around like the machine's, rather than being undefined on overflow.
+int64_t wrapping(uint64_t v) { return int64_t(v); }
+
+int lower(char c) { return c >= 'A' && c <= 'Z' ? c + 32 : uint8_t(c); }
+
+// Text order without regard to case, as OpenSIPS compares strings.
+int compare_text(std::string_view a, std::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i)
+    if (lower(a[i]) != lower(b[i])) return lower(a[i]) < lower(b[i]) ? -1 : 1;
+  return a.size() == b.size() ? 0 : a.size() < b.size() ? -1 : 1;
+}
+
+// Equality as OpenSIPS compares: two numbers numerically, otherwise as text without regard to case; null
+// equals only null.
 bool equal(VmState& st, const Value& a, const Value& b) {
   if (a.is_null() || b.is_null()) return a.is_null() && b.is_null();
   if (a.kind == Value::Kind::Int && b.kind == Value::Kind::Int) return a.i == b.i;
-  return to_text(st, a) == to_text(st, b);
+  const std::string_view x = to_text(st, a), y = to_text(st, b);
+  return x.size() == y.size() && compare_text(x, y) == 0;
 }
 
 int compare(VmState& st, const Value& a, const Value& b) {
-  if (a.kind == Value::Kind::Str && b.kind == Value::Kind::Str) return a.s.compare(b.s);
+  if (a.kind == Value::Kind::Str && b.kind == Value::Kind::Str) return compare_text(a.s, b.s);
   (void)st;
   const int64_t x = to_int(a), y = to_int(b);
   return x < y ? -1 : x > y ? 1 : 0;
-}
-
-std::string_view uri_part(std::string_view uri, PvId which) {
-  sip::Uri u;
-  if (sip::parse_uri(uri, u) != sip::UriError::None) return {};
-  switch (which) {
-    case PvId::RUser:
-    case PvId::FromUser:
-    case PvId::ToUser:
-      return u.user;
-    case PvId::RHost:
-    case PvId::FromHost:
-    case PvId::ToHost:
-      return u.host;
-    case PvId::RPort:
-      return u.port_text;
-    default:
-      return uri;
-  }
 }
 
 // How many values an instruction takes off the stack.
@@ -121,6 +115,10 @@ constexpr uint8_t pops_of(Op op) {
     case Op::Return:
     case Op::Pop:
       return 1;
+    case Op::StorePvx:
+    case Op::ShiftLeft:
+    case Op::ShiftRight:
+      return op == Op::StorePvx ? 1 : 2;
     case Op::Add:
     case Op::Sub:
     case Op::Mul:
@@ -154,263 +152,11 @@ constexpr auto kPops = [] {
   return t;
 }();
 
-inline uint16_t pops(const config::Instr& in) { return in.op == Op::Call ? in.b : kPops[size_t(in.op)]; }
+inline uint16_t pops(const config::Instr& in) {
+  return in.op == Op::Call || in.op == Op::CallRoute ? in.b : kPops[size_t(in.op)];
+}
 
 }  // namespace
-
-// `uri` with its user, host or port (`part`, any of the R-URI/From/To accessors) replaced by `value`, written
-// into the arena. An empty user or port removes it. Empty when `uri` is not a sip/sips URI.
-static std::string_view with_uri_part(VmState& st, std::string_view uri, PvId part, std::string_view value) {
-  sip::Uri u;
-  if (sip::parse_uri(uri, u) != sip::UriError::None ||
-      (u.scheme != sip::UriScheme::Sip && u.scheme != sip::UriScheme::Sips))
-    return {};
-  const bool user = part == PvId::RUser || part == PvId::FromUser || part == PvId::ToUser;
-  const bool host = part == PvId::RHost || part == PvId::FromHost || part == PvId::ToHost;
-  const bool port = part == PvId::RPort;
-  const std::string_view new_user = user ? value : u.user;
-  const std::string_view new_host = host ? value : u.host;
-  const std::string_view new_port = port ? value : u.port_text;
-  const bool keep_password = !user && u.has_password;
-  const std::string_view pieces[] = {u.scheme_text,
-                                     ":",
-                                     new_user,
-                                     keep_password ? ":" : "",
-                                     keep_password ? u.password : "",
-                                     new_user.empty() ? "" : "@",
-                                     new_host,
-                                     new_port.empty() ? "" : ":",
-                                     new_port,
-                                     u.params,
-                                     u.headers.empty() ? "" : "?",
-                                     u.headers};
-  const char* start = st.arena.data() + st.arena_used;
-  size_t size = 0;
-  for (std::string_view p : pieces) size += arena_copy(st, p).size();
-  return st.error ? std::string_view() : std::string_view(start, size);
-}
-
-std::string_view rebased(std::string_view s, std::string_view from, const char* to) {
-  if (s.empty() || s.data() < from.data() || s.data() + s.size() > from.data() + from.size()) return s;
-  return {to + (s.data() - from.data()), s.size()};
-}
-
-void rebase(VmState& st, std::string_view from, const char* to) {
-  auto value = [&](Value& v) {
-    if (v.kind == Value::Kind::Str) v.s = rebased(v.s, from, to);
-  };
-  for (uint16_t i = 0; i < st.sp; ++i) value(st.stack[i]);
-  for (Value& v : st.vars) value(v);
-  for (Value& v : st.avps) value(v);
-  for (Value& v : st.suspended_args) value(v);
-  for (std::string_view* s : {&st.dst_uri, &st.new_ruri, &st.new_from_uri, &st.new_to_uri})
-    *s = rebased(*s, from, to);
-  for (uint8_t i = 0; i < st.reply_header_count; ++i)
-    st.reply_headers[i] = rebased(st.reply_headers[i], from, to);
-}
-
-// Snapshot format: per set AVP, u16 slot, u8 kind (1 int, 2 string), then an i64 or a u32 length and the
-// bytes. Read back only from what save_avps wrote; a truncated record ends the restore.
-size_t save_avps(const VmState& st, char* out, size_t cap) {
-  size_t n = 0;
-  const size_t slots = st.program ? std::min(st.program->avp_names.size(), st.avps.size()) : 0;
-  for (size_t i = 0; i < slots; ++i) {
-    const Value& v = st.avps[i];
-    if (v.is_null()) continue;
-    const size_t need = 3 + (v.kind == Value::Kind::Int ? 8 : 4 + v.s.size());
-    if (need > cap - n) return 0;
-    const uint16_t slot = uint16_t(i);
-    std::memcpy(out + n, &slot, 2);
-    out[n + 2] = v.kind == Value::Kind::Int ? 1 : 2;
-    n += 3;
-    if (v.kind == Value::Kind::Int) {
-      std::memcpy(out + n, &v.i, 8);
-      n += 8;
-    } else {
-      const uint32_t len = uint32_t(v.s.size());
-      std::memcpy(out + n, &len, 4);
-      if (len) std::memcpy(out + n + 4, v.s.data(), len);
-      n += 4 + len;
-    }
-  }
-  return n;
-}
-
-static void restore_avps(VmState& st, std::string_view in) {
-  size_t n = 0;
-  while (n + 3 <= in.size()) {
-    uint16_t slot = 0;
-    std::memcpy(&slot, in.data() + n, 2);
-    const char kind = in[n + 2];
-    n += 3;
-    Value v;
-    if (kind == 1 && n + 8 <= in.size()) {
-      std::memcpy(&v.i, in.data() + n, 8);
-      v.kind = Value::Kind::Int;
-      n += 8;
-    } else if (kind == 2 && n + 4 <= in.size()) {
-      uint32_t len = 0;
-      std::memcpy(&len, in.data() + n, 4);
-      n += 4;
-      if (len > in.size() - n) return;
-      v = Value::string(arena_copy(st, in.substr(n, len)));
-      n += len;
-    } else {
-      return;
-    }
-    if (slot < st.avps.size()) st.avps[slot] = v;
-  }
-}
-
-Value Vm::load_pv(const Context& ctx, VmState& st, PvId id, std::string_view arg) {
-  const sip::Message* m = ctx.msg;
-  auto str = [](std::string_view s) { return s.data() ? Value::string(s) : Value::null(); };
-  auto addr = [&](sip::HeaderId h, bool tag) -> std::pair<std::string_view, std::string_view> {
-    sip::NameAddr na;
-    if (!m || !sip::parse_name_addr(m->first_value(h), na)) return {};
-    return {na.uri, tag ? na.tag : std::string_view()};
-  };
-  switch (id) {
-    case PvId::RUri:
-      if (!st.new_ruri.empty()) return Value::string(st.new_ruri);
-      return m && m->is_request() ? Value::string(m->request_uri()) : Value::null();
-    case PvId::RUser:
-    case PvId::RHost:
-    case PvId::RPort: {
-      const std::string_view ruri = !st.new_ruri.empty()   ? st.new_ruri
-                                    : m && m->is_request() ? m->request_uri()
-                                                           : "";
-      const std::string_view part = uri_part(ruri, id);
-      return part.empty() ? Value::null() : Value::string(part);
-    }
-    case PvId::Method:
-      return m ? str(m->is_request() ? m->method_text() : std::string_view()) : Value::null();
-    case PvId::CallId:
-      return m ? str(m->first_value(sip::HeaderId::CallId)) : Value::null();
-    case PvId::FromUri:
-      if (!st.new_from_uri.empty()) return Value::string(st.new_from_uri);
-      return str(addr(sip::HeaderId::From, false).first);
-    case PvId::ToUri:
-      if (!st.new_to_uri.empty()) return Value::string(st.new_to_uri);
-      return str(addr(sip::HeaderId::To, false).first);
-    case PvId::FromTag:
-      return str(addr(sip::HeaderId::From, true).second);
-    case PvId::ToTag:
-      return str(addr(sip::HeaderId::To, true).second);
-    case PvId::FromUser:
-    case PvId::FromHost:
-      return str(
-          uri_part(!st.new_from_uri.empty() ? st.new_from_uri : addr(sip::HeaderId::From, false).first, id));
-    case PvId::ToUser:
-    case PvId::ToHost:
-      return str(uri_part(!st.new_to_uri.empty() ? st.new_to_uri : addr(sip::HeaderId::To, false).first, id));
-    case PvId::SrcIp:
-      return Value::string(ctx.src_ip);
-    case PvId::SrcPort:
-      return Value::integer(ctx.src_port);
-    case PvId::DstIp:
-      return Value::string(ctx.dst_ip);
-    case PvId::DstPort:
-      return Value::integer(ctx.dst_port);
-    case PvId::Proto:
-      return Value::string(ctx.transport == Transport::Udp   ? "udp"
-                           : ctx.transport == Transport::Tcp ? "tcp"
-                                                             : "tls");
-    case PvId::Retcode:
-      return Value::integer(st.retcode);
-    case PvId::Hdr: {
-      if (!m) return Value::null();
-      const uint16_t h = m->find(arg);
-      return h == sip::kNoHeader ? Value::null() : Value::string(m->value(h));
-    }
-    case PvId::DstUri:
-      return st.dst_uri.empty() ? Value::null() : Value::string(st.dst_uri);
-    case PvId::Status:
-      return m && m->is_response() ? Value::integer(m->status()) : Value::null();
-    case PvId::Reason:
-      return m && m->is_response() ? Value::string(m->reason()) : Value::null();
-    case PvId::CSeq:
-      return m ? str(m->first_value(sip::HeaderId::CSeq)) : Value::null();
-    case PvId::UserAgent:
-      return m ? str(m->first_value(sip::HeaderId::UserAgent)) : Value::null();
-    case PvId::MsgFlags:
-      return Value::integer(st.msg_flags);
-    case PvId::BranchFlags:
-      return Value::integer(st.branch_flags);
-    case PvId::ScriptFlags:
-      return Value::integer(st.script_flags);
-    case PvId::BranchIdx:
-      return Value::integer(ctx.t_branch);
-    case PvId::ReplyCode:
-      return ctx.t_reply_code ? Value::integer(ctx.t_reply_code) : Value::null();
-    case PvId::MsgLen:
-      return m ? Value::integer(int64_t(m->message().size())) : Value::null();
-    case PvId::Time:
-      return Value::integer(int64_t(std::time(nullptr)));  // slow path: only when a script asks
-    case PvId::Dollar:
-      return Value::string("$");
-    default:
-      return Value::null();
-  }
-}
-
-void Vm::store_pv(const Context& ctx, VmState& st, PvId id, Value v) {
-  switch (id) {
-    case PvId::RUri:
-      st.new_ruri = to_text(st, v);
-      if (ctx.edits) (void)ctx.edits->set_request_uri(st.new_ruri);
-      return;
-    case PvId::DstUri:
-      st.dst_uri = v.is_null() ? std::string_view() : to_text(st, v);
-      return;
-    case PvId::RUser:
-    case PvId::RHost:
-    case PvId::RPort: {
-      const sip::Message* m = ctx.msg;
-      const std::string_view ruri = !st.new_ruri.empty()   ? st.new_ruri
-                                    : m && m->is_request() ? m->request_uri()
-                                                           : "";
-      const std::string_view next = with_uri_part(st, ruri, id, v.is_null() ? "" : to_text(st, v));
-      if (!next.empty())
-        store_pv(ctx, st, PvId::RUri, Value::string(next));
-      else if (!st.error)
-        host_.log(-1, "the Request-URI is not a SIP URI this part can be set in");
-      return;
-    }
-    case PvId::FromUri:
-    case PvId::ToUri:
-    case PvId::FromUser:
-    case PvId::FromHost:
-    case PvId::ToUser:
-    case PvId::ToHost: {
-      const bool from = id == PvId::FromUri || id == PvId::FromUser || id == PvId::FromHost;
-      const sip::HeaderId h = from ? sip::HeaderId::From : sip::HeaderId::To;
-      std::string_view next = v.is_null() ? std::string_view() : to_text(st, v);
-      if (id != PvId::FromUri && id != PvId::ToUri) {
-        const Value current = load_pv(ctx, st, from ? PvId::FromUri : PvId::ToUri, {});
-        next = current.is_null() ? std::string_view() : with_uri_part(st, current.s, id, next);
-      }
-      if (next.empty() || (ctx.edits && !ctx.edits->set_address_uri(h, next))) {
-        host_.log(-1, "the From/To address could not be rewritten");
-        return;
-      }
-      (from ? st.new_from_uri : st.new_to_uri) = next;
-      return;
-    }
-    case PvId::MsgFlags:
-      st.msg_flags = uint32_t(to_int(v));
-      return;
-    case PvId::BranchFlags:
-      st.branch_flags = uint32_t(to_int(v));
-      return;
-    case PvId::ScriptFlags:
-      st.script_flags = uint32_t(to_int(v));
-      return;
-    default:
-      host_.log(-1, "assignment to this pseudo-variable is not supported yet");
-      return;
-  }
-}
 
 Vm::~Vm() { release_regexes(); }
 
@@ -468,7 +214,7 @@ RunStatus Vm::run(const config::Program& program, int route_index, const Context
   // A message's run starts clean: script variables live for one run (as the tutorial says of $var), and
   // the arena their strings sit in is reused. Only the slots this program uses are cleared.
   std::fill_n(st.vars.begin(), std::min(program.var_names.size(), st.vars.size()), Value::null());
-  std::fill_n(st.avps.begin(), std::min(program.avp_names.size(), st.avps.size()), Value::null());
+  st.avp_count = 0;
   st.arena_used = 0;
   if (!ctx.avp_snapshot.empty()) restore_avps(st, ctx.avp_snapshot);
   st.retcode = 1;
@@ -603,25 +349,43 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         break;
       }
       case Op::LoadAvp:
-        push(in.a < VmState::kVars ? st.avps[in.a] : Value::null());
+        push(avp_get(st, in.a, 0));
         break;
-      case Op::StoreAvp: {
-        const Value v = pop();
-        if (in.a < VmState::kVars) st.avps[in.a] = v;
+      case Op::StoreAvp:
+        store_avp(st, in.a, in.b, pop());
         break;
-      }
       case Op::LoadPv:
         push(load_pv(ctx, st, PvId(in.a), p.strings[in.b]));
         break;
       case Op::StorePv:
         store_pv(ctx, st, PvId(in.a), pop());
         break;
+      case Op::LoadPvx:
+        push(load(ctx, st, p.pvars[in.a]));
+        break;
+      case Op::StorePvx:
+        store_indexed(ctx, st, p.pvars[in.a], in.b, pop());
+        break;
       case Op::LoadName:
         push(load_name(ctx, st, config::NameId(in.a)));
         break;
       case Op::Transform:
-        push(transform(st, p.transforms[in.a], pop()));
+        push(apply(ctx, st, p.transforms[in.a], pop()));
         break;
+      case Op::Format:
+        push(Value::string(format(ctx, st, p.formats[in.a])));
+        break;
+      case Op::ForNext: {
+        const int64_t n = in.b < VmState::kVars ? to_int(st.vars[in.b]) : 0;
+        const Value v = load_at(ctx, st, p.pvars[in.a], n);
+        if (v.is_null()) {
+          st.pc = uint32_t(in.imm);
+          break;
+        }
+        if (in.b < VmState::kVars) st.vars[in.b] = Value::integer(n + 1);
+        push(v);
+        break;
+      }
       case Op::Not:
         push(Value::integer(!truthy(pop())));
         break;
@@ -688,6 +452,17 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
       case Op::BitXor: {
         const Value b = pop(), a = pop();
         push(Value::integer(to_int(a) ^ to_int(b)));
+        break;
+      }
+      case Op::ShiftLeft:
+      case Op::ShiftRight: {
+        const int64_t b = to_int(pop()), a = to_int(pop());
+        if (b < 0 || b > 63) {
+          host_.log(-1, "a shift by less than 0 or more than 63 bits in the script; the result is 0");
+          push(Value::integer(0));
+        } else {
+          push(Value::integer(in.op == Op::ShiftLeft ? int64_t(uint64_t(a) << b) : a >> b));
+        }
         break;
       }
       case Op::Eq: {
@@ -767,14 +542,19 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
           host_.log(-1, "script stopped: sub-routes nested more than 32 deep");
           return RunStatus::Exit;
         }
+        st.frame_base[st.depth] = uint16_t(st.sp - in.b);  // its $param(1..b) stay on the stack
+        st.frame_argc[st.depth] = uint8_t(in.b);
         st.calls[st.depth++] = st.pc;
         st.pc = p.routes[in.a].entry;
         break;
       case Op::Return: {
         const Value v = pop();
-        st.retcode = to_int(v);
+        // return(n); a value that is not a number returns 1, and no value -1 (OpenSIPS's action.c).
+        st.retcode = v.is_null() ? -1 : v.kind == Value::Kind::Int ? v.i : to_int(v);
         if (st.depth == 0) return RunStatus::Exit;  // return in a top route ends it
-        st.pc = st.calls[--st.depth];
+        --st.depth;
+        st.sp = st.frame_base[st.depth];
+        st.pc = st.calls[st.depth];
         push(Value::integer(st.retcode));
         break;
       }

@@ -122,7 +122,18 @@ struct VmState {
   std::array<uint32_t, kCalls> calls{};
   uint16_t depth = 0;
   std::array<Value, kVars> vars{};
-  std::array<Value, kVars> avps{};
+  // AVPs: each name a stack of values (the newest read first, as OpenSIPS keeps them), the run's values
+  // all in one array in the order they were added. avp_*() below read and change them.
+  static constexpr size_t kAvpValues = 64;
+  struct AvpValue {
+    uint16_t slot = 0;
+    Value v;
+  };
+  std::array<AvpValue, kAvpValues> avps{};
+  uint16_t avp_count = 0;
+  // Route parameters ($param(n)): for each sub-route call, where its arguments start on the stack.
+  std::array<uint16_t, kCalls> frame_base{};
+  std::array<uint8_t, kCalls> frame_argc{};
   int64_t retcode = 1;
   uint32_t msg_flags = 0, branch_flags = 0, script_flags = 0;
   std::string_view dst_uri;                   // $du
@@ -190,9 +201,20 @@ class Vm {
   // Reads and writes of pseudo-variables the engine implements (function bodies use them too).
   Value load_pv(const Context& ctx, VmState& st, config::PvId id, std::string_view arg);
   void store_pv(const Context& ctx, VmState& st, config::PvId id, Value v);
+  // A compiled read: the value its index picks (all of them joined for [*]), then its transformations.
+  Value load(const Context& ctx, VmState& st, const config::PvCode& pv);
+  // Value number `n` of a pseudo-variable that has several (AVP values, header fields): what
+  // `$(pv[n])` reads. Null past the last.
+  Value load_at(const Context& ctx, VmState& st, const config::PvCode& pv, int64_t n);
+  // A transformation over `in`, its pseudo-variable arguments read now.
+  Value apply(const Context& ctx, VmState& st, const config::TransformCode& t, const Value& in);
+  // A compiled string with pseudo-variables, formatted into the arena.
+  std::string_view format(const Context& ctx, VmState& st, const config::FormatCode& f);
 
  private:
   RunStatus execute(const Context& ctx, VmState& st);
+  void store_avp(VmState& st, uint16_t slot, uint16_t mode, Value v);
+  void store_indexed(const Context& ctx, VmState& st, const config::PvCode& pv, uint16_t mode, Value v);
   bool call_function(const Context& ctx, VmState& st, const config::Instr& in, RunStatus& out);
 
   bool match_const(uint16_t index, std::string_view subject);
@@ -220,11 +242,26 @@ std::string_view rebased(std::string_view s, std::string_view from, const char* 
 // The run's AVPs as bytes, for a transaction to keep until its failure_route (Context::avp_snapshot gives
 // them back). Returns the size written, or 0 when they do not fit in `cap` (none are kept then).
 size_t save_avps(const VmState& st, char* out, size_t cap);
+void restore_avps(VmState& st, std::string_view in);
+
+// A run's AVPs by slot (Program::avp_names). Value `n` counts from the newest (0) towards the oldest; a
+// negative `n` counts from the oldest (-1). Null when there is no such value.
+Value avp_get(const VmState& st, uint16_t slot, int64_t n = 0);
+size_t avp_values(const VmState& st, uint16_t slot);
+// Adds a value on top (`=`). False when the run holds kAvpValues already (st.error is set).
+bool avp_push(VmState& st, uint16_t slot, Value v);
+// Replaces value `n`; false when there is none.
+bool avp_replace(VmState& st, uint16_t slot, int64_t n, Value v);
+// Removes value `n`, or every value of the slot.
+void avp_remove(VmState& st, uint16_t slot, int64_t n);
+void avp_clear(VmState& st, uint16_t slot);
 
 // Helpers shared by the engine's pieces.
 std::string_view to_text(VmState& st, const Value& v);  // ints are printed into the arena
+void append_text(VmState& st, const Value& v);          // a value's text at the arena's end ("<null>")
 bool truthy(const Value& v);
-Value transform(VmState& st, const config::TransformCode& t, const Value& in);
+int64_t to_int(const Value& v);
+
 std::string_view arena_copy(VmState& st, std::string_view s);  // empty view (and st.error set) when full
 
 }  // namespace sipd::engine

@@ -118,12 +118,13 @@ TEST(engine, ScriptVariablesAndArithmetic) {
       kModules +
       "route {\n  $var(b)=1;\n  xlog(\"b=$var(b)\\n\");\n  $var(b)=\"1\";\n  xlog(\"b=$var(b)\\n\");\n"
       "  $var(b)=\"$fu\"+\"$tu\";\n  xlog(\"b=$var(b)\\n\");\n  $var(b)=1+2;\n  xlog(\"b=$var(b)\\n\");\n"
+      // OpenSIPS puts + - * / % on one level, left to right: (7 / 2 - 4) * 2 = -2.
       "  $var(c) = 17 % 5 | 8;\n  $var(d) = (12 & 10) ^ 1;\n  $var(e) = ~0;\n  $var(f) = 7 / 2 - 4 * 2;\n"
       "  xlog(\"c=$var(c) d=$var(d) e=$var(e) f=$var(f)\\n\");\n}\n");
   const std::string msg = request("INVITE");
   auto r = run(s, msg);
   EXPECT_EQ(r->host.logs,
-            (std::vector<std::string>{"b=1\n", "b=1\n", "b=$fu$tu\n", "b=3\n", "c=10 d=9 e=-1 f=-5\n"}));
+            (std::vector<std::string>{"b=1\n", "b=1\n", "b=$fu$tu\n", "b=3\n", "c=10 d=9 e=-1 f=-2\n"}));
 }
 
 TEST(engine, TutorialTransformations) {
@@ -132,13 +133,17 @@ TEST(engine, TutorialTransformations) {
                  "  $var(n) = \"hello\"{s.len};\n  $var(sub) = \"hello world\"{s.substr,6,5};\n"
                  "  $var(sel) = \"a|b|c\"{s.select,1,|};\n  $var(i) = \"42\"{s.int} + 1;\n"
                  "  xlog(\"$var(n) $var(sub) $var(sel) $var(i)\\n\");\n"
-                 "  xlog(\"$ru{uri.user} $ru{uri.host} $ru{uri.params} $(ru{uri.user}{s.len})\\n\");\n}\n");
+                 "  xlog(\"$(ru{uri.user}) $(ru{uri.host}) $(ru{uri.params}) $(ru{uri.user}{s.len})\\n\");\n"
+                 // In a string, braces after a bare name are text (transformations need $( )), as OpenSIPS
+                 // prints them.
+                 "  xlog(\"$rU{s.len}\\n\");\n}\n");
   const std::string msg = request("INVITE");
   auto r = run(s, msg);
-  ASSERT_EQ(r->host.logs.size(), 3u);
+  ASSERT_EQ(r->host.logs.size(), 4u);
   EXPECT_EQ(r->host.logs[0], "3\n");
   EXPECT_EQ(r->host.logs[1], "5 world b 43\n");
   EXPECT_EQ(r->host.logs[2], "bob 198.18.0.2 transport=udp 3\n");
+  EXPECT_EQ(r->host.logs[3], "bob{s.len}\n");
 }
 
 // The tutorial's switch over route[1]'s return values (with the braces the page lost put back).
