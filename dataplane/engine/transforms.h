@@ -6,7 +6,8 @@
 // Who calls: the engine (vm.cpp, natives.cpp), the transformation tests. Nothing is allocated: results
 // are views into the input or text written into the run's arena (VmState::arena). A transformation that
 // does not apply to its input (a URI one over something that is not a URI...) gives Value::null(), as
-// OpenSIPS's failed transformation gives no value.
+// OpenSIPS's failed transformation gives no value. {s.eval} also gives no value here: evaluating the
+// input as a format is the engine's, which computes it before calling this.
 #pragma once
 
 #include <span>
