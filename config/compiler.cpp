@@ -71,11 +71,63 @@ constexpr PvName kPvs[] = {
     {"T_branch_idx", PvId::BranchIdx},
     {"T_reply_code", PvId::ReplyCode},
     {"ml", PvId::MsgLen},
-    {"time", PvId::Time},
+    {"time", PvId::TimeFormat},
     {"Ts", PvId::Time},
     {"pid", PvId::Pid},
     {"pp", PvId::Pid},
     {"param", PvId::Param},
+    {"hdrcnt", PvId::HdrCount},
+    {"hdr_name", PvId::HdrName},
+    {"rP", PvId::RUriProto},
+    {"dd", PvId::DstHost},
+    {"dp", PvId::DstUriPort},
+    {"dP", PvId::DstProto},
+    {"ou", PvId::OrigUri},
+    {"ouri", PvId::OrigUri},
+    {"oU", PvId::OrigUser},
+    {"od", PvId::OrigHost},
+    {"op", PvId::OrigPort},
+    {"oP", PvId::OrigProto},
+    {"fn", PvId::FromName},
+    {"tn", PvId::ToName},
+    {"cl", PvId::ContentLength},
+    {"ct", PvId::Contact},
+    {"ct.fields", PvId::ContactFields},
+    {"cT", PvId::ContentType},
+    {"rb", PvId::Body},
+    {"mb", PvId::WholeMessage},
+    {"di", PvId::Diversion},
+    {"dir", PvId::DiversionReason},
+    {"dip", PvId::DiversionPrivacy},
+    {"ai", PvId::AssertedId},
+    {"pu", PvId::PreferredUri},
+    {"pU", PvId::PreferredUser},
+    {"pd", PvId::PreferredHost},
+    {"pn", PvId::PreferredName},
+    {"re", PvId::RemotePartyId},
+    {"rt", PvId::ReferTo},
+    {"path", PvId::Path},
+    {"au", PvId::AuthUser},
+    {"ad", PvId::AuthDomain},
+    {"aU", PvId::AuthUsername},
+    {"ar", PvId::AuthRealm},
+    {"an", PvId::AuthNonce},
+    {"adu", PvId::AuthUri},
+    {"af", PvId::AddressFamily},
+    {"mF", PvId::MsgFlagsHex},
+    {"bF", PvId::BranchFlagsHex},
+    {"sF", PvId::ScriptFlagsHex},
+    {"Tf", PvId::TimeText},
+    {"Tsm", PvId::TimeMicro},
+    {"TS", PvId::StartTime},
+    {"RANDOM", PvId::Random},
+    {"socket_in", PvId::SocketIn},
+    {"socket_out", PvId::SocketOut},
+    {"fs", PvId::ForcedSocket},
+    {"log_level", PvId::LogLevel},
+    {"xlog_level", PvId::XlogLevel},
+    {"C", PvId::Color},
+    {"msg.flag", PvId::MsgFlag},
 };
 
 struct NameEntry {
@@ -919,6 +971,19 @@ class Compiler {
 };
 
 }  // namespace
+
+bool pv_indexable(PvId id) {
+  switch (id) {
+    case PvId::Avp:
+    case PvId::Hdr:
+    case PvId::HdrName:
+    case PvId::Contact:
+    case PvId::ContactFields:
+      return true;
+    default:
+      return false;
+  }
+}
 
 PvId pv_id(std::string_view name) {
   for (const PvName& p : kPvs)

@@ -455,11 +455,14 @@ Token Lexer::lex_pvar(uint32_t begin) {
 }
 
 // A transformation is '{' lowercase-name '.' ... glued to the value before it: `$var(x){s.len}`.
+// (`{nameaddr.0.name}` and `{nameaddr.-1.uri}` carry a list index after the class; names are taken in
+// either case, as OpenSIPS takes them.)
 bool Lexer::at_transform() const {
   uint32_t i = pos_ + 1;
   const uint32_t name = i;
-  while (i < src_.size() && src_[i] >= 'a' && src_[i] <= 'z') ++i;
-  return i > name && i + 1 < src_.size() && src_[i] == '.' && is_alpha(src_[i + 1]);
+  while (i < src_.size() && is_alpha(src_[i])) ++i;
+  return i > name && i + 1 < src_.size() && src_[i] == '.' &&
+         (is_alpha(src_[i + 1]) || is_digit(src_[i + 1]) || src_[i + 1] == '-');
 }
 
 // The transformation's text up to its balancing '}' (an argument may hold `$(var(x){s.len})`).

@@ -122,7 +122,63 @@ enum class PvId : uint16_t {
   Var,    // $var(x): PvCode::slot
   Avp,    // $avp(x): PvCode::slot
   Param,  // $param(n): route parameters, 1-based
+  // Read by dataplane/engine/message_pvars.cpp.
+  HdrCount,          // $hdrcnt(name)
+  HdrName,           // $hdr_name[n]
+  RUriProto,         // $rP
+  DstHost,           // $dd
+  DstUriPort,        // $dp
+  DstProto,          // $dP
+  OrigUri,           // $ou $ouri
+  OrigUser,          // $oU
+  OrigHost,          // $od
+  OrigPort,          // $op
+  OrigProto,         // $oP
+  FromName,          // $fn
+  ToName,            // $tn
+  ContentLength,     // $cl
+  Contact,           // $ct, $(ct[n])
+  ContactFields,     // $ct.fields(uri|name|q|expires|methods|received|params), [n]
+  ContentType,       // $cT
+  Body,              // $rb
+  WholeMessage,      // $mb
+  Diversion,         // $di
+  DiversionReason,   // $dir
+  DiversionPrivacy,  // $dip
+  AssertedId,        // $ai
+  PreferredUri,      // $pu
+  PreferredUser,     // $pU
+  PreferredHost,     // $pd
+  PreferredName,     // $pn
+  RemotePartyId,     // $re
+  ReferTo,           // $rt
+  Path,              // $path
+  AuthUser,          // $au: the user part of the credentials' username
+  AuthDomain,        // $ad
+  AuthUsername,      // $aU: the whole username
+  AuthRealm,         // $ar
+  AuthNonce,         // $an
+  AuthUri,           // $adu
+  AddressFamily,     // $af
+  MsgFlagsHex,       // $mF
+  BranchFlagsHex,    // $bF
+  ScriptFlagsHex,    // $sF
+  TimeFormat,        // $time(strftime format)
+  TimeText,          // $Tf
+  TimeMicro,         // $Tsm
+  StartTime,         // $TS
+  Random,            // $RANDOM
+  SocketIn,          // $socket_in, $socket_in(field)
+  SocketOut,         // $socket_out, $socket_out(field)
+  ForcedSocket,      // $fs
+  LogLevel,          // $log_level
+  XlogLevel,         // $xlog_level
+  Color,             // $C(xy)
+  MsgFlag,           // $msg.flag(name)
 };
+
+// Pseudo-variables with several values, one per index ($(avp(x)[1]), $(hdr(Via)[-1]), $(ct[0])...).
+bool pv_indexable(PvId id);
 
 // Core keywords used as values that are not message fields (those — method, uri, from_uri, src_ip... —
 // compile to the pseudo-variable they name).

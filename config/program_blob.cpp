@@ -318,7 +318,7 @@ std::string deserialize_program(std::string_view blob, Program& out) {
     if (!r.num(id) || !r.num(c.slot) || !r.num(c.arg) || !r.num(index) || !r.num(c.number) ||
         !r.num(c.index_pvar) || !r.count(m))
       return "truncated pseudo-variables";
-    if (id > uint16_t(PvId::Param) || index > uint8_t(PvCode::Index::Var)) return "unknown pseudo-variable";
+    if (id > uint16_t(PvId::MsgFlag) || index > uint8_t(PvCode::Index::Var)) return "unknown pseudo-variable";
     c.id = PvId(id);
     c.index = PvCode::Index(index);
     c.transforms.resize(m);

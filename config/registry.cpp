@@ -181,6 +181,7 @@ uint64_t registry_hash() {
   for (const PVarSpec& p : r.pvars) {
     h.str(p.name);
     h.num(p.takes_arg ? 1 : 0);
+    h.num(p.arg_optional ? 1 : 0);
     h.num(p.writable ? 1 : 0);
     h.str(p.module);
   }

@@ -103,10 +103,11 @@ struct ModuleSpec {
 };
 
 struct PVarSpec {
-  std::string_view name;    // without '$' and arguments: "ru", "var", "avp", "hdr", "T_branch_idx"
-  bool takes_arg = false;   // $var(x), $avp(x), $hdr(Name)
-  bool writable = false;    // may be assigned to
-  std::string_view module;  // "core" or the module that provides it ("tm" for $T_branch_idx)
+  std::string_view name;      // without '$' and arguments: "ru", "var", "avp", "hdr", "T_branch_idx"
+  bool takes_arg = false;     // $var(x), $avp(x), $hdr(Name)
+  bool writable = false;      // may be assigned to
+  std::string_view module;    // "core" or the module that provides it ("tm" for $T_branch_idx)
+  bool arg_optional = false;  // $socket_in and $socket_in(ip), $branch and $branch(uri)
 };
 
 struct Registry {

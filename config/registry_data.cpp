@@ -636,7 +636,7 @@ constexpr PVarSpec kPVars[] = {
     {"bF", false, false, "core"},      {"sf", false, false, "core"},     {"sF", false, false, "core"},
     {"br", false, true, "core"},       {"bR", false, false, "core"},
     // 3.x: $branch (assigning adds a branch), $branch.fields(name), $branch.flag(name).
-    {"branch", false, true, "core"},   {"branch.fields", true, true, "core"}, {"branch.flag", true, true, "core"},
+    {"branch", true, true, "core", true},   {"branch.fields", true, true, "core"}, {"branch.flag", true, true, "core"},
     // Script state, time, process.
     {"retcode", false, false, "core"}, {"rc", false, false, "core"},     {"param", true, false, "core"},
     {"argv", true, false, "core"},     {"time", true, false, "core"},    {"Tf", false, false, "core"},
@@ -645,7 +645,12 @@ constexpr PVarSpec kPVars[] = {
     // Not an OpenSIPS name: DESIGN.md spells the process id so; $pp is OpenSIPS's.
     {"pid", false, false, "core"},
     {"log_level", false, true, "core"}, {"cfg_line", false, false, "core"}, {"cfg_file", false, false, "core"},
-    {"C", true, false, "core"},
+    {"C", true, false, "core"},         {"xlog_level", false, true, "core"},
+    // 3.x: the receiving and sending sockets, $socket_in(ip|port|proto|advertised_ip|advertised_port|tag|
+    // anycast|af); contacts one by one; message flags by name; header names by position.
+    {"socket_in", true, false, "core", true}, {"socket_out", true, true, "core", true},
+    {"ct.fields", true, false, "core"},       {"msg.flag", true, true, "core"},
+    {"hdr_name", false, false, "core"},
     // Error information.
     {"err.class", false, false, "core"}, {"err.level", false, false, "core"},
     {"err.info", false, false, "core"},  {"err.rcode", false, false, "core"},
@@ -654,6 +659,7 @@ constexpr PVarSpec kPVars[] = {
     {"T_branch_idx", false, false, "tm"},     {"T_reply_code", false, false, "tm"},
     {"T_ruri", false, false, "tm"},           {"T_id", false, false, "tm"},
     {"T_fr_timeout", false, true, "tm"},      {"T_fr_inv_timeout", false, true, "tm"},
+    {"T_branch_last_reply_code", false, false, "tm"},
     {"bavp", true, true, "tm"},               {"sig_local_totag", false, false, "signaling"},
     {"acc_extra", true, true, "acc"},         {"RANDOM", false, false, "cfgutils"},
     {"shv", true, true, "cfgutils"},

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "dataplane/engine/message_pvars.h"
 #include "dataplane/engine/natives.h"
 #include "dataplane/engine/transforms.h"
 #include "dataplane/engine/vm.h"
@@ -302,8 +303,10 @@ Value Vm::load_pv(const Context& ctx, VmState& st, PvId id, std::string_view arg
     case PvId::Var:
     case PvId::Avp:
       return Value::null();  // read through load(), which knows their slots
+    case PvId::Other:
+      return Value::null();  // the checker refuses a pseudo-variable with no accessor
     default:
-      return Value::null();
+      return load_message_pv(*this, ctx, st, id, arg, 0);
   }
 }
 
@@ -446,6 +449,10 @@ Value Vm::load_at(const Context& ctx, VmState& st, const config::PvCode& pv, int
       return avp_get(st, pv.slot, n);
     case PvId::Hdr:
       return header_at(ctx.msg, p.strings[pv.arg], n);
+    case PvId::HdrName:
+    case PvId::Contact:
+    case PvId::ContactFields:
+      return load_message_pv(*this, ctx, st, pv.id, p.strings[pv.arg], n);
     default:  // a single value: index 0 (or -1) is it
       return n == 0 || n == -1 ? load_pv(ctx, st, pv.id, p.strings[pv.arg]) : Value::null();
   }

@@ -54,6 +54,7 @@ struct Context {
   int16_t t_branch = 0;
   uint32_t initial_msg_flags = 0;
   std::string_view avp_snapshot;  // AVPs a transaction kept (save_avps), restored when the run starts
+  int8_t log_level = 3;           // $log_level: the worker's level now (L_ALERT -3 ... L_DBG 4)
 };
 
 struct VmState;
@@ -65,6 +66,8 @@ class Host {
   virtual ~Host() = default;
   // log()/xlog(): level as in OpenSIPS (L_ALERT -3 ... L_DBG 4); text fully formatted.
   virtual void log(int level, std::string_view text) = 0;
+  // $log_level = n: the worker's log level from now on (NULL: back to the configured one, given as -128).
+  virtual void set_log_level(int level) { (void)level; }
   // Every function the script called, with its arguments and what it returned (kSuspend when it
   // suspended); only while the Vm traces (sipctl config test).
   virtual void traced(const config::FunctionSpec& fn, std::span<const Value> args, int64_t result,
