@@ -1,10 +1,15 @@
 #include "config/checker.h"
 
+#include <regex.h>
+
+#include <algorithm>
 #include <map>
 #include <set>
+#include <span>
 
 #include "config/parser.h"
 #include "config/program.h"
+#include "config/pvar.h"
 #include "config/registry.h"
 
 namespace sipd::config {
@@ -26,6 +31,12 @@ uint16_t mask_of(RouteKind k) {
       return kRouteLocal;
     case RouteKind::Error:
       return kRouteError;
+    case RouteKind::Startup:
+      return kRouteStartup;
+    case RouteKind::Timer:
+      return kRouteTimer;
+    case RouteKind::Event:
+      return kRouteEvent;
   }
   return kRouteAny;
 }
@@ -154,38 +165,51 @@ class Checker {
       diags_.notice(
           file_.pos(m.offset),
           "module '" + base + "' is accepted and has no effect in this build: " + std::string(spec->missing));
-    if (loaded_.insert(base).second) summary_.modules.push_back(base);
+    if (loaded_.insert(base).second) {
+      summary_.modules.push_back(base);
+      loaded_order_.push_back(base);
+    }
   }
 
+  // modparam("tm", ...), or for several modules at once, modparam("auth_db|usrloc", ...): the name is a
+  // regular expression over the modules loaded so far, as OpenSIPS reads it.
   void mod_param(const ModParam& p) {
-    const std::string base = module_base(p.module);
-    if (!find_module(base)) {
-      error(p.offset, "modparam for unknown module '" + base + "'");
+    const std::vector<std::string> targets = modules_matching(p.module, loaded_order_);
+    if (targets.empty()) {
+      const std::string base = module_base(p.module);
+      if (!find_module(base))
+        error(p.offset, "modparam for unknown module '" + base + "'");
+      else
+        error(p.offset,
+              "modparam for module '" + base + "', which is not loaded (add loadmodule \"" + base + ".so\")");
       return;
     }
-    if (!loaded_.count(base)) {
-      error(p.offset,
-            "modparam for module '" + base + "', which is not loaded (add loadmodule \"" + base + ".so\")");
-      return;
-    }
-    const ModParamSpec* spec = find_modparam(base, p.param);
-    if (!spec) {
-      std::vector<std::string_view> names;
-      for (const ModParamSpec& s : registry().modparams) {
-        if (s.module != base) continue;
-        names.push_back(s.name);
-        if (!s.alias.empty()) names.push_back(s.alias);
+    for (const std::string& base : targets) {
+      const ModParamSpec* spec = find_modparam(base, p.param);
+      if (!spec) {
+        if (targets.size() > 1) continue;  // modparam("a|b", x, ...) sets x where it exists
+        std::vector<std::string_view> names;
+        for (const ModParamSpec& s : registry().modparams) {
+          if (s.module != base) continue;
+          names.push_back(s.name);
+          if (!s.alias.empty()) names.push_back(s.alias);
+        }
+        error(p.offset,
+              "module '" + base + "' has no parameter '" + p.param + "'" + did_you_mean(p.param, names));
+        return;
       }
-      error(p.offset,
-            "module '" + base + "' has no parameter '" + p.param + "'" + did_you_mean(p.param, names));
+      if (!p.value) return;
+      const bool is_int = p.value->kind == ExprKind::Int || p.value->kind == ExprKind::Unary;
+      if (spec->type == ValueType::Int && !is_int)
+        error(p.value->offset, "modparam '" + p.param + "' of '" + base + "' takes a number");
+      if (spec->type == ValueType::String && is_int)
+        error(p.value->offset, "modparam '" + p.param + "' of '" + base + "' takes a quoted string");
       return;
     }
-    if (!p.value) return;
-    const bool is_int = p.value->kind == ExprKind::Int || p.value->kind == ExprKind::Unary;
-    if (spec->type == ValueType::Int && !is_int)
-      error(p.value->offset, "modparam '" + p.param + "' of '" + base + "' takes a number");
-    if (spec->type == ValueType::String && is_int)
-      error(p.value->offset, "modparam '" + p.param + "' of '" + base + "' takes a quoted string");
+    bool any = false;
+    for (const std::string& base : targets) any |= find_modparam(base, p.param) != nullptr;
+    if (!any)
+      error(p.offset, "none of the modules '" + p.module + "' names has a parameter '" + p.param + "'");
   }
 
   // ---- routes ----
@@ -202,7 +226,27 @@ class Checker {
         continue;
       }
       summary_.routes.push_back(route_label(r));
+      if (r.kind == RouteKind::Timer && r.interval == 0)
+        error(r.offset, "timer_route[" + r.name + "] needs an interval of at least 1 second");
+      if (r.kind == RouteKind::Event) event_route(r);
     }
+  }
+
+  void event_route(const Route& r) {
+    const EventSpec* ev = find_event(r.name);
+    if (!ev) {
+      std::vector<std::string_view> names;
+      for (const EventSpec& e : registry().events) names.push_back(e.name);
+      error(r.offset, "unknown event '" + r.name + "'" + did_you_mean(r.name, names));
+      return;
+    }
+    if (!r.mode.empty() && r.mode != "sync" && r.mode != "async")
+      error(r.offset, "event_route[" + r.name + ", " + r.mode + "]: the mode is sync or async");
+    if (!ev->raised)
+      diags_.notice(file_.pos(r.offset), "event_route[" + r.name +
+                                             "] is accepted and never runs: sipd does not "
+                                             "raise " +
+                                             r.name + " in this build");
   }
 
   // A sub-route runs in the route types of the routes that call it, transitively.
@@ -241,6 +285,8 @@ class Checker {
     if (!e) return;
     if (e->kind == ExprKind::Call && e->text == "route" && !e->args.empty())
       out.push_back(literal_text(*e->args[0]));
+    if (e->kind == ExprKind::Call && e->text == "async" && e->args.size() > 1)  // its resume route
+      out.push_back(literal_text(*e->args[1]));
     for (const ExprPtr& a : e->args) calls_in_expr(a.get(), out);
   }
 
@@ -261,11 +307,10 @@ class Checker {
   void statement(const Stmt& s, int switch_depth, int loop_depth) {
     switch (s.kind) {
       case StmtKind::Break:
-        if (switch_depth == 0 && loop_depth == 0) error(s.offset, "'break' outside a switch or while");
+        if (switch_depth == 0 && loop_depth == 0) error(s.offset, "'break' outside a switch, while or for");
         return;
       case StmtKind::Assign:
-        assign_target(*s.target);
-        expr(*s.expr);
+        assign(s);
         return;
       case StmtKind::If:
         expr(*s.expr);
@@ -274,6 +319,10 @@ class Checker {
         return;
       case StmtKind::While:
         expr(*s.expr);
+        statements(s.body, switch_depth, loop_depth + 1);
+        return;
+      case StmtKind::ForEach:
+        for_each(s);
         statements(s.body, switch_depth, loop_depth + 1);
         return;
       case StmtKind::Switch:
@@ -296,50 +345,177 @@ class Checker {
     }
   }
 
-  void assign_target(const Expr& e) {
-    if (e.kind != ExprKind::PVar) return;  // the parser reported it
-    const PvarRef n = split_pvar(e.text);
-    const PVarSpec* spec = pvar(e);
-    if (spec && !spec->writable) error(e.offset, "$" + n.name + " cannot be assigned to");
+  // x = v, x := v, x += v...: x must be writable; an index ($(avp(x)[1]) = v) and `:=` are for AVPs.
+  void assign(const Stmt& s) {
+    expr(*s.expr);
+    const Expr& t = *s.target;
+    if (t.kind != ExprKind::PVar) return;  // the parser reported it
+    PvRef r;
+    const PVarSpec* spec = pvar(t.text, t.offset, &r);
+    if (!spec) return;
+    if (!spec->writable) {
+      error(t.offset, "$" + r.name + " cannot be assigned to");
+      return;
+    }
+    if (!t.transforms.empty() || !r.transforms.empty())
+      error(t.offset, "a transformation cannot be assigned to: assign to $" + r.name + " itself");
+    const bool avp = r.name == "avp";
+    if (r.index != PvRef::Index::None && !avp) error(t.offset, "only an AVP's values are assigned by index");
+    if (s.op == Tok::ColonAssign && !avp && s.expr->kind == ExprKind::Name && s.expr->text == "NULL")
+      error(s.offset, "':= NULL' deletes an AVP's values; for $" + r.name + " write '= NULL'");
+    if (pv_id(r.name) == PvId::Other && r.name != "var" && r.name != "avp")
+      unimplemented(t.offset, "assignment to $" + r.name + " has no implementation in this build");
+    else if (r.name != "var" && r.name != "avp" && !writable_here(pv_id(r.name)))
+      unimplemented(t.offset, "assignment to $" + r.name + " has no implementation in this build");
   }
 
-  const PVarSpec* pvar(const Expr& e) {
-    if (e.text == "$$") return nullptr;
-    const PvarRef n = split_pvar(e.text);
-    const PVarSpec* spec = find_pvar(n.name);
+  // The pseudo-variables the engine can write (Vm::store_pv).
+  static bool writable_here(PvId id) {
+    switch (id) {
+      case PvId::RUri:
+      case PvId::RUser:
+      case PvId::RHost:
+      case PvId::RPort:
+      case PvId::DstUri:
+      case PvId::FromUri:
+      case PvId::FromUser:
+      case PvId::FromHost:
+      case PvId::ToUri:
+      case PvId::ToUser:
+      case PvId::ToHost:
+      case PvId::MsgFlags:
+      case PvId::BranchFlags:
+      case PvId::ScriptFlags:
+      case PvId::LogLevel:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // for ($var(x) in $(avp(y)[*])): a script variable takes each value of an indexed pseudo-variable.
+  void for_each(const Stmt& s) {
+    PvRef target, source;
+    if (const PVarSpec* t = pvar(s.target->text, s.target->offset, &target);
+        t && target.name != "var" && target.name != "avp")
+      error(s.target->offset, "a for loop's variable is a $var or an $avp, not $" + target.name);
+    if (s.expr->kind != ExprKind::PVar) {
+      error(s.expr->offset, "a for loop goes over the values of a pseudo-variable, e.g. $(avp(x)[*])");
+      return;
+    }
+    if (!pvar(s.expr->text, s.expr->offset, &source)) return;
+    if (source.index != PvRef::Index::All)
+      error(s.expr->offset, "a for loop needs all the values: write $(" + source.name +
+                                (source.has_arg ? "(" + source.arg + ")" : "") + "[*])");
+  }
+
+  // Checks one pseudo-variable as written (a token, or a reference inside a string); the spec, or null
+  // when it is unknown. `out` receives its parts.
+  const PVarSpec* pvar(std::string_view text, uint32_t offset, PvRef* out = nullptr) {
+    PvRef local;
+    PvRef& r = out ? *out : local;
+    std::string why;
+    if (!parse_pvar(text, r, why, known_pvar)) {
+      error(offset, why);
+      return nullptr;
+    }
+    if (r.name == "$") return nullptr;
+    const PVarSpec* spec = find_pvar(r.name);
     if (!spec) {
       std::vector<std::string_view> names;
       for (const PVarSpec& s : registry().pvars) names.push_back(s.name);
-      error(e.offset, "unknown pseudo-variable '$" + n.name + "'" + did_you_mean(n.name, names));
+      error(offset, "unknown pseudo-variable '$" + r.name + "'" + did_you_mean(r.name, names));
       return nullptr;
     }
-    if (spec->takes_arg && (!n.has_arg || n.arg.empty()))
-      error(e.offset, "$" + n.name + " needs a name in parentheses, e.g. $" + n.name + "(x)");
-    if (!spec->takes_arg && n.has_arg) error(e.offset, "$" + n.name + " takes no argument");
+    if (spec->takes_arg && !spec->arg_optional && (!r.has_arg || r.arg.empty()))
+      error(offset, "$" + r.name + " needs a name in parentheses, e.g. $" + r.name + "(x)");
+    if (!spec->takes_arg && r.has_arg) error(offset, "$" + r.name + " takes no argument");
+    const PvId id = r.name == "var" ? PvId::Var : r.name == "avp" ? PvId::Avp : pv_id(r.name);
+    if (id == PvId::Other) {
+      unimplemented(
+          offset, "$" + r.name + " (" + std::string(spec->module) + ") has no implementation in this build");
+      return spec;
+    }
+    if (r.index != PvRef::Index::None && !pv_indexable(id))
+      error(offset, "$" + r.name + " has one value: it takes no index");
+    if (r.index == PvRef::Index::Var) pvar(r.index_pv, offset);
+    for (const std::string& t : r.transforms) transform(t, offset);
     return spec;
   }
 
+  static bool known_pvar(std::string_view name) { return find_pvar(name) != nullptr; }
+
+  void transform(const std::string& text, uint32_t offset) {
+    TransformCode code;
+    std::string why;
+    if (!parse_transform(text, code, why)) {
+      error(offset, why);
+      return;
+    }
+    if (code.id == TransformId::SEval)
+      unimplemented(offset,
+                    "{s.eval} has no implementation in this build: sipd compiles every format "
+                    "before the first packet, and this one is made at run time");
+    for (const TransformArg& a : code.args)
+      if (a.is_pvar) pvar(a.text, offset);
+  }
+
   void transforms(const Expr& e) {
-    for (const std::string& t : e.transforms) {
-      TransformCode code;
-      std::string why;
-      if (!parse_transform(t, code, why)) error(e.offset, why);
+    for (const std::string& t : e.transforms) transform(t, e.offset);
+  }
+
+  // A string that is formatted when it is used: every pseudo-variable in it is checked where it stands.
+  void format(const Expr& e) {
+    std::vector<FormatPiece> pieces;
+    std::string why;
+    size_t at = 0;
+    if (!split_format(e.text, pieces, why, at, known_pvar)) {
+      error(inside(e, at), why);
+      return;
+    }
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      const FormatPiece& p = pieces[i];
+      if (!p.is_pvar) continue;
+      const uint32_t where = inside(e, p.offset);
+      pvar(p.text, where);
+      // "$rU{s.len}" prints the user and then "{s.len}": OpenSIPS takes transformations only in $( ).
+      if (p.text[1] != '(' && i + 1 < pieces.size() && !pieces[i + 1].is_pvar &&
+          pieces[i + 1].text.starts_with("{") && pieces[i + 1].text.find('.') != std::string::npos)
+        diags_.warning(file_.pos(where), "in a string, '" +
+                                             pieces[i + 1].text.substr(0, pieces[i + 1].text.find('}') + 1) +
+                                             "' after " + p.text + " is text; write $(" + p.text.substr(1) +
+                                             pieces[i + 1].text.substr(0, pieces[i + 1].text.find('}') + 1) +
+                                             ") to transform it");
     }
   }
 
-  static std::string count_text(unsigned lo, unsigned hi) {
-    return lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi);
+  // The offset in the source of character `index` of string literal `e` (escapes and line continuations
+  // taken into account, so a caret lands under the '$' the operator wrote).
+  uint32_t inside(const Expr& e, size_t index) const {
+    const std::string_view raw = file_.text_from(e.offset);
+    if (raw.empty() || (raw[0] != '"' && raw[0] != '\'')) return e.offset;
+    const bool escapes = raw[0] == '"';
+    size_t r = 1;
+    for (size_t decoded = 0; decoded < index && r < raw.size() && raw[r] != raw[0]; ++decoded) {
+      if (escapes && raw[r] == '\\' && r + 1 < raw.size()) {
+        r += raw[r + 1] == 'x' ? 4 : 2;
+        continue;
+      }
+      ++r;
+    }
+    return e.offset + uint32_t(r);
   }
 
   void expr(const Expr& e) {
     switch (e.kind) {
+      case ExprKind::Null:
       case ExprKind::Int:
         return;
       case ExprKind::String:
         transforms(e);
         return;
       case ExprKind::PVar:
-        pvar(e);
+        pvar(e.text, e.offset);
         transforms(e);
         return;
       case ExprKind::Name:
@@ -353,7 +529,7 @@ class Checker {
       case ExprKind::Binary:
         for (const ExprPtr& a : e.args) expr(*a);
         if (e.kind == ExprKind::Binary && (e.op == Tok::Match || e.op == Tok::NoMatch) &&
-            e.args[1]->kind == ExprKind::String && e.args[1]->text.find('$') == std::string::npos) {
+            e.args[1]->kind == ExprKind::String && e.args[1]->transforms.empty()) {
           const std::string why = regex_error(e.args[1]->text);
           if (!why.empty()) error(e.args[1]->offset, "regular expression does not compile: " + why);
         }
@@ -365,11 +541,22 @@ class Checker {
   }
 
   void call(const Expr& e) {
+    if (e.text == "async" || e.text == "launch") return async_call(e);
     const FunctionSpec* fn = find_function(e.text);
     for (size_t i = 0; i < e.args.size(); ++i) {
-      // route(relay): a bare route name is not an expression to resolve.
-      const bool route_name = fn && i < fn->args.size() && fn->args[i] == ArgType::Route;
-      if (!(route_name && e.args[i]->kind == ExprKind::Name)) expr(*e.args[i]);
+      const ArgType type = fn && i < fn->args.size() ? fn->args[i] : ArgType::Any;
+      const Expr& a = *e.args[i];
+      // Bare words that name a route or a flag, and names of variables (avp_delete("$avp(x)")), are not
+      // expressions to resolve; strings the call formats are checked piece by piece.
+      if ((type == ArgType::Route || type == ArgType::Flag) && a.kind == ExprKind::Name) continue;
+      if (type == ArgType::PVar && a.kind == ExprKind::String) continue;
+      if (fn && a.kind == ExprKind::String && has_pvars(a.text) && formats(type)) {
+        format(a);
+        transforms(a);
+        continue;
+      }
+      if (fn && fn->name == "xlog" && i == 0 && e.args.size() == 2 && a.kind == ExprKind::Name) continue;
+      expr(a);
     }
     if (!fn) {
       std::vector<std::string_view> names;
@@ -390,7 +577,86 @@ class Checker {
     if (!(fn->routes & context_))
       error(e.offset, e.text + "() cannot be used in " + route_mask_names(context_ & ~fn->routes) +
                           " (allowed in " + route_mask_names(fn->routes) + ")");
-    for (size_t i = 0; i < n && i < fn->args.size(); ++i) argument(e, i, fn->args[i]);
+    for (size_t i = 0; i < n && i < fn->args.size(); ++i) {
+      if (e.args[i]->kind == ExprKind::Null) {
+        if (i < fn->min_args)
+          error(e.args[i]->offset,
+                "argument " + std::to_string(i + 1) + " of " + e.text + "() may not be left empty");
+        continue;
+      }
+      argument(e, i, fn->args[i]);
+    }
+    named_flags(e);
+  }
+
+  // Argument types the call formats (pseudo-variables inside the string are read when it runs).
+  static bool formats(ArgType t) {
+    return t == ArgType::Any || t == ArgType::String || t == ArgType::Int || t == ArgType::Reply;
+  }
+
+  // async(f(...), resume_route[, timeout]): f must be able to suspend; the route continues in resume.
+  // launch(f(...)[, report_route[, param]]) runs f apart while the script goes on.
+  void async_call(const Expr& e) {
+    if (e.text == "launch") {
+      unimplemented(e.offset, "launch() has no implementation in this build");
+      return;
+    }
+    if (e.args.size() < 2 || e.args.size() > 3 || e.args[0]->kind != ExprKind::Call) {
+      error(e.offset,
+            "async() takes a function call and the name of the route to resume in: "
+            "async(f(...), route_name)");
+      return;
+    }
+    const Expr& f = *e.args[0];
+    call(f);
+    const FunctionSpec* fn = find_function(f.text);
+    if (fn && fn->effect != Effect::Suspend)
+      error(f.offset, f.text + "() cannot run asynchronously (OpenSIPS: unknown async command)");
+    const Expr& r = *e.args[1];
+    const std::string name = literal_text(r);
+    if (name.empty() || (r.kind != ExprKind::Name && r.kind != ExprKind::String && r.kind != ExprKind::Int))
+      error(r.offset, "the resume route of async() must be named");
+    else if (!defined_.count(key(RouteKind::Request, name)))
+      error(r.offset, "route[" + name + "] is used here but never defined");
+    if (e.args.size() == 3 && e.args[2]->kind != ExprKind::Int)
+      error(e.args[2]->offset, "async()'s timeout is a number of seconds");
+  }
+
+  // nat_uac_test("private-contact,diff-ip-src-via"), fix_nated_sdp("add-dir-active"): OpenSIPS 3.x's named
+  // flags, or the older number.
+  void named_flags(const Expr& e) {
+    static constexpr std::string_view kNatTests[] = {
+        "private-contact",   "diff-ip-src-via",     "private-via",           "private-sdp",
+        "diff-port-src-via", "diff-ip-src-contact", "diff-port-src-contact", "carrier-grade-nat"};
+    static constexpr std::string_view kSdpFlags[] = {"add-dir-active", "rewrite-media-ip", "add-no-rtpproxy",
+                                                     "rewrite-origin-ip", "rewrite-null-ips"};
+    std::span<const std::string_view> names;
+    if (e.text == "nat_uac_test") names = kNatTests;
+    if (e.text == "fix_nated_sdp") names = kSdpFlags;
+    if (names.empty() || e.args.empty() || e.args[0]->kind != ExprKind::String) return;
+    std::string_view list = e.args[0]->text;
+    if (!list.empty() && std::all_of(list.begin(), list.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return;  // the 2.x form: a number in quotes
+    while (!list.empty()) {
+      const size_t comma = list.find(',');
+      const std::string_view name = sip_trim(list.substr(0, comma));
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        std::vector<std::string_view> known(names.begin(), names.end());
+        error(e.args[0]->offset,
+              e.text + "(): unknown flag '" + std::string(name) + "'" + did_you_mean(name, known));
+      }
+    }
+  }
+
+  static std::string_view sip_trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  }
+
+  static std::string count_text(unsigned lo, unsigned hi) {
+    return lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi);
   }
 
   // The kind of route a function's route argument names: t_on_failure("x") arms failure_route[x]...
@@ -410,7 +676,7 @@ class Checker {
   void argument(const Expr& call, size_t i, ArgType type) {
     const Expr& a = *call.args[i];
     const bool literal = a.kind == ExprKind::Int || (a.kind == ExprKind::Unary && !literal_text(a).empty()) ||
-                         (a.kind == ExprKind::String && a.text.find('$') == std::string::npos);
+                         (a.kind == ExprKind::String && !has_pvars(a.text));
     const std::string text = literal_text(a);
     const std::string where = "argument " + std::to_string(i + 1) + " of " + call.text + "()";
     switch (type) {
@@ -424,12 +690,12 @@ class Checker {
         return;
       }
       case ArgType::Flag: {
-        if (!literal) return;
+        if (!literal && a.kind != ExprKind::Name) return;
         char* end = nullptr;
         const long v = std::strtol(text.c_str(), &end, 10);
         if (end && *end == '\0' && !text.empty() && (v < 0 || v > kMaxFlag))
           error(a.offset, where + ": flag " + text + " is out of range 0-" + std::to_string(kMaxFlag));
-        return;
+        return;  // otherwise a named flag: the compiler allots it a bit
       }
       case ArgType::Reply: {
         if (!literal) return;
@@ -447,12 +713,17 @@ class Checker {
         }
         return;
       case ArgType::Regex:
-        if (literal && a.kind == ExprKind::String) {
+        if (a.kind == ExprKind::String) {
           const std::string why = regex_error(text);
           if (!why.empty()) error(a.offset, where + ": regular expression does not compile: " + why);
         }
         return;
-      case ArgType::PVar:  // avpops names its variables in several spellings; checked when compiled
+      case ArgType::PVar:
+        if (a.kind == ExprKind::String && a.text.starts_with("$avp(")) {
+          const size_t slash = a.text.find('/', a.text.find(')'));  // avpops' "$avp(x)/g" flags
+          pvar(a.text.substr(0, slash), a.offset);
+        }
+        return;
       case ArgType::Any:
       case ArgType::String:
       case ArgType::Subst:
@@ -466,6 +737,7 @@ class Checker {
   const CheckOptions& options_;
   CheckSummary summary_;
   std::set<std::string> loaded_;
+  std::vector<std::string> loaded_order_;
   std::map<std::string, const Route*> defined_;
   std::map<std::string, uint16_t> reach_;
   uint16_t context_ = kRouteRequest;
@@ -481,6 +753,21 @@ CheckSummary check_script(const SourceFile& file, const Script& script, Diagnost
 CheckSummary compile_check(const SourceFile& file, Diagnostics& diags, const CheckOptions& options) {
   const Script script = parse_script(file, diags);
   return check_script(file, script, diags, options);
+}
+
+std::vector<std::string> modules_matching(std::string_view pattern, const std::vector<std::string>& loaded) {
+  std::vector<std::string> out;
+  std::string name = module_base(pattern);
+  regex_t re;
+  if (regcomp(&re, ("^(" + name + ")$").c_str(), REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0) {
+    for (const std::string& m : loaded)  // not a regular expression: the name as it is
+      if (m == name) out.push_back(m);
+    return out;
+  }
+  for (const std::string& m : loaded)
+    if (regexec(&re, m.c_str(), 0, nullptr, 0) == 0) out.push_back(m);
+  regfree(&re);
+  return out;
 }
 
 std::string unimplemented_message(const FunctionSpec& fn) {

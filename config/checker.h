@@ -33,6 +33,10 @@ CheckSummary check_script(const SourceFile& file, const Script& script, Diagnost
 // Parses and checks `file` in one go.
 CheckSummary compile_check(const SourceFile& file, Diagnostics& diags, const CheckOptions& options = {});
 
+// The modules of `loaded` (names without ".so") a modparam's module field names: OpenSIPS reads it as an
+// extended regular expression over the whole name, without regard to case ("auth_db|usrloc", "tm").
+std::vector<std::string> modules_matching(std::string_view pattern, const std::vector<std::string>& loaded);
+
 // "save() (registrar) has no implementation in this build: ..." for a function whose Impl is not Worker.
 std::string unimplemented_message(const FunctionSpec& fn);
 

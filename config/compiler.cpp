@@ -136,11 +136,12 @@ struct NameEntry {
 };
 
 constexpr NameEntry kNames[] = {
-    {"af", NameId::Af},       {"proto", NameId::Proto}, {"myself", NameId::Myself}, {"INET", NameId::Inet},
-    {"INET6", NameId::Inet6}, {"UDP", NameId::Udp},     {"TCP", NameId::Tcp},       {"TLS", NameId::Tls},
-    {"SCTP", NameId::Sctp},   {"WS", NameId::Ws},       {"WSS", NameId::Wss},       {"NULL", NameId::Null},
-    {"null", NameId::Null},   {"yes", NameId::Yes},     {"no", NameId::No},         {"inet", NameId::Inet},
-    {"inet6", NameId::Inet6}, {"udp", NameId::Udp},     {"tcp", NameId::Tcp},       {"tls", NameId::Tls},
+    {"af", NameId::Af},          {"proto", NameId::Proto}, {"myself", NameId::Myself}, {"INET", NameId::Inet},
+    {"INET6", NameId::Inet6},    {"UDP", NameId::Udp},     {"TCP", NameId::Tcp},       {"TLS", NameId::Tls},
+    {"SCTP", NameId::Sctp},      {"WS", NameId::Ws},       {"WSS", NameId::Wss},       {"NULL", NameId::Null},
+    {"null", NameId::Null},      {"yes", NameId::Yes},     {"no", NameId::No},         {"inet", NameId::Inet},
+    {"inet6", NameId::Inet6},    {"udp", NameId::Udp},     {"tcp", NameId::Tcp},       {"tls", NameId::Tls},
+    {"max_len", NameId::MaxLen},
 };
 
 // Core keywords that are message or connection fields, as the pseudo-variable that reads them.
@@ -149,7 +150,7 @@ PvId keyword_field(std::string_view word) {
       {"method", PvId::Method},    {"status", PvId::Status},    {"retcode", PvId::Retcode},
       {"uri", PvId::RUri},         {"from_uri", PvId::FromUri}, {"to_uri", PvId::ToUri},
       {"src_ip", PvId::SrcIp},     {"src_port", PvId::SrcPort}, {"dst_ip", PvId::DstIp},
-      {"dst_port", PvId::DstPort},
+      {"dst_port", PvId::DstPort}, {"msg:len", PvId::MsgLen},
   };
   for (const auto& [w, id] : kFields)
     if (w == word) return id;
@@ -170,12 +171,24 @@ class Compiler {
         if (const GlobalSpec* spec = find_global(name); spec && !spec->alias.empty())
           prog_.modparams.push_back(ModParamValue{"", std::string(spec->alias), g.value.text});
       }
+    std::vector<std::string> loaded;
+    for (const LoadModule& l : script.modules) {
+      std::string_view base = l.path;
+      if (const size_t slash = base.rfind('/'); slash != std::string_view::npos)
+        base.remove_prefix(slash + 1);
+      if (base.ends_with(".so")) base.remove_suffix(3);
+      loaded.emplace_back(base);
+    }
     for (const ModParam& m : script.modparams) {
-      const ModParamSpec* spec = find_modparam(m.module, m.param);
-      if (!spec || !m.value) continue;  // the checker has said so
-      prog_.modparams.push_back(
-          ModParamValue{m.module, std::string(spec->name),
-                        m.value->kind == ExprKind::Int ? std::to_string(m.value->number) : m.value->text});
+      if (!m.value) continue;
+      for (const std::string& module : modules_matching(m.module, loaded)) {
+        const ModParamSpec* spec = find_modparam(module, m.param);
+        if (!spec) continue;  // the checker has said so
+        std::string value = m.value->kind == ExprKind::Int ? std::to_string(m.value->number) : m.value->text;
+        if (m.value->kind == ExprKind::Unary && !m.value->args.empty())
+          value = "-" + std::to_string(m.value->args[0]->number);
+        prog_.modparams.push_back(ModParamValue{module, std::string(spec->name), std::move(value)});
+      }
     }
     for (const FunctionSpec& f : registry().functions) prog_.function_names.emplace_back(f.name);
     // The main route first, so routes[0] is where a request starts.

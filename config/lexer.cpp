@@ -484,6 +484,24 @@ Token Lexer::lex_transform(uint32_t begin) {
   return t;
 }
 
+bool Lexer::next_line_starts_with(std::string_view word) const {
+  size_t at = pos_;
+  while (at < src_.size() && src_[at] != '\n') {
+    if (src_[at] != ' ' && src_[at] != '\t' && src_[at] != '\r') return false;
+    ++at;
+  }
+  while (at < src_.size() && (src_[at] == ' ' || src_[at] == '\t' || src_[at] == '\n' || src_[at] == '\r'))
+    ++at;
+  return src_.substr(at, word.size()) == word && at + word.size() < src_.size() &&
+         (src_[at + word.size()] == ' ' || src_[at + word.size()] == '\t');
+}
+
+Token Lexer::raw_value_next_line() {
+  while (pos_ < src_.size() && src_[pos_] != '\n') ++pos_;
+  while (pos_ < src_.size() && (src_[pos_] == '\n' || src_[pos_] == ' ' || src_[pos_] == '\t')) ++pos_;
+  return raw_value();
+}
+
 Token Lexer::raw_value() {
   while (pos_ < src_.size() && (src_[pos_] == ' ' || src_[pos_] == '\t')) ++pos_;
   const uint32_t begin = pos_;

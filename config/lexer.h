@@ -93,9 +93,14 @@ class Lexer {
   // For `name = value` global parameters: the text from the current position to the end of the line or
   // a `#` comment, trimmed; a quoted value comes back unquoted. Positions the lexer at the line's end.
   Token raw_value();
+  // raw_value() of the next line (after next_line_starts_with()).
+  Token raw_value_next_line();
 
   // True when a line break lies between the last token returned and the next one.
   bool newline_ahead();
+  // True when the next line, indentation aside, starts with `word` (a global value continued there, as
+  // auto_scaling_profile's "scale up to ..." lines). Moves nothing.
+  bool next_line_starts_with(std::string_view word) const;
 
   uint32_t offset() const { return base_ + pos_; }
 

@@ -193,6 +193,12 @@ class Parser {
       return;
     }
     g.value = lexer_.raw_value();  // the lexer stands right after '='
+    // auto_scaling_profile = NAME scale up to ... on the lines that follow, each starting with "scale".
+    while (g.names.front() == "auto_scaling_profile" && lexer_.next_line_starts_with("scale")) {
+      const Token more = lexer_.raw_value_next_line();
+      g.value.text += " " + more.text;
+      g.value.end = more.end;
+    }
     if (g.value.text.empty() && g.value.kind != Tok::String)
       error(g.value.begin, "global parameter '" + g.names.front() + "' has no value");
     advance();
@@ -655,6 +661,18 @@ class Parser {
       }
       case Tok::Ident: {
         advance();
+        // msg:len, the 1.x keyword for the message's length.
+        if (t.text == "msg" && cur_.kind == Tok::Colon && !cur_.space_before) {
+          advance();
+          if (cur_.kind == Tok::Ident && cur_.text == "len" && !cur_.space_before) {
+            advance();
+            auto e = make_expr(ExprKind::Name, t.begin);
+            e->text = "msg:len";
+            return e;
+          }
+          error(cur_.begin, "expected 'len' after 'msg:'");
+          return nullptr;
+        }
         if (cur_.kind != Tok::LParen) {
           auto e = make_expr(ExprKind::Name, t.begin);
           e->text = t.text;

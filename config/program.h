@@ -198,6 +198,7 @@ enum class NameId : uint16_t {
   Null,
   Yes,
   No,
+  MaxLen,  // max_len: the largest message (OpenSIPS's BUF_SIZE, 65535), for `msg:len >= max_len`
 };
 
 // A pseudo-variable the compiler resolved, for reads and writes that need more than its name: which of

@@ -142,6 +142,12 @@ std::string_view closest(std::string_view name, const std::vector<std::string_vi
   return best;
 }
 
+const EventSpec* find_event(std::string_view name) {
+  for (const EventSpec& e : registry().events)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
 uint64_t registry_hash() {
   const Registry& r = registry();
   Fnv1a h;
@@ -197,14 +203,21 @@ uint64_t registry_hash() {
   }
   h.num(r.keywords.size());
   for (std::string_view k : r.keywords) h.str(k);
+  h.num(r.events.size());
+  for (const EventSpec& e : r.events) {
+    h.str(e.name);
+    h.num(e.raised ? 1 : 0);
+  }
   return h.value();
 }
 
 std::string route_mask_names(uint16_t mask) {
   if ((mask & kRouteAny) == kRouteAny) return "any route";
+  if ((mask & kRouteAny) == kRouteMessage) return "any route with a message";
   static constexpr std::pair<RouteMask, std::string_view> kNames[] = {
-      {kRouteRequest, "route"},       {kRouteReply, "onreply_route"}, {kRouteFailure, "failure_route"},
-      {kRouteBranch, "branch_route"}, {kRouteLocal, "local_route"},   {kRouteError, "error_route"},
+      {kRouteRequest, "route"},         {kRouteReply, "onreply_route"}, {kRouteFailure, "failure_route"},
+      {kRouteBranch, "branch_route"},   {kRouteLocal, "local_route"},   {kRouteError, "error_route"},
+      {kRouteStartup, "startup_route"}, {kRouteTimer, "timer_route"},   {kRouteEvent, "event_route"},
   };
   std::string out;
   for (const auto& [bit, text] : kNames) {

@@ -30,7 +30,11 @@ enum RouteMask : uint16_t {
   kRouteBranch = 1 << 3,   // branch_route
   kRouteLocal = 1 << 4,    // local_route
   kRouteError = 1 << 5,    // error_route
-  kRouteAny = 0x3F,
+  kRouteStartup = 1 << 6,  // startup_route: once, when a program is installed; no message
+  kRouteTimer = 1 << 7,    // timer_route[name, seconds]; no message
+  kRouteEvent = 1 << 8,    // event_route[E_NAME]; no message, the event's parameters as $param(name)
+  kRouteMessage = 0x3F,    // every route that has a SIP message
+  kRouteAny = 0x1FF,
 };
 
 // What a function argument must be at compile time.
@@ -67,7 +71,7 @@ struct FunctionSpec {
   uint8_t min_args = 0;
   uint8_t max_args = 0;
   std::array<ArgType, 6> args{};
-  uint16_t routes = kRouteAny;
+  uint16_t routes = kRouteMessage;
   Effect effect = Effect::Local;
   Impl impl = Impl::None;
 };
@@ -110,6 +114,15 @@ struct PVarSpec {
   bool arg_optional = false;  // $socket_in and $socket_in(ip), $branch and $branch(uri)
 };
 
+// An event an event_route[...] may be declared for: OpenSIPS's core and modules' events. `raised` when
+// sipd raises it in this build (the route runs); a route for one it does not raise is accepted with a
+// notice that it never runs.
+struct EventSpec {
+  std::string_view name;    // "E_CORE_THRESHOLD"
+  std::string_view module;  // "core", "usrloc", "pike"...
+  bool raised = false;
+};
+
 struct Registry {
   std::span<const ModuleSpec> modules;
   std::span<const FunctionSpec> functions;
@@ -118,6 +131,7 @@ struct Registry {
   std::span<const PVarSpec> pvars;
   std::span<const TransformSpec> transforms;
   std::span<const std::string_view> keywords;  // core keywords and values: af, proto, method, uri, myself...
+  std::span<const EventSpec> events;
 };
 
 const Registry& registry();
@@ -130,6 +144,7 @@ const GlobalSpec* find_global(std::string_view name);
 const PVarSpec* find_pvar(std::string_view name);
 const TransformSpec* find_transform(std::string_view klass, std::string_view name);
 bool is_keyword(std::string_view name);
+const EventSpec* find_event(std::string_view name);
 // True when `module` exports `fn` (fn->modules lists it, or fn is a core function).
 bool function_in_module(const FunctionSpec& fn, std::string_view module);
 

@@ -20,7 +20,9 @@ constexpr uint16_t kFail = kRouteFailure;
 constexpr uint16_t kBr = kRouteBranch;
 constexpr uint16_t kLoc = kRouteLocal;
 constexpr uint16_t kErr = kRouteError;
-constexpr uint16_t kAll = kRouteAny;
+constexpr uint16_t kAll = kRouteMessage;  // every route with a SIP message
+// Routes without one too (startup, timer, event): functions that do not touch a message.
+constexpr uint16_t kAny = kRouteAny;
 // The five "message" routes most module functions allow (everything but error_route).
 constexpr uint16_t kMsg = kReq | kRpl | kFail | kBr | kLoc;
 
@@ -68,12 +70,12 @@ constexpr Impl N = Impl::None;
 constexpr FunctionSpec kFunctions[] = {
     // ---- core ------------------------------------------------------------------------------------------
     {"forward",                "core", 0, 2, {Any, Any},             kReq | kFail | kBr, E::Action, W},
-    {"drop",                   "core", 0, 0, {},                     kAll, E::Action, W},
-    {"exit",                   "core", 0, 0, {},                     kAll, E::Local, W},
-    {"route",                  "core", 1, 6, {Route, Any, Any, Any, Any, Any}, kAll, E::Local, W},
-    {"log",                    "core", 1, 2, {Any, String},          kAll, E::Local, W},
-    {"xlog",                   "core", 1, 2, {Any, String},          kAll, E::Local, W},
-    {"xdbg",                   "core", 1, 1, {String},               kAll, E::Local, N},
+    {"drop",                   "core", 0, 0, {},                     kAny, E::Action, W},
+    {"exit",                   "core", 0, 0, {},                     kAny, E::Local, W},
+    {"route",                  "core", 1, 6, {Route, Any, Any, Any, Any, Any}, kAny, E::Local, W},
+    {"log",                    "core", 1, 2, {Any, String},          kAny, E::Local, W},
+    {"xlog",                   "core", 1, 2, {Any, String},          kAny, E::Local, W},
+    {"xdbg",                   "core", 1, 1, {String},               kAny, E::Local, N},
     {"seturi",                 "core", 1, 1, {String},               kAll, E::Local, N},
     {"rewriteuri",             "core", 1, 1, {String},               kAll, E::Local, N},
     {"sethost",                "core", 1, 1, {String},               kAll, E::Local, N},
@@ -97,9 +99,9 @@ constexpr FunctionSpec kFunctions[] = {
     {"setbflag",               "core", 1, 2, {Flag, Any},            kAll, E::Local, W},
     {"resetbflag",             "core", 1, 2, {Flag, Any},            kAll, E::Local, W},
     {"isbflagset",             "core", 1, 2, {Flag, Any},            kAll, E::Local, W},
-    {"setsflag",               "core", 1, 1, {Flag},                 kAll, E::Local, W},
-    {"resetsflag",             "core", 1, 1, {Flag},                 kAll, E::Local, W},
-    {"issflagset",             "core", 1, 1, {Flag},                 kAll, E::Local, W},
+    {"setsflag",               "core", 1, 1, {Flag},                 kAny, E::Local, W},
+    {"resetsflag",             "core", 1, 1, {Flag},                 kAny, E::Local, W},
+    {"issflagset",             "core", 1, 1, {Flag},                 kAny, E::Local, W},
     {"is_myself",              "core", 1, 2, {String, Int},          kAll, E::Local, W},
     {"force_rport",            "core", 0, 0, {},                     kAll, E::Local, N},
     {"add_local_rport",        "core", 0, 0, {},                     kAll, E::Local, N},
@@ -114,10 +116,10 @@ constexpr FunctionSpec kFunctions[] = {
     {"remove_branch",          "core", 1, 1, {Int},                  kAll, E::Local, N},
     {"serialize_branches",     "core", 1, 2, {Int, Int},             kAll, E::Local, N},
     {"next_branches",          "core", 0, 0, {},                     kAll, E::Local, N},
-    {"pv_printf",              "core", 2, 2, {PVar, String},         kAll, E::Local, N},
-    {"get_timestamp",          "core", 2, 2, {PVar, PVar},           kAll, E::Local, N},
+    {"pv_printf",              "core", 2, 2, {PVar, String},         kAny, E::Local, N},
+    {"get_timestamp",          "core", 2, 2, {PVar, PVar},           kAny, E::Local, N},
     // avpops in 1.x, core in 3.x.
-    {"avp_print",              "core", 0, 0, {},                     kAll, E::Local, W},
+    {"avp_print",              "core", 0, 0, {},                     kAny, E::Local, W},
 
     // ---- sl / signaling -------------------------------------------------------------------------------
     {"sl_send_reply",    "sl|signaling", 2, 2, {Reply, String},      kReq | kFail | kErr, E::Action, W},
@@ -210,18 +212,18 @@ constexpr FunctionSpec kFunctions[] = {
     {"does_uri_exist", "uri", 0, 0, {},                              kReq, E::Suspend, C},
 
     // ---- avpops ---------------------------------------------------------------------------------------
-    {"avp_db_load",   "avpops", 2, 4, {Any, PVar, Any, Any},          kMsg, E::Suspend, C},
-    {"avp_db_store",  "avpops", 2, 3, {Any, PVar, Any},               kMsg, E::Suspend, C},
-    {"avp_db_delete", "avpops", 2, 3, {Any, PVar, Any},               kMsg, E::Suspend, C},
-    {"avp_db_query",  "avpops", 1, 3, {String, PVar, Any},            kMsg, E::Suspend, C},
-    {"avp_delete",    "avpops", 1, 1, {PVar},                         kMsg, E::Local, W},
+    {"avp_db_load",   "avpops", 2, 4, {Any, PVar, Any, Any},          kAny, E::Suspend, C},
+    {"avp_db_store",  "avpops", 2, 3, {Any, PVar, Any},               kAny, E::Suspend, C},
+    {"avp_db_delete", "avpops", 2, 3, {Any, PVar, Any},               kAny, E::Suspend, C},
+    {"avp_db_query",  "avpops", 1, 3, {String, PVar, Any},            kAny, E::Suspend, C},
+    {"avp_delete",    "avpops", 1, 1, {PVar},                         kAny, E::Local, W},
     {"avp_pushto",    "avpops", 2, 2, {PVar, PVar},                    kMsg, E::Local, W},
-    {"avp_check",     "avpops", 2, 2, {PVar, String},                    kMsg, E::Local, W},
-    {"avp_copy",      "avpops", 2, 2, {PVar, PVar},                    kMsg, E::Local, W},
-    {"avp_printf",    "avpops", 2, 2, {PVar, String},                 kMsg, E::Local, W},
-    {"avp_subst",     "avpops", 2, 2, {PVar, Subst},                  kMsg, E::Local, W},
-    {"avp_op",        "avpops", 2, 2, {PVar, String},                    kMsg, E::Local, W},
-    {"is_avp_set",    "avpops", 1, 1, {PVar},                         kMsg, E::Local, W},
+    {"avp_check",     "avpops", 2, 2, {PVar, String},                    kAny, E::Local, W},
+    {"avp_copy",      "avpops", 2, 2, {PVar, PVar},                    kAny, E::Local, W},
+    {"avp_printf",    "avpops", 2, 2, {PVar, String},                 kAny, E::Local, W},
+    {"avp_subst",     "avpops", 2, 2, {PVar, Subst},                  kAny, E::Local, W},
+    {"avp_op",        "avpops", 2, 2, {PVar, String},                    kAny, E::Local, W},
+    {"is_avp_set",    "avpops", 1, 1, {PVar},                         kAny, E::Local, W},
 
     // ---- acc ------------------------------------------------------------------------------------------
     {"acc_log_request", "acc", 1, 1, {String},                       kReq | kFail | kBr | kLoc, E::Local, W},
@@ -251,8 +253,9 @@ constexpr FunctionSpec kFunctions[] = {
 
     // ---- nathelper ------------------------------------------------------------------------------------
     {"fix_nated_contact",  "nathelper", 0, 1, {String},              kReq | kRpl | kBr | kLoc, E::Local, N},
-    {"fix_nated_sdp",      "nathelper", 1, 2, {Int, String},         kMsg, E::Local, N},
-    {"nat_uac_test",       "nathelper", 1, 1, {Int},                 kMsg, E::Local, N},
+    // 3.x takes named flags ("private-contact,diff-ip-src-via"), 2.x a number.
+    {"fix_nated_sdp",      "nathelper", 1, 3, {Any, String, String}, kMsg, E::Local, N},
+    {"nat_uac_test",       "nathelper", 1, 1, {Any},                 kMsg, E::Local, N},
     {"fix_nated_register", "nathelper", 0, 0, {},                    kReq, E::Local, N},
     {"add_rcv_param",      "nathelper", 0, 1, {Int},                 kReq, E::Local, N},
 
@@ -260,17 +263,17 @@ constexpr FunctionSpec kFunctions[] = {
     {"pike_check_req", "pike", 0, 0, {},                             kReq, E::Local, N},
 
     // ---- gflags (still its own module in 3.x) ---------------------------------------------------------
-    {"set_gflag",   "gflags", 1, 1, {Int},                           kAll, E::Local, W},
-    {"reset_gflag", "gflags", 1, 1, {Int},                           kAll, E::Local, W},
-    {"is_gflag",    "gflags", 1, 1, {Int},                           kAll, E::Local, W},
+    {"set_gflag",   "gflags", 1, 1, {Int},                           kAny, E::Local, W},
+    {"reset_gflag", "gflags", 1, 1, {Int},                           kAny, E::Local, W},
+    {"is_gflag",    "gflags", 1, 1, {Int},                           kAny, E::Local, W},
 
     // ---- cfgutils -------------------------------------------------------------------------------------
-    {"rand_event",      "cfgutils", 0, 0, {},                        kMsg, E::Local, N},
-    {"rand_set_prob",   "cfgutils", 1, 1, {Int},                     kMsg, E::Local, N},
-    {"rand_reset_prob", "cfgutils", 0, 0, {},                        kMsg, E::Local, N},
-    {"rand_get_prob",   "cfgutils", 0, 0, {},                        kMsg, E::Local, N},
-    {"sleep",           "cfgutils", 1, 1, {Int},                     kMsg, E::Local, N},
-    {"usleep",          "cfgutils", 1, 1, {Int},                     kMsg, E::Local, N},
+    {"rand_event",      "cfgutils", 0, 0, {},                        kAny, E::Local, N},
+    {"rand_set_prob",   "cfgutils", 1, 1, {Int},                     kAny, E::Local, N},
+    {"rand_reset_prob", "cfgutils", 0, 0, {},                        kAny, E::Local, N},
+    {"rand_get_prob",   "cfgutils", 0, 0, {},                        kAny, E::Local, N},
+    {"sleep",           "cfgutils", 1, 1, {Int},                     kAny, E::Local, N},
+    {"usleep",          "cfgutils", 1, 1, {Int},                     kAny, E::Local, N},
 };
 
 // clang-format on
@@ -335,6 +338,14 @@ constexpr ModParamSpec kModParams[] = {
     {"registrar", "use_path",            "", Int, "0"},
     {"registrar", "path_mode",           "", Int, "2"},
     {"registrar", "path_use_received",   "", Int, "0"},
+    // 3.x push notifications (RFC 8599).
+    {"registrar", "pn_enable",           "", Int, "0"},
+    {"registrar", "pn_providers",        "", String, ""},
+    {"registrar", "pn_refresh_timeout",  "", Int, "0"},
+    {"registrar", "pn_ct_match_params",  "", String, "pn-provider, pn-prid, pn-param"},
+    {"registrar", "pn_pnsreg_interval",  "", Int, "130"},
+    {"registrar", "pn_trigger_interval", "", Int, "120"},
+    {"registrar", "pn_skip_pn_interval", "", Int, "0"},
 
     // ---- usrloc ---------------------------------------------------------------------------------------
     {"usrloc", "db_url",            "", String, ""},
@@ -369,6 +380,18 @@ constexpr ModParamSpec kModParams[] = {
     {"mi_fifo", "fifo_user",    "", Any, ""},
     {"mi_fifo", "reply_dir",    "", String, "/tmp/"},
     {"mi_fifo", "reply_indent", "", String, "\t"},
+
+    // ---- uri (its database checks: db_check_to/from, db_does_uri_exist) -------------------------------
+    {"uri", "db_url",            "", String, ""},
+    {"uri", "db_table",          "", String, "subscriber"},
+    {"uri", "use_uri_table",     "", Int, "0"},
+    {"uri", "use_domain",        "", Int, "0"},
+    {"uri", "user_column",       "", String, "username"},
+    {"uri", "domain_column",     "", String, "domain"},
+    {"uri", "uriuser_column",    "", String, "uri_user"},
+    {"uri", "use_sip_uri_host",  "", Int, "0"},
+    {"uri", "aaa_url",           "", String, ""},
+    {"uri", "service_type",      "", Int, "0"},
 
     // ---- avpops ---------------------------------------------------------------------------------------
     {"avpops", "db_url",           "avp_url", String, ""},
@@ -495,6 +518,9 @@ constexpr ModParamSpec kModParams[] = {
     {"nathelper", "natping_processes", "", Int, "1"},
     {"nathelper", "natping_socket",    "", String, ""},
     {"nathelper", "natping_tcp",       "", Int, "0"},
+    {"nathelper", "ping_threshold",    "", Int, "3"},
+    {"nathelper", "remove_on_timeout_bflag", "", Any, ""},
+    {"nathelper", "max_pings_lost",    "", Int, "3"},
 
     // ---- pike -----------------------------------------------------------------------------------------
     {"pike", "sampling_time_unit",    "", Int, "2"},
@@ -525,6 +551,7 @@ constexpr ModParamSpec kModParams[] = {
 constexpr GlobalSpec kGlobals[] = {
     {"log_level",                      "debug", Int},
     {"log_stderror",                   "", Bool},
+    {"log_stdout",                     "", Bool},
     // 3.2+ split log_stderror into stderror_enabled/syslog_enabled and renamed the syslog settings.
     {"log_facility",                   "syslog_facility", Any},
     {"log_name",                       "syslog_name", String},
@@ -537,6 +564,10 @@ constexpr GlobalSpec kGlobals[] = {
     {"fork",                           "", Bool, true},
     {"udp_workers",                    "children", Int, true},
     {"tcp_workers",                    "tcp_children", Int, true},
+    {"timer_workers",                  "", Int, true},
+    {"auto_scaling_profile",           "", Any, true},
+    {"auto_scaling_cycle",             "", Int, true},
+    {"tcp_accept_aliases",             "", Int, true},
     {"disable_tcp",                    "", Bool},
     {"disable_tls",                    "", Bool},
     {"listen",                         "socket", Any},
@@ -675,14 +706,32 @@ constexpr std::string_view kKeywords[] = {
     "inet",    "inet6",    "udp",      "tcp",     "tls",     "sctp",    "ws",       "wss",
     "null",    "NULL",     "yes",      "no",       "true",    "false",   "on",      "off",
 };
+
+// Events (OpenSIPS 3.x's core and module events). sipd raises none of them yet.
+constexpr EventSpec kEvents[] = {
+    {"E_CORE_THRESHOLD", "core"},       {"E_CORE_PKG_THRESHOLD", "core"},     {"E_CORE_SHM_THRESHOLD", "core"},
+    {"E_CORE_PROC_AUTO_SCALE", "core"}, {"E_CORE_TCP_DISCONNECT", "core"},    {"E_CORE_SR_STATUS_CHANGED", "core"},
+    {"E_CORE_LOG", "core"},             {"E_UL_AOR_INSERT", "usrloc"},        {"E_UL_AOR_DELETE", "usrloc"},
+    {"E_UL_CONTACT_INSERT", "usrloc"},  {"E_UL_CONTACT_UPDATE", "usrloc"},    {"E_UL_CONTACT_DELETE", "usrloc"},
+    {"E_UL_CONTACT_REFRESH", "usrloc"}, {"E_UL_LATENCY_UPDATE", "usrloc"},    {"E_PIKE_BLOCKED", "pike"},
+    {"E_DLG_STATE_CHANGED", "dialog"},  {"E_DISPATCHER_STATUS", "dispatcher"}, {"E_RTPPROXY_STATUS", "rtpproxy"},
+    {"E_ACC_CDR", "acc"},               {"E_ACC_EVENT", "acc"},               {"E_ACC_MISSED_EVENT", "acc"},
+    {"E_REGISTRAR_REGISTRATION", "registrar"},
+};
 // clang-format on
 
 }  // namespace
 
 const Registry& registry() {
   static const Registry kRegistry{
-      kModules,  functions::kFunctions, modparams::kModParams, modparams::kGlobals, kPVars, transform_table(),
+      kModules,
+      functions::kFunctions,
+      modparams::kModParams,
+      modparams::kGlobals,
+      kPVars,
+      transform_table(),
       kKeywords,
+      kEvents,
   };
   return kRegistry;
 }

@@ -600,6 +600,8 @@ Value load_name(const Context& ctx, VmState&, config::NameId id) {
       return Value::integer(1);
     case NameId::No:
       return Value::integer(0);
+    case NameId::MaxLen:
+      return Value::integer(65535);
     case NameId::Myself:  // the addresses sipd owns are the dataplane's to know (issue 4)
     case NameId::Null:
     case NameId::Unknown:

@@ -158,7 +158,7 @@ TEST(checker, RegexThatCannotCompile) {
 TEST(checker, BreakOutsideSwitch) {
   const auto c = check("route {\n  switch ($rm) { case \"INVITE\": break; }\n  break;\n}\n");
   ASSERT_EQ(c->diags.error_count(), 1u) << c->rendered;
-  EXPECT_NE(c->rendered.find("3:3: error: 'break' outside a switch or while"), std::string::npos)
+  EXPECT_NE(c->rendered.find("3:3: error: 'break' outside a switch, while or for"), std::string::npos)
       << c->rendered;
 }
 
