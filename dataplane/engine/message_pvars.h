@@ -15,8 +15,11 @@
 namespace sipd::engine {
 
 // Value `n` of pseudo-variable `id` with argument `arg` (0 for those with one value; for the indexable
-// ones — $ct, $ct.fields(...), $hdr_name — the n-th, negative from the end). Null when the message has
-// no such value, or the id is not one of this file's.
+// ones — $ct, $ct.fields(...), $hdr_name — the n-th, negative from the end). `arg` is the argument as
+// written: $hdrcnt's header name, $ct.fields's and $socket_in/$socket_out's field ("" for the whole),
+// $time's strftime format, $C's two colour letters, $msg.flag's flag name. Null when the message has no
+// such value, the argument names nothing OpenSIPS knows, or the id is not one of this file's. Strings
+// are views into the message, static text, or text in `st`'s arena.
 Value load_message_pv(Vm& vm, const Context& ctx, VmState& st, config::PvId id, std::string_view arg,
                       int64_t n);
 
