@@ -1,20 +1,31 @@
-// `sipctl config test`: a dry run of a routing script over one message, for operators. Parses, checks and
-// compiles the script, parses the message as the dataplane would, runs the main route with a Host that
-// prints what the script does, answers suspensions with a default result and goes on, then prints the
-// verdict and the message after the script's edits. Touches no network.
+// `sipctl config test`: a dry run of a routing script over a short exchange of messages, for operators.
+// It drives the same proxy and transaction code as the dataplane — a capturing sender instead of the
+// port, a fake clock — and prints every log line, every function the script called with what it
+// returned, and every datagram that would leave (the relayed request with sipd's Via and Record-Route,
+// replies, CANCELs, ACKs), then what became of each message. Only what truly lies outside is stood in
+// for, and labelled: functions whose answer comes from the control process or that this build does not
+// have (answered with --answer's value, 1 by default). Touches no network.
 //
 // Who calls: sipctl. Single-threaded.
 #pragma once
 
+#include <map>
 #include <string>
+#include <vector>
 
 namespace sipd::cli {
 
+struct DryRunMessage {
+  std::string path;
+  std::string src;  // "IP:PORT"; "" for a response: it comes from where sipd last sent a request
+};
+
 struct DryRunOptions {
   std::string script_path;
-  std::string message_path;
-  std::string src = "198.18.0.2:5060";
+  std::vector<DryRunMessage> messages;
   std::string proto = "udp";
+  std::map<std::string, long> answers;  // --answer lookup=-1: what a stood-in function returns
+  unsigned advance_ms = 0;              // --advance: the clock runs on this long after the last message
 };
 
 // Prints to stdout; problems with the inputs to stderr. Exit status: 0 ran, 1 the script has errors or

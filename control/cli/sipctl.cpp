@@ -3,14 +3,19 @@
 //   sipctl config check FILE [--appliance APPLIANCE.conf]
 //                                every error with FILE:LINE:COL and a caret, or a one-line summary; with
 //                                the appliance settings, listen= lines must name the appliance's address
-//   sipctl config test FILE --message MSG [--src IP:PORT] [--proto udp|tcp|tls]
-//                                runs the main route over the message in MSG (bytes as on the wire) and
-//                                prints every log line, each function the script called outside the
-//                                engine, the verdict, and the message as it would leave. No network.
+//   sipctl config test FILE [--src IP:PORT] --message MSG [[--src IP:PORT] --message MSG2 ...]
+//                          [--answer FUNCTION=N ...] [--advance MS]
+//                                runs the messages (bytes as on the wire; a response answers the request
+//                                sipd last sent) through the dataplane's own proxy and transaction code and
+//                                prints every log line, every function called and what it returned, every
+//                                datagram that would leave, and what became of each message. Functions this
+//                                build has no body for are stood in for (answering N, 1 by default) and
+//                                labelled. No network.
 //
 // Exit status: 0 when the script is valid, 1 when it has errors, 2 on a usage error. The control-plane
 // issue adds the commands that talk to a running sipd (config push/test, stats, ul show...).
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -26,8 +31,10 @@ int usage() {
       stderr,
       "usage: sipctl config check FILE [--appliance APPLIANCE.conf]\n"
       "         check a routing script: prints every error, or a summary of its routes and modules\n"
-      "       sipctl config test FILE --message MSG [--src IP:PORT] [--proto udp|tcp|tls]\n"
-      "         dry-run the script over a message: log lines, calls, verdict, the message as it leaves\n");
+      "       sipctl config test FILE [--src IP:PORT] --message MSG [[--src IP:PORT] --message MSG ...]\n"
+      "                          [--answer FUNCTION=N ...] [--advance MS]\n"
+      "         dry-run the script over messages: log lines, calls and results, every datagram sipd\n"
+      "         would send, what became of each message\n");
   return 2;
 }
 
@@ -76,18 +83,33 @@ int main(int argc, char** argv) {
   if (argc >= 4 && std::string_view(argv[1]) == "config" && std::string_view(argv[2]) == "test") {
     sipd::cli::DryRunOptions opt;
     opt.script_path = argv[3];
-    for (int i = 4; i + 1 < argc; i += 2) {
+    std::string src;  // --src applies to the --message options after it
+    for (int i = 4; i < argc; i += 2) {
+      if (i + 1 >= argc) return usage();
       const std::string_view flag = argv[i];
-      if (flag == "--message")
-        opt.message_path = argv[i + 1];
-      else if (flag == "--src")
-        opt.src = argv[i + 1];
-      else if (flag == "--proto")
-        opt.proto = argv[i + 1];
-      else
+      const std::string value = argv[i + 1];
+      if (flag == "--message") {
+        opt.messages.push_back({value, src});
+      } else if (flag == "--src") {
+        src = value;
+      } else if (flag == "--proto") {
+        opt.proto = value;
+      } else if (flag == "--advance") {
+        opt.advance_ms = unsigned(std::strtoul(value.c_str(), nullptr, 10));
+      } else if (flag == "--answer") {
+        const size_t eq = value.find('=');
+        if (eq == std::string::npos || eq == 0) return usage();
+        opt.answers[value.substr(0, eq)] = std::strtol(value.c_str() + eq + 1, nullptr, 10);
+      } else {
         return usage();
+      }
     }
-    if ((argc - 4) % 2 != 0 || opt.message_path.empty()) return usage();
+    if (opt.messages.empty()) return usage();
+    // A --src after the last --message (the older `--message MSG --src IP:PORT` order) gives their source
+    // to the messages before it that have none.
+    if (!src.empty() && std::string_view(argv[argc - 2]) == "--src")
+      for (sipd::cli::DryRunMessage& m : opt.messages)
+        if (m.src.empty()) m.src = src;
     return sipd::cli::dry_run(opt);
   }
   return usage();

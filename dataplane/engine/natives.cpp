@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <string>
@@ -441,7 +442,11 @@ int64_t fn_acc_log_request(Vm& vm, Host& host, const Context& ctx, VmState& st, 
     code = comment.substr(0, 3);
     reason = sip::trim(comment.substr(3));
   }
-  const std::string_view parts[] = {"ACC: request accounted: method=",
+  char now[24];
+  const auto stamp = std::to_chars(now, now + sizeof now, int64_t(std::time(nullptr)));
+  const std::string_view parts[] = {"ACC: request accounted: timestamp=",
+                                    std::string_view(now, size_t(stamp.ptr - now)),
+                                    ";method=",
                                     vm.load_pv(ctx, st, config::PvId::Method, {}).s,
                                     ";from_tag=",
                                     vm.load_pv(ctx, st, config::PvId::FromTag, {}).s,

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <ctime>
 
+#include <unistd.h>
+
 #include "dataplane/engine/message_pvars.h"
 #include "dataplane/engine/natives.h"
 #include "dataplane/engine/transforms.h"
@@ -292,6 +294,10 @@ Value Vm::load_pv(const Context& ctx, VmState& st, PvId id, std::string_view arg
       return m ? Value::integer(int64_t(m->message().size())) : Value::null();
     case PvId::Time:
       return Value::integer(int64_t(std::time(nullptr)));  // slow path: only when a script asks
+    case PvId::Pid: {  // one getpid() per process, the first time a script asks
+      static const int64_t pid = ::getpid();
+      return Value::integer(pid);
+    }
     case PvId::Dollar:
       return Value::string("$");
     case PvId::Param: {  // $param(n), 1-based, of the sub-route running now
@@ -355,6 +361,9 @@ void Vm::store_pv(const Context& ctx, VmState& st, PvId id, Value v) {
     }
     case PvId::MsgFlags:
       st.msg_flags = uint32_t(to_int(v));
+      return;
+    case PvId::LogLevel:  // the worker's level from now on; NULL: back to the configured one
+      host_.set_script_log_level(v.is_null() ? -128 : int(std::clamp<int64_t>(to_int(v), -3, 4)));
       return;
     case PvId::BranchFlags:
       st.branch_flags = uint32_t(to_int(v));

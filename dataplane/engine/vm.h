@@ -67,7 +67,7 @@ class Host {
   // log()/xlog(): level as in OpenSIPS (L_ALERT -3 ... L_DBG 4); text fully formatted.
   virtual void log(int level, std::string_view text) = 0;
   // $log_level = n: the worker's log level from now on (NULL: back to the configured one, given as -128).
-  virtual void set_log_level(int level) { (void)level; }
+  virtual void set_script_log_level(int level) { (void)level; }
   // Every function the script called, with its arguments and what it returned (kSuspend when it
   // suspended); only while the Vm traces (sipctl config test).
   virtual void traced(const config::FunctionSpec& fn, std::span<const Value> args, int64_t result,

@@ -96,25 +96,6 @@ class JsonWriter {
 uint32_t g_transactions = 4096;  // per worker, from the appliance settings
 uint32_t app_capacity() { return g_transactions; }
 
-// tm's settings from the script's modparams (OpenSIPS units: seconds for fr_*, ms for T1/T2).
-sipd::tm::Settings tm_settings(const sipd::config::Program& p, uint32_t capacity, uint8_t worker) {
-  sipd::tm::Settings s;
-  s.fr_ms = uint32_t(p.modparam_int("tm", "fr_timeout")) * 1000;
-  s.fr_inv_ms = uint32_t(p.modparam_int("tm", "fr_inv_timeout")) * 1000;
-  s.t1_ms = uint32_t(p.modparam_int("tm", "T1_timer"));
-  s.t2_ms = uint32_t(p.modparam_int("tm", "T2_timer"));
-  s.restart_fr_on_each_reply = p.modparam_int("tm", "restart_fr_on_each_reply") != 0;
-  s.wait_ms = uint32_t(p.modparam_int("tm", "wt_timer")) * 1000;
-  s.capacity = capacity;
-  s.store_chunks = capacity * 4;
-  s.worker = worker;
-  std::string_view server = p.modparam("", "server_header");
-  if (server.starts_with("Server:")) server.remove_prefix(7);
-  while (!server.empty() && server.front() == ' ') server.remove_prefix(1);
-  s.server = std::string(server);
-  return s;
-}
-
 // What one worker lcore owns. Created before the workers start; used by its lcore only (the rings are the
 // only thing other workers touch).
 struct Worker;
@@ -148,7 +129,8 @@ struct Worker final : sipd::proxy::Sender, sipd::net::SipInput, sipd::net::ArpPe
         idle_us(idle_us_),
         stack(pc, pool_, indirect, hz_, this),
         proxy(program, settings, *this),
-        layer(tm_settings(program, app_capacity(), id_), proxy, proxy, rte_rdtsc() / (hz_ / 1000)) {
+        layer(sipd::proxy::tm_settings(program, app_capacity(), id_), proxy, proxy,
+              rte_rdtsc() / (hz_ / 1000)) {
     proxy.attach(&layer);
   }
 

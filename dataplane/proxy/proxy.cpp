@@ -1,8 +1,10 @@
 #include "dataplane/proxy/proxy.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "dataplane/engine/natives.h"
 #include "dataplane/proxy/steering.h"
@@ -77,7 +79,39 @@ StatelessProxy::StatelessProxy(const config::Program& program, const Settings& s
   vm_.prepare(program);
 }
 
+tm::Settings tm_settings(const config::Program& p, uint32_t capacity, uint8_t worker) {
+  tm::Settings s;
+  s.fr_ms = uint32_t(p.modparam_int("tm", "fr_timeout")) * 1000;
+  s.fr_inv_ms = uint32_t(p.modparam_int("tm", "fr_inv_timeout")) * 1000;
+  s.t1_ms = uint32_t(p.modparam_int("tm", "T1_timer"));
+  s.t2_ms = uint32_t(p.modparam_int("tm", "T2_timer"));
+  s.restart_fr_on_each_reply = p.modparam_int("tm", "restart_fr_on_each_reply") != 0;
+  s.wait_ms = uint32_t(p.modparam_int("tm", "wt_timer")) * 1000;
+  s.capacity = capacity;
+  s.store_chunks = capacity * 4;
+  s.worker = worker;
+  std::string_view server = p.modparam("", "server_header");
+  if (server.starts_with("Server:")) server.remove_prefix(7);
+  while (!server.empty() && server.front() == ' ') server.remove_prefix(1);
+  s.server = std::string(server);
+  return s;
+}
+
+void StatelessProxy::traced(const config::FunctionSpec& fn, std::span<const engine::Value> args,
+                            int64_t result, engine::VmState& st) {
+  if (observer_) observer_->called(fn, args, result, st);
+}
+
+// $log_level = n from a script; NULL (-128) goes back to the level the worker was configured with.
+void StatelessProxy::set_script_log_level(int level) {
+  log_level_ = level == -128 ? configured_log_level_ : std::clamp(level, -3, 4);
+}
+
 void StatelessProxy::log(int level, std::string_view text) {
+  if (observer_) {
+    observer_->logged(level, text);
+    return;
+  }
   if (level > log_level_) return;
   while (text.ends_with('\n')) text.remove_suffix(1);
   std::fprintf(stderr, "sipd[%u]: %.*s\n", settings_.worker, int(text.size()), text.data());
@@ -148,6 +182,7 @@ engine::Context StatelessProxy::context(sip::EditList* edits) {
   ctx.transport = engine::Transport::Udp;
   ctx.t_reply_code = reply_code_;
   ctx.t_branch = branch_idx_;
+  ctx.log_level = int8_t(log_level_);
   return ctx;
 }
 
@@ -658,6 +693,7 @@ int64_t StatelessProxy::relay(engine::VmState& st) {
     return 0;
   }
   t->msg_flags = st.msg_flags;
+  t->acc |= st.acc;
   {  // the AVPs go with the transaction, for its failure_route
     char avps[2048];
     const size_t n = engine::save_avps(st, avps, sizeof avps);
@@ -720,6 +756,7 @@ int64_t StatelessProxy::t_reply(uint16_t code, std::string_view reason, engine::
     ++counters_.full;
     return -1;
   }
+  t->acc |= st.acc;
   char tag[16], ip[16];
   sip::ReplyOptions ro;
   ro.code = code;
@@ -829,6 +866,44 @@ std::string_view StatelessProxy::local_route(std::string_view request) {
   if (s == engine::RunStatus::Drop) return {};
   const sip::BuildResult b = edits.build(local_out_.data(), local_out_.size());
   return b.ok() ? std::string_view(local_out_.data(), b.size) : request;
+}
+
+// acc's log backend for a transaction the script armed with do_accounting("log", ...), when its final answer
+// goes upstream: "transaction answered" for a 2xx (and, with the "failed" flag, for a failure too), "call
+// missed" for an INVITE that failed when "missed" was asked. The fields are acc's fixed set.
+void StatelessProxy::completed(tm::Transaction& t, uint16_t code, std::string_view response) {
+  using engine::VmState;
+  if (!(t.acc & VmState::kAccLog)) return;
+  const bool missed = code >= 300 && t.invite && (t.acc & VmState::kAccMissed);
+  const bool answered = code < 300 || (t.acc & VmState::kAccFailed);
+  if (!missed && !answered) return;
+  const std::string_view request = tm_->request_of(t);
+  if (request.size() > acc_buf_.size()) return;
+  std::memcpy(acc_buf_.data(), request.data(), request.size());
+  if (acc_request_.parse(std::string_view(acc_buf_.data(), request.size())) != sip::Defect::None ||
+      acc_response_.parse(response) != sip::Defect::None)
+    return;
+  sip::NameAddr from, to;
+  (void)sip::parse_name_addr(acc_request_.first_value(sip::HeaderId::From), from);
+  (void)sip::parse_name_addr(acc_response_.first_value(sip::HeaderId::To), to);
+  char line[1024], code_text[8];
+  const auto r = std::to_chars(code_text, code_text + sizeof code_text, code);
+  const auto field = [](std::string_view v) { return int(std::min<size_t>(v.size(), 200)); };
+  for (const char* what : {missed ? "call missed" : nullptr, answered ? "transaction answered" : nullptr}) {
+    if (!what) continue;
+    const std::string_view method = acc_request_.method_text();
+    const std::string_view call_id = acc_request_.first_value(sip::HeaderId::CallId);
+    const std::string_view reason = acc_response_.reason();
+    const int n =
+        std::snprintf(line, sizeof line,
+                      "ACC: %s: timestamp=%lld;method=%.*s;from_tag=%.*s;to_tag=%.*s;call_id=%.*s;"
+                      "code=%.*s;reason=%.*s",
+                      what, static_cast<long long>(std::time(nullptr)), field(method), method.data(),
+                      field(from.tag), from.tag.data(), field(to.tag), to.tag.data(), field(call_id),
+                      call_id.data(), int(r.ptr - code_text), code_text, field(reason), reason.data());
+    if (n > 0)
+      log(vm_.settings().acc_log_level, std::string_view(line, std::min<size_t>(size_t(n), sizeof line - 1)));
+  }
 }
 
 // failure_route: the stored request, parsed again, with the best final answer as $T_reply_code; what the

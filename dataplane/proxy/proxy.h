@@ -65,6 +65,10 @@ struct Counters {
   uint64_t full = 0;               // 503 because the transaction pool or its store was full
 };
 
+// tm's settings from a script's modparams (OpenSIPS's units: seconds for fr_*, ms for T1/T2), for a layer of
+// `capacity` transactions on worker `worker`.
+tm::Settings tm_settings(const config::Program& program, uint32_t capacity, uint8_t worker);
+
 // Where the proxy puts what it sends: one call per datagram, bytes valid until the call returns.
 class Sender {
  public:
@@ -105,15 +109,33 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   bool reply_route(tm::Transaction& t, int branch, const sip::Message& response) override;
   void failure_route(tm::Transaction& t) override;
   std::string_view local_route(std::string_view request) override;
+  void completed(tm::Transaction& t, uint16_t code, std::string_view response) override;
   // tm::Sender: what the transaction layer sends goes out like everything else.
   void send(const Endpoint& to, std::string_view bytes) override { out_.send(to, bytes); }
 
   const Counters& counters() const { return counters_; }
   // Script log lines go here (the worker forwards them to the logger); stderr by default.
-  void set_log_level(int level) { log_level_ = level; }
+  void set_log_level(int level) { log_level_ = configured_log_level_ = level; }
 
   // engine::Host
   void log(int level, std::string_view text) override;
+  void set_script_log_level(int level) override;
+  void traced(const config::FunctionSpec& fn, std::span<const engine::Value> args, int64_t result,
+              engine::VmState& st) override;
+
+  // Sees what the scripts do (sipctl config test): every log line whatever its level, and every function
+  // call with its result. Null by default; tracing costs nothing then.
+  class Observer {
+   public:
+    virtual ~Observer() = default;
+    virtual void logged(int level, std::string_view text) = 0;
+    virtual void called(const config::FunctionSpec& fn, std::span<const engine::Value> args, int64_t result,
+                        engine::VmState& st) = 0;
+  };
+  void set_observer(Observer* observer) {
+    observer_ = observer;
+    vm_.set_tracing(observer != nullptr);
+  }
 
   // The bodies of the functions the proxy implements (bound to its Vm with the proxy as `self`).
   static std::span<const engine::BodyEntry> bodies();
@@ -180,6 +202,8 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   bool decided_ = false;  // the script forwarded or replied
   bool too_big_ = false;  // the last forward/relay did not fit (sl_reply_error answers 513)
   int log_level_ = 3;
+  int configured_log_level_ = 3;
+  Observer* observer_ = nullptr;
   int reply_route_ = -1, error_route_ = -1, local_route_ = -1;
   // A run waiting for the control process: its state (moved, not copied: the arena's strings stay put), the
   // request copied out of the datagram, the edits so far, and what the run had armed or appended.
@@ -204,6 +228,8 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   bool onreply_avps_ =
       false;            // modparam("tm", "onreply_avp_mode", 1): the transaction's AVPs in onreply_route
   sip::Message local_;  // a request tm made, for local_route
+  sip::Message acc_request_, acc_response_;  // a completed transaction's, for its accounting line
+  std::array<char, sip::Message::kMaxSize> acc_buf_;
   std::array<char, 8192> local_out_;
   std::string local_text_;  // "198.18.0.1:5060"
   char src_text_[16] = {}, dst_text_[16] = {};

@@ -230,6 +230,7 @@ Transaction* Layer::create(const sip::Message& msg, const proxy::Endpoint& from,
   t.cancelled = t.in_failure_route = t.failure_route_done = false;
   t.on_failure = t.on_reply = t.on_branch = -1;
   t.msg_flags = 0;
+  t.acc = 0;
   for (Branch& b : t.branches) b = Branch();
   index_.insert(t);
   ++counters_.created;
@@ -314,6 +315,7 @@ void Layer::reply(Transaction& t, uint16_t code, std::string_view bytes, uint64_
 
 void Layer::forward_upstream(Transaction& t, std::string_view bytes, uint16_t code, uint64_t) {
   if (t.reply_code >= 200 && code >= 300) return;  // a final was sent already; only 2xx may follow a 2xx
+  const bool first_final = code >= 200 && t.reply_code < 200;
   out_.send(t.reply_to, bytes);
   ++counters_.responses_forwarded;
   store_.release(t.reply);
@@ -323,6 +325,7 @@ void Layer::forward_upstream(Transaction& t, std::string_view bytes, uint16_t co
     if (t.state == ServerState::Trying) t.state = ServerState::Proceeding;
     return;
   }
+  if (first_final && t.acc) user_.completed(t, code, bytes);
   TimerWheel::cancel(t.l);
   if (t.invite && code < 300) {  // RFC 6026 Accepted: absorb INVITE retransmissions, pass 2xx on
     t.state = ServerState::Accepted;

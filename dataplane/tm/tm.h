@@ -89,6 +89,7 @@ struct Transaction
   bool failure_route_done = false;
   int16_t on_failure = -1, on_reply = -1, on_branch = -1;  // route indices armed by the script
   uint32_t msg_flags = 0;
+  uint8_t acc = 0;  // accounting the script armed (do_accounting), written when the transaction completes
   Store::Ref avps;  // the script's AVPs, kept for failure_route
 };
 
@@ -104,6 +105,10 @@ class User {
   // local_route over a request sipd makes itself (the ACK of a non-2xx, a CANCEL): what to send instead
   // (the same bytes when there is no local_route), or an empty view to send nothing.
   virtual std::string_view local_route(std::string_view request) { return request; }
+  // The transaction's final answer went upstream (once per transaction): accounting is written here.
+  virtual void completed(Transaction& t, uint16_t code, std::string_view response) {
+    (void)t, (void)code, (void)response;
+  }
 };
 
 class Sender {

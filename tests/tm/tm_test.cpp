@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "dataplane/proxy/proxy.h"
@@ -544,6 +545,52 @@ TEST(tm, SuspendedScriptIsKeptWithItsTransactionAndResumed) {
   EXPECT_EQ(r.proxy->pending(p), 0u);
   EXPECT_EQ(r.proxy->counters().kept, 2u);
   EXPECT_EQ(r.proxy->counters().resumed, 2u);
+}
+
+}  // namespace
+}  // namespace sipd::tm
+
+namespace sipd::tm {
+namespace {
+
+// acc's log backend: do_accounting("log", ...) writes one line when the transaction's final answer goes
+// upstream — "transaction answered" for a 2xx, "call missed" for a failed INVITE when "missed" was asked,
+// and with "failed" a failure is accounted as well.
+struct LogLines : proxy::StatelessProxy::Observer {
+  std::vector<std::string> lines;
+  void logged(int, std::string_view text) override { lines.emplace_back(text); }
+  void called(const config::FunctionSpec&, std::span<const engine::Value>, int64_t,
+              engine::VmState&) override {}
+};
+
+TEST(tm, AccountingIsWrittenWhenTheTransactionCompletes) {
+  const std::string script =
+      "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nloadmodule \"acc.so\"\nloadmodule \"sipmsgops.so\"\n"
+      "route {\n  if ($rU == \"bob\") do_accounting(\"log\");\n  if ($rU == \"carol\") "
+      "do_accounting(\"log\", "
+      "\"missed\");\n  if ($rU == \"dave\") do_accounting(\"log\", \"missed|failed\");\n"
+      "  $du = \"sip:198.18.0.2:5070\";\n  t_relay();\n}\n";
+  for (const auto& [user, code, want] : std::vector<std::tuple<std::string, int, std::vector<std::string>>>{
+           {"bob", 200, {"ACC: transaction answered: "}},
+           {"bob", 486, {}},
+           {"carol", 486, {"ACC: call missed: "}},
+           {"dave", 486, {"ACC: call missed: ", "ACC: transaction answered: "}},
+           {"erin", 200, {}}}) {
+    Rig r(script);
+    LogLines log;
+    r.proxy->set_observer(&log);
+    r.in(kCaller, invite(user));
+    ASSERT_EQ(r.out.sent.size(), 2u) << user;
+    r.in(kBob, answer(r.out.sent[1].bytes, code, code == 200 ? "OK" : "Busy Here"));
+    ASSERT_EQ(log.lines.size(), want.size()) << user << " " << code;
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(log.lines[i].rfind(want[i], 0), 0u) << log.lines[i];
+      const std::string fields =
+          ";method=INVITE;from_tag=a1;to_tag=b1;call_id=call-1@198.18.0.2;code=" + std::to_string(code) +
+          ";reason=" + (code == 200 ? "OK" : "Busy Here");
+      EXPECT_NE(log.lines[i].find(fields), std::string::npos) << log.lines[i];
+    }
+  }
 }
 
 }  // namespace
