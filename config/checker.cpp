@@ -430,6 +430,10 @@ class Checker {
     if (spec->takes_arg && !spec->arg_optional && (!r.has_arg || r.arg.empty()))
       error(offset, "$" + r.name + " needs a name in parentheses, e.g. $" + r.name + "(x)");
     if (!spec->takes_arg && r.has_arg) error(offset, "$" + r.name + " takes no argument");
+    if (spec->module != "core" && !loaded_.count(std::string(spec->module)))
+      error(offset, "$" + r.name + " comes from module '" + std::string(spec->module) +
+                        "', which is not loaded (add loadmodule \"" + std::string(spec->module) + ".so\")");
+    field_argument(r, offset);
     const PvId id = r.name == "var" ? PvId::Var : r.name == "avp" ? PvId::Avp : pv_id(r.name);
     if (id == PvId::Other) {
       unimplemented(
@@ -444,6 +448,23 @@ class Checker {
   }
 
   static bool known_pvar(std::string_view name) { return find_pvar(name) != nullptr; }
+
+  // The pseudo-variables whose argument names one of a fixed set of fields.
+  void field_argument(const PvRef& r, uint32_t offset) {
+    static constexpr std::string_view kSocket[] = {
+        "ip", "port", "proto", "advertised_ip", "advertised_port", "tag", "anycast", "af"};
+    static constexpr std::string_view kContact[] = {"uri",     "name",     "q",     "expires",
+                                                    "methods", "received", "params"};
+    std::span<const std::string_view> fields;
+    if (r.name == "socket_in" || r.name == "socket_out") fields = kSocket;
+    if (r.name == "ct.fields") fields = kContact;
+    if (fields.empty() || !r.has_arg) return;
+    std::string arg = r.arg;  // field names are taken in either case, as OpenSIPS takes them
+    for (char& c : arg) c = char(std::tolower(uint8_t(c)));
+    if (std::find(fields.begin(), fields.end(), std::string_view(arg)) != fields.end()) return;
+    std::vector<std::string_view> names(fields.begin(), fields.end());
+    error(offset, "$" + r.name + " has no field '" + r.arg + "'" + did_you_mean(r.arg, names));
+  }
 
   void transform(const std::string& text, uint32_t offset) {
     TransformCode code;

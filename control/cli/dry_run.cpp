@@ -89,6 +89,10 @@ class Run final : public proxy::Sender, public proxy::StatelessProxy::Observer {
     proxy_.set_time(now_);
     proxy_.set_observer(this);
     proxy_.vm().bind_unbound(stand_in, this);
+    if (program.find_route(config::RouteKind::Startup, "") >= 0) {
+      std::printf("=== startup_route ===\n");
+      proxy_.run_startup();
+    }
   }
 
   // One message from `from`; prints what happened.
@@ -168,6 +172,8 @@ class Run final : public proxy::Sender, public proxy::StatelessProxy::Observer {
     now_ += ms;
     proxy_.set_time(now_);
     layer_->advance(now_);
+    while (proxy_.run_timers(now_))
+      std::printf("(a timer_route ran at %llu ms)\n", static_cast<unsigned long long>(now_));
   }
 
   // What became of the message, from what the proxy and the transaction layer counted meanwhile.

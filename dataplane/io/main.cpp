@@ -310,13 +310,14 @@ int run_worker(void* arg) {
     const uint64_t now_ms = start / (w.hz / 1000);  // not start * 1000 / hz: that overflows after 80 days
     w.proxy.set_time(now_ms);
     w.layer.advance(now_ms);
+    const bool timer_ran = w.proxy.run_timers(now_ms);
     const uint16_t n = rte_eth_rx_burst(w.port_id, w.queue, burst, 32);
     for (uint16_t i = 0; i < n; ++i) w.stack.input(burst[i], start, w);
     const unsigned handed = w.drain_ring();
     const uint16_t from_tap = w.stack.poll_tap();
     w.stack.flush();
     const uint64_t end = rte_rdtsc();
-    if (n || handed || from_tap) {
+    if (n || handed || from_tap || timer_ran) {
       w.busy += end - start;
       empty_polls = 0;
     } else {
@@ -474,6 +475,9 @@ int main(int argc, char** argv) {
   }
   for (Worker* w : workers) w->peers = &workers;
   for (Worker* w : workers) w->proxy.set_log_level(int(program.modparam_int("", "log_level")));
+  static sipd::proxy::TimerSchedule timers;  // timer_route runs, shared by the workers
+  for (Worker* w : workers) w->proxy.share_timers(&timers);
+  workers[0]->proxy.run_startup();
   CounterFile counters(app.counters);
 
   char mac[RTE_ETHER_ADDR_FMT_SIZE];

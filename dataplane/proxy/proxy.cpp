@@ -72,6 +72,10 @@ StatelessProxy::StatelessProxy(const config::Program& program, const Settings& s
   reply_route_ = program.find_route(config::RouteKind::Reply, "");
   error_route_ = program.find_route(config::RouteKind::Error, "");
   local_route_ = program.find_route(config::RouteKind::Local, "");
+  for (size_t i = 0; i < program.routes.size(); ++i)
+    if (program.routes[i].kind == config::RouteKind::Timer && program.routes[i].interval > 0 &&
+        timer_routes_.size() < TimerSchedule::kRoutes)
+      timer_routes_.push_back(int(i));
   onreply_avps_ = program.modparam_int("tm", "onreply_avp_mode") != 0;
   char ip[16], port[12];
   local_text_ =
@@ -311,6 +315,42 @@ void StatelessProxy::run_error_route(const Endpoint&, uint16_t, std::string_view
   const engine::Context ctx = context(&edits);
   finish(vm_.run(program_, error_route_, ctx, *state_), ctx);
   edits_ = nullptr;
+}
+
+void StatelessProxy::run_startup() {
+  const int route = program_.find_route(config::RouteKind::Startup, "");
+  if (route >= 0) run_without_message(route);
+}
+
+bool StatelessProxy::run_timers(uint64_t now_ms) {
+  for (size_t k = 0; k < timer_routes_.size(); ++k) {
+    std::atomic<uint64_t>& due = timers_->due[k];
+    const uint64_t every = uint64_t(program_.routes[size_t(timer_routes_[k])].interval) * 1000;
+    uint64_t when = due.load(std::memory_order_relaxed);
+    if (when == 0) {  // first seen: the first run is one interval from now, as in OpenSIPS
+      due.compare_exchange_strong(when, now_ms + every, std::memory_order_relaxed);
+      continue;
+    }
+    if (now_ms < when || !due.compare_exchange_strong(when, now_ms + every, std::memory_order_relaxed))
+      continue;  // not yet, or another worker took this run
+    run_without_message(timer_routes_[k]);
+    return true;
+  }
+  return false;
+}
+
+// A route with no SIP message (startup, timer): its functions are those the checker allows there.
+void StatelessProxy::run_without_message(int route) {
+  const sip::Message* saved = cur_;
+  engine::Context ctx = context(nullptr);
+  ctx.msg = nullptr;
+  ctx.src_ip = {};
+  ctx.src_port = 0;
+  edits_ = nullptr;
+  engine::RunStatus s = vm_.run(program_, route, ctx, *state_);
+  while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, *state_, -1);
+  if (s == engine::RunStatus::Error) log(-1, state_->error ? state_->error : "the script failed");
+  cur_ = saved;
 }
 
 // An ACK for a reply sipd sent statelessly (sl_send_reply): its To tag is the one sipd made for that

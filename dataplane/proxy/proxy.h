@@ -14,6 +14,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -69,6 +70,14 @@ struct Counters {
 // `capacity` transactions on worker `worker`.
 tm::Settings tm_settings(const config::Program& program, uint32_t capacity, uint8_t worker);
 
+// When each timer_route[name, seconds] of a program runs next, shared by the workers of one program so that
+// each route runs at most once per interval across all of them: the worker whose clock first passes the
+// time claims the run (a compare-and-swap, no lock). Made by whoever starts the workers.
+struct TimerSchedule {
+  static constexpr size_t kRoutes = 16;
+  std::array<std::atomic<uint64_t>, kRoutes> due{};  // ms; 0 until the first worker sees the route
+};
+
 // Where the proxy puts what it sends: one call per datagram, bytes valid until the call returns.
 class Sender {
  public:
@@ -84,6 +93,14 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
 
   // One UDP datagram from `from` to our address.
   void handle(const Endpoint& from, std::string_view payload);
+
+  // startup_route, once, when the program is installed (on one worker, before the first message).
+  void run_startup();
+  // The timer_route that is due, if one is (at most one per call, so a burst never waits behind several;
+  // the worker calls between bursts). True when one ran. Without share_timers() the schedule is this
+  // proxy's own.
+  bool run_timers(uint64_t now_ms);
+  void share_timers(TimerSchedule* schedule) { timers_ = schedule; }
 
   // The worker's transaction layer (built with this proxy as its User and Sender), and its clock in ms.
   void attach(tm::Layer* layer) { tm_ = layer; }
@@ -205,6 +222,10 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   int configured_log_level_ = 3;
   Observer* observer_ = nullptr;
   int reply_route_ = -1, error_route_ = -1, local_route_ = -1;
+  std::vector<int> timer_routes_;  // route indices of the program's timer routes
+  TimerSchedule own_timers_;
+  TimerSchedule* timers_ = &own_timers_;
+  void run_without_message(int route);
   // A run waiting for the control process: its state (moved, not copied: the arena's strings stay put), the
   // request copied out of the datagram, the edits so far, and what the run had armed or appended.
   struct Suspended {

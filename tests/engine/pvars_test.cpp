@@ -338,7 +338,8 @@ TEST(message_pvars, Time) {
 }
 
 TEST(message_pvars, Random) {
-  const std::vector<std::string> v = read({"$RANDOM", "$RANDOM", "$RANDOM", "$RANDOM"}, kInvite);
+  const std::vector<std::string> v =
+      read({"$RANDOM", "$RANDOM", "$RANDOM", "$RANDOM"}, kInvite, {}, "", "loadmodule \"cfgutils.so\"\n");
   ASSERT_EQ(v.size(), 4u);
   for (const std::string& s : v) {
     EXPECT_GE(std::stoll(s), 0);

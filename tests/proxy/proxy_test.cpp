@@ -248,3 +248,45 @@ TEST(proxy, ARequestWithNoRoomForOurViaGets513) {
 
 }  // namespace
 }  // namespace sipd::proxy
+
+namespace sipd::proxy {
+namespace {
+
+struct Lines : StatelessProxy::Observer {
+  std::vector<std::string> logged_lines;
+  void logged(int, std::string_view text) override { logged_lines.emplace_back(text); }
+  void called(const config::FunctionSpec&, std::span<const engine::Value>, int64_t,
+              engine::VmState&) override {}
+};
+
+// startup_route runs once, with no message; timer_route[name, s] runs one interval after it is first seen
+// and then every interval, at most once per interval across the workers that share a schedule.
+TEST(proxy, StartupAndTimerRoutes) {
+  const config::Program program = compile(
+      "loadmodule \"gflags.so\"\n"
+      "startup_route {\n  set_gflag(5);\n  xlog(\"started, ru=$ru\\n\");\n}\n"
+      "timer_route[tick, 2] {\n  if (is_gflag(5)) xlog(\"tick\\n\");\n}\n"
+      "route {\n  drop;\n}\n");
+  Capture out;
+  Lines a_lines, b_lines;
+  StatelessProxy a(program, Settings{}, out), b(program, Settings{}, out);
+  a.set_observer(&a_lines);
+  b.set_observer(&b_lines);
+  TimerSchedule shared;
+  a.share_timers(&shared);
+  b.share_timers(&shared);
+  a.run_startup();
+  EXPECT_EQ(a_lines.logged_lines, (std::vector<std::string>{"started, ru=<null>\n"}));
+  EXPECT_FALSE(a.run_timers(1000));  // first seen: due at 3000
+  EXPECT_FALSE(b.run_timers(2999));
+  EXPECT_TRUE(b.run_timers(3000));   // b claims this run...
+  EXPECT_FALSE(a.run_timers(3001));  // ...so a does not run it again
+  EXPECT_FALSE(a.run_timers(4999));
+  EXPECT_TRUE(a.run_timers(5000));
+  EXPECT_EQ(b_lines.logged_lines, (std::vector<std::string>{"tick\n"}));
+  EXPECT_EQ(a_lines.logged_lines.size(), 2u);
+  EXPECT_TRUE(out.sent.empty());
+}
+
+}  // namespace
+}  // namespace sipd::proxy
