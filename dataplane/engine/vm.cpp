@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "dataplane/engine/core_functions.h"
 #include "dataplane/engine/natives.h"
 #include "dataplane/sip/name_addr.h"
 #include "dataplane/sip/scalar.h"
@@ -242,6 +243,7 @@ RunStatus Vm::resume(const Context& ctx, VmState& st, int64_t result) {
 
 Vm::Vm(Host& host) : host_(host), bodies_(config::registry().functions.size()) {
   (void)bind(engine_bodies(), nullptr);
+  (void)bind(core_function_bodies(), nullptr);
 }
 
 bool Vm::bind(std::span<const BodyEntry> entries, void* self) {
