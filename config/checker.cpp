@@ -599,6 +599,10 @@ class Checker {
       error(e.offset, e.text + "() cannot be used in " + route_mask_names(context_ & ~fn->routes) +
                           " (allowed in " + route_mask_names(fn->routes) + ")");
     for (size_t i = 0; i < n && i < fn->args.size(); ++i) {
+      if (e.args[i]->kind == ExprKind::Null && fn->name == "route") {
+        error(e.args[i]->offset, "route()'s parameters may not be left empty (write NULL)");
+        continue;
+      }
       if (e.args[i]->kind == ExprKind::Null) {
         if (i < fn->min_args)
           error(e.args[i]->offset,
@@ -711,7 +715,8 @@ class Checker {
         return;
       }
       case ArgType::Flag: {
-        if (!literal && a.kind != ExprKind::Name) return;
+        // A name, bare or quoted, is allotted a bit by the compiler; a number is the bit itself.
+        if (a.kind != ExprKind::Int && !(a.kind == ExprKind::Unary && !literal_text(a).empty())) return;
         char* end = nullptr;
         const long v = std::strtol(text.c_str(), &end, 10);
         if (end && *end == '\0' && !text.empty() && (v < 0 || v > kMaxFlag))

@@ -191,6 +191,7 @@ class Compiler {
       }
     }
     for (const FunctionSpec& f : registry().functions) prog_.function_names.emplace_back(f.name);
+    for (const Route& r : script.routes) numbered_flags(r.body);
     // The main route first, so routes[0] is where a request starts.
     for (const Route& r : script.routes)
       if (r.kind == RouteKind::Request && r.name.empty()) route(r);
@@ -611,6 +612,7 @@ class Compiler {
     if (r.name == "$") c.id = PvId::Dollar;
     if (c.id == PvId::Var) c.slot = slot(prog_.var_names, vars_, r.arg, offset);
     if (c.id == PvId::Avp) c.slot = slot(prog_.avp_names, avps_, r.arg, offset);
+    if (c.id == PvId::MsgFlag && !all_digits(r.arg)) (void)flag_bit(r.arg, false, offset);
     c.arg = intern(r.arg);
     c.index = PvCode::Index(r.index);
     c.number = int32_t(r.number);
@@ -923,7 +925,9 @@ class Compiler {
   void argument(const Expr& a, ArgType type, const std::string& fn) {
     switch (type) {
       case ArgType::Flag:
-        if (a.kind == ExprKind::Name || (a.kind == ExprKind::String && !all_digits(a.text))) {
+        // A bare number is the bit (1.x, 2.x); a name, bare (2.x) or quoted (3.x, digits included), is
+        // allotted one.
+        if (a.kind == ExprKind::Name || a.kind == ExprKind::String) {
           const bool branch = fn == "setbflag" || fn == "resetbflag" || fn == "isbflagset";
           emit(Op::PushInt, a.offset, 0, 0, flag_bit(a.text, branch, a.offset));
           return;
@@ -945,6 +949,10 @@ class Compiler {
           transforms(a);
           return;
         }
+        if (a.kind == ExprKind::Name && (a.text == "NULL" || a.text == "null")) {
+          emit(Op::PushNull, a.offset);
+          return;
+        }
         if (a.kind == ExprKind::Name) {  // a bare word: its text (route and flag names, L_INFO...)
           emit(Op::PushStr, a.offset, intern(a.text));
           return;
@@ -961,17 +969,45 @@ class Compiler {
     return true;
   }
 
-  // The bit of a named flag, allotted in order of first use (message and branch flags apart).
+  // The bit of a named flag, allotted in order of first use (message and branch flags apart), among the
+  // bits no numbered flag of the script uses. Program::*_flag_names hold the name at its bit's index.
   int64_t flag_bit(const std::string& name, bool branch, uint32_t offset) {
     std::vector<std::string>& names = branch ? prog_.branch_flag_names : prog_.msg_flag_names;
     const auto it = std::find(names.begin(), names.end(), name);
     if (it != names.end()) return int64_t(it - names.begin());
-    if (names.size() == 32) {
-      error(offset, std::string("more than 32 named ") + (branch ? "branch" : "message") + " flags");
-      return 0;
+    const uint32_t taken = branch ? numbered_branch_flags_ : numbered_msg_flags_;
+    for (size_t bit = 0; bit < 32; ++bit) {
+      if (bit < names.size() && !names[bit].empty()) continue;
+      if (taken & (uint32_t(1) << bit)) continue;
+      if (names.size() <= bit) names.resize(bit + 1);
+      names[bit] = name;
+      return int64_t(bit);
     }
-    names.push_back(name);
-    return int64_t(names.size() - 1);
+    error(offset,
+          std::string("more than 32 ") + (branch ? "branch" : "message") + " flags, named and numbered");
+    return 0;
+  }
+
+  // The bits the script's numbered flags use (setflag(3)), so named ones are allotted others.
+  void numbered_flags(const StmtList& list) {
+    for (const StmtPtr& s : list) {
+      if (!s) continue;
+      numbered_flags(s->expr.get());
+      numbered_flags(s->body);
+      numbered_flags(s->else_body);
+      for (const Case& c : s->cases) numbered_flags(c.body);
+    }
+  }
+  void numbered_flags(const Expr* e) {
+    if (!e) return;
+    if (e->kind == ExprKind::Call && !e->args.empty() && e->args[0]->kind == ExprKind::Int &&
+        e->args[0]->number >= 0 && e->args[0]->number < 32) {
+      const bool branch = e->text == "setbflag" || e->text == "resetbflag" || e->text == "isbflagset";
+      const bool msg = e->text == "setflag" || e->text == "resetflag" || e->text == "isflagset";
+      if (branch) numbered_branch_flags_ |= uint32_t(1) << e->args[0]->number;
+      if (msg) numbered_msg_flags_ |= uint32_t(1) << e->args[0]->number;
+    }
+    for (const ExprPtr& a : e->args) numbered_flags(a.get());
   }
 
   const SourceFile& file_;
@@ -981,6 +1017,7 @@ class Compiler {
   std::vector<std::pair<size_t, std::string>> route_fixups_;
   std::vector<std::vector<size_t>> loops_;  // pending `break` jumps of the enclosing switch/while
   int switch_counter_ = 0;
+  uint32_t numbered_msg_flags_ = 0, numbered_branch_flags_ = 0;
 };
 
 }  // namespace
@@ -1023,7 +1060,8 @@ bool is_local(const Program& program, std::string_view host, uint16_t port) {
 std::string compile_regex(const std::string& pattern, std::string& db) {
   hs_database_t* compiled = nullptr;
   hs_compile_error_t* err = nullptr;
-  const unsigned flags = HS_FLAG_DOTALL | HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH;
+  // OpenSIPS compiles a script's regexes REG_EXTENDED | REG_ICASE: without regard to case, '.' any byte.
+  const unsigned flags = HS_FLAG_CASELESS | HS_FLAG_DOTALL | HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH;
   if (hs_compile(pattern.c_str(), flags, HS_MODE_BLOCK, nullptr, &compiled, &err) != HS_SUCCESS) {
     std::string why = err && err->message ? err->message : "cannot compile";
     hs_free_compile_error(err);
@@ -1078,7 +1116,9 @@ uint32_t SwitchTable::find(std::string_view key) const {
 Program compile_source(const SourceFile& file, Diagnostics& diags, Script* ast, const CheckOptions& options) {
   Script parsed = parse_script(file, diags);
   check_script(file, parsed, diags, options);
-  Program program = compile_program(file, parsed, diags);
+  // A script the checker refused compiles only as far as it can; what it says again is not repeated.
+  Diagnostics after_errors;
+  Program program = compile_program(file, parsed, diags.ok() ? diags : after_errors);
   if (ast) *ast = std::move(parsed);
   return program;
 }

@@ -134,8 +134,7 @@ bool has_pvars(std::string_view text) {
   for (size_t i = text.find('$'); i != std::string_view::npos && i + 1 < text.size();
        i = text.find('$', i + 1)) {
     const char c = text[i + 1];
-    if (name_start(c) || c == '(') return true;
-    if (c == '$') ++i;
+    if (name_start(c) || c == '(' || c == '$') return true;  // `$$` too: formatting makes it one '$'
   }
   return false;
 }

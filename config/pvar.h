@@ -53,7 +53,7 @@ struct FormatPiece {
 bool split_format(std::string_view text, std::vector<FormatPiece>& out, std::string& error, size_t& error_at,
                   NameFilter known = nullptr);
 
-// True when `text` holds at least one reference (a string that needs formatting at run time).
+// True when `text` holds at least one reference or a `$$` (a string that needs formatting at run time).
 bool has_pvars(std::string_view text);
 
 }  // namespace sipd::config

@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <memory>
@@ -157,7 +158,7 @@ int64_t fn_remove_hf(Vm&, Host&, const Context& ctx, VmState& st, std::span<cons
 
 // search("re"): the regex against the whole message.
 int64_t fn_search(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
-  return ctx.msg && regex_match(to_text(st, args[0]), ctx.msg->message()) ? 1 : -1;
+  return ctx.msg && regex_match(to_text(st, args[0]), ctx.msg->message(), true) ? 1 : -1;
 }
 
 // ---- global flags (gflags): set over the management interface, tested by scripts ----
@@ -630,20 +631,33 @@ bool is_myself(const config::Program& program, std::string_view text) {
   return config::is_local(program, host, uint16_t(p));
 }
 
-bool regex_match(std::string_view pattern, std::string_view subject) {
-  auto it = g_regex.entries.find(pattern);
+bool regex_match(std::string_view pattern, std::string_view subject, bool lines) {
+  // One cache for both modes: the key is the pattern behind a byte that says which.
+  char key_buf[512];
+  std::string key_long;
+  std::string_view key;
+  if (pattern.size() + 1 <= sizeof key_buf) {
+    key_buf[0] = lines ? 'L' : 'S';
+    std::memcpy(key_buf + 1, pattern.data(), pattern.size());
+    key = std::string_view(key_buf, pattern.size() + 1);
+  } else {
+    key_long = std::string(1, lines ? 'L' : 'S') + std::string(pattern);  // a long pattern: compiled once
+    key = key_long;
+  }
+  auto it = g_regex.entries.find(key);
   if (it == g_regex.entries.end()) {
     auto entry = std::make_unique<CompiledRegex>();
     hs_compile_error_t* err = nullptr;
     const std::string p(pattern);
-    if (hs_compile(p.c_str(), HS_FLAG_DOTALL | HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH, HS_MODE_BLOCK,
-                   nullptr, &entry->db, &err) != HS_SUCCESS) {
+    const unsigned flags = HS_FLAG_CASELESS | HS_FLAG_ALLOWEMPTY | HS_FLAG_SINGLEMATCH |
+                           (lines ? HS_FLAG_MULTILINE : HS_FLAG_DOTALL);
+    if (hs_compile(p.c_str(), flags, HS_MODE_BLOCK, nullptr, &entry->db, &err) != HS_SUCCESS) {
       hs_free_compile_error(err);
       entry->db = nullptr;
     } else if (hs_alloc_scratch(entry->db, &g_regex.scratch) != HS_SUCCESS) {
       return false;
     }
-    it = g_regex.entries.emplace(p, std::move(entry)).first;
+    it = g_regex.entries.emplace(std::string(key), std::move(entry)).first;
   }
   if (!it->second->db) return false;
   bool hit = false;

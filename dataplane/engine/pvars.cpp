@@ -444,7 +444,9 @@ void Vm::store_indexed(const Context& ctx, VmState& st, const config::PvCode& pv
     case config::PvCode::Index::Number:
       break;
   }
-  if (v.is_null()) {
+  if (v.is_null() && n < 0) {
+    host_.log(-1, "an AVP value is removed by its index from the newest (0, 1...), not a negative one");
+  } else if (v.is_null()) {
     avp_remove(st, pv.slot, n);
   } else if (!avp_replace(st, pv.slot, n, v)) {
     host_.log(-1, "assignment to an AVP value that does not exist: nothing is assigned");

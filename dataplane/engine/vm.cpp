@@ -214,7 +214,8 @@ RunStatus Vm::run(const config::Program& program, int route_index, const Context
   st.program = &program;
   // A message's run starts clean: script variables live for one run (as the tutorial says of $var), and
   // the arena their strings sit in is reused. Only the slots this program uses are cleared.
-  std::fill_n(st.vars.begin(), std::min(program.var_names.size(), st.vars.size()), Value::null());
+  // A $var never assigned reads 0, as in OpenSIPS.
+  std::fill_n(st.vars.begin(), std::min(program.var_names.size(), st.vars.size()), Value::integer(0));
   st.avp_count = 0;
   st.arena_used = 0;
   if (!ctx.avp_snapshot.empty()) restore_avps(st, ctx.avp_snapshot);
@@ -552,7 +553,7 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
       case Op::Return: {
         const Value v = pop();
         // return(n); a value that is not a number returns 1, and no value -1 (OpenSIPS's action.c).
-        st.retcode = v.is_null() ? -1 : v.kind == Value::Kind::Int ? v.i : to_int(v);
+        st.retcode = v.is_null() ? -1 : v.kind == Value::Kind::Int ? v.i : 1;
         if (st.depth == 0) return RunStatus::Exit;  // return in a top route ends it
         --st.depth;
         st.sp = st.frame_base[st.depth];

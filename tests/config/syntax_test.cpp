@@ -1,7 +1,7 @@
 // The routing language's newer syntax, as an operator who knows OpenSIPS 3.x expects the parser and the
 // checker to take it: what is accepted, what is refused, and each refusal's FILE:LINE:COL and message.
-// The OpenSIPS behaviour each test asserts is the one /work/notes/syntax.md describes (with its sources);
-// a test where sipd does otherwise is DISABLED_, with a line saying what sipd does instead.
+// The OpenSIPS behaviour each test asserts is the one its documentation and source give (named above each
+// test); a test where sipd still does otherwise is DISABLED_, with a line saying what sipd does instead.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -340,7 +340,7 @@ route { xlog("x\n"); }
 }
 
 // OpenSIPS 3.x's cfg_pp.c treats import_file as include_file: a missing file stops the start-up
-// (notes §1). sipd instead warns and skips it, as OpenSIPS 2.x did.
+//. sipd instead warns and skips it, as OpenSIPS 2.x did.
 TEST(syntax, DISABLED_MissingImportFileIsFatalAsInOpenSips3) {
   const auto c = check(R"cfg(import_file "nothere.cfg"
 route { xlog("x\n"); }
@@ -432,8 +432,8 @@ route[check] { return; }
 }
 
 // OpenSIPS 3.x's route() parameters are a STRING, a number, NULL or a variable, with no empty slots
-// (cfg.y, notes §9). sipd accepts the empty slot and passes NULL.
-TEST(syntax, DISABLED_RouteParametersHaveNoEmptySlots) {
+// (cfg.y).
+TEST(syntax, RouteParametersHaveNoEmptySlots) {
   const auto c = check(R"cfg(route {
   route(r, , 2);
 }
@@ -543,7 +543,8 @@ route {
 }
 )cfg");
   EXPECT_TRUE(c->diags.ok()) << c->rendered;
-  EXPECT_EQ(c->program.msg_flag_names, (std::vector<std::string>{"NAT", "FROM_GW"}));
+  // Names are allotted the bits no numbered flag of the script uses (bit 0 is setflag(0)'s).
+  EXPECT_EQ(c->program.msg_flag_names, (std::vector<std::string>{"", "NAT", "FROM_GW"}));
   EXPECT_EQ(c->program.branch_flag_names, std::vector<std::string>{"NAT_B"});
 }
 
@@ -567,7 +568,8 @@ TEST(syntax, ThirtyThreeFlagNamesAreRefused) {
   script += "  setbflag(B0);\n}\n";
   const auto c = compiled(script);
   ASSERT_EQ(c->diags.error_count(), 1u) << c->rendered;
-  EXPECT_TRUE(has(*c, "opensips.cfg:34:11: error: more than 32 named message flags")) << c->rendered;
+  EXPECT_TRUE(has(*c, "opensips.cfg:34:11: error: more than 32 message flags, named and numbered"))
+      << c->rendered;
   EXPECT_EQ(c->program.msg_flag_names.size(), 32u);
   EXPECT_EQ(c->program.branch_flag_names, std::vector<std::string>{"B0"});  // a namespace of its own
 }
