@@ -933,8 +933,13 @@ class Compiler {
           return;
         }
         break;
+      case ArgType::PVar:  // a variable's name: pv_printf($var(x), ...) names $var(x), it does not read it
+        if (a.kind == ExprKind::PVar && a.transforms.empty()) {
+          emit(Op::PushStr, a.offset, intern(a.text));
+          return;
+        }
+        [[fallthrough]];
       case ArgType::Route:
-      case ArgType::PVar:
       case ArgType::Regex:
       case ArgType::Subst:
         if (a.kind == ExprKind::Name || a.kind == ExprKind::String) {

@@ -1,5 +1,6 @@
 #include "dataplane/engine/natives.h"
 
+#include <fnmatch.h>
 #include <hs.h>
 
 #include <algorithm>
@@ -142,18 +143,47 @@ std::pair<std::string_view, std::string_view> split_header_line(std::string_view
 
 template <bool First>
 int64_t fn_add_hf(Vm& vm, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
-  if (!ctx.edits) return 1;  // a dry run without edits
+  if (!ctx.edits) return -1;  // nothing to edit (a route without a message)
   (void)vm;
   const auto [name, value] = split_header_line(to_text(st, args[0]));
   if (name.empty()) return -1;
   return (First ? ctx.edits->add_header_first(name, value) : ctx.edits->add_header(name, value)) ? 1 : -1;
 }
 
+// The header fields whose names match `pattern`: a glob (remove_hf_glob, 2.x's remove_hf(x, "g")) or a
+// regular expression (2.x's remove_hf(x, "r")), both without regard to case, are removed.
+int64_t remove_matching(const Context& ctx, std::string_view pattern, bool glob) {
+  if (!ctx.msg || !ctx.edits) return -1;
+  char text[256];
+  if (glob && pattern.size() >= sizeof text) return -1;
+  if (glob) {
+    std::memcpy(text, pattern.data(), pattern.size());
+    text[pattern.size()] = '\0';
+  }
+  size_t removed = 0;
+  for (uint16_t i = 0; i < ctx.msg->header_count(); ++i) {
+    const std::string_view name = ctx.msg->name(i);
+    char n[256];
+    if (name.size() >= sizeof n) continue;
+    std::memcpy(n, name.data(), name.size());
+    n[name.size()] = '\0';
+    const bool hit = glob ? fnmatch(text, n, FNM_CASEFOLD) == 0 : regex_match(pattern, name);
+    if (hit) removed += ctx.edits->remove_header(i);
+  }
+  return removed ? 1 : -1;
+}
+
 int64_t fn_remove_hf(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
-  if (!ctx.msg) return -1;
+  if (!ctx.msg || !ctx.edits) return -1;
   const std::string_view name = to_text(st, args[0]);
-  if (!ctx.edits) return ctx.msg->find(name) != sip::kNoHeader ? 1 : -1;
+  const std::string_view flags = args.size() > 1 && !args[1].is_null() ? to_text(st, args[1]) : "";
+  if (flags.find('r') != std::string_view::npos) return remove_matching(ctx, name, false);
+  if (flags.find('g') != std::string_view::npos) return remove_matching(ctx, name, true);
   return ctx.edits->remove_headers_named(name) > 0 ? 1 : -1;
+}
+
+int64_t fn_remove_hf_glob(Vm&, Host&, const Context& ctx, VmState& st, std::span<const Value> args) {
+  return remove_matching(ctx, to_text(st, args[0]), true);
 }
 
 // search("re"): the regex against the whole message.
@@ -393,7 +423,7 @@ int64_t fn_avp_pushto(Vm& vm, Host& host, const Context& ctx, VmState& st, std::
   if (from.is_null()) return -1;
   const Value v = Value::string(to_text(st, from));
   if (dst.starts_with("$hdr(") && dst.ends_with(")")) {
-    if (!ctx.edits) return 1;
+    if (!ctx.edits) return -1;
     const std::string_view name = dst.substr(5, dst.size() - 6);
     return ctx.edits->add_header(name, v.s) ? 1 : -1;
   }
@@ -532,6 +562,7 @@ constexpr BodyEntry kBodies[] = {
     {"append_hf", body<fn_add_hf<false>>},
     {"insert_hf", body<fn_add_hf<true>>},
     {"remove_hf", body<fn_remove_hf>},
+    {"remove_hf_glob", body<fn_remove_hf_glob>},
     {"search", body<fn_search>},
     {"set_gflag", body<fn_gflag<0>>},
     {"reset_gflag", body<fn_gflag<1>>},

@@ -870,22 +870,24 @@ int StatelessProxy::route_arg(config::RouteKind kind, engine::VmState& st, const
   return program_.find_route(kind, engine::to_text(st, v));
 }
 
-bool StatelessProxy::reply_route(tm::Transaction& t, int branch, const sip::Message& response) {
+bool StatelessProxy::reply_route(tm::Transaction& t, int branch, const sip::Message& response,
+                                 sip::EditList& upstream) {
   if (t.on_reply < 0) return true;
-  sip::EditList edits(response);
-  edits_ = nullptr;  // a reply route may look at the response; edits to it are not applied here
+  sip::EditList* saved_edits = edits_;
+  edits_ = &upstream;  // what the script changes goes upstream with the response
   reply_code_ = int16_t(response.status());
   branch_idx_ = int16_t(branch);
   const sip::Message* saved = cur_;
   cur_ = &response;
   tm::Transaction* saved_txn = txn_;
   txn_ = &t;
-  engine::Context ctx = context(nullptr);
+  engine::Context ctx = context(&upstream);
   if (onreply_avps_ && !t.avps.empty()) ctx.avp_snapshot = tm_->store().view(t.avps, avp_buf_.data());
   engine::RunStatus s = vm_.run(program_, t.on_reply, ctx, *state_);
   while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, *state_, -1);
   cur_ = saved;
   txn_ = saved_txn;
+  edits_ = saved_edits;
   return s != engine::RunStatus::Drop;
 }
 

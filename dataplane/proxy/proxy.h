@@ -123,7 +123,8 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   static constexpr size_t kSuspended = 32;
 
   // tm::User
-  bool reply_route(tm::Transaction& t, int branch, const sip::Message& response) override;
+  bool reply_route(tm::Transaction& t, int branch, const sip::Message& response,
+                   sip::EditList& upstream) override;
   void failure_route(tm::Transaction& t) override;
   std::string_view local_route(std::string_view request) override;
   void completed(tm::Transaction& t, uint16_t code, std::string_view response) override;

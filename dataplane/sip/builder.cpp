@@ -249,11 +249,23 @@ BuildResult EditList::build(char* out, size_t cap) const {
   for (size_t i = 0; i < count_; ++i)
     pieces[n++] = Piece{edits_[i].off, edits_[i].del, text(edits_[i]), edits_[i].seq};
 
-  // Content-Length follows the body that is written.
+  // Content-Length follows the body that is written: a new body, or the old one with the edits that fall
+  // in it (replace_body, subst_body...; an edit that starts in the headers gives the body only the bytes
+  // it removes there).
   const Span body = msg_.body_span();
   const std::string_view new_body = body_set_ ? body_ : msg_.body();
+  int64_t body_size = int64_t(new_body.size());
+  if (!body_set_) {
+    for (size_t i = 0; i < count_; ++i) {
+      const Edit& e = edits_[i];
+      if (e.off >= body.off && e.off <= body.end())
+        body_size += int64_t(text(e).size()) - int64_t(e.del);
+      else if (e.off < body.off && e.off + e.del > body.off)
+        body_size -= int64_t(std::min(e.off + e.del, body.end()) - body.off);
+    }
+  }
   char digits[12];
-  const auto r = std::to_chars(digits, digits + sizeof digits, new_body.size());
+  const auto r = std::to_chars(digits, digits + sizeof digits, uint64_t(std::max<int64_t>(body_size, 0)));
   const std::string_view length(digits, size_t(r.ptr - digits));
   char cl_line[40];
   const uint16_t cl = msg_.first(HeaderId::ContentLength);

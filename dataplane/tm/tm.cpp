@@ -375,13 +375,16 @@ Layer::Handled Layer::on_response(const sip::Message& msg, const proxy::Endpoint
     return Handled::Absorbed;
   }
   const uint16_t code = msg.status();
-  // The response without our Via, as it goes upstream.
+  // The response without our Via, and with what onreply_route changes, as it goes upstream: built once the
+  // route has run (empty when it cannot be).
   sip::EditList edits(msg);
-  std::string_view upstream;
-  if (edits.remove_top_via()) {
+  const bool via_removed = edits.remove_top_via();
+  const auto route = [&] { return t.on_reply < 0 || user_.reply_route(t, int(b), msg, edits); };
+  const auto built = [&]() -> std::string_view {
+    if (!via_removed) return {};
     const sip::BuildResult r = edits.build(scratch2_.data(), scratch2_.size());
-    if (r.ok()) upstream = std::string_view(scratch2_.data(), r.size);
-  }
+    return r.ok() ? std::string_view(scratch2_.data(), r.size) : std::string_view();
+  };
   if (code < 200) {
     if (br.state == BranchState::Calling) {
       br.state = BranchState::Proceeding;
@@ -394,8 +397,9 @@ Layer::Handled Layer::on_response(const sip::Message& msg, const proxy::Endpoint
       wheel_.arm(br.fr, settings_.fr_inv_ms);
     }
     if (br.cancel_wanted) send_cancel(t, int(b));
-    if (code > 100 && t.reply_code < 200 && !upstream.empty() &&
-        (t.on_reply < 0 || user_.reply_route(t, int(b), msg)))
+    const std::string_view upstream =
+        code > 100 && t.reply_code < 200 && via_removed && route() ? built() : "";
+    if (!upstream.empty())
       forward_upstream(t, upstream, code, now_ms);
     else
       ++counters_.responses_absorbed;
@@ -413,7 +417,8 @@ Layer::Handled Layer::on_response(const sip::Message& msg, const proxy::Endpoint
       br.state = BranchState::Completed;
       wheel_.arm(br.wait, settings_.t4_ms);
     }
-    const bool keep = t.on_reply < 0 || user_.reply_route(t, int(b), msg);
+    const bool keep = route();
+    const std::string_view upstream = built();
     if (!upstream.empty() && keep && (t.invite || first)) {
       if (t.invite && t.reply_code >= 200 && t.reply_code < 300) {
         out_.send(t.reply_to, upstream);  // another 2xx (a retransmission or a second branch): end to end
@@ -441,8 +446,8 @@ Layer::Handled Layer::on_response(const sip::Message& msg, const proxy::Endpoint
   } else {
     wheel_.arm(br.wait, settings_.t4_ms);  // timer K
   }
-  if (t.on_reply >= 0) (void)user_.reply_route(t, int(b), msg);
-  branch_final(t, int(b), code, upstream, now_ms);
+  (void)route();  // a final answer is not dropped: the route may change it
+  branch_final(t, int(b), code, built(), now_ms);
   return Handled::Absorbed;
 }
 

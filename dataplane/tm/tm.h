@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "dataplane/proxy/endpoint.h"
+#include "dataplane/sip/builder.h"
 #include "dataplane/sip/message.h"
 #include "dataplane/tm/store.h"
 #include "dataplane/tm/timer_wheel.h"
@@ -98,7 +99,10 @@ class User {
  public:
   virtual ~User() = default;
   // onreply_route for a response on `branch`; false when the script dropped it (it is not forwarded).
-  virtual bool reply_route(Transaction& t, int branch, const sip::Message& response) = 0;
+  // `upstream` holds the edits of the response as it goes upstream (our Via removed); the script's own
+  // edits (append_hf, change_reply_status...) join them.
+  virtual bool reply_route(Transaction& t, int branch, const sip::Message& response,
+                           sip::EditList& upstream) = 0;
   // failure_route: every branch ended without a 2xx. The proxy runs it over the stored request; it may
   // add branches (add_branch) or reply (reply). Returns once the script is done.
   virtual void failure_route(Transaction& t) = 0;

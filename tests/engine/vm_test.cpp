@@ -483,3 +483,29 @@ TEST(engine, UriPartAssignmentsAreEdits) {
 
 }  // namespace
 }  // namespace sipd::engine
+
+namespace sipd::engine {
+namespace {
+
+// remove_hf(name[, flags]) (2.x: "r" a regular expression, "g" a glob) and 3.x's remove_hf_glob, without
+// regard to case; pv_printf names the variable it writes, bare or quoted.
+TEST(engine, RemoveHeadersByNameRegexOrGlob) {
+  const Script s(
+      kModules +
+      "route {\n  if (remove_hf(\"^x-(a|b)$\", \"r\")) xlog(\"re\\n\");\n"
+      "  if (remove_hf_glob(\"X-Billing*\")) xlog(\"glob\\n\");\n"
+      "  if (remove_hf(\"x-c*\", \"g\")) xlog(\"g\\n\");\n  if (!remove_hf(\"X-None\")) xlog(\"none\\n\");\n"
+      "  pv_printf($var(v), \"user $rU\");\n  xlog(\"$var(v)\\n\");\n}\n");
+  std::string msg = request("INVITE");
+  msg.insert(msg.find("Content-Length"), "X-A: 1\r\nx-b: 2\r\nX-Billing-Id: 3\r\nX-C-1: 4\r\nX-Keep: 5\r\n");
+  auto r = run(s, msg, false, true);
+  EXPECT_EQ(r->host.logs, (std::vector<std::string>{"re\n", "glob\n", "g\n", "none\n", "user bob\n"}));
+  EXPECT_EQ(r->built.find("X-A:"), std::string::npos) << r->built;
+  EXPECT_EQ(r->built.find("x-b:"), std::string::npos) << r->built;
+  EXPECT_EQ(r->built.find("X-Billing"), std::string::npos) << r->built;
+  EXPECT_EQ(r->built.find("X-C-1"), std::string::npos) << r->built;
+  EXPECT_NE(r->built.find("X-Keep: 5\r\n"), std::string::npos) << r->built;
+}
+
+}  // namespace
+}  // namespace sipd::engine

@@ -140,6 +140,23 @@ TEST(builder, BodyReplacementUpdatesContentLength) {
   EXPECT_EQ(again.first_value(HeaderId::ContentLength), std::to_string(sdp.size()));
 }
 
+// Edits inside the body (replace_body, subst_body...) change its length: Content-Length follows them, and
+// an edit that starts in the headers and runs into the body counts only the body bytes it removes.
+TEST(builder, EditsInsideTheBodyUpdateContentLength) {
+  const Message& m = parsed(kInvite);
+  ASSERT_FALSE(m.body().empty());
+  const size_t before = m.body().size();
+  EditList e(m);
+  const Span body = m.body_span();
+  ASSERT_TRUE(e.replace(Span{body.off, 1}, "vvvv"));             // +3
+  ASSERT_TRUE(e.replace(Span{body.off + body.len - 2, 2}, ""));  // -2
+  const Built b = build(e);
+  ASSERT_TRUE(b.result.ok());
+  const Message& again = parsed(b.text);
+  EXPECT_EQ(again.body().size(), before + 1);
+  EXPECT_EQ(again.first_value(HeaderId::ContentLength), std::to_string(before + 1));
+}
+
 TEST(builder, ContentLengthAddedWhenAbsent) {
   const std::string bytes = test::read_file(test::testdata_dir() + "/rfc4475/inv2543.dat");
   const Message& m = parsed(bytes);

@@ -595,3 +595,29 @@ TEST(tm, AccountingIsWrittenWhenTheTransactionCompletes) {
 
 }  // namespace
 }  // namespace sipd::tm
+
+namespace sipd::tm {
+namespace {
+
+// onreply_route's edits go upstream with the response: a header added there, a status changed there.
+TEST(tm, OnreplyRouteEditsGoUpstream) {
+  Rig r(
+      "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nloadmodule \"sipmsgops.so\"\n"
+      "route {\n  t_on_reply(\"stamp\");\n  $du = \"sip:198.18.0.2:5070\";\n  t_relay();\n}\n"
+      "onreply_route[stamp] {\n  append_hf(\"X-Seen: $rs\\r\\n\");\n"
+      "  if ($rs == 486) change_reply_status(404, \"Not Here\");\n}\n");
+  r.in(kCaller, invite());
+  ASSERT_EQ(r.out.sent.size(), 2u);
+  const std::string fwd = r.out.sent[1].bytes;
+  r.in(kBob, answer(fwd, 180, "Ringing"));
+  ASSERT_EQ(r.out.sent.size(), 3u);
+  EXPECT_NE(r.out.sent[2].bytes.find("X-Seen: 180\r\n"), std::string::npos) << r.out.sent[2].bytes;
+  r.in(kBob, answer(fwd, 486, "Busy Here"));
+  const Sent& final_answer = r.out.sent.back();
+  EXPECT_EQ(final_answer.to, kCaller);
+  EXPECT_EQ(final_answer.first_line(), "SIP/2.0 404 Not Here") << final_answer.bytes;
+  EXPECT_NE(final_answer.bytes.find("X-Seen: 486\r\n"), std::string::npos) << final_answer.bytes;
+}
+
+}  // namespace
+}  // namespace sipd::tm
