@@ -20,10 +20,13 @@ namespace {
 
 constexpr size_t kMaxSlots = 1024;  // $var / $avp names per script
 
+// ASCII only, inline: a switch on $rm runs this for every message (std::tolower is a call into libc).
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
+
 bool same_text_any_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(uint8_t(a[i])) != std::tolower(uint8_t(b[i]))) return false;
+    if (a[i] != b[i] && ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   return true;
 }
 

@@ -515,6 +515,7 @@ Value Vm::load(const Context& ctx, VmState& st, const config::PvCode& pv) {
 }
 
 Value Vm::apply(const Context& ctx, VmState& st, const config::TransformCode& t, const Value& in) {
+  if (t.args.empty()) return apply_transform(st, t.id, {}, in);  // {uri.user}, {s.len}: most of them
   std::array<Value, 4> args;
   const size_t n = std::min(t.args.size(), args.size());
   for (size_t i = 0; i < n; ++i)

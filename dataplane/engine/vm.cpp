@@ -153,9 +153,8 @@ constexpr auto kPops = [] {
   return t;
 }();
 
-inline uint16_t pops(const config::Instr& in) {
-  return in.op == Op::Call || in.op == Op::CallRoute ? in.b : kPops[size_t(in.op)];
-}
+// Call and CallRoute take in.b values: the table says 0 for them, and their own cases check in.b.
+inline uint16_t pops(const config::Instr& in) { return kPops[size_t(in.op)]; }
 
 }  // namespace
 
@@ -243,6 +242,7 @@ RunStatus Vm::resume(const Context& ctx, VmState& st, int64_t result) {
 }
 
 Vm::Vm(Host& host) : host_(host), bodies_(config::registry().functions.size()) {
+  for (size_t i = 0; i < bodies_.size(); ++i) bodies_[i].fn = &config::registry().functions[i];
   (void)bind(engine_bodies(), nullptr);
   (void)bind(core_function_bodies(), nullptr);
 }
@@ -256,14 +256,14 @@ bool Vm::bind(std::span<const BodyEntry> entries, void* self) {
       ok = false;
       continue;
     }
-    bodies_[size_t(fn - fns.data())] = Bound{e.body, self};
+    bodies_[size_t(fn - fns.data())] = Bound{e.body, self, fn};
   }
   return ok;
 }
 
 void Vm::bind_unbound(Body body, void* self) {
   for (Bound& b : bodies_)
-    if (!b.body) b = Bound{body, self};
+    if (!b.body) b = Bound{body, self, b.fn};
 }
 
 std::vector<Unbound> Vm::unbound(const config::Program& program) const {
@@ -283,10 +283,10 @@ int64_t Vm::invoke(const Context& ctx, VmState& st, std::string_view name, std::
 }
 
 bool Vm::call_function(const Context& ctx, VmState& st, const config::Instr& in, RunStatus& out) {
-  const config::FunctionSpec& fn = config::registry().functions[in.a];
+  const Bound& bound = bodies_[in.a];
+  const config::FunctionSpec& fn = *bound.fn;
   const uint16_t argc = in.b;
   const std::span<const Value> args(st.stack.data() + st.sp - argc, argc);
-  const Bound& bound = bodies_[in.a];
   int64_t result = -1;
   if (bound.body) {
     Call call{*this, host_, ctx, st, args, fn, bound.self};
@@ -536,11 +536,19 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         if (!truthy(pop())) st.pc = uint32_t(in.imm);
         break;
       case Op::Call: {
+        if (st.sp < in.b) {
+          st.error = "damaged program: stack underflow";
+          return RunStatus::Error;
+        }
         RunStatus out;
         if (!call_function(ctx, st, in, out)) return out;
         break;
       }
       case Op::CallRoute:
+        if (st.sp < in.b) {
+          st.error = "damaged program: stack underflow";
+          return RunStatus::Error;
+        }
         if (st.depth == VmState::kCalls) {
           host_.log(-1, "script stopped: sub-routes nested more than 32 deep");
           return RunStatus::Exit;

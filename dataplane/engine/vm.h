@@ -226,6 +226,7 @@ class Vm {
   struct Bound {
     Body body = nullptr;
     void* self = nullptr;
+    const config::FunctionSpec* fn = nullptr;  // its registry entry
   };
 
   Host& host_;
