@@ -56,7 +56,14 @@ TEST(engine_alloc, RunAllocatesNothing) {
       "    $var(p) = \"a=1;b=2\"{param.value,b};\n    $var(s) = \"x|y|z\"{s.select,-1,|};\n  }\n"
       "  $avp(s:k) = 5;\n  avp_op(\"$avp(s:k)\", \"add/1\");\n"
       "  xlog(\"L_INFO\", \"$rm from $fu user=$var(u) n=$var(n) $(var(u){s.len}) $avp(s:k)\\n\");\n"
-      "  append_hf(\"X-Edge: $si\\r\\n\");\n  $ru = \"sip:bob@198.18.0.2\";\n  t_relay();\n}\n");
+      "  append_hf(\"X-Edge: $si\\r\\n\");\n  $ru = \"sip:bob@198.18.0.2\";\n"
+      // This language: formats with transformations and indexes, AVP stacks, for-each, a
+      // case-insensitive switch and comparison, core functions with bodies.
+      "  $avp(s:k) = \"two\";\n  $var(all) = $(avp(s:k)[*]);\n  $var(c) = $(ct.fields(uri)[0]);\n"
+      "  for ($var(v) in $(hdr(Via)[*])) { $var(n) = $var(n) + 1; }\n"
+      "  xlog(\"$(rU{s.toupper}) $(hdr(From){nameaddr.uri}{uri.host}) $(var(all){s.len}) $$\\n\");\n"
+      "  switch ($rm) { case \"invite\": prefix(\"00\"); strip(2); break; }\n"
+      "  if ($var(all) == \"TWO, 5\") xlog(\"eq\\n\");\n  t_relay();\n}\n");
   config::Diagnostics diags;
   const config::Script ast = config::parse_script(file, diags);
   config::check_script(file, ast, diags);
@@ -66,6 +73,7 @@ TEST(engine_alloc, RunAllocatesNothing) {
       "INVITE sip:bob@198.18.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.3;branch=z9hG4bK1\r\nMax-Forwards: "
       "70\r\n"
       "From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@198.18.0.1>\r\nCall-ID: a1\r\nCSeq: 1 INVITE\r\n"
+      "Contact: <sip:alice@198.18.0.3:5062>\r\n"
       "Content-Length: 0\r\n\r\n";
   static sip::Message msg;
   ASSERT_EQ(msg.parse(bytes), sip::Defect::None);
