@@ -2,6 +2,8 @@
 
 #include <libconfig.h++>
 
+#include "config/listen.h"
+
 namespace sipd::config {
 
 bool load_appliance(const std::string& path, Appliance& out, std::string& error) {
@@ -82,18 +84,11 @@ void check_against_appliance(const SourceFile& file, const Script& script, const
     const std::string& name = g.names.front();
     if (name != "listen" && name != "socket") continue;
     // [proto:]host[:port]; the proto is a word without dots.
-    std::string_view v = g.value.text, proto = "udp";
-    if (const size_t colon = v.find(':'); colon != std::string_view::npos &&
-                                          v.substr(0, colon).find('.') == std::string_view::npos &&
-                                          v[0] != '[') {
-      proto = v.substr(0, colon);
-      v.remove_prefix(colon + 1);
-    }
-    std::string_view host = v, port;
-    if (const size_t colon = v.rfind(':'); colon != std::string_view::npos && v[0] != '[') {
-      host = v.substr(0, colon);
-      port = v.substr(colon + 1);
-    }
+    ListenSpec l;
+    std::string why;
+    if (!parse_listen(g.value.text, l, why)) continue;  // the script's checker has said why
+    const std::string_view host = l.host, proto = l.proto;
+    const std::string port = l.port ? std::to_string(l.port) : "";
     const std::string where = name + "=" + g.value.text;
     if (host != appliance.address && host != "*") {
       diags.error(file.pos(g.offset), where + ": " + std::string(host) +

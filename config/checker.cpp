@@ -7,6 +7,7 @@
 #include <set>
 #include <span>
 
+#include "config/listen.h"
 #include "config/parser.h"
 #include "config/program.h"
 #include "config/pvar.h"
@@ -55,13 +56,6 @@ std::string module_base(std::string_view path) {
 }
 
 // The engine's complaint about a regex, or "" when it compiles.
-bool sip_iequals_prefix(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(uint8_t(s[i])) != prefix[i]) return false;
-  return true;
-}
-
 std::string regex_error(const std::string& pattern) {
   std::string db;
   return compile_regex(pattern, db);
@@ -122,19 +116,35 @@ class Checker {
       first = spec;
     }
     if (!first) return;  // the parser guarantees a name; this keeps the compiler sure of it
-    if (first->name == "listen") {
-      const std::string_view v = g.value.text;
-      for (std::string_view proto : {"tcp:", "tls:", "ws:", "wss:", "sctp:", "hep_tcp:", "bin:"})
-        if (v.size() > proto.size() && sip_iequals_prefix(v, proto))
-          unimplemented(g.offset, "listen=" + std::string(v) + ": " +
-                                      std::string(proto.substr(0, proto.size() - 1)) +
-                                      " sockets are not implemented in this build (sipd takes SIP over UDP)");
-    }
+    if (first->name == "listen") listen(g);
     if (first->appliance_owned)
       diags_.notice(file_.pos(g.offset), "'" + g.names.front() +
                                              "' is accepted and has no effect: sipd's workers are the lcores "
                                              "set in the appliance settings");
     check_value(g.value, first->type, "global parameter '" + g.names.front() + "'", g.offset);
+  }
+
+  // listen=/socket= [proto:]host[:port] [options]: sipd takes SIP over UDP; the options that pick workers,
+  // name or advertise a socket have no effect here.
+  void listen(const GlobalParam& g) {
+    const std::string where = g.names.front() + "=" + g.value.text;
+    ListenSpec l;
+    std::string why;
+    if (!parse_listen(g.value.text, l, why)) {
+      error(g.offset, where + ": " + why);
+      return;
+    }
+    if (l.proto != "udp")
+      unimplemented(g.offset, where + ": " + l.proto +
+                                  " sockets are not implemented in this build (sipd takes SIP over UDP)");
+    if (!l.advertised.empty())
+      diags_.notice(file_.pos(g.offset), where +
+                                             ": the advertised address is accepted and has no effect: sipd "
+                                             "writes its own address in Via and Record-Route");
+    for (const std::string& o : l.options)
+      diags_.notice(file_.pos(g.offset), where + ": '" + o +
+                                             "' is accepted and has no effect: sipd's workers "
+                                             "and sockets are the appliance's");
   }
 
   void check_value(const Token& v, ValueType type, const std::string& what, uint32_t offset) {
@@ -177,8 +187,22 @@ class Checker {
     const std::vector<std::string> targets = modules_matching(p.module, loaded_order_);
     if (targets.empty()) {
       const std::string base = module_base(p.module);
-      if (!find_module(base))
-        error(p.offset, "modparam for unknown module '" + base + "'");
+      if (base.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_|") !=
+          std::string::npos) {
+        error(p.offset, "modparam for '" + base + "': no module loaded matches it");
+        return;
+      }
+      std::string unknown;  // modparam("xcap|presence", ...): say which names are not built in
+      for (size_t from = 0; from <= base.size();) {
+        const size_t bar = std::min(base.find('|', from), base.size());
+        const std::string one = base.substr(from, bar - from);
+        if (!one.empty() && !find_module(one)) unknown += (unknown.empty() ? "'" : ", '") + one + "'";
+        from = bar + 1;
+      }
+      if (!unknown.empty())
+        error(p.offset, "modparam for " +
+                            std::string(unknown.find(',') == std::string::npos ? "module " : "modules ") +
+                            unknown + ", not built into sipd");
       else
         error(p.offset,
               "modparam for module '" + base + "', which is not loaded (add loadmodule \"" + base + ".so\")");
@@ -709,6 +733,8 @@ class Checker {
         const RouteKind kind = target_kind(call.text);
         if (!literal && a.kind != ExprKind::Name) {
           error(a.offset, where + " must name a route");
+        } else if (kind != RouteKind::Request && text == "0" && !defined_.count(key(kind, text))) {
+          // t_on_failure("0"): 1.x's way to disarm the route armed before
         } else if (!defined_.count(key(kind, text))) {
           error(a.offset, std::string(to_string(kind)) + "[" + text + "] is used here but never defined");
         }

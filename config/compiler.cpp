@@ -6,6 +6,7 @@
 #include <map>
 
 #include "config/checker.h"
+#include "config/listen.h"
 #include "config/parser.h"
 #include "config/program.h"
 #include "config/pvar.h"
@@ -239,31 +240,38 @@ class Compiler {
   }
 
   // listen=udp:198.18.0.1:5060, socket=..., alias="example.com[:port]" -> local hosts and ports.
+  // listen=udp:198.18.0.1:5060 [as ADDR], socket=..., alias="example.com[:port]" -> local hosts and ports
+  // (an advertised address is ours too, as OpenSIPS's `myself` counts it).
   void local_addresses(const Script& script) {
-    for (const GlobalParam& g : script.globals) {
-      const std::string& name = g.names.front();
-      const bool listen = name == "listen" || name == "socket";
-      if (!listen && name != "alias") continue;
-      std::string_view v = g.value.text;
-      if (listen && v.find(':') != std::string_view::npos &&
-          v.substr(0, v.find(':')).find('.') == std::string_view::npos && v.front() != '[')
-        v.remove_prefix(v.find(':') + 1);  // the proto: prefix
-      std::string_view host = v, port;
-      if (v.starts_with("[")) {
-        const size_t close = v.find(']');
-        host = v.substr(0, close == std::string_view::npos ? v.size() : close + 1);
-        if (close != std::string_view::npos && close + 1 < v.size() && v[close + 1] == ':')
-          port = v.substr(close + 2);
-      } else if (const size_t colon = v.rfind(':'); colon != std::string_view::npos) {
-        host = v.substr(0, colon);
-        port = v.substr(colon + 1);
-      }
+    const auto add_host = [&](std::string_view host) {
       std::string lower(host);
       for (char& c : lower) c = char(std::tolower(uint8_t(c)));
       prog_.local_hosts.push_back(lower);
-      if (listen)
-        prog_.local_ports.push_back(port.empty() ? uint16_t(5060)
-                                                 : uint16_t(std::atoi(std::string(port).c_str())));
+    };
+    for (const GlobalParam& g : script.globals) {
+      const std::string& name = g.names.front();
+      if (name == "listen" || name == "socket") {
+        ListenSpec l;
+        std::string why;
+        if (!parse_listen(g.value.text, l, why)) continue;  // the checker has said why
+        add_host(l.host);
+        prog_.local_ports.push_back(l.port ? l.port : uint16_t(5060));
+        if (!l.advertised.empty()) {
+          ListenSpec adv;
+          if (parse_listen(l.advertised, adv, why)) {
+            add_host(adv.host);
+            prog_.local_ports.push_back(adv.port ? adv.port : uint16_t(5060));
+          }
+        }
+      } else if (name == "alias") {
+        std::string_view v = g.value.text, host = v;
+        if (v.starts_with("[")) {
+          host = v.substr(0, v.find(']') == std::string_view::npos ? v.size() : v.find(']') + 1);
+        } else if (const size_t colon = v.rfind(':'); colon != std::string_view::npos) {
+          host = v.substr(0, colon);
+        }
+        add_host(host);
+      }
     }
   }
 

@@ -548,7 +548,9 @@ int64_t StatelessProxy::reply_call(engine::Call& c, bool stateful) {
 // t_on_failure/t_on_reply/t_on_branch: arms the route for the transaction (made or to be made).
 int64_t StatelessProxy::arm(config::RouteKind kind, engine::Call& c) {
   const int route = route_arg(kind, c.st, c.args[0]);
-  if (!tm_) return route >= 0 ? 1 : -1;  // nothing to arm without transactions
+  // "0" with no such route disarms (1.x's t_on_failure("0")).
+  const bool disarm = route < 0 && engine::to_text(c.st, c.args[0]) == "0";
+  if (!tm_) return route >= 0 || disarm ? 1 : -1;  // nothing to arm without transactions
   int16_t& armed = kind == config::RouteKind::Failure ? arm_failure_
                    : kind == config::RouteKind::Reply ? arm_reply_
                                                       : arm_branch_;
@@ -557,7 +559,7 @@ int64_t StatelessProxy::arm(config::RouteKind kind, engine::Call& c) {
     (kind == config::RouteKind::Failure ? txn_->on_failure
      : kind == config::RouteKind::Reply ? txn_->on_reply
                                         : txn_->on_branch) = int16_t(route);
-  return route >= 0 ? 1 : -1;
+  return route >= 0 || disarm ? 1 : -1;
 }
 
 int64_t StatelessProxy::record_route() {

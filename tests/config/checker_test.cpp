@@ -2,6 +2,7 @@
 // The residential example script (config/examples/residential.cfg) and the tutorial's configuration
 // blocks check clean; each kind of mistake the issue lists is reported at its FILE:LINE:COL.
 #include "config/checker.h"
+#include "config/listen.h"
 
 #include <gtest/gtest.h>
 
@@ -187,6 +188,58 @@ TEST(checker, DuplicateRoute) {
   ASSERT_EQ(c->diags.error_count(), 1u) << c->rendered;
   EXPECT_NE(c->rendered.find("2:1: error: route[1] is defined twice (first at line 1)"), std::string::npos)
       << c->rendered;
+}
+
+}  // namespace
+}  // namespace sipd::config
+
+namespace sipd::config {
+namespace {
+
+// listen=/socket= values as OpenSIPS 3.x writes them: protocol, address, port, then options.
+TEST(checker, ListenValuesAndTheirOptions) {
+  ListenSpec l;
+  std::string why;
+  ASSERT_TRUE(parse_listen("udp:198.18.0.1:5060 as 203.0.113.7:5080 use_workers 4 tag edge anycast", l, why))
+      << why;
+  EXPECT_EQ(l.proto, "udp");
+  EXPECT_EQ(l.host, "198.18.0.1");
+  EXPECT_EQ(l.port, 5060);
+  EXPECT_EQ(l.advertised, "203.0.113.7:5080");
+  EXPECT_EQ(l.options, (std::vector<std::string>{"use_workers 4", "tag edge", "anycast"}));
+  ASSERT_TRUE(parse_listen("TLS:[2001:db8::1]:5061", l, why)) << why;
+  EXPECT_EQ(l.proto, "tls");
+  EXPECT_EQ(l.host, "[2001:db8::1]");
+  EXPECT_EQ(l.port, 5061);
+  ASSERT_TRUE(parse_listen("198.18.0.1", l, why));
+  EXPECT_EQ(l.proto, "udp");
+  EXPECT_EQ(l.port, 0);
+  EXPECT_FALSE(parse_listen("udp:198.18.0.1:99999", l, why));
+  EXPECT_FALSE(parse_listen("udp:198.18.0.1 as", l, why));
+  EXPECT_FALSE(parse_listen("udp:198.18.0.1 bogus", l, why));
+
+  const auto c = check(
+      "listen=udp:198.18.0.1:5060 as 203.0.113.7:5080 use_workers 4\n"
+      "socket=udp:198.18.0.1:5070 frobnicate\nroute { exit; }\n");
+  EXPECT_EQ(c->diags.error_count(), 1u) << c->rendered;
+  EXPECT_NE(c->rendered.find("1:1: note: listen=udp:198.18.0.1:5060 as 203.0.113.7:5080 use_workers 4: the "
+                             "advertised address is accepted and has no effect"),
+            std::string::npos)
+      << c->rendered;
+  EXPECT_NE(c->rendered.find("'use_workers 4' is accepted and has no effect"), std::string::npos)
+      << c->rendered;
+  EXPECT_NE(
+      c->rendered.find("2:1: error: socket=udp:198.18.0.1:5070 frobnicate: unknown option 'frobnicate'"),
+      std::string::npos)
+      << c->rendered;
+}
+
+// 1.x's t_on_failure("0") disarms the failure route armed before; it names no route.
+TEST(checker, TOnFailureZeroDisarms) {
+  const auto c = check(kModules +
+                       "route {\n  t_on_failure(\"1\");\n  t_on_failure(\"0\");\n  t_relay();\n}\n"
+                       "failure_route[1] { exit; }\n");
+  EXPECT_TRUE(c->diags.ok()) << c->rendered;
 }
 
 }  // namespace

@@ -621,3 +621,62 @@ TEST(tm, OnreplyRouteEditsGoUpstream) {
 
 }  // namespace
 }  // namespace sipd::tm
+
+namespace sipd::tm {
+namespace {
+
+// async(f(...), resume): f suspends (here a stand-in for avp_db_query, whose answer will come from the
+// control process); the request's transaction keeps the run, its retransmission is absorbed, and the answer
+// goes on in the resume route with $rc = f's result — never after the async() in the calling route.
+TEST(tm, AsyncResumesInItsRoute) {
+  Rig r(
+      "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nloadmodule \"avpops.so\"\nloadmodule \"textops.so\"\n"
+      "route {\n  $avp(who) = $fU;\n  async(avp_db_query(\"select 1\"), resume);\n"
+      "  append_hf(\"X-Never: 1\\r\\n\");\n  t_relay();\n}\n"
+      "route[resume] {\n  append_hf(\"X-Rc: $rc $avp(who)\\r\\n\");\n  $ru = \"sip:bob@198.18.0.2:5070\";\n"
+      "  t_relay();\n}\n",
+      64, true);
+  static constexpr engine::BodyEntry kQuery[] = {
+      {"avp_db_query", [](engine::Call&) { return engine::Host::kSuspend; }}};
+  ASSERT_TRUE(r.proxy->vm().bind(kQuery, nullptr));
+  r.proxy->set_answer_at_once(false);
+  r.in(kCaller, invite());
+  ASSERT_EQ(r.out.sent.size(), 1u);
+  EXPECT_EQ(r.out.sent[0].first_line(), "SIP/2.0 100 Trying");
+  r.in(kCaller, invite());  // the retransmission meanwhile: the 100 again
+  ASSERT_EQ(r.out.sent.size(), 2u);
+  std::array<proxy::StatelessProxy::Pending, 2> p{};
+  ASSERT_EQ(r.proxy->pending(p), 1u);
+  EXPECT_EQ(r.program.function_names[p[0].function], "avp_db_query");
+  ASSERT_TRUE(r.proxy->answer(p[0].id, 3));
+  ASSERT_EQ(r.out.sent.size(), 3u);
+  const Sent& fwd = r.out.sent[2];
+  EXPECT_EQ(fwd.to, kBob);
+  EXPECT_NE(fwd.bytes.find("X-Rc: 3 alice\r\n"), std::string::npos) << fwd.bytes;
+  EXPECT_EQ(fwd.bytes.find("X-Never"), std::string::npos) << fwd.bytes;
+  EXPECT_EQ(r.proxy->counters().resumed, 1u);
+}
+
+}  // namespace
+}  // namespace sipd::tm
+
+namespace sipd::tm {
+namespace {
+
+// 1.x's t_on_failure("0") disarms: the 486 goes to the caller, failure_route[1] does not run.
+TEST(tm, TOnFailureZeroDisarms) {
+  Rig r(
+      "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\n"
+      "route {\n  t_on_failure(\"1\");\n  if (t_on_failure(\"0\")) xlog(\"disarmed\\n\");\n"
+      "  $du = \"sip:198.18.0.2:5070\";\n  t_relay();\n}\n"
+      "failure_route[1] {\n  $du = \"sip:198.18.0.2:5071\";\n  t_relay();\n}\n");
+  r.in(kCaller, invite());
+  ASSERT_EQ(r.out.sent.size(), 2u);
+  r.in(kBob, answer(r.out.sent[1].bytes, 486, "Busy Here"));
+  EXPECT_EQ(r.out.sent.back().to, kCaller);
+  EXPECT_EQ(r.out.sent.back().first_line(), "SIP/2.0 486 Busy Here");
+  for (const Sent& s : r.out.sent) EXPECT_FALSE(s.to == kCarol) << "failure_route ran";
+}
+
+}  // namespace
+}  // namespace sipd::tm
