@@ -11,45 +11,14 @@
 
 #include "config/checker.h"
 #include "config/parser.h"
+#include "tests/engine/script_harness.h"
 
 namespace sipd::engine {
 namespace {
 
-// Logs and every call of a function the engine has no body for (the proxy's actions, the control
-// process's functions): a stand-in bound to the Vm in their place.
-struct RecordingHost : Host {
-  std::vector<std::string> logs;
-  std::vector<std::string> calls;  // "name(arg1,arg2)"
-  std::string suspend_on;          // a function name that suspends
-  int64_t result = 1;
-
-  void log(int, std::string_view text) override { logs.emplace_back(text); }
-  static int64_t record(Call& c) {
-    RecordingHost& h = *static_cast<RecordingHost*>(c.self);
-    std::string text = std::string(c.fn.name) + "(";
-    for (size_t i = 0; i < c.args.size(); ++i) text += (i ? "," : "") + std::string(to_text(c.st, c.args[i]));
-    h.calls.push_back(text + ")");
-    return c.fn.name == h.suspend_on ? kSuspend : h.result;
-  }
-};
-
-// A Vm with the recording stand-in for every function the engine has no body for.
-struct TestVm : Vm {
-  explicit TestVm(RecordingHost& h) : Vm(h) { bind_unbound(RecordingHost::record, &h); }
-};
-
-struct Script {
-  config::SourceFile file;
-  config::Diagnostics diags;
-  config::Program program;
-
-  // `stand_ins`: functions this build has no body for are allowed (the test binds stand-ins for them).
-  explicit Script(const std::string& text, bool stand_ins = false) : file("test.cfg", text) {
-    const config::Script ast = config::parse_script(file, diags);
-    config::check_script(file, ast, diags, config::CheckOptions{.refuse_unimplemented = !stand_ins});
-    program = config::compile_program(file, ast, diags);
-  }
-};
+using test::RecordingHost;
+using test::Script;
+using test::TestVm;
 
 const std::string kModules =
     "loadmodule \"signaling.so\"\nloadmodule \"sl.so\"\nloadmodule \"tm.so\"\nloadmodule \"maxfwd.so\"\n"
