@@ -121,7 +121,17 @@ class Checker {
       diags_.notice(file_.pos(g.offset), "'" + g.names.front() +
                                              "' is accepted and has no effect: sipd's workers are the lcores "
                                              "set in the appliance settings");
-    check_value(g.value, first->type, "global parameter '" + g.names.front() + "'", g.offset);
+    Token value = g.value;
+    // udp_workers = 4 use_auto_scaling_profile NAME (3.x): the number, then a profile (no effect here).
+    if (first->appliance_owned && value.kind != Tok::String) {
+      const size_t space = value.text.find_first_of(" \t");
+      if (space != std::string::npos) {
+        std::string_view rest = std::string_view(value.text).substr(space);
+        while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+        if (rest.starts_with("use_auto_scaling_profile ")) value.text.resize(space);
+      }
+    }
+    check_value(value, first->type, "global parameter '" + g.names.front() + "'", g.offset);
   }
 
   // listen=/socket= [proto:]host[:port] [options]: sipd takes SIP over UDP; the options that pick workers,

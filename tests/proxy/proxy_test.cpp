@@ -290,3 +290,34 @@ TEST(proxy, StartupAndTimerRoutes) {
 
 }  // namespace
 }  // namespace sipd::proxy
+
+namespace sipd::proxy {
+namespace {
+
+// Until TCP and TLS exist, a next hop over them is not sent over UDP instead: the relay fails and the
+// script's own error handling answers.
+TEST(proxy, ANextHopOverTcpOrTlsFailsTheRelay) {
+  const config::Program program = compile(
+      "loadmodule \"sl.so\"\nloadmodule \"tm.so\"\n"
+      "route {\n  if ($rU == \"tcp\") $du = \"sip:198.18.0.9:5060;transport=tcp\";\n"
+      "  if ($rU == \"tls\") $du = \"sips:198.18.0.9:5061\";\n"
+      "  if (!forward()) sl_send_reply(503, \"No Way There\");\n}\n");
+  for (const char* user : {"tcp", "tls"}) {
+    Capture out;
+    StatelessProxy proxy(program, Settings{}, out);
+    proxy.set_log_level(-10);
+    std::string invite =
+        "INVITE sip:" + std::string(user) +
+        "@198.18.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.2:5080;branch=z9hG4bK-1\r\nMax-Forwards: 70\r\n"
+        "From: <sip:a@198.18.0.2>;tag=1\r\nTo: <sip:b@198.18.0.1>\r\nCall-ID: t1\r\nCSeq: 1 INVITE\r\n"
+        "Content-Length: 0\r\n\r\n";
+    proxy.handle(kAlice, invite);
+    ASSERT_EQ(out.sent.size(), 1u) << user;
+    EXPECT_EQ(out.sent[0].bytes.substr(0, out.sent[0].bytes.find("\r\n")), "SIP/2.0 503 No Way There")
+        << user;
+    EXPECT_EQ(out.sent[0].to.ip, kAlice.ip);
+  }
+}
+
+}  // namespace
+}  // namespace sipd::proxy
