@@ -42,6 +42,66 @@ uint16_t mask_of(RouteKind k) {
   return kRouteAny;
 }
 
+// What is known of an operand before the run, as OpenSIPS types it: a number written or computed (which has
+// no text), a text (a string, or a pseudo-variable that only ever gives text), or either.
+enum class Shape { Either, Number, Text };
+
+bool is_arithmetic(Tok op) {
+  switch (op) {
+    case Tok::Plus:
+    case Tok::Minus:
+    case Tok::Star:
+    case Tok::Slash:
+    case Tok::Percent:
+    case Tok::BitOr:
+    case Tok::BitAnd:
+    case Tok::BitXor:
+    case Tok::ShiftLeft:
+    case Tok::ShiftRight:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_ordering(Tok op) {
+  return op == Tok::Eq || op == Tok::Ne || op == Tok::Lt || op == Tok::Gt || op == Tok::Le || op == Tok::Ge;
+}
+
+// OpenSIPS's getters for these give a string and never an integer.
+bool text_only(std::string_view pv) {
+  static constexpr std::string_view kText[] = {"hdr", "ru", "rU", "rd", "fu", "fU", "fd", "fn",
+                                               "ft",  "tu", "tU", "td", "tn", "tt", "ci", "ua",
+                                               "si",  "du", "ct", "ou", "oU", "od", "mb", "rb"};
+  return std::find(std::begin(kText), std::end(kText), pv) != std::end(kText);
+}
+
+Shape shape_of(const Expr& e) {
+  if (!e.transforms.empty()) return Shape::Either;
+  switch (e.kind) {
+    case ExprKind::Int:
+      return Shape::Number;
+    case ExprKind::String:
+      return Shape::Text;
+    case ExprKind::PVar: {
+      PvRef r;
+      std::string why;
+      return parse_pvar(e.text, r, why) && r.transforms.empty() && text_only(r.name) ? Shape::Text
+                                                                                     : Shape::Either;
+    }
+    case ExprKind::Unary:
+      return e.op != Tok::Not && shape_of(*e.args[0]) == Shape::Number ? Shape::Number : Shape::Either;
+    case ExprKind::Binary: {
+      if (!is_arithmetic(e.op)) return Shape::Either;
+      const Shape a = shape_of(*e.args[0]), b = shape_of(*e.args[1]);
+      if (a == Shape::Number && b == Shape::Number) return Shape::Number;
+      return a == Shape::Text && b == Shape::Text && e.op == Tok::Plus ? Shape::Text : Shape::Either;
+    }
+    default:
+      return Shape::Either;
+  }
+}
+
 std::string route_label(const Route& r) {
   std::string s(to_string(r.kind));
   if (!r.name.empty()) s += "[" + r.name + "]";
@@ -583,6 +643,7 @@ class Checker {
       case ExprKind::Unary:
       case ExprKind::Binary:
         for (const ExprPtr& a : e.args) expr(*a);
+        if (e.kind == ExprKind::Binary) operands(e);
         if (e.kind == ExprKind::Binary && (e.op == Tok::Match || e.op == Tok::NoMatch) &&
             e.args[1]->kind == ExprKind::String && e.args[1]->transforms.empty()) {
           const std::string why = regex_error(e.args[1]->text);
@@ -592,6 +653,27 @@ class Checker {
       case ExprKind::Call:
         call(e);
         return;
+    }
+  }
+
+  // Operands OpenSIPS's operators refuse at run time, where both are known now: "a" + 1 has no value, and
+  // $hdr(X) == 5 is an invalid comparison, false whatever the header holds.
+  void operands(const Expr& e) {
+    const Shape a = shape_of(*e.args[0]), b = shape_of(*e.args[1]);
+    const bool mixed = (a == Shape::Number && b == Shape::Text) || (a == Shape::Text && b == Shape::Number);
+    const std::string op(to_string(e.op));
+    if (is_arithmetic(e.op) && mixed) {
+      diags_.warning(file_.pos(e.offset),
+                     op + " of a number and a text has no value in OpenSIPS (it " +
+                         "takes two numbers, or joins two texts); assigning it assigns nothing");
+    } else if (is_arithmetic(e.op) && a == Shape::Text && b == Shape::Text && e.op != Tok::Plus &&
+               e.op != Tok::BitOr && e.op != Tok::BitAnd && e.op != Tok::BitXor) {
+      diags_.warning(file_.pos(e.offset), op + " of two texts has no value in OpenSIPS");
+    } else if (is_ordering(e.op) && mixed) {
+      diags_.warning(
+          file_.pos(e.offset),
+          "comparing a text with a number is always false in OpenSIPS (the comparison is invalid); " +
+              std::string("compare with a string, or make the text a number with {s.int}"));
     }
   }
 

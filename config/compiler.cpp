@@ -387,14 +387,17 @@ class Compiler {
   // each case in turn. Either way a body falls through to the next one as in C and `break` leaves.
   void switch_statement(const Stmt& s) {
     std::vector<std::string> keys(s.cases.size());
+    std::vector<uint8_t> numeric(s.cases.size());
     bool all_constant = true;
     for (size_t i = 0; i < s.cases.size(); ++i) {
       Const c;
       if (s.cases[i].is_default) continue;
-      if (!constant(*s.cases[i].value, c) || c.is_null)
+      if (!constant(*s.cases[i].value, c) || c.is_null) {
         all_constant = false;
-      else
+      } else {
         keys[i] = c.is_int ? std::to_string(c.i) : c.s;
+        numeric[i] = c.is_int;
+      }
     }
     if (!all_constant) {
       switch_chain(s);
@@ -416,10 +419,12 @@ class Compiler {
       if (s.cases[i].is_default) {
         t.otherwise = here;
         has_default = true;
-      } else if (std::none_of(t.keys.begin(), t.keys.end(),
-                              [&](const std::string& k) { return same_text_any_case(k, keys[i]); })) {
-        // the first case wins
+      } else if (std::none_of(t.keys.begin(), t.keys.end(), [&](const std::string& k) {
+                   return t.numeric[size_t(&k - t.keys.data())] == numeric[i] &&
+                          same_text_any_case(k, keys[i]);
+                 })) {  // the first of two equal cases wins
         t.keys.push_back(keys[i]);
+        t.numeric.push_back(numeric[i]);
         t.targets.push_back(here);
       }
       statements(s.cases[i].body);
@@ -503,11 +508,11 @@ class Compiler {
       case ExprKind::Binary: {
         Const a, b;
         if (!constant(*e.args[0], a) || !constant(*e.args[1], b)) return false;
-        if (!a.is_int || !b.is_int) {  // "x" + "y", "x" + 1: the engine's concatenation
-          if (e.op != Tok::Plus) return false;
-          out.s = (a.is_int ? std::to_string(a.i) : a.s) + (b.is_int ? std::to_string(b.i) : b.s);
+        if (!a.is_int && !b.is_int && e.op == Tok::Plus) {  // "x" + "y"
+          out.s = a.s + b.s;
           return true;
         }
+        if (!a.is_int || !b.is_int) return false;  // "x" + 1 has no value: the engine says so at run time
         out.is_int = true;
         const uint64_t x = uint64_t(a.i), y = uint64_t(b.i);
         switch (e.op) {
@@ -592,9 +597,9 @@ class Compiler {
         error(s.offset, "unknown assignment operator");
         return;
     }
-    value(t);  // x op= e  ->  x = x op e
+    value(t);  // x op= e  ->  x = x op e, with the operands do_assign takes
     value(*s.expr);
-    emit(op, s.offset);
+    emit(op, s.offset, 0, 1);
     store(t, false);
   }
 
@@ -708,30 +713,33 @@ class Compiler {
       return;
     }
     value(e);
-    emit(e.kind == ExprKind::Call ? Op::Positive : Op::ToBool, e.offset);
+    // A comparison is already an outcome, and an invalid one must stay apart from false (for `!`).
+    if (!is_comparison(e)) emit(e.kind == ExprKind::Call ? Op::Positive : Op::ToBool, e.offset);
   }
 
-  // a && b, a || b with short-circuit, leaving 1 or 0.
+  static bool is_comparison(const Expr& e) {
+    if (e.kind != ExprKind::Binary) return false;
+    switch (e.op) {
+      case Tok::Eq:
+      case Tok::Ne:
+      case Tok::Lt:
+      case Tok::Gt:
+      case Tok::Le:
+      case Tok::Ge:
+      case Tok::Match:
+      case Tok::NoMatch:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // a && b, a || b with short-circuit, as OpenSIPS's eval_expr: && goes on to b only after a true a, ||
+  // only after a false one; an invalid comparison on the left is the answer either way.
   void logical(const Expr& e, bool) {
     condition(*e.args[0]);
-    if (e.op == Tok::AndAnd) {
-      const size_t fail = emit(Op::JumpIfFalse, e.offset);
-      condition(*e.args[1]);
-      const size_t fail2 = emit(Op::JumpIfFalse, e.offset);
-      emit(Op::PushInt, e.offset, 0, 0, 1);
-      const size_t done = emit(Op::Jump, e.offset);
-      patch(fail);
-      patch(fail2);
-      emit(Op::PushInt, e.offset, 0, 0, 0);
-      patch(done);
-      return;
-    }
-    emit(Op::Not, e.offset);
-    const size_t first_true = emit(Op::JumpIfFalse, e.offset);
+    const size_t done = emit(Op::ShortCircuit, e.offset, 0, e.op == Tok::AndAnd ? 1 : 0);
     condition(*e.args[1]);
-    const size_t done = emit(Op::Jump, e.offset);
-    patch(first_true);
-    emit(Op::PushInt, e.offset, 0, 0, 1);
     patch(done);
   }
 
@@ -1119,13 +1127,14 @@ uint64_t switch_hash(std::string_view key) {  // FNV-1a over the lower-case key
   return h;
 }
 
-uint32_t SwitchTable::find(std::string_view key) const {
+uint32_t SwitchTable::find(std::string_view key, bool is_int) const {
   if (slots.empty()) return otherwise;
   const size_t mask = slots.size() - 1;
+  uint16_t best = 0;  // `case "3":` and `case 3:` can both match an integer 3: the earlier wins
   for (size_t at = switch_hash(key) & mask;; at = (at + 1) & mask) {
     const uint16_t k = slots[at];
-    if (k == 0) return otherwise;
-    if (same_text_any_case(keys[k - 1], key)) return targets[k - 1];
+    if (k == 0) return best ? targets[best - 1] : otherwise;
+    if ((is_int || !numeric[k - 1]) && same_text_any_case(keys[k - 1], key) && (!best || k < best)) best = k;
   }
 }
 

@@ -195,9 +195,9 @@ Token Lexer::make(Tok kind, uint32_t begin) {
   return t;
 }
 
-// `include_file "path"`: lexing goes on in that file, then comes back here. `import_file` is the same,
-// except that a file that cannot be read is skipped with a warning (OpenSIPS 2.x; 3.x refuses both).
-bool Lexer::include(const Token& directive, bool required) {
+// `include_file "path"`: lexing goes on in that file, then comes back here. `import_file` is the same: in
+// OpenSIPS 3.x (cfg_pp.c) a file either one cannot read stops the start-up (2.x skipped an import_file).
+bool Lexer::include(const Token& directive) {
   skip_space_and_comments();
   if (pos_ >= src_.size() || (src_[pos_] != '"' && src_[pos_] != '\'')) {
     error(directive.begin - base_, directive.text + " needs the file's name in quotes");
@@ -207,10 +207,7 @@ bool Lexer::include(const Token& directive, bool required) {
   std::string why;
   const int file = file_.include(name.text, name.begin, why);
   if (file < 0) {
-    if (required)
-      diags_.error(file_.pos(name.begin), directive.text + ": " + why);
-    else
-      diags_.warning(file_.pos(name.begin), directive.text + ": " + why + "; skipped");
+    diags_.error(file_.pos(name.begin), directive.text + ": " + why);
     return false;
   }
   includes_.push_back(Resume{current_, pos_});
@@ -247,7 +244,7 @@ Token Lexer::next() {
       Token t = make(Tok::Ident, begin);
       t.text = std::string(src_.substr(begin, pos_ - begin));
       if (t.text == "include_file" || t.text == "import_file") {
-        include(t, t.text == "include_file");
+        include(t);
         continue;
       }
       return t;

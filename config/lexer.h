@@ -113,7 +113,7 @@ class Lexer {
   Token lex_transform(uint32_t begin);
   bool at_transform() const;
   bool string_may_end(size_t after_quote) const;
-  bool include(const Token& directive, bool required);
+  bool include(const Token& directive);
   bool end_of_included_file();
   void error(uint32_t local, std::string message);
 

@@ -40,7 +40,7 @@ enum class Op : uint8_t {
   BitNot,
   ToBool,
   Positive,  // Positive: a function result as a condition (> 0)
-  Add,
+  Add,  // the arithmetic ops: b = 1 in a compound assignment (x += y), whose operands OpenSIPS checks apart
   Sub,
   Mul,
   Div,
@@ -60,14 +60,15 @@ enum class Op : uint8_t {
   NoMatch,
   MatchConst,  // regexes[a], compiled by the compiler, against the value on the stack
   NoMatchConst,
-  IsMyself,     // `x == myself`: is the URI or host on the stack one of ours (local_hosts/local_ports)?
-  Switch,       // pop; pc = switches[a]'s target for that value (a hash lookup, not a chain of compares)
-  Jump,         // pc = imm
-  JumpIfFalse,  // pop; if falsy pc = imm
-  ForNext,      // value number vars[b] of pvars[a]: null ends the loop (pc = imm), else push it, vars[b]++
-  Call,         // call registry function a with b arguments; pushes its result
-  CallRoute,    // call route a with the b values on top of the stack as $param(1..b); pushes its return
-  Return,       // pop the return value; back to the caller (or end of the script)
+  IsMyself,      // `x == myself`: is the URI or host on the stack one of ours (local_hosts/local_ports)?
+  Switch,        // pop; pc = switches[a]'s target for that value (a hash lookup, not a chain of compares)
+  Jump,          // pc = imm
+  JumpIfFalse,   // pop; if falsy pc = imm
+  ShortCircuit,  // && (b = 1), || (b = 0): the top is b: pop it and go on; otherwise pc = imm, keeping it
+  ForNext,       // value number vars[b] of pvars[a]: null ends the loop (pc = imm), else push it, vars[b]++
+  Call,          // call registry function a with b arguments; pushes its result
+  CallRoute,     // call route a with the b values on top of the stack as $param(1..b); pushes its return
+  Return,        // pop the return value; back to the caller (or end of the script)
   Exit,
   Drop,
   Pop,
@@ -228,13 +229,15 @@ struct FormatCode {
 // comparing their decimal text, so one table serves numbers and strings as the `==` of the script does),
 // found through an open-addressed table of key indices. Strings match without regard to case.
 struct SwitchTable {
-  std::vector<std::string> keys;
+  std::vector<std::string> keys;  // a number case's key is its decimal text
+  std::vector<uint8_t> numeric;   // 1: `case 3:`, which only an integer value matches; 0: `case "3":`
   std::vector<uint32_t> targets;  // code offset of each key's body
   std::vector<uint16_t> slots;    // key index + 1, 0 when empty; the size is a power of two
   uint32_t otherwise = 0;         // the default case, or the end of the switch
 
-  // The target for `key`; `otherwise` when no case has it.
-  uint32_t find(std::string_view key) const;
+  // The target for a value with text `key` (`is_int`: an integer, whose text is its decimal form); the
+  // earliest case that matches it, `otherwise` when none does.
+  uint32_t find(std::string_view key, bool is_int) const;
 };
 
 // FNV-1a over the key folded to lower case (switch cases match without regard to case).

@@ -7,7 +7,7 @@
 namespace sipd::config {
 namespace {
 
-constexpr char kMagic[8] = {'S', 'I', 'P', 'D', 'P', 'R', 'G', '3'};
+constexpr char kMagic[8] = {'S', 'I', 'P', 'D', 'P', 'R', 'G', '4'};
 constexpr uint32_t kMaxCount = 1u << 22;  // no table in a sane program comes near this
 
 class Writer {
@@ -109,6 +109,7 @@ std::string check_operands(const Program& p) {
         break;
       case Op::Jump:
       case Op::JumpIfFalse:
+      case Op::ShortCircuit:
         ok = in.imm >= 0 && size_t(in.imm) <= p.code.size();
         break;
       case Op::Call:  // the argument count the function's body relies on
@@ -162,7 +163,7 @@ std::string check_operands(const Program& p) {
       used += k != 0;
     }
     if (t.slots.empty() || (t.slots.size() & (t.slots.size() - 1)) != 0 || used >= t.slots.size() ||
-        t.keys.size() != t.targets.size() || t.otherwise > p.code.size())
+        t.keys.size() != t.targets.size() || t.keys.size() != t.numeric.size() || t.otherwise > p.code.size())
       return "a switch table is damaged";
     for (uint32_t target : t.targets)
       if (target > p.code.size()) return "a switch target is out of range";
@@ -253,6 +254,7 @@ std::string serialize_program(const Program& p) {
         return "a format refers outside the program";
   for (const SwitchTable& t : p.switches) {
     write_strings(w, t.keys);
+    for (uint8_t n : t.numeric) w.num(n);
     w.num(uint32_t(t.targets.size()));
     for (uint32_t target : t.targets) w.num(target);
     w.num(uint32_t(t.slots.size()));
@@ -348,7 +350,11 @@ std::string deserialize_program(std::string_view blob, Program& out) {
   p.switches.resize(n);
   for (SwitchTable& t : p.switches) {
     uint32_t m = 0;
-    if (!read_strings(r, t.keys) || !r.count(m)) return "truncated switch tables";
+    if (!read_strings(r, t.keys)) return "truncated switch tables";
+    t.numeric.resize(t.keys.size());
+    for (uint8_t& numeric : t.numeric)
+      if (!r.num(numeric)) return "truncated switch tables";
+    if (!r.count(m)) return "truncated switch tables";
     t.targets.resize(m);
     for (uint32_t& target : t.targets)
       if (!r.num(target)) return "truncated switch tables";

@@ -13,7 +13,7 @@
 #include "dataplane/sip/scalar.h"
 #include "dataplane/sip/uri.h"
 
-// Performance notes: the loop dispatches on the opcode with a switch; values are 24 bytes and strings are
+// Performance notes: the loop dispatches on the opcode with a switch; values are 32 bytes and strings are
 // views (into the program's constants, the message, or the state's arena), so nothing is allocated per
 // message. Function bodies are found by registry index in a table built once.
 
@@ -36,6 +36,7 @@ std::string_view arena_copy(VmState& st, std::string_view s) {
 std::string_view to_text(VmState& st, const Value& v) {
   if (v.kind == Value::Kind::Str) return v.s;
   if (v.kind == Value::Kind::Null) return "<null>";
+  if (v.kind == Value::Kind::None) return "";
   char digits[24];
   const auto r = std::to_chars(digits, digits + sizeof digits, v.i);
   return arena_copy(st, std::string_view(digits, size_t(r.ptr - digits)));
@@ -44,6 +45,7 @@ std::string_view to_text(VmState& st, const Value& v) {
 bool truthy(const Value& v) {
   switch (v.kind) {
     case Value::Kind::Null:
+    case Value::Kind::None:
       return false;
     case Value::Kind::Int:
       return v.i != 0;
@@ -56,7 +58,7 @@ bool truthy(const Value& v) {
 // A value as a number: its leading digits, 0 when it has none (null too).
 int64_t to_int(const Value& v) {
   if (v.kind == Value::Kind::Int) return v.i;
-  if (v.kind == Value::Kind::Null) return 0;
+  if (v.kind != Value::Kind::Str) return 0;
   int64_t out = 0;
   std::string_view s = v.s;
   bool neg = false;
@@ -83,20 +85,54 @@ int compare_text(std::string_view a, std::string_view b) {
   return a.size() == b.size() ? 0 : a.size() < b.size() ? -1 : 1;
 }
 
-// Equality as OpenSIPS compares: two numbers numerically, otherwise as text without regard to case; null
-// equals only null.
-bool equal(VmState& st, const Value& a, const Value& b) {
-  if (a.is_null() || b.is_null()) return a.is_null() && b.is_null();
-  if (a.kind == Value::Kind::Int && b.kind == Value::Kind::Int) return a.i == b.i;
-  const std::string_view x = to_text(st, a), y = to_text(st, b);
-  return x.size() == y.size() && compare_text(x, y) == 0;
+// A comparison as OpenSIPS makes one (route.c's comp_scriptvar): a null equals only a null; two values
+// with a number compare as numbers, otherwise two values with a text compare as text without regard to
+// case. Anything else is an invalid comparison ($hdr(X) == 5 with a header "5", a literal 5 == "5"),
+// None: false, and still false under `!`.
+Value compared(VmState& st, Op op, const Value& a, const Value& b) {
+  if (a.kind == Value::Kind::None || b.kind == Value::Kind::None) return Value::none();
+  if (a.is_null() || b.is_null()) {
+    const bool both = a.is_null() && b.is_null();
+    return Value::integer(op == Op::Eq ? both : op == Op::Ne ? !both : false);
+  }
+  int order;
+  if (a.has_int() && b.has_int())
+    order = a.i < b.i ? -1 : a.i > b.i;
+  else if (a.has_text() && b.has_text())
+    order = compare_text(to_text(st, a), to_text(st, b));
+  else
+    return Value::none();
+  switch (op) {
+    case Op::Eq:
+      return Value::integer(order == 0);
+    case Op::Ne:
+      return Value::integer(order != 0);
+    case Op::Lt:
+      return Value::integer(order < 0);
+    case Op::Gt:
+      return Value::integer(order > 0);
+    case Op::Le:
+      return Value::integer(order <= 0);
+    default:
+      return Value::integer(order >= 0);
+  }
 }
 
-int compare(VmState& st, const Value& a, const Value& b) {
-  if (a.kind == Value::Kind::Str && b.kind == Value::Kind::Str) return compare_text(a.s, b.s);
-  (void)st;
-  const int64_t x = to_int(a), y = to_int(b);
-  return x < y ? -1 : x > y ? 1 : 0;
+// Two values of one length, byte by byte: OpenSIPS's `&`, `|` and `^` on strings.
+Value bytewise(VmState& st, Op op, std::string_view x, std::string_view y) {
+  if (x.size() != y.size()) return Value::none();
+  const std::string_view out = arena_copy(st, x);
+  if (st.error) return Value::null();
+  char* p = const_cast<char*>(out.data());
+  for (size_t i = 0; i < x.size(); ++i)
+    p[i] = char(op == Op::BitAnd ? x[i] & y[i] : op == Op::BitOr ? x[i] | y[i] : x[i] ^ y[i]);
+  return Value::string(out);
+}
+
+Value joined(VmState& st, std::string_view x, std::string_view y) {
+  const std::string_view head = arena_copy(st, x);
+  const std::string_view tail = arena_copy(st, y);
+  return st.error ? Value::null() : Value::string(std::string_view(head.data(), head.size() + tail.size()));
 }
 
 // How many values an instruction takes off the stack.
@@ -112,6 +148,7 @@ constexpr uint8_t pops_of(Op op) {
     case Op::ToBool:
     case Op::Positive:
     case Op::JumpIfFalse:
+    case Op::ShortCircuit:
     case Op::Switch:
     case Op::Return:
     case Op::Pop:
@@ -313,10 +350,70 @@ bool Vm::call_function(const Context& ctx, VmState& st, const config::Instr& in,
   return true;
 }
 
+// OpenSIPS's operators (route.c's eval_elem): an integer on the left makes integer arithmetic, and the
+// right side must be a number too (a null counts as 0); otherwise `+` joins two texts (a null is empty), and
+// `&`, `|`, `^` combine two texts of one length byte by byte. A compound assignment (action.c's do_assign)
+// refuses nulls, and joins only two values that are texts and nothing else. Any other mix has no value.
+Value Vm::arithmetic(VmState& st, const config::Instr& in, const Value& a, const Value& b) {
+  using K = Value::Kind;
+  const bool compound = in.b == 1;
+  if (a.kind == K::None || b.kind == K::None) return Value::none();
+  if (compound && (a.is_null() || b.is_null())) {
+    host_.log(-1, "a null value in a compound assignment (+=, -=, ...); nothing assigned");
+    return Value::none();
+  }
+  if (a.has_int() && (b.has_int() || (!compound && b.is_null()))) {
+    const int64_t x = a.i, y = b.has_int() ? b.i : 0;
+    switch (in.op) {
+      case Op::Add:
+        return Value::integer(wrapping(uint64_t(x) + uint64_t(y)));
+      case Op::Sub:
+        return Value::integer(wrapping(uint64_t(x) - uint64_t(y)));
+      case Op::Mul:
+        return Value::integer(wrapping(uint64_t(x) * uint64_t(y)));
+      case Op::Div:
+      case Op::Mod:
+        if (y == 0) {
+          host_.log(-1, "division by zero in the script");
+          return compound ? Value::none() : Value::integer(0);
+        }
+        if (y == -1) return Value::integer(in.op == Op::Div ? wrapping(0 - uint64_t(x)) : 0);  // no trap
+        return Value::integer(in.op == Op::Div ? x / y : x % y);
+      case Op::BitOr:
+        return Value::integer(x | y);
+      case Op::BitAnd:
+        return Value::integer(x & y);
+      case Op::BitXor:
+        return Value::integer(x ^ y);
+      default:  // << and >>, which have no compound form
+        if (y < 0 || y > 63) {
+          host_.log(-1, "a shift by less than 0 or more than 63 bits in the script; the result is 0");
+          return Value::integer(0);
+        }
+        return Value::integer(in.op == Op::ShiftLeft ? int64_t(uint64_t(x) << y) : x >> y);
+    }
+  }
+  if (compound) {
+    if (in.op == Op::Add && a.kind == K::Str && b.kind == K::Str) return joined(st, a.s, b.s);
+  } else if (!a.has_int()) {
+    if (in.op == Op::Add && (b.is_null() || b.has_text()))
+      return joined(st, a.is_null() ? "" : a.s, b.is_null() ? "" : to_text(st, b));
+    if ((in.op == Op::BitAnd || in.op == Op::BitOr || in.op == Op::BitXor) && a.has_text() && b.has_text())
+      return bytewise(st, in.op, a.s, to_text(st, b));
+  }
+  host_.log(-1, "operands the script's operator does not take (a number and a string?); no value");
+  return Value::none();
+}
+
 RunStatus Vm::execute(const Context& ctx, VmState& st) {
   const config::Program& p = *st.program;
   auto pop = [&]() { return st.stack[--st.sp]; };
   auto push = [&](Value v) { st.stack[st.sp++] = v; };
+  auto assignable = [&](const Value& v) {
+    if (v.kind != Value::Kind::None) return true;
+    host_.log(1, "an assignment whose right side has no value (operands OpenSIPS refuses); nothing assigned");
+    return false;
+  };
   while (st.pc < p.code.size()) {
     if (++st.steps > kMaxSteps) {
       host_.log(-1, "script stopped: more than 100000 steps (a while loop that does not end?)");
@@ -342,38 +439,44 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         push(Value::null());
         break;
       case Op::LoadVar:
-        push(in.a < VmState::kVars ? st.vars[in.a] : Value::null());
+        push(as_read(in.a < VmState::kVars ? st.vars[in.a] : Value::null()));
         break;
       case Op::StoreVar: {
         // No copy: every string a value can hold (program constants, the message, the arena) stays put
         // for the whole run, suspensions included.
         const Value v = pop();
-        if (in.a < VmState::kVars) st.vars[in.a] = v;
+        if (assignable(v) && in.a < VmState::kVars) st.vars[in.a] = v;
         break;
       }
       case Op::LoadAvp:
-        push(avp_get(st, in.a, 0));
+        push(as_read(avp_get(st, in.a, 0)));
         break;
-      case Op::StoreAvp:
-        store_avp(st, in.a, in.b, pop());
+      case Op::StoreAvp: {
+        const Value v = pop();
+        if (assignable(v)) store_avp(st, in.a, in.b, v);
         break;
+      }
       case Op::LoadPv:
-        push(load_pv(ctx, st, PvId(in.a), p.strings[in.b]));
+        push(as_read(load_pv(ctx, st, PvId(in.a), p.strings[in.b])));
         break;
-      case Op::StorePv:
-        store_pv(ctx, st, PvId(in.a), pop());
+      case Op::StorePv: {
+        const Value v = pop();
+        if (assignable(v)) store_pv(ctx, st, PvId(in.a), v);
         break;
+      }
       case Op::LoadPvx:
-        push(load(ctx, st, p.pvars[in.a]));
+        push(as_read(load(ctx, st, p.pvars[in.a])));
         break;
-      case Op::StorePvx:
-        store_indexed(ctx, st, p.pvars[in.a], in.b, pop());
+      case Op::StorePvx: {
+        const Value v = pop();
+        if (assignable(v)) store_indexed(ctx, st, p.pvars[in.a], in.b, v);
         break;
+      }
       case Op::LoadName:
-        push(load_name(ctx, st, config::NameId(in.a)));
+        push(as_read(load_name(ctx, st, config::NameId(in.a))));
         break;
       case Op::Transform:
-        push(apply(ctx, st, p.transforms[in.a], pop()));
+        push(as_read(apply(ctx, st, p.transforms[in.a], pop())));
         break;
       case Op::Format:
         push(Value::string(format(ctx, st, p.formats[in.a])));
@@ -386,12 +489,14 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
           break;
         }
         if (in.b < VmState::kVars) st.vars[in.b] = Value::integer(n + 1);
-        push(v);
+        push(as_read(v));
         break;
       }
-      case Op::Not:
-        push(Value::integer(!truthy(pop())));
+      case Op::Not: {  // an invalid comparison stays false, as OpenSIPS's `!` leaves an error alone
+        const Value v = pop();
+        push(v.kind == Value::Kind::None ? v : Value::integer(!truthy(v)));
         break;
+      }
       case Op::ToBool:
         push(Value::integer(truthy(pop())));
         break;
@@ -400,119 +505,67 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         push(Value::integer(v.kind == Value::Kind::Int ? v.i > 0 : truthy(v)));
         break;
       }
-      case Op::Neg:
-        push(Value::integer(wrapping(0 - uint64_t(to_int(pop())))));
-        break;
-      case Op::BitNot:
-        push(Value::integer(~to_int(pop())));
-        break;
-      case Op::Add: {
-        const Value b = pop(), a = pop();
-        if (a.kind == Value::Kind::Str || b.kind == Value::Kind::Str) {  // "$fu" + "$tu": concatenation
-          const std::string_view x = to_text(st, a), y = to_text(st, b);
-          const std::string_view joined = arena_copy(st, x);
-          const std::string_view tail = arena_copy(st, y);
-          push(st.error ? Value::null()
-                        : Value::string(std::string_view(joined.data(), joined.size() + tail.size())));
-        } else {
-          push(Value::integer(wrapping(uint64_t(a.i) + uint64_t(b.i))));
-        }
+      case Op::Neg: {
+        const Value v = pop();
+        push(v.has_int() ? Value::integer(wrapping(0 - uint64_t(v.i))) : Value::none());
         break;
       }
-      case Op::Sub: {
-        const Value b = pop(), a = pop();
-        push(Value::integer(wrapping(uint64_t(to_int(a)) - uint64_t(to_int(b)))));
+      case Op::BitNot: {
+        const Value v = pop();
+        push(v.has_int() ? Value::integer(~v.i) : Value::none());
         break;
       }
-      case Op::Mul: {
-        const Value b = pop(), a = pop();
-        push(Value::integer(wrapping(uint64_t(to_int(a)) * uint64_t(to_int(b)))));
-        break;
-      }
+      case Op::Add:
+      case Op::Sub:
+      case Op::Mul:
       case Op::Div:
-      case Op::Mod: {
-        const int64_t b = to_int(pop()), a = to_int(pop());
-        if (b == 0) {
-          host_.log(-1, "division by zero in the script; the result is 0");
-          push(Value::integer(0));
-        } else if (b == -1) {  // INT64_MIN / -1 wraps rather than trapping
-          push(Value::integer(in.op == Op::Div ? wrapping(0 - uint64_t(a)) : 0));
-        } else {
-          push(Value::integer(in.op == Op::Div ? a / b : a % b));
-        }
-        break;
-      }
-      case Op::BitOr: {
-        const Value b = pop(), a = pop();
-        push(Value::integer(to_int(a) | to_int(b)));
-        break;
-      }
-      case Op::BitAnd: {
-        const Value b = pop(), a = pop();
-        push(Value::integer(to_int(a) & to_int(b)));
-        break;
-      }
-      case Op::BitXor: {
-        const Value b = pop(), a = pop();
-        push(Value::integer(to_int(a) ^ to_int(b)));
-        break;
-      }
+      case Op::Mod:
+      case Op::BitOr:
+      case Op::BitAnd:
+      case Op::BitXor:
       case Op::ShiftLeft:
       case Op::ShiftRight: {
-        const int64_t b = to_int(pop()), a = to_int(pop());
-        if (b < 0 || b > 63) {
-          host_.log(-1, "a shift by less than 0 or more than 63 bits in the script; the result is 0");
-          push(Value::integer(0));
-        } else {
-          push(Value::integer(in.op == Op::ShiftLeft ? int64_t(uint64_t(a) << b) : a >> b));
-        }
-        break;
-      }
-      case Op::Eq: {
         const Value b = pop(), a = pop();
-        push(Value::integer(equal(st, a, b)));
+        push(arithmetic(st, in, a, b));
         break;
       }
-      case Op::Ne: {
-        const Value b = pop(), a = pop();
-        push(Value::integer(!equal(st, a, b)));
-        break;
-      }
-      case Op::Lt: {
-        const Value b = pop(), a = pop();
-        push(Value::integer(compare(st, a, b) < 0));
-        break;
-      }
-      case Op::Gt: {
-        const Value b = pop(), a = pop();
-        push(Value::integer(compare(st, a, b) > 0));
-        break;
-      }
-      case Op::Le: {
-        const Value b = pop(), a = pop();
-        push(Value::integer(compare(st, a, b) <= 0));
-        break;
-      }
+      case Op::Eq:
+      case Op::Ne:
+      case Op::Lt:
+      case Op::Gt:
+      case Op::Le:
       case Op::Ge: {
         const Value b = pop(), a = pop();
-        push(Value::integer(compare(st, a, b) >= 0));
+        push(compared(st, in.op, a, b));
         break;
       }
       case Op::IsMyself:
         push(Value::integer(is_myself(p, to_text(st, pop()))));
         break;
+      // A regex needs a text on each side: a null subject matches nothing, and a number with no text (or
+      // no value) makes the comparison invalid, as in OpenSIPS.
       case Op::MatchConst:
       case Op::NoMatchConst: {
         const Value subject = pop();
-        const bool hit = match_const(in.a, to_text(st, subject));
-        push(Value::integer(in.op == Op::MatchConst ? hit : !hit));
+        const bool want = in.op == Op::MatchConst;
+        if (subject.is_null())
+          push(Value::integer(!want));
+        else if (!subject.has_text())
+          push(Value::none());
+        else
+          push(Value::integer(match_const(in.a, to_text(st, subject)) == want));
         break;
       }
       case Op::Match:
       case Op::NoMatch: {
         const Value pattern = pop(), subject = pop();
-        const bool hit = regex_match(to_text(st, pattern), to_text(st, subject));
-        push(Value::integer(in.op == Op::Match ? hit : !hit));
+        const bool want = in.op == Op::Match;
+        if (subject.is_null() || pattern.is_null())
+          push(Value::integer((subject.is_null() && pattern.is_null()) == want));
+        else if (!subject.has_text() || !pattern.has_text())
+          push(Value::none());
+        else
+          push(Value::integer(regex_match(to_text(st, pattern), to_text(st, subject)) == want));
         break;
       }
       case Op::Jump:
@@ -522,11 +575,11 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         const Value v = pop();
         const config::SwitchTable& t = p.switches[in.a];
         if (v.kind == Value::Kind::Str) {
-          st.pc = t.find(v.s);
+          st.pc = t.find(v.s, false);
         } else if (v.kind == Value::Kind::Int) {
           char digits[24];
           const auto r = std::to_chars(digits, digits + sizeof digits, v.i);
-          st.pc = t.find(std::string_view(digits, size_t(r.ptr - digits)));
+          st.pc = t.find(std::string_view(digits, size_t(r.ptr - digits)), true);
         } else {
           st.pc = t.otherwise;
         }
@@ -534,6 +587,12 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
       }
       case Op::JumpIfFalse:
         if (!truthy(pop())) st.pc = uint32_t(in.imm);
+        break;
+      case Op::ShortCircuit:  // && goes on after a 1, || after a 0; any other outcome is the answer
+        if (const Value& v = st.stack[st.sp - 1]; v.kind == Value::Kind::Int && v.i == in.b)
+          --st.sp;
+        else
+          st.pc = uint32_t(in.imm);
         break;
       case Op::Call: {
         if (st.sp < in.b) {

@@ -26,17 +26,32 @@
 
 namespace sipd::engine {
 
+// A script value, typed as OpenSIPS types one. An integer read from a pseudo-variable ($var, $avp, $rs,
+// a {s.len}...) also has its decimal text (`with_text`, OpenSIPS's PV_VAL_STR beside PV_VAL_INT), so it
+// compares with a string and joins one; a number written in the script or computed by an operator has
+// only the number. `None` is what OpenSIPS's operators give for operands they refuse ("a" + 1, a string
+// minus a number): an assignment of it leaves the variable alone, and a condition on it is false.
 struct Value {
-  enum class Kind : uint8_t { Null, Int, Str };
+  enum class Kind : uint8_t { Null, Int, Str, None };
   Kind kind = Kind::Null;
+  bool with_text = false;  // Int only
   int64_t i = 0;
   std::string_view s;
 
   static Value null() { return {}; }
-  static Value integer(int64_t v) { return {Kind::Int, v, {}}; }
-  static Value string(std::string_view v) { return {Kind::Str, 0, v}; }
+  static Value none() { return {Kind::None, false, 0, {}}; }
+  static Value integer(int64_t v) { return {Kind::Int, false, v, {}}; }
+  static Value string(std::string_view v) { return {Kind::Str, false, 0, v}; }
   bool is_null() const { return kind == Kind::Null; }
+  bool has_int() const { return kind == Kind::Int; }
+  bool has_text() const { return kind == Kind::Str || (kind == Kind::Int && with_text); }
 };
+
+// The value as a pseudo-variable gives it: an integer also carries its text.
+inline Value as_read(Value v) {
+  v.with_text = v.kind == Value::Kind::Int;
+  return v;
+}
 
 enum class Transport : uint8_t { Udp, Tcp, Tls };
 
@@ -219,6 +234,8 @@ class Vm {
   void store_avp(VmState& st, uint16_t slot, uint16_t mode, Value v);
   void store_indexed(const Context& ctx, VmState& st, const config::PvCode& pv, uint16_t mode, Value v);
   bool call_function(const Context& ctx, VmState& st, const config::Instr& in, RunStatus& out);
+  // `a op b` for + - * / % & | ^ << >>; `in.b` 1 is a compound assignment (x op= b).
+  Value arithmetic(VmState& st, const config::Instr& in, const Value& a, const Value& b);
 
   bool match_const(uint16_t index, std::string_view subject);
   void release_regexes();

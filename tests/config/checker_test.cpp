@@ -242,5 +242,32 @@ TEST(checker, TOnFailureZeroDisarms) {
   EXPECT_TRUE(c->diags.ok()) << c->rendered;
 }
 
+// Operands OpenSIPS refuses at run time, where the checker can see both: a warning where the operator is
+// (the script still loads, as OpenSIPS's would). Either side that may be a number or a text says nothing.
+TEST(checker, OperandsOpenSipsRefusesAreWarnings) {
+  const auto c = check(kModules +
+                       "route {\n"
+                       "  $var(a) = \"a\" + 1;\n"                                       // line 8
+                       "  if ($hdr(Max-Forwards) == 70) exit;\n"                        // 9
+                       "  $var(b) = $rU - \"x\";\n"                                     // 10
+                       "  if (10 > $(hdr(Max-Forwards){s.int}) || $rs == 200) exit;\n"  // fine
+                       "  $var(c) = \"sip:\" + $rU + \"@\" + $var(d) + 1;\n"  // fine: $var may be a number
+                       "  if ($hdr(X) == \"70\" && $var(a) == 1) exit;\n"     // fine
+                       "  $var(e) = \"ab\" | \"cd\";\n"                       // fine: byte by byte
+                       "}\n");
+  EXPECT_TRUE(c->diags.ok()) << c->rendered;
+  size_t warnings = 0;
+  for (const Diagnostic& d : c->diags.all()) warnings += d.severity == Severity::Warning;
+  EXPECT_EQ(warnings, 3u) << c->rendered;
+  EXPECT_NE(c->rendered.find(":8:13: warning: '+' of a number and a text has no value in OpenSIPS"),
+            std::string::npos)
+      << c->rendered;
+  EXPECT_NE(c->rendered.find(":9:7: warning: comparing a text with a number is always false in OpenSIPS"),
+            std::string::npos)
+      << c->rendered;
+  EXPECT_NE(c->rendered.find(":10:13: warning: '-' of two texts has no value in OpenSIPS"), std::string::npos)
+      << c->rendered;
+}
+
 }  // namespace
 }  // namespace sipd::config

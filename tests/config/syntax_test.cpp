@@ -327,21 +327,9 @@ TEST(syntax, MissingIncludeFileIsAnErrorAtItsName) {
   EXPECT_TRUE(has(*c, "opensips.cfg:2:16: error: include_file: cannot read 'missing.cfg'")) << c->rendered;
 }
 
-// What sipd does today (OpenSIPS 2.x's import_file, the brief's expectation); see the DISABLED_ test below
-// for OpenSIPS 3.x.
-TEST(syntax, MissingImportFileWarnsAndIsSkipped) {
-  const auto c = check(R"cfg(import_file "nothere.cfg"
-route { xlog("x\n"); }
-)cfg");
-  EXPECT_TRUE(c->diags.ok()) << c->rendered;
-  ASSERT_EQ(count(*c, Severity::Warning), 1u) << c->rendered;
-  EXPECT_TRUE(has(*c, "opensips.cfg:1:13: warning: import_file: cannot read 'nothere.cfg'; skipped"))
-      << c->rendered;
-}
-
-// OpenSIPS 3.x's cfg_pp.c treats import_file as include_file: a missing file stops the start-up
-//. sipd instead warns and skips it, as OpenSIPS 2.x did.
-TEST(syntax, DISABLED_MissingImportFileIsFatalAsInOpenSips3) {
+// OpenSIPS 3.x's cfg_pp.c treats import_file as include_file: a missing file stops the start-up (2.x
+// skipped it).
+TEST(syntax, MissingImportFileIsFatalAsInOpenSips3) {
   const auto c = check(R"cfg(import_file "nothere.cfg"
 route { xlog("x\n"); }
 )cfg");

@@ -1,8 +1,7 @@
 // What running a script computes, as an operator who knows OpenSIPS 3.x expects it: precedence,
 // assignments, AVP stacks, for-each, header indexes, strings and transformations, comparisons, routes and
 // their parameters, async(), named flags. The OpenSIPS behaviour each test asserts is the one its
-// documentation and source give (named above each test); a test where sipd still does otherwise is
-// DISABLED_, with a line saying what sipd does instead.
+// documentation and source give (named above each test).
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -399,9 +398,9 @@ TEST(language, RegexMatchesWithoutRegardToCase) {
             (Lines{"literal\n", "literal escaped\n", "variable\n"}));
 }
 
-// SWITCH_T (action.c, 3.x): a string case matches a value with a string form, without regard to
-// case; a number case only a value that is an integer. sipd compares the text, so "3" matches case 3.
-TEST(language, DISABLED_NumberCaseMatchesOnlyAnInteger) {
+// SWITCH_T (action.c, 3.x): a string case matches a value with a text, without regard to case; a number
+// case only a value that is an integer. An integer $var has both forms, so it matches either.
+TEST(language, NumberCaseMatchesOnlyAnInteger) {
   EXPECT_EQ(logs_of(R"cfg(route {
   $var(s) = "3";
   switch ($var(s)) {
@@ -413,9 +412,18 @@ TEST(language, DISABLED_NumberCaseMatchesOnlyAnInteger) {
     case "3": xlog("string case\n"); break;
     default: xlog("default\n");
   }
+  switch ($var(n)) {
+    case 3: xlog("number case\n"); break;
+    case "3": xlog("never: the first match wins\n"); break;
+  }
+  $var(s) = "Abc";
+  switch ($var(s)) {
+    case 0: xlog("never\n"); break;
+    case "aBC": xlog("any case\n"); break;
+  }
 }
 )cfg"),
-            (Lines{"default\n", "string case\n"}));
+            (Lines{"default\n", "string case\n", "number case\n", "any case\n"}));
 }
 
 // pv_get_scriptvar (pvar.c): a $var never assigned is the integer 0, not NULL.
@@ -429,22 +437,41 @@ TEST(language, AVarNeverAssignedReadsZero) {
             (Lines{"[0]\n", "not null\n", "zero\n"}));
 }
 
-// comp_scriptvar (route.c): `PV == number` needs the value to be an integer; a string value
-// ("5") is an invalid operation, false for == and != alike. sipd compares the text and finds "5" == 5.
-TEST(language, DISABLED_ComparingAStringValueWithANumberIsFalse) {
+// comp_scriptvar (route.c): `PV op number` needs the value to be an integer, `PV op "text"` a text, and
+// `PV op PV` either two integers (by number) or two texts; otherwise the comparison is invalid: false for ==
+// and != alike, still false under `!` (eval_expr leaves an error alone), and the answer of a `||` it
+// starts. A header is a text, so $hdr(Max-Forwards) == 70 is invalid too; $rs, $var and {s.int} integers
+// have both forms.
+TEST(language, ComparingAStringValueWithANumberIsFalse) {
   EXPECT_EQ(logs_of(R"cfg(route {
   $var(s) = "5";
   if ($var(s) == 5) xlog("eq\n"); else xlog("not eq\n");
   if ($var(s) != 5) xlog("ne\n"); else xlog("not ne\n");
+  if (!($var(s) == 5)) xlog("not of invalid\n"); else xlog("not of invalid is false\n");
+  if ($var(s) == 5 || 1 == 1) xlog("or\n"); else xlog("or stops at the invalid one\n");
+  if (1 == 2 || $var(s) == "5") xlog("or goes on after false\n");
+  $var(n) = 5;
+  if ($var(n) == "5" && $var(n) == 5 && $var(s) == $var(n)) xlog("an integer var has both forms\n");
+  if ($hdr(Max-Forwards) == 70) xlog("header number\n"); else xlog("a header is text\n");
+  if ($(hdr(Max-Forwards){s.int}) == 70) xlog("s.int makes it a number\n");
+  if ($var(s) =~ "^5$" && $var(n) =~ "^5$") xlog("both have text for a regex\n");
+  if ($var(nothing) == NULL || $var(s) != NULL) xlog("null compares\n");
 }
 )cfg"),
-            (Lines{"not eq\n", "not ne\n"}));
+            (Lines{"not eq\n", "not ne\n", "not of invalid is false\n", "or stops at the invalid one\n",
+                   "or goes on after false\n", "an integer var has both forms\n", "a header is text\n",
+                   "s.int makes it a number\n", "both have text for a regex\n", "null compares\n"}));
 }
 
-// eval_elem (route.c) and do_assign (action.c): `+` concatenates only string + string and adds only
-// int + int; "a" + 1 and 1 + "2" have no value and the assignment is skipped. sipd joins the text ("a1",
-// "12").
-TEST(language, DISABLED_PlusOfAStringAndANumberHasNoValue) {
+// eval_elem (route.c) and do_assign (action.c): with an integer on the left, `+` adds and the right side
+// must be a number (a null counts as 0); otherwise it joins two texts (a null is empty). "a" + 1 and
+// 1 + "2" have no value, and an assignment of no value leaves the variable as it was. `&`, `|`, `^` on two
+// texts of one length work byte by byte; other operators on texts have no value.
+TEST(language, PlusOfAStringAndANumberHasNoValue) {
+  const std::string operands =
+      "operands the script's operator does not take (a number and a string?); no value";
+  const std::string nothing =
+      "an assignment whose right side has no value (operands OpenSIPS refuses); nothing assigned";
   EXPECT_EQ(logs_of(R"cfg(route {
   $var(k) = "keep";
   $var(k) = "a" + 1;
@@ -454,23 +481,39 @@ TEST(language, DISABLED_PlusOfAStringAndANumberHasNoValue) {
   $var(n) = 5;
   $var(k) = "a" + $var(n);
   xlog("$var(k)\n");
+  $var(k) = $var(n) + NULL;
+  xlog("$var(k)\n");
+  $var(k) = NULL + "b";
+  xlog("$var(k)\n");
+  $var(k) = "ab" | "  ";
+  xlog("$var(k)\n");
+  $var(k) = "ab" - "a";
+  xlog("$var(k)\n");
 }
 )cfg"),
-            (Lines{"keep\n", "keep\n", "a5\n"}));
+            (Lines{operands, nothing, "keep\n", operands, nothing, "keep\n", "a5\n", "5\n", "b\n", "ab\n",
+                   operands, nothing, "ab\n"}));
 }
 
-// do_assign (action.c, 3.x): += -= ... refuse a NULL on either side, only += works on strings,
-// and mixed int/string operands are refused; the variable keeps its value. sipd computes 1, 0, "ab1" and
-// "5x".
-TEST(language, DISABLED_CompoundAssignmentsRefuseNullAndMixedOperands) {
+// do_assign (action.c, 3.x): += -= ... refuse a NULL on either side, only += works on texts, and only
+// when neither side is an integer; mixed operands are refused. The variable keeps its value.
+TEST(language, CompoundAssignmentsRefuseNullAndMixedOperands) {
+  const std::string null_operand = "a null value in a compound assignment (+=, -=, ...); nothing assigned";
+  const std::string operands =
+      "operands the script's operator does not take (a number and a string?); no value";
+  const std::string nothing =
+      "an assignment whose right side has no value (operands OpenSIPS refuses); nothing assigned";
   EXPECT_EQ(logs_of(R"cfg(route {
   $var(u) = NULL; $var(u) += 1; xlog("[$var(u)]\n");
   $var(t) = "abc"; $var(t) -= "b"; xlog("[$var(t)]\n");
   $var(m) = "ab"; $var(m) += 1; xlog("[$var(m)]\n");
   $var(n) = 5; $var(n) += "x"; xlog("[$var(n)]\n");
+  $var(n) += 2; $var(n) *= 3; xlog("[$var(n)]\n");
+  $var(m) += "cd"; xlog("[$var(m)]\n");
 }
 )cfg"),
-            (Lines{"[<null>]\n", "[abc]\n", "[ab]\n", "[5]\n"}));
+            (Lines{null_operand, nothing, "[<null>]\n", operands, nothing, "[abc]\n", operands, nothing,
+                   "[ab]\n", operands, nothing, "[5]\n", "[21]\n", "[abcd]\n"}));
 }
 
 // ---- routes ----

@@ -350,7 +350,7 @@ TEST(engine, SwitchWithAComputedCaseComparesInTurn) {
 
 TEST(engine, ConstantsAreFoldedAndArithmeticWraps) {
   const Script s(kModules +
-                 "route {\n  $var(a) = 2 * 3 + -1 - ~0;\n  $var(s) = \"sip:\" + \"bob\" + 7;\n"
+                 "route {\n  $var(a) = 2 * 3 + -1 - ~0;\n  $var(s) = \"sip:\" + \"bob\";\n"
                  "  $var(m) = 9223372036854775807;\n  $var(m) = $var(m) + 1;\n  $var(z) = 5 / 0;\n"
                  "  xlog(\"$var(a) $var(s) $var(m) $var(z)\\n\");\n}\n");
   EXPECT_EQ(count_ops(s.program, config::Op::Mul), 0u);
@@ -359,7 +359,7 @@ TEST(engine, ConstantsAreFoldedAndArithmeticWraps) {
   const std::string msg = request("INVITE");
   auto r = run(s, msg);
   ASSERT_EQ(r->host.logs.size(), 2u);
-  EXPECT_EQ(r->host.logs[1], "6 sip:bob7 -9223372036854775808 0\n");
+  EXPECT_EQ(r->host.logs[1], "6 sip:bob -9223372036854775808 0\n");
 }
 
 TEST(engine, MaxForwardsHonoursMaxLimit) {

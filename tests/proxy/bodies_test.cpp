@@ -27,10 +27,12 @@ TEST(bodies, RegistryAndBoundBodiesAgree) {
     const bool bound = vm.has_body(uint16_t(i));
     // route(), exit and drop are compiled to instructions; their registry entries say Worker for the checker.
     const bool compiled = fns[i].name == "route" || fns[i].name == "exit" || fns[i].name == "drop";
-    if (fns[i].impl == config::Impl::Worker && !compiled)
+    if (fns[i].impl == config::Impl::Worker && !compiled) {
       EXPECT_TRUE(bound) << fns[i].name << " is marked implemented but has no body";
-    if (fns[i].impl != config::Impl::Worker)
+    }
+    if (fns[i].impl != config::Impl::Worker) {
       EXPECT_FALSE(bound) << fns[i].name << " has a body but the registry refuses it";
+    }
   }
 }
 
