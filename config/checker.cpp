@@ -46,27 +46,7 @@ uint16_t mask_of(RouteKind k) {
 // no text), a text (a string, or a pseudo-variable that only ever gives text), or either.
 enum class Shape { Either, Number, Text };
 
-bool is_arithmetic(Tok op) {
-  switch (op) {
-    case Tok::Plus:
-    case Tok::Minus:
-    case Tok::Star:
-    case Tok::Slash:
-    case Tok::Percent:
-    case Tok::BitOr:
-    case Tok::BitAnd:
-    case Tok::BitXor:
-    case Tok::ShiftLeft:
-    case Tok::ShiftRight:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool is_ordering(Tok op) {
-  return op == Tok::Eq || op == Tok::Ne || op == Tok::Lt || op == Tok::Gt || op == Tok::Le || op == Tok::Ge;
-}
+bool is_ordering(Tok op) { return is_comparison(op) && op != Tok::Match && op != Tok::NoMatch; }
 
 // OpenSIPS's getters for these give a string and never an integer.
 bool text_only(std::string_view pv) {

@@ -718,20 +718,7 @@ class Compiler {
   }
 
   static bool is_comparison(const Expr& e) {
-    if (e.kind != ExprKind::Binary) return false;
-    switch (e.op) {
-      case Tok::Eq:
-      case Tok::Ne:
-      case Tok::Lt:
-      case Tok::Gt:
-      case Tok::Le:
-      case Tok::Ge:
-      case Tok::Match:
-      case Tok::NoMatch:
-        return true;
-      default:
-        return false;
-    }
+    return e.kind == ExprKind::Binary && config::is_comparison(e.op);
   }
 
   // a && b, a || b with short-circuit, as OpenSIPS's eval_expr: && goes on to b only after a true a, ||

@@ -32,41 +32,6 @@ bool route_word(std::string_view w, RouteKind& kind) {
   return false;
 }
 
-// OpenSIPS's precedence (cfg.y, the same in 1.x, 2.x and 3.x), lowest first: `||` and `&&` together,
-// the comparisons, the bitwise operators, then all of `+ - * / %` on one level, left to right — so
-// `a || b && c` is `(a || b) && c` and `1 + 2 * 3` is 9, as OpenSIPS computes them. (Its grammar keeps a
-// comparison whole, PV op value, so comparisons bind tighter than && and || in practice.)
-int binary_precedence(Tok t) {
-  switch (t) {
-    case Tok::OrOr:
-    case Tok::AndAnd:
-      return 1;
-    case Tok::Eq:
-    case Tok::Ne:
-    case Tok::Lt:
-    case Tok::Gt:
-    case Tok::Le:
-    case Tok::Ge:
-    case Tok::Match:
-    case Tok::NoMatch:
-      return 2;
-    case Tok::BitOr:
-    case Tok::BitXor:
-    case Tok::BitAnd:
-    case Tok::ShiftLeft:
-    case Tok::ShiftRight:
-      return 3;
-    case Tok::Plus:
-    case Tok::Minus:
-    case Tok::Star:
-    case Tok::Slash:
-    case Tok::Percent:
-      return 4;
-    default:
-      return 0;
-  }
-}
-
 bool is_assignment(Tok t) {
   switch (t) {
     case Tok::Assign:
@@ -719,6 +684,41 @@ class Parser {
 };
 
 }  // namespace
+
+// OpenSIPS's precedence (cfg.y, the same in 1.x, 2.x and 3.x), lowest first: `||` and `&&` together,
+// the comparisons, the bitwise operators, then all of `+ - * / %` on one level, left to right — so
+// `a || b && c` is `(a || b) && c` and `1 + 2 * 3` is 9, as OpenSIPS computes them. (Its grammar keeps a
+// comparison whole, PV op value, so comparisons bind tighter than && and || in practice.)
+int binary_precedence(Tok t) {
+  switch (t) {
+    case Tok::OrOr:
+    case Tok::AndAnd:
+      return 1;
+    case Tok::Eq:
+    case Tok::Ne:
+    case Tok::Lt:
+    case Tok::Gt:
+    case Tok::Le:
+    case Tok::Ge:
+    case Tok::Match:
+    case Tok::NoMatch:
+      return 2;
+    case Tok::BitOr:
+    case Tok::BitXor:
+    case Tok::BitAnd:
+    case Tok::ShiftLeft:
+    case Tok::ShiftRight:
+      return 3;
+    case Tok::Plus:
+    case Tok::Minus:
+    case Tok::Star:
+    case Tok::Slash:
+    case Tok::Percent:
+      return 4;
+    default:
+      return 0;
+  }
+}
 
 std::string_view to_string(RouteKind k) {
   switch (k) {

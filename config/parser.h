@@ -14,6 +14,12 @@ namespace sipd::config {
 // Parses `file`; problems go to `diags`. The returned script holds everything that parsed.
 Script parse_script(const SourceFile& file, Diagnostics& diags);
 
+// A binary operator's level, lowest first: 1 `||` `&&`, 2 the comparisons (`==` ... `=~` `!~`), 3 the bitwise
+// operators and shifts, 4 `+ - * / %`; 0 for a token that is no binary operator.
+int binary_precedence(Tok t);
+inline bool is_comparison(Tok t) { return binary_precedence(t) == 2; }
+inline bool is_arithmetic(Tok t) { return binary_precedence(t) >= 3; }
+
 // The parts of a pseudo-variable token: "$var(x)" -> {"var", "x"}, "$(hdr(Via)[1])" -> {"hdr", "Via"},
 // "$ru" -> {"ru"}. The argument runs to its balancing ')'.
 struct PvarRef {
