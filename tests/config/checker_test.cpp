@@ -269,5 +269,21 @@ TEST(checker, OperandsOpenSipsRefusesAreWarnings) {
       << c->rendered;
 }
 
+// A function of a built-in module that this build has no body for is named with its module, never called
+// an unknown function: the rest of the 3.x export tables is in the registry.
+TEST(checker, BuiltInModulesFunctionsWithoutABodyAreNamed) {
+  const auto c =
+      check(kModules + "loadmodule \"acc.so\"\n" +
+            "route {\n  codec_delete(\"PCMU\");\n  acc_new_leg();\n  stream_delete(\"audio\");\n}\n");
+  EXPECT_EQ(c->diags.error_count(), 3u) << c->rendered;
+  EXPECT_NE(c->rendered.find(":9:3: error: codec_delete() (sipmsgops) has no implementation in this build"),
+            std::string::npos)
+      << c->rendered;
+  EXPECT_NE(c->rendered.find(":10:3: error: acc_new_leg() (acc) has no implementation in this build"),
+            std::string::npos)
+      << c->rendered;
+  EXPECT_EQ(c->rendered.find("unknown function"), std::string::npos) << c->rendered;
+}
+
 }  // namespace
 }  // namespace sipd::config
