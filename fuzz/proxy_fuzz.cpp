@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return q;
   }();
   const size_t before = out.sent;
-  p->handle(proxy::Endpoint{0xC6120002u, 5060}, std::string_view(reinterpret_cast<const char*>(data), size));
+  p->handle(sip::Endpoint{0xC6120002u, 5060}, std::string_view(reinterpret_cast<const char*>(data), size));
   if (out.sent - before > 1) {
     std::fprintf(stderr, "proxy_fuzz: one datagram made %zu messages\n", out.sent - before);
     std::abort();

@@ -19,7 +19,7 @@ struct ParsingSender : proxy::Sender {
   explicit ParsingSender(const char* target) : who(target) {}
   const char* who;
   size_t sent = 0;
-  void send(const proxy::Endpoint&, std::string_view bytes) override {
+  void send(const sip::Endpoint&, std::string_view bytes) override {
     ++sent;
     static sip::Message out;
     if (out.parse(bytes) != sip::Defect::None) {

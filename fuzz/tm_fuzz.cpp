@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   layer->advance(now);
   // Answers come from the callee's port, requests from the caller's, as the testbed has them.
   const bool response = size > 8 && std::string_view(reinterpret_cast<const char*>(data) + 1, 7) == "SIP/2.0";
-  p->handle(proxy::Endpoint{0xC6120002u, uint16_t(response ? 5070 : 5080)},
+  p->handle(sip::Endpoint{0xC6120002u, uint16_t(response ? 5070 : 5080)},
             std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
   if (layer->stranded() != 0) {
     std::fprintf(stderr, "tm_fuzz: a transaction is left with no timer armed\n");

@@ -16,17 +16,17 @@
 namespace sipd::perf {
 
 struct FlowMessage {
-  proxy::Endpoint from;
+  sip::Endpoint from;
   std::string bytes;
 };
 
-inline constexpr proxy::Endpoint kCaller{0xC6120002u, 5080};  // 198.18.0.2:5080
-inline constexpr proxy::Endpoint kCallee{0xC6120002u, 5070};  // 198.18.0.2:5070
+inline constexpr sip::Endpoint kCaller{0xC6120002u, 5080};  // 198.18.0.2:5080
+inline constexpr sip::Endpoint kCallee{0xC6120002u, 5070};  // 198.18.0.2:5070
 
 // What sipd sends when given the caller's request: captured to build the callee's answers.
 struct Capture : proxy::Sender {
   std::vector<std::string> sent;
-  void send(const proxy::Endpoint&, std::string_view bytes) override { sent.emplace_back(bytes); }
+  void send(const sip::Endpoint&, std::string_view bytes) override { sent.emplace_back(bytes); }
 };
 
 inline std::string request(const std::string& method, int cseq, const std::string& branch, bool in_dialog) {

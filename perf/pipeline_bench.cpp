@@ -16,7 +16,7 @@ namespace {
 
 struct CountingSender : proxy::Sender {
   uint64_t messages = 0, bytes = 0;
-  void send(const proxy::Endpoint&, std::string_view b) override {
+  void send(const sip::Endpoint&, std::string_view b) override {
     ++messages;
     bytes += b.size();
   }
@@ -69,7 +69,7 @@ void stamp(std::string& s, size_t at, uint64_t v) {
 struct LastSent : proxy::Sender {
   std::string last;
   uint64_t messages = 0;
-  void send(const proxy::Endpoint&, std::string_view b) override {
+  void send(const sip::Endpoint&, std::string_view b) override {
     ++messages;
     if (b.starts_with("INVITE") || b.starts_with("BYE")) last.assign(b);  // the capacity stays: no allocation
   }

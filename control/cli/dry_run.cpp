@@ -17,8 +17,8 @@
 namespace sipd::cli {
 namespace {
 
-constexpr proxy::Endpoint kDefaultLocal{0xC6120001u, 5060};  // 198.18.0.1:5060, the testbed's address
-constexpr uint64_t kStepMs = 10;                             // the fake clock moves this much per message
+constexpr sip::Endpoint kDefaultLocal{0xC6120001u, 5060};  // 198.18.0.1:5060, the testbed's address
+constexpr uint64_t kStepMs = 10;                           // the fake clock moves this much per message
 
 std::string escaped(std::string_view s) {
   std::string out;
@@ -35,19 +35,19 @@ std::string escaped(std::string_view s) {
   return out;
 }
 
-std::string endpoint_text(const proxy::Endpoint& e) {
+std::string endpoint_text(const sip::Endpoint& e) {
   char ip[16];
-  return std::string(proxy::format_ipv4(e.ip, ip)) + ":" + std::to_string(e.port);
+  return std::string(sip::format_ipv4(e.ip, ip)) + ":" + std::to_string(e.port);
 }
 
-bool parse_endpoint(const std::string& text, proxy::Endpoint& out) {
+bool parse_endpoint(const std::string& text, sip::Endpoint& out) {
   const size_t colon = text.rfind(':');
   if (colon == std::string::npos) return false;
   char* end = nullptr;
   const long port = std::strtol(text.c_str() + colon + 1, &end, 10);
   if (!end || *end || port <= 0 || port > 65535) return false;
   out.port = uint16_t(port);
-  return proxy::parse_ipv4(text.substr(0, colon), out.ip);
+  return sip::parse_ipv4(text.substr(0, colon), out.ip);
 }
 
 std::string_view first_line(std::string_view bytes) { return bytes.substr(0, bytes.find("\r\n")); }
@@ -74,7 +74,7 @@ std::string level_name(int level) {
 }
 
 struct Datagram {
-  proxy::Endpoint to;
+  sip::Endpoint to;
   std::string bytes;
 };
 
@@ -96,7 +96,7 @@ class Run final : public proxy::Sender, public proxy::StatelessProxy::Observer {
   }
 
   // One message from `from`; prints what happened.
-  void message(std::string bytes, const proxy::Endpoint& from) {
+  void message(std::string bytes, const sip::Endpoint& from) {
     const size_t before = sent_.size();
     const proxy::Counters c0 = proxy_.counters();
     const tm::Counters t0 = layer_->counters();
@@ -122,7 +122,7 @@ class Run final : public proxy::Sender, public proxy::StatelessProxy::Observer {
   }
 
   // proxy::Sender
-  void send(const proxy::Endpoint& to, std::string_view bytes) override {
+  void send(const sip::Endpoint& to, std::string_view bytes) override {
     sent_.push_back({to, std::string(bytes)});
     std::printf("--- sent to %s at %llu ms ---\n%.*s%s", endpoint_text(to).c_str(),
                 static_cast<unsigned long long>(now_), int(bytes.size()), bytes.data(),
@@ -290,21 +290,21 @@ int dry_run(const DryRunOptions& opt) {
   settings.local = kDefaultLocal;
   for (size_t i = 0; i < program.local_hosts.size(); ++i) {
     uint32_t ip = 0;
-    if (!proxy::parse_ipv4(program.local_hosts[i], ip)) continue;
+    if (!sip::parse_ipv4(program.local_hosts[i], ip)) continue;
     settings.local.ip = ip;
     if (i < program.local_ports.size()) settings.local.port = program.local_ports[i];
     break;
   }
   settings.server_header = std::string(program.modparam("", "server_header"));
   char ip[16];
-  program.local_hosts.emplace_back(proxy::format_ipv4(settings.local.ip, ip));
+  program.local_hosts.emplace_back(sip::format_ipv4(settings.local.ip, ip));
   program.local_ports.push_back(settings.local.port);
   std::printf("sipd at %s\n", endpoint_text(settings.local).c_str());
 
   Run run(program, settings, opt);
   for (size_t i = 0; i < messages.size(); ++i) {
     std::string bytes = messages[i];
-    proxy::Endpoint from{0xC6120002u, 5060};  // 198.18.0.2:5060 unless --src says otherwise
+    sip::Endpoint from{0xC6120002u, 5060};  // 198.18.0.2:5060 unless --src says otherwise
     sip::Message peek;
     const bool parsed = peek.parse(bytes) == sip::Defect::None;
     if (!opt.messages[i].src.empty()) {

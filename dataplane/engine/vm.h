@@ -22,6 +22,7 @@
 #include "config/program.h"
 #include "config/registry.h"
 #include "dataplane/sip/builder.h"
+#include "dataplane/sip/endpoint.h"
 #include "dataplane/sip/message.h"
 
 namespace sipd::engine {
@@ -53,7 +54,7 @@ inline Value as_read(Value v) {
   return v;
 }
 
-enum class Transport : uint8_t { Udp, Tcp, Tls };
+using sip::Transport;  // the endpoint's transport ($proto, $socket_in(proto))
 
 // The received message and where it came from. Outlives the run (and a suspension).
 struct Context {

@@ -135,7 +135,7 @@ struct Worker final : sipd::proxy::Sender, sipd::net::SipInput, sipd::net::ArpPe
   }
 
   // proxy::Sender: what the proxy sends goes out through this worker's stack.
-  void send(const sipd::proxy::Endpoint& to, std::string_view bytes) override {
+  void send(const sipd::sip::Endpoint& to, std::string_view bytes) override {
     stack.send_udp(to.ip, to.port, bytes, now);
   }
 
@@ -150,7 +150,7 @@ struct Worker final : sipd::proxy::Sender, sipd::net::SipInput, sipd::net::ArpPe
         return;
       }
     }
-    proxy.handle(sipd::proxy::Endpoint{ip, port}, payload);
+    proxy.handle(sipd::sip::Endpoint{ip, port}, payload);
   }
 
   // net::ArpPeers: tell the other workers.
@@ -187,7 +187,7 @@ struct Worker final : sipd::proxy::Sender, sipd::net::SipInput, sipd::net::ArpPe
       if (h.kind == Handoff::Sip) {
         const std::string_view payload(rte_pktmbuf_mtod_offset(m, const char*, sizeof h),
                                        rte_pktmbuf_data_len(m) - sizeof h);
-        proxy.handle(sipd::proxy::Endpoint{h.ip, h.port}, payload);
+        proxy.handle(sipd::sip::Endpoint{h.ip, h.port}, payload);
       } else {
         stack.learn(h.ip, h.mac, now);
       }
@@ -382,7 +382,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   sipd::proxy::Settings settings;
-  if (!sipd::proxy::parse_ipv4(app.address, settings.local.ip)) return fail("port address is not IPv4");
+  if (!sipd::sip::parse_ipv4(app.address, settings.local.ip)) return fail("port address is not IPv4");
   settings.local.port = app.sip_port;
   settings.prefix_len = app.prefix_len;
   settings.server_header = std::string(program.modparam("", "server_header"));
@@ -442,7 +442,7 @@ int main(int argc, char** argv) {
   pc.prefix_len = app.prefix_len;
   pc.mtu = app.mtu;
   pc.sip_port = app.sip_port;
-  if (!app.gateway.empty() && !sipd::proxy::parse_ipv4(app.gateway, pc.gateway))
+  if (!app.gateway.empty() && !sipd::sip::parse_ipv4(app.gateway, pc.gateway))
     return fail("gateway is not an IPv4 address");
   if (tap_port >= 0) {
     rte_eth_dev_default_mac_addr_set(uint16_t(tap_port), &pc.mac);  // the kernel side speaks as the port

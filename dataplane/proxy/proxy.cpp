@@ -38,34 +38,6 @@ std::string_view number(uint32_t n, char (&buf)[12]) {
 
 }  // namespace
 
-bool parse_ipv4(std::string_view text, uint32_t& out) {
-  uint32_t ip = 0;
-  int parts = 0;
-  while (parts < 4) {
-    uint32_t octet = 0;
-    const auto r = std::from_chars(text.data(), text.data() + text.size(), octet);
-    if (r.ec != std::errc() || octet > 255 || r.ptr == text.data() || r.ptr - text.data() > 3) return false;
-    ip = ip << 8 | octet;
-    text.remove_prefix(size_t(r.ptr - text.data()));
-    if (++parts < 4) {
-      if (text.empty() || text[0] != '.') return false;
-      text.remove_prefix(1);
-    }
-  }
-  if (!text.empty()) return false;
-  out = ip;
-  return true;
-}
-
-std::string_view format_ipv4(uint32_t ip, char (&buf)[16]) {
-  char* p = buf;
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    p = std::to_chars(p, buf + sizeof buf, (ip >> shift) & 0xff).ptr;
-    if (shift) *p++ = '.';
-  }
-  return {buf, size_t(p - buf)};
-}
-
 StatelessProxy::StatelessProxy(const config::Program& program, const Settings& settings, proxy::Sender& out)
     : program_(program), settings_(settings), out_(out), vm_(*this) {
   (void)vm_.bind(bodies(), this);
@@ -78,8 +50,8 @@ StatelessProxy::StatelessProxy(const config::Program& program, const Settings& s
       timer_routes_.push_back(int(i));
   onreply_avps_ = program.modparam_int("tm", "onreply_avp_mode") != 0;
   char ip[16], port[12];
-  local_text_ =
-      std::string(format_ipv4(settings.local.ip, ip)) + ":" + std::string(number(settings.local.port, port));
+  local_text_ = std::string(sip::format_ipv4(settings.local.ip, ip)) + ":" +
+                std::string(number(settings.local.port, port));
   vm_.prepare(program);
 }
 
@@ -121,7 +93,7 @@ void StatelessProxy::log(int level, std::string_view text) {
   std::fprintf(stderr, "sipd[%u]: %.*s\n", settings_.worker, int(text.size()), text.data());
 }
 
-void StatelessProxy::handle(const Endpoint& from, std::string_view payload) {
+void StatelessProxy::handle(const sip::Endpoint& from, std::string_view payload) {
   ++counters_.rx;
   from_ = from;
   cur_ = &msg_;
@@ -179,11 +151,11 @@ engine::Context StatelessProxy::context(sip::EditList* edits) {
   engine::Context ctx;
   ctx.msg = cur_;
   ctx.edits = edits;
-  ctx.src_ip = format_ipv4(from_.ip, src_text_);
+  ctx.src_ip = sip::format_ipv4(from_.ip, src_text_);
   ctx.src_port = from_.port;
-  ctx.dst_ip = format_ipv4(settings_.local.ip, dst_text_);
+  ctx.dst_ip = sip::format_ipv4(settings_.local.ip, dst_text_);
   ctx.dst_port = settings_.local.port;
-  ctx.transport = engine::Transport::Udp;
+  ctx.transport = sip::Transport::Udp;
   ctx.t_reply_code = reply_code_;
   ctx.t_branch = branch_idx_;
   ctx.log_level = int8_t(log_level_);
@@ -290,7 +262,7 @@ bool StatelessProxy::answer(uint32_t id, int64_t result) {
   return true;
 }
 
-void StatelessProxy::request(const Endpoint&) {
+void StatelessProxy::request(const sip::Endpoint&) {
   sip::EditList edits(*cur_);
   edits_ = &edits;
   decided_ = false;
@@ -304,7 +276,7 @@ void StatelessProxy::request(const Endpoint&) {
   edits_ = nullptr;
 }
 
-void StatelessProxy::run_error_route(const Endpoint&, uint16_t, std::string_view) {
+void StatelessProxy::run_error_route(const sip::Endpoint&, uint16_t, std::string_view) {
   sip::EditList edits(*cur_);
   edits_ = &edits;
   decided_ = false;
@@ -364,7 +336,7 @@ bool StatelessProxy::acks_our_reply() const {
 
 bool StatelessProxy::is_me(std::string_view host, uint16_t port) const {
   uint32_t ip = 0;
-  if (parse_ipv4(host, ip) && ip == settings_.local.ip && (port ? port : 5060) == settings_.local.port)
+  if (sip::parse_ipv4(host, ip) && ip == settings_.local.ip && (port ? port : 5060) == settings_.local.port)
     return true;
   return config::is_local(program_, host, port);
 }
@@ -375,7 +347,7 @@ bool StatelessProxy::unroutable(uint32_t ip) const {
   return ip == 0 || ip == 0xFFFFFFFFu || (ip >> 28) == 0xE || (ours && (ip & host_mask) == host_mask);
 }
 
-void StatelessProxy::response(const Endpoint&) {
+void StatelessProxy::response(const sip::Endpoint&) {
   sip::Via top;
   if (!sip::parse_top_via(msg_, top) || !is_me(top.host, top.port)) {
     ++counters_.dropped[size_t(Drop::NotOurVia)];
@@ -392,10 +364,10 @@ void StatelessProxy::response(const Endpoint&) {
     }
   }
   // RFC 3261 18.2.2 and RFC 3581: received (else sent-by), rport (else the sent-by port, else 5060).
-  Endpoint to;
+  sip::Endpoint to;
   uint64_t port = next.port ? next.port : 5060;
   if (next.has_rport && !next.rport.empty()) (void)sip::parse_uint(next.rport, 65535, port);
-  if (!parse_ipv4(next.has_received ? next.received : next.host, to.ip) || port == 0 || port > 65535) {
+  if (!sip::parse_ipv4(next.has_received ? next.received : next.host, to.ip) || port == 0 || port > 65535) {
     ++counters_.dropped[size_t(Drop::NoDestination)];
     return;
   }
@@ -431,7 +403,7 @@ void StatelessProxy::build_failed(const sip::BuildResult& b) {
   too_big_ = b.error == sip::BuildError::NoRoom || b.error == sip::BuildError::TooManyHeaders;
 }
 
-bool StatelessProxy::emit(const Endpoint& to, sip::EditList& edits) {
+bool StatelessProxy::emit(const sip::Endpoint& to, sip::EditList& edits) {
   const sip::BuildResult b = edits.build(buf_.data(), buf_.size());
   if (!b.ok()) {
     build_failed(b);
@@ -448,7 +420,9 @@ void StatelessProxy::reply_with(uint16_t code, std::string_view reason,
   // top Via too broken to read is answered at the source port.
   sip::Via via;
   const bool via_ok = sip::parse_top_via(*cur_, via);
-  const Endpoint to{from_.ip, !via_ok || via.has_rport ? from_.port : via.port ? via.port : uint16_t(5060)};
+  const sip::Endpoint to{from_.ip, !via_ok || via.has_rport ? from_.port
+                                   : via.port               ? via.port
+                                                            : uint16_t(5060)};
   if (unroutable(to.ip)) {
     ++counters_.dropped[size_t(Drop::Broadcast)];
     return;
@@ -458,7 +432,7 @@ void StatelessProxy::reply_with(uint16_t code, std::string_view reason,
   ro.code = code;
   ro.reason = reason;
   ro.to_tag = sip::stateless_to_tag(*cur_, settings_.tag_key, tag);
-  ro.received_ip = format_ipv4(from_.ip, ip);
+  ro.received_ip = sip::format_ipv4(from_.ip, ip);
   ro.received_port = from_.port;
   std::string_view server = settings_.server_header;
   if (server.starts_with("Server:")) server = sip::trim(server.substr(7));
@@ -599,7 +573,7 @@ int64_t StatelessProxy::loose_route(engine::VmState& st) {
   return 1;
 }
 
-bool StatelessProxy::destination_of(std::string_view text, Endpoint& to) const {
+bool StatelessProxy::destination_of(std::string_view text, sip::Endpoint& to) const {
   sip::Uri uri;
   char buf[600];
   if (sip::parse_uri(text, uri) != sip::UriError::None) {
@@ -613,7 +587,7 @@ bool StatelessProxy::destination_of(std::string_view text, Endpoint& to) const {
   if (uri.scheme == sip::UriScheme::Sips || (!uri.transport.empty() && !sip::iequals(uri.transport, "udp")))
     return false;
   const std::string_view host = !uri.maddr.empty() ? uri.maddr : uri.host;
-  if (!parse_ipv4(host, to.ip)) return false;
+  if (!sip::parse_ipv4(host, to.ip)) return false;
   to.port = uri.port ? uri.port : 5060;
   return true;
 }
@@ -623,7 +597,7 @@ void StatelessProxy::mark_received(const sip::Via& via) {
   if (received_marked_ || !edits_) return;
   received_marked_ = true;
   char ip[16], port[12];
-  const std::string_view src = format_ipv4(from_.ip, ip);
+  const std::string_view src = sip::format_ipv4(from_.ip, ip);
   if (via.has_rport && via.rport.empty()) {
     std::string_view rest = via.params;
     sip::Param p;
@@ -687,7 +661,7 @@ int64_t StatelessProxy::forward(std::span<const engine::Value> args, engine::VmS
                                   : !st.dst_uri.empty()  ? st.dst_uri
                                   : !st.new_ruri.empty() ? st.new_ruri
                                                          : cur_->request_uri();
-  Endpoint to;
+  sip::Endpoint to;
   if (!destination_of(target, to)) {
     log(1,
         "forward(): the destination is not an IPv4 address over UDP (the dataplane does no DNS, and this "
@@ -757,7 +731,7 @@ int64_t StatelessProxy::relay(engine::VmState& st) {
   int sent = 0;
   for (int d = 0; d <= extra_count_; ++d) {
     const std::string_view uri = d == 0 ? first : extra_branches_[size_t(d - 1)];
-    Endpoint to;
+    sip::Endpoint to;
     if (!destination_of(uri, to) || unroutable(to.ip)) {
       log(1,
           "t_relay(): a destination is not an IPv4 address over UDP (the dataplane does no DNS, and this "
@@ -804,7 +778,7 @@ int64_t StatelessProxy::t_reply(uint16_t code, std::string_view reason, engine::
   ro.code = code;
   ro.reason = reason;
   ro.to_tag = sip::stateless_to_tag(*cur_, settings_.tag_key, tag);
-  ro.received_ip = format_ipv4(t->source.ip, ip);
+  ro.received_ip = sip::format_ipv4(t->source.ip, ip);
   ro.received_port = t->source.port;
   std::string_view server = settings_.server_header;
   if (server.starts_with("Server:")) server = sip::trim(server.substr(7));
@@ -962,7 +936,7 @@ void StatelessProxy::failure_route(tm::Transaction& t) {
   if (request.data() != stored_buf_.data()) std::memcpy(stored_buf_.data(), request.data(), request.size());
   if (stored_.parse(std::string_view(stored_buf_.data(), request.size())) != sip::Defect::None) return;
   const sip::Message* saved = cur_;
-  const Endpoint saved_from = from_;
+  const sip::Endpoint saved_from = from_;
   tm::Transaction* saved_txn = txn_;
   sip::EditList* saved_edits = edits_;
   const bool saved_decided = decided_, saved_marked = received_marked_;

@@ -25,8 +25,8 @@
 
 #include "config/program.h"
 #include "dataplane/engine/vm.h"
-#include "dataplane/proxy/endpoint.h"
 #include "dataplane/sip/builder.h"
+#include "dataplane/sip/endpoint.h"
 #include "dataplane/sip/message.h"
 #include "dataplane/sip/via.h"
 #include "dataplane/tm/tm.h"
@@ -34,7 +34,7 @@
 namespace sipd::proxy {
 
 struct Settings {
-  Endpoint local{0xC6120001u, 5060};           // 198.18.0.1:5060
+  sip::Endpoint local{0xC6120001u, 5060};      // 198.18.0.1:5060
   uint8_t prefix_len = 15;                     // our subnet, for its directed broadcast address
   uint64_t tag_key = 0x5ec0de;                 // keys stateless To-tags and branches
   uint8_t worker = 0;                          // written into our branches so replies reach this worker
@@ -82,7 +82,7 @@ struct TimerSchedule {
 class Sender {
  public:
   virtual ~Sender() = default;
-  virtual void send(const Endpoint& to, std::string_view bytes) = 0;
+  virtual void send(const sip::Endpoint& to, std::string_view bytes) = 0;
 };
 
 // The proxy of one worker: stateless by itself; stateful (t_relay, t_reply, failure routes, forking) once a
@@ -92,7 +92,7 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   StatelessProxy(const config::Program& program, const Settings& settings, proxy::Sender& out);
 
   // One UDP datagram from `from` to our address.
-  void handle(const Endpoint& from, std::string_view payload);
+  void handle(const sip::Endpoint& from, std::string_view payload);
 
   // startup_route, once, when the program is installed (on one worker, before the first message).
   void run_startup();
@@ -129,7 +129,7 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   std::string_view local_route(std::string_view request) override;
   void completed(tm::Transaction& t, uint16_t code, std::string_view response) override;
   // tm::Sender: what the transaction layer sends goes out like everything else.
-  void send(const Endpoint& to, std::string_view bytes) override { out_.send(to, bytes); }
+  void send(const sip::Endpoint& to, std::string_view bytes) override { out_.send(to, bytes); }
 
   const Counters& counters() const { return counters_; }
   // Script log lines go here (the worker forwards them to the logger); stderr by default.
@@ -164,9 +164,9 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   static std::vector<engine::Unbound> unbound(const config::Program& program);
 
  private:
-  void request(const Endpoint& from);
-  void response(const Endpoint& from);
-  void run_error_route(const Endpoint& from, uint16_t status, std::string_view reason);
+  void request(const sip::Endpoint& from);
+  void response(const sip::Endpoint& from);
+  void run_error_route(const sip::Endpoint& from, uint16_t status, std::string_view reason);
   engine::Context context(sip::EditList* edits);
   void finish(engine::RunStatus status, const engine::Context& ctx);
   void reply_with(uint16_t code, std::string_view reason, std::span<const std::string_view> extra);
@@ -186,13 +186,13 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   int64_t get_redirects(engine::VmState& st, std::span<const engine::Value> args);
   int64_t loose_route(engine::VmState& st);
   int64_t record_route();
-  bool destination_of(std::string_view uri, Endpoint& to) const;
+  bool destination_of(std::string_view uri, sip::Endpoint& to) const;
   bool is_me(std::string_view host, uint16_t port) const;
   bool acks_our_reply() const;
   bool keep_suspended();
   bool unroutable(uint32_t ip) const;
   void build_failed(const sip::BuildResult& b);  // counted; remembers a size failure for sl_reply_error
-  bool emit(const Endpoint& to, sip::EditList& edits);
+  bool emit(const sip::Endpoint& to, sip::EditList& edits);
 
   const config::Program& program_;
   Settings settings_;
@@ -216,7 +216,7 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   bool received_marked_ = false;              // received/rport written into this run's edits
   int16_t reply_code_ = 0, branch_idx_ = 0;   // $T_reply_code, $T_branch_idx
   sip::EditList* edits_ = nullptr;
-  Endpoint from_;
+  sip::Endpoint from_;
   bool decided_ = false;  // the script forwarded or replied
   bool too_big_ = false;  // the last forward/relay did not fit (sl_reply_error answers 513)
   int log_level_ = 3;
@@ -239,7 +239,7 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
     std::optional<sip::EditList> edits;
     tm::Transaction* txn = nullptr;
     uint16_t txn_generation = 0;
-    Endpoint from;
+    sip::Endpoint from;
     bool decided = false, received_marked = false;
     int16_t arm_failure = -1, arm_reply = -1, arm_branch = -1;
     std::array<std::string_view, tm::kMaxBranches> extra{};

@@ -53,7 +53,7 @@ std::string_view method_class(const sip::Message& m, bool for_cancel) {
 
 // Where responses to a request go (RFC 3261 18.2.2, RFC 3581): its source address, at the source port
 // when it asked for rport, else the top Via's port (5060 when none).
-proxy::Endpoint response_address(const sip::Message& msg, const proxy::Endpoint& from) {
+sip::Endpoint response_address(const sip::Message& msg, const sip::Endpoint& from) {
   sip::Via via;
   if (!sip::parse_top_via(msg, via)) return from;
   return {from.ip, via.has_rport ? from.port : via.port ? via.port : uint16_t(5060)};
@@ -146,7 +146,7 @@ Transaction* Layer::find(const sip::Message& msg) {
   return it == index_.end() ? nullptr : &*it;
 }
 
-Layer::Handled Layer::on_request(const sip::Message& msg, const proxy::Endpoint& from, uint64_t now_ms) {
+Layer::Handled Layer::on_request(const sip::Message& msg, const sip::Endpoint& from, uint64_t now_ms) {
   advance(now_ms);
   const bool cancel = msg.method() == sip::Method::Cancel;
   char key[sizeof Transaction::key];
@@ -181,7 +181,7 @@ Layer::Handled Layer::on_request(const sip::Message& msg, const proxy::Endpoint&
     ro.server = settings_.server;
     ro.to_tag = sip::stateless_to_tag(msg, 0x7e57, tag);
     char ip[16];
-    ro.received_ip = proxy::format_ipv4(from.ip, ip);
+    ro.received_ip = sip::format_ipv4(from.ip, ip);
     ro.received_port = from.port;
     const sip::BuildResult r = sip::build_reply(msg, ro, scratch2_.data(), scratch2_.size());
     if (r.ok()) out_.send(response_address(msg, from), std::string_view(scratch2_.data(), r.size));
@@ -200,8 +200,7 @@ Layer::Handled Layer::on_request(const sip::Message& msg, const proxy::Endpoint&
 
 // create(), add_branch() and reply() run inside a script (t_relay, t_reply): they never advance the
 // clock, since a timer firing there could start another script run (failure_route) inside this one.
-Transaction* Layer::create(const sip::Message& msg, const proxy::Endpoint& from, uint64_t now_ms,
-                           bool trying) {
+Transaction* Layer::create(const sip::Message& msg, const sip::Endpoint& from, uint64_t now_ms, bool trying) {
   (void)now_ms;
   if (Transaction* existing = find(msg)) return existing;
   if (free_.empty()) {
@@ -245,7 +244,7 @@ Transaction* Layer::create(const sip::Message& msg, const proxy::Endpoint& from,
     ro.code = 100;
     ro.reason = "Trying";
     ro.server = settings_.server;
-    ro.received_ip = proxy::format_ipv4(from.ip, ip);
+    ro.received_ip = sip::format_ipv4(from.ip, ip);
     ro.received_port = from.port;
     const sip::BuildResult r = sip::build_reply(msg, ro, scratch2_.data(), scratch2_.size());
     if (r.ok()) {
@@ -275,7 +274,7 @@ int Layer::next_branch(const Transaction& t) const {
   return t.nbranches;
 }
 
-bool Layer::add_branch(Transaction& t, int b, const proxy::Endpoint& to, std::string_view bytes,
+bool Layer::add_branch(Transaction& t, int b, const sip::Endpoint& to, std::string_view bytes,
                        uint64_t now_ms) {
   if (b < 0 || b >= kMaxBranches || b != t.nbranches) return false;
   Branch& br = t.branches[size_t(b)];
@@ -303,7 +302,7 @@ bool Layer::add_branch(Transaction& t, int b, const proxy::Endpoint& to, std::st
   return true;
 }
 
-void Layer::send_stored(const proxy::Endpoint& to, const Store::Ref& r) {
+void Layer::send_stored(const sip::Endpoint& to, const Store::Ref& r) {
   out_.send(to, store_.view(r, scratch_.data()));
 }
 
@@ -347,7 +346,7 @@ void Layer::forward_upstream(Transaction& t, std::string_view bytes, uint16_t co
   }
 }
 
-Layer::Handled Layer::on_response(const sip::Message& msg, const proxy::Endpoint&, uint64_t now_ms) {
+Layer::Handled Layer::on_response(const sip::Message& msg, const sip::Endpoint&, uint64_t now_ms) {
   advance(now_ms);
   sip::Via via;
   if (!sip::parse_top_via(msg, via) || !via.branch.starts_with(kStatefulPrefix)) return Handled::No;
@@ -499,7 +498,7 @@ void Layer::branch_final(Transaction& t, int b, uint16_t code, std::string_view 
   ro.reason = status == 487 ? "Request Terminated" : status == 408 ? "Request Timeout" : "Server Error";
   ro.server = settings_.server;
   ro.to_tag = sip::stateless_to_tag(request, 0x7e57, tag);
-  ro.received_ip = proxy::format_ipv4(t.source.ip, ip);
+  ro.received_ip = sip::format_ipv4(t.source.ip, ip);
   ro.received_port = t.source.port;
   const sip::BuildResult r = sip::build_reply(request, ro, scratch2_.data(), scratch2_.size());
   if (r.ok()) forward_upstream(t, std::string_view(scratch2_.data(), r.size), status, now);
@@ -625,7 +624,7 @@ void Layer::fire(Timer& timer) {
           ro.reason = "Request Timeout";
           ro.server = settings_.server;
           ro.to_tag = sip::stateless_to_tag(request, 0x7e57, tag);
-          ro.received_ip = proxy::format_ipv4(t.source.ip, ip);
+          ro.received_ip = sip::format_ipv4(t.source.ip, ip);
           ro.received_port = t.source.port;
           const sip::BuildResult r = sip::build_reply(request, ro, scratch2_.data(), scratch2_.size());
           if (r.ok()) out_.send(t.reply_to, std::string_view(scratch2_.data(), r.size));

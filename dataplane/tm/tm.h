@@ -20,8 +20,8 @@
 #include <string_view>
 #include <vector>
 
-#include "dataplane/proxy/endpoint.h"
 #include "dataplane/sip/builder.h"
+#include "dataplane/sip/endpoint.h"
 #include "dataplane/sip/message.h"
 #include "dataplane/tm/store.h"
 #include "dataplane/tm/timer_wheel.h"
@@ -52,7 +52,7 @@ enum class BranchState : uint8_t { Calling, Proceeding, Completed, Accepted, Ter
 
 struct Branch {
   BranchState state = BranchState::Terminated;
-  proxy::Endpoint to;
+  sip::Endpoint to;
   Store::Ref request;          // as sent
   Store::Ref cancel;           // the CANCEL we sent on it
   uint16_t code = 0;           // its final (or last) status; 408 when it timed out
@@ -72,11 +72,11 @@ struct Transaction
   uint64_t key_hash = 0;
   bool invite = false;
   ServerState state = ServerState::Trying;
-  proxy::Endpoint source;    // where the request came from
-  proxy::Endpoint reply_to;  // where responses go (RFC 3261 18.2.2)
-  Store::Ref request;        // as received
-  Store::Ref relayed;        // as the request route relayed it, without our Via: failure_route's base
-  Store::Ref reply;          // the last response sent upstream
+  sip::Endpoint source;    // where the request came from
+  sip::Endpoint reply_to;  // where responses go (RFC 3261 18.2.2)
+  Store::Ref request;      // as received
+  Store::Ref relayed;      // as the request route relayed it, without our Via: failure_route's base
+  Store::Ref reply;        // the last response sent upstream
   uint16_t reply_code = 0;
   uint32_t g_ms = 0;
   Timer g, h, i, j, l;  // server timers (J for non-INVITE, L for an INVITE that got a 2xx: RFC 6026)
@@ -118,7 +118,7 @@ class User {
 class Sender {
  public:
   virtual ~Sender() = default;
-  virtual void send(const proxy::Endpoint& to, std::string_view bytes) = 0;
+  virtual void send(const sip::Endpoint& to, std::string_view bytes) = 0;
 };
 
 struct Counters {
@@ -141,16 +141,16 @@ class Layer {
   // A request arrived (parsed, accepted by the message core). Absorbed: a retransmission (the last response
   // resent), an ACK for a non-2xx final, or a CANCEL for a pending INVITE (answered 200, branches
   // cancelled). No: the script should run.
-  Handled on_request(const sip::Message& msg, const proxy::Endpoint& from, uint64_t now_ms);
+  Handled on_request(const sip::Message& msg, const sip::Endpoint& from, uint64_t now_ms);
   // A response arrived. Absorbed: it belonged to one of our branches and was dealt with. No: not ours
   // (the proxy routes it statelessly: a 2xx retransmission after the transaction ended, for example).
-  Handled on_response(const sip::Message& msg, const proxy::Endpoint& from, uint64_t now_ms);
+  Handled on_response(const sip::Message& msg, const sip::Endpoint& from, uint64_t now_ms);
 
   // The transaction the request in `msg` belongs to, or nullptr.
   Transaction* find(const sip::Message& msg);
   // Creates the server transaction for `msg` (t_newtran / t_relay / t_reply). nullptr when the pool or the
   // store is full: the caller answers 503. Sends 100 Trying for an INVITE that will be relayed (`trying`).
-  Transaction* create(const sip::Message& msg, const proxy::Endpoint& from, uint64_t now_ms,
+  Transaction* create(const sip::Message& msg, const sip::Endpoint& from, uint64_t now_ms,
                       bool trying = true);
 
   // The Via branch for branch `b` of `t` (the proxy writes it into the Via of what it sends).
@@ -158,7 +158,7 @@ class Layer {
   // Reserves the next branch index; -1 when kMaxBranches are in use or the transaction has finished.
   int next_branch(const Transaction& t) const;
   // Sends `bytes` (built with branch_id(t, b)) to `to` as branch `b` and starts its client transaction.
-  bool add_branch(Transaction& t, int b, const proxy::Endpoint& to, std::string_view bytes, uint64_t now_ms);
+  bool add_branch(Transaction& t, int b, const sip::Endpoint& to, std::string_view bytes, uint64_t now_ms);
 
   // Sends a response upstream on `t` (t_reply, or our own 408/487/503); `bytes` is the whole response.
   void reply(Transaction& t, uint16_t code, std::string_view bytes, uint64_t now_ms);
@@ -206,7 +206,7 @@ class Layer {
   std::string_view local_request(const Branch& br, std::string_view method, std::string_view to, char* buf,
                                  size_t cap);
   void send_ack(Transaction& t, int b, const sip::Message& response);
-  void send_stored(const proxy::Endpoint& to, const Store::Ref& r);
+  void send_stored(const sip::Endpoint& to, const Store::Ref& r);
   void cancel_pending(Transaction& t, int except);
   void try_free(Transaction& t);
   void release(Transaction& t);

@@ -13,6 +13,9 @@
 namespace sipd::proxy {
 namespace {
 
+using sip::Endpoint;
+using sip::parse_ipv4;
+
 struct Sent {
   Endpoint to;
   std::string bytes;

@@ -22,6 +22,8 @@
 namespace sipd::proxy {
 namespace {
 
+using sip::Endpoint;
+
 constexpr uint8_t kWorkers = 4;
 
 struct Handoff {

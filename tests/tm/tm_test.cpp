@@ -18,7 +18,7 @@
 namespace sipd::tm {
 namespace {
 
-using proxy::Endpoint;
+using sip::Endpoint;
 
 constexpr Endpoint kCaller{0xC6120002u, 5080};
 constexpr Endpoint kBob{0xC6120002u, 5070};
