@@ -1,5 +1,5 @@
 // libFuzzer target for the stateless proxy (dataplane/proxy): each input is one UDP datagram handed to a
-// StatelessProxy running config/examples/proxy.cfg (compiled once), as a worker would. Whatever comes in,
+// Proxy running config/examples/proxy.cfg (compiled once), as a worker would. Whatever comes in,
 // the proxy must not crash or read outside the datagram; everything it sends must be a SIP message that
 // parses (a reply, a forwarded request or a relayed response), at most one per datagram.
 #include <cstddef>
@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const config::Program program = fuzz::compile_example(SIPD_PROXY_SCRIPT);
   static fuzz::ParsingSender out("proxy_fuzz");
   static auto p = [] {
-    auto q = std::make_unique<proxy::StatelessProxy>(program, proxy::Settings{}, out);
+    auto q = std::make_unique<proxy::Proxy>(program, proxy::Settings{}, out);
     q->set_log_level(-10);
     return q;
   }();

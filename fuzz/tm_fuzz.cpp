@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const config::Program program = fuzz::compile_example(SIPD_STATEFUL_SCRIPT);
   static fuzz::ParsingSender out("tm_fuzz");
   static uint64_t now = 1000;
-  static auto p = std::make_unique<proxy::StatelessProxy>(program, proxy::Settings{}, out);
+  static auto p = std::make_unique<proxy::Proxy>(program, proxy::Settings{}, out);
   static auto layer = [] {
     sipd::tm::Settings s;
     s.capacity = 64;

@@ -1,7 +1,7 @@
 // The stateless INVITE call flow as sipd receives it, for the pipeline benchmark and the replay capture:
 // INVITE from the caller, 180 and 200 from the callee (with sipd's Via on top, as sipd forwarded the INVITE),
 // ACK and BYE from the caller (loose-routed through sipd), 200 to the BYE. The responses carry the Via lines
-// sipd itself wrote, obtained by running the flow once through a StatelessProxy with the same settings.
+// sipd itself wrote, obtained by running the flow once through a Proxy with the same settings.
 // Benchmark code only.
 #pragma once
 
@@ -69,8 +69,8 @@ inline std::string response(const std::string& forwarded, int code, const std::s
 inline std::vector<FlowMessage> stateless_call_flow(const config::Program& program,
                                                     const proxy::Settings& s) {
   Capture capture;
-  auto owned = std::make_unique<proxy::StatelessProxy>(program, s, capture);
-  proxy::StatelessProxy& p = *owned;
+  auto owned = std::make_unique<proxy::Proxy>(program, s, capture);
+  proxy::Proxy& p = *owned;
   p.set_log_level(-10);
   std::vector<FlowMessage> flow;
   flow.push_back({kCaller, request("INVITE", 1, "z9hG4bK-524287-1", false)});

@@ -38,8 +38,7 @@ void BM_StatelessCallFlow(benchmark::State& state) {
   const proxy::Settings settings;
   const std::vector<FlowMessage> flow = stateless_call_flow(program, settings);
   CountingSender out;
-  static proxy::StatelessProxy* p =
-      new proxy::StatelessProxy(program, settings, out);  // ~80 KB: not on the stack
+  static proxy::Proxy* p = new proxy::Proxy(program, settings, out);  // ~80 KB: not on the stack
   p->set_log_level(-10);
   size_t i = 0;
   for (auto _ : state) {
@@ -79,7 +78,7 @@ void BM_StatefulCallFlow(benchmark::State& state) {
   const config::Program program = load_example("stateful.cfg");
   LastSent out;
   out.last.reserve(70000);
-  auto p = std::make_unique<proxy::StatelessProxy>(program, proxy::Settings{}, out);
+  auto p = std::make_unique<proxy::Proxy>(program, proxy::Settings{}, out);
   p->set_log_level(-10);
   tm::Settings ts;
   ts.capacity = 65536;

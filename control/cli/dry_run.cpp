@@ -80,7 +80,7 @@ struct Datagram {
 
 // The whole run: the proxy and its transaction layer, with this as their sender, observer and the
 // stand-in for what lies outside.
-class Run final : public proxy::Sender, public proxy::StatelessProxy::Observer {
+class Run final : public proxy::Sender, public proxy::Proxy::Observer {
  public:
   Run(const config::Program& program, const proxy::Settings& settings, const DryRunOptions& options)
       : options_(options), proxy_(program, settings, *this) {
@@ -223,7 +223,7 @@ class Run final : public proxy::Sender, public proxy::StatelessProxy::Observer {
   }
 
   const DryRunOptions& options_;
-  proxy::StatelessProxy proxy_;
+  proxy::Proxy proxy_;
   std::unique_ptr<tm::Layer> layer_;
   uint64_t now_ = 1000;
   std::vector<Datagram> sent_;

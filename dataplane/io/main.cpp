@@ -242,7 +242,7 @@ struct Worker final : sipd::proxy::Sender, sipd::net::SipInput, sipd::net::ArpPe
   rte_ring* ring;
   uint32_t idle_us;
   sipd::net::Stack stack;
-  sipd::proxy::StatelessProxy proxy;
+  sipd::proxy::Proxy proxy;
   sipd::tm::Layer layer;
   sipd::sip::Message steer_msg;
   std::vector<Worker*>* peers = nullptr;
@@ -373,7 +373,7 @@ int main(int argc, char** argv) {
   sipd::config::Program program = sipd::config::compile_source(file, diags, &ast);
   sipd::config::check_against_appliance(file, ast, app, diags);
   // The checker refused what the registry says has no body; this is the build's own word on the rest.
-  for (const sipd::engine::Unbound& u : sipd::proxy::StatelessProxy::unbound(program))
+  for (const sipd::engine::Unbound& u : sipd::proxy::Proxy::unbound(program))
     if (sipd::config::registry().functions[u.function].impl == sipd::config::Impl::Worker)
       diags.error(file.pos(u.source),
                   sipd::config::unimplemented_message(sipd::config::registry().functions[u.function]));

@@ -38,8 +38,9 @@ std::string_view number(uint32_t n, char (&buf)[12]) {
 
 }  // namespace
 
-StatelessProxy::StatelessProxy(const config::Program& program, const Settings& settings, proxy::Sender& out)
+Proxy::Proxy(const config::Program& program, const Settings& settings, proxy::Sender& out)
     : program_(program), settings_(settings), out_(out), vm_(*this) {
+  for (auto& st : states_) st = std::make_unique<engine::VmState>();
   (void)vm_.bind(bodies(), this);
   reply_route_ = program.find_route(config::RouteKind::Reply, "");
   error_route_ = program.find_route(config::RouteKind::Error, "");
@@ -73,17 +74,17 @@ tm::Settings tm_settings(const config::Program& p, uint32_t capacity, uint8_t wo
   return s;
 }
 
-void StatelessProxy::traced(const config::FunctionSpec& fn, std::span<const engine::Value> args,
-                            int64_t result, engine::VmState& st) {
+void Proxy::traced(const config::FunctionSpec& fn, std::span<const engine::Value> args, int64_t result,
+                   engine::VmState& st) {
   if (observer_) observer_->called(fn, args, result, st);
 }
 
 // $log_level = n from a script; NULL (-128) goes back to the level the worker was configured with.
-void StatelessProxy::set_script_log_level(int level) {
+void Proxy::set_script_log_level(int level) {
   log_level_ = level == -128 ? configured_log_level_ : std::clamp(level, -3, 4);
 }
 
-void StatelessProxy::log(int level, std::string_view text) {
+void Proxy::log(int level, std::string_view text) {
   if (observer_) {
     observer_->logged(level, text);
     return;
@@ -93,10 +94,8 @@ void StatelessProxy::log(int level, std::string_view text) {
   std::fprintf(stderr, "sipd[%u]: %.*s\n", settings_.worker, int(text.size()), text.data());
 }
 
-void StatelessProxy::handle(const sip::Endpoint& from, std::string_view payload) {
+void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
   ++counters_.rx;
-  from_ = from;
-  cur_ = &msg_;
   const sip::Defect parsed = msg_.parse(payload, sip::Framing::Datagram);
   const sip::Verdict v = sip::validate(msg_, parsed);
   if (v.action == sip::Action::Drop) {
@@ -136,7 +135,10 @@ void StatelessProxy::handle(const sip::Endpoint& from, std::string_view payload)
       put("\r\n");
       line = std::string_view(unsupported, n);
     }
+    Run r = begin(&msg_, from, nullptr);  // no script runs: the core answers
+    const Current current(*this, r);
     reply_with(v.status, v.reason, line.empty() ? std::span<const std::string_view>() : std::span(&line, 1));
+    end(r);
     return;
   }
   if (tm_ && tm_->on_request(msg_, from, now_ms_) == tm::Layer::Handled::Absorbed) return;
@@ -147,47 +149,79 @@ void StatelessProxy::handle(const sip::Endpoint& from, std::string_view payload)
   request(from);
 }
 
-engine::Context StatelessProxy::context(sip::EditList* edits) {
+Run Proxy::begin(const sip::Message* msg, const sip::Endpoint& from, sip::EditList* edits) {
+  Run r;
+  for (auto& st : states_)
+    if (st) {
+      r.state = std::move(st);
+      break;
+    }
+  r.msg = msg;
+  r.from = from;
+  r.edits = edits;
+  return r;
+}
+
+void Proxy::end(Run& r) {
+  for (auto& st : states_)
+    if (!st) {
+      st = std::move(r.state);
+      return;
+    }
+}
+
+engine::Context Proxy::context(const Run& r) const {
   engine::Context ctx;
-  ctx.msg = cur_;
-  ctx.edits = edits;
-  ctx.src_ip = sip::format_ipv4(from_.ip, src_text_);
-  ctx.src_port = from_.port;
+  ctx.msg = r.msg;
+  ctx.edits = r.edits;
+  ctx.src_ip = sip::format_ipv4(r.from.ip, src_text_);
+  ctx.src_port = r.from.port;
   ctx.dst_ip = sip::format_ipv4(settings_.local.ip, dst_text_);
   ctx.dst_port = settings_.local.port;
-  ctx.transport = sip::Transport::Udp;
-  ctx.t_reply_code = reply_code_;
-  ctx.t_branch = branch_idx_;
+  ctx.transport = r.from.transport;
+  ctx.t_reply_code = r.reply_code;
+  ctx.t_branch = r.branch_idx;
   ctx.log_level = int8_t(log_level_);
   return ctx;
 }
 
-void StatelessProxy::finish(engine::RunStatus status, const engine::Context& ctx) {
-  if (status == engine::RunStatus::Suspended && !answer_at_once_ && keep_suspended()) {
+void Proxy::finish(engine::RunStatus status, const engine::Context& ctx, Run& r) {
+  if (status == engine::RunStatus::Suspended && !answer_at_once_ && keep_suspended(r)) {
     ++counters_.suspensions;
     return;  // answer() goes on from here
   }
   while (status == engine::RunStatus::Suspended) {
     // Until the control process answers (registrar, databases), such functions report failure.
     ++counters_.suspensions;
-    status = vm_.resume(ctx, *state_, -1);
+    status = vm_.resume(ctx, *r.state, -1);
   }
   if (status == engine::RunStatus::Error) {
-    log(-1, state_->error ? state_->error : "the script failed");
+    log(-1, r.state->error ? r.state->error : "the script failed");
     ++counters_.dropped[size_t(Drop::ScriptError)];
-  } else if (!decided_) {
+  } else if (!r.decided) {
     ++counters_.dropped[size_t(Drop::Script)];
   }
 }
 
-bool StatelessProxy::keep_suspended() {
-  if (!tm_ || !edits_ || !cur_->is_request() || cur_->method() == sip::Method::Ack) return false;
-  const std::string_view bytes = cur_->message();
+engine::RunStatus Proxy::run_through(int route, const engine::Context& ctx, Run& r) {
+  const Current current(*this, r);
+  engine::RunStatus s = vm_.run(program_, route, ctx, *r.state);
+  while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, *r.state, -1);
+  if (s == engine::RunStatus::Error) log(-1, r.state->error ? r.state->error : "the script failed");
+  return s;
+}
+
+// The run moves into a free slot with a copy of its request (the datagram's buffer is reused) and its
+// edits; the caller's `r` gets the slot's spare engine state, which end() returns to the pool.
+bool Proxy::keep_suspended(Run& r) {
+  if (!tm_ || !r.edits || !r.msg->is_request() || r.msg->method() == sip::Method::Ack) return false;
+  const std::string_view bytes = r.msg->message();
   Suspended* slot = nullptr;
   for (Suspended& s : suspended_) {
-    if (s.used && (!s.txn->used || s.txn->generation != s.txn_generation) && &*s.edits != edits_) {
+    if (s.used && (!s.run.txn->used || s.run.txn->generation != s.txn_generation) && &*s.edits != r.edits) {
       s.used = false;  // its transaction ended while it waited: nobody will resume it
       s.edits.reset();
+      s.spare = std::move(s.run.state);
     }
     if (!s.used && !slot) slot = &s;
   }
@@ -196,105 +230,85 @@ bool StatelessProxy::keep_suspended() {
   if (!t) return false;
   std::memcpy(slot->buf.data(), bytes.data(), bytes.size());
   if (slot->msg->parse(std::string_view(slot->buf.data(), bytes.size())) != sip::Defect::None) return false;
-  const std::string_view old_buf = cur_->buffer();
+  const std::string_view old_buf = r.msg->buffer();
   const char* new_buf = slot->buf.data() - (bytes.data() - old_buf.data());
-  slot->state.swap(state_);  // the slot takes the run; the worker goes on with the slot's spare state
-  engine::rebase(*slot->state, old_buf, new_buf);
-  slot->edits.emplace(*edits_, *slot->msg);
+  engine::rebase(*r.state, old_buf, new_buf);
+  for (uint8_t i = 0; i < r.extra_count; ++i) r.extra[i] = engine::rebased(r.extra[i], old_buf, new_buf);
+  slot->edits.emplace(*r.edits, *slot->msg);
+  slot->run = std::move(r);
+  slot->run.msg = slot->msg.get();
+  slot->run.edits = &*slot->edits;
+  r.state = std::move(slot->spare);
   slot->used = true;
   ++slot->generation;
   slot->since = now_ms_;
-  slot->txn = t;
   slot->txn_generation = t->generation;
-  slot->from = from_;
-  slot->decided = decided_;
-  slot->received_marked = received_marked_;
-  slot->arm_failure = arm_failure_;
-  slot->arm_reply = arm_reply_;
-  slot->arm_branch = arm_branch_;
-  slot->extra_count = extra_count_;
-  for (uint8_t i = 0; i < extra_count_; ++i)
-    slot->extra[i] = engine::rebased(extra_branches_[i], old_buf, new_buf);
   ++counters_.kept;
   return true;
 }
 
-size_t StatelessProxy::pending(std::span<Pending> out) const {
+size_t Proxy::pending(std::span<Pending> out) const {
   size_t n = 0;
   for (size_t i = 0; i < suspended_.size() && n < out.size(); ++i)
     if (suspended_[i].used)
-      out[n++] =
-          Pending{uint32_t(i) | uint32_t(suspended_[i].generation) << 16, suspended_[i].state->suspended_fn};
+      out[n++] = Pending{uint32_t(i) | uint32_t(suspended_[i].generation) << 16,
+                         suspended_[i].run.state->suspended_fn};
   return n;
 }
 
-bool StatelessProxy::answer(uint32_t id, int64_t result) {
+bool Proxy::answer(uint32_t id, int64_t result) {
   const size_t index = id & 0xffff;
   if (index >= suspended_.size()) return false;
   Suspended& slot = suspended_[index];
   if (!slot.used || slot.generation != uint16_t(id >> 16)) return false;
-  if (!slot.txn->used || slot.txn->generation != slot.txn_generation) {  // it ended meanwhile
-    slot.used = false;
+  slot.used = false;
+  if (!slot.run.txn->used || slot.run.txn->generation != slot.txn_generation) {  // it ended meanwhile
     slot.edits.reset();
+    slot.spare = std::move(slot.run.state);
     return false;
   }
-  // The run continues as the worker's current one, on the copied request and its edits.
-  state_.swap(slot.state);
-  cur_ = slot.msg.get();
-  edits_ = &*slot.edits;
-  from_ = slot.from;
-  txn_ = slot.txn;
-  decided_ = slot.decided;
-  received_marked_ = slot.received_marked;
-  arm_failure_ = slot.arm_failure;
-  arm_reply_ = slot.arm_reply;
-  arm_branch_ = slot.arm_branch;
-  extra_count_ = slot.extra_count;
-  extra_branches_ = slot.extra;
+  // The run goes on as the worker's current one, on the copied request and its edits; a second suspension
+  // takes another slot and leaves its spare state in `r`.
+  Run r = std::move(slot.run);
   ++counters_.resumed;
-  const engine::Context ctx = context(edits_);
-  finish(vm_.resume(ctx, *state_, result), ctx);  // a second suspension takes another slot
-  edits_ = nullptr;
-  cur_ = &msg_;
-  txn_ = nullptr;
-  slot.used = false;
+  {
+    const Current current(*this, r);
+    const engine::Context ctx = context(r);
+    finish(vm_.resume(ctx, *r.state, result), ctx, r);
+  }
+  slot.spare = std::move(r.state);
   slot.edits.reset();
   return true;
 }
 
-void StatelessProxy::request(const sip::Endpoint&) {
-  sip::EditList edits(*cur_);
-  edits_ = &edits;
-  decided_ = false;
-  too_big_ = false;
-  txn_ = nullptr;
-  arm_failure_ = arm_reply_ = arm_branch_ = -1;
-  extra_count_ = 0;
-  received_marked_ = false;
-  const engine::Context ctx = context(&edits);
-  finish(vm_.run(program_, 0, ctx, *state_), ctx);
-  edits_ = nullptr;
+void Proxy::request(const sip::Endpoint& from) {
+  sip::EditList edits(msg_);
+  Run r = begin(&msg_, from, &edits);
+  {
+    const Current current(*this, r);
+    const engine::Context ctx = context(r);
+    finish(vm_.run(program_, 0, ctx, *r.state), ctx, r);
+  }
+  end(r);
 }
 
-void StatelessProxy::run_error_route(const sip::Endpoint&, uint16_t, std::string_view) {
-  sip::EditList edits(*cur_);
-  edits_ = &edits;
-  decided_ = false;
-  too_big_ = false;
-  txn_ = nullptr;
-  extra_count_ = 0;
-  received_marked_ = false;
-  const engine::Context ctx = context(&edits);
-  finish(vm_.run(program_, error_route_, ctx, *state_), ctx);
-  edits_ = nullptr;
+void Proxy::run_error_route(const sip::Endpoint& from, uint16_t, std::string_view) {
+  sip::EditList edits(msg_);
+  Run r = begin(&msg_, from, &edits);
+  {
+    const Current current(*this, r);
+    const engine::Context ctx = context(r);
+    finish(vm_.run(program_, error_route_, ctx, *r.state), ctx, r);
+  }
+  end(r);
 }
 
-void StatelessProxy::run_startup() {
+void Proxy::run_startup() {
   const int route = program_.find_route(config::RouteKind::Startup, "");
   if (route >= 0) run_without_message(route);
 }
 
-bool StatelessProxy::run_timers(uint64_t now_ms) {
+bool Proxy::run_timers(uint64_t now_ms) {
   for (size_t k = 0; k < timer_routes_.size(); ++k) {
     std::atomic<uint64_t>& due = timers_->due[k];
     const uint64_t every = uint64_t(program_.routes[size_t(timer_routes_[k])].interval) * 1000;
@@ -312,42 +326,37 @@ bool StatelessProxy::run_timers(uint64_t now_ms) {
 }
 
 // A route with no SIP message (startup, timer): its functions are those the checker allows there.
-void StatelessProxy::run_without_message(int route) {
-  const sip::Message* saved = cur_;
-  engine::Context ctx = context(nullptr);
-  ctx.msg = nullptr;
+void Proxy::run_without_message(int route) {
+  Run r = begin(nullptr, sip::Endpoint{}, nullptr);
+  engine::Context ctx = context(r);
   ctx.src_ip = {};
-  ctx.src_port = 0;
-  edits_ = nullptr;
-  engine::RunStatus s = vm_.run(program_, route, ctx, *state_);
-  while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, *state_, -1);
-  if (s == engine::RunStatus::Error) log(-1, state_->error ? state_->error : "the script failed");
-  cur_ = saved;
+  (void)run_through(route, ctx, r);
+  end(r);
 }
 
 // An ACK for a reply sipd sent statelessly (sl_send_reply): its To tag is the one sipd made for that
 // request, which the ACK reproduces (same Call-ID, From tag, branch and CSeq number). It ends there.
-bool StatelessProxy::acks_our_reply() const {
+bool Proxy::acks_our_reply() const {
   sip::NameAddr to;
   if (!sip::parse_name_addr(msg_.first_value(sip::HeaderId::To), to) || !to.has_tag) return false;
   char tag[16];
   return to.tag == sip::stateless_to_tag(msg_, settings_.tag_key, tag);
 }
 
-bool StatelessProxy::is_me(std::string_view host, uint16_t port) const {
+bool Proxy::is_me(std::string_view host, uint16_t port) const {
   uint32_t ip = 0;
   if (sip::parse_ipv4(host, ip) && ip == settings_.local.ip && (port ? port : 5060) == settings_.local.port)
     return true;
   return config::is_local(program_, host, port);
 }
 
-bool StatelessProxy::unroutable(uint32_t ip) const {
+bool Proxy::unroutable(uint32_t ip) const {
   const uint32_t host_mask = settings_.prefix_len >= 32 ? 0 : 0xFFFFFFFFu >> settings_.prefix_len;
   const bool ours = (ip & ~host_mask) == (settings_.local.ip & ~host_mask);
   return ip == 0 || ip == 0xFFFFFFFFu || (ip >> 28) == 0xE || (ours && (ip & host_mask) == host_mask);
 }
 
-void StatelessProxy::response(const sip::Endpoint&) {
+void Proxy::response(const sip::Endpoint& from) {
   sip::Via top;
   if (!sip::parse_top_via(msg_, top) || !is_me(top.host, top.port)) {
     ++counters_.dropped[size_t(Drop::NotOurVia)];
@@ -377,33 +386,31 @@ void StatelessProxy::response(const sip::Endpoint&) {
     return;
   }
   sip::EditList edits(msg_);
-  edits_ = &edits;
   if (!edits.remove_top_via()) {
     ++counters_.dropped[size_t(Drop::BuildFailed)];
-    edits_ = nullptr;
     return;
   }
+  Run r = begin(&msg_, from, &edits);
+  const Current current(*this, r);
   if (reply_route_ >= 0) {
-    decided_ = true;  // a reply route need not decide anything: the reply goes on unless it drops it
-    const engine::Context ctx = context(&edits);
-    engine::RunStatus s = vm_.run(program_, reply_route_, ctx, *state_);
-    while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, *state_, -1);
+    r.decided = true;  // a reply route need not decide anything: the reply goes on unless it drops it
+    const engine::RunStatus s = run_through(reply_route_, context(r), r);
     if (s == engine::RunStatus::Drop || s == engine::RunStatus::Error) {
       ++counters_.dropped[size_t(s == engine::RunStatus::Drop ? Drop::Script : Drop::ScriptError)];
-      edits_ = nullptr;
+      end(r);
       return;
     }
   }
   if (emit(to, edits)) ++counters_.responses_relayed;
-  edits_ = nullptr;
+  end(r);
 }
 
-void StatelessProxy::build_failed(const sip::BuildResult& b) {
+void Proxy::build_failed(const sip::BuildResult& b) {
   ++counters_.dropped[size_t(Drop::BuildFailed)];
-  too_big_ = b.error == sip::BuildError::NoRoom || b.error == sip::BuildError::TooManyHeaders;
+  run_->too_big = b.error == sip::BuildError::NoRoom || b.error == sip::BuildError::TooManyHeaders;
 }
 
-bool StatelessProxy::emit(const sip::Endpoint& to, sip::EditList& edits) {
+bool Proxy::emit(const sip::Endpoint& to, sip::EditList& edits) {
   const sip::BuildResult b = edits.build(buf_.data(), buf_.size());
   if (!b.ok()) {
     build_failed(b);
@@ -413,16 +420,15 @@ bool StatelessProxy::emit(const sip::Endpoint& to, sip::EditList& edits) {
   return true;
 }
 
-void StatelessProxy::reply_with(uint16_t code, std::string_view reason,
-                                std::span<const std::string_view> extra) {
-  if (cur_->method() == sip::Method::Ack) return;
+void Proxy::reply_with(uint16_t code, std::string_view reason, std::span<const std::string_view> extra) {
+  if (run_->msg->method() == sip::Method::Ack) return;
   // RFC 3261 18.2.2 (UDP): to the source address, at the rport (the source port) or the sent-by port; a
   // top Via too broken to read is answered at the source port.
   sip::Via via;
-  const bool via_ok = sip::parse_top_via(*cur_, via);
-  const sip::Endpoint to{from_.ip, !via_ok || via.has_rport ? from_.port
-                                   : via.port               ? via.port
-                                                            : uint16_t(5060)};
+  const bool via_ok = sip::parse_top_via(*run_->msg, via);
+  const sip::Endpoint to{run_->from.ip, !via_ok || via.has_rport ? run_->from.port
+                                        : via.port               ? via.port
+                                                                 : uint16_t(5060)};
   if (unroutable(to.ip)) {
     ++counters_.dropped[size_t(Drop::Broadcast)];
     return;
@@ -431,29 +437,29 @@ void StatelessProxy::reply_with(uint16_t code, std::string_view reason,
   sip::ReplyOptions ro;
   ro.code = code;
   ro.reason = reason;
-  ro.to_tag = sip::stateless_to_tag(*cur_, settings_.tag_key, tag);
-  ro.received_ip = sip::format_ipv4(from_.ip, ip);
-  ro.received_port = from_.port;
+  ro.to_tag = sip::stateless_to_tag(*run_->msg, settings_.tag_key, tag);
+  ro.received_ip = sip::format_ipv4(run_->from.ip, ip);
+  ro.received_port = run_->from.port;
   std::string_view server = settings_.server_header;
   if (server.starts_with("Server:")) server = sip::trim(server.substr(7));
   ro.server = server;
   ro.extra = extra;
-  const sip::BuildResult b = sip::build_reply(*cur_, ro, buf_.data(), buf_.size());
+  const sip::BuildResult b = sip::build_reply(*run_->msg, ro, buf_.data(), buf_.size());
   if (!b.ok()) {
     ++counters_.dropped[size_t(Drop::BuildFailed)];
     return;
   }
   out_.send(to, std::string_view(buf_.data(), b.size));
-  decided_ = true;
+  run_->decided = true;
   ++counters_.replies_sent;
   ++counters_.replies_by_class[code / 100 < 7 ? code / 100 : 0];
 }
 
 // The proxy's bodies: what a script's actions and tm/rr functions do here. Without a transaction layer
 // t_relay() forwards statelessly, t_reply() answers statelessly, and tm's bookkeeping has nothing to act on.
-std::span<const engine::BodyEntry> StatelessProxy::bodies() {
+std::span<const engine::BodyEntry> Proxy::bodies() {
   using engine::Call;
-  static constexpr auto of = [](Call& c) -> StatelessProxy& { return *static_cast<StatelessProxy*>(c.self); };
+  static constexpr auto of = [](Call& c) -> Proxy& { return *static_cast<Proxy*>(c.self); };
   static constexpr engine::BodyEntry kBodies[] = {
       {"forward", [](Call& c) { return of(c).forward(c.args, c.st); }},
       {"t_relay", [](Call& c) { return of(c).tm_ ? of(c).relay(c.st) : of(c).forward({}, c.st); }},
@@ -462,23 +468,26 @@ std::span<const engine::BodyEntry> StatelessProxy::bodies() {
       {"send_reply", [](Call& c) { return of(c).reply_call(c, false); }},
       {"sl_reply_error",
        [](Call& c) -> int64_t {
-         StatelessProxy& p = of(c);
+         Proxy& p = of(c);
          // The reason the last forward or relay failed, when it was the request's size (RFC 3261 21.5.14).
-         p.reply_with(p.too_big_ ? 513 : 500, p.too_big_ ? "Message Too Large" : "Server Internal Error",
+         p.reply_with(p.run_->too_big ? 513 : 500,
+                      p.run_->too_big ? "Message Too Large" : "Server Internal Error",
                       std::span<const std::string_view>(c.st.reply_headers.data(), c.st.reply_header_count));
          return 1;
        }},
       {"t_newtran", [](Call& c) -> int64_t { return of(c).tm_ && of(c).transaction() ? 1 : -1; }},
       {"t_check_trans",
-       [](Call& c) -> int64_t { return of(c).tm_ && of(c).tm_->find(*of(c).cur_) ? 1 : -1; }},
+       [](Call& c) -> int64_t { return of(c).tm_ && of(c).tm_->find(*of(c).run_->msg) ? 1 : -1; }},
       {"t_on_failure", [](Call& c) { return of(c).arm(config::RouteKind::Failure, c); }},
       {"t_on_reply", [](Call& c) { return of(c).arm(config::RouteKind::Reply, c); }},
       {"t_on_branch", [](Call& c) { return of(c).arm(config::RouteKind::Branch, c); }},
       {"t_was_cancelled",
-       [](Call& c) -> int64_t { return of(c).tm_ && of(c).txn_ && of(c).txn_->cancelled ? 1 : -1; }},
+       [](Call& c) -> int64_t {
+         return of(c).tm_ && of(c).run_->txn && of(c).run_->txn->cancelled ? 1 : -1;
+       }},
       {"t_check_status",
        [](Call& c) -> int64_t {
-         const int16_t code = of(c).reply_code_;
+         const int16_t code = of(c).run_->reply_code;
          return code && engine::regex_match(engine::to_text(c.st, c.args[0]), number_text(uint16_t(code)))
                     ? 1
                     : -1;
@@ -486,12 +495,13 @@ std::span<const engine::BodyEntry> StatelessProxy::bodies() {
       {"get_redirects", [](Call& c) { return of(c).get_redirects(c.st, c.args); }},
       {"append_branch",
        [](Call& c) -> int64_t {
-         StatelessProxy& p = of(c);
-         if (p.extra_count_ >= p.extra_branches_.size() - 1) return -1;
-         const std::string_view uri = c.args.empty() || c.args[0].is_null()
-                                          ? (!c.st.new_ruri.empty() ? c.st.new_ruri : p.cur_->request_uri())
-                                          : engine::arena_copy(c.st, engine::to_text(c.st, c.args[0]));
-         p.extra_branches_[p.extra_count_++] = uri;
+         Proxy& p = of(c);
+         if (p.run_->extra_count >= p.run_->extra.size() - 1) return -1;
+         const std::string_view uri =
+             c.args.empty() || c.args[0].is_null()
+                 ? (!c.st.new_ruri.empty() ? c.st.new_ruri : p.run_->msg->request_uri())
+                 : engine::arena_copy(c.st, engine::to_text(c.st, c.args[0]));
+         p.run_->extra[p.run_->extra_count++] = uri;
          return 1;
        }},
       {"record_route", [](Call& c) { return of(c).record_route(); }},
@@ -500,7 +510,7 @@ std::span<const engine::BodyEntry> StatelessProxy::bodies() {
   return kBodies;
 }
 
-std::vector<engine::Unbound> StatelessProxy::unbound(const config::Program& program) {
+std::vector<engine::Unbound> Proxy::unbound(const config::Program& program) {
   struct Quiet : engine::Host {
     void log(int, std::string_view) override {}
   } host;
@@ -510,44 +520,44 @@ std::vector<engine::Unbound> StatelessProxy::unbound(const config::Program& prog
 }
 
 // sl_send_reply(), send_reply() and t_reply() (`stateful`: in the transaction when tm is attached).
-int64_t StatelessProxy::reply_call(engine::Call& c, bool stateful) {
+int64_t Proxy::reply_call(engine::Call& c, bool stateful) {
   uint64_t status = 0;
   if (!sip::parse_uint(engine::to_text(c.st, c.args[0]), 699, status) || status < 100) return -1;
   const std::string_view reason = c.args.size() > 1 ? engine::to_text(c.st, c.args[1]) : std::string_view();
   if (stateful && tm_) return t_reply(uint16_t(status), reason, c.st);
   reply_with(uint16_t(status), reason, reply_lines(c.st, uint16_t(status)));
-  return decided_ ? 1 : -1;
+  return run_->decided ? 1 : -1;
 }
 
 // t_on_failure/t_on_reply/t_on_branch: arms the route for the transaction (made or to be made).
-int64_t StatelessProxy::arm(config::RouteKind kind, engine::Call& c) {
+int64_t Proxy::arm(config::RouteKind kind, engine::Call& c) {
   const int route = route_arg(kind, c.st, c.args[0]);
   // "0" with no such route disarms (1.x's t_on_failure("0")).
   const bool disarm = route < 0 && engine::to_text(c.st, c.args[0]) == "0";
   if (!tm_) return route >= 0 || disarm ? 1 : -1;  // nothing to arm without transactions
-  int16_t& armed = kind == config::RouteKind::Failure ? arm_failure_
-                   : kind == config::RouteKind::Reply ? arm_reply_
-                                                      : arm_branch_;
+  int16_t& armed = kind == config::RouteKind::Failure ? run_->arm_failure
+                   : kind == config::RouteKind::Reply ? run_->arm_reply
+                                                      : run_->arm_branch;
   armed = int16_t(route);
-  if (txn_)
-    (kind == config::RouteKind::Failure ? txn_->on_failure
-     : kind == config::RouteKind::Reply ? txn_->on_reply
-                                        : txn_->on_branch) = int16_t(route);
+  if (run_->txn)
+    (kind == config::RouteKind::Failure ? run_->txn->on_failure
+     : kind == config::RouteKind::Reply ? run_->txn->on_reply
+                                        : run_->txn->on_branch) = int16_t(route);
   return route >= 0 || disarm ? 1 : -1;
 }
 
-int64_t StatelessProxy::record_route() {
+int64_t Proxy::record_route() {
   char rr[64];
   const int n = std::snprintf(rr, sizeof rr, "<sip:%s;lr>", local_text_.c_str());
-  return edits_ && n > 0 && edits_->add_record_route(std::string_view(rr, size_t(n))) ? 1 : -1;
+  return run_->edits && n > 0 && run_->edits->add_record_route(std::string_view(rr, size_t(n))) ? 1 : -1;
 }
 
 // RFC 3261 16.4: a first Route naming us is removed; the next hop is then the first Route left, if any
 // ($du), else the Request-URI. True when the request carried Route headers.
-int64_t StatelessProxy::loose_route(engine::VmState& st) {
-  const uint16_t field = cur_->first(sip::HeaderId::Route);
+int64_t Proxy::loose_route(engine::VmState& st) {
+  const uint16_t field = run_->msg->first(sip::HeaderId::Route);
   if (field == sip::kNoHeader) return -1;
-  sip::ValueIterator it(*cur_, sip::HeaderId::Route);
+  sip::ValueIterator it(*run_->msg, sip::HeaderId::Route);
   std::string_view first;
   sip::NameAddr na;
   sip::Uri uri;
@@ -557,14 +567,14 @@ int64_t StatelessProxy::loose_route(engine::VmState& st) {
   std::string_view next = first;
   if (is_me(uri.host, uri.port)) {
     // Remove our value: the whole field when it is the field's only value, else the value and its comma.
-    const std::string_view field_value = cur_->value(it.field());
+    const std::string_view field_value = run_->msg->value(it.field());
     std::string_view second;
     const bool more = it.next(second);
     if (more && it.field() == field) {
-      const uint32_t off = uint32_t(first.data() - cur_->buffer().data());
-      if (edits_) (void)edits_->remove(sip::Span{off, uint32_t(second.data() - first.data())});
-    } else if (edits_) {
-      (void)edits_->remove_header(field);
+      const uint32_t off = uint32_t(first.data() - run_->msg->buffer().data());
+      if (run_->edits) (void)run_->edits->remove(sip::Span{off, uint32_t(second.data() - first.data())});
+    } else if (run_->edits) {
+      (void)run_->edits->remove_header(field);
     }
     (void)field_value;
     next = more ? second : std::string_view();
@@ -573,7 +583,7 @@ int64_t StatelessProxy::loose_route(engine::VmState& st) {
   return 1;
 }
 
-bool StatelessProxy::destination_of(std::string_view text, sip::Endpoint& to) const {
+bool Proxy::destination_of(std::string_view text, sip::Endpoint& to) const {
   sip::Uri uri;
   char buf[600];
   if (sip::parse_uri(text, uri) != sip::UriError::None) {
@@ -593,21 +603,21 @@ bool StatelessProxy::destination_of(std::string_view text, sip::Endpoint& to) co
 }
 
 // received/rport on the Via we got the request through (RFC 3261 18.2.1, RFC 3581 4), once per run.
-void StatelessProxy::mark_received(const sip::Via& via) {
-  if (received_marked_ || !edits_) return;
-  received_marked_ = true;
+void Proxy::mark_received(const sip::Via& via) {
+  if (run_->received_marked || !run_->edits) return;
+  run_->received_marked = true;
   char ip[16], port[12];
-  const std::string_view src = sip::format_ipv4(from_.ip, ip);
+  const std::string_view src = sip::format_ipv4(run_->from.ip, ip);
   if (via.has_rport && via.rport.empty()) {
     std::string_view rest = via.params;
     sip::Param p;
     while (sip::next_param(rest, p) == sip::ParamStatus::Ok) {
       if (!sip::iequals(p.name, "rport")) continue;
       char text[20] = "rport=";
-      const std::string_view digits = number(from_.port, port);
+      const std::string_view digits = number(run_->from.port, port);
       std::memcpy(text + 6, digits.data(), digits.size());
-      (void)edits_->replace(
-          sip::Span{uint32_t(p.name.data() - cur_->buffer().data()), uint32_t(p.name.size())},
+      (void)run_->edits->replace(
+          sip::Span{uint32_t(p.name.data() - run_->msg->buffer().data()), uint32_t(p.name.size())},
           std::string_view(text, 6 + digits.size()));
       break;
     }
@@ -615,22 +625,22 @@ void StatelessProxy::mark_received(const sip::Via& via) {
   if ((via.has_rport || via.host != src) && !via.has_received) {
     char param[32] = ";received=";
     std::memcpy(param + 10, src.data(), src.size());
-    (void)edits_->add_top_via_param(std::string_view(param, 10 + src.size()));
+    (void)run_->edits->add_top_via_param(std::string_view(param, 10 + src.size()));
   }
 }
 
 // The stateless branch of RFC 3261 16.11: the same for a request's retransmissions and for the CANCEL of
 // an INVITE (both hash the incoming branch), worker-tagged for steering replies.
-std::string_view StatelessProxy::stateless_branch(const sip::Via& via, char (&buf)[40]) const {
+std::string_view Proxy::stateless_branch(const sip::Via& via, char (&buf)[40]) const {
   uint64_t h = mix(settings_.tag_key, via.branch);
   if (!via.rfc3261_branch()) {
-    h = mix(h, cur_->first_value(sip::HeaderId::CallId));
-    h = mix(h, cur_->first_value(sip::HeaderId::From));
-    h = mix(h, cur_->first_value(sip::HeaderId::To));
-    h = mix(h, cur_->request_uri());
+    h = mix(h, run_->msg->first_value(sip::HeaderId::CallId));
+    h = mix(h, run_->msg->first_value(sip::HeaderId::From));
+    h = mix(h, run_->msg->first_value(sip::HeaderId::To));
+    h = mix(h, run_->msg->request_uri());
     h = mix(h, via.host);
     sip::CSeq cseq;
-    if (sip::parse_cseq(cur_->first_value(sip::HeaderId::CSeq), cseq)) {
+    if (sip::parse_cseq(run_->msg->first_value(sip::HeaderId::CSeq), cseq)) {
       char n[12];
       h = mix(h, number(cseq.number, n));
     }
@@ -645,7 +655,7 @@ std::string_view StatelessProxy::stateless_branch(const sip::Via& via, char (&bu
 
 // "SIP/2.0/UDP 198.18.0.1:5060;branch=..." written by hand: it runs for every forwarded request, and
 // printf was 5% of the pipeline.
-std::string_view StatelessProxy::our_via(std::string_view branch, char (&buf)[96]) const {
+std::string_view Proxy::our_via(std::string_view branch, char (&buf)[96]) const {
   size_t n = 0;
   for (std::string_view part : {std::string_view("SIP/2.0/UDP "), std::string_view(local_text_),
                                 std::string_view(";branch="), branch}) {
@@ -655,12 +665,12 @@ std::string_view StatelessProxy::our_via(std::string_view branch, char (&buf)[96
   return {buf, n};
 }
 
-int64_t StatelessProxy::forward(std::span<const engine::Value> args, engine::VmState& st) {
-  if (!edits_ || !cur_->is_request()) return -1;
+int64_t Proxy::forward(std::span<const engine::Value> args, engine::VmState& st) {
+  if (!run_->edits || !run_->msg->is_request()) return -1;
   const std::string_view target = !args.empty()          ? engine::to_text(st, args[0])
                                   : !st.dst_uri.empty()  ? st.dst_uri
                                   : !st.new_ruri.empty() ? st.new_ruri
-                                                         : cur_->request_uri();
+                                                         : run_->msg->request_uri();
   sip::Endpoint to;
   if (!destination_of(target, to)) {
     log(1,
@@ -674,33 +684,34 @@ int64_t StatelessProxy::forward(std::span<const engine::Value> args, engine::VmS
     return -1;
   }
   sip::Via via;
-  if (!sip::parse_top_via(*cur_, via)) return -1;
+  if (!sip::parse_top_via(*run_->msg, via)) return -1;
   mark_received(via);
   char branch[40], value[96];
-  if (!edits_->add_top_via(our_via(stateless_branch(via, branch), value))) return -1;
-  if (!emit(to, *edits_)) return -1;
-  decided_ = true;
+  if (!run_->edits->add_top_via(our_via(stateless_branch(via, branch), value))) return -1;
+  if (!emit(to, *run_->edits)) return -1;
+  run_->decided = true;
   ++counters_.forwarded;
   return 1;
 }
 
-tm::Transaction* StatelessProxy::transaction(bool trying) {
-  if (txn_) return txn_;
-  txn_ = tm_->create(*cur_, from_, now_ms_, trying);
-  if (txn_) {
-    txn_->on_failure = arm_failure_;
-    txn_->on_reply = arm_reply_;
-    txn_->on_branch = arm_branch_;
+tm::Transaction* Proxy::transaction(bool trying) {
+  if (run_->txn) return run_->txn;
+  run_->txn = tm_->create(*run_->msg, run_->from, now_ms_, trying);
+  if (run_->txn) {
+    run_->txn->on_failure = run_->arm_failure;
+    run_->txn->on_reply = run_->arm_reply;
+    run_->txn->on_branch = run_->arm_branch;
   }
-  return txn_;
+  return run_->txn;
 }
 
 // t_relay(): the server transaction (created on first use) and one client branch per destination — the
 // current one ($du, else the R-URI as the script left it), then each append_branch() — with our Via
 // carrying the transaction's branch. Returns 1 when at least one branch left.
-int64_t StatelessProxy::relay(engine::VmState& st) {
-  if (!edits_ || !cur_->is_request()) return -1;
-  if (cur_->method() == sip::Method::Ack) return forward({}, st);  // an ACK has no transaction of its own
+int64_t Proxy::relay(engine::VmState& st) {
+  if (!run_->edits || !run_->msg->is_request()) return -1;
+  if (run_->msg->method() == sip::Method::Ack)
+    return forward({}, st);  // an ACK has no transaction of its own
   tm::Transaction* t = transaction();
   if (!t) {  // the pool or its store is full: a clear answer, and the caller tries again later
     ++counters_.full;
@@ -717,20 +728,20 @@ int64_t StatelessProxy::relay(engine::VmState& st) {
     if (n) t->avps = tm_->store().put(std::string_view(avps, n));
   }
   sip::Via via;
-  if (!sip::parse_top_via(*cur_, via)) return -1;
+  if (!sip::parse_top_via(*run_->msg, via)) return -1;
   mark_received(via);
   // What failure_route starts from: the request with this route's edits (Record-Route, Max-Forwards,
   // received/rport...) but without our Via, as OpenSIPS keeps them with the transaction.
-  if (t->on_failure >= 0 && t->relayed.empty() && cur_ == &msg_) {
-    const sip::BuildResult base = edits_->build(buf_.data(), buf_.size());
+  if (t->on_failure >= 0 && t->relayed.empty() && run_->msg == &msg_) {
+    const sip::BuildResult base = run_->edits->build(buf_.data(), buf_.size());
     if (base.ok()) t->relayed = tm_->store().put(std::string_view(buf_.data(), base.size));
   }
   const std::string_view first = !st.dst_uri.empty()    ? st.dst_uri
                                  : !st.new_ruri.empty() ? st.new_ruri
-                                                        : cur_->request_uri();
+                                                        : run_->msg->request_uri();
   int sent = 0;
-  for (int d = 0; d <= extra_count_; ++d) {
-    const std::string_view uri = d == 0 ? first : extra_branches_[size_t(d - 1)];
+  for (int d = 0; d <= run_->extra_count; ++d) {
+    const std::string_view uri = d == 0 ? first : run_->extra[size_t(d - 1)];
     sip::Endpoint to;
     if (!destination_of(uri, to) || unroutable(to.ip)) {
       log(1,
@@ -740,33 +751,35 @@ int64_t StatelessProxy::relay(engine::VmState& st) {
     }
     const int b = tm_->next_branch(*t);
     if (b < 0) break;
-    if (d > 0) (void)edits_->set_request_uri(uri);  // an appended branch goes to its own URI
-    if (t->on_branch >= 0) {  // branch_route, on its own state: it runs inside this script's t_relay()
-      engine::Context bctx = context(edits_);
-      bctx.t_branch = int16_t(b);
+    if (d > 0) (void)run_->edits->set_request_uri(uri);  // an appended branch goes to its own URI
+    if (t->on_branch >= 0) {  // branch_route, a run of its own nested in this script's t_relay()
+      Run br = begin(run_->msg, run_->from, run_->edits);
+      br.txn = t;
+      br.branch_idx = int16_t(b);
+      engine::Context bctx = context(br);
       bctx.initial_msg_flags = st.msg_flags;
-      engine::RunStatus bs = vm_.run(program_, t->on_branch, bctx, *branch_state_);
-      while (bs == engine::RunStatus::Suspended) bs = vm_.resume(bctx, *branch_state_, -1);
+      const engine::RunStatus bs = run_through(t->on_branch, bctx, br);
+      end(br);
       if (bs == engine::RunStatus::Drop) continue;  // the script dropped this branch
     }
     char id[40], value[96];
-    if (!edits_->set_top_via(our_via(tm_->branch_id(*t, b, id), value))) return -1;
-    const sip::BuildResult built = edits_->build(buf_.data(), buf_.size());
+    if (!run_->edits->set_top_via(our_via(tm_->branch_id(*t, b, id), value))) return -1;
+    const sip::BuildResult built = run_->edits->build(buf_.data(), buf_.size());
     if (!built.ok()) {
       build_failed(built);
       continue;
     }
     if (tm_->add_branch(*t, b, to, std::string_view(buf_.data(), built.size), now_ms_)) ++sent;
   }
-  extra_count_ = 0;
+  run_->extra_count = 0;
   if (!sent) return -1;
-  decided_ = true;
+  run_->decided = true;
   ++counters_.relayed;
   return 1;
 }
 
-int64_t StatelessProxy::t_reply(uint16_t code, std::string_view reason, engine::VmState& st) {
-  if (cur_->method() == sip::Method::Ack) return -1;
+int64_t Proxy::t_reply(uint16_t code, std::string_view reason, engine::VmState& st) {
+  if (run_->msg->method() == sip::Method::Ack) return -1;
   tm::Transaction* t = transaction(false);
   if (!t) {
     ++counters_.full;
@@ -777,17 +790,17 @@ int64_t StatelessProxy::t_reply(uint16_t code, std::string_view reason, engine::
   sip::ReplyOptions ro;
   ro.code = code;
   ro.reason = reason;
-  ro.to_tag = sip::stateless_to_tag(*cur_, settings_.tag_key, tag);
+  ro.to_tag = sip::stateless_to_tag(*run_->msg, settings_.tag_key, tag);
   ro.received_ip = sip::format_ipv4(t->source.ip, ip);
   ro.received_port = t->source.port;
   std::string_view server = settings_.server_header;
   if (server.starts_with("Server:")) server = sip::trim(server.substr(7));
   ro.server = server;
   ro.extra = reply_lines(st, code);
-  const sip::BuildResult b = sip::build_reply(*cur_, ro, buf_.data(), buf_.size());
+  const sip::BuildResult b = sip::build_reply(*run_->msg, ro, buf_.data(), buf_.size());
   if (!b.ok()) return -1;
   tm_->reply(*t, code, std::string_view(buf_.data(), b.size), now_ms_);
-  decided_ = true;
+  run_->decided = true;
   ++counters_.replies_sent;
   ++counters_.replies_by_class[code / 100 < 7 ? code / 100 : 0];
   return 1;
@@ -795,7 +808,7 @@ int64_t StatelessProxy::t_reply(uint16_t code, std::string_view reason, engine::
 
 // The reply's extra header lines: append_to_reply()'s, and for a 3xx the destination set as Contacts
 // (the redirect server: what lookup() or append_branch() produced).
-std::span<const std::string_view> StatelessProxy::reply_lines(engine::VmState& st, uint16_t code) {
+std::span<const std::string_view> Proxy::reply_lines(engine::VmState& st, uint16_t code) {
   size_t n = 0;
   for (uint8_t i = 0; i < st.reply_header_count && n < lines_.size(); ++i) lines_[n++] = st.reply_headers[i];
   if (code >= 300 && code < 400) {
@@ -807,80 +820,68 @@ std::span<const std::string_view> StatelessProxy::reply_lines(engine::VmState& s
       if (!st.error) lines_[n++] = std::string_view(a.data(), a.size() + b.size() + c.size());
     };
     if (!st.new_ruri.empty()) contact(st.new_ruri);
-    for (uint8_t i = 0; i < extra_count_; ++i) contact(extra_branches_[i]);
+    for (uint8_t i = 0; i < run_->extra_count; ++i) contact(run_->extra[i]);
   }
   return {lines_.data(), n};
 }
 
 // get_redirects([max]) in failure_route: the Contacts of the 3xx that ended the transaction become the
 // destination set — the first the new R-URI, the others branches — for the next t_relay().
-int64_t StatelessProxy::get_redirects(engine::VmState& st, std::span<const engine::Value> args) {
-  if (!txn_ || txn_->best.empty() || txn_->best_code < 300 || txn_->best_code >= 400) return -1;
+int64_t Proxy::get_redirects(engine::VmState& st, std::span<const engine::Value> args) {
+  if (!run_->txn || run_->txn->best.empty() || run_->txn->best_code < 300 || run_->txn->best_code >= 400)
+    return -1;
   uint64_t max = tm::kMaxBranches;
   if (!args.empty()) {
     std::string_view m = engine::to_text(st, args[0]);
     m = m.substr(0, m.find(':'));
     if (!sip::parse_uint(m, tm::kMaxBranches, max) || max == 0) max = tm::kMaxBranches;
   }
-  if (best_.parse(tm_->store().view(txn_->best, buf_.data())) != sip::Defect::None) return -1;
+  if (best_.parse(tm_->store().view(run_->txn->best, buf_.data())) != sip::Defect::None) return -1;
   sip::ValueIterator it(best_, sip::HeaderId::Contact);
   std::string_view value;
   int found = 0;
-  extra_count_ = 0;
+  run_->extra_count = 0;
   while (it.next(value) && uint64_t(found) < max) {
     sip::NameAddr na;
     if (!sip::parse_name_addr(value, na) || na.uri.empty()) continue;
     const std::string_view uri = engine::arena_copy(st, na.uri);
     if (st.error) break;
     if (found++ == 0) {
-      const engine::Context ctx = context(edits_);
+      const engine::Context ctx = context(*run_);
       vm_.store_pv(ctx, st, config::PvId::RUri, engine::Value::string(uri));
-    } else if (extra_count_ < extra_branches_.size() - 1) {
-      extra_branches_[extra_count_++] = uri;
+    } else if (run_->extra_count < run_->extra.size() - 1) {
+      run_->extra[run_->extra_count++] = uri;
     }
   }
   return found ? found : -1;
 }
 
-int StatelessProxy::route_arg(config::RouteKind kind, engine::VmState& st, const engine::Value& v) {
+int Proxy::route_arg(config::RouteKind kind, engine::VmState& st, const engine::Value& v) {
   return program_.find_route(kind, engine::to_text(st, v));
 }
 
-bool StatelessProxy::reply_route(tm::Transaction& t, int branch, const sip::Message& response,
-                                 sip::EditList& upstream) {
+bool Proxy::reply_route(tm::Transaction& t, int branch, const sip::Message& response,
+                        sip::EditList& upstream) {
   if (t.on_reply < 0) return true;
-  sip::EditList* saved_edits = edits_;
-  edits_ = &upstream;  // what the script changes goes upstream with the response
-  reply_code_ = int16_t(response.status());
-  branch_idx_ = int16_t(branch);
-  const sip::Message* saved = cur_;
-  cur_ = &response;
-  tm::Transaction* saved_txn = txn_;
-  txn_ = &t;
-  engine::Context ctx = context(&upstream);
+  Run r = begin(&response, t.source, &upstream);  // what the script changes goes upstream with the response
+  r.txn = &t;
+  r.reply_code = int16_t(response.status());
+  r.branch_idx = int16_t(branch);
+  engine::Context ctx = context(r);
   if (onreply_avps_ && !t.avps.empty()) ctx.avp_snapshot = tm_->store().view(t.avps, avp_buf_.data());
-  engine::RunStatus s = vm_.run(program_, t.on_reply, ctx, *state_);
-  while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, *state_, -1);
-  cur_ = saved;
-  txn_ = saved_txn;
-  edits_ = saved_edits;
+  const engine::RunStatus s = run_through(t.on_reply, ctx, r);
+  end(r);
   return s != engine::RunStatus::Drop;
 }
 
 // local_route over a request tm generated (an ACK or a CANCEL): its edits apply to what is sent; `drop`
-// sends nothing. Runs on the branch-route state: tm may generate requests while a script is running.
-std::string_view StatelessProxy::local_route(std::string_view request) {
+// sends nothing. A run of its own: tm may generate requests while a script is running.
+std::string_view Proxy::local_route(std::string_view request) {
   if (local_route_ < 0 || local_.parse(request) != sip::Defect::None) return request;
   sip::EditList edits(local_);
-  const sip::Message* saved = cur_;
-  sip::EditList* saved_edits = edits_;
-  cur_ = &local_;
-  edits_ = &edits;
-  const engine::Context ctx = context(&edits);
-  engine::RunStatus s = vm_.run(program_, local_route_, ctx, *branch_state_);
-  while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, *branch_state_, -1);
-  cur_ = saved;
-  edits_ = saved_edits;
+  Run r = begin(&local_, run_ ? run_->from : sip::Endpoint{}, &edits);
+  const engine::RunStatus s = run_through(local_route_, context(r), r);
+  end(r);
   if (s == engine::RunStatus::Drop) return {};
   const sip::BuildResult b = edits.build(local_out_.data(), local_out_.size());
   return b.ok() ? std::string_view(local_out_.data(), b.size) : request;
@@ -889,7 +890,7 @@ std::string_view StatelessProxy::local_route(std::string_view request) {
 // acc's log backend for a transaction the script armed with do_accounting("log", ...), when its final answer
 // goes upstream: "transaction answered" for a 2xx (and, with the "failed" flag, for a failure too), "call
 // missed" for an INVITE that failed when "missed" was asked. The fields are acc's fixed set.
-void StatelessProxy::completed(tm::Transaction& t, uint16_t code, std::string_view response) {
+void Proxy::completed(tm::Transaction& t, uint16_t code, std::string_view response) {
   using engine::VmState;
   if (!(t.acc & VmState::kAccLog)) return;
   const bool missed = code >= 300 && t.invite && (t.acc & VmState::kAccMissed);
@@ -925,8 +926,9 @@ void StatelessProxy::completed(tm::Transaction& t, uint16_t code, std::string_vi
 }
 
 // failure_route: the stored request, parsed again, with the best final answer as $T_reply_code; what the
-// script relays goes out as new branches of the same transaction (serial forking).
-void StatelessProxy::failure_route(tm::Transaction& t) {
+// script relays goes out as new branches of the same transaction (serial forking). A run of its own, which
+// may wait for the control process like the request route's.
+void Proxy::failure_route(tm::Transaction& t) {
   const int route = t.on_failure;
   t.on_failure = -1;  // one run per arming; the script may arm it again
   // The stored request is copied out: the store's scratch is reused by whatever the script makes tm do.
@@ -935,31 +937,19 @@ void StatelessProxy::failure_route(tm::Transaction& t) {
   if (route < 0 || request.size() > stored_buf_.size()) return;
   if (request.data() != stored_buf_.data()) std::memcpy(stored_buf_.data(), request.data(), request.size());
   if (stored_.parse(std::string_view(stored_buf_.data(), request.size())) != sip::Defect::None) return;
-  const sip::Message* saved = cur_;
-  const sip::Endpoint saved_from = from_;
-  tm::Transaction* saved_txn = txn_;
-  sip::EditList* saved_edits = edits_;
-  const bool saved_decided = decided_, saved_marked = received_marked_;
-  cur_ = &stored_;
-  from_ = t.source;
-  txn_ = &t;
   sip::EditList edits(stored_);
-  edits_ = &edits;
-  received_marked_ = false;
-  extra_count_ = 0;
-  reply_code_ = int16_t(t.best_code);
-  branch_idx_ = t.best_branch;
-  engine::Context ctx = context(&edits);
-  ctx.initial_msg_flags = t.msg_flags;
-  if (!t.avps.empty()) ctx.avp_snapshot = tm_->store().view(t.avps, avp_buf_.data());
-  finish(vm_.run(program_, route, ctx, *state_), ctx);
-  cur_ = saved;
-  from_ = saved_from;
-  txn_ = saved_txn;
-  edits_ = saved_edits;
-  decided_ = saved_decided;
-  received_marked_ = saved_marked;
-  reply_code_ = branch_idx_ = 0;
+  Run r = begin(&stored_, t.source, &edits);
+  r.txn = &t;
+  r.reply_code = int16_t(t.best_code);
+  r.branch_idx = t.best_branch;
+  {
+    const Current current(*this, r);
+    engine::Context ctx = context(r);
+    ctx.initial_msg_flags = t.msg_flags;
+    if (!t.avps.empty()) ctx.avp_snapshot = tm_->store().view(t.avps, avp_buf_.data());
+    finish(vm_.run(program_, route, ctx, *r.state), ctx, r);
+  }
+  end(r);
 }
 
 }  // namespace sipd::proxy

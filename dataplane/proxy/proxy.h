@@ -85,11 +85,28 @@ class Sender {
   virtual void send(const sip::Endpoint& to, std::string_view bytes) = 0;
 };
 
+// One run of the script over one message: what it works on and what it has decided so far. A movable value:
+// a run that waits for the control process is this, kept with its transaction until answer() resumes it.
+struct Run {
+  std::unique_ptr<engine::VmState> state;  // the engine's (stack, variables, AVPs, arena)
+  const sip::Message* msg = nullptr;       // the message of the route (failure_route: the stored request)
+  sip::EditList* edits = nullptr;          // where its changes go; null in a route without a message
+  sip::Endpoint from;
+  tm::Transaction* txn = nullptr;                             // once there is one
+  int16_t arm_failure = -1, arm_reply = -1, arm_branch = -1;  // t_on_*() before the transaction exists
+  std::array<std::string_view, tm::kMaxBranches> extra{};     // append_branch()
+  uint8_t extra_count = 0;
+  int16_t reply_code = 0, branch_idx = 0;  // $T_reply_code, $T_branch_idx
+  bool received_marked = false;            // received/rport written into the edits
+  bool decided = false;                    // forwarded or replied
+  bool too_big = false;                    // the last forward/relay did not fit (sl_reply_error answers 513)
+};
+
 // The proxy of one worker: stateless by itself; stateful (t_relay, t_reply, failure routes, forking) once a
 // transaction layer is attached.
-class StatelessProxy final : public engine::Host, public tm::User, public tm::Sender {
+class Proxy final : public engine::Host, public tm::User, public tm::Sender {
  public:
-  StatelessProxy(const config::Program& program, const Settings& settings, proxy::Sender& out);
+  Proxy(const config::Program& program, const Settings& settings, proxy::Sender& out);
 
   // One UDP datagram from `from` to our address.
   void handle(const sip::Endpoint& from, std::string_view payload);
@@ -164,11 +181,29 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   static std::vector<engine::Unbound> unbound(const config::Program& program);
 
  private:
+  // Makes `r` the current run for the scope (the functions' bodies act on the current run).
+  class Current {
+   public:
+    Current(Proxy& p, Run& r) : p_(p), saved_(p.run_) { p.run_ = &r; }
+    ~Current() { p_.run_ = saved_; }
+    Current(const Current&) = delete;
+    Current& operator=(const Current&) = delete;
+
+   private:
+    Proxy& p_;
+    Run* saved_;
+  };
+  // A run over `msg` from `from`, with an engine state from the pool; end() gives the state back.
+  Run begin(const sip::Message* msg, const sip::Endpoint& from, sip::EditList* edits);
+  void end(Run& r);
+
   void request(const sip::Endpoint& from);
   void response(const sip::Endpoint& from);
   void run_error_route(const sip::Endpoint& from, uint16_t status, std::string_view reason);
-  engine::Context context(sip::EditList* edits);
-  void finish(engine::RunStatus status, const engine::Context& ctx);
+  engine::Context context(const Run& r) const;
+  void finish(engine::RunStatus status, const engine::Context& ctx, Run& r);
+  // Runs `route` to its end on `r`, a suspension answered -1 at once (the routes that cannot wait yet).
+  engine::RunStatus run_through(int route, const engine::Context& ctx, Run& r);
   void reply_with(uint16_t code, std::string_view reason, std::span<const std::string_view> extra);
   int64_t forward(std::span<const engine::Value> args, engine::VmState& st);
   int64_t relay(engine::VmState& st);
@@ -189,36 +224,29 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   bool destination_of(std::string_view uri, sip::Endpoint& to) const;
   bool is_me(std::string_view host, uint16_t port) const;
   bool acks_our_reply() const;
-  bool keep_suspended();
+  bool keep_suspended(Run& r);
   bool unroutable(uint32_t ip) const;
   void build_failed(const sip::BuildResult& b);  // counted; remembers a size failure for sl_reply_error
   bool emit(const sip::Endpoint& to, sip::EditList& edits);
+  void run_without_message(int route);
 
   const config::Program& program_;
   Settings settings_;
   proxy::Sender& out_;
   engine::Vm vm_;
-  std::unique_ptr<engine::VmState> state_ = std::make_unique<engine::VmState>();
-  sip::Message msg_;
-  const sip::Message* cur_ = &msg_;  // the request the script works on (in failure_route: the stored one)
-  sip::Message stored_;              // a transaction's request, parsed again for failure_route
+  // Engine states for runs: one for the run of a message, and for the runs nested in it (branch_route
+  // inside t_relay(), local_route over what tm sends meanwhile).
+  static constexpr size_t kStates = 4;
+  std::array<std::unique_ptr<engine::VmState>, kStates> states_;
+  Run* run_ = nullptr;   // the current run
+  sip::Message msg_;     // the datagram's
+  sip::Message stored_;  // a transaction's request, parsed again for failure_route
   std::array<char, sip::Message::kMaxSize> stored_buf_;
   std::array<char, 2048> avp_buf_;
-  std::unique_ptr<engine::VmState> branch_state_ = std::make_unique<engine::VmState>();  // branch_route runs
   sip::Message best_;  // the best reply of a transaction, for get_redirects()
   tm::Layer* tm_ = nullptr;
   uint64_t now_ms_ = 0;
-  tm::Transaction* txn_ = nullptr;  // the transaction of the current run, once there is one
-  int16_t arm_failure_ = -1, arm_reply_ = -1, arm_branch_ = -1;      // t_on_* before t_relay
-  std::array<std::string_view, tm::kMaxBranches> extra_branches_{};  // append_branch() this run
-  uint8_t extra_count_ = 0;
   std::array<std::string_view, 24> lines_{};  // a reply's extra header lines
-  bool received_marked_ = false;              // received/rport written into this run's edits
-  int16_t reply_code_ = 0, branch_idx_ = 0;   // $T_reply_code, $T_branch_idx
-  sip::EditList* edits_ = nullptr;
-  sip::Endpoint from_;
-  bool decided_ = false;  // the script forwarded or replied
-  bool too_big_ = false;  // the last forward/relay did not fit (sl_reply_error answers 513)
   int log_level_ = 3;
   int configured_log_level_ = 3;
   Observer* observer_ = nullptr;
@@ -226,24 +254,18 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   std::vector<int> timer_routes_;  // route indices of the program's timer routes
   TimerSchedule own_timers_;
   TimerSchedule* timers_ = &own_timers_;
-  void run_without_message(int route);
-  // A run waiting for the control process: its state (moved, not copied: the arena's strings stay put), the
-  // request copied out of the datagram, the edits so far, and what the run had armed or appended.
+  // A run waiting for the control process, with the request copied out of the datagram and the edits so
+  // far; `spare` is the engine state the pool got in exchange for the run's.
   struct Suspended {
     bool used = false;
     uint16_t generation = 0;
     uint64_t since = 0;
-    std::unique_ptr<engine::VmState> state = std::make_unique<engine::VmState>();
+    Run run;
+    std::unique_ptr<engine::VmState> spare = std::make_unique<engine::VmState>();
     std::unique_ptr<sip::Message> msg = std::make_unique<sip::Message>();
     std::array<char, 8192> buf;
     std::optional<sip::EditList> edits;
-    tm::Transaction* txn = nullptr;
     uint16_t txn_generation = 0;
-    sip::Endpoint from;
-    bool decided = false, received_marked = false;
-    int16_t arm_failure = -1, arm_reply = -1, arm_branch = -1;
-    std::array<std::string_view, tm::kMaxBranches> extra{};
-    uint8_t extra_count = 0;
   };
   std::vector<Suspended> suspended_{kSuspended};
   bool answer_at_once_ = true;
@@ -254,7 +276,7 @@ class StatelessProxy final : public engine::Host, public tm::User, public tm::Se
   std::array<char, sip::Message::kMaxSize> acc_buf_;
   std::array<char, 8192> local_out_;
   std::string local_text_;  // "198.18.0.1:5060"
-  char src_text_[16] = {}, dst_text_[16] = {};
+  mutable char src_text_[16] = {}, dst_text_[16] = {};
   Counters counters_;
   std::array<char, sip::Message::kMaxSize + 4096> buf_;
 };

@@ -21,7 +21,7 @@ struct Quiet : engine::Host {
 TEST(bodies, RegistryAndBoundBodiesAgree) {
   Quiet host;
   engine::Vm vm(host);
-  ASSERT_TRUE(vm.bind(StatelessProxy::bodies(), nullptr)) << "a body names a function the registry lacks";
+  ASSERT_TRUE(vm.bind(Proxy::bodies(), nullptr)) << "a body names a function the registry lacks";
   const auto& fns = config::registry().functions;
   for (size_t i = 0; i < fns.size(); ++i) {
     const bool bound = vm.has_body(uint16_t(i));
@@ -40,7 +40,7 @@ TEST(bodies, EveryProviderEntryIsUnique) {
   std::set<std::string_view> names;
   for (const engine::BodyEntry& e : engine::engine_bodies())
     EXPECT_TRUE(names.insert(e.name).second) << e.name;
-  for (const engine::BodyEntry& e : StatelessProxy::bodies())
+  for (const engine::BodyEntry& e : Proxy::bodies())
     EXPECT_TRUE(names.insert(e.name).second) << e.name << " has a body in both the engine and the proxy";
 }
 
@@ -61,7 +61,7 @@ TEST(bodies, TheLoaderRefusesWhatHasNoBody) {
             std::string::npos)
       << text;
   // The build's own word agrees: the same two calls, at the same places.
-  const auto missing = StatelessProxy::unbound(program);
+  const auto missing = Proxy::unbound(program);
   ASSERT_EQ(missing.size(), 2u);
   EXPECT_EQ(config::registry().functions[missing[0].function].name, "nat_uac_test");
   EXPECT_EQ(file.pos(missing[0].source).line, 4u);

@@ -60,7 +60,7 @@ std::string invite(const std::string& via_params = ";rport;branch=z9hG4bK-a1") {
 struct Fixture {
   config::Program program;
   Capture out;
-  StatelessProxy proxy;
+  Proxy proxy;
   explicit Fixture(const std::string& script) : program(compile(script)), proxy(program, Settings{}, out) {
     proxy.set_log_level(-10);
   }
@@ -255,7 +255,7 @@ TEST(proxy, ARequestWithNoRoomForOurViaGets513) {
 namespace sipd::proxy {
 namespace {
 
-struct Lines : StatelessProxy::Observer {
+struct Lines : Proxy::Observer {
   std::vector<std::string> logged_lines;
   void logged(int, std::string_view text) override { logged_lines.emplace_back(text); }
   void called(const config::FunctionSpec&, std::span<const engine::Value>, int64_t,
@@ -272,7 +272,7 @@ TEST(proxy, StartupAndTimerRoutes) {
       "route {\n  drop;\n}\n");
   Capture out;
   Lines a_lines, b_lines;
-  StatelessProxy a(program, Settings{}, out), b(program, Settings{}, out);
+  Proxy a(program, Settings{}, out), b(program, Settings{}, out);
   a.set_observer(&a_lines);
   b.set_observer(&b_lines);
   TimerSchedule shared;
@@ -307,7 +307,7 @@ TEST(proxy, ANextHopOverTcpOrTlsFailsTheRelay) {
       "  if (!forward()) sl_send_reply(503, \"No Way There\");\n}\n");
   for (const char* user : {"tcp", "tls"}) {
     Capture out;
-    StatelessProxy proxy(program, Settings{}, out);
+    Proxy proxy(program, Settings{}, out);
     proxy.set_log_level(-10);
     std::string invite =
         "INVITE sip:" + std::string(user) +

@@ -33,7 +33,7 @@ struct Handoff {
 
 struct Worker : Sender {
   uint8_t id = 0;
-  std::unique_ptr<StatelessProxy> proxy;
+  std::unique_ptr<Proxy> proxy;
   std::vector<std::string> sent;
   std::map<std::string, int> handled_calls;  // Call-ID -> messages this worker handled
   void send(const Endpoint&, std::string_view bytes) override { sent.emplace_back(bytes); }
@@ -53,7 +53,7 @@ TEST(steering, EveryMessageOfACallMeetsItsOwner) {
     Settings s;
     s.worker = w;
     workers[w].id = w;
-    workers[w].proxy = std::make_unique<StatelessProxy>(prog, s, workers[w]);
+    workers[w].proxy = std::make_unique<Proxy>(prog, s, workers[w]);
     workers[w].proxy->set_log_level(-10);
   }
   // queues[from][to]: single producer, single consumer, as one ring per worker pair.

@@ -53,13 +53,13 @@ std::string stateful_script() {
 struct Rig {
   config::Program program;
   Capture out;
-  std::unique_ptr<proxy::StatelessProxy> proxy;
+  std::unique_ptr<proxy::Proxy> proxy;
   std::unique_ptr<Layer> layer;
   uint64_t now = 1000;
 
   explicit Rig(const std::string& script, uint32_t capacity = 64, bool stand_ins = false)
       : program(compile(script, stand_ins)) {
-    proxy = std::make_unique<proxy::StatelessProxy>(program, proxy::Settings{}, out);
+    proxy = std::make_unique<proxy::Proxy>(program, proxy::Settings{}, out);
     proxy->set_log_level(-10);
     Settings s;
     s.fr_ms = uint32_t(program.modparam_int("tm", "fr_timeout")) * 1000;
@@ -520,7 +520,7 @@ TEST(tm, SuspendedScriptIsKeptWithItsTransactionAndResumed) {
   r.in(kCaller, invite());
   ASSERT_EQ(r.out.sent.size(), 1u);
   EXPECT_EQ(r.out.sent[0].first_line(), "SIP/2.0 100 Trying");
-  std::array<proxy::StatelessProxy::Pending, 4> p{};
+  std::array<proxy::Proxy::Pending, 4> p{};
   ASSERT_EQ(r.proxy->pending(p), 1u);
   EXPECT_EQ(r.program.function_names[p[0].function], "lookup");
   // Meanwhile: the caller retransmits (absorbed: the 100 again), another call runs (and waits too).
@@ -556,7 +556,7 @@ namespace {
 // acc's log backend: do_accounting("log", ...) writes one line when the transaction's final answer goes
 // upstream — "transaction answered" for a 2xx, "call missed" for a failed INVITE when "missed" was asked,
 // and with "failed" a failure is accounted as well.
-struct LogLines : proxy::StatelessProxy::Observer {
+struct LogLines : proxy::Proxy::Observer {
   std::vector<std::string> lines;
   void logged(int, std::string_view text) override { lines.emplace_back(text); }
   void called(const config::FunctionSpec&, std::span<const engine::Value>, int64_t,
@@ -645,7 +645,7 @@ TEST(tm, AsyncResumesInItsRoute) {
   EXPECT_EQ(r.out.sent[0].first_line(), "SIP/2.0 100 Trying");
   r.in(kCaller, invite());  // the retransmission meanwhile: the 100 again
   ASSERT_EQ(r.out.sent.size(), 2u);
-  std::array<proxy::StatelessProxy::Pending, 2> p{};
+  std::array<proxy::Proxy::Pending, 2> p{};
   ASSERT_EQ(r.proxy->pending(p), 1u);
   EXPECT_EQ(r.program.function_names[p[0].function], "avp_db_query");
   ASSERT_TRUE(r.proxy->answer(p[0].id, 3));
