@@ -230,6 +230,18 @@ bool Proxy::keep_suspended(Run& r) {
   if (!t) return false;
   std::memcpy(slot->buf.data(), bytes.data(), bytes.size());
   if (slot->msg->parse(std::string_view(slot->buf.data(), bytes.size())) != sip::Defect::None) return false;
+  if (asker_) {  // asked before anything moves: a question that cannot leave leaves the run as it was
+    Question q;
+    q.id = uint32_t(slot - suspended_.data()) | uint32_t(uint16_t(slot->generation + 1)) << 16;
+    q.function = r.state->suspended_fn;
+    q.args = std::span(r.state->suspended_args.data(), r.state->suspended_argc);
+    q.request = r.msg;
+    q.from = r.from;
+    if (!asker_->ask(q)) {
+      ++counters_.not_asked;
+      return false;
+    }
+  }
   const std::string_view old_buf = r.msg->buffer();
   const char* new_buf = slot->buf.data() - (bytes.data() - old_buf.data());
   engine::rebase(*r.state, old_buf, new_buf);
@@ -256,7 +268,7 @@ size_t Proxy::pending(std::span<Pending> out) const {
   return n;
 }
 
-bool Proxy::answer(uint32_t id, int64_t result) {
+bool Proxy::answer(uint32_t id, const Answer& a) {
   const size_t index = id & 0xffff;
   if (index >= suspended_.size()) return false;
   Suspended& slot = suspended_[index];
@@ -274,11 +286,44 @@ bool Proxy::answer(uint32_t id, int64_t result) {
   {
     const Current current(*this, r);
     const engine::Context ctx = context(r);
-    finish(vm_.resume(ctx, *r.state, result), ctx, r);
+    engine::VmState& st = *r.state;
+    if (a.reply_code >= 100 && a.reply_code < 700 && tm_) {
+      // The answer's lines and the script's append_to_reply ones, in that order.
+      size_t n = 0;
+      for (const std::string_view h : a.reply_headers)
+        if (n < lines_.size()) lines_[n++] = h;
+      for (uint8_t i = 0; i < st.reply_header_count && n < lines_.size(); ++i)
+        lines_[n++] = st.reply_headers[i];
+      std::array<std::string_view, 24> extra;
+      std::copy_n(lines_.begin(), n, extra.begin());
+      t_reply(a.reply_code, a.reply_reason, st, std::span(extra.data(), n));
+    }
+    for (const Answer::Avp& avp : a.avps) {
+      // An AVP the script never names cannot be read by it: nothing to keep.
+      const auto& names = program_.avp_names;
+      const auto it = std::find(names.begin(), names.end(), avp.name);
+      if (it == names.end()) continue;
+      engine::Value v = avp.value;
+      if (v.kind == engine::Value::Kind::Str) v.s = engine::arena_copy(st, v.s);
+      if (st.error || !engine::avp_push(st, uint16_t(it - names.begin()), v)) break;
+    }
+    finish(vm_.resume(ctx, st, a.result), ctx, r);
   }
   slot.spare = std::move(r.state);
   slot.edits.reset();
   return true;
+}
+
+size_t Proxy::expire_waiting(uint64_t now_ms) {
+  size_t n = 0;
+  for (size_t i = 0; i < suspended_.size(); ++i) {
+    const Suspended& s = suspended_[i];
+    if (s.used && now_ms - s.since >= wait_ms_ && answer(uint32_t(i) | uint32_t(s.generation) << 16, -1)) {
+      ++n;
+      ++counters_.waited_too_long;
+    }
+  }
+  return n;
 }
 
 void Proxy::request(const sip::Endpoint& from) {
@@ -524,7 +569,7 @@ int64_t Proxy::reply_call(engine::Call& c, bool stateful) {
   uint64_t status = 0;
   if (!sip::parse_uint(engine::to_text(c.st, c.args[0]), 699, status) || status < 100) return -1;
   const std::string_view reason = c.args.size() > 1 ? engine::to_text(c.st, c.args[1]) : std::string_view();
-  if (stateful && tm_) return t_reply(uint16_t(status), reason, c.st);
+  if (stateful && tm_) return t_reply(uint16_t(status), reason, c.st, reply_lines(c.st, uint16_t(status)));
   reply_with(uint16_t(status), reason, reply_lines(c.st, uint16_t(status)));
   return run_->decided ? 1 : -1;
 }
@@ -778,7 +823,8 @@ int64_t Proxy::relay(engine::VmState& st) {
   return 1;
 }
 
-int64_t Proxy::t_reply(uint16_t code, std::string_view reason, engine::VmState& st) {
+int64_t Proxy::t_reply(uint16_t code, std::string_view reason, engine::VmState& st,
+                       std::span<const std::string_view> extra) {
   if (run_->msg->method() == sip::Method::Ack) return -1;
   tm::Transaction* t = transaction(false);
   if (!t) {
@@ -796,7 +842,7 @@ int64_t Proxy::t_reply(uint16_t code, std::string_view reason, engine::VmState& 
   std::string_view server = settings_.server_header;
   if (server.starts_with("Server:")) server = sip::trim(server.substr(7));
   ro.server = server;
-  ro.extra = reply_lines(st, code);
+  ro.extra = extra;
   const sip::BuildResult b = sip::build_reply(*run_->msg, ro, buf_.data(), buf_.size());
   if (!b.ok()) return -1;
   tm_->reply(*t, code, std::string_view(buf_.data(), b.size), now_ms_);

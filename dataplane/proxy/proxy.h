@@ -63,6 +63,8 @@ struct Counters {
   uint64_t relayed = 0;        // t_relay() with a transaction layer
   uint64_t acks_absorbed = 0;  // ACKs for replies sipd sent statelessly
   uint64_t kept = 0, resumed = 0;  // suspended runs kept with their transaction, and resumed
+  uint64_t not_asked = 0;          // suspensions the Asker could not take (answered -1 at once)
+  uint64_t waited_too_long = 0;    // suspended runs resumed with -1 after the wait bound
   uint64_t full = 0;               // 503 because the transaction pool or its store was full
 };
 
@@ -102,6 +104,40 @@ struct Run {
   bool too_big = false;                    // the last forward/relay did not fit (sl_reply_error answers 513)
 };
 
+// What the control process answered a suspended function with, as the worker decoded it from the ring.
+// The views need to live only through answer(): what the run keeps is copied into its state.
+struct Answer {
+  int64_t result = -1;  // what the function returns to the script
+  // A reply for the request, sent in its transaction before the script goes on (save() answers the
+  // REGISTER itself); 0 for none.
+  uint16_t reply_code = 0;
+  std::string_view reply_reason;
+  std::span<const std::string_view> reply_headers;  // whole header lines, each ending in CRLF
+  struct Avp {
+    std::string_view name;  // as the script spells it inside $avp(...)
+    engine::Value value;
+  };
+  std::span<const Avp> avps;  // pushed in order before the run resumes (avp_db_load, avp_db_query)
+};
+
+// A suspended function's question: which run waits, the function and its arguments as the script
+// evaluated them, and the request it runs over (the copy kept with the run).
+struct Question {
+  uint32_t id = 0;
+  uint16_t function = 0;
+  std::span<const engine::Value> args;
+  const sip::Message* request = nullptr;
+  sip::Endpoint from;
+};
+
+// Where questions go: the worker's ring to the control process. Called on the worker, inside the run.
+class Asker {
+ public:
+  virtual ~Asker() = default;
+  // False when the question cannot leave now (ring full, no control process): the function fails at once.
+  virtual bool ask(const Question& q) = 0;
+};
+
 // The proxy of one worker: stateless by itself; stateful (t_relay, t_reply, failure routes, forking) once a
 // transaction layer is attached.
 class Proxy final : public engine::Host, public tm::User, public tm::Sender {
@@ -123,20 +159,36 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   void attach(tm::Layer* layer) { tm_ = layer; }
   void set_time(uint64_t now_ms) { now_ms_ = now_ms; }
 
-  // Suspended scripts (save, lookup, avp_db_*...: a function whose answer lives in the control process).
-  // With a transaction layer the run is kept with the request's transaction — its retransmissions absorbed
-  // meanwhile — and answer() resumes it exactly where it stopped. Without one (or when more than
-  // kSuspended runs wait, or the request is over 8 KB) the function is answered -1 at once.
-  // `answer_at_once` (the default until the control process exists): every suspension answered -1 at once.
+  // Suspended scripts (save, avp_db_*...: a function whose answer lives in the control process). With a
+  // transaction layer the run is kept with the request's transaction — its retransmissions absorbed
+  // meanwhile — the question goes to the Asker, and answer() resumes the run exactly where it stopped. A run
+  // nobody answers within the wait bound resumes with -1 (expire_waiting), so the script's own error
+  // handling answers the caller. Without a transaction layer, without an Asker that takes the question (and
+  // not in answer_at_once(false) mode, where tests answer through pending()), when kSuspended runs wait
+  // already, or when the request is over 8 KB, the function is answered -1 at once.
   struct Pending {
     uint32_t id;        // for answer()
     uint16_t function;  // registry index of the function the script waits for
   };
   void set_answer_at_once(bool at_once) { answer_at_once_ = at_once; }
+  void set_asker(Asker* asker, uint32_t wait_ms) {
+    asker_ = asker;
+    wait_ms_ = wait_ms;
+    answer_at_once_ = asker == nullptr;
+  }
   // The runs waiting for an answer, oldest first (at most kSuspended).
   size_t pending(std::span<Pending> out) const;
-  // Resumes the run `id` with the function's result. False when it is gone (its transaction ended).
-  bool answer(uint32_t id, int64_t result);
+  // Resumes the run `id` with what the function answered: its reply sent first (in the run's transaction),
+  // its AVPs set, then the script goes on with `result`. False when the run is gone (its transaction ended,
+  // or it waited past the bound and was resumed with -1).
+  bool answer(uint32_t id, const Answer& answer);
+  bool answer(uint32_t id, int64_t result) {
+    Answer a;
+    a.result = result;
+    return answer(id, a);
+  }
+  // Resumes with -1 every run that has waited wait_ms or more. The number resumed.
+  size_t expire_waiting(uint64_t now_ms);
   static constexpr size_t kSuspended = 32;
 
   // tm::User
@@ -207,7 +259,8 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   void reply_with(uint16_t code, std::string_view reason, std::span<const std::string_view> extra);
   int64_t forward(std::span<const engine::Value> args, engine::VmState& st);
   int64_t relay(engine::VmState& st);
-  int64_t t_reply(uint16_t code, std::string_view reason, engine::VmState& st);
+  int64_t t_reply(uint16_t code, std::string_view reason, engine::VmState& st,
+                  std::span<const std::string_view> extra);
   int64_t reply_call(engine::Call& c, bool stateful);
   int64_t arm(config::RouteKind kind, engine::Call& c);
   // The current run's transaction, created when there is none (with a 100 Trying for an INVITE that is
@@ -269,6 +322,8 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   };
   std::vector<Suspended> suspended_{kSuspended};
   bool answer_at_once_ = true;
+  Asker* asker_ = nullptr;
+  uint32_t wait_ms_ = 2000;
   bool onreply_avps_ =
       false;            // modparam("tm", "onreply_avp_mode", 1): the transaction's AVPs in onreply_route
   sip::Message local_;  // a request tm made, for local_route

@@ -680,3 +680,145 @@ TEST(tm, TOnFailureZeroDisarms) {
 
 }  // namespace
 }  // namespace sipd::tm
+
+namespace sipd::tm {
+namespace {
+
+std::string register_request(const std::string& branch = "z9hG4bK-r1") {
+  return "REGISTER sip:198.18.0.1 SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 198.18.0.2:5080;branch=" +
+         branch +
+         "\r\n"
+         "Max-Forwards: 70\r\nFrom: <sip:alice@198.18.0.1>;tag=a1\r\nTo: <sip:alice@198.18.0.1>\r\n"
+         "Call-ID: reg-1@198.18.0.2\r\nCSeq: 7 REGISTER\r\nContact: <sip:alice@198.18.0.2:5080>\r\n"
+         "Expires: 600\r\nContent-Length: 0\r\n\r\n";
+}
+
+// The control process's side, as a test sees it: every question kept; `take` false refuses them.
+struct Questions : proxy::Asker {
+  struct Asked {
+    uint32_t id;
+    std::string function;
+    std::vector<std::string> args;
+    std::string request;
+  };
+  const config::Program* program = nullptr;
+  bool take = true;
+  std::vector<Asked> asked;
+  bool ask(const proxy::Question& q) override {
+    Asked a{q.id, program->function_names[q.function], {}, std::string(q.request->message())};
+    for (const engine::Value& v : q.args) a.args.emplace_back(v.s);
+    asked.push_back(a);
+    return take;
+  }
+};
+
+constexpr const char* kRegistrar =
+    "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nloadmodule \"registrar.so\"\nloadmodule \"usrloc.so\"\n"
+    "loadmodule \"avpops.so\"\nloadmodule \"textops.so\"\n"
+    "route {\n  if (is_method(\"REGISTER\")) {\n    if (!save(\"location\")) sl_reply_error();\n    exit;\n  "
+    "}\n"
+    "  if (!avp_db_load(\"$fu\", \"$avp(target)\")) {\n    t_reply(404, \"Not Found\");\n    exit;\n  }\n"
+    "  $ru = $avp(target);\n  append_hf(\"X-Rank: $avp(rank)\\r\\n\");\n  t_relay();\n}\n";
+
+// save(): the question carries the function, its arguments and the REGISTER; the answer carries the reply
+// (sent in the REGISTER's transaction, so a retransmission gets it again) and the script goes on with the
+// result.
+TEST(tm, AnswerCarriesTheReplyOfSave) {
+  Rig r(kRegistrar, 64, true);
+  static constexpr engine::BodyEntry kSuspending[] = {
+      {"save", [](engine::Call&) { return engine::Host::kSuspend; }}};
+  ASSERT_TRUE(r.proxy->vm().bind(kSuspending, nullptr));
+  Questions q;
+  q.program = &r.program;
+  r.proxy->set_asker(&q, 2000);
+  r.in(kCaller, register_request());
+  ASSERT_EQ(q.asked.size(), 1u);
+  EXPECT_EQ(q.asked[0].function, "save");
+  ASSERT_EQ(q.asked[0].args.size(), 1u);
+  EXPECT_EQ(q.asked[0].args[0], "location");
+  EXPECT_EQ(q.asked[0].request, register_request());
+  EXPECT_TRUE(r.out.sent.empty());  // a REGISTER gets no 100 Trying
+  const std::string_view lines[] = {"Contact: <sip:alice@198.18.0.2:5080>;expires=600\r\n",
+                                    "Date: Tue, 01 Dec 2026 12:00:00 GMT\r\n"};
+  proxy::Answer a;
+  a.result = 1;
+  a.reply_code = 200;
+  a.reply_reason = "OK";
+  a.reply_headers = lines;
+  ASSERT_TRUE(r.proxy->answer(q.asked[0].id, a));
+  ASSERT_EQ(r.out.sent.size(), 1u);
+  const Sent& ok = r.out.sent[0];
+  EXPECT_EQ(ok.to, kCaller);
+  EXPECT_EQ(ok.first_line(), "SIP/2.0 200 OK");
+  EXPECT_NE(ok.bytes.find("\r\nContact: <sip:alice@198.18.0.2:5080>;expires=600\r\n"), std::string::npos);
+  EXPECT_NE(ok.bytes.find("\r\nDate: Tue, 01 Dec 2026 12:00:00 GMT\r\n"), std::string::npos);
+  EXPECT_NE(ok.bytes.find("CSeq: 7 REGISTER\r\n"), std::string::npos);
+  r.in(kCaller, register_request());  // the retransmission: the same 200, no second question
+  ASSERT_EQ(r.out.sent.size(), 2u);
+  EXPECT_EQ(r.out.sent[1].bytes, ok.bytes);
+  EXPECT_EQ(q.asked.size(), 1u);
+}
+
+// avp_db_load(): the answer's AVPs are set before the script goes on (names the script never uses are
+// dropped; string values are copied into the run).
+TEST(tm, AnswerCarriesAvps) {
+  Rig r(kRegistrar, 64, true);
+  static constexpr engine::BodyEntry kSuspending[] = {
+      {"avp_db_load", [](engine::Call&) { return engine::Host::kSuspend; }}};
+  ASSERT_TRUE(r.proxy->vm().bind(kSuspending, nullptr));
+  Questions q;
+  q.program = &r.program;
+  r.proxy->set_asker(&q, 2000);
+  r.in(kCaller, invite());
+  ASSERT_EQ(q.asked.size(), 1u);
+  EXPECT_EQ(q.asked[0].function, "avp_db_load");
+  ASSERT_EQ(q.asked[0].args.size(), 2u);
+  EXPECT_EQ(q.asked[0].args[1], "$avp(target)");
+  std::string target = "sip:bob@198.18.0.2:5070";
+  const proxy::Answer::Avp avps[] = {{"unused", engine::Value::integer(9)},
+                                     {"target", engine::Value::string(target)},
+                                     {"rank", engine::Value::integer(2)}};
+  proxy::Answer a;
+  a.result = 1;
+  a.avps = avps;
+  ASSERT_TRUE(r.proxy->answer(q.asked[0].id, a));
+  target.assign(target.size(), 'x');  // the ring's buffer is reused at once
+  const Sent& fwd = r.out.sent.back();
+  EXPECT_EQ(fwd.to, kBob);
+  EXPECT_EQ(fwd.first_line(), "INVITE sip:bob@198.18.0.2:5070 SIP/2.0");
+  EXPECT_NE(fwd.bytes.find("X-Rank: 2\r\n"), std::string::npos) << fwd.bytes;
+}
+
+// A question the Asker cannot take (ring full, control absent) fails the function at once; one nobody
+// answers within the wait bound resumes with -1: either way the script's own sl_reply_error() answers.
+TEST(tm, UnansweredQuestionsFailTheFunction) {
+  Rig r(kRegistrar, 64, true);
+  static constexpr engine::BodyEntry kSuspending[] = {
+      {"save", [](engine::Call&) { return engine::Host::kSuspend; }}};
+  ASSERT_TRUE(r.proxy->vm().bind(kSuspending, nullptr));
+  Questions q;
+  q.program = &r.program;
+  q.take = false;
+  r.proxy->set_asker(&q, 2000);
+  r.in(kCaller, register_request("z9hG4bK-r1"));
+  ASSERT_EQ(r.out.sent.size(), 1u);
+  EXPECT_EQ(r.out.sent[0].first_line(), "SIP/2.0 500 Server Internal Error");
+  EXPECT_EQ(r.proxy->counters().not_asked, 1u);
+
+  q.take = true;
+  r.in(kCaller, register_request("z9hG4bK-r2"));
+  ASSERT_EQ(r.out.sent.size(), 1u);
+  r.at(r.now + 1999);
+  EXPECT_EQ(r.proxy->expire_waiting(r.now), 0u);
+  r.at(r.now + 1);
+  EXPECT_EQ(r.proxy->expire_waiting(r.now), 1u);
+  ASSERT_EQ(r.out.sent.size(), 2u);
+  EXPECT_EQ(r.out.sent[1].first_line(), "SIP/2.0 500 Server Internal Error");
+  EXPECT_NE(r.out.sent[1].bytes.find("branch=z9hG4bK-r2"), std::string::npos);
+  EXPECT_FALSE(r.proxy->answer(q.asked.back().id, 1));  // too late: refused
+  EXPECT_EQ(r.proxy->counters().waited_too_long, 1u);
+}
+
+}  // namespace
+}  // namespace sipd::tm
