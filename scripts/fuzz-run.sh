@@ -10,6 +10,7 @@ case "$(basename "$target")" in
   uri_fuzz) seeds=("$data/pjsip-seeds/fuzz-uri_seed_corpus") ;;
   config_*) seeds=("$data/../seed") ;;
   format_fuzz) seeds=("$(dirname "$0")/../fuzz/seeds/format") ;;
+  records_fuzz) seeds=("$(dirname "$0")/../fuzz/seeds/records") ;;
   *) seeds=("$data/rfc4475" "$data/rfc5118" "$data/rfc5118/wire" "$data/pjsip-seeds/fuzz-sip_seed_corpus"
             "$data/pjsip-seeds/fuzz-sip-dialog_seed_corpus") ;;
 esac

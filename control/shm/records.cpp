@@ -1,0 +1,157 @@
+#include "control/shm/records.h"
+
+#include <cstring>
+
+namespace sipd::shm {
+namespace {
+
+constexpr uint32_t kQuestionMagic = 0x31305153;  // "SQ01"
+constexpr uint32_t kAnswerMagic = 0x31304153;    // "SA01"
+
+class Writer {
+ public:
+  Writer(char* out, size_t cap) : out_(out), cap_(cap) {}
+  template <typename T>
+  void put(T v) {
+    if (!room(sizeof v)) return;
+    std::memcpy(out_ + used_, &v, sizeof v);
+    used_ += sizeof v;
+  }
+  // A string with a 16-bit length (32-bit for the request).
+  void text(std::string_view s) {
+    if (s.size() > 0xffff) {
+      failed_ = true;
+      return;
+    }
+    put(uint16_t(s.size()));
+    bytes(s);
+  }
+  void long_text(std::string_view s) {
+    put(uint32_t(s.size()));
+    bytes(s);
+  }
+  size_t done() const { return failed_ ? 0 : used_; }
+
+ private:
+  bool room(size_t n) {
+    if (failed_ || cap_ - used_ < n) failed_ = true;
+    return !failed_;
+  }
+  void bytes(std::string_view s) {
+    if (!room(s.size())) return;
+    std::memcpy(out_ + used_, s.data(), s.size());
+    used_ += s.size();
+  }
+  char* out_;
+  size_t cap_;
+  size_t used_ = 0;
+  bool failed_ = false;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  template <typename T>
+  bool get(T& v) {
+    if (in_.size() - used_ < sizeof v) return false;
+    std::memcpy(&v, in_.data() + used_, sizeof v);
+    used_ += sizeof v;
+    return true;
+  }
+  bool text(std::string_view& s) {
+    uint16_t n = 0;
+    return get(n) && bytes(n, s);
+  }
+  bool long_text(std::string_view& s) {
+    uint32_t n = 0;
+    return get(n) && bytes(n, s);
+  }
+  bool at_end() const { return used_ == in_.size(); }
+
+ private:
+  bool bytes(size_t n, std::string_view& s) {
+    if (in_.size() - used_ < n) return false;
+    s = in_.substr(used_, n);
+    used_ += n;
+    return true;
+  }
+  std::string_view in_;
+  size_t used_ = 0;
+};
+
+}  // namespace
+
+size_t encode(const QuestionRecord& q, char* out, size_t cap) {
+  if (q.argc > kMaxArgs) return 0;
+  Writer w(out, cap);
+  w.put(kQuestionMagic);
+  w.put(q.epoch);
+  w.put(q.id);
+  w.put(q.src_ip);
+  w.put(q.connection);
+  w.put(q.src_port);
+  w.put(q.transport);
+  w.put(q.argc);
+  w.text(q.function);
+  for (uint8_t i = 0; i < q.argc; ++i) w.text(q.args[i]);
+  w.long_text(q.request);
+  return w.done();
+}
+
+bool decode(std::string_view bytes, QuestionRecord& q) {
+  Reader r(bytes);
+  uint32_t magic = 0;
+  if (!r.get(magic) || magic != kQuestionMagic) return false;
+  if (!r.get(q.epoch) || !r.get(q.id) || !r.get(q.src_ip) || !r.get(q.connection) || !r.get(q.src_port) ||
+      !r.get(q.transport) || !r.get(q.argc) || q.argc > kMaxArgs || !r.text(q.function))
+    return false;
+  for (uint8_t i = 0; i < q.argc; ++i)
+    if (!r.text(q.args[i])) return false;
+  return r.long_text(q.request) && r.at_end();
+}
+
+size_t encode(const AnswerRecord& a, char* out, size_t cap) {
+  if (a.header_count > kMaxAnswerHeaders || a.avp_count > kMaxAnswerAvps) return 0;
+  Writer w(out, cap);
+  w.put(kAnswerMagic);
+  w.put(a.epoch);
+  w.put(a.id);
+  w.put(a.result);
+  w.put(a.reply_code);
+  w.put(a.header_count);
+  w.put(a.avp_count);
+  w.text(a.reply_reason);
+  for (uint8_t i = 0; i < a.header_count; ++i) w.text(a.headers[i]);
+  for (uint8_t i = 0; i < a.avp_count; ++i) {
+    const AnswerAvp& v = a.avps[i];
+    w.text(v.name);
+    w.put(uint8_t(v.is_int));
+    if (v.is_int)
+      w.put(v.i);
+    else
+      w.text(v.s);
+  }
+  return w.done();
+}
+
+bool decode(std::string_view bytes, AnswerRecord& a) {
+  Reader r(bytes);
+  uint32_t magic = 0;
+  if (!r.get(magic) || magic != kAnswerMagic) return false;
+  if (!r.get(a.epoch) || !r.get(a.id) || !r.get(a.result) || !r.get(a.reply_code) || !r.get(a.header_count) ||
+      !r.get(a.avp_count) || a.header_count > kMaxAnswerHeaders || a.avp_count > kMaxAnswerAvps ||
+      !r.text(a.reply_reason))
+    return false;
+  for (uint8_t i = 0; i < a.header_count; ++i)
+    if (!r.text(a.headers[i])) return false;
+  for (uint8_t i = 0; i < a.avp_count; ++i) {
+    AnswerAvp& v = a.avps[i];
+    uint8_t is_int = 0;
+    if (!r.text(v.name) || !r.get(is_int) || is_int > 1) return false;
+    v.is_int = is_int;
+    if (v.is_int ? !r.get(v.i) : !r.text(v.s)) return false;
+  }
+  return r.at_end();
+}
+
+}  // namespace sipd::shm

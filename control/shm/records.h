@@ -1,0 +1,62 @@
+// The records the rings carry: a worker's question (a suspended script function, its arguments, the request
+// it runs over) and control's answer (the result, a reply to send, AVPs to set). Fixed little-endian
+// headers followed by length-prefixed strings; nothing in a record points anywhere.
+//
+// Who calls: the worker encodes questions and decodes answers; control the other way round. decode_* take
+// bytes another process wrote: every length is checked against the record and the fixed capacities here,
+// and a record that does not add up is refused whole (the fuzz target `records_fuzz` feeds them garbage).
+// Nothing allocates; decoded views point into the record.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace sipd::shm {
+
+inline constexpr size_t kMaxArgs = 6;
+inline constexpr size_t kMaxAnswerHeaders = 24;
+inline constexpr size_t kMaxAnswerAvps = 32;
+
+struct QuestionRecord {
+  uint32_t epoch = 0;  // the dataplane's epoch when it asked (Header::dataplane.epoch)
+  uint32_t id = 0;     // the waiting run (proxy::Question::id)
+  std::string_view function;
+  std::array<std::string_view, kMaxArgs> args{};
+  uint8_t argc = 0;
+  uint32_t src_ip = 0;  // host order
+  uint16_t src_port = 0;
+  uint8_t transport = 0;  // sip::Transport
+  uint32_t connection = 0;
+  std::string_view request;  // the whole SIP message
+};
+
+struct AnswerAvp {
+  std::string_view name;
+  bool is_int = false;
+  int64_t i = 0;
+  std::string_view s;
+};
+
+struct AnswerRecord {
+  uint32_t epoch = 0;  // copied from the question
+  uint32_t id = 0;
+  int64_t result = -1;
+  uint16_t reply_code = 0;  // 0: no reply to send
+  std::string_view reply_reason;
+  std::array<std::string_view, kMaxAnswerHeaders> headers{};  // whole lines with CRLF
+  uint8_t header_count = 0;
+  std::array<AnswerAvp, kMaxAnswerAvps> avps{};
+  uint8_t avp_count = 0;
+};
+
+// The bytes written into out[0, cap), 0 when the record does not fit.
+size_t encode(const QuestionRecord& q, char* out, size_t cap);
+size_t encode(const AnswerRecord& a, char* out, size_t cap);
+// False (and `out` unspecified) when `bytes` is not exactly one well-formed record of that kind.
+[[nodiscard]] bool decode(std::string_view bytes, QuestionRecord& out);
+[[nodiscard]] bool decode(std::string_view bytes, AnswerRecord& out);
+
+}  // namespace sipd::shm
