@@ -78,7 +78,7 @@ struct BindingView {
 
 class LocationTable {
  public:
-  static constexpr uint64_t kMagic = 0x4c4f43544231'5053ull;  // "SPLBTCOL" little-endian: ours, not random
+  static constexpr uint64_t kMagic = 0x4c4f43544231'5053ull;  // reads "SP1BTCOL" in memory (little-endian)
   static constexpr uint32_t kLayoutVersion = 1;
   // Bytes a region needs for these sizes (its base must be 64-byte aligned).
   static size_t bytes(const LocationSizes& sizes);
