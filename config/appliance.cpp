@@ -70,6 +70,35 @@ bool load_appliance(const std::string& path, Appliance& out, std::string& error)
     }
     root.lookupValue("script", a.script);
     root.lookupValue("counters", a.counters);
+    if (root.exists("control")) {
+      const libconfig::Setting& c = root["control"];
+      c.lookupValue("shm", a.shm_name);
+      c.lookupValue("socket", a.control_socket);
+      c.lookupValue("state_dir", a.state_dir);
+      c.lookupValue("database", a.database);
+      unsigned wait = a.answer_wait_ms;
+      c.lookupValue("answer_wait_ms", wait);
+      if (wait < 10 || wait > 60000 || a.shm_name.empty() || a.shm_name.find('/') != std::string::npos) {
+        error = path + ":" + std::to_string(c.getSourceLine()) +
+                ": control: answer_wait_ms must be 10-60000 and shm a name without '/'";
+        return false;
+      }
+      a.answer_wait_ms = wait;
+    }
+    if (root.exists("location")) {
+      const libconfig::Setting& l = root["location"];
+      unsigned aors = a.location_aors, bindings = a.location_bindings;
+      l.lookupValue("max_aors", aors);
+      l.lookupValue("max_bindings", bindings);
+      if (aors < 1 || bindings < 1 || aors > (1u << 24) || bindings > (1u << 24)) {
+        error = path + ":" + std::to_string(l.getSourceLine()) +
+                ": location: max_aors and max_bindings must be 1-16777216";
+        return false;
+      }
+      a.location_aors = aors;
+      a.location_bindings = bindings;
+    }
+    if (a.database.empty()) a.database = a.state_dir + "/sipd.db";
   } catch (const libconfig::SettingException& e) {
     error = path + ": " + e.getPath() + ": " + e.what();
     return false;

@@ -29,6 +29,14 @@ struct Appliance {
   uint32_t idle_sleep_us = 50;  // an idle worker sleeps this long between empty polls (0: never)
   std::string script = "config/examples/proxy.cfg";
   std::string counters = "/run/sipd/counters.json";
+  // The control process and what it shares with the dataplane (`control = { ... }`).
+  std::string shm_name = "sipd";                          // /dev/shm/NAME: the shared segment
+  std::string control_socket = "/run/sipd/control.sock";  // sipctl's way in (ul show, ul rm)
+  std::string state_dir = "/var/lib/sipd";                // the last pushed script, the embedded database
+  std::string database;            // the embedded database's file; "" for STATE_DIR/sipd.db
+  uint32_t answer_wait_ms = 2000;  // a suspended script waits this long for control, then fails the function
+  // The location table in the shared segment (`location = { ... }`): fixed at first start.
+  uint32_t location_aors = 65536, location_bindings = 131072;
   std::string path;  // where these settings were read from
 };
 

@@ -7,6 +7,7 @@
 // Who calls: the config compiler, `sipctl config check`. Single-threaded.
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,5 +40,9 @@ std::vector<std::string> modules_matching(std::string_view pattern, const std::v
 
 // "save() (registrar) has no implementation in this build: ..." for a function whose Impl is not Worker.
 std::string unimplemented_message(const FunctionSpec& fn);
+// The functions of Impl::Control that sipd-control answers in this build (the worker suspends on them);
+// the checker refuses the others.
+std::span<const std::string_view> control_answers();
+bool answered_by_control(std::string_view name);
 
 }  // namespace sipd::config

@@ -32,8 +32,8 @@ constexpr ModuleSpec kModules[] = {
     {"tm"},
     {"maxfwd"},
     {"rr"},
-    {"registrar", "the registrar runs in the control process, which this build does not have yet"},
-    {"usrloc", "the location table lives in the control process, which this build does not have yet"},
+    {"registrar"},
+    {"usrloc"},
     {"mi_fifo", "the MI FIFO is served by the control process, which this build does not have yet"},
     {"avpops"},
     {"sipmsgops"},
@@ -157,12 +157,13 @@ constexpr FunctionSpec kFunctions[] = {
     {"check_route_param",    "rr", 1, 1, {Regex},                    kReq, E::Local, N},
     {"is_direction",         "rr", 1, 1, {String},                   kReq, E::Local, N},
 
-    // ---- registrar: the location table lives in the control process ------------------------------------
+    // ---- registrar: save() is answered by the control process (the table's only writer); lookup() and
+    // registered() read the table where it lives, in the shared segment, on the worker --------------------
     // save: 1.x (domain[, flags]); 3.x (domain[, flags][, aor][, ownership_tag]).
     {"save",                 "registrar", 1, 4, {String, String, String, String}, kReq | kRpl, E::Suspend, C},
-    {"lookup",               "registrar", 1, 3, {String, String, String},   kReq | kRpl | kFail, E::Suspend, C},
-    {"registered",           "registrar", 1, 2, {String, String},           kReq | kFail, E::Suspend, C},
-    {"is_registered",        "registrar", 1, 2, {String, String},           kMsg, E::Suspend, C},
+    {"lookup",               "registrar", 1, 3, {String, String, String},   kReq | kRpl | kFail, E::Local, W},
+    {"registered",           "registrar", 1, 2, {String, String},           kReq | kFail, E::Local, W},
+    {"is_registered",        "registrar", 1, 2, {String, String},           kMsg, E::Local, W},
     {"add_sock_hdr",         "registrar", 1, 1, {String},                   kMsg, E::Local, N},
 
     // ---- textops / sipmsgops (1.x textops functions moved to sipmsgops in 2.x) -------------------------

@@ -16,7 +16,7 @@ work=$(mktemp -d /tmp/sipd-replay-XXXXXX)
 dp=""
 cleanup() {
   [ -n "$dp" ] && kill -TERM "$dp" 2>/dev/null && wait "$dp" 2>/dev/null || true
-  rm -rf "$work" /var/run/dpdk/sipd-replay
+  rm -rf "$work" /var/run/dpdk/sipd-replay /dev/shm/sipd-replay
 }
 trap cleanup EXIT INT TERM
 
@@ -29,6 +29,7 @@ workers = { idle_sleep_us = 0; };
 pools = { mbufs = 8191; mbuf_size = 2048; };
 script = "$src/config/examples/proxy.cfg";
 counters = "$work/counters.json";
+control = { shm = "sipd-replay"; };
 CONF
 
 field() { grep -o "\"$1\": [0-9]*" "$work/counters.json" | head -1 | awk '{print $2}'; }

@@ -9,6 +9,10 @@
 #          SIPD_IDLE_SLEEP_US (50)      how long an idle worker sleeps between empty polls
 #          SIPD_LCORES (0)              EAL lcore list: one worker (and one port queue) per lcore, e.g. 0,1
 #          SIPD_TRANSACTIONS (16384)    tm's transaction pool per worker (about 8 KB each with their messages)
+#          SIPD_SHM (the file prefix)   the shared segment's name (/dev/shm/NAME), the caller's to remove
+#          SIPD_STATE_DIR (/var/lib/sipd) where control keeps the embedded database
+#          SIPD_CONTROL_SOCKET (/run/sipd/control.sock)
+#          SIPD_ANSWER_WAIT_MS (2000)   how long a suspended script waits for control
 #          SIPD_NO_HUGE (auto)          1: always --no-huge; otherwise hugepages are used when at least 256 MB
 #                                       of them are free on a hugetlbfs mount, --no-huge when not
 set -euo pipefail
@@ -43,4 +47,7 @@ workers = { idle_sleep_us = $idle; };
 pools = { mbufs = 4095; mbuf_size = 10240; transactions = ${SIPD_TRANSACTIONS:-16384}; };
 script = "$script";
 counters = "$counters";
+control = { shm = "${SIPD_SHM:-$prefix}"; socket = "${SIPD_CONTROL_SOCKET:-/run/sipd/control.sock}";
+            state_dir = "${SIPD_STATE_DIR:-/var/lib/sipd}"; answer_wait_ms = ${SIPD_ANSWER_WAIT_MS:-2000}; };
+location = { max_aors = ${SIPD_LOCATION_AORS:-65536}; max_bindings = ${SIPD_LOCATION_BINDINGS:-131072}; };
 CONF

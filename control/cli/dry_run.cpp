@@ -89,6 +89,9 @@ class Run final : public proxy::Sender, public proxy::Proxy::Observer {
     proxy_.set_time(now_);
     proxy_.set_observer(this);
     proxy_.vm().bind_unbound(stand_in, this);
+    // What the control process answers, and the reads of its location table: a dry run has neither.
+    for (const std::string_view name : config::control_answers()) bind_stand_in(name);
+    for (const std::string_view name : {"lookup", "registered", "is_registered"}) bind_stand_in(name);
     if (program.find_route(config::RouteKind::Startup, "") >= 0) {
       std::printf("=== startup_route ===\n");
       proxy_.run_startup();
@@ -136,7 +139,9 @@ class Run final : public proxy::Sender, public proxy::Proxy::Observer {
   }
   void called(const config::FunctionSpec& fn, std::span<const engine::Value> args, int64_t result,
               engine::VmState& st) override {
-    if (fn.impl != config::Impl::Worker) return;        // the stand-in has said it
+    if (fn.impl != config::Impl::Worker || fn.name == "lookup" || fn.name == "registered" ||
+        fn.name == "is_registered")
+      return;                                           // the stand-in has said it
     if (fn.name == "xlog" || fn.name == "log") return;  // its line is printed
     std::printf("call: %s = %s\n", shown(fn, args, st).c_str(), result_text(result).c_str());
   }
@@ -156,15 +161,28 @@ class Run final : public proxy::Sender, public proxy::Proxy::Observer {
     return r == engine::Host::kSuspend ? "suspended" : std::to_string(r);
   }
 
-  // A function this build has no body for: it answers what --answer says (1 by default), and says so.
+  void bind_stand_in(std::string_view name) {
+    const engine::BodyEntry e{name, stand_in};
+    (void)proxy_.vm().bind(std::span(&e, 1), this);
+  }
+
+  // A function this build has no body for, or whose answer lies outside a dry run (the control process, its
+  // location table): it answers what --answer says (1 by default), and says so.
   static int64_t stand_in(engine::Call& c) {
     Run& run = *static_cast<Run*>(c.self);
     const auto it = run.options_.answers.find(std::string(c.fn.name));
     const int64_t answer = it == run.options_.answers.end() ? 1 : it->second;
+    const std::string module(c.fn.modules.substr(0, c.fn.modules.find('|')));
+    const std::string why = c.fn.impl == config::Impl::Worker
+                                ? std::string(c.fn.name) + "() (" + module +
+                                      ") reads the location table, which a dry run does not have"
+                            : c.fn.impl == config::Impl::Control && config::answered_by_control(c.fn.name)
+                                ? std::string(c.fn.name) + "() (" + module +
+                                      ") is answered by the control process, which a dry run does not have"
+                                : config::unimplemented_message(c.fn);
     std::printf("stand-in: %s = %lld: %s; the dry run answers %lld (--answer %.*s=N to change it)\n",
-                shown(c.fn, c.args, c.st).c_str(), static_cast<long long>(answer),
-                config::unimplemented_message(c.fn).c_str(), static_cast<long long>(answer),
-                int(c.fn.name.size()), c.fn.name.data());
+                shown(c.fn, c.args, c.st).c_str(), static_cast<long long>(answer), why.c_str(),
+                static_cast<long long>(answer), int(c.fn.name.size()), c.fn.name.data());
     return answer;
   }
 

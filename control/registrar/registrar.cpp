@@ -1,5 +1,7 @@
 #include "control/registrar/registrar.h"
 
+#include "dataplane/sip/aor.h"
+
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -658,24 +660,23 @@ bool aor_key(std::string_view text, const Settings& settings, std::string& key, 
     error = "Error while parsing AOR";
     return false;
   }
-  std::string user = unescape(uri.user);
-  if (user.empty()) {
-    error = "No username in To URI";
-    return false;
+  // The worker's lookup() builds the same key (dataplane/sip/aor.h).
+  char buf[512];
+  size_t len = 0;
+  switch (sip::aor_key(uri,
+                       sip::AorOptions{settings.use_domain, settings.case_sensitive, settings.realm_prefix},
+                       buf, sizeof buf, len)) {
+    case sip::AorError::None:
+      key.assign(buf, len);
+      return true;
+    case sip::AorError::NoUser:
+      error = "No username in To URI";
+      return false;
+    case sip::AorError::TooLong:
+      break;
   }
-  if (!settings.case_sensitive) lower_in_place(user);
-  key = std::move(user);
-  if (settings.use_domain && uri.scheme != sip::UriScheme::Tel) {
-    std::string host(uri.host);
-    lower_in_place(host);
-    std::string prefix = settings.realm_prefix;
-    lower_in_place(prefix);
-    if (!prefix.empty() && host.size() > prefix.size() && host.compare(0, prefix.size(), prefix) == 0)
-      host.erase(0, prefix.size());
-    key += '@';
-    key += host;
-  }
-  return true;
+  error = "AOR too long";
+  return false;
 }
 
 bool request_aor(const sip::Message& reg, std::string_view aor_uri, const Settings& settings,

@@ -87,6 +87,7 @@ bool Segment::open(const std::string& name, const Sizes& sizes, std::string& err
     new (&h->dataplane) Side();
     new (&h->control) Side();
     for (auto& c : h->cursor) new (&c) std::atomic<uint32_t>(0);
+    new (&h->active_workers) std::atomic<uint32_t>(0);
     for (uint32_t i = 0; i < kMaxWorkers * 2; ++i)
       new (static_cast<char*>(p) + l.rings + i * align64(sizeof(Ring))) Ring();
     std::atomic_thread_fence(std::memory_order_release);

@@ -63,6 +63,7 @@ struct Header {
   uint64_t location_offset;  // 64-byte aligned
   uint64_t location_bytes;
   Side dataplane, control;
+  std::atomic<uint32_t> active_workers;  // the dataplane's worker count: the rings control serves
   // Each ring's producer cursor: the buffer it claims next. Kept here so a producer that restarts goes on
   // where the last one stopped (the buffers still in the ring are not reused).
   std::atomic<uint32_t> cursor[kMaxWorkers * 2];

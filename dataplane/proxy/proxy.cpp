@@ -1,5 +1,7 @@
 #include "dataplane/proxy/proxy.h"
 
+#include "config/checker.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -50,6 +52,13 @@ Proxy::Proxy(const config::Program& program, const Settings& settings, proxy::Se
         timer_routes_.size() < TimerSchedule::kRoutes)
       timer_routes_.push_back(int(i));
   onreply_avps_ = program.modparam_int("tm", "onreply_avp_mode") != 0;
+  // The AOR key as the registrar makes it, and lookup()'s defaults.
+  realm_prefix_ = std::string(program.modparam("registrar", "realm_prefix"));
+  aor_options_ = sip::AorOptions{program.modparam_int("usrloc", "use_domain") != 0,
+                                 program.modparam_int("registrar", "case_sensitive") != 0, realm_prefix_};
+  append_branches_ = program.modparam_int("registrar", "append_branches") != 0;
+  method_filtering_ = program.modparam_int("registrar", "method_filtering") != 0;
+  bind_asks(vm_);
   char ip[16], port[12];
   local_text_ = std::string(sip::format_ipv4(settings.local.ip, ip)) + ":" +
                 std::string(number(settings.local.port, port));
@@ -538,6 +547,9 @@ std::span<const engine::BodyEntry> Proxy::bodies() {
                     : -1;
        }},
       {"get_redirects", [](Call& c) { return of(c).get_redirects(c.st, c.args); }},
+      {"lookup", [](Call& c) { return of(c).lookup(c); }},
+      {"registered", [](Call& c) { return of(c).registered(c); }},
+      {"is_registered", [](Call& c) { return of(c).registered(c); }},
       {"append_branch",
        [](Call& c) -> int64_t {
          Proxy& p = of(c);
@@ -555,12 +567,22 @@ std::span<const engine::BodyEntry> Proxy::bodies() {
   return kBodies;
 }
 
+// What control answers: the run suspends there and the question goes out (keep_suspended()).
+void Proxy::bind_asks(engine::Vm& vm) {
+  static constexpr engine::Body kAsk = [](engine::Call&) -> int64_t { return engine::Host::kSuspend; };
+  for (const std::string_view name : config::control_answers()) {
+    const engine::BodyEntry e{name, kAsk};
+    (void)vm.bind(std::span(&e, 1), nullptr);
+  }
+}
+
 std::vector<engine::Unbound> Proxy::unbound(const config::Program& program) {
   struct Quiet : engine::Host {
     void log(int, std::string_view) override {}
   } host;
   engine::Vm vm(host);
   (void)vm.bind(bodies(), nullptr);
+  bind_asks(vm);
   return vm.unbound(program);
 }
 

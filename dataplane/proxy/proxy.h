@@ -24,7 +24,9 @@
 #include <vector>
 
 #include "config/program.h"
+#include "control/shm/location.h"
 #include "dataplane/engine/vm.h"
+#include "dataplane/sip/aor.h"
 #include "dataplane/sip/builder.h"
 #include "dataplane/sip/endpoint.h"
 #include "dataplane/sip/message.h"
@@ -158,6 +160,16 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   // The worker's transaction layer (built with this proxy as its User and Sender), and its clock in ms.
   void attach(tm::Layer* layer) { tm_ = layer; }
   void set_time(uint64_t now_ms) { now_ms_ = now_ms; }
+  // Wall-clock seconds (binding expiry in the location table is absolute time).
+  void set_unix_time(int64_t seconds) { unix_s_ = seconds; }
+
+  // The location table in the shared segment (control/shm/location.h) that lookup() and registered()
+  // read; attached on first use, and again while control has not formatted it yet.
+  void set_location(const void* base, size_t bytes) {
+    location_base_ = base;
+    location_bytes_ = bytes;
+    location_ready_ = false;
+  }
 
   // Suspended scripts (save, avp_db_*...: a function whose answer lives in the control process). With a
   // transaction layer the run is kept with the request's transaction — its retransmissions absorbed
@@ -231,6 +243,8 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   // The functions `program` calls that neither the engine nor the proxy has a body for: a loader refuses
   // such a program (the checker refuses it first, from the registry's Impl; this is the build's own word).
   static std::vector<engine::Unbound> unbound(const config::Program& program);
+  // Binds, for each function the control process answers, a body that suspends the run.
+  static void bind_asks(engine::Vm& vm);
 
  private:
   // Makes `r` the current run for the scope (the functions' bodies act on the current run).
@@ -272,6 +286,11 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   int route_arg(config::RouteKind kind, engine::VmState& st, const engine::Value& v);
   std::span<const std::string_view> reply_lines(engine::VmState& st, uint16_t code);
   int64_t get_redirects(engine::VmState& st, std::span<const engine::Value> args);
+  // registrar's lookup() and registered()/is_registered() (dataplane/proxy/location.cpp).
+  int64_t lookup(engine::Call& c);
+  int64_t registered(engine::Call& c);
+  bool location_ready();
+  bool location_key(engine::Call& c, size_t aor_arg, std::string_view& key);
   int64_t loose_route(engine::VmState& st);
   int64_t record_route();
   bool destination_of(std::string_view uri, sip::Endpoint& to) const;
@@ -322,6 +341,17 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   };
   std::vector<Suspended> suspended_{kSuspended};
   bool answer_at_once_ = true;
+  // The location table: the reader, the key options from the script's modparams, a lookup's answers.
+  const void* location_base_ = nullptr;
+  size_t location_bytes_ = 0;
+  bool location_ready_ = false;
+  shm::LocationReader location_;
+  sip::AorOptions aor_options_;
+  std::string realm_prefix_;
+  bool append_branches_ = true, method_filtering_ = false;
+  std::array<shm::BindingView, tm::kMaxBranches> bindings_;
+  std::array<char, 512> aor_buf_;
+  int64_t unix_s_ = 0;
   Asker* asker_ = nullptr;
   uint32_t wait_ms_ = 2000;
   bool onreply_avps_ =

@@ -451,7 +451,7 @@ route[resume] { xlog("resume $rc\n"); }
   EXPECT_TRUE(
       has(*c,
           "opensips.cfg:5:9: error: avp_db_query() (avpops) has no implementation in this build: its answer "
-          "comes from the control process, which this build does not have yet"))
+          "comes from the control process, which does not answer it in this build"))
       << c->rendered;
   EXPECT_TRUE(has(*c, "opensips.cfg:6:9: error: avp_db_query() (avpops) has no implementation in this build"))
       << c->rendered;
@@ -478,7 +478,7 @@ route[resume] { xlog("resume $rc\n"); }
   EXPECT_TRUE(
       has(*c,
           "opensips.cfg:3:9: warning: avp_db_query() (avpops) has no implementation in this build: its "
-          "answer comes from the control process, which this build does not have yet (the dataplane "
+          "answer comes from the control process, which does not answer it in this build (the dataplane "
           "refuses this script)"))
       << c->rendered;
 }

@@ -129,7 +129,7 @@ e2e_dataplane_stop() {
   e2e_stop_pid "$E2E_DATAPLANE_PID" sipd-dataplane 10 TERM || rc=1
   E2E_DATAPLANE_PID=""
   # EAL leaves its runtime directory behind; it is ours because the prefix is.
-  rm -rf "/var/run/dpdk/$E2E_FILE_PREFIX"
+  rm -rf "/var/run/dpdk/$E2E_FILE_PREFIX" "/dev/shm/$E2E_FILE_PREFIX"
   return "$rc"
 }
 

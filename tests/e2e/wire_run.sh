@@ -27,7 +27,7 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$dp_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$dp_pid" 2>/dev/null || true
   fi
-  rm -rf "/var/run/dpdk/$prefix"
+  rm -rf "/var/run/dpdk/$prefix" "/dev/shm/$prefix"
   "$src/scripts/testbed.sh" down >/dev/null 2>&1 || true
   if [ "$rc" -eq 0 ]; then rm -rf "$work"; else echo "wire_run.sh: logs in $work"; tail -20 "$work/dataplane.log" || true; fi
   exit "$rc"

@@ -78,7 +78,9 @@ TEST(segment, RingsCarryRecordsBetweenMappings) {
     ASSERT_TRUE(rec.has_value());
     EXPECT_EQ(*rec, "question " + std::to_string(i));
     take.release();
-    if (i == 0) EXPECT_NE(ask.claim(), nullptr);  // one buffer free again
+    if (i == 0) {
+      EXPECT_NE(ask.claim(), nullptr);  // one buffer free again
+    }
   }
   EXPECT_FALSE(take.peek().has_value());
 }

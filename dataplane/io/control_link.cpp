@@ -1,0 +1,93 @@
+#include "dataplane/io/control_link.h"
+
+#include "control/shm/records.h"
+
+namespace sipd::io {
+
+namespace {
+constexpr uint64_t kSilentMs = 1000;  // a heartbeat that has not moved for this long: control is gone
+}  // namespace
+
+ControlLink::ControlLink(const shm::Segment& segment, uint32_t worker, const config::Program& program,
+                         proxy::Proxy& proxy)
+    : segment_(segment),
+      worker_(worker),
+      program_(program),
+      proxy_(proxy),
+      questions_(segment, worker, false),
+      answers_(segment, worker, true) {}
+
+bool ControlLink::ask(const proxy::Question& q) {
+  if (!alive_) {
+    ++counters_.refused_absent;
+    return false;
+  }
+  char* buf = questions_.claim();
+  if (!buf) {
+    ++counters_.refused_full;
+    return false;
+  }
+  shm::QuestionRecord r;
+  r.epoch = segment_.header().dataplane.epoch.load(std::memory_order_relaxed);
+  r.id = q.id;
+  r.function = q.function < program_.function_names.size()
+                   ? std::string_view(program_.function_names[q.function])
+                   : std::string_view();
+  r.argc = uint8_t(std::min(q.args.size(), shm::kMaxArgs));
+  for (uint8_t i = 0; i < r.argc; ++i)
+    r.args[i] = q.args[i].kind == engine::Value::Kind::Str ? q.args[i].s : std::string_view();
+  r.src_ip = q.from.ip;
+  r.src_port = q.from.port;
+  r.transport = uint8_t(q.from.transport);
+  r.connection = q.from.connection;
+  r.request = q.request->message();
+  const size_t n = shm::encode(r, buf, shm::kBufferBytes);
+  if (n == 0) {
+    ++counters_.too_big;
+    return false;
+  }
+  if (!questions_.publish(uint32_t(n))) return false;
+  ++counters_.asked;
+  return true;
+}
+
+bool ControlLink::poll(uint64_t now_ms, unsigned budget) {
+  const shm::Side& control = segment_.header().control;
+  const uint64_t beat = control.heartbeat.load(std::memory_order_relaxed);
+  if (beat != seen_beat_) {
+    seen_beat_ = beat;
+    beat_changed_ms_ = now_ms;
+  }
+  alive_ = control.pid.load(std::memory_order_relaxed) != 0 && now_ms - beat_changed_ms_ < kSilentMs;
+  bool did = false;
+  const uint32_t epoch = segment_.header().dataplane.epoch.load(std::memory_order_relaxed);
+  std::array<proxy::Answer::Avp, shm::kMaxAnswerAvps> avps;
+  while (budget--) {
+    const std::optional<std::string_view> rec = answers_.peek();
+    if (!rec) break;
+    did = true;
+    shm::AnswerRecord a;
+    if (rec->empty() || !shm::decode(*rec, a)) {
+      ++counters_.bad_answers;
+    } else if (a.epoch != epoch) {
+      ++counters_.stale_answers;  // asked by a dataplane before this one
+    } else {
+      proxy::Answer answer;
+      answer.result = a.result;
+      answer.reply_code = a.reply_code;
+      answer.reply_reason = a.reply_reason;
+      answer.reply_headers = std::span(a.headers.data(), a.header_count);
+      for (uint8_t i = 0; i < a.avp_count; ++i)
+        avps[i] = {a.avps[i].name, a.avps[i].is_int ? engine::Value::integer(a.avps[i].i)
+                                                    : engine::Value::string(a.avps[i].s)};
+      answer.avps = std::span(avps.data(), a.avp_count);
+      ++counters_.answers;
+      // The record stays ours until released: the run copies what it keeps.
+      if (!proxy_.answer(a.id, answer)) ++counters_.stale_answers;
+    }
+    answers_.release();
+  }
+  return did;
+}
+
+}  // namespace sipd::io

@@ -1,0 +1,253 @@
+#include "dataplane/io/worker.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include <cstring>
+
+#include "dataplane/proxy/steering.h"
+
+namespace sipd::io {
+
+namespace {
+// The drop reasons by name, in proxy::Drop's order.
+constexpr std::string_view kDropNames[] = {"drop_parse_error",  "drop_not_our_via",    "drop_no_next_via",
+                                           "drop_broadcast",    "drop_no_destination", "drop_script",
+                                           "drop_script_error", "drop_build_failed"};
+static_assert(std::size(kDropNames) == size_t(proxy::Drop::kCount));
+constexpr std::string_view kReplyClassNames[] = {"replies_0xx", "replies_1xx", "replies_2xx", "replies_3xx",
+                                                 "replies_4xx", "replies_5xx", "replies_6xx"};
+}  // namespace
+
+Worker::Worker(const WorkerSetup& s)
+    : id_(s.id),
+      port_id_(s.port.port_id),
+      queue_(s.port.queue),
+      pool_(s.pool),
+      hz_(s.hz),
+      handoff_(s.handoff),
+      idle_us_(s.idle_us),
+      stack_(s.port, s.pool, s.indirect, s.hz, this),
+      proxy_(*s.program, s.settings, *this),
+      layer_(proxy::tm_settings(*s.program, s.transactions, s.id), proxy_, proxy_,
+             rte_rdtsc() / (s.hz / 1000)) {
+  proxy_.attach(&layer_);
+  if (s.segment) {
+    control_ = std::make_unique<ControlLink>(*s.segment, s.id, *s.program, proxy_);
+    proxy_.set_asker(control_.get(), s.answer_wait_ms);
+  }
+  build_table();
+}
+
+// Every counter the worker has, once: the net stack's, the proxy's (each drop reason on its own), the
+// transaction layer's, the control link's and the loop's own. The names are what the counters file and
+// the statistics carry.
+void Worker::build_table() {
+  add("busy_cycles", busy_);
+  add("idle_cycles", idle_);
+  add("polls", polls_);
+  const net::NetCounters& n = stack_.counters();
+  add("rx", n.rx_frames);
+  add("tx", n.tx_frames);
+  add("tx_failed", n.tx_failed);
+  add("arp_answered", n.arp_answered);
+  add("arp_learned", n.arp_learned);
+  add("arp_requests_sent", n.arp_requests_sent);
+  add("arp_pending_expired", n.arp_pending_expired);
+  add("icmp_echo", n.icmp_echo);
+  add("not_ours", n.not_ours);
+  add("bad_ipv4", n.bad_ipv4);
+  add("bad_udp", n.bad_udp);
+  add("truncated", n.truncated);
+  add("fragments_in", n.fragments_in);
+  add("reassembled", n.reassembled);
+  add("fragmented_out", n.fragmented_out);
+  add("to_tap", n.to_tap);
+  add("from_tap", n.from_tap);
+  add("sip_datagrams", n.sip_datagrams);
+  const proxy::Counters& p = proxy_.counters();
+  add("sip_rx", p.rx);
+  add("requests", p.requests);
+  add("responses", p.responses);
+  add("forwarded", p.forwarded);
+  add("responses_relayed", p.responses_relayed);
+  add("replies", p.replies_sent);
+  for (size_t i = 1; i < p.replies_by_class.size(); ++i) add(kReplyClassNames[i], p.replies_by_class[i]);
+  for (size_t i = 0; i < p.dropped.size(); ++i) add(kDropNames[i], p.dropped[i]);
+  add("parse_errors", p.parse_errors);
+  add("suspensions", p.suspensions);
+  add("relayed", p.relayed);
+  add("acks_absorbed", p.acks_absorbed);
+  add("kept", p.kept);
+  add("resumed", p.resumed);
+  add("not_asked", p.not_asked);
+  add("waited_too_long", p.waited_too_long);
+  add("tm_full", p.full);
+  const tm::Counters& t = layer_.counters();
+  add("tm_created", t.created);
+  add("tm_freed", t.freed);
+  add("tm_pool_full", t.full);
+  add("tm_retransmissions_absorbed", t.retransmissions_absorbed);
+  add("tm_acks_absorbed", t.acks_absorbed);
+  add("tm_cancels", t.cancels);
+  add("tm_branches", t.branches);
+  add("tm_retransmitted", t.retransmitted);
+  add("tm_timeouts", t.timeouts);
+  add("tm_local_acks", t.local_acks);
+  add("tm_cancels_sent", t.cancels_sent);
+  add("tm_responses_forwarded", t.responses_forwarded);
+  add("tm_responses_absorbed", t.responses_absorbed);
+  add("tm_stray_responses", t.stray_responses);
+  add("tm_in_use", t.in_use);
+  add("tm_peak_in_use", t.peak_in_use);
+  add("handed_over", handed_over_);
+  add("handoff_failed", handoff_failed_);
+  if (control_) {
+    const ControlCounters& c = control_->counters();
+    add("control_asked", c.asked);
+    add("control_refused_full", c.refused_full);
+    add("control_refused_absent", c.refused_absent);
+    add("control_too_big", c.too_big);
+    add("control_answers", c.answers);
+    add("control_bad_answers", c.bad_answers);
+    add("control_stale_answers", c.stale_answers);
+  }
+}
+
+void Worker::add_ref(const CounterRef& c) {
+  if (table_count_ < table_.size()) table_[table_count_++] = c;
+}
+
+void Worker::publish() {
+  for (size_t i = 0; i < table_count_; ++i) {
+    const CounterRef& c = table_[i];
+    const uint64_t v =
+        c.wide ? *static_cast<const uint64_t*>(c.value) : *static_cast<const uint32_t*>(c.value);
+    published_[i].store(v, std::memory_order_relaxed);
+  }
+}
+
+void Worker::send(const sip::Endpoint& to, std::string_view bytes) {
+  stack_.send_udp(to.ip, to.port, bytes, now_);
+}
+
+void Worker::datagram(uint32_t ip, uint16_t port, std::string_view payload) {
+  if (peers_ && peers_->size() > 1) {
+    const uint8_t owner = steer_msg_.parse(payload) == sip::Defect::None
+                              ? proxy::owner_of(steer_msg_, uint8_t(peers_->size()))
+                              : id_;  // what does not parse is answered (or dropped) where it arrived
+    if (owner != id_) {
+      hand_over(*(*peers_)[owner], Handoff{Handoff::Sip, 0, port, ip, {}}, payload);
+      return;
+    }
+  }
+  proxy_.handle(sip::Endpoint{ip, port}, payload);
+}
+
+void Worker::learned(uint32_t ip, const rte_ether_addr& mac) {
+  if (!peers_) return;
+  for (Worker* w : *peers_)
+    if (w != this) hand_over(*w, Handoff{Handoff::Arp, 0, 0, ip, mac}, {});
+}
+
+void Worker::hand_over(Worker& to, const Handoff& h, std::string_view payload) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  char* data = m ? rte_pktmbuf_append(m, uint16_t(sizeof h + payload.size())) : nullptr;
+  if (!data) {
+    if (m) rte_pktmbuf_free(m);
+    ++handoff_failed_;
+    return;
+  }
+  std::memcpy(data, &h, sizeof h);
+  if (!payload.empty()) std::memcpy(data + sizeof h, payload.data(), payload.size());
+  if (rte_ring_mp_enqueue(to.handoff_, m) != 0) {
+    rte_pktmbuf_free(m);
+    ++handoff_failed_;
+    return;
+  }
+  ++handed_over_;
+}
+
+bool Worker::poll_timers(uint64_t now_ms) {
+  proxy_.set_time(now_ms);
+  layer_.advance(now_ms);
+  bool did = proxy_.run_timers(now_ms);
+  if (control_ && proxy_.expire_waiting(now_ms)) did = true;
+  return did;
+}
+
+bool Worker::poll_port(uint64_t tsc) {
+  rte_mbuf* burst[32];
+  const uint16_t n = rte_eth_rx_burst(port_id_, queue_, burst, 32);
+  for (uint16_t i = 0; i < n; ++i) stack_.input(burst[i], tsc, *this);
+  return n != 0;
+}
+
+bool Worker::poll_handoff() {
+  void* burst[32];
+  const unsigned n = rte_ring_sc_dequeue_burst(handoff_, burst, 32, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    auto* m = static_cast<rte_mbuf*>(burst[i]);
+    Handoff h;
+    std::memcpy(&h, rte_pktmbuf_mtod(m, const char*), sizeof h);
+    if (h.kind == Handoff::Sip) {
+      const std::string_view payload(rte_pktmbuf_mtod_offset(m, const char*, sizeof h),
+                                     rte_pktmbuf_data_len(m) - sizeof h);
+      proxy_.handle(sip::Endpoint{h.ip, h.port}, payload);
+    } else {
+      stack_.learn(h.ip, h.mac, now_);
+    }
+    rte_pktmbuf_free(m);
+  }
+  return n != 0;
+}
+
+bool Worker::poll_control(uint64_t now_ms) { return control_ && control_->poll(now_ms); }
+
+bool Worker::poll_tap() { return stack_.poll_tap() != 0; }
+
+bool Worker::poll() {
+  const uint64_t start = rte_rdtsc();
+  now_ = start;
+  const uint64_t now_ms = start / (hz_ / 1000);  // not start * 1000 / hz: that overflows after 80 days
+  ++polls_;
+  // Each source is polled every turn (no short-circuit): a busy port must not starve control's answers.
+  bool did = poll_timers(now_ms);
+  did |= poll_port(start);
+  did |= poll_handoff();
+  did |= poll_control(now_ms);
+  did |= poll_tap();
+  stack_.flush();
+  const uint64_t end = rte_rdtsc();
+  if (did) {
+    busy_ += end - start;
+    empty_polls_ = 0;
+  } else {
+    idle_ += end - start;
+    if (++empty_polls_ > 256 && idle_us_) {
+      rte_delay_us_sleep(idle_us_);
+      idle_ += rte_rdtsc() - end;
+    }
+  }
+  return did;
+}
+
+int Worker::run(Worker& w, const std::atomic<bool>& stop, const std::function<void()>& every_second) {
+  uint64_t next_second = rte_rdtsc() + w.hz_;
+  while (!stop.load(std::memory_order_relaxed)) {
+    w.poll();
+    const uint64_t now = rte_rdtsc();
+    if (now >= next_second) {
+      next_second = now + w.hz_;
+      w.stack_.tick(now);
+      w.publish();
+      if (every_second) every_second();
+    }
+  }
+  w.publish();
+  if (every_second) every_second();
+  return 0;
+}
+
+}  // namespace sipd::io

@@ -1,0 +1,119 @@
+// One dataplane worker: what an lcore owns (its port queue, net stack, proxy, transaction layer, hand-over
+// ring, its end of the rings to control) and the loop it runs. Made by sipd-dataplane's main before the
+// lcores start; afterwards used by its own lcore only (the hand-over ring and the published counters are
+// what other lcores touch).
+//
+// The loop polls its sources in turn — timers, the port, the hand-over ring, control's answers, the TAP —
+// each saying whether it did work; the idle policy (count empty turns, then sleep) lives in one place.
+// Counters are one table of (name, value) that publish() copies for the main lcore to write out.
+#pragma once
+
+#include <rte_ether.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <array>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "control/shm/segment.h"
+#include "dataplane/io/control_link.h"
+#include "dataplane/net/stack.h"
+#include "dataplane/proxy/proxy.h"
+#include "dataplane/tm/tm.h"
+
+namespace sipd::io {
+
+struct WorkerSetup {
+  uint8_t id = 0;
+  net::PortConfig port;
+  proxy::Settings settings;
+  const config::Program* program = nullptr;
+  rte_mempool* pool = nullptr;
+  rte_mempool* indirect = nullptr;
+  uint64_t hz = 0;
+  rte_ring* handoff = nullptr;  // this worker's: other workers put what it owns here
+  uint32_t idle_us = 50;
+  uint32_t transactions = 16384;
+  const shm::Segment* segment = nullptr;  // null: no control process (suspensions answered -1 at once)
+  uint32_t answer_wait_ms = 2000;
+};
+
+// A counter as the publisher reads it.
+struct CounterRef {
+  std::string_view name;
+  const void* value;
+  bool wide;  // uint64_t (else uint32_t)
+};
+
+class Worker final : public proxy::Sender, public net::SipInput, public net::ArpPeers {
+ public:
+  static constexpr size_t kMaxCounters = 96;
+
+  explicit Worker(const WorkerSetup& setup);
+  bool ok() const { return stack_.ok(); }
+  uint8_t id() const { return id_; }
+  rte_ring* handoff() const { return handoff_; }
+  proxy::Proxy& proxy() { return proxy_; }
+  void set_peers(const std::vector<Worker*>* peers) { peers_ = peers; }
+
+  // One turn of the loop over every source; true when any did work.
+  bool poll();
+  // Copies the counter table into what the main lcore reads.
+  void publish();
+  std::span<const CounterRef> counters() const { return {table_.data(), table_count_}; }
+  uint64_t published(size_t i) const { return published_[i].load(std::memory_order_relaxed); }
+
+  // The loop, until `stop` is set; `every_second` (when set) runs on this lcore after each publish().
+  static int run(Worker& w, const std::atomic<bool>& stop, const std::function<void()>& every_second);
+
+  // proxy::Sender, net::SipInput, net::ArpPeers
+  void send(const sip::Endpoint& to, std::string_view bytes) override;
+  void datagram(uint32_t ip, uint16_t port, std::string_view payload) override;
+  void learned(uint32_t ip, const rte_ether_addr& mac) override;
+
+ private:
+  // Hand-over records: an mbuf whose data starts with this header, then the SIP payload.
+  struct Handoff {
+    enum Kind : uint8_t { Sip = 1, Arp = 2 };
+    uint8_t kind;
+    uint8_t pad;
+    uint16_t port;
+    uint32_t ip;
+    rte_ether_addr mac;
+  };
+  void hand_over(Worker& to, const Handoff& h, std::string_view payload);
+  bool poll_timers(uint64_t now_ms);
+  bool poll_port(uint64_t tsc);
+  bool poll_handoff();
+  bool poll_control(uint64_t now_ms);
+  bool poll_tap();
+  void add(std::string_view name, const uint64_t& v) { add_ref({name, &v, true}); }
+  void add(std::string_view name, const uint32_t& v) { add_ref({name, &v, false}); }
+  void add_ref(const CounterRef& c);
+  void build_table();
+
+  uint8_t id_;
+  uint16_t port_id_, queue_;
+  rte_mempool* pool_;
+  uint64_t hz_;
+  rte_ring* handoff_;
+  uint32_t idle_us_;
+  net::Stack stack_;
+  proxy::Proxy proxy_;
+  tm::Layer layer_;
+  std::unique_ptr<ControlLink> control_;
+  sip::Message steer_msg_;
+  const std::vector<Worker*>* peers_ = nullptr;
+  uint64_t now_ = 0;
+  uint64_t busy_ = 0, idle_ = 0, handed_over_ = 0, handoff_failed_ = 0, polls_ = 0;
+  uint32_t empty_polls_ = 0;
+  std::array<CounterRef, kMaxCounters> table_{};
+  size_t table_count_ = 0;
+  alignas(64) std::array<std::atomic<uint64_t>, kMaxCounters> published_{};
+};
+
+}  // namespace sipd::io
