@@ -5,6 +5,7 @@
 #include <rte_mbuf.h>
 
 #include <cstring>
+#include <ctime>
 
 #include "dataplane/proxy/steering.h"
 
@@ -36,7 +37,12 @@ Worker::Worker(const WorkerSetup& s)
   if (s.segment) {
     control_ = std::make_unique<ControlLink>(*s.segment, s.id, *s.program, proxy_);
     proxy_.set_asker(control_.get(), s.answer_wait_ms);
+    proxy_.set_location(s.segment->location().data(), s.segment->location().size());
   }
+  // Binding expiry is wall-clock time: the TSC's milliseconds plus where the wall clock stood at start-up.
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  wall_offset_ms_ = int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000 - int64_t(rte_rdtsc() / (s.hz / 1000));
   build_table();
 }
 
@@ -171,6 +177,7 @@ void Worker::hand_over(Worker& to, const Handoff& h, std::string_view payload) {
 
 bool Worker::poll_timers(uint64_t now_ms) {
   proxy_.set_time(now_ms);
+  proxy_.set_unix_time((int64_t(now_ms) + wall_offset_ms_) / 1000);
   layer_.advance(now_ms);
   bool did = proxy_.run_timers(now_ms);
   if (control_ && proxy_.expire_waiting(now_ms)) did = true;

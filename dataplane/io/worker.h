@@ -109,6 +109,7 @@ class Worker final : public proxy::Sender, public net::SipInput, public net::Arp
   sip::Message steer_msg_;
   const std::vector<Worker*>* peers_ = nullptr;
   uint64_t now_ = 0;
+  int64_t wall_offset_ms_ = 0;
   uint64_t busy_ = 0, idle_ = 0, handed_over_ = 0, handoff_failed_ = 0, polls_ = 0;
   uint32_t empty_polls_ = 0;
   std::array<CounterRef, kMaxCounters> table_{};

@@ -305,7 +305,7 @@ bool Proxy::answer(uint32_t id, const Answer& a) {
         lines_[n++] = st.reply_headers[i];
       std::array<std::string_view, 24> extra;
       std::copy_n(lines_.begin(), n, extra.begin());
-      t_reply(a.reply_code, a.reply_reason, st, std::span(extra.data(), n));
+      r.answered = t_reply(a.reply_code, a.reply_reason, st, std::span(extra.data(), n)) > 0;
     }
     for (const Answer::Avp& avp : a.avps) {
       // An AVP the script never names cannot be read by it: nothing to keep.
@@ -523,6 +523,7 @@ std::span<const engine::BodyEntry> Proxy::bodies() {
       {"sl_reply_error",
        [](Call& c) -> int64_t {
          Proxy& p = of(c);
+         if (p.run_->answered) return 1;  // save() has answered the REGISTER with its own error
          // The reason the last forward or relay failed, when it was the request's size (RFC 3261 21.5.14).
          p.reply_with(p.run_->too_big ? 513 : 500,
                       p.run_->too_big ? "Message Too Large" : "Server Internal Error",

@@ -104,6 +104,7 @@ struct Run {
   bool received_marked = false;            // received/rport written into the edits
   bool decided = false;                    // forwarded or replied
   bool too_big = false;                    // the last forward/relay did not fit (sl_reply_error answers 513)
+  bool answered = false;                   // control's answer carried the reply (sl_reply_error adds none)
 };
 
 // What the control process answered a suspended function with, as the worker decoded it from the ring.

@@ -1,0 +1,163 @@
+// sipd-control: the control process. An ordinary Linux process (no EAL) that maps the segment it shares
+// with sipd-dataplane, answers what the workers' scripts suspend on (save()), owns the location table
+// (the only writer) and its copy in the embedded database, and reaps expired bindings. Either process may
+// start first; this one may be killed and restarted while the dataplane runs (the table lives in the
+// segment, and is repaired on attach).
+//
+// One thread polls everything (the rings, the database's completions); the database has its own thread.
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <string>
+
+#include "config/appliance.h"
+#include "config/checker.h"
+#include "config/parser.h"
+#include "config/program.h"
+#include "control/daemon/questions.h"
+#include "control/daemon/registrar_service.h"
+#include "control/daemon/usrloc.h"
+#include "control/db/database.h"
+#include "control/shm/location.h"
+#include "control/shm/segment.h"
+#include "dataplane/sip/endpoint.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true); }
+
+int fail(const std::string& why) {
+  std::fprintf(stderr, "sipd-control: %s\n", why.c_str());
+  return 1;
+}
+
+int64_t unix_now() { return int64_t(std::time(nullptr)); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sipd;
+  std::string config_path = "config/appliance.conf", script_override;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (a == "--script" && i + 1 < argc) {
+      script_override = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: sipd-control [--config APPLIANCE.conf] [--script ROUTING.cfg]\n");
+      return 2;
+    }
+  }
+  config::Appliance app;
+  std::string error;
+  if (!config::load_appliance(config_path, app, error)) return fail(error);
+  if (!script_override.empty()) app.script = script_override;
+
+  // The routing script's module parameters decide how the registrar and usrloc behave.
+  std::string text;
+  if (!config::read_file(app.script, text)) return fail("cannot read the routing script " + app.script);
+  const config::SourceFile file(app.script, text);
+  config::Diagnostics diags;
+  const config::Program program = config::compile_source(file, diags);
+  if (!diags.ok()) {
+    std::fputs(diags.render(file).c_str(), stderr);
+    return 1;
+  }
+  control::UsrlocSettings us;
+  if (!control::usrloc_settings(program, app.database, us, error)) return fail(error);
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  const shm::LocationSizes sizes{app.location_aors, app.location_bindings};
+  shm::Segment segment;
+  if (!segment.open(app.shm_name, shm::Sizes{shm::kMaxWorkers, shm::LocationTable::bytes(sizes)}, error))
+    return fail(error);
+  shm::Header& shared = segment.header();
+
+  std::unique_ptr<db::Database> database;
+  if (us.mode != control::UsrlocMode::MemoryOnly) {
+    std::string dir = us.db_path.substr(0, us.db_path.rfind('/'));
+    if (!dir.empty() && us.db_path.find('/') != std::string::npos)
+      (void)std::system(("mkdir -p '" + dir + "'").c_str());  // start-up only
+    db::Options o;
+    o.path = us.db_path;
+    db::Result<std::unique_ptr<db::Database>> opened = db::Database::open(o);
+    if (!opened.ok()) return fail(opened.error);
+    database = std::move(opened.value);
+  }
+
+  // The table survives a restart of control (it lives in the segment): attach and repair. A fresh segment
+  // (the appliance restarted) is formatted and filled from the database.
+  shm::LocationWriter writer;
+  const std::span<char> region = segment.location();
+  bool fresh = false;
+  if (!writer.attach(region.data(), region.size(), sizes, error)) {
+    if (!writer.init(region.data(), region.size(), sizes, error)) return fail("location table: " + error);
+    fresh = true;
+  }
+  control::LocationService location(writer, database.get(), us);
+  if (fresh) {
+    error.clear();
+    const int64_t loaded = location.load_from_database(error);
+    if (loaded < 0) return fail("loading the location table: " + error);
+    std::printf("sipd-control: location table formatted, %lld binding(s) loaded from %s%s%s\n",
+                static_cast<long long>(loaded), database ? us.db_path.c_str() : "(no database)",
+                error.empty() ? "" : ": ", error.c_str());
+  } else {
+    const shm::RepairReport& r = writer.repair_report();
+    std::printf("sipd-control: location table attached: %u AOR(s), %u binding(s)%s\n", writer.aors(),
+                writer.bindings(), r.clean() ? "" : " (repaired what a crash left)");
+  }
+
+  control::Questions questions(segment);
+  char ip[16];
+  uint32_t addr = 0;
+  (void)sip::parse_ipv4(app.address, addr);
+  const std::string socket =
+      "udp:" + std::string(sip::format_ipv4(addr, ip)) + ":" + std::to_string(app.sip_port);
+  control::RegistrarService registrar(location, control::registrar_settings(program), socket, unix_now);
+  questions.handle("save",
+                   [&](const control::Asked& q, control::Answer a) { registrar.save(q, std::move(a)); });
+  for (const std::string_view name : config::control_answers())
+    if (!questions.handles(std::string(name))) return fail("no handler for " + std::string(name) + "()");
+
+  shared.control.epoch.fetch_add(1);
+  shared.control.pid.store(int32_t(::getpid()));
+  std::printf("sipd-control: serving segment /dev/shm/%s (%s usrloc%s%s)\n", app.shm_name.c_str(),
+              us.mode == control::UsrlocMode::MemoryOnly     ? "memory-only"
+              : us.mode == control::UsrlocMode::WriteThrough ? "write-through"
+                                                             : "write-back",
+              database ? ", database " : "", database ? us.db_path.c_str() : "");
+  std::printf("sipd-control: ready\n");
+  std::fflush(stdout);
+
+  int64_t next_reap = unix_now() + 1;
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    shared.control.heartbeat.fetch_add(1, std::memory_order_relaxed);
+    bool did = questions.poll();
+    if (database && database->dispatch_completions()) did = true;
+    const int64_t now = unix_now();
+    if (now >= next_reap) {
+      next_reap = now + 1;
+      location.reap(now);
+    }
+    if (!did) {
+      // Nothing to do: sleep until the database completes something, at most 1 ms (the rings are polled).
+      pollfd fds[1] = {{database ? database->completion_fd() : -1, POLLIN, 0}};
+      ::poll(fds, 1, 1);
+    }
+  }
+  shared.control.pid.store(0);
+  if (database) database->close();
+  std::printf("sipd-control: stopped\n");
+  return 0;
+}

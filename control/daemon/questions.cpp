@@ -1,0 +1,106 @@
+#include "control/daemon/questions.h"
+
+#include <cstdio>
+
+namespace sipd::control {
+
+Questions::Questions(const shm::Segment& segment) : segment_(segment) {
+  for (uint32_t w = 0; w < shm::kMaxWorkers; ++w) {
+    questions_.push_back(std::make_unique<shm::Consumer>(segment, w, false));
+    answers_.push_back(std::make_unique<shm::Producer>(segment, w, true));
+  }
+}
+
+bool Questions::poll(unsigned budget) {
+  bool did = flush();
+  const uint32_t workers =
+      std::min(segment_.header().active_workers.load(std::memory_order_relaxed), shm::kMaxWorkers);
+  for (uint32_t w = 0; w < workers; ++w) {
+    for (unsigned n = 0; n < budget; ++n) {
+      const std::optional<std::string_view> rec = questions_[w]->peek();
+      if (!rec) break;
+      did = true;
+      shm::QuestionRecord q;
+      if (rec->empty() || !shm::decode(*rec, q)) {
+        ++counters_.bad_questions;
+        questions_[w]->release();
+        continue;
+      }
+      ++counters_.questions;
+      Asked a;
+      a.worker = w;
+      a.epoch = q.epoch;
+      a.id = q.id;
+      a.function = std::string(q.function);
+      for (uint8_t i = 0; i < q.argc; ++i) a.args.emplace_back(q.args[i]);
+      a.src_ip = q.src_ip;
+      a.src_port = q.src_port;
+      a.transport = q.transport;
+      a.request = std::string(q.request);
+      questions_[w]->release();  // copied: the worker may reuse the buffer
+      const auto h = handlers_.find(a.function);
+      const uint32_t worker = a.worker, epoch = a.epoch, id = a.id;
+      if (h == handlers_.end()) {
+        ++counters_.unknown_functions;
+        send(worker, epoch, id, Reply{});  // -1: the script's own error handling answers
+        continue;
+      }
+      h->second(a, [this, worker, epoch, id](Reply r) { send(worker, epoch, id, r); });
+    }
+  }
+  return did;
+}
+
+void Questions::send(uint32_t worker, uint32_t epoch, uint32_t id, const Reply& r) {
+  backlog_.push_back(Waiting{worker, epoch, id, r});
+  counters_.backlog_peak = std::max<uint64_t>(counters_.backlog_peak, backlog_.size());
+  flush();
+}
+
+// In order: an answer never overtakes an older one for the same worker.
+bool Questions::flush() {
+  bool did = false;
+  while (!backlog_.empty()) {
+    const Waiting& w = backlog_.front();
+    if (w.epoch != segment_.header().dataplane.epoch.load(std::memory_order_relaxed)) {
+      ++counters_.dropped_stale;  // asked by a dataplane that has gone since
+      backlog_.pop_front();
+      continue;
+    }
+    char* buf = answers_[w.worker]->claim();
+    if (!buf) break;
+    shm::AnswerRecord a;
+    a.epoch = w.epoch;
+    a.id = w.id;
+    a.result = w.reply.result;
+    a.reply_code = w.reply.code;
+    a.reply_reason = w.reply.reason;
+    a.header_count = uint8_t(std::min(w.reply.headers.size(), shm::kMaxAnswerHeaders));
+    for (uint8_t i = 0; i < a.header_count; ++i) a.headers[i] = w.reply.headers[i];
+    a.avp_count = uint8_t(std::min(w.reply.avps.size(), shm::kMaxAnswerAvps));
+    for (uint8_t i = 0; i < a.avp_count; ++i) {
+      const auto& [name, value] = w.reply.avps[i];
+      a.avps[i].name = name;
+      if (const int64_t* n = std::get_if<int64_t>(&value)) {
+        a.avps[i].is_int = true;
+        a.avps[i].i = *n;
+      } else {
+        a.avps[i].s = std::get<std::string>(value);
+      }
+    }
+    size_t n = shm::encode(a, buf, shm::kBufferBytes);
+    if (n == 0) {  // too big for one record: the function fails rather than answering half
+      shm::AnswerRecord failed;
+      failed.epoch = w.epoch;
+      failed.id = w.id;
+      n = shm::encode(failed, buf, shm::kBufferBytes);
+    }
+    (void)answers_[w.worker]->publish(uint32_t(n));
+    ++counters_.answers;
+    backlog_.pop_front();
+    did = true;
+  }
+  return did;
+}
+
+}  // namespace sipd::control

@@ -1,0 +1,76 @@
+// The control side of every worker's ring pair: questions in (a suspended script function), answers out.
+// A handler per function control answers (config::control_answers()); a handler may answer at once or
+// later (after the database has made a change durable), always on the main thread. An answer whose ring is
+// full waits in a backlog, in order; one for a dataplane that has restarted since it asked is dropped.
+//
+// Who calls: sipd-control's main loop (poll() each turn), and the handlers (through Answer).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "control/shm/records.h"
+#include "control/shm/segment.h"
+
+namespace sipd::control {
+
+// A question as control keeps it while it works on it (its own copies: the ring's buffer is released).
+struct Asked {
+  uint32_t worker = 0, epoch = 0, id = 0;
+  std::string function;
+  std::vector<std::string> args;
+  uint32_t src_ip = 0;
+  uint16_t src_port = 0;
+  uint8_t transport = 0;
+  std::string request;
+};
+
+struct Reply {
+  int64_t result = -1;
+  uint16_t code = 0;  // a reply for the request, sent by the worker in its transaction; 0 for none
+  std::string reason;
+  std::vector<std::string> headers;  // whole lines with CRLF
+  std::vector<std::pair<std::string, std::variant<int64_t, std::string>>> avps;
+};
+
+// Call once, now or later, on the main thread.
+using Answer = std::function<void(Reply)>;
+using Handler = std::function<void(const Asked&, Answer)>;
+
+struct QuestionCounters {
+  uint64_t questions = 0, bad_questions = 0, unknown_functions = 0, answers = 0, backlog_peak = 0;
+  uint64_t dropped_stale = 0;
+};
+
+class Questions {
+ public:
+  explicit Questions(const shm::Segment& segment);
+  void handle(std::string function, Handler h) { handlers_[std::move(function)] = std::move(h); }
+  bool handles(const std::string& function) const { return handlers_.count(function) != 0; }
+  // Takes what the workers asked (at most `budget` per worker) and sends what waits; whether it did work.
+  bool poll(unsigned budget = 64);
+  const QuestionCounters& counters() const { return counters_; }
+  size_t backlog() const { return backlog_.size(); }
+
+ private:
+  void send(uint32_t worker, uint32_t epoch, uint32_t id, const Reply& r);
+  bool flush();
+  const shm::Segment& segment_;
+  std::map<std::string, Handler> handlers_;
+  std::vector<std::unique_ptr<shm::Consumer>> questions_;
+  std::vector<std::unique_ptr<shm::Producer>> answers_;
+  struct Waiting {
+    uint32_t worker, epoch, id;
+    Reply reply;
+  };
+  std::deque<Waiting> backlog_;
+  QuestionCounters counters_;
+};
+
+}  // namespace sipd::control

@@ -1,0 +1,275 @@
+#include "control/daemon/usrloc.h"
+
+#include "control/db/db_url.h"
+#include "control/db/location_store.h"
+
+namespace sipd::control {
+
+namespace {
+
+bool set_by_script(const config::Program& p, std::string_view module, std::string_view param) {
+  for (const config::ModParamValue& m : p.modparams)
+    if (m.module == module && m.param == param) return true;
+  return false;
+}
+
+shm::BindingData to_table(const registrar::Binding& b) {
+  shm::BindingData d;
+  d.contact = b.contact;
+  d.received = b.received;
+  d.path = b.path;
+  d.user_agent = b.user_agent;
+  d.callid = b.callid;
+  d.socket = b.socket;
+  d.sip_instance = b.sip_instance;
+  d.cseq = b.cseq;
+  d.q = b.q;
+  d.expires = b.expires;
+  d.last_modified = b.last_modified;
+  d.flags = b.flags;
+  d.cflags = b.cflags;
+  d.methods = b.methods;
+  d.reg_id = b.reg_id;
+  return d;
+}
+
+registrar::Binding from_view(const shm::BindingView& v) {
+  registrar::Binding b;
+  b.contact = v.contact();
+  b.received = v.received();
+  b.path = v.path();
+  b.user_agent = v.user_agent();
+  b.callid = v.callid();
+  b.socket = v.socket();
+  b.sip_instance = v.sip_instance();
+  b.cseq = v.cseq;
+  b.q = v.q;
+  b.expires = v.expires;
+  b.last_modified = v.last_modified;
+  b.flags = v.flags;
+  b.cflags = v.cflags;
+  b.methods = v.methods;
+  b.reg_id = v.reg_id;
+  return b;
+}
+
+// The database keys a binding by user and domain: the AOR key split where usrloc would split it.
+void split_aor(std::string_view aor, bool use_domain, std::string& user, std::string& domain) {
+  const size_t at = use_domain ? aor.rfind('@') : std::string_view::npos;
+  user = std::string(aor.substr(0, at));
+  domain = at == std::string_view::npos ? std::string() : std::string(aor.substr(at + 1));
+}
+
+std::string join_aor(const db::LocationRow& r) {
+  return r.domain.empty() ? r.username : r.username + "@" + r.domain;
+}
+
+db::LocationRow to_row(std::string_view aor, bool use_domain, const registrar::Binding& b) {
+  db::LocationRow r;
+  split_aor(aor, use_domain, r.username, r.domain);
+  r.contact = b.contact;
+  r.received = b.received;
+  r.path = b.path;
+  r.callid = b.callid;
+  r.user_agent = b.user_agent;
+  r.socket = b.socket;
+  r.sip_instance = b.sip_instance;
+  r.cseq = b.cseq;
+  r.q = b.q;
+  r.expires = b.expires;
+  r.last_modified = b.last_modified;
+  r.flags = b.flags;
+  r.cflags = b.cflags;
+  r.methods = b.methods;
+  r.reg_id = b.reg_id;
+  return r;
+}
+
+}  // namespace
+
+bool usrloc_settings(const config::Program& program, const std::string& default_db, UsrlocSettings& out,
+                     std::string& error) {
+  UsrlocSettings s;
+  s.use_domain = program.modparam_int("usrloc", "use_domain") != 0;
+  // 3.x's preset wins over 2.x's db_mode; with neither, sipd's own default (write-through, README).
+  if (set_by_script(program, "usrloc", "working_mode_preset")) {
+    const std::string_view preset = program.modparam("usrloc", "working_mode_preset");
+    if (preset == "single-instance-no-db") {
+      s.mode = UsrlocMode::MemoryOnly;
+    } else if (preset == "single-instance-sql-write-through") {
+      s.mode = UsrlocMode::WriteThrough;
+    } else if (preset == "single-instance-sql-write-back") {
+      s.mode = UsrlocMode::WriteBack;
+    } else if (preset.find("cluster") != std::string_view::npos ||
+               preset.find("federation") != std::string_view::npos || preset == "sql-only") {
+      error = "usrloc working_mode_preset \"" + std::string(preset) +
+              "\" needs a cluster (or a shared SQL database), which this build does not have: use "
+              "single-instance-no-db, single-instance-sql-write-through or single-instance-sql-write-back";
+      return false;
+    } else {
+      error = "usrloc working_mode_preset \"" + std::string(preset) + "\" is not one of OpenSIPS's presets";
+      return false;
+    }
+  } else if (set_by_script(program, "usrloc", "db_mode")) {
+    switch (program.modparam_int("usrloc", "db_mode")) {
+      case 0:
+        s.mode = UsrlocMode::MemoryOnly;
+        break;
+      case 1:
+        s.mode = UsrlocMode::WriteThrough;
+        break;
+      case 2:
+        s.mode = UsrlocMode::WriteBack;
+        break;
+      default:
+        error = "usrloc db_mode " + std::to_string(program.modparam_int("usrloc", "db_mode")) +
+                " (DB-only) keeps no table in memory, which sipd's workers read: use 0, 1 or 2";
+        return false;
+    }
+  }
+  if (s.mode != UsrlocMode::MemoryOnly) {
+    const std::string_view url = program.modparam("usrloc", "db_url");
+    if (url.empty()) {
+      s.db_path = default_db;
+    } else {
+      const db::DbUrl u = db::parse_db_url(url);
+      if (!u.ok()) {
+        error = "usrloc db_url: " + u.error;
+        return false;
+      }
+      s.db_path = u.path;
+    }
+  }
+  out = s;
+  return true;
+}
+
+LocationService::LocationService(shm::LocationWriter& writer, db::Database* db,
+                                 const UsrlocSettings& settings)
+    : writer_(writer), db_(settings.mode == UsrlocMode::MemoryOnly ? nullptr : db), settings_(settings) {}
+
+int64_t LocationService::load_from_database(std::string& error) {
+  if (!db_) return 0;
+  int64_t loaded = 0;
+  std::string refused;
+  const db::Result<size_t> r = db::LocationStore::load_all(*db_, [&](const db::LocationRow& row) {
+    registrar::Binding b;
+    b.contact = row.contact;
+    b.received = row.received;
+    b.path = row.path;
+    b.user_agent = row.user_agent;
+    b.callid = row.callid;
+    b.socket = row.socket;
+    b.sip_instance = row.sip_instance;
+    b.cseq = row.cseq;
+    b.q = row.q;
+    b.expires = row.expires;
+    b.last_modified = row.last_modified;
+    b.flags = row.flags;
+    b.cflags = row.cflags;
+    b.methods = row.methods;
+    b.reg_id = row.reg_id;
+    const shm::WriteResult w = writer_.upsert(join_aor(row), to_table(b));
+    if (w == shm::WriteResult::Ok)
+      ++loaded;
+    else if (refused.empty())
+      refused = join_aor(row) + ": " + shm::to_string(w);
+  });
+  if (!r.ok()) {
+    error = r.error;
+    return -1;
+  }
+  if (!refused.empty()) error = "some bindings did not fit the table (first: " + refused + ")";
+  return loaded;
+}
+
+std::vector<registrar::Binding> LocationService::bindings(std::string_view aor) const {
+  std::vector<registrar::Binding> out;
+  (void)writer_.for_each_binding(aor, [&](const shm::BindingView& v) { out.push_back(from_view(v)); });
+  return out;
+}
+
+bool LocationService::apply(std::string_view aor, const std::vector<registrar::Change>& changes, bool persist,
+                            std::function<void(const std::string& error)> durable, std::string& error) {
+  db::Batch batch;
+  const bool to_db = persist && db_;
+  for (const registrar::Change& c : changes) {
+    // An update may store the contact under new text (an equal URI written otherwise): the old row goes.
+    const std::string& old = c.key.empty() ? c.binding.contact : c.key;
+    shm::WriteResult w = shm::WriteResult::Ok;
+    if (c.kind == registrar::Change::Delete) {
+      w = writer_.remove(aor, old);
+      if (w == shm::WriteResult::NotFound) w = shm::WriteResult::Ok;  // already gone (reaped)
+    } else {
+      if (c.kind == registrar::Change::Update && old != c.binding.contact) (void)writer_.remove(aor, old);
+      w = writer_.upsert(aor, to_table(c.binding));
+    }
+    if (w != shm::WriteResult::Ok) {
+      error = std::string("location table: ") + shm::to_string(w);
+      return false;
+    }
+    if (!to_db || (c.binding.flags & registrar::kFlagMemoryOnly)) continue;
+    std::string user, domain;
+    split_aor(aor, settings_.use_domain, user, domain);
+    if (c.kind == registrar::Change::Delete || old != c.binding.contact)
+      batch.add(db::LocationStore::remove(user, domain, old));
+    if (c.kind != registrar::Change::Delete)
+      batch.add(db::LocationStore::upsert(to_row(aor, settings_.use_domain, c.binding)));
+  }
+  if (batch.empty()) {
+    durable("");
+    return true;
+  }
+  if (settings_.mode == UsrlocMode::WriteBack) {
+    durable("");  // answered now; the database catches up on its own thread
+    const db::Status s = db_->submit(std::move(batch), [](db::BatchResult&&) {});
+    if (!s.ok()) error = s.error;
+    return true;
+  }
+  const db::Status s = db_->submit(std::move(batch), [durable = std::move(durable)](db::BatchResult&& r) {
+    durable(r.ok() ? std::string() : r.error);
+  });
+  if (!s.ok()) {
+    error = "database: " + s.error;
+    return false;
+  }
+  return true;
+}
+
+std::vector<ShownBinding> LocationService::show(std::string_view aor) const {
+  std::vector<ShownBinding> out;
+  if (!aor.empty()) {
+    (void)writer_.for_each_binding(aor, [&](const shm::BindingView& v) {
+      out.push_back({std::string(aor), v});
+    });
+    return out;
+  }
+  writer_.for_each([&](std::string_view a, const shm::BindingView& v) {
+    out.push_back({std::string(a), v});
+  });
+  return out;
+}
+
+bool LocationService::remove_aor(std::string_view aor) {
+  const bool existed = writer_.remove_aor(aor) == shm::WriteResult::Ok;
+  if (db_) {
+    std::string user, domain;
+    split_aor(aor, settings_.use_domain, user, domain);
+    db::Batch b;
+    b.add(db::LocationStore::remove_aor(user, domain));
+    (void)db_->submit(std::move(b), [](db::BatchResult&&) {});
+  }
+  return existed;
+}
+
+size_t LocationService::reap(int64_t now) {
+  const size_t n = writer_.reap(now);
+  if (db_) {
+    db::Batch b;
+    b.add(db::LocationStore::delete_expired(now));
+    (void)db_->submit(std::move(b), [](db::BatchResult&&) {});
+  }
+  return n;
+}
+
+}  // namespace sipd::control

@@ -1,0 +1,85 @@
+// The location service in the control process (OpenSIPS usrloc): the shared-memory table (control is its
+// only writer; workers read it) and its copy in the embedded database, kept as usrloc's working mode says.
+// The registrar reads an AOR's bindings here and applies its changes here; `sipctl ul` shows and removes
+// through it; a timer reaps what has expired.
+//
+// Who calls: sipd-control's main thread only (the database work runs on the database's own thread; its
+// completions come back on the main thread through Database::dispatch_completions()).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/program.h"
+#include "control/db/database.h"
+#include "control/registrar/registrar.h"
+#include "control/shm/location.h"
+
+namespace sipd::control {
+
+// usrloc's working_mode_preset (3.x), or the db_mode (2.x) it stands for.
+enum class UsrlocMode : uint8_t {
+  MemoryOnly,    // single-instance-no-db / db_mode 0: the shared table only (it survives control's restarts)
+  WriteThrough,  // single-instance-sql-write-through / db_mode 1: a change is durable before it is answered
+  WriteBack,     // single-instance-sql-write-back / db_mode 2: persisted in the background, answered at once
+};
+
+struct UsrlocSettings {
+  UsrlocMode mode = UsrlocMode::WriteThrough;  // sipd's default when the script says nothing (README)
+  bool use_domain = false;
+  std::string db_path;  // the SQLite file ("" for none: MemoryOnly)
+};
+
+// Reads usrloc's modparams of a compiled script: working_mode_preset, db_mode, db_url, use_domain. A preset
+// that needs a cluster, or a db_url this build has no driver for, is an error with the reason.
+// `default_db` is the appliance's database file, used when the script names none.
+bool usrloc_settings(const config::Program& program, const std::string& default_db, UsrlocSettings& out,
+                     std::string& error);
+
+// One binding as `sipctl ul show` prints it.
+struct ShownBinding {
+  std::string aor;
+  shm::BindingView view;
+};
+
+class LocationService {
+ public:
+  // `writer` is attached to (or has formatted) the segment's table; `db` is null in MemoryOnly mode.
+  LocationService(shm::LocationWriter& writer, db::Database* db, const UsrlocSettings& settings);
+
+  // At start-up, when the shared table was just formatted (the appliance restarted): every row of the
+  // database back into it. The number of bindings loaded, or -1 with the error.
+  int64_t load_from_database(std::string& error);
+
+  // The AOR's bindings as the registrar sees them (expired ones included: the registrar decides).
+  std::vector<registrar::Binding> bindings(std::string_view aor) const;
+
+  // Applies the registrar's changes to the table now (workers see them at once) and, unless memory-only,
+  // to the database; `durable` runs on the main thread once they are (at once when nothing is persisted or
+  // in WriteBack mode), with "" or the error. A change the table refuses (full, too long) fails the whole
+  // call before anything is applied, with the reason.
+  bool apply(std::string_view aor, const std::vector<registrar::Change>& changes, bool persist,
+             std::function<void(const std::string& error)> durable, std::string& error);
+
+  // `sipctl ul`: every AOR (or one), and removing one (true when it existed).
+  std::vector<ShownBinding> show(std::string_view aor = {}) const;
+  bool remove_aor(std::string_view aor);
+
+  // Frees expired bindings in the table and the database; the number freed in the table.
+  size_t reap(int64_t now);
+
+  uint32_t aors() const { return writer_.aors(); }
+  uint32_t bindings() const { return writer_.bindings(); }
+  const UsrlocSettings& settings() const { return settings_; }
+
+ private:
+  shm::LocationWriter& writer_;
+  db::Database* db_;
+  UsrlocSettings settings_;
+};
+
+}  // namespace sipd::control
