@@ -43,6 +43,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!inside(q.function, in) || !inside(q.request, in)) fail("question text outside the record");
     for (uint8_t i = 0; i < q.argc; ++i)
       if (!inside(q.args[i], in)) fail("question argument outside the record");
+    for (uint8_t i = 0; i < q.value_count; ++i)
+      if (!inside(q.values[i].name, in) || !inside(q.values[i].s, in))
+        fail("question value outside the record");
     const size_t n = shm::encode(q, again, sizeof again);
     if (n != size || std::memcmp(again, data, size) != 0) fail("a question does not encode back the same");
   }

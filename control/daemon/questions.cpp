@@ -37,6 +37,13 @@ bool Questions::poll(unsigned budget) {
       a.src_port = q.src_port;
       a.transport = q.transport;
       a.request = std::string(q.request);
+      for (uint8_t i = 0; i < q.value_count; ++i) {
+        a.avp_name = std::string(q.values[i].name);
+        if (q.values[i].is_int)
+          a.avp_values.emplace_back(q.values[i].i);
+        else
+          a.avp_values.emplace_back(std::string(q.values[i].s));
+      }
       questions_[w]->release();  // copied: the worker may reuse the buffer
       const auto h = handlers_.find(a.function);
       const uint32_t worker = a.worker, epoch = a.epoch, id = a.id;

@@ -29,6 +29,9 @@ struct Asked {
   uint16_t src_port = 0;
   uint8_t transport = 0;
   std::string request;
+  // The run's values the function needs (avp_db_store: the AVP's, newest first), under the AVP's name.
+  std::string avp_name;
+  std::vector<std::variant<int64_t, std::string>> avp_values;
 };
 
 struct Reply {

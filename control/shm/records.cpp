@@ -81,8 +81,35 @@ class Reader {
 
 }  // namespace
 
+namespace {
+
+void put_avps(Writer& w, const std::array<AnswerAvp, kMaxAnswerAvps>& avps, uint8_t n) {
+  for (uint8_t i = 0; i < n; ++i) {
+    const AnswerAvp& v = avps[i];
+    w.text(v.name);
+    w.put(uint8_t(v.is_int));
+    if (v.is_int)
+      w.put(v.i);
+    else
+      w.text(v.s);
+  }
+}
+
+bool get_avps(Reader& r, std::array<AnswerAvp, kMaxAnswerAvps>& avps, uint8_t n) {
+  for (uint8_t i = 0; i < n; ++i) {
+    AnswerAvp& v = avps[i];
+    uint8_t is_int = 0;
+    if (!r.text(v.name) || !r.get(is_int) || is_int > 1) return false;
+    v.is_int = is_int;
+    if (v.is_int ? !r.get(v.i) : !r.text(v.s)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 size_t encode(const QuestionRecord& q, char* out, size_t cap) {
-  if (q.argc > kMaxArgs) return 0;
+  if (q.argc > kMaxArgs || q.value_count > kMaxAnswerAvps) return 0;
   Writer w(out, cap);
   w.put(kQuestionMagic);
   w.put(q.epoch);
@@ -95,6 +122,8 @@ size_t encode(const QuestionRecord& q, char* out, size_t cap) {
   w.text(q.function);
   for (uint8_t i = 0; i < q.argc; ++i) w.text(q.args[i]);
   w.long_text(q.request);
+  w.put(q.value_count);
+  put_avps(w, q.values, q.value_count);
   return w.done();
 }
 
@@ -107,7 +136,8 @@ bool decode(std::string_view bytes, QuestionRecord& q) {
     return false;
   for (uint8_t i = 0; i < q.argc; ++i)
     if (!r.text(q.args[i])) return false;
-  return r.long_text(q.request) && r.at_end();
+  return r.long_text(q.request) && r.get(q.value_count) && q.value_count <= kMaxAnswerAvps &&
+         get_avps(r, q.values, q.value_count) && r.at_end();
 }
 
 size_t encode(const AnswerRecord& a, char* out, size_t cap) {
@@ -122,15 +152,7 @@ size_t encode(const AnswerRecord& a, char* out, size_t cap) {
   w.put(a.avp_count);
   w.text(a.reply_reason);
   for (uint8_t i = 0; i < a.header_count; ++i) w.text(a.headers[i]);
-  for (uint8_t i = 0; i < a.avp_count; ++i) {
-    const AnswerAvp& v = a.avps[i];
-    w.text(v.name);
-    w.put(uint8_t(v.is_int));
-    if (v.is_int)
-      w.put(v.i);
-    else
-      w.text(v.s);
-  }
+  put_avps(w, a.avps, a.avp_count);
   return w.done();
 }
 
@@ -144,13 +166,7 @@ bool decode(std::string_view bytes, AnswerRecord& a) {
     return false;
   for (uint8_t i = 0; i < a.header_count; ++i)
     if (!r.text(a.headers[i])) return false;
-  for (uint8_t i = 0; i < a.avp_count; ++i) {
-    AnswerAvp& v = a.avps[i];
-    uint8_t is_int = 0;
-    if (!r.text(v.name) || !r.get(is_int) || is_int > 1) return false;
-    v.is_int = is_int;
-    if (v.is_int ? !r.get(v.i) : !r.text(v.s)) return false;
-  }
+  if (!get_avps(r, a.avps, a.avp_count)) return false;
   return r.at_end();
 }
 

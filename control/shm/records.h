@@ -20,6 +20,13 @@ inline constexpr size_t kMaxArgs = 6;
 inline constexpr size_t kMaxAnswerHeaders = 24;
 inline constexpr size_t kMaxAnswerAvps = 32;
 
+struct AnswerAvp {
+  std::string_view name;
+  bool is_int = false;
+  int64_t i = 0;
+  std::string_view s;
+};
+
 struct QuestionRecord {
   uint32_t epoch = 0;  // the dataplane's epoch when it asked (Header::dataplane.epoch)
   uint32_t id = 0;     // the waiting run (proxy::Question::id)
@@ -31,13 +38,9 @@ struct QuestionRecord {
   uint8_t transport = 0;  // sip::Transport
   uint32_t connection = 0;
   std::string_view request;  // the whole SIP message
-};
-
-struct AnswerAvp {
-  std::string_view name;
-  bool is_int = false;
-  int64_t i = 0;
-  std::string_view s;
+  // AVP values the function needs from the run (avp_db_store: the named AVP's values, newest first).
+  std::array<AnswerAvp, kMaxAnswerAvps> values{};
+  uint8_t value_count = 0;
 };
 
 struct AnswerRecord {

@@ -41,6 +41,14 @@ bool ControlLink::ask(const proxy::Question& q) {
   r.transport = uint8_t(q.from.transport);
   r.connection = q.from.connection;
   r.request = q.request->message();
+  r.value_count = uint8_t(std::min(q.avp_values.size(), shm::kMaxAnswerAvps));
+  for (uint8_t i = 0; i < r.value_count; ++i) {
+    const engine::Value& v = q.avp_values[i];
+    r.values[i].name = q.avp_name;
+    r.values[i].is_int = v.kind == engine::Value::Kind::Int;
+    r.values[i].i = v.i;
+    r.values[i].s = v.kind == engine::Value::Kind::Str ? v.s : std::string_view();
+  }
   const size_t n = shm::encode(r, buf, shm::kBufferBytes);
   if (n == 0) {
     ++counters_.too_big;

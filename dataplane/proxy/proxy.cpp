@@ -246,6 +246,22 @@ bool Proxy::keep_suspended(Run& r) {
     q.args = std::span(r.state->suspended_args.data(), r.state->suspended_argc);
     q.request = r.msg;
     q.from = r.from;
+    // avp_db_store(source, $avp(name)) stores the AVP's values: they travel with the question.
+    const engine::VmState& st = *r.state;
+    if (program_.function_names[q.function] == "avp_db_store" && q.args.size() > 1) {
+      std::string_view spec = q.args[1].s;
+      if (spec.starts_with("$avp(") && spec.ends_with(")")) spec = spec.substr(5, spec.size() - 6);
+      const auto& names = program_.avp_names;
+      const auto it = std::find(names.begin(), names.end(), spec);
+      if (it != names.end()) {
+        const uint16_t avp_slot = uint16_t(it - names.begin());
+        size_t n = 0;
+        for (; n < engine::avp_values(st, avp_slot) && n < question_values_.size(); ++n)
+          question_values_[n] = engine::avp_get(st, avp_slot, int64_t(n));
+        q.avp_name = spec;
+        q.avp_values = std::span(question_values_.data(), n);
+      }
+    }
     if (!asker_->ask(q)) {
       ++counters_.not_asked;
       return false;

@@ -131,6 +131,10 @@ struct Question {
   std::span<const engine::Value> args;
   const sip::Message* request = nullptr;
   sip::Endpoint from;
+  // What the function needs from the run besides its arguments: avp_db_store's AVP (its name and values,
+  // newest first).
+  std::string_view avp_name;
+  std::span<const engine::Value> avp_values;
 };
 
 // Where questions go: the worker's ring to the control process. Called on the worker, inside the run.
@@ -352,6 +356,7 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   bool append_branches_ = true, method_filtering_ = false;
   std::array<shm::BindingView, tm::kMaxBranches> bindings_;
   std::array<char, 512> aor_buf_;
+  std::array<engine::Value, engine::VmState::kAvpValues> question_values_;
   int64_t unix_s_ = 0;
   Asker* asker_ = nullptr;
   uint32_t wait_ms_ = 2000;
