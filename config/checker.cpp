@@ -897,7 +897,8 @@ std::vector<std::string> modules_matching(std::string_view pattern, const std::v
 
 std::span<const std::string_view> control_answers() {
   // What sipd-control answers (control/daemon/questions.cpp has a handler for each; a test checks it).
-  static constexpr std::string_view kAnswered[] = {"save"};
+  static constexpr std::string_view kAnswered[] = {"save", "avp_db_load", "avp_db_store", "avp_db_delete",
+                                                   "avp_db_query"};
   return kAnswered;
 }
 
