@@ -11,6 +11,8 @@ packages=(
   libssl-dev libsqlite3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sip-tester
+  # a real phone for the end-to-end registrar test (the core only: no sound card, no GUI)
+  baresip-core
   # the testbed (network namespaces, nftables netdev hook, ethtool; ping for the ARP/ICMP check)
   iproute2 nftables ethtool iputils-ping
   # the line-rate peer that perf/linerate.sh compares sipd with

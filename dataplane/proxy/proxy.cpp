@@ -340,6 +340,8 @@ bool Proxy::answer(uint32_t id, const Answer& a) {
 }
 
 size_t Proxy::expire_waiting(uint64_t now_ms) {
+  if (now_ms < next_wait_check_ms_) return 0;
+  next_wait_check_ms_ = now_ms + 10;
   size_t n = 0;
   for (size_t i = 0; i < suspended_.size(); ++i) {
     const Suspended& s = suspended_[i];

@@ -206,7 +206,8 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   }
   // Resumes with -1 every run that has waited wait_ms or more. The number resumed.
   size_t expire_waiting(uint64_t now_ms);
-  static constexpr size_t kSuspended = 32;
+  // Enough to keep the registrar's group commits full: a write-through save() waits for an fsync.
+  static constexpr size_t kSuspended = 256;
 
   // tm::User
   bool reply_route(tm::Transaction& t, int branch, const sip::Message& response,
@@ -360,6 +361,7 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   int64_t unix_s_ = 0;
   Asker* asker_ = nullptr;
   uint32_t wait_ms_ = 2000;
+  uint64_t next_wait_check_ms_ = 0;  // expire_waiting() looks every 10 ms, not every poll
   bool onreply_avps_ =
       false;            // modparam("tm", "onreply_avp_mode", 1): the transaction's AVPs in onreply_route
   sip::Message local_;  // a request tm made, for local_route

@@ -109,6 +109,10 @@ module			g711.so
 module			ausine.so
 module			aufile.so
 audio_source		ausine,440
+ausrc_srate		48000
+auplay_srate		48000
+ausrc_channels		2
+auplay_channels		2
 audio_player		aufile,$work/baresip/received.wav
 audio_alert		aufile,/dev/null
 module_tmp		account.so

@@ -155,17 +155,18 @@ TEST(control_link, SilentControlRefusesAtOnce) {
   EXPECT_TRUE(l.out.sent[1].starts_with("SIP/2.0 500 ")) << l.out.sent[1];
 }
 
-// Control alive but behind: at most kSuspended runs wait (fewer than the ring's slots, so the ring itself
-// never refuses a worker's question); the others fail at once. Nothing waits.
-TEST(control_link, ABacklogFailsTheFunctionAtOnce) {
+// Control alive but behind (here: not reading at all): the ring's slots fill, and the questions after them
+// are refused at once, so their functions fail and the script answers. Nothing waits.
+TEST(control_link, AFullRingFailsTheFunctionAtOnce) {
   Link l;
   l.control_beats();
   l.link->poll(l.now);
-  for (uint32_t i = 0; i < shm::kRingSlots; ++i)
+  for (uint32_t i = 0; i < shm::kRingSlots + 10; ++i)
     l.proxy->handle(sip::Endpoint{0xC6120002u, 5080}, with_branch("z9hG4bK-f" + std::to_string(100 + i)));
-  // kSuspended (32) runs wait at most; the rest were refused by the proxy before asking.
-  EXPECT_EQ(l.link->counters().asked, proxy::Proxy::kSuspended);
-  EXPECT_EQ(l.out.sent.size(), shm::kRingSlots - proxy::Proxy::kSuspended);
+  EXPECT_EQ(l.link->counters().asked, shm::kRingSlots);
+  EXPECT_EQ(l.link->counters().refused_full, 10u);
+  ASSERT_EQ(l.out.sent.size(), 10u);
+  EXPECT_TRUE(l.out.sent[0].starts_with("SIP/2.0 500 ")) << l.out.sent[0];
 }
 
 }  // namespace

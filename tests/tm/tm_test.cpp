@@ -811,7 +811,7 @@ TEST(tm, UnansweredQuestionsFailTheFunction) {
   ASSERT_EQ(r.out.sent.size(), 1u);
   r.at(r.now + 1999);
   EXPECT_EQ(r.proxy->expire_waiting(r.now), 0u);
-  r.at(r.now + 1);
+  r.at(r.now + 10);  // expire_waiting() looks every 10 ms
   EXPECT_EQ(r.proxy->expire_waiting(r.now), 1u);
   ASSERT_EQ(r.out.sent.size(), 2u);
   EXPECT_EQ(r.out.sent[1].first_line(), "SIP/2.0 500 Server Internal Error");
