@@ -11,18 +11,37 @@
 //                                datagram that would leave, and what became of each message. Functions this
 //                                build has no body for are stood in for (answering N, 1 by default) and
 //                                labelled. No network.
+//   sipctl ul show [AOR] [--json] [--socket PATH | --appliance APPLIANCE.conf]
+//                                the registered contacts (every AOR, or one) from the running sipd-control,
+//                                as a table, or with --json the management interface's answer as is
+//                                (OpenSIPS's ul_dump / ul_show_contact shapes)
+//   sipctl ul rm AOR [--socket PATH | --appliance APPLIANCE.conf]
+//                                removes the AOR and all its contacts (OpenSIPS's ul_rm)
 //
-// Exit status: 0 when the script is valid, 1 when it has errors, 2 on a usage error. The control-plane
-// issue adds the commands that talk to a running sipd (config push/test, stats, ul show...).
+// The ul commands talk JSON-RPC to sipd-control's management socket (control.socket in the appliance
+// settings, /run/sipd/control.sock by default). Exit status: 0 when the script is valid or the command
+// did what it says, 1 when the script has errors, sipd-control is not running or answers an error, 2 on
+// a usage error.
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/appliance.h"
 #include "config/checker.h"
 #include "config/parser.h"
 #include "control/cli/dry_run.h"
+#include "control/daemon/json.h"
 
 namespace {
 
@@ -34,7 +53,11 @@ int usage() {
       "       sipctl config test FILE [--src IP:PORT] --message MSG [[--src IP:PORT] --message MSG ...]\n"
       "                          [--answer FUNCTION=N ...] [--advance MS]\n"
       "         dry-run the script over messages: log lines, calls and results, every datagram sipd\n"
-      "         would send, what became of each message\n");
+      "         would send, what became of each message\n"
+      "       sipctl ul show [AOR] [--json] [--socket PATH | --appliance APPLIANCE.conf]\n"
+      "         the registered contacts of every AOR (or of one), from the running sipd-control\n"
+      "       sipctl ul rm AOR [--socket PATH | --appliance APPLIANCE.conf]\n"
+      "         remove an AOR and all its contacts\n");
   return 2;
 }
 
@@ -74,9 +97,258 @@ int config_check(const char* path, const char* appliance_path) {
   return 0;
 }
 
+// ---- talking to sipd-control ---------------------------------------------------------------------------
+
+using sipd::control::Json;
+
+constexpr const char* kDefaultSocket = "/run/sipd/control.sock";
+constexpr int kAnswerWaitMs = 30000;  // a dump of a large table takes a while to build and send
+
+// One JSON-RPC call over the management socket. 0 with the result, or 1 with a message for people.
+int mi_call(const std::string& path, const char* method, Json params, Json& result, std::string& error) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr.sun_path) {
+    error = "bad socket path '" + path + "'";
+    return 1;
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::string("socket: ") + std::strerror(errno);
+    return 1;
+  }
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    const int e = errno;
+    ::close(fd);
+    if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR)
+      error = "sipd-control is not running (no socket at " + path + ")";
+    else if (e == EACCES || e == EPERM)
+      error =
+          "cannot connect to " + path + ": " + std::strerror(e) + " (run as root or in the socket's group)";
+    else
+      error = "cannot connect to " + path + ": " + std::strerror(e);
+    return 1;
+  }
+  Json request = Json::object();
+  request.set("jsonrpc", "2.0");
+  request.set("method", method);
+  request.set("params", std::move(params));
+  request.set("id", 1);
+  const std::string text = request.dump() + "\n";
+  for (size_t at = 0; at < text.size();) {
+    const ssize_t n = ::send(fd, text.data() + at, text.size() - at, MSG_NOSIGNAL);
+    if (n <= 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = std::string("sending to sipd-control: ") + std::strerror(errno);
+      ::close(fd);
+      return 1;
+    }
+    at += size_t(n);
+  }
+  std::string answer;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kAnswerWaitMs);
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    const int ready = left.count() > 0 ? ::poll(&p, 1, int(left.count())) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) {
+      error = "sipd-control did not answer within " + std::to_string(kAnswerWaitMs / 1000) + " s";
+      ::close(fd);
+      return 1;
+    }
+    char buf[65536];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = std::string("reading from sipd-control: ") + std::strerror(errno);
+      ::close(fd);
+      return 1;
+    }
+    if (n == 0) break;
+    answer.append(buf, size_t(n));
+  }
+  ::close(fd);
+  sipd::control::JsonLimits limits;
+  limits.max_bytes = answer.size();  // answers are ours: only requests are bounded
+  Json response;
+  std::string why;
+  if (!Json::parse(answer, response, why, limits)) {
+    error = "sipd-control sent an answer that is not JSON (" + why + ")";
+    return 1;
+  }
+  if (const Json* e = response.find("error")) {
+    error = std::string(e->find("message") ? e->find("message")->as_string() : "error");
+    if (const Json* data = e->find("data"); data && data->is_string())
+      error += ": " + std::string(data->as_string());
+    return 1;
+  }
+  const Json* r = response.find("result");
+  if (!r) {
+    error = "sipd-control's answer has neither a result nor an error";
+    return 1;
+  }
+  result = *r;
+  return 0;
+}
+
+// What a terminal can show: control characters (a User-Agent is the client's to choose) become '?'.
+std::string printable(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (uint8_t(c) < 0x20 || c == 0x7F) c = '?';
+  return out;
+}
+
+std::string text_of(const Json* v) {
+  if (!v) return "";
+  if (v->is_string()) return printable(v->as_string());
+  return v->dump();
+}
+
+// The table for people: one line per contact, then its received address and Path when it has them.
+void print_contacts(const std::vector<const Json*>& aors) {
+  struct Row {
+    std::string aor, contact, expires, q, user_agent, received, path;
+  };
+  std::vector<Row> rows;
+  size_t contacts = 0;
+  for (const Json* aor : aors) {
+    const std::string name = text_of(aor->find("AOR"));
+    const Json* list = aor->find("Contacts");
+    if (!list) continue;
+    for (const Json& c : list->items()) {
+      ++contacts;
+      rows.push_back({name, text_of(c.find("Contact")), text_of(c.find("Expires")), text_of(c.find("Q")),
+                      text_of(c.find("User-agent")), text_of(c.find("Received")), text_of(c.find("Path"))});
+    }
+  }
+  size_t w_aor = 3, w_contact = 7, w_expires = 11, w_q = 1;
+  for (const Row& r : rows) {
+    w_aor = std::max(w_aor, r.aor.size());
+    w_contact = std::max(w_contact, r.contact.size());
+    w_expires = std::max(w_expires, r.expires.size());
+    w_q = std::max(w_q, r.q.size());
+  }
+  const auto line = [&](const std::string& aor, const std::string& contact, const std::string& expires,
+                        const std::string& q, const std::string& user_agent) {
+    std::string out;
+    const auto cell = [&](const std::string& text, size_t width) {
+      out += text;
+      out.append(width + 2 - std::min(width, text.size()), ' ');
+    };
+    cell(aor, w_aor);
+    cell(contact, w_contact);
+    cell(expires, w_expires);
+    cell(q, w_q);
+    out += user_agent;
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    std::puts(out.c_str());
+  };
+  if (!rows.empty()) {
+    line("AOR", "CONTACT", "EXPIRES (s)", "Q", "USER-AGENT");
+    for (const Row& r : rows) {
+      line(r.aor, r.contact, r.expires, r.q, r.user_agent);
+      if (!r.received.empty()) std::printf("%*s  received %s\n", int(w_aor), "", r.received.c_str());
+      if (!r.path.empty()) std::printf("%*s  path %s\n", int(w_aor), "", r.path.c_str());
+    }
+  }
+  std::printf("%zu AOR(s), %zu contact(s)\n", aors.size(), contacts);
+}
+
+int ul_show(const std::string& socket, const char* aor, bool json) {
+  Json result;
+  std::string error;
+  const int rc =
+      aor ? mi_call(socket, "ul_show_contact", Json(Json::Array{Json("location"), Json(aor)}), result, error)
+          : mi_call(socket, "ul_dump", Json(), result, error);
+  if (rc != 0) {
+    std::fprintf(stderr, "sipctl: %s%s%s\n", error.c_str(), aor ? ": " : "", aor ? aor : "");
+    return rc;
+  }
+  if (json) {
+    std::printf("%s\n", result.dump().c_str());
+    return 0;
+  }
+  std::vector<const Json*> aors;
+  if (aor) {
+    aors.push_back(&result);
+  } else if (const Json* domains = result.find("Domains")) {
+    for (const Json& d : domains->items())
+      if (const Json* list = d.find("AORs"))
+        for (const Json& a : list->items()) aors.push_back(&a);
+  }
+  print_contacts(aors);
+  return 0;
+}
+
+int ul_rm(const std::string& socket, const char* aor) {
+  // What is about to go, so the operator is told what was removed.
+  Json shown;
+  std::string error;
+  if (mi_call(socket, "ul_show_contact", Json(Json::Array{Json("location"), Json(aor)}), shown, error) != 0) {
+    std::fprintf(stderr, "sipctl: %s: %s\n", error.c_str(), aor);
+    return 1;
+  }
+  Json ok;
+  if (mi_call(socket, "ul_rm", Json(Json::Array{Json("location"), Json(aor)}), ok, error) != 0) {
+    std::fprintf(stderr, "sipctl: %s: %s\n", error.c_str(), aor);
+    return 1;
+  }
+  const Json* contacts = shown.find("Contacts");
+  std::printf("removed %s and its %zu contact(s)\n", text_of(shown.find("AOR")).c_str(),
+              contacts ? contacts->size() : 0);
+  if (contacts)
+    for (const Json& c : contacts->items()) std::printf("  %s\n", text_of(c.find("Contact")).c_str());
+  return 0;
+}
+
+// sipctl ul show|rm ...: 2 on a usage error.
+int ul_command(int argc, char** argv) {
+  const std::string_view verb = argv[2];
+  const char* aor = nullptr;
+  bool json = false;
+  std::string socket = kDefaultSocket;
+  const char* appliance_path = nullptr;
+  bool socket_given = false;
+  for (int i = 3; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--json") {
+      json = true;
+    } else if ((arg == "--socket" || arg == "--appliance") && i + 1 < argc) {
+      if (arg == "--socket") {
+        socket = argv[++i];
+        socket_given = true;
+      } else {
+        appliance_path = argv[++i];
+      }
+    } else if (!arg.empty() && arg[0] != '-' && !aor) {
+      aor = argv[i];
+    } else {
+      return usage();
+    }
+  }
+  if (socket_given && appliance_path) return usage();
+  if (appliance_path) {
+    sipd::config::Appliance appliance;
+    std::string error;
+    if (!sipd::config::load_appliance(appliance_path, appliance, error)) {
+      std::fprintf(stderr, "sipctl: %s\n", error.c_str());
+      return 2;
+    }
+    socket = appliance.control_socket;
+  }
+  if (verb == "show") return ul_show(socket, aor, json);
+  if (verb == "rm" && aor && !json) return ul_rm(socket, aor);
+  return usage();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 3 && std::string_view(argv[1]) == "ul") return ul_command(argc, argv);
   if ((argc == 4 || (argc == 6 && std::string_view(argv[4]) == "--appliance")) &&
       std::string_view(argv[1]) == "config" && std::string_view(argv[2]) == "check")
     return config_check(argv[3], argc == 6 ? argv[5] : nullptr);

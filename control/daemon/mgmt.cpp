@@ -1,0 +1,648 @@
+#include "control/daemon/mgmt.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <unordered_map>
+
+namespace sipd::control {
+
+Json mi_fail(MiError& error, int code, std::string message, std::string data) {
+  error.code = code;
+  error.message = std::move(message);
+  error.data = std::move(data);
+  return Json();
+}
+
+// ---- the command table -----------------------------------------------------------------------------
+
+CommandTable::CommandTable() {
+  add("which", [this](const Json&, MiError&) {
+    Json list = Json::array();
+    for (const std::string& n : names()) list.push(n);
+    return list;
+  });
+}
+
+bool CommandTable::add(std::string name, MiHandler handler) {
+  return commands_.emplace(std::move(name), Command{false, {}, std::move(handler)}).second;
+}
+
+bool CommandTable::add(std::string name, MiSignature signature, MiHandler handler) {
+  return commands_.emplace(std::move(name), Command{true, std::move(signature), std::move(handler)}).second;
+}
+
+bool CommandTable::contains(std::string_view name) const { return commands_.find(name) != commands_.end(); }
+
+std::vector<std::string> CommandTable::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, command] : commands_) out.push_back(name);
+  return out;  // std::map: already sorted
+}
+
+namespace {
+
+// Maps the request's params onto the signature's names; false with the reason in `error`.
+bool bind_params(const MiSignature& sig, const Json* params, Json& out, MiError& error) {
+  out = Json::object();
+  if (params == nullptr || params->is_null()) {
+    // nothing given
+  } else if (params->is_array()) {
+    if (params->size() > sig.names.size()) {
+      mi_fail(error, kMiInvalidParams, "Invalid params",
+              "at most " + std::to_string(sig.names.size()) + " parameter(s)");
+      return false;
+    }
+    for (size_t i = 0; i < params->size(); ++i) out.set(sig.names[i], params->items()[i]);
+  } else {
+    for (const Json::Member& m : params->members()) {
+      if (std::find(sig.names.begin(), sig.names.end(), m.first) == sig.names.end()) {
+        mi_fail(error, kMiInvalidParams, "Invalid params", "unknown parameter '" + m.first + "'");
+        return false;
+      }
+      out.set(m.first, m.second);
+    }
+  }
+  for (size_t i = 0; i < sig.required && i < sig.names.size(); ++i) {
+    if (out.find(sig.names[i]) == nullptr) {
+      mi_fail(error, kMiInvalidParams, "Invalid params", "missing parameter '" + sig.names[i] + "'");
+      return false;
+    }
+  }
+  return true;
+}
+
+Json error_object(const MiError& e) {
+  Json o = Json::object();
+  o.set("code", e.code);
+  o.set("message", e.message);
+  if (!e.data.empty()) o.set("data", e.data);
+  return o;
+}
+
+std::string response_text(const Json& id, const Json* result, const MiError& error) {
+  Json r = Json::object();
+  r.set("jsonrpc", "2.0");
+  if (result)
+    r.set("result", *result);
+  else
+    r.set("error", error_object(error));
+  r.set("id", id);
+  return r.dump();
+}
+
+}  // namespace
+
+Json CommandTable::dispatch(const Json& request, MiError& error) const {
+  if (!request.is_object()) {
+    return mi_fail(error, kMiInvalidRequest, "Invalid Request",
+                   request.is_array() ? "batch requests are not supported" : "a request is an object");
+  }
+  const Json* version = request.find("jsonrpc");
+  if (!version || version->as_string() != "2.0")
+    return mi_fail(error, kMiInvalidRequest, "Invalid Request", "\"jsonrpc\" must be \"2.0\"");
+  const Json* method = request.find("method");
+  if (!method || !method->is_string())
+    return mi_fail(error, kMiInvalidRequest, "Invalid Request", "\"method\" must be a string");
+  const Json* params = request.find("params");
+  if (params && !params->is_null() && !params->is_array() && !params->is_object())
+    return mi_fail(error, kMiInvalidRequest, "Invalid Request", "\"params\" must be an array or an object");
+  const auto it = commands_.find(method->as_string());
+  if (it == commands_.end()) return mi_fail(error, kMiMethodNotFound, "Method not found");
+  const Command& command = it->second;
+  try {
+    if (!command.has_signature) return command.handler(params ? *params : Json(), error);
+    Json bound;
+    if (!bind_params(command.signature, params, bound, error)) return Json();
+    return command.handler(bound, error);
+  } catch (const std::exception& e) {
+    return mi_fail(error, kMiInternalError, "Internal error", e.what());
+  } catch (...) {
+    return mi_fail(error, kMiInternalError, "Internal error");
+  }
+}
+
+std::string CommandTable::handle(std::string_view text, const JsonLimits& limits) const {
+  Json request;
+  std::string why;
+  MiError error;
+  if (!Json::parse(text, request, why, limits)) {
+    mi_fail(error, kMiParseError, "Parse error", why);
+    return response_text(Json(), nullptr, error);
+  }
+  // The id is echoed back; one of a type JSON-RPC does not allow makes the request invalid.
+  Json id;
+  if (const Json* given = request.find("id")) {
+    if (!given->is_null() && !given->is_string() && !given->is_number()) {
+      mi_fail(error, kMiInvalidRequest, "Invalid Request", "\"id\" must be a string, a number or null");
+      return response_text(Json(), nullptr, error);
+    }
+    id = *given;
+  }
+  const Json result = dispatch(request, error);
+  return response_text(id, error.code ? nullptr : &result, error);
+}
+
+// ---- the server ------------------------------------------------------------------------------------
+
+namespace {
+
+// Finds where a request ends in what a client has sent so far, without parsing it: the bracket that
+// closes the first top-level '{' (or '['), or the first newline when the text starts with anything else.
+// Strings are skipped (with their escapes), so braces and newlines inside them do not count. Kept across
+// reads, so each byte is scanned once.
+class RequestFramer {
+ public:
+  static constexpr size_t kNotYet = size_t(-1);
+
+  // Scans buf[scanned_..]; the end offset (exclusive) once the request is complete, else kNotYet.
+  size_t scan(std::string_view buf, unsigned max_depth) {
+    for (; scanned_ < buf.size(); ++scanned_) {
+      const char c = buf[scanned_];
+      if (!started_) {
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+        started_ = true;
+        bracketed_ = c == '{' || c == '[';
+        if (bracketed_) depth_ = 1;
+        continue;
+      }
+      if (!bracketed_) {
+        if (c == '\n') return ++scanned_;
+        continue;
+      }
+      if (in_string_) {
+        if (escaped_)
+          escaped_ = false;
+        else if (c == '\\')
+          escaped_ = true;
+        else if (c == '"')
+          in_string_ = false;
+        continue;
+      }
+      if (c == '"') {
+        in_string_ = true;
+      } else if (c == '{' || c == '[') {
+        // Deeper than allowed: stop reading; the parser reports it.
+        if (++depth_ > max_depth) return ++scanned_;
+      } else if (c == '}' || c == ']') {
+        if (--depth_ == 0) return ++scanned_;
+      }
+    }
+    return kNotYet;
+  }
+  bool started() const { return started_; }
+
+ private:
+  size_t scanned_ = 0;
+  unsigned depth_ = 0;
+  bool started_ = false;
+  bool bracketed_ = false;
+  bool in_string_ = false;
+  bool escaped_ = false;
+};
+
+bool would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
+
+bool make_parent_dirs(const std::string& path, std::string& error) {
+  for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    const std::string dir = path.substr(0, slash);
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      error = "cannot create " + dir + ": " + std::strerror(errno);
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+struct MgmtServer::Connection {
+  int fd = -1;
+  std::string in;
+  RequestFramer framer;
+  std::string out;
+  size_t written = 0;
+  bool answering = false;  // the request is complete: only writing from now on
+  int64_t last_progress_ms = 0;
+};
+
+MgmtServer::MgmtServer(const CommandTable& commands, MgmtServerOptions options)
+    : commands_(commands), options_(std::move(options)) {}
+
+MgmtServer::~MgmtServer() { close(); }
+
+int64_t MgmtServer::now() const {
+  if (options_.now_ms) return options_.now_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool MgmtServer::open(const std::string& path, std::string& error) {
+  if (is_open()) {
+    error = "already serving " + path_;
+    return false;
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr.sun_path) {
+    error = "socket path '" + path + "' is empty or longer than " + std::to_string(sizeof addr.sun_path - 1) +
+            " bytes";
+    return false;
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  if (!make_parent_dirs(path, error)) return false;
+
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      error = path + " exists and is not a socket";
+      return false;
+    }
+    // A socket file: stale unless someone still accepts on it (another sipd-control).
+    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (probe < 0) {
+      error = std::string("socket: ") + std::strerror(errno);
+      return false;
+    }
+    const bool live = ::connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 ||
+                      would_block(errno) || errno == EINPROGRESS;
+    ::close(probe);
+    if (live) {
+      error = "another process is serving " + path;
+      return false;
+    }
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      error = "cannot remove the stale socket " + path + ": " + std::strerror(errno);
+      return false;
+    }
+  }
+
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::string("socket: ") + std::strerror(errno);
+    return false;
+  }
+  const auto fail = [&](const std::string& what, bool bound) {
+    error = what + ": " + std::strerror(errno);
+    ::close(fd);
+    if (bound) ::unlink(path.c_str());
+    return false;
+  };
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
+    return fail("bind " + path, false);
+  // Before listen(): until then a connect is refused, so no one gets in under the umask's mode.
+  if (::chmod(path.c_str(), 0660) != 0) return fail("chmod " + path, true);
+  if (::stat(path.c_str(), &st) != 0) return fail("stat " + path, true);
+  if (::listen(fd, 64) != 0) return fail("listen " + path, true);
+  const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) return fail("epoll_create1", true);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = nullptr;  // the listening socket
+  if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    ::close(ep);
+    return fail("epoll_ctl", true);
+  }
+  listen_fd_ = fd;
+  epoll_fd_ = ep;
+  path_ = path;
+  socket_dev_ = st.st_dev;
+  socket_ino_ = st.st_ino;
+  return true;
+}
+
+void MgmtServer::close() {
+  for (auto& c : connections_) ::close(c->fd);
+  connections_.clear();
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  epoll_fd_ = -1;
+  if (listen_fd_ < 0) return;
+  ::close(listen_fd_);
+  listen_fd_ = -1;
+  struct stat st {};
+  if (::lstat(path_.c_str(), &st) == 0 && st.st_dev == socket_dev_ && st.st_ino == socket_ino_)
+    ::unlink(path_.c_str());
+}
+
+bool MgmtServer::serve(int budget) {
+  if (!is_open()) return false;
+  bool did = false;
+  epoll_event events[32];
+  const int n = ::epoll_wait(epoll_fd_, events, std::clamp(budget, 1, 32), 0);
+  for (int i = 0; i < n && budget > 0; ++i) {
+    did = true;
+    if (events[i].data.ptr == nullptr) {
+      accept_some(budget);
+    } else {
+      --budget;
+      on_event(*static_cast<Connection*>(events[i].data.ptr), events[i].events);
+    }
+  }
+  // Close what has made no progress for too long, and what on_event() finished (fd -1).
+  const int64_t t = now();
+  for (size_t i = 0; i < connections_.size();) {
+    Connection& c = *connections_[i];
+    if (c.fd >= 0 && t - c.last_progress_ms >= options_.idle_timeout_ms) {
+      drop(c);
+      did = true;
+    }
+    if (c.fd < 0) {
+      connections_[i] = std::move(connections_.back());
+      connections_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+  return did;
+}
+
+void MgmtServer::accept_some(int& budget) {
+  while (budget > 0) {
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN, or an error on that one connection (ECONNABORTED...): try next call
+    --budget;
+    if (connections_.size() >= options_.max_connections) {
+      MiError busy;
+      mi_fail(busy, kMiServerBusy, "Too many connections",
+              std::to_string(options_.max_connections) + " already open");
+      const std::string text = response_text(Json(), nullptr, busy) + "\n";
+      (void)!::send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::close(fd);
+      continue;
+    }
+    try {
+      auto c = std::make_unique<Connection>();
+      c->fd = fd;
+      c->last_progress_ms = now();
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLRDHUP;
+      ev.data.ptr = c.get();
+      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        ::close(fd);
+        continue;
+      }
+      connections_.push_back(std::move(c));
+    } catch (...) {
+      ::close(fd);  // out of memory: this client goes without an answer
+      return;
+    }
+  }
+}
+
+void MgmtServer::on_event(Connection& c, uint32_t events) {
+  if (c.fd < 0) return;
+  try {
+    if (c.answering) {
+      if (events & (EPOLLERR | EPOLLHUP)) return drop(c);
+      return write_some(c);
+    }
+    // Read what is there (up to one byte past the limit, to tell "too long" from "exactly the limit").
+    bool eof = false;
+    char buf[4096];
+    while (c.in.size() <= options_.max_request_bytes) {
+      const size_t want = std::min(sizeof buf, options_.max_request_bytes + 1 - c.in.size());
+      const ssize_t got = ::recv(c.fd, buf, want, 0);
+      if (got > 0) {
+        c.in.append(buf, size_t(got));
+        c.last_progress_ms = now();
+        continue;
+      }
+      if (got == 0) {
+        eof = true;
+      } else if (errno == EINTR) {
+        continue;
+      } else if (!would_block(errno)) {
+        return drop(c);
+      }
+      break;
+    }
+    const size_t end = c.framer.scan(c.in, options_.max_depth);
+    if (end != RequestFramer::kNotYet) {
+      c.in.resize(end);  // anything after the request is ignored
+      return answer(c);
+    }
+    if (c.in.size() > options_.max_request_bytes) {
+      MiError e;
+      mi_fail(e, kMiParseError, "Parse error",
+              "request longer than " + std::to_string(options_.max_request_bytes) + " bytes");
+      return send_answer(c, response_text(Json(), nullptr, e));
+    }
+    if (eof || (events & (EPOLLERR | EPOLLHUP))) {
+      // The client is done sending: answer what it sent (a parse error when it is incomplete).
+      if (!c.framer.started() || (events & EPOLLERR)) return drop(c);
+      return answer(c);
+    }
+  } catch (...) {
+    drop(c);  // out of memory: close this connection, keep serving the others
+  }
+}
+
+void MgmtServer::answer(Connection& c) {
+  JsonLimits limits;
+  limits.max_bytes = options_.max_request_bytes;
+  limits.max_depth = options_.max_depth;
+  send_answer(c, commands_.handle(c.in, limits));
+}
+
+void MgmtServer::send_answer(Connection& c, std::string text) {
+  c.out = std::move(text);
+  c.out += '\n';
+  c.in.clear();
+  c.in.shrink_to_fit();
+  c.answering = true;
+  epoll_event ev{};
+  ev.events = EPOLLOUT;
+  ev.data.ptr = &c;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+  write_some(c);
+}
+
+void MgmtServer::write_some(Connection& c) {
+  while (c.written < c.out.size()) {
+    const ssize_t n = ::send(c.fd, c.out.data() + c.written, c.out.size() - c.written, MSG_NOSIGNAL);
+    if (n > 0) {
+      c.written += size_t(n);
+      c.last_progress_ms = now();
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && would_block(errno)) return;  // EPOLLOUT brings us back
+    return drop(c);                           // the client went away
+  }
+  drop(c);  // answered: one request per connection
+}
+
+void MgmtServer::drop(Connection& c) {
+  if (c.fd < 0) return;
+  ::close(c.fd);  // also removes it from the epoll set
+  c.fd = -1;
+}
+
+// ---- usrloc's commands -----------------------------------------------------------------------------
+
+namespace {
+
+// OpenSIPS prints q as a decimal string ("" when the contact gave none): 1, 0.5, 0.25, 0.125, 0.
+std::string q_text(int32_t q) {
+  if (q < 0) return "";
+  if (q >= 1000) return "1";
+  if (q == 0) return "0";
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0.%03d", int(q));
+  std::string s = buf;
+  while (s.back() == '0') s.pop_back();
+  return s;
+}
+
+// The branch flags set, as the bit numbers ("" for none): the script's flag names are not known here.
+std::string cflags_text(uint32_t cflags) {
+  std::string s;
+  for (unsigned bit = 0; bit < 32; ++bit) {
+    if (!(cflags & (1u << bit))) continue;
+    if (!s.empty()) s += ',';
+    s += std::to_string(bit);
+  }
+  return s;
+}
+
+// A stable identifier for a binding (OpenSIPS's ContactID): FNV-1a over the AOR and the contact URI.
+uint64_t contact_id(std::string_view aor, std::string_view contact) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  const auto mix = [&](std::string_view s) {
+    for (const char ch : s) h = (h ^ uint8_t(ch)) * 0x100000001b3ull;
+  };
+  mix(aor);
+  mix(std::string_view("\0", 1));
+  mix(contact);
+  return h;
+}
+
+Json contact_json(const ShownBinding& b, int64_t now, const std::string& state) {
+  const shm::BindingView& v = b.view;
+  Json c = Json::object();
+  c.set("Contact", v.contact());
+  c.set("ContactID", std::to_string(contact_id(b.aor, v.contact())));
+  if (v.expires == 0)
+    c.set("Expires", "permanent");
+  else if (now > v.expires)
+    c.set("Expires", "expired");
+  else
+    c.set("Expires", v.expires - now);
+  c.set("Q", q_text(v.q));
+  c.set("Callid", v.callid());
+  c.set("Cseq", v.cseq);
+  if (!v.user_agent().empty()) c.set("User-agent", v.user_agent());
+  if (!v.received().empty()) c.set("Received", v.received());
+  if (!v.path().empty()) c.set("Path", v.path());
+  c.set("State", state);
+  c.set("Flags", v.flags);
+  c.set("Cflags", cflags_text(v.cflags));
+  if (!v.socket().empty()) c.set("Socket", v.socket());
+  c.set("Methods", v.methods);
+  if (!v.sip_instance().empty()) c.set("SIP_instance", v.sip_instance());
+  return c;
+}
+
+// Checks table_name and the AOR as OpenSIPS does; the AOR to look up, or false with `error` set.
+bool table_and_aor(const Json& params, bool use_domain, std::string& aor, MiError& error) {
+  const Json* table = params.find("table_name");
+  const Json* given = params.find("aor");
+  if (!table->is_string() || !given->is_string()) {
+    mi_fail(error, kMiInvalidParams, "Invalid params", "table_name and aor are strings");
+    return false;
+  }
+  if (table->as_string() != "location") {
+    mi_fail(error, 404, "Table not found");
+    return false;
+  }
+  aor = std::string(given->as_string());
+  const size_t at = aor.find('@');
+  if (use_domain && at == std::string::npos) {
+    mi_fail(error, 400, "Domain missing in AOR");
+    return false;
+  }
+  if (!use_domain && at != std::string::npos) aor.resize(at);
+  if (aor.empty()) {
+    mi_fail(error, kMiInvalidParams, "Invalid params", "empty aor");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void add_usrloc_commands(CommandTable& table, UsrlocCommandHooks hooks) {
+  auto h = std::make_shared<const UsrlocCommandHooks>(std::move(hooks));
+
+  table.add("ul_dump", MiSignature{{"brief"}, 0}, [h](const Json& params, MiError& error) {
+    bool brief = false;
+    if (const Json* b = params.find("brief")) {
+      // 3.x takes an integer; 2.x's clients send the word "brief".
+      if (b->is_number())
+        brief = b->as_int() != 0;
+      else if (b->is_string())
+        brief = b->as_string() == "brief" || b->as_string() == "1";
+      else
+        return mi_fail(error, kMiInvalidParams, "Invalid params", "brief is an integer");
+    }
+    const int64_t now = h->now();
+    const std::vector<ShownBinding> all = h->show({});
+    // Bindings come grouped by AOR; the index keeps an AOR's bindings together even if they were not.
+    struct Record {
+      std::string_view aor;
+      Json contacts = Json::array();
+    };
+    std::vector<Record> records;
+    std::unordered_map<std::string_view, size_t> index;
+    for (const ShownBinding& b : all) {
+      const auto [it, added] = index.emplace(b.aor, records.size());
+      if (added) records.push_back({b.aor});
+      if (!brief) records[it->second].contacts.push(contact_json(b, now, h->state));
+    }
+    Json aors = Json::array();
+    for (Record& r : records) {
+      Json& aor = aors.push(Json::object());
+      aor.set("AOR", r.aor);
+      if (!brief) aor.set("Contacts", std::move(r.contacts));
+    }
+    Json domain = Json::object();
+    domain.set("name", "location");
+    domain.set("hash_size", h->hash_size);
+    domain.set("AORs", std::move(aors));
+    Json result = Json::object();
+    result.set("Domains", Json::array()).push(std::move(domain));
+    return result;
+  });
+
+  table.add("ul_show_contact", MiSignature{{"table_name", "aor"}, 2},
+            [h](const Json& params, MiError& error) {
+              std::string aor;
+              if (!table_and_aor(params, h->use_domain, aor, error)) return Json();
+              const std::vector<ShownBinding> bindings = h->show(aor);
+              if (bindings.empty()) return mi_fail(error, 404, "AOR not found");
+              const int64_t now = h->now();
+              Json result = Json::object();
+              result.set("AOR", bindings.front().aor);
+              Json& contacts = result.set("Contacts", Json::array());
+              for (const ShownBinding& b : bindings) contacts.push(contact_json(b, now, h->state));
+              return result;
+            });
+
+  table.add("ul_rm", MiSignature{{"table_name", "aor"}, 2}, [h](const Json& params, MiError& error) {
+    std::string aor;
+    if (!table_and_aor(params, h->use_domain, aor, error)) return Json();
+    if (!h->remove(aor)) return mi_fail(error, 404, "AOR not found");
+    return Json("OK");
+  });
+}
+
+}  // namespace sipd::control

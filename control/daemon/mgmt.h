@@ -1,0 +1,184 @@
+// sipd-control's management interface: JSON-RPC 2.0 requests, with the method names, parameter names and
+// result shapes of OpenSIPS 3's MI, answered by a table of commands, served over a UNIX stream socket
+// (`control.socket` in the appliance settings) that `sipctl`, `socat` and OpenSIPS's MI clients can talk to.
+// One request per connection: a JSON-RPC request object, ended by the end of the object (or a newline, or
+// the client shutting down its side); one response object and a newline back; then the server closes.
+//
+// Who calls: sipd-control's main thread only (nothing here is thread-safe). The main loop puts fd() in its
+// poll() set and calls serve() when it is readable and at least every few hundred milliseconds (so idle
+// connections are closed on time); serve() never blocks: every socket is non-blocking and a connection's
+// partial request or answer is kept across calls. Commands run on that thread, inside serve(). The MI
+// transports OpenSIPS offers besides this one (mi_fifo, mi_datagram, mi_http) reuse CommandTable::handle().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/program.h"  // usrloc.h names config::Program without including it
+#include "control/daemon/json.h"
+#include "control/daemon/usrloc.h"
+
+namespace sipd::control {
+
+// JSON-RPC 2.0's error codes; commands also use OpenSIPS's own (404 "AOR not found", 400, 500).
+inline constexpr int kMiParseError = -32700;
+inline constexpr int kMiInvalidRequest = -32600;
+inline constexpr int kMiMethodNotFound = -32601;
+inline constexpr int kMiInvalidParams = -32602;
+inline constexpr int kMiInternalError = -32603;
+inline constexpr int kMiServerBusy = -32000;  // too many connections open
+
+// A command's failure: becomes the response's "error" member ({"code","message"} and "data" when set).
+struct MiError {
+  int code = 0;  // 0: no error
+  std::string message;
+  std::string data;
+};
+
+// Sets `error` and returns the null Json a failing handler returns: `return mi_fail(err, 404, "...");`.
+Json mi_fail(MiError& error, int code, std::string message, std::string data = {});
+
+// A command. `params` is what the request carried (see CommandTable::add for its shape); the handler
+// returns the result, or sets `error` (the returned value is then ignored). Handlers run on the main thread
+// and should be quick: the main loop waits for them.
+using MiHandler = std::function<Json(const Json& params, MiError& error)>;
+
+// The parameters a command takes, by name, in the order a positional ("params": [...]) request gives them;
+// the first `required` must be present.
+struct MiSignature {
+  std::vector<std::string> names;
+  size_t required = 0;
+};
+
+class CommandTable {
+ public:
+  CommandTable();  // with "which" (the list of commands), which OpenSIPS's clients call first
+  CommandTable(const CommandTable&) = delete;  // "which" refers to its own table
+  CommandTable& operator=(const CommandTable&) = delete;
+
+  // Registers a command; false when the name is taken. Without a signature the handler gets "params" as
+  // sent (null when absent, else an array or an object). With one it always gets an object keyed by the
+  // signature's names (positional params mapped onto them); a request with too many, unknown or missing
+  // required params is answered -32602 without calling the handler.
+  bool add(std::string name, MiHandler handler);
+  bool add(std::string name, MiSignature signature, MiHandler handler);
+
+  bool contains(std::string_view name) const;
+  std::vector<std::string> names() const;  // sorted
+
+  // One request's text to one response's text (no trailing newline): parse errors, invalid requests,
+  // unknown methods and failing or throwing handlers all become JSON-RPC error responses. Never throws
+  // except std::bad_alloc. Requests longer than `limits.max_bytes` are refused unread.
+  std::string handle(std::string_view request, const JsonLimits& limits = {}) const;
+
+ private:
+  struct Command {
+    bool has_signature = false;
+    MiSignature signature;
+    MiHandler handler;
+  };
+  Json dispatch(const Json& request, MiError& error) const;
+  std::map<std::string, Command, std::less<>> commands_;
+};
+
+struct MgmtServerOptions {
+  size_t max_connections = 16;           // more are answered -32000 and closed at once
+  int64_t idle_timeout_ms = 2000;        // a connection that makes no progress for this long is closed
+  size_t max_request_bytes = 64 * 1024;  // a longer request is answered -32700 and closed
+  unsigned max_depth = 32;               // JSON nesting allowed in a request
+  std::function<int64_t()> now_ms;       // a monotonic clock in ms; steady_clock when empty (a test seam)
+};
+
+// The UNIX stream socket. `commands` must outlive the server.
+class MgmtServer {
+ public:
+  explicit MgmtServer(const CommandTable& commands, MgmtServerOptions options = {});
+  ~MgmtServer();
+  MgmtServer(const MgmtServer&) = delete;
+  MgmtServer& operator=(const MgmtServer&) = delete;
+
+  // Creates the parent directory if needed, removes a stale socket file (one nobody accepts on; a live
+  // socket or a file that is no socket is an error), binds, sets mode 0660 and listens. False with the
+  // reason on failure (nothing is left open).
+  [[nodiscard]] bool open(const std::string& path, std::string& error);
+
+  // Readable when serve() has something to do (an epoll descriptor over the listening socket and every
+  // connection); -1 when not open.
+  int fd() const { return epoll_fd_; }
+
+  // Accepts, reads, answers and writes what is ready, at most `budget` socket events, then closes idle
+  // connections. Never blocks. True when it did anything.
+  bool serve(int budget = 16);
+
+  // Closes every connection and the socket, and removes the socket file (when it is still ours).
+  void close();
+
+  bool is_open() const { return listen_fd_ >= 0; }
+  size_t connections() const { return connections_.size(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Connection;
+  int64_t now() const;
+  void accept_some(int& budget);
+  void on_event(Connection& c, uint32_t events);
+  void answer(Connection& c);
+  void send_answer(Connection& c, std::string text);
+  void write_some(Connection& c);
+  void drop(Connection& c);
+
+  const CommandTable& commands_;
+  MgmtServerOptions options_;
+  std::string path_;
+  int listen_fd_ = -1;
+  int epoll_fd_ = -1;
+  uint64_t socket_dev_ = 0, socket_ino_ = 0;  // the file we bound, so close() removes only ours
+  std::vector<std::unique_ptr<Connection>> connections_;
+};
+
+// ---- usrloc's MI commands (OpenSIPS 3 names and shapes) ----------------------------------------------
+//
+//   ul_dump [brief]               {"Domains":[{"name":"location","hash_size":N,"AORs":[{"AOR":..,
+//                                 "Contacts":[{"Contact","ContactID","Expires","Q","Callid","Cseq",
+//                                 "User-agent","Received","Path","State","Flags","Cflags","Socket",
+//                                 "Methods","SIP_instance"}]}]}]} (empty text fields are left out, as
+//                                 OpenSIPS does; "Expires" is the seconds left, or "permanent"/"expired")
+//   ul_show_contact table_name aor   {"AOR":..,"Contacts":[...]}; 404 "AOR not found"
+//   ul_rm table_name aor             "OK"; 404 "AOR not found" (OpenSIPS answers OK either way)
+// The only table is "location" (others: 404 "Table not found"). Without use_domain the AOR's "@domain" is
+// ignored, with it an AOR without one is 400 "Domain missing in AOR", as OpenSIPS does.
+
+// What the commands need from the location service (a seam: tests give fakes).
+struct UsrlocCommandHooks {
+  std::function<std::vector<ShownBinding>(std::string_view aor)> show;  // "" for every AOR
+  std::function<bool(std::string_view aor)> remove;                     // true when it existed
+  std::function<int64_t()> now;                                         // unix seconds
+  bool use_domain = false;
+  uint32_t hash_size = 0;         // printed as the domain's "hash_size"
+  std::string state = "CS_SYNC";  // printed as every contact's "State"
+};
+
+void add_usrloc_commands(CommandTable& table, UsrlocCommandHooks hooks);
+
+// The production wiring. `location` must outlive `table`; `hash_size` is the shared table's bucket count.
+inline void add_usrloc_commands(CommandTable& table, LocationService& location, uint32_t hash_size,
+                                std::function<int64_t()> now) {
+  UsrlocCommandHooks hooks;
+  hooks.show = [&location](std::string_view aor) { return location.show(aor); };
+  hooks.remove = [&location](std::string_view aor) { return location.remove_aor(aor); };
+  hooks.now = std::move(now);
+  hooks.use_domain = location.settings().use_domain;
+  hooks.hash_size = hash_size;
+  // Memory-only contacts are never written anywhere (OpenSIPS shows them CS_NEW); otherwise they are in
+  // the database once answered (write-through) or soon after (write-back).
+  hooks.state = location.settings().mode == UsrlocMode::MemoryOnly ? "CS_NEW" : "CS_SYNC";
+  add_usrloc_commands(table, std::move(hooks));
+}
+
+}  // namespace sipd::control
