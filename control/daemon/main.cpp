@@ -19,10 +19,13 @@
 #include "config/checker.h"
 #include "config/parser.h"
 #include "config/program.h"
+#include "control/daemon/avpops_service.h"
+#include "control/daemon/mgmt.h"
 #include "control/daemon/questions.h"
 #include "control/daemon/registrar_service.h"
 #include "control/daemon/usrloc.h"
 #include "control/db/database.h"
+#include "control/db/db_url.h"
 #include "control/shm/location.h"
 #include "control/shm/segment.h"
 #include "dataplane/sip/endpoint.h"
@@ -127,8 +130,40 @@ int main(int argc, char** argv) {
   control::RegistrarService registrar(location, control::registrar_settings(program), socket, unix_now);
   questions.handle("save",
                    [&](const control::Asked& q, control::Answer a) { registrar.save(q, std::move(a)); });
+  // avpops: its own db_url, else the appliance's database (shared with usrloc's when it is the same file).
+  std::unique_ptr<db::Database> avp_database;
+  db::Database* avp_db = nullptr;
+  {
+    std::string path = app.database;
+    const std::string_view url = program.modparam("avpops", "db_url");
+    if (!url.empty()) {
+      const db::DbUrl u = db::parse_db_url(url);
+      if (!u.ok()) return fail("avpops db_url: " + u.error);
+      path = u.path;
+    }
+    if (database && path == us.db_path) {
+      avp_db = database.get();
+    } else {
+      db::Options o;
+      o.path = path;
+      db::Result<std::unique_ptr<db::Database>> opened = db::Database::open(o);
+      if (!opened.ok()) return fail(opened.error);
+      avp_database = std::move(opened.value);
+      avp_db = avp_database.get();
+    }
+  }
+  const std::string avp_table(program.modparam("avpops", "avp_table"));
+  control::AvpopsService avpops(avp_db, program.modparam_int("avpops", "use_domain") != 0,
+                                avp_table.empty() ? "user_preference" : avp_table);
+  avpops.register_with(questions);
   for (const std::string_view name : config::control_answers())
     if (!questions.handles(std::string(name))) return fail("no handler for " + std::string(name) + "()");
+
+  // sipctl's way in: the management socket (JSON-RPC, OpenSIPS's MI command names).
+  control::CommandTable commands;
+  control::add_usrloc_commands(commands, location, app.location_aors, unix_now);
+  control::MgmtServer mgmt(commands);
+  if (!mgmt.open(app.control_socket, error)) return fail(error);
 
   shared.control.epoch.fetch_add(1);
   shared.control.pid.store(int32_t(::getpid()));
@@ -145,6 +180,8 @@ int main(int argc, char** argv) {
     shared.control.heartbeat.fetch_add(1, std::memory_order_relaxed);
     bool did = questions.poll();
     if (database && database->dispatch_completions()) did = true;
+    if (avp_database && avp_database->dispatch_completions()) did = true;
+    if (mgmt.serve(16)) did = true;
     const int64_t now = unix_now();
     if (now >= next_reap) {
       next_reap = now + 1;
@@ -152,11 +189,15 @@ int main(int argc, char** argv) {
     }
     if (!did) {
       // Nothing to do: sleep until the database completes something, at most 1 ms (the rings are polled).
-      pollfd fds[1] = {{database ? database->completion_fd() : -1, POLLIN, 0}};
-      ::poll(fds, 1, 1);
+      pollfd fds[3] = {{database ? database->completion_fd() : -1, POLLIN, 0},
+                       {avp_database ? avp_database->completion_fd() : -1, POLLIN, 0},
+                       {mgmt.fd(), POLLIN, 0}};
+      ::poll(fds, 3, 1);
     }
   }
   shared.control.pid.store(0);
+  mgmt.close();
+  if (avp_database) avp_database->close();
   if (database) database->close();
   std::printf("sipd-control: stopped\n");
   return 0;

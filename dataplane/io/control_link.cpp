@@ -1,5 +1,7 @@
 #include "dataplane/io/control_link.h"
 
+#include <charconv>
+
 #include "control/shm/records.h"
 
 namespace sipd::io {
@@ -34,8 +36,18 @@ bool ControlLink::ask(const proxy::Question& q) {
                    ? std::string_view(program_.function_names[q.function])
                    : std::string_view();
   r.argc = uint8_t(std::min(q.args.size(), shm::kMaxArgs));
-  for (uint8_t i = 0; i < r.argc; ++i)
-    r.args[i] = q.args[i].kind == engine::Value::Kind::Str ? q.args[i].s : std::string_view();
+  // Integers travel as their text (a run's integer AVP as avp_db_load's source, say).
+  std::array<std::array<char, 24>, shm::kMaxArgs> digits;
+  for (uint8_t i = 0; i < r.argc; ++i) {
+    const engine::Value& v = q.args[i];
+    if (v.kind == engine::Value::Kind::Str ||
+        (v.kind == engine::Value::Kind::Int && v.with_text && !v.s.empty())) {
+      r.args[i] = v.s;
+    } else if (v.kind == engine::Value::Kind::Int) {
+      const auto end = std::to_chars(digits[i].data(), digits[i].data() + digits[i].size(), v.i).ptr;
+      r.args[i] = std::string_view(digits[i].data(), size_t(end - digits[i].data()));
+    }
+  }
   r.src_ip = q.from.ip;
   r.src_port = q.from.port;
   r.transport = uint8_t(q.from.transport);

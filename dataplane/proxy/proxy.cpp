@@ -250,7 +250,9 @@ bool Proxy::keep_suspended(Run& r) {
     const engine::VmState& st = *r.state;
     if (program_.function_names[q.function] == "avp_db_store" && q.args.size() > 1) {
       std::string_view spec = q.args[1].s;
-      if (spec.starts_with("$avp(") && spec.ends_with(")")) spec = spec.substr(5, spec.size() - 6);
+      // "$avp(name)" or "$avp(name)/table"
+      if (spec.starts_with("$avp(") && spec.find(')') != std::string_view::npos)
+        spec = spec.substr(5, spec.find(')') - 5);
       const auto& names = program_.avp_names;
       const auto it = std::find(names.begin(), names.end(), spec);
       if (it != names.end()) {

@@ -434,13 +434,13 @@ route[r] { xlog("$param(2)\n"); }
 // ---- async / launch ----
 
 TEST(syntax, AsyncTakesOnlyFunctionsThatCanSuspend) {
-  const auto c = check(R"cfg(loadmodule "avpops.so"
+  const auto c = check(R"cfg(loadmodule "acc.so"
 loadmodule "sipmsgops.so"
 route {
   async(is_method("INVITE"), resume);
-  async(avp_db_query("select 1", "$avp(r)"), resume);
-  async(avp_db_query("select 2"), missing);
-  async(avp_db_query("select 3"));
+  async(acc_db_request("m", "acc"), resume);
+  async(acc_db_request("m", "acc"), missing);
+  async(acc_db_request("m", "acc"));
 }
 route[resume] { xlog("resume $rc\n"); }
 )cfg");
@@ -450,12 +450,12 @@ route[resume] { xlog("resume $rc\n"); }
       << c->rendered;
   EXPECT_TRUE(
       has(*c,
-          "opensips.cfg:5:9: error: avp_db_query() (avpops) has no implementation in this build: its answer "
+          "opensips.cfg:5:9: error: acc_db_request() (acc) has no implementation in this build: its answer "
           "comes from the control process, which does not answer it in this build"))
       << c->rendered;
-  EXPECT_TRUE(has(*c, "opensips.cfg:6:9: error: avp_db_query() (avpops) has no implementation in this build"))
+  EXPECT_TRUE(has(*c, "opensips.cfg:6:9: error: acc_db_request() (acc) has no implementation in this build"))
       << c->rendered;
-  EXPECT_TRUE(has(*c, "opensips.cfg:6:35: error: route[missing] is used here but never defined"))
+  EXPECT_TRUE(has(*c, "opensips.cfg:6:37: error: route[missing] is used here but never defined"))
       << c->rendered;
   EXPECT_TRUE(
       has(*c,
@@ -466,9 +466,9 @@ route[resume] { xlog("resume $rc\n"); }
 
 // In a dry run the function that has no body here is a warning: the script is otherwise sound.
 TEST(syntax, AsyncInADryRunOnlyWarnsAboutTheMissingBody) {
-  const auto c = check(R"cfg(loadmodule "avpops.so"
+  const auto c = check(R"cfg(loadmodule "acc.so"
 route {
-  async(avp_db_query("select 1", "$avp(r)"), resume, 5);
+  async(acc_db_request("m", "acc"), resume, 5);
 }
 route[resume] { xlog("resume $rc\n"); }
 )cfg",
@@ -477,7 +477,7 @@ route[resume] { xlog("resume $rc\n"); }
   ASSERT_EQ(count(*c, Severity::Warning), 1u) << c->rendered;
   EXPECT_TRUE(
       has(*c,
-          "opensips.cfg:3:9: warning: avp_db_query() (avpops) has no implementation in this build: its "
+          "opensips.cfg:3:9: warning: acc_db_request() (acc) has no implementation in this build: its "
           "answer comes from the control process, which does not answer it in this build (the dataplane "
           "refuses this script)"))
       << c->rendered;
