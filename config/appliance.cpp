@@ -35,6 +35,7 @@ bool load_appliance(const std::string& path, Appliance& out, std::string& error)
       port.lookupValue("sip_port", sip);
       port.lookupValue("mtu", mtu);
       port.lookupValue("tap", a.tap);
+      port.lookupValue("ipv6", a.ipv6);
       if (prefix > 32 || sip == 0 || sip > 65535 || mtu < 576 || mtu > 9000) {
         error = path + ":" + std::to_string(port.getSourceLine()) +
                 ": port: prefix must be 0-32, sip_port 1-65535, mtu 576-9000";

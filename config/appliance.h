@@ -21,6 +21,7 @@ struct Appliance {
   uint16_t sip_port = 5060;
   uint16_t mtu = 1500;
   std::string tap;             // exception-path TAP interface name, "" for none
+  bool ipv6 = false;           // port.ipv6: the kernel behind the TAP may speak IPv6 on the wire
   uint32_t mbufs = 8191;       // mbuf pool size
   uint32_t mbuf_size = 10240;  // data room per mbuf: a whole frame the port delivers must fit
   // Transaction pool per worker (tm), with 4 KB of message store each (about 5.8 KB in all). A call holds

@@ -147,6 +147,7 @@ int main(int argc, char** argv) {
   pc.prefix_len = app.prefix_len;
   pc.mtu = app.mtu;
   pc.sip_port = app.sip_port;
+  pc.ipv6 = app.ipv6;
   if (!app.gateway.empty() && !sipd::sip::parse_ipv4(app.gateway, pc.gateway))
     return fail("gateway is not an IPv4 address");
   if (tap_port >= 0) {
@@ -157,6 +158,13 @@ int main(int argc, char** argv) {
   rte_eth_promiscuous_enable(uint16_t(sip_port));
   if (tap_port >= 0 && !app.tap.empty()) {
     // Start-up only: the kernel side of the exception path gets our address (TCP/TLS listeners live there).
+    // Without IPv6 in the appliance settings the kernel side has it off, so its router solicitations and
+    // multicast listener reports never leave by the port (the worker drops any IPv6 the TAP still sends).
+    const std::string v6 = "/proc/sys/net/ipv6/conf/" + app.tap + "/disable_ipv6";
+    if (FILE* f = std::fopen(v6.c_str(), "w")) {
+      std::fputs(app.ipv6 ? "0" : "1", f);
+      std::fclose(f);
+    }
     const std::string cmd = "ip addr replace " + app.address + "/" + std::to_string(app.prefix_len) +
                             " dev " + app.tap + " && ip link set " + app.tap + " up";
     if (std::system(cmd.c_str()) != 0)

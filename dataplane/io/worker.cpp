@@ -71,6 +71,11 @@ void Worker::build_table() {
   add("fragmented_out", n.fragmented_out);
   add("to_tap", n.to_tap);
   add("from_tap", n.from_tap);
+  add("from_tap_arp", n.from_tap_arp);
+  add("from_tap_ipv4", n.from_tap_ipv4);
+  add("from_tap_ipv6", n.from_tap_ipv6);
+  add("from_tap_other", n.from_tap_other);
+  add("from_tap_dropped", n.from_tap_dropped);
   add("sip_datagrams", n.sip_datagrams);
   const proxy::Counters& p = proxy_.counters();
   add("sip_rx", p.rx);

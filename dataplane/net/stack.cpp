@@ -270,7 +270,27 @@ uint16_t Stack::poll_tap() {
   if (port_.tap_port < 0) return 0;
   rte_mbuf* burst[32];
   const uint16_t n = rte_eth_rx_burst(uint16_t(port_.tap_port), port_.queue, burst, 32);
-  for (uint16_t i = 0; i < n; ++i) queue_tx(burst[i]);
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = burst[i];
+    const uint16_t type = rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr)
+                              ? rte_be_to_cpu_16(rte_pktmbuf_mtod(m, const rte_ether_hdr*)->ether_type)
+                              : 0;
+    if (type == RTE_ETHER_TYPE_ARP) {
+      ++counters_.from_tap_arp;
+    } else if (type == RTE_ETHER_TYPE_IPV4) {
+      ++counters_.from_tap_ipv4;
+    } else if (type == RTE_ETHER_TYPE_IPV6) {
+      ++counters_.from_tap_ipv6;
+      if (!port_.ipv6) {  // the kernel's router solicitations and listener reports stay off the wire
+        ++counters_.from_tap_dropped;
+        rte_pktmbuf_free(m);
+        continue;
+      }
+    } else {
+      ++counters_.from_tap_other;
+    }
+    queue_tx(m);
+  }
   counters_.from_tap += n;
   return n;
 }

@@ -29,6 +29,7 @@ struct PortConfig {
   uint32_t gateway = 0;  // 0: none
   uint16_t mtu = 1500;
   uint16_t sip_port = 5060;
+  bool ipv6 = false;  // the appliance speaks IPv6: the kernel behind the TAP may send it out of the port
 };
 
 struct NetCounters {
@@ -38,6 +39,9 @@ struct NetCounters {
   uint64_t not_ours = 0, bad_ipv4 = 0, bad_udp = 0, truncated = 0;
   uint64_t fragments_in = 0, reassembled = 0, fragmented_out = 0;
   uint64_t to_tap = 0, from_tap = 0;
+  // What the kernel behind the TAP sent, by kind (from_tap counts them all); IPv6 is dropped unless the
+  // appliance is configured for it.
+  uint64_t from_tap_arp = 0, from_tap_ipv4 = 0, from_tap_ipv6 = 0, from_tap_other = 0, from_tap_dropped = 0;
   uint64_t sip_datagrams = 0;
 };
 

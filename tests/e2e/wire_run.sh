@@ -87,3 +87,13 @@ case "$mode" in
 esac
 sleep 1.2  # the counters file is rewritten once a second
 echo "dataplane counters: $(tr -s ' ' <"$work/counters.json")"
+if [ "$mode" = exception ]; then
+  # The TAP's kernel side has IPv6 off (the appliance is not configured for it): nothing IPv6 from it may
+  # reach the wire — no router solicitations, no multicast listener reports.
+  count() { grep -o "\"$1\": [0-9]*" "$work/counters.json" | head -1 | awk '{print $2}'; }
+  v6=$(count from_tap_ipv6) dropped=$(count from_tap_dropped)
+  [ "$(cat "/proc/sys/net/ipv6/conf/$tap/disable_ipv6" 2>/dev/null || echo 1)" = 1 ] ||
+    { echo "FAIL: IPv6 is on on the TAP $tap"; exit 1; }
+  [ "${v6:-x}" = "${dropped:-y}" ] || { echo "FAIL: $v6 IPv6 frame(s) from the TAP, only $dropped dropped"; exit 1; }
+  echo "exception path: IPv6 off on $tap; the TAP sent ${v6} IPv6 frame(s), none reached the wire"
+fi
