@@ -65,7 +65,7 @@ struct Appliance {
   std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("sipd-regpath-" + std::to_string(::getpid()));
   config::Program program = compile(kScript);
-  shm::LocationSizes sizes{1024, 2048};
+  shm::LocationSizes sizes;
   shm::Segment segment;
   shm::LocationWriter writer;
   std::unique_ptr<db::Database> database;
@@ -79,7 +79,7 @@ struct Appliance {
   uint64_t now_ms = 1000;
   int64_t unix_s = 1'800'000'000;
 
-  explicit Appliance(uint32_t transactions = 256) {
+  explicit Appliance(uint32_t transactions = 256, uint32_t bindings = 2048) : sizes{bindings, bindings} {
     shm::Segment::remove(shm);
     std::filesystem::create_directories(dir);
     std::string error;
@@ -138,16 +138,19 @@ struct Appliance {
   }
   // One turn of each side until the worker has sent `want` datagrams (or a second has passed).
   void settle(size_t want) {
-    for (int i = 0; i < 2000 && out.sent.size() < want; ++i) {
-      segment.header().control.heartbeat.fetch_add(1);
-      link->poll(now_ms);
-      questions->poll();
-      pollfd p{database->completion_fd(), POLLIN, 0};
-      ::poll(&p, 1, 1);
-      database->dispatch_completions();
-      questions->poll();
-      link->poll(now_ms);
-    }
+    for (int i = 0; i < 2000 && out.sent.size() < want; ++i) pump();
+  }
+  // One turn of each side: the worker's answers, control's questions, the database's completions (waiting
+  // for one at most 1 ms), control's answers, the worker's again.
+  void pump() {
+    segment.header().control.heartbeat.fetch_add(1);
+    link->poll(now_ms);
+    questions->poll();
+    pollfd p{database->completion_fd(), POLLIN, 0};
+    ::poll(&p, 1, 1);
+    database->dispatch_completions();
+    questions->poll();
+    link->poll(now_ms);
   }
   // The clocks move on (transactions end on their timers).
   void tick(uint64_t ms) {
