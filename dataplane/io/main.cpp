@@ -23,6 +23,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@
 #include "config/checker.h"
 #include "config/parser.h"
 #include "config/program.h"
+#include "config/program_blob.h"
 #include "control/shm/location.h"
 #include "control/shm/segment.h"
 #include "dataplane/io/counter_file.h"
@@ -180,15 +182,22 @@ int main(int argc, char** argv) {
   sipd::shm::Header& shared = segment.header();
   shared.dataplane.epoch.fetch_add(1);  // answers to the dataplane before this one are stale
   shared.dataplane.pid.store(int32_t(::getpid()));
+  // Each worker runs its own copy of the program, deserialized from the blob as a pushed program will be
+  // (its regex databases and scratch are the worker's own).
+  const std::string blob = sipd::config::serialize_program(program);
+  std::vector<std::unique_ptr<sipd::config::Program>> programs;
   std::vector<sipd::io::Worker*> workers;
   for (unsigned w = 0; w < nworkers; ++w) {
+    programs.push_back(std::make_unique<sipd::config::Program>());
+    const std::string why = sipd::config::deserialize_program(blob, *programs.back());
+    if (!why.empty()) return fail("the compiled program does not load back: " + why);
     sipd::io::WorkerSetup ws;
     ws.id = uint8_t(w);
     ws.port = pc;
     ws.port.queue = uint16_t(w);
     ws.settings = settings;
     ws.settings.worker = uint8_t(w);
-    ws.program = &program;
+    ws.program = programs.back().get();
     ws.pool = pool;
     ws.indirect = indirect;
     ws.hz = hz;
@@ -206,6 +215,7 @@ int main(int argc, char** argv) {
   shared.active_workers.store(nworkers);  // the rings control serves
   for (sipd::io::Worker* w : workers) w->set_peers(&workers);
   for (sipd::io::Worker* w : workers) w->proxy().set_log_level(int(program.modparam_int("", "log_level")));
+  // From here on the workers' copies are what runs.
   static sipd::proxy::TimerSchedule timers;  // timer_route runs, shared by the workers
   for (sipd::io::Worker* w : workers) w->proxy().share_timers(&timers);
   workers[0]->proxy().run_startup();
