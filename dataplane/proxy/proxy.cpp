@@ -194,10 +194,10 @@ engine::Context Proxy::context(const Run& r) const {
   return ctx;
 }
 
-void Proxy::finish(engine::RunStatus status, const engine::Context& ctx, Run& r) {
+bool Proxy::finish(engine::RunStatus status, const engine::Context& ctx, Run& r) {
   if (status == engine::RunStatus::Suspended && !answer_at_once_ && keep_suspended(r)) {
     ++counters_.suspensions;
-    return;  // answer() goes on from here
+    return true;  // answer() goes on from here
   }
   while (status == engine::RunStatus::Suspended) {
     // Until the control process answers (registrar, databases), such functions report failure.
@@ -210,6 +210,7 @@ void Proxy::finish(engine::RunStatus status, const engine::Context& ctx, Run& r)
   } else if (!r.decided) {
     ++counters_.dropped[size_t(Drop::Script)];
   }
+  return false;
 }
 
 engine::RunStatus Proxy::run_through(int route, const engine::Context& ctx, Run& r) {
@@ -334,7 +335,9 @@ bool Proxy::answer(uint32_t id, const Answer& a) {
       if (v.kind == engine::Value::Kind::Str) v.s = engine::arena_copy(st, v.s);
       if (st.error || !engine::avp_push(st, uint16_t(it - names.begin()), v)) break;
     }
-    finish(vm_.resume(ctx, st, a.result), ctx, r);
+    const bool again = finish(vm_.resume(ctx, st, a.result), ctx, r);
+    // A failure_route that had suspended has ended: the transaction decides what goes upstream.
+    if (!again && r.failure && tm_) tm_->failure_route_done(*r.txn, now_ms_);
   }
   slot.spare = std::move(r.state);
   slot.edits.reset();
@@ -1017,18 +1020,20 @@ void Proxy::completed(tm::Transaction& t, uint16_t code, std::string_view respon
 // failure_route: the stored request, parsed again, with the best final answer as $T_reply_code; what the
 // script relays goes out as new branches of the same transaction (serial forking). A run of its own, which
 // may wait for the control process like the request route's.
-void Proxy::failure_route(tm::Transaction& t) {
+bool Proxy::failure_route(tm::Transaction& t) {
   const int route = t.on_failure;
   t.on_failure = -1;  // one run per arming; the script may arm it again
   // The stored request is copied out: the store's scratch is reused by whatever the script makes tm do.
   const std::string_view request =
       t.relayed.empty() ? tm_->request_of(t) : tm_->store().view(t.relayed, stored_buf_.data());
-  if (route < 0 || request.size() > stored_buf_.size()) return;
+  if (route < 0 || request.size() > stored_buf_.size()) return false;
   if (request.data() != stored_buf_.data()) std::memcpy(stored_buf_.data(), request.data(), request.size());
-  if (stored_.parse(std::string_view(stored_buf_.data(), request.size())) != sip::Defect::None) return;
+  if (stored_.parse(std::string_view(stored_buf_.data(), request.size())) != sip::Defect::None) return false;
   sip::EditList edits(stored_);
   Run r = begin(&stored_, t.source, &edits);
   r.txn = &t;
+  r.failure = true;
+  bool kept = false;
   r.reply_code = int16_t(t.best_code);
   r.branch_idx = t.best_branch;
   {
@@ -1036,9 +1041,10 @@ void Proxy::failure_route(tm::Transaction& t) {
     engine::Context ctx = context(r);
     ctx.initial_msg_flags = t.msg_flags;
     if (!t.avps.empty()) ctx.avp_snapshot = tm_->store().view(t.avps, avp_buf_.data());
-    finish(vm_.run(program_, route, ctx, *r.state), ctx, r);
+    kept = finish(vm_.run(program_, route, ctx, *r.state), ctx, r);
   }
   end(r);
+  return kept;
 }
 
 }  // namespace sipd::proxy

@@ -105,6 +105,7 @@ struct Run {
   bool decided = false;                    // forwarded or replied
   bool too_big = false;                    // the last forward/relay did not fit (sl_reply_error answers 513)
   bool answered = false;                   // control's answer carried the reply (sl_reply_error adds none)
+  bool failure = false;                    // a failure_route's run: tm hears when it ends
 };
 
 // What the control process answered a suspended function with, as the worker decoded it from the ring.
@@ -212,7 +213,7 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   // tm::User
   bool reply_route(tm::Transaction& t, int branch, const sip::Message& response,
                    sip::EditList& upstream) override;
-  void failure_route(tm::Transaction& t) override;
+  bool failure_route(tm::Transaction& t) override;
   std::string_view local_route(std::string_view request) override;
   void completed(tm::Transaction& t, uint16_t code, std::string_view response) override;
   // tm::Sender: what the transaction layer sends goes out like everything else.
@@ -273,7 +274,8 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   void response(const sip::Endpoint& from);
   void run_error_route(const sip::Endpoint& from, uint16_t status, std::string_view reason);
   engine::Context context(const Run& r) const;
-  void finish(engine::RunStatus status, const engine::Context& ctx, Run& r);
+  // True when the run was kept, suspended, to be answered later.
+  bool finish(engine::RunStatus status, const engine::Context& ctx, Run& r);
   // Runs `route` to its end on `r`, a suspension answered -1 at once (the routes that cannot wait yet).
   engine::RunStatus run_through(int route, const engine::Context& ctx, Run& r);
   void reply_with(uint16_t code, std::string_view reason, std::span<const std::string_view> extra);

@@ -226,7 +226,8 @@ Transaction* Layer::create(const sip::Message& msg, const sip::Endpoint& from, u
   t.nbranches = 0;
   t.best_code = 0;
   t.best_branch = -1;
-  t.cancelled = t.in_failure_route = t.failure_route_done = false;
+  t.cancelled = t.in_failure_route = false;
+  t.failure_from = 0;
   t.on_failure = t.on_reply = t.on_branch = -1;
   t.msg_flags = 0;
   t.acc = 0;
@@ -464,15 +465,36 @@ void Layer::branch_final(Transaction& t, int b, uint16_t code, std::string_view 
     if (t.branches[i].state == BranchState::Calling || t.branches[i].state == BranchState::Proceeding) return;
   if (t.reply_code >= 200 || t.in_failure_route) return;  // a 2xx went up already, or the script is deciding
   if (t.on_failure >= 0 && !t.cancelled) {
-    const uint8_t before = t.nbranches;
+    t.failure_from = t.nbranches;
     t.in_failure_route = true;
-    user_.failure_route(t);  // may add branches (serial forking) or reply; may arm t_on_failure again
+    // It may add branches (serial forking) or reply; may arm t_on_failure again; may suspend (the rest
+    // then happens in failure_route_done()).
+    if (user_.failure_route(t)) return;
     t.in_failure_route = false;
-    if (t.reply_code >= 200) return;
-    for (uint8_t i = before; i < t.nbranches; ++i)
-      if (t.branches[i].state == BranchState::Calling) return;  // new branches are on their way
+    if (failure_route_decided(t)) return;
   }
-  // 16.7 step 6-8: the best final response goes upstream; our own 408 when every branch timed out.
+  answer_best(t, now);
+}
+
+bool Layer::failure_route_decided(const Transaction& t) const {
+  if (t.reply_code >= 200) return true;
+  for (uint8_t i = t.failure_from; i < t.nbranches; ++i)
+    if (t.branches[i].state == BranchState::Calling) return true;  // new branches are on their way
+  return false;
+}
+
+void Layer::failure_route_done(Transaction& t, uint64_t now) {
+  if (!t.used || !t.in_failure_route) return;
+  t.in_failure_route = false;
+  if (failure_route_decided(t)) return;
+  // Its new branches may all have ended already: then the best of everything goes up, as without it.
+  for (uint8_t i = 0; i < t.nbranches; ++i)
+    if (t.branches[i].state == BranchState::Calling || t.branches[i].state == BranchState::Proceeding) return;
+  answer_best(t, now);
+}
+
+// 16.7 step 6-8: the best final response goes upstream; our own 408 when every branch timed out.
+void Layer::answer_best(Transaction& t, uint64_t now) {
   if (!t.best.empty()) {
     std::string_view best = store_.view(t.best, scratch_.data());
     if (t.best_code == 503) {  // 16.7 step 6: a 503 goes up as 500, so the caller does not blame this proxy
@@ -649,7 +671,9 @@ uint32_t Layer::stranded() const {
   uint32_t n = 0;
   for (const Transaction& t : pool_) {
     if (!t.used) continue;
-    bool armed = t.g.armed() || t.h.armed() || t.i.armed() || t.j.armed() || t.l.armed();
+    // A failure_route that suspended holds the transaction: the user's own wait bound ends it.
+    bool armed =
+        t.in_failure_route || t.g.armed() || t.h.armed() || t.i.armed() || t.j.armed() || t.l.armed();
     for (const Branch& br : t.branches)
       armed = armed || br.retrans.armed() || br.fr.armed() || br.wait.armed() || br.cancel_retrans.armed();
     if (!armed) ++n;

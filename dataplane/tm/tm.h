@@ -87,7 +87,7 @@ struct Transaction
   int8_t best_branch = -1;
   bool cancelled = false;  // a CANCEL for it arrived
   bool in_failure_route = false;
-  bool failure_route_done = false;
+  uint8_t failure_from = 0;  // branches before the failure_route ran (those after it are its own)
   int16_t on_failure = -1, on_reply = -1, on_branch = -1;  // route indices armed by the script
   uint32_t msg_flags = 0;
   uint8_t acc = 0;  // accounting the script armed (do_accounting), written when the transaction completes
@@ -105,7 +105,9 @@ class User {
                            sip::EditList& upstream) = 0;
   // failure_route: every branch ended without a 2xx. The proxy runs it over the stored request; it may
   // add branches (add_branch) or reply (reply). Returns once the script is done.
-  virtual void failure_route(Transaction& t) = 0;
+  // True when the script is still running (it suspended): the transaction waits, no answer goes upstream,
+  // until the user calls Layer::failure_route_done().
+  virtual bool failure_route(Transaction& t) = 0;
   // local_route over a request sipd makes itself (the ACK of a non-2xx, a CANCEL): what to send instead
   // (the same bytes when there is no local_route), or an empty view to send nothing.
   virtual std::string_view local_route(std::string_view request) { return request; }
@@ -145,6 +147,9 @@ class Layer {
   // A response arrived. Absorbed: it belonged to one of our branches and was dealt with. No: not ours
   // (the proxy routes it statelessly: a 2xx retransmission after the transaction ended, for example).
   Handled on_response(const sip::Message& msg, const sip::Endpoint& from, uint64_t now_ms);
+  // The failure_route that suspended (User::failure_route returned true) has ended: what it decided stands
+  // (a reply, new branches), else the best response goes upstream as it would have.
+  void failure_route_done(Transaction& t, uint64_t now_ms);
 
   // The transaction the request in `msg` belongs to, or nullptr.
   Transaction* find(const sip::Message& msg);
@@ -200,6 +205,8 @@ class Layer {
   static bool server_key(const sip::Message& msg, bool for_cancel, char* out, uint8_t& len);
   void fire(Timer& t);
   void branch_final(Transaction& t, int b, uint16_t code, std::string_view response, uint64_t now);
+  bool failure_route_decided(const Transaction& t) const;
+  void answer_best(Transaction& t, uint64_t now);
   void forward_upstream(Transaction& t, std::string_view response, uint16_t code, uint64_t now);
   void maybe_finish(Transaction& t, uint64_t now);
   void send_cancel(Transaction& t, int b);

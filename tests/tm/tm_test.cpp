@@ -822,3 +822,53 @@ TEST(tm, UnansweredQuestionsFailTheFunction) {
 
 }  // namespace
 }  // namespace sipd::tm
+
+namespace sipd::tm {
+namespace {
+
+// A failure_route may suspend too: the transaction waits (nothing goes upstream, no timer strands it),
+// the resumed run keeps its $T_reply_code, and what it decides stands — a reply, a new branch — or, when it
+// decides nothing (the function's 0 ends the script), the best response goes upstream as it would have.
+TEST(tm, SuspendedFailureRouteKeepsItsReplyCode) {
+  Rig r(
+      "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nloadmodule \"registrar.so\"\nloadmodule \"usrloc.so\"\n"
+      "route {\n  t_on_failure(\"next\");\n  t_relay();\n}\n"
+      "failure_route[next] {\n  if (!lookup(\"location\")) {\n    t_reply(404, \"after $T_reply_code\");\n"
+      "    exit;\n  }\n  $ru = \"sip:carol@198.18.0.2:5071\";\n  t_relay();\n}\n",
+      64, true);
+  static constexpr engine::BodyEntry kLookup[] = {
+      {"lookup", [](engine::Call&) { return engine::Host::kSuspend; }}};
+  ASSERT_TRUE(r.proxy->vm().bind(kLookup, nullptr));
+  r.proxy->set_answer_at_once(false);
+  std::array<proxy::Proxy::Pending, 4> p{};
+  for (const int found : {-1, 1, 0}) {
+    const std::string call = "call-f" + std::to_string(found + 1);
+    const size_t mark = r.out.sent.size();
+    r.in(kCaller, invite("bob", "z9hG4bK-" + call, call));
+    ASSERT_EQ(r.since(mark).size(), 2u);  // 100 Trying, the INVITE to bob
+    const std::string to_bob = r.since(mark)[1].bytes;
+    r.in(kBob, answer(to_bob, 486, "Busy Here"));  // failure_route runs and waits
+    ASSERT_EQ(r.proxy->pending(p), 1u) << call;
+    const size_t before = r.out.sent.size();
+    for (const Sent& s : r.since(mark)) EXPECT_FALSE(s.first_line().starts_with("SIP/2.0 486")) << call;
+    r.at(r.now + 500);  // meanwhile: no answer upstream, no transaction stranded
+    ASSERT_TRUE(r.proxy->answer(p[0].id, found));
+    const std::vector<Sent> after = r.since(before);
+    ASSERT_FALSE(after.empty()) << call;
+    if (found < 0) {
+      EXPECT_EQ(after.back().first_line(), "SIP/2.0 404 after 486");
+      EXPECT_EQ(after.back().to, kCaller);
+    } else if (found > 0) {
+      EXPECT_EQ(after.back().first_line(), "INVITE sip:carol@198.18.0.2:5071 SIP/2.0");
+      EXPECT_EQ(after.back().to, kCarol);
+    } else {
+      EXPECT_EQ(after.back().first_line(), "SIP/2.0 486 Busy Here");
+      EXPECT_EQ(after.back().to, kCaller);
+    }
+    EXPECT_EQ(r.proxy->pending(p), 0u);
+  }
+  EXPECT_EQ(r.proxy->counters().resumed, 3u);
+}
+
+}  // namespace
+}  // namespace sipd::tm

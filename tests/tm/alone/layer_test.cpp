@@ -31,7 +31,10 @@ struct Script : User {
     ++replies;
     return true;
   }
-  void failure_route(Transaction&) override { ++failures; }
+  bool failure_route(Transaction&) override {
+    ++failures;
+    return false;
+  }
 };
 
 const sip::Endpoint kCaller{0xC6120002u, 5080};  // 198.18.0.2
