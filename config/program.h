@@ -285,6 +285,12 @@ struct Program {
   // A module parameter's value: as the script set it (the last modparam wins), else the registry's default.
   std::string_view modparam(std::string_view module, std::string_view param) const;
   int64_t modparam_int(std::string_view module, std::string_view param) const;
+  // Whether the script set it (a default and an explicit value the same as it differ for some modules).
+  bool modparam_set(std::string_view module, std::string_view param) const {
+    for (const ModParamValue& m : modparams)
+      if (m.module == module && m.param == param) return true;
+    return false;
+  }
 };
 
 // The accessor id of a pseudo-variable name ("ru", "hdr"...), PvId::Other when the engine has none.

@@ -9,12 +9,6 @@ namespace sipd::control {
 
 namespace {
 
-bool set_by_script(const config::Program& p, std::string_view module, std::string_view param) {
-  for (const config::ModParamValue& m : p.modparams)
-    if (m.module == module && m.param == param) return true;
-  return false;
-}
-
 Reply reply_of(const registrar::Decision& d, bool send) {
   Reply r;
   r.result = d.result;
@@ -33,7 +27,7 @@ registrar::Settings registrar_settings(const config::Program& p) {
   s.default_expires = int(p.modparam_int("registrar", "default_expires"));
   s.min_expires = int(p.modparam_int("registrar", "min_expires"));
   s.max_expires = int(p.modparam_int("registrar", "max_expires"));
-  if (set_by_script(p, "registrar", "default_q")) s.default_q = int(p.modparam_int("registrar", "default_q"));
+  if (p.modparam_set("registrar", "default_q")) s.default_q = int(p.modparam_int("registrar", "default_q"));
   s.max_contacts = int(p.modparam_int("registrar", "max_contacts"));
   s.retry_after = int(p.modparam_int("registrar", "retry_after"));
   s.cseq_delay = int(p.modparam_int("usrloc", "cseq_delay"));

@@ -7,12 +7,6 @@ namespace sipd::control {
 
 namespace {
 
-bool set_by_script(const config::Program& p, std::string_view module, std::string_view param) {
-  for (const config::ModParamValue& m : p.modparams)
-    if (m.module == module && m.param == param) return true;
-  return false;
-}
-
 shm::BindingData to_table(const registrar::Binding& b) {
   shm::BindingData d;
   d.contact = b.contact;
@@ -92,7 +86,7 @@ bool usrloc_settings(const config::Program& program, const std::string& default_
   UsrlocSettings s;
   s.use_domain = program.modparam_int("usrloc", "use_domain") != 0;
   // 3.x's preset wins over 2.x's db_mode; with neither, sipd's own default (write-through, README).
-  if (set_by_script(program, "usrloc", "working_mode_preset")) {
+  if (program.modparam_set("usrloc", "working_mode_preset")) {
     const std::string_view preset = program.modparam("usrloc", "working_mode_preset");
     if (preset == "single-instance-no-db") {
       s.mode = UsrlocMode::MemoryOnly;
@@ -110,7 +104,7 @@ bool usrloc_settings(const config::Program& program, const std::string& default_
       error = "usrloc working_mode_preset \"" + std::string(preset) + "\" is not one of OpenSIPS's presets";
       return false;
     }
-  } else if (set_by_script(program, "usrloc", "db_mode")) {
+  } else if (program.modparam_set("usrloc", "db_mode")) {
     switch (program.modparam_int("usrloc", "db_mode")) {
       case 0:
         s.mode = UsrlocMode::MemoryOnly;

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "dataplane/sip/chars.h"
+#include "dataplane/sip/date.h"
 #include "dataplane/sip/list.h"
 #include "dataplane/sip/name_addr.h"
 #include "dataplane/sip/scalar.h"
@@ -702,41 +703,8 @@ Decision decide(const sip::Message& reg, std::span<const Binding> current, const
 }
 
 std::string date_header(int64_t t) {
-  static constexpr std::array<std::string_view, 7> kDays = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
-  static constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  int64_t days = t / 86400, secs = t % 86400;
-  if (secs < 0) secs += 86400, --days;
-  // Days since 1970-01-01 to a civil date, counting in 400-year eras that start on 1 March.
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t year = yoe + era * 400 + (month <= 2);
-  auto two = [](std::string& s, int64_t v) {
-    s.push_back(char('0' + v / 10));
-    s.push_back(char('0' + v % 10));
-  };
-  std::string out = "Date: ";
-  out += kDays[size_t(((days % 7) + 7) % 7)];
-  out += ", ";
-  two(out, day);
-  out += ' ';
-  out += kMonths[size_t(month - 1)];
-  out += ' ';
-  append_int(out, year);
-  out += ' ';
-  two(out, secs / 3600);
-  out += ':';
-  two(out, secs / 60 % 60);
-  out += ':';
-  two(out, secs % 60);
-  out += " GMT\r\n";
-  return out;
+  char date[29];
+  return "Date: " + std::string(sip::format_sip_date(t, date)) + "\r\n";
 }
 
 std::string format_q(int q) {

@@ -26,9 +26,9 @@
 namespace sipd::shm {
 
 inline constexpr uint64_t kMagic = 0x3147455344504953ull;  // "SIPDSEG1" read as little-endian bytes
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;              // 2: 256 slots a ring
 inline constexpr uint32_t kMaxWorkers = 16;
-inline constexpr uint32_t kRingSlots = 64;       // descriptors per ring = buffers per slab
+inline constexpr uint32_t kRingSlots = 512;      // descriptors per ring = buffers per slab (8 MB a slab)
 inline constexpr uint32_t kBufferBytes = 16384;  // one record: a question with its request, or an answer
 
 // A record in a slab: where it starts (from the segment's start) and its length.

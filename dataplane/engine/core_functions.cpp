@@ -10,6 +10,7 @@
 #include "dataplane/sip/auth.h"
 #include "dataplane/sip/chars.h"
 #include "dataplane/sip/content_type.h"
+#include "dataplane/sip/date.h"
 #include "dataplane/sip/event.h"
 #include "dataplane/sip/list.h"
 #include "dataplane/sip/name_addr.h"
@@ -588,30 +589,9 @@ int64_t fn_append_urihf(Call& c) {
 // "Date: Tue, 05 Mar 2024 14:07:09 GMT" for `t` seconds since the epoch (RFC 1123, English names whatever
 // the locale, as a C-locale strftime gives them).
 std::string_view http_date(VmState& st, int64_t t) {
-  static constexpr std::string_view kDays[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
-  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  int64_t days = t / 86400, secs = t % 86400;
-  if (secs < 0) secs += 86400, --days;
-  const std::string_view weekday = kDays[((days % 7) + 7) % 7];
-  // Civil date from days since 1970-01-01 (proleptic Gregorian, H. Hinnant's algorithm).
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t year = yoe + era * 400 + (month <= 2);
-  char two[3][2];
-  const int64_t parts[3] = {secs / 3600, secs / 60 % 60, secs % 60};
-  for (int i = 0; i < 3; ++i) two[i][0] = char('0' + parts[i] / 10), two[i][1] = char('0' + parts[i] % 10);
-  const char dd[2] = {char('0' + day / 10), char('0' + day % 10)};
+  char date[29];
   ArenaText out(st);
-  out << "Date: " << weekday << ", " << std::string_view(dd, 2) << " " << kMonths[month - 1] << " " << year
-      << " " << std::string_view(two[0], 2) << ":" << std::string_view(two[1], 2) << ":"
-      << std::string_view(two[2], 2) << " GMT\r\n";
+  out << "Date: " << sip::format_sip_date(t, date) << "\r\n";
   return out.text();
 }
 

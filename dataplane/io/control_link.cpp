@@ -6,6 +6,9 @@
 
 namespace sipd::io {
 
+// Every run a worker can keep waiting fits in its question ring: the ring itself never refuses.
+static_assert(shm::kRingSlots >= proxy::Proxy::kSuspended);
+
 namespace {
 constexpr uint64_t kSilentMs = 1000;  // a heartbeat that has not moved for this long: control is gone
 }  // namespace

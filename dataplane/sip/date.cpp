@@ -85,4 +85,47 @@ int64_t to_unix_time(const SipDate& date) {
   return days * 86400 + date.hour * 3600 + date.minute * 60 + date.second;
 }
 
+std::string_view format_sip_date(int64_t t, char (&out)[29]) {
+  static constexpr char kDays[7][4] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+  static constexpr char kMonths[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  int64_t days = t / 86400, secs = t % 86400;
+  if (secs < 0) secs += 86400, --days;
+  // Days since 1970-01-01 to a civil date, in 400-year eras that start on 1 March.
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  int64_t year = yoe + era * 400 + (month <= 2);
+  if (year < 0 || year > 9999) year = year < 0 ? 0 : 9999;  // 4 digits, as the grammar has them
+  char* p = out;
+  auto put = [&](const char* s, size_t n) {
+    for (size_t i = 0; i < n; ++i) *p++ = s[i];
+  };
+  auto two = [&](int64_t v) {
+    *p++ = char('0' + v / 10);
+    *p++ = char('0' + v % 10);
+  };
+  put(kDays[((days % 7) + 7) % 7], 3);
+  put(", ", 2);
+  two(day);
+  *p++ = ' ';
+  put(kMonths[month - 1], 3);
+  *p++ = ' ';
+  two(year / 100);
+  two(year % 100);
+  *p++ = ' ';
+  two(secs / 3600);
+  *p++ = ':';
+  two(secs / 60 % 60);
+  *p++ = ':';
+  two(secs % 60);
+  put(" GMT", 4);
+  return {out, size_t(p - out)};
+}
+
 }  // namespace sipd::sip

@@ -27,4 +27,8 @@ struct SipDate {
 // as the next minute's :00). Negative before 1970.
 [[nodiscard]] int64_t to_unix_time(const SipDate& date);
 
+// The SIP-date of Unix time `t` ("Tue, 01 Dec 2026 12:00:00 GMT", 29 characters) into `out`: the registrar's
+// Date header and the script's.
+std::string_view format_sip_date(int64_t t, char (&out)[29]);
+
 }  // namespace sipd::sip
