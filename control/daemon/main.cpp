@@ -152,6 +152,19 @@ int main(int argc, char** argv) {
       avp_db = avp_database.get();
     }
   }
+  // avpops' column names: the table has the tutorial's (id, uuid, username, domain, attribute, type, value,
+  // last_modified); other names are refused rather than ignored.
+  for (const char* column : {"uuid_column", "attribute_column", "value_column", "type_column",
+                             "username_column", "domain_column"}) {
+    const std::string_view value = program.modparam("avpops", column);
+    const std::string_view want =
+        std::string_view(column).substr(0, std::string_view(column).find("_column"));
+    if (program.modparam_set("avpops", column) && value != want)
+      return fail(
+          "modparam(\"avpops\", \"" + std::string(column) + "\", \"" + std::string(value) +
+          "\") is not implemented in this build: the preference table has the columns uuid, username, "
+          "domain, attribute, type, value");
+  }
   const std::string avp_table(program.modparam("avpops", "avp_table"));
   control::AvpopsService avpops(avp_db, program.modparam_int("avpops", "use_domain") != 0,
                                 avp_table.empty() ? "user_preference" : avp_table);
