@@ -748,7 +748,7 @@ TEST(tm, AnswerCarriesTheReplyOfSave) {
   a.reply_headers = lines;
   ASSERT_TRUE(r.proxy->answer(q.asked[0].id, a));
   ASSERT_EQ(r.out.sent.size(), 1u);
-  const Sent& ok = r.out.sent[0];
+  const Sent ok = r.out.sent[0];  // a copy: the vector grows below
   EXPECT_EQ(ok.to, kCaller);
   EXPECT_EQ(ok.first_line(), "SIP/2.0 200 OK");
   EXPECT_NE(ok.bytes.find("\r\nContact: <sip:alice@198.18.0.2:5080>;expires=600\r\n"), std::string::npos);
