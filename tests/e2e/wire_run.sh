@@ -43,6 +43,7 @@ port = { address = "198.18.0.1"; prefix = 15; sip_port = 5060; mtu = 1500; tap =
 workers = { idle_sleep_us = 20; };
 script = "$src/tests/e2e/wire.cfg";
 counters = "$work/counters.json";
+control = { shm = "$prefix"; };
 CONF
   "$build/bin/sipd-dataplane" --config "$work/appliance.conf" >"$work/dataplane.log" 2>&1 &
   dp_pid=$!

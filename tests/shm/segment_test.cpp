@@ -83,6 +83,7 @@ TEST(segment, RingsCarryRecordsBetweenMappings) {
     }
   }
   EXPECT_FALSE(take.peek().has_value());
+  Segment::remove(name);
 }
 
 // A producer that restarts goes on after the last buffer the one before it used: what is still in the ring
