@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev sip-tester
   # a real phone for the end-to-end registrar test (the core only: no sound card, no GUI)
   baresip-core
+  # a client we did not write for the management socket (as an operator would poke it)
+  socat
   # the testbed (network namespaces, nftables netdev hook, ethtool; ping for the ARP/ICMP check)
   iproute2 nftables ethtool iputils-ping
   # the line-rate peer that perf/linerate.sh compares sipd with
