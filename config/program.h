@@ -285,6 +285,12 @@ struct Program {
   // A module parameter's value: as the script set it (the last modparam wins), else the registry's default.
   std::string_view modparam(std::string_view module, std::string_view param) const;
   int64_t modparam_int(std::string_view module, std::string_view param) const;
+  // The slot of $avp(name), or -1 when the script never names it.
+  int avp_slot(std::string_view name) const {
+    for (size_t i = 0; i < avp_names.size(); ++i)
+      if (avp_names[i] == name) return int(i);
+    return -1;
+  }
   // Whether the script set it (a default and an explicit value the same as it differ for some modules).
   bool modparam_set(std::string_view module, std::string_view param) const {
     for (const ModParamValue& m : modparams)

@@ -157,9 +157,8 @@ bool write_pv(Call& c, std::string_view spec, Value v) {
     return true;
   }
   if (inside("avp", name)) {
-    for (size_t i = 0; i < p.avp_names.size(); ++i)
-      if (p.avp_names[i] == name) return avp_push(c.st, uint16_t(i), v);
-    return true;
+    const int slot = p.avp_slot(name);
+    return slot < 0 || avp_push(c.st, uint16_t(slot), v);
   }
   for (const WritablePv& w : kWritable) {
     if (w.name != spec) continue;

@@ -84,7 +84,6 @@ bool ControlLink::poll(uint64_t now_ms, unsigned budget) {
   alive_ = control.pid.load(std::memory_order_relaxed) != 0 && now_ms - beat_changed_ms_ < kSilentMs;
   bool did = false;
   const uint32_t epoch = segment_.header().dataplane.epoch.load(std::memory_order_relaxed);
-  std::array<proxy::Answer::Avp, shm::kMaxAnswerAvps> avps;
   while (budget--) {
     const std::optional<std::string_view> rec = answers_.peek();
     if (!rec) break;
@@ -101,9 +100,9 @@ bool ControlLink::poll(uint64_t now_ms, unsigned budget) {
       answer.reply_reason = a.reply_reason;
       answer.reply_headers = std::span(a.headers.data(), a.header_count);
       for (uint8_t i = 0; i < a.avp_count; ++i)
-        avps[i] = {a.avps[i].name, a.avps[i].is_int ? engine::Value::integer(a.avps[i].i)
-                                                    : engine::Value::string(a.avps[i].s)};
-      answer.avps = std::span(avps.data(), a.avp_count);
+        avps_[i] = {a.avps[i].name, a.avps[i].is_int ? engine::Value::integer(a.avps[i].i)
+                                                     : engine::Value::string(a.avps[i].s)};
+      answer.avps = std::span(avps_.data(), a.avp_count);
       ++counters_.answers;
       // The record stays ours until released: the run copies what it keeps.
       if (!proxy_.answer(a.id, answer)) ++counters_.stale_answers;

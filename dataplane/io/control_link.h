@@ -4,8 +4,10 @@
 // to an earlier dataplane or to a run that is gone is released and counted.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
+#include "control/shm/records.h"
 #include "control/shm/segment.h"
 #include "dataplane/proxy/proxy.h"
 
@@ -40,6 +42,7 @@ class ControlLink final : public proxy::Asker {
   uint64_t seen_beat_ = 0, beat_changed_ms_ = 0;
   bool alive_ = false;
   ControlCounters counters_;
+  std::array<proxy::Answer::Avp, shm::kMaxAnswerAvps> avps_;  // an answer's, decoded (not built each poll)
 };
 
 }  // namespace sipd::io

@@ -11,8 +11,11 @@ namespace sipd::proxy {
 
 bool Proxy::location_ready() {
   if (location_ready_) return true;
-  if (!location_base_) return false;
-  std::string error;  // only on the path where control has not formatted the table yet
+  // Control has not formatted the table yet: look again at most once a second (attach() writes its reason
+  // into a string, which a lookup per message must not pay for).
+  if (!location_base_ || now_ms_ < location_retry_ms_) return false;
+  location_retry_ms_ = now_ms_ + 1000;
+  std::string error;
   location_ready_ = location_.attach(location_base_, location_bytes_, error);
   return location_ready_;
 }

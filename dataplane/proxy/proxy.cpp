@@ -59,6 +59,8 @@ Proxy::Proxy(const config::Program& program, const Settings& settings, proxy::Se
   append_branches_ = program.modparam_int("registrar", "append_branches") != 0;
   method_filtering_ = program.modparam_int("registrar", "method_filtering") != 0;
   bind_asks(vm_);
+  if (const config::FunctionSpec* f = config::find_function("avp_db_store"))
+    avp_db_store_ = uint16_t(f - config::registry().functions.data());
   char ip[16], port[12];
   local_text_ = std::string(sip::format_ipv4(settings.local.ip, ip)) + ":" +
                 std::string(number(settings.local.port, port));
@@ -249,15 +251,13 @@ bool Proxy::keep_suspended(Run& r) {
     q.from = r.from;
     // avp_db_store(source, $avp(name)) stores the AVP's values: they travel with the question.
     const engine::VmState& st = *r.state;
-    if (program_.function_names[q.function] == "avp_db_store" && q.args.size() > 1) {
+    if (q.function == avp_db_store_ && q.args.size() > 1) {
       std::string_view spec = q.args[1].s;
       // "$avp(name)" or "$avp(name)/table"
       if (spec.starts_with("$avp(") && spec.find(')') != std::string_view::npos)
         spec = spec.substr(5, spec.find(')') - 5);
-      const auto& names = program_.avp_names;
-      const auto it = std::find(names.begin(), names.end(), spec);
-      if (it != names.end()) {
-        const uint16_t avp_slot = uint16_t(it - names.begin());
+      if (const int found = program_.avp_slot(spec); found >= 0) {
+        const uint16_t avp_slot = uint16_t(found);
         size_t n = 0;
         for (; n < engine::avp_values(st, avp_slot) && n < question_values_.size(); ++n)
           question_values_[n] = engine::avp_get(st, avp_slot, int64_t(n));
@@ -322,18 +322,15 @@ bool Proxy::answer(uint32_t id, const Answer& a) {
         if (n < lines_.size()) lines_[n++] = h;
       for (uint8_t i = 0; i < st.reply_header_count && n < lines_.size(); ++i)
         lines_[n++] = st.reply_headers[i];
-      std::array<std::string_view, 24> extra;
-      std::copy_n(lines_.begin(), n, extra.begin());
-      r.answered = t_reply(a.reply_code, a.reply_reason, st, std::span(extra.data(), n)) > 0;
+      r.answered = t_reply(a.reply_code, a.reply_reason, st, std::span(lines_.data(), n)) > 0;
     }
     for (const Answer::Avp& avp : a.avps) {
       // An AVP the script never names cannot be read by it: nothing to keep.
-      const auto& names = program_.avp_names;
-      const auto it = std::find(names.begin(), names.end(), avp.name);
-      if (it == names.end()) continue;
+      const int slot_of = program_.avp_slot(avp.name);
+      if (slot_of < 0) continue;
       engine::Value v = avp.value;
       if (v.kind == engine::Value::Kind::Str) v.s = engine::arena_copy(st, v.s);
-      if (st.error || !engine::avp_push(st, uint16_t(it - names.begin()), v)) break;
+      if (st.error || !engine::avp_push(st, uint16_t(slot_of), v)) break;
     }
     const bool again = finish(vm_.resume(ctx, st, a.result), ctx, r);
     // A failure_route that had suspended has ended: the transaction decides what goes upstream.

@@ -175,6 +175,7 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
     location_base_ = base;
     location_bytes_ = bytes;
     location_ready_ = false;
+    location_retry_ms_ = 0;
   }
 
   // Suspended scripts (save, avp_db_*...: a function whose answer lives in the control process). With a
@@ -353,6 +354,7 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   const void* location_base_ = nullptr;
   size_t location_bytes_ = 0;
   bool location_ready_ = false;
+  uint64_t location_retry_ms_ = 0;
   shm::LocationReader location_;
   sip::AorOptions aor_options_;
   std::string realm_prefix_;
@@ -360,6 +362,7 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   std::array<shm::BindingView, tm::kMaxBranches> bindings_;
   std::array<char, 512> aor_buf_;
   std::array<engine::Value, engine::VmState::kAvpValues> question_values_;
+  uint16_t avp_db_store_ = UINT16_MAX;  // its registry index: its question carries the AVP's values
   int64_t unix_s_ = 0;
   Asker* asker_ = nullptr;
   uint32_t wait_ms_ = 2000;
