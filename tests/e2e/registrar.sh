@@ -511,7 +511,7 @@ step_expiry() {
   uas_wait gina || uas_rc=$?
   expect_calls expiry-call "$rc" 1
   [ "$uas_rc" -eq 0 ] || fail "expiry: gina's phone exited $uas_rc: $(sipp_why gina)"
-  # Registered for 2 s (at the REGISTER); 3 s after it, the binding is expired whether reaped or not.
+  # Registered for 4 s (at the REGISTER); 5 s after it, the binding is expired whether reaped or not.
   local wait_until=$(($(stat -c %Y "$work/sipp/expiry-reg.log") + 5))
   while [ "$(date +%s)" -le "$wait_until" ]; do sleep 0.2; done
   call_run expiry-404 uac_404.xml "${U_gina}" 1 1 || rc2=$?
