@@ -1,5 +1,7 @@
 #include "dataplane/io/control_link.h"
 
+#include "config/registry.h"
+
 #include <charconv>
 
 #include "control/shm/records.h"
@@ -13,11 +15,9 @@ namespace {
 constexpr uint64_t kSilentMs = 1000;  // a heartbeat that has not moved for this long: control is gone
 }  // namespace
 
-ControlLink::ControlLink(const shm::Segment& segment, uint32_t worker, const config::Program& program,
-                         proxy::Proxy& proxy)
+ControlLink::ControlLink(const shm::Segment& segment, uint32_t worker, proxy::Proxy& proxy)
     : segment_(segment),
       worker_(worker),
-      program_(program),
       proxy_(proxy),
       questions_(segment, worker, false),
       answers_(segment, worker, true) {}
@@ -35,9 +35,8 @@ bool ControlLink::ask(const proxy::Question& q) {
   shm::QuestionRecord r;
   r.epoch = segment_.header().dataplane.epoch.load(std::memory_order_relaxed);
   r.id = q.id;
-  r.function = q.function < program_.function_names.size()
-                   ? std::string_view(program_.function_names[q.function])
-                   : std::string_view();
+  const auto& functions = config::registry().functions;
+  r.function = q.function < functions.size() ? functions[q.function].name : std::string_view();
   r.argc = uint8_t(std::min(q.args.size(), shm::kMaxArgs));
   // Integers travel as their text (a run's integer AVP as avp_db_load's source, say).
   std::array<std::array<char, 24>, shm::kMaxArgs> digits;

@@ -21,8 +21,7 @@ struct ControlCounters {
 class ControlLink final : public proxy::Asker {
  public:
   // `proxy` answers the runs; `segment` is mapped and outlives this.
-  ControlLink(const shm::Segment& segment, uint32_t worker, const config::Program& program,
-              proxy::Proxy& proxy);
+  ControlLink(const shm::Segment& segment, uint32_t worker, proxy::Proxy& proxy);
 
   bool ask(const proxy::Question& q) override;
   // Resumes the runs whose answers have arrived (at most `budget`); whether any did. `now_ms` is the
@@ -35,7 +34,6 @@ class ControlLink final : public proxy::Asker {
  private:
   const shm::Segment& segment_;
   uint32_t worker_;
-  const config::Program& program_;
   proxy::Proxy& proxy_;
   shm::Producer questions_;
   shm::Consumer answers_;

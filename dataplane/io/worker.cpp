@@ -35,7 +35,7 @@ Worker::Worker(const WorkerSetup& s)
              rte_rdtsc() / (s.hz / 1000)) {
   proxy_.attach(&layer_);
   if (s.segment) {
-    control_ = std::make_unique<ControlLink>(*s.segment, s.id, *s.program, proxy_);
+    control_ = std::make_unique<ControlLink>(*s.segment, s.id, proxy_);
     proxy_.set_asker(control_.get(), s.answer_wait_ms);
     proxy_.set_location(s.segment->location().data(), s.segment->location().size());
   }

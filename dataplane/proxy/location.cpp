@@ -31,7 +31,7 @@ bool Proxy::location_key(engine::Call& c, size_t aor_arg, std::string_view& key)
   sip::Uri uri;
   if (sip::parse_uri(sip::trim(text), uri) != sip::UriError::None) return false;
   size_t len = 0;
-  if (sip::aor_key(uri, aor_options_, aor_buf_.data(), aor_buf_.size(), len) != sip::AorError::None)
+  if (sip::aor_key(uri, version().aor_options, aor_buf_.data(), aor_buf_.size(), len) != sip::AorError::None)
     return false;
   key = std::string_view(aor_buf_.data(), len);
   return true;
@@ -44,8 +44,8 @@ bool Proxy::location_key(engine::Call& c, size_t aor_arg, std::string_view& key)
 int64_t Proxy::lookup(engine::Call& c) {
   const std::string_view flags =
       c.args.size() > 1 && !c.args[1].is_null() ? engine::to_text(c.st, c.args[1]) : "";
-  const bool branches = append_branches_ && flags.find('b') == std::string_view::npos;
-  const bool filter = method_filtering_ || flags.find('m') != std::string_view::npos;
+  const bool branches = version().append_branches && flags.find('b') == std::string_view::npos;
+  const bool filter = version().method_filtering || flags.find('m') != std::string_view::npos;
   std::string_view key;
   if (!location_key(c, 2, key)) return -1;
   if (!location_ready()) return -1;  // control has not made the table yet: nothing is registered

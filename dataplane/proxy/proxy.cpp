@@ -41,30 +41,81 @@ std::string_view number(uint32_t n, char (&buf)[12]) {
 }  // namespace
 
 Proxy::Proxy(const config::Program& program, const Settings& settings, proxy::Sender& out)
-    : program_(program), settings_(settings), out_(out), vm_(*this) {
+    : settings_(settings), out_(out), vm_(*this) {
   for (auto& st : states_) st = std::make_unique<engine::VmState>();
   (void)vm_.bind(bodies(), this);
-  reply_route_ = program.find_route(config::RouteKind::Reply, "");
-  error_route_ = program.find_route(config::RouteKind::Error, "");
-  local_route_ = program.find_route(config::RouteKind::Local, "");
-  for (size_t i = 0; i < program.routes.size(); ++i)
-    if (program.routes[i].kind == config::RouteKind::Timer && program.routes[i].interval > 0 &&
-        timer_routes_.size() < TimerSchedule::kRoutes)
-      timer_routes_.push_back(int(i));
-  onreply_avps_ = program.modparam_int("tm", "onreply_avp_mode") != 0;
-  // The AOR key as the registrar makes it, and lookup()'s defaults.
-  realm_prefix_ = std::string(program.modparam("registrar", "realm_prefix"));
-  aor_options_ = sip::AorOptions{program.modparam_int("usrloc", "use_domain") != 0,
-                                 program.modparam_int("registrar", "case_sensitive") != 0, realm_prefix_};
-  append_branches_ = program.modparam_int("registrar", "append_branches") != 0;
-  method_filtering_ = program.modparam_int("registrar", "method_filtering") != 0;
   bind_asks(vm_);
+  load(versions_[0], program);
   if (const config::FunctionSpec* f = config::find_function("avp_db_store"))
     avp_db_store_ = uint16_t(f - config::registry().functions.data());
   char ip[16], port[12];
   local_text_ = std::string(sip::format_ipv4(settings.local.ip, ip)) + ":" +
                 std::string(number(settings.local.port, port));
   vm_.prepare(program);
+}
+
+void Proxy::load(Version& v, const config::Program& program) {
+  v.program = &program;
+  v.pins = 0;
+  v.reply_route = program.find_route(config::RouteKind::Reply, "");
+  v.error_route = program.find_route(config::RouteKind::Error, "");
+  v.local_route = program.find_route(config::RouteKind::Local, "");
+  v.timer_routes.clear();
+  for (size_t i = 0; i < program.routes.size(); ++i)
+    if (program.routes[i].kind == config::RouteKind::Timer && program.routes[i].interval > 0 &&
+        v.timer_routes.size() < TimerSchedule::kRoutes)
+      v.timer_routes.push_back(int(i));
+  v.onreply_avps = program.modparam_int("tm", "onreply_avp_mode") != 0;
+  v.realm_prefix = std::string(program.modparam("registrar", "realm_prefix"));
+  v.aor_options = sip::AorOptions{program.modparam_int("usrloc", "use_domain") != 0,
+                                  program.modparam_int("registrar", "case_sensitive") != 0, v.realm_prefix};
+  v.append_branches = program.modparam_int("registrar", "append_branches") != 0;
+  v.method_filtering = program.modparam_int("registrar", "method_filtering") != 0;
+}
+
+std::string Proxy::install(std::unique_ptr<const config::Program> next, TimerSchedule* schedule) {
+  if (!next) return "no program";
+  if (const std::vector<engine::Unbound> missing = vm_.unbound(*next); !missing.empty()) {
+    const uint16_t f = missing.front().function;
+    return "the program calls " + std::string(config::registry().functions[f].name) +
+           "(), which this build does not implement";
+  }
+  // A slot no transaction holds (the current one is held by new messages until this returns).
+  Version* free = nullptr;
+  for (size_t i = 0; i < versions_.size(); ++i)
+    if (i != current_ && versions_[i].pins == 0) {
+      free = &versions_[i];
+      break;
+    }
+  if (!free)
+    return "transactions still hold " + std::to_string(kVersions) +
+           " programs; try again once some have ended";
+  if (!vm_.prepare(*next)) return "the program's regular expressions do not load on this worker";
+  const size_t old = current_;
+  free->owned = std::move(next);
+  load(*free, *free->owned);
+  current_ = uint8_t(free - versions_.data());
+  for (auto& due : own_timers_.due) due.store(0, std::memory_order_relaxed);  // they were the old routes'
+  timers_ = schedule ? schedule : &own_timers_;
+  // The program it replaces goes now unless transactions hold it (unpin() frees it then).
+  if (versions_[old].pins == 0) versions_[old].owned.reset();
+  return {};
+}
+
+size_t Proxy::versions_in_use() const {
+  size_t n = 0;
+  for (size_t i = 0; i < versions_.size(); ++i)
+    if (i == current_ || versions_[i].pins) ++n;
+  return n;
+}
+
+void Proxy::released(tm::Transaction& t) {
+  if (t.program != tm::kNoProgram) unpin(t.program);
+}
+
+void Proxy::unpin(uint8_t v) {
+  Version& version = versions_[v];
+  if (version.pins && --version.pins == 0 && v != current_) version.owned.reset();
 }
 
 tm::Settings tm_settings(const config::Program& p, uint32_t capacity, uint8_t worker) {
@@ -123,7 +174,7 @@ void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
   if (v.action == sip::Action::Reply) {
     ++counters_.parse_errors;
     if (msg_.method() == sip::Method::Ack) return;  // an ACK is never answered
-    if (parsed == sip::Defect::None && error_route_ >= 0) {
+    if (parsed == sip::Defect::None && versions_[current_].error_route >= 0) {
       run_error_route(from, v.status, v.reason);
       return;
     }
@@ -162,6 +213,7 @@ void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
 
 Run Proxy::begin(const sip::Message* msg, const sip::Endpoint& from, sip::EditList* edits) {
   Run r;
+  r.version = current_;
   for (auto& st : states_)
     if (st) {
       r.state = std::move(st);
@@ -217,7 +269,7 @@ bool Proxy::finish(engine::RunStatus status, const engine::Context& ctx, Run& r)
 
 engine::RunStatus Proxy::run_through(int route, const engine::Context& ctx, Run& r) {
   const Current current(*this, r);
-  engine::RunStatus s = vm_.run(program_, route, ctx, *r.state);
+  engine::RunStatus s = vm_.run(*versions_[r.version].program, route, ctx, *r.state);
   while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, *r.state, -1);
   if (s == engine::RunStatus::Error) log(-1, r.state->error ? r.state->error : "the script failed");
   return s;
@@ -256,7 +308,7 @@ bool Proxy::keep_suspended(Run& r) {
       // "$avp(name)" or "$avp(name)/table"
       if (spec.starts_with("$avp(") && spec.find(')') != std::string_view::npos)
         spec = spec.substr(5, spec.find(')') - 5);
-      if (const int found = program_.avp_slot(spec); found >= 0) {
+      if (const int found = versions_[r.version].program->avp_slot(spec); found >= 0) {
         const uint16_t avp_slot = uint16_t(found);
         size_t n = 0;
         for (; n < engine::avp_values(st, avp_slot) && n < question_values_.size(); ++n)
@@ -326,7 +378,7 @@ bool Proxy::answer(uint32_t id, const Answer& a) {
     }
     for (const Answer::Avp& avp : a.avps) {
       // An AVP the script never names cannot be read by it: nothing to keep.
-      const int slot_of = program_.avp_slot(avp.name);
+      const int slot_of = versions_[r.version].program->avp_slot(avp.name);
       if (slot_of < 0) continue;
       engine::Value v = avp.value;
       if (v.kind == engine::Value::Kind::Str) v.s = engine::arena_copy(st, v.s);
@@ -361,7 +413,7 @@ void Proxy::request(const sip::Endpoint& from) {
   {
     const Current current(*this, r);
     const engine::Context ctx = context(r);
-    finish(vm_.run(program_, 0, ctx, *r.state), ctx, r);
+    finish(vm_.run(program(), 0, ctx, *r.state), ctx, r);
   }
   end(r);
 }
@@ -372,20 +424,21 @@ void Proxy::run_error_route(const sip::Endpoint& from, uint16_t, std::string_vie
   {
     const Current current(*this, r);
     const engine::Context ctx = context(r);
-    finish(vm_.run(program_, error_route_, ctx, *r.state), ctx, r);
+    finish(vm_.run(program(), versions_[current_].error_route, ctx, *r.state), ctx, r);
   }
   end(r);
 }
 
 void Proxy::run_startup() {
-  const int route = program_.find_route(config::RouteKind::Startup, "");
+  const int route = program().find_route(config::RouteKind::Startup, "");
   if (route >= 0) run_without_message(route);
 }
 
 bool Proxy::run_timers(uint64_t now_ms) {
-  for (size_t k = 0; k < timer_routes_.size(); ++k) {
+  const Version& v = versions_[current_];
+  for (size_t k = 0; k < v.timer_routes.size(); ++k) {
     std::atomic<uint64_t>& due = timers_->due[k];
-    const uint64_t every = uint64_t(program_.routes[size_t(timer_routes_[k])].interval) * 1000;
+    const uint64_t every = uint64_t(v.program->routes[size_t(v.timer_routes[k])].interval) * 1000;
     uint64_t when = due.load(std::memory_order_relaxed);
     if (when == 0) {  // first seen: the first run is one interval from now, as in OpenSIPS
       due.compare_exchange_strong(when, now_ms + every, std::memory_order_relaxed);
@@ -393,7 +446,7 @@ bool Proxy::run_timers(uint64_t now_ms) {
     }
     if (now_ms < when || !due.compare_exchange_strong(when, now_ms + every, std::memory_order_relaxed))
       continue;  // not yet, or another worker took this run
-    run_without_message(timer_routes_[k]);
+    run_without_message(v.timer_routes[k]);
     return true;
   }
   return false;
@@ -421,7 +474,7 @@ bool Proxy::is_me(std::string_view host, uint16_t port) const {
   uint32_t ip = 0;
   if (sip::parse_ipv4(host, ip) && ip == settings_.local.ip && (port ? port : 5060) == settings_.local.port)
     return true;
-  return config::is_local(program_, host, port);
+  return config::is_local(run_program(), host, port);
 }
 
 bool Proxy::unroutable(uint32_t ip) const {
@@ -466,9 +519,9 @@ void Proxy::response(const sip::Endpoint& from) {
   }
   Run r = begin(&msg_, from, &edits);
   const Current current(*this, r);
-  if (reply_route_ >= 0) {
+  if (const int route = versions_[current_].reply_route; route >= 0) {
     r.decided = true;  // a reply route need not decide anything: the reply goes on unless it drops it
-    const engine::RunStatus s = run_through(reply_route_, context(r), r);
+    const engine::RunStatus s = run_through(route, context(r), r);
     if (s == engine::RunStatus::Drop || s == engine::RunStatus::Error) {
       ++counters_.dropped[size_t(s == engine::RunStatus::Drop ? Drop::Script : Drop::ScriptError)];
       end(r);
@@ -785,6 +838,10 @@ int64_t Proxy::forward(std::span<const engine::Value> args, engine::VmState& st)
 tm::Transaction* Proxy::transaction(bool trying) {
   if (run_->txn) return run_->txn;
   run_->txn = tm_->create(*run_->msg, run_->from, now_ms_, trying);
+  if (run_->txn && run_->txn->program == tm::kNoProgram) {  // a new one: it keeps this run's program
+    run_->txn->program = run_->version;
+    ++versions_[run_->version].pins;
+  }
   if (run_->txn) {
     run_->txn->on_failure = run_->arm_failure;
     run_->txn->on_reply = run_->arm_reply;
@@ -843,6 +900,7 @@ int64_t Proxy::relay(engine::VmState& st) {
     if (t->on_branch >= 0) {  // branch_route, a run of its own nested in this script's t_relay()
       Run br = begin(run_->msg, run_->from, run_->edits);
       br.txn = t;
+      br.version = t->program;
       br.branch_idx = int16_t(b);
       engine::Context bctx = context(br);
       bctx.initial_msg_flags = st.msg_flags;
@@ -946,7 +1004,7 @@ int64_t Proxy::get_redirects(engine::VmState& st, std::span<const engine::Value>
 }
 
 int Proxy::route_arg(config::RouteKind kind, engine::VmState& st, const engine::Value& v) {
-  return program_.find_route(kind, engine::to_text(st, v));
+  return run_program().find_route(kind, engine::to_text(st, v));
 }
 
 bool Proxy::reply_route(tm::Transaction& t, int branch, const sip::Message& response,
@@ -954,10 +1012,12 @@ bool Proxy::reply_route(tm::Transaction& t, int branch, const sip::Message& resp
   if (t.on_reply < 0) return true;
   Run r = begin(&response, t.source, &upstream);  // what the script changes goes upstream with the response
   r.txn = &t;
+  r.version = t.program;
   r.reply_code = int16_t(response.status());
   r.branch_idx = int16_t(branch);
   engine::Context ctx = context(r);
-  if (onreply_avps_ && !t.avps.empty()) ctx.avp_snapshot = tm_->store().view(t.avps, avp_buf_.data());
+  if (versions_[r.version].onreply_avps && !t.avps.empty())
+    ctx.avp_snapshot = tm_->store().view(t.avps, avp_buf_.data());
   const engine::RunStatus s = run_through(t.on_reply, ctx, r);
   end(r);
   return s != engine::RunStatus::Drop;
@@ -966,10 +1026,11 @@ bool Proxy::reply_route(tm::Transaction& t, int branch, const sip::Message& resp
 // local_route over a request tm generated (an ACK or a CANCEL): its edits apply to what is sent; `drop`
 // sends nothing. A run of its own: tm may generate requests while a script is running.
 std::string_view Proxy::local_route(std::string_view request) {
-  if (local_route_ < 0 || local_.parse(request) != sip::Defect::None) return request;
+  const int route = version().local_route;
+  if (route < 0 || local_.parse(request) != sip::Defect::None) return request;
   sip::EditList edits(local_);
   Run r = begin(&local_, run_ ? run_->from : sip::Endpoint{}, &edits);
-  const engine::RunStatus s = run_through(local_route_, context(r), r);
+  const engine::RunStatus s = run_through(route, context(r), r);
   end(r);
   if (s == engine::RunStatus::Drop) return {};
   const sip::BuildResult b = edits.build(local_out_.data(), local_out_.size());
@@ -1029,6 +1090,7 @@ bool Proxy::failure_route(tm::Transaction& t) {
   sip::EditList edits(stored_);
   Run r = begin(&stored_, t.source, &edits);
   r.txn = &t;
+  r.version = t.program;
   r.failure = true;
   bool kept = false;
   r.reply_code = int16_t(t.best_code);
@@ -1038,7 +1100,7 @@ bool Proxy::failure_route(tm::Transaction& t) {
     engine::Context ctx = context(r);
     ctx.initial_msg_flags = t.msg_flags;
     if (!t.avps.empty()) ctx.avp_snapshot = tm_->store().view(t.avps, avp_buf_.data());
-    kept = finish(vm_.run(program_, route, ctx, *r.state), ctx, r);
+    kept = finish(vm_.run(*versions_[r.version].program, route, ctx, *r.state), ctx, r);
   }
   end(r);
   return kept;

@@ -96,7 +96,8 @@ struct Run {
   const sip::Message* msg = nullptr;       // the message of the route (failure_route: the stored request)
   sip::EditList* edits = nullptr;          // where its changes go; null in a route without a message
   sip::Endpoint from;
-  tm::Transaction* txn = nullptr;                             // once there is one
+  tm::Transaction* txn = nullptr;  // once there is one
+  uint8_t version = 0;             // the program it runs (Proxy::install): its transaction's, else the newest
   int16_t arm_failure = -1, arm_reply = -1, arm_branch = -1;  // t_on_*() before the transaction exists
   std::array<std::string_view, tm::kMaxBranches> extra{};     // append_branch()
   uint8_t extra_count = 0;
@@ -150,7 +151,19 @@ class Asker {
 // transaction layer is attached.
 class Proxy final : public engine::Host, public tm::User, public tm::Sender {
  public:
+  // `program` is the first version the proxy runs (not owned: it outlives the proxy).
   Proxy(const config::Program& program, const Settings& settings, proxy::Sender& out);
+
+  // A new program for the messages that arrive from now on (the worker calls between bursts; a live
+  // configuration push). A transaction keeps the program it began with — its failure, onreply, branch and
+  // local routes, by that program's route indices — until it ends; then the old program is freed. Refused
+  // with the reason (nothing changes) when the program calls a function this build has no body for, when
+  // its regexes do not load, or when kVersions programs are still held by transactions.
+  std::string install(std::unique_ptr<const config::Program> next, TimerSchedule* schedule = nullptr);
+  static constexpr size_t kVersions = 4;
+  // The program new messages run, and how many programs transactions still hold (the newest included).
+  const config::Program& program() const { return *versions_[current_].program; }
+  size_t versions_in_use() const;
 
   // One UDP datagram from `from` to our address.
   void handle(const sip::Endpoint& from, std::string_view payload);
@@ -217,6 +230,7 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   bool failure_route(tm::Transaction& t) override;
   std::string_view local_route(std::string_view request) override;
   void completed(tm::Transaction& t, uint16_t code, std::string_view response) override;
+  void released(tm::Transaction& t) override;
   // tm::Sender: what the transaction layer sends goes out like everything else.
   void send(const sip::Endpoint& to, std::string_view bytes) override { out_.send(to, bytes); }
 
@@ -311,7 +325,28 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   bool emit(const sip::Endpoint& to, sip::EditList& edits);
   void run_without_message(int route);
 
-  const config::Program& program_;
+  // A program and what the proxy reads from it once: route indices and modparams. Slot current_ runs new
+  // messages; the others are kept while transactions that began with them live (`pins`).
+  struct Version {
+    const config::Program* program = nullptr;
+    std::unique_ptr<const config::Program> owned;  // null for the constructor's
+    uint32_t pins = 0;
+    int reply_route = -1, error_route = -1, local_route = -1;
+    std::vector<int> timer_routes;  // route indices of its timer routes
+    bool onreply_avps =
+        false;  // modparam("tm", "onreply_avp_mode", 1): the transaction's AVPs in onreply_route
+    // The AOR key as the registrar makes it, and lookup()'s defaults.
+    std::string realm_prefix;
+    sip::AorOptions aor_options;
+    bool append_branches = true, method_filtering = false;
+  };
+  void load(Version& v, const config::Program& program);
+  const Version& version() const { return versions_[run_ ? run_->version : current_]; }
+  const config::Program& run_program() const { return *version().program; }
+  void unpin(uint8_t version);
+
+  std::array<Version, kVersions> versions_;
+  uint8_t current_ = 0;
   Settings settings_;
   proxy::Sender& out_;
   engine::Vm vm_;
@@ -331,8 +366,6 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   int log_level_ = 3;
   int configured_log_level_ = 3;
   Observer* observer_ = nullptr;
-  int reply_route_ = -1, error_route_ = -1, local_route_ = -1;
-  std::vector<int> timer_routes_;  // route indices of the program's timer routes
   TimerSchedule own_timers_;
   TimerSchedule* timers_ = &own_timers_;
   // A run waiting for the control process, with the request copied out of the datagram and the edits so
@@ -356,9 +389,6 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   bool location_ready_ = false;
   uint64_t location_retry_ms_ = 0;
   shm::LocationReader location_;
-  sip::AorOptions aor_options_;
-  std::string realm_prefix_;
-  bool append_branches_ = true, method_filtering_ = false;
   std::array<shm::BindingView, tm::kMaxBranches> bindings_;
   std::array<char, 512> aor_buf_;
   std::array<engine::Value, engine::VmState::kAvpValues> question_values_;
@@ -366,10 +396,8 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   int64_t unix_s_ = 0;
   Asker* asker_ = nullptr;
   uint32_t wait_ms_ = 2000;
-  uint64_t next_wait_check_ms_ = 0;  // expire_waiting() looks every 10 ms, not every poll
-  bool onreply_avps_ =
-      false;            // modparam("tm", "onreply_avp_mode", 1): the transaction's AVPs in onreply_route
-  sip::Message local_;  // a request tm made, for local_route
+  uint64_t next_wait_check_ms_ = 0;          // expire_waiting() looks every 10 ms, not every poll
+  sip::Message local_;                       // a request tm made, for local_route
   sip::Message acc_request_, acc_response_;  // a completed transaction's, for its accounting line
   std::array<char, sip::Message::kMaxSize> acc_buf_;
   std::array<char, 8192> local_out_;

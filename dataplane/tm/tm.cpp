@@ -229,6 +229,7 @@ Transaction* Layer::create(const sip::Message& msg, const sip::Endpoint& from, u
   t.cancelled = t.in_failure_route = false;
   t.failure_from = 0;
   t.on_failure = t.on_reply = t.on_branch = -1;
+  t.program = kNoProgram;
   t.msg_flags = 0;
   t.acc = 0;
   for (Branch& b : t.branches) b = Branch();
@@ -694,6 +695,7 @@ void Layer::release(Transaction& t) {
   store_.release(t.best);
   store_.release(t.avps);
   if (t.is_linked()) index_.erase(index_.iterator_to(t));
+  user_.released(t);
   t.used = false;
   free_.push_back(t.index);
   --counters_.in_use;

@@ -45,6 +45,7 @@ struct Settings {
 };
 
 inline constexpr uint8_t kMaxBranches = 8;
+inline constexpr uint8_t kNoProgram = 0xff;  // Transaction::program until its user sets it
 inline constexpr std::string_view kStatefulPrefix = "z9hG4bKst";
 
 enum class ServerState : uint8_t { Trying, Proceeding, Completed, Confirmed, Accepted, Terminated };
@@ -89,6 +90,7 @@ struct Transaction
   bool in_failure_route = false;
   uint8_t failure_from = 0;  // branches before the failure_route ran (those after it are its own)
   int16_t on_failure = -1, on_reply = -1, on_branch = -1;  // route indices armed by the script
+  uint8_t program = kNoProgram;  // the user's: which of its programs those indices belong to
   uint32_t msg_flags = 0;
   uint8_t acc = 0;  // accounting the script armed (do_accounting), written when the transaction completes
   Store::Ref avps;  // the script's AVPs, kept for failure_route
@@ -115,6 +117,8 @@ class User {
   virtual void completed(Transaction& t, uint16_t code, std::string_view response) {
     (void)t, (void)code, (void)response;
   }
+  // The transaction ends: its slot is free from now on.
+  virtual void released(Transaction& t) { (void)t; }
 };
 
 class Sender {

@@ -96,7 +96,7 @@ struct Appliance {
     proxy->attach(layer.get());
     proxy->set_time(now_ms);
     proxy->set_unix_time(unix_s);
-    link = std::make_unique<io::ControlLink>(segment, 0, program, *proxy);
+    link = std::make_unique<io::ControlLink>(segment, 0, *proxy);
     proxy->set_asker(link.get(), 2000);
     proxy->set_location(segment.location().data(), segment.location().size());
   }

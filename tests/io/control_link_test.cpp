@@ -67,7 +67,7 @@ struct Link {
     layer = std::make_unique<tm::Layer>(ts, *proxy, *proxy, now);
     proxy->attach(layer.get());
     proxy->set_time(now);
-    link = std::make_unique<ControlLink>(segment, 0, program, *proxy);
+    link = std::make_unique<ControlLink>(segment, 0, *proxy);
     proxy->set_asker(link.get(), 2000);
   }
   ~Link() { shm::Segment::remove(name); }

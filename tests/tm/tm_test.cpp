@@ -872,3 +872,84 @@ TEST(tm, SuspendedFailureRouteKeepsItsReplyCode) {
 
 }  // namespace
 }  // namespace sipd::tm
+
+namespace sipd::tm {
+namespace {
+
+// A transaction keeps the program it began with: a new program installed while a call rings runs the new
+// messages, and the ringing call's failure_route is its own program's (here the second program's route 1 is
+// another route altogether). The old program goes once its last transaction has ended; install() refuses
+// a program with a function this build lacks, and a fifth program while four are held.
+TEST(tm, TransactionsKeepTheProgramTheyBeganWith) {
+  const std::string head = "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\n";
+  Rig r(head +
+        "route {\n  t_on_failure(\"next\");\n  t_relay();\n}\n"
+        "failure_route[next] {\n  t_reply(404, \"from the first\");\n}\n");
+  auto second = [&](const std::string& name) {
+    return std::make_unique<const config::Program>(
+        compile(head + "route {\n  t_on_failure(\"next\");\n  t_relay();\n}\nfailure_route[other] {\n" +
+                "  t_reply(480, \"the wrong route\");\n}\nfailure_route[next] {\n  t_reply(404, \"from " +
+                name + "\");\n}\n"));
+  };
+  auto call = [&](const std::string& id) {
+    const size_t mark = r.out.sent.size();
+    r.in(kCaller, invite("bob", "z9hG4bK-" + id, id));
+    EXPECT_EQ(r.since(mark).size(), 2u) << id;  // 100 Trying, the INVITE to bob
+    return r.since(mark).back().bytes;
+  };
+  auto busy = [&](const std::string& to_bob) {  // the caller ACKs what comes back
+    r.in(kBob, answer(to_bob, 486, "Busy Here"));
+    const Sent final = r.out.sent.back();
+    sip::Message m;
+    EXPECT_EQ(m.parse(final.bytes), sip::Defect::None);
+    sip::Via via;
+    EXPECT_TRUE(sip::parse_top_via(m, via));
+    r.in(kCaller, "ACK sip:bob@198.18.0.2:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.2:5080;branch=" +
+                      std::string(via.branch) +
+                      "\r\nMax-Forwards: 70\r\nFrom: <sip:alice@198.18.0.2>;tag=a1\r\nTo: " +
+                      std::string(m.first_value(sip::HeaderId::To)) +
+                      "\r\nCall-ID: " + std::string(m.first_value(sip::HeaderId::CallId)) +
+                      "\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n");
+    return final.first_line();
+  };
+  const std::string first = call("call-v1");
+  ASSERT_EQ(r.proxy->install(second("the second")), "");
+  EXPECT_EQ(r.proxy->versions_in_use(), 2u);
+  const std::string then = call("call-v2");
+  EXPECT_EQ(busy(first), "SIP/2.0 404 from the first");
+  EXPECT_EQ(busy(then), "SIP/2.0 404 from the second");
+  // Both answered; the transactions end after wt_timer, and the first program with them.
+  r.at(r.now + 6000);
+  EXPECT_EQ(r.layer->counters().in_use, 0u);
+  EXPECT_EQ(r.proxy->versions_in_use(), 1u);
+
+  // Not installed: a function without a body here (nothing changes).
+  config::Program lacking =
+      compile(head + "loadmodule \"nathelper.so\"\nroute {\n  fix_nated_contact();\n}\n", true);
+  EXPECT_EQ(r.proxy->install(std::make_unique<const config::Program>(std::move(lacking))),
+            "the program calls fix_nated_contact(), which this build does not implement");
+  // Four programs held by ringing calls, and a fifth refused until one of them ends.
+  std::vector<std::string> ringing{call("call-h0")};
+  for (int i = 1; i < 4; ++i) {
+    ASSERT_EQ(r.proxy->install(second("program " + std::to_string(i))), "") << i;
+    ringing.push_back(call("call-h" + std::to_string(i)));
+  }
+  EXPECT_EQ(r.proxy->versions_in_use(), 4u);
+  EXPECT_EQ(r.proxy->install(second("a fifth")),
+            "transactions still hold 4 programs; try again once some have ended");
+  EXPECT_EQ(busy(ringing[3]), "SIP/2.0 404 from program 3");
+  EXPECT_EQ(busy(ringing[0]), "SIP/2.0 404 from the second");
+  EXPECT_EQ(busy(ringing[1]), "SIP/2.0 404 from program 1");
+  // The last one rings out (fr_timeout): its own program's failure_route answers, and the caller never ACKs,
+  // so that program stays held by Timer H with the current one.
+  const size_t mark = r.out.sent.size();
+  r.at(r.now + 6000);
+  ASSERT_FALSE(r.since(mark).empty());
+  EXPECT_EQ(r.since(mark).back().first_line(), "SIP/2.0 404 from program 2");
+  EXPECT_EQ(r.proxy->versions_in_use(), 2u);
+  ASSERT_EQ(r.proxy->install(second("a fifth")), "");
+  EXPECT_EQ(busy(call("call-h5")), "SIP/2.0 404 from a fifth");
+}
+
+}  // namespace
+}  // namespace sipd::tm
