@@ -254,10 +254,11 @@ bool Proxy::finish(engine::RunStatus status, const engine::Context& ctx, Run& r)
     return true;  // answer() goes on from here
   }
   while (status == engine::RunStatus::Suspended) {
-    // Until the control process answers (registrar, databases), such functions report failure.
+    // Nobody to ask, or no room to wait: the function fails at once.
     ++counters_.suspensions;
     status = vm_.resume(ctx, *r.state, -1);
   }
+  r.status = status;
   if (status == engine::RunStatus::Error) {
     log(-1, r.state->error ? r.state->error : "the script failed");
     ++counters_.dropped[size_t(Drop::ScriptError)];
@@ -265,6 +266,41 @@ bool Proxy::finish(engine::RunStatus status, const engine::Context& ctx, Run& r)
     ++counters_.dropped[size_t(Drop::Script)];
   }
   return false;
+}
+
+bool Proxy::run_route(int route, const engine::Context& ctx, Run& r) {
+  const Current current(*this, r);
+  return finish(vm_.run(*versions_[r.version].program, route, ctx, *r.state), ctx, r);
+}
+
+void Proxy::ended(Run& r) {
+  if (!tm_ || !r.txn || !r.txn->used) return;
+  tm::Transaction& t = *r.txn;
+  const bool dropped = r.status == engine::RunStatus::Drop;
+  switch (r.kind) {
+    case RunKind::Request:
+      return;
+    case RunKind::Failure:
+      tm_->failure_route_done(t, now_ms_);
+      return;
+    case RunKind::Reply: {
+      const sip::BuildResult b = r.edits->build(buf_.data(), buf_.size());
+      tm_->reply_route_done(t, r.branch_idx, uint16_t(r.reply_code),
+                            b.ok() ? std::string_view(buf_.data(), b.size) : std::string_view(), dropped,
+                            now_ms_);
+      return;
+    }
+    case RunKind::Branch:
+      if (dropped || !send_branch(t, r.branch_idx, r.branch_to, *r.edits))
+        tm_->drop_branch(t, r.branch_idx, now_ms_);
+      return;
+    case RunKind::Local: {
+      if (dropped) return;
+      const sip::BuildResult b = r.edits->build(local_out_.data(), local_out_.size());
+      if (b.ok()) tm_->send_local(t, r.branch_idx, std::string_view(local_out_.data(), b.size));
+      return;
+    }
+  }
 }
 
 engine::RunStatus Proxy::run_through(int route, const engine::Context& ctx, Run& r) {
@@ -278,16 +314,19 @@ engine::RunStatus Proxy::run_through(int route, const engine::Context& ctx, Run&
 // The run moves into a free slot with a copy of its request (the datagram's buffer is reused) and its
 // edits; the caller's `r` gets the slot's spare engine state, which end() returns to the pool.
 bool Proxy::keep_suspended(Run& r) {
-  if (!tm_ || !r.edits || !r.msg->is_request() || r.msg->method() == sip::Method::Ack) return false;
+  if (!tm_ || !r.edits || !r.msg) return false;
+  if (r.kind == RunKind::Request && (!r.msg->is_request() || r.msg->method() == sip::Method::Ack))
+    return false;
+  if (r.kind != RunKind::Request && !r.txn) return false;
   const std::string_view bytes = r.msg->message();
   Suspended* slot = nullptr;
   for (Suspended& s : suspended_) {
-    if (s.used && (!s.run.txn->used || s.run.txn->generation != s.txn_generation) && &*s.edits != r.edits) {
+    if (s.used && (!s.run.txn->used || s.run.txn->generation != s.txn_generation)) {
       s.used = false;  // its transaction ended while it waited: nobody will resume it
       s.edits.reset();
       s.spare = std::move(s.run.state);
     }
-    if (!s.used && !slot) slot = &s;
+    if (!s.used && !s.busy && !slot) slot = &s;
   }
   if (!slot || bytes.size() > slot->buf.size()) return false;
   tm::Transaction* t = transaction();  // the caller gets 100 Trying and its retransmissions are absorbed
@@ -363,11 +402,13 @@ bool Proxy::answer(uint32_t id, const Answer& a) {
   // takes another slot and leaves its spare state in `r`.
   Run r = std::move(slot.run);
   ++counters_.resumed;
+  slot.busy = true;
   {
     const Current current(*this, r);
     const engine::Context ctx = context(r);
     engine::VmState& st = *r.state;
-    if (a.reply_code >= 100 && a.reply_code < 700 && tm_) {
+    if (a.reply_code >= 100 && a.reply_code < 700 && tm_ &&
+        (r.kind == RunKind::Request || r.kind == RunKind::Failure)) {
       // The answer's lines and the script's append_to_reply ones, in that order.
       size_t n = 0;
       for (const std::string_view h : a.reply_headers)
@@ -384,10 +425,11 @@ bool Proxy::answer(uint32_t id, const Answer& a) {
       if (v.kind == engine::Value::Kind::Str) v.s = engine::arena_copy(st, v.s);
       if (st.error || !engine::avp_push(st, uint16_t(slot_of), v)) break;
     }
-    const bool again = finish(vm_.resume(ctx, st, a.result), ctx, r);
-    // A failure_route that had suspended has ended: the transaction decides what goes upstream.
-    if (!again && r.failure && tm_) tm_->failure_route_done(*r.txn, now_ms_);
+    // Once the run has ended, what its route decided goes on: the transaction decides what goes upstream
+    // after a failure_route, a response goes on after its onreply_route, a branch leaves...
+    if (!finish(vm_.resume(ctx, st, a.result), ctx, r)) ended(r);
   }
+  slot.busy = false;
   slot.spare = std::move(r.state);
   slot.edits.reset();
   return true;
@@ -899,23 +941,23 @@ int64_t Proxy::relay(engine::VmState& st) {
     if (d > 0) (void)run_->edits->set_request_uri(uri);  // an appended branch goes to its own URI
     if (t->on_branch >= 0) {  // branch_route, a run of its own nested in this script's t_relay()
       Run br = begin(run_->msg, run_->from, run_->edits);
+      br.kind = RunKind::Branch;
       br.txn = t;
       br.version = t->program;
       br.branch_idx = int16_t(b);
+      br.branch_to = to;
+      br.decided = true;  // a branch route need not decide: the branch leaves unless it drops it
       engine::Context bctx = context(br);
       bctx.initial_msg_flags = st.msg_flags;
-      const engine::RunStatus bs = run_through(t->on_branch, bctx, br);
+      const bool kept = run_route(t->on_branch, bctx, br);
       end(br);
-      if (bs == engine::RunStatus::Drop) continue;  // the script dropped this branch
+      if (kept) {  // it waits with a copy of the request: the branch leaves (or not) once it has ended
+        if (tm_->reserve_branch(*t, b)) ++sent;
+        continue;
+      }
+      if (br.status == engine::RunStatus::Drop) continue;  // the script dropped this branch
     }
-    char id[40], value[96];
-    if (!run_->edits->set_top_via(our_via(tm_->branch_id(*t, b, id), value))) return -1;
-    const sip::BuildResult built = run_->edits->build(buf_.data(), buf_.size());
-    if (!built.ok()) {
-      build_failed(built);
-      continue;
-    }
-    if (tm_->add_branch(*t, b, to, std::string_view(buf_.data(), built.size), now_ms_)) ++sent;
+    if (send_branch(*t, b, to, *run_->edits)) ++sent;
   }
   run_->extra_count = 0;
   if (!sent) return -1;
@@ -1007,34 +1049,57 @@ int Proxy::route_arg(config::RouteKind kind, engine::VmState& st, const engine::
   return run_program().find_route(kind, engine::to_text(st, v));
 }
 
-bool Proxy::reply_route(tm::Transaction& t, int branch, const sip::Message& response,
-                        sip::EditList& upstream) {
-  if (t.on_reply < 0) return true;
+tm::Verdict Proxy::reply_route(tm::Transaction& t, int branch, const sip::Message& response,
+                               sip::EditList& upstream) {
+  if (t.on_reply < 0) return tm::Verdict::Go;
   Run r = begin(&response, t.source, &upstream);  // what the script changes goes upstream with the response
+  r.kind = RunKind::Reply;
   r.txn = &t;
   r.version = t.program;
   r.reply_code = int16_t(response.status());
   r.branch_idx = int16_t(branch);
+  r.decided = true;  // a reply route need not decide: the response goes on unless it drops it
   engine::Context ctx = context(r);
   if (versions_[r.version].onreply_avps && !t.avps.empty())
     ctx.avp_snapshot = tm_->store().view(t.avps, avp_buf_.data());
-  const engine::RunStatus s = run_through(t.on_reply, ctx, r);
+  const bool kept = run_route(t.on_reply, ctx, r);
   end(r);
-  return s != engine::RunStatus::Drop;
+  if (kept) return tm::Verdict::Later;
+  return r.status == engine::RunStatus::Drop ? tm::Verdict::Drop : tm::Verdict::Go;
 }
 
-// local_route over a request tm generated (an ACK or a CANCEL): its edits apply to what is sent; `drop`
-// sends nothing. A run of its own: tm may generate requests while a script is running.
-std::string_view Proxy::local_route(std::string_view request) {
-  const int route = version().local_route;
-  if (route < 0 || local_.parse(request) != sip::Defect::None) return request;
+// local_route over a request tm generated (an ACK or a CANCEL) on branch `b` of `t`: its edits apply to
+// what is sent; `drop` sends nothing. A run of its own (tm may generate requests while a script is running)
+// of the transaction's program, which may wait for the control process: tm sends the request once it ends.
+tm::Verdict Proxy::local_route(tm::Transaction& t, int b, std::string_view& request) {
+  const uint8_t version = t.program == tm::kNoProgram ? current_ : t.program;
+  const int route = versions_[version].local_route;
+  if (route < 0 || local_.parse(request) != sip::Defect::None) return tm::Verdict::Go;
   sip::EditList edits(local_);
-  Run r = begin(&local_, run_ ? run_->from : sip::Endpoint{}, &edits);
-  const engine::RunStatus s = run_through(route, context(r), r);
+  Run r = begin(&local_, run_ ? run_->from : t.source, &edits);
+  r.kind = RunKind::Local;
+  r.txn = &t;
+  r.version = version;
+  r.branch_idx = int16_t(b);
+  r.decided = true;
+  const bool kept = run_route(route, context(r), r);
   end(r);
-  if (s == engine::RunStatus::Drop) return {};
-  const sip::BuildResult b = edits.build(local_out_.data(), local_out_.size());
-  return b.ok() ? std::string_view(local_out_.data(), b.size) : request;
+  if (kept) return tm::Verdict::Later;
+  if (r.status == engine::RunStatus::Drop) return tm::Verdict::Drop;
+  const sip::BuildResult built = edits.build(local_out_.data(), local_out_.size());
+  if (built.ok()) request = std::string_view(local_out_.data(), built.size);
+  return tm::Verdict::Go;
+}
+
+bool Proxy::send_branch(tm::Transaction& t, int b, const sip::Endpoint& to, sip::EditList& edits) {
+  char id[40], value[96];
+  if (!edits.set_top_via(our_via(tm_->branch_id(t, b, id), value))) return false;
+  const sip::BuildResult built = edits.build(buf_.data(), buf_.size());
+  if (!built.ok()) {
+    build_failed(built);
+    return false;
+  }
+  return tm_->add_branch(t, b, to, std::string_view(buf_.data(), built.size), now_ms_);
 }
 
 // acc's log backend for a transaction the script armed with do_accounting("log", ...), when its final answer
@@ -1091,7 +1156,7 @@ bool Proxy::failure_route(tm::Transaction& t) {
   Run r = begin(&stored_, t.source, &edits);
   r.txn = &t;
   r.version = t.program;
-  r.failure = true;
+  r.kind = RunKind::Failure;
   bool kept = false;
   r.reply_code = int16_t(t.best_code);
   r.branch_idx = t.best_branch;

@@ -60,10 +60,10 @@ struct Counters {
   uint64_t forwarded = 0, replies_sent = 0, responses_relayed = 0;
   std::array<uint64_t, 7> replies_by_class{};  // index = status / 100
   std::array<uint64_t, size_t(Drop::kCount)> dropped{};
-  uint64_t parse_errors = 0;   // requests the core answered 4xx/5xx before the script
-  uint64_t suspensions = 0;    // functions whose answer lives in the control process (answered -1 for now)
-  uint64_t relayed = 0;        // t_relay() with a transaction layer
-  uint64_t acks_absorbed = 0;  // ACKs for replies sipd sent statelessly
+  uint64_t parse_errors = 0;       // requests the core answered 4xx/5xx before the script
+  uint64_t suspensions = 0;        // calls of functions whose answer lives in the control process
+  uint64_t relayed = 0;            // t_relay() with a transaction layer
+  uint64_t acks_absorbed = 0;      // ACKs for replies sipd sent statelessly
   uint64_t kept = 0, resumed = 0;  // suspended runs kept with their transaction, and resumed
   uint64_t not_asked = 0;          // suspensions the Asker could not take (answered -1 at once)
   uint64_t waited_too_long = 0;    // suspended runs resumed with -1 after the wait bound
@@ -89,9 +89,19 @@ class Sender {
   virtual void send(const sip::Endpoint& to, std::string_view bytes) = 0;
 };
 
+// Which route a run is of, and so what happens when it ends after it waited.
+enum class RunKind : uint8_t {
+  Request,  // the main or error route over a request
+  Failure,  // failure_route: tm hears when it ends (failure_route_done)
+  Reply,    // a transaction's onreply_route: the response goes on (reply_route_done)
+  Branch,   // branch_route inside t_relay(): the branch leaves, or is dropped
+  Local,    // local_route over an ACK or CANCEL tm made: it leaves
+};
+
 // One run of the script over one message: what it works on and what it has decided so far. A movable value:
 // a run that waits for the control process is this, kept with its transaction until answer() resumes it.
 struct Run {
+  RunKind kind = RunKind::Request;
   std::unique_ptr<engine::VmState> state;  // the engine's (stack, variables, AVPs, arena)
   const sip::Message* msg = nullptr;       // the message of the route (failure_route: the stored request)
   sip::EditList* edits = nullptr;          // where its changes go; null in a route without a message
@@ -106,7 +116,8 @@ struct Run {
   bool decided = false;                    // forwarded or replied
   bool too_big = false;                    // the last forward/relay did not fit (sl_reply_error answers 513)
   bool answered = false;                   // control's answer carried the reply (sl_reply_error adds none)
-  bool failure = false;                    // a failure_route's run: tm hears when it ends
+  engine::RunStatus status = engine::RunStatus::Exit;  // how it ended
+  sip::Endpoint branch_to;                             // a branch run's destination
 };
 
 // What the control process answered a suspended function with, as the worker decoded it from the ring.
@@ -192,12 +203,15 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   }
 
   // Suspended scripts (save, avp_db_*...: a function whose answer lives in the control process). With a
-  // transaction layer the run is kept with the request's transaction — its retransmissions absorbed
-  // meanwhile — the question goes to the Asker, and answer() resumes the run exactly where it stopped. A run
+  // transaction layer the run is kept with its transaction — the request route's and failure_route's, a
+  // branch_route's (its branch leaves once the run has ended), an onreply_route's (its response goes on
+  // then) and local_route's (the ACK or CANCEL leaves then) — the request's retransmissions absorbed
+  // meanwhile; the question goes to the Asker, and answer() resumes the run exactly where it stopped. A run
   // nobody answers within the wait bound resumes with -1 (expire_waiting), so the script's own error
-  // handling answers the caller. Without a transaction layer, without an Asker that takes the question (and
-  // not in answer_at_once(false) mode, where tests answer through pending()), when kSuspended runs wait
-  // already, or when the request is over 8 KB, the function is answered -1 at once.
+  // handling answers the caller. Without a transaction (a stateless onreply_route, startup and timer
+  // routes), without an Asker that takes the question (and not in answer_at_once(false) mode, where tests
+  // answer through pending()), when kSuspended runs wait already, or when the message is over 8 KB, the
+  // function is answered -1 at once.
   struct Pending {
     uint32_t id;        // for answer()
     uint16_t function;  // registry index of the function the script waits for
@@ -225,10 +239,10 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   static constexpr size_t kSuspended = 256;
 
   // tm::User
-  bool reply_route(tm::Transaction& t, int branch, const sip::Message& response,
-                   sip::EditList& upstream) override;
+  tm::Verdict reply_route(tm::Transaction& t, int branch, const sip::Message& response,
+                          sip::EditList& upstream) override;
   bool failure_route(tm::Transaction& t) override;
-  std::string_view local_route(std::string_view request) override;
+  tm::Verdict local_route(tm::Transaction& t, int b, std::string_view& request) override;
   void completed(tm::Transaction& t, uint16_t code, std::string_view response) override;
   void released(tm::Transaction& t) override;
   // tm::Sender: what the transaction layer sends goes out like everything else.
@@ -291,8 +305,15 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   engine::Context context(const Run& r) const;
   // True when the run was kept, suspended, to be answered later.
   bool finish(engine::RunStatus status, const engine::Context& ctx, Run& r);
-  // Runs `route` to its end on `r`, a suspension answered -1 at once (the routes that cannot wait yet).
+  // Runs `route` of the run's program on `r` as the current run: true when it was kept, suspended.
+  bool run_route(int route, const engine::Context& ctx, Run& r);
+  // Runs `route` to its end on `r`, a suspension answered -1 at once (the routes with no transaction to
+  // wait with: a stateless onreply_route, startup and timer routes).
   engine::RunStatus run_through(int route, const engine::Context& ctx, Run& r);
+  // A run that had waited has ended: what its route decided goes on (the response, the branch...).
+  void ended(Run& r);
+  // Branch `b` of `t` to `to`, built from `edits` with our Via: sent, or false.
+  bool send_branch(tm::Transaction& t, int b, const sip::Endpoint& to, sip::EditList& edits);
   void reply_with(uint16_t code, std::string_view reason, std::span<const std::string_view> extra);
   int64_t forward(std::span<const engine::Value> args, engine::VmState& st);
   int64_t relay(engine::VmState& st);
@@ -372,6 +393,7 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   // far; `spare` is the engine state the pool got in exchange for the run's.
   struct Suspended {
     bool used = false;
+    bool busy = false;  // its run is being resumed (its message and edits are in use)
     uint16_t generation = 0;
     uint64_t since = 0;
     Run run;

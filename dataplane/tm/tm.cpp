@@ -46,6 +46,11 @@ struct Builder {
 // The ranking of 16.7 step 6: a 6xx wins, then the lowest class; a real response beats our own 408.
 int rank(uint16_t code) { return code >= 600 ? 0 : code / 100; }
 
+// A branch that may still answer: the transaction's outcome waits for it.
+bool ongoing(BranchState s) {
+  return s == BranchState::Calling || s == BranchState::Proceeding || s == BranchState::Waiting;
+}
+
 std::string_view method_class(const sip::Message& m, bool for_cancel) {
   if (for_cancel || m.method() == sip::Method::Ack || m.method() == sip::Method::Invite) return "INVITE";
   return m.method_text();
@@ -228,6 +233,7 @@ Transaction* Layer::create(const sip::Message& msg, const sip::Endpoint& from, u
   t.best_branch = -1;
   t.cancelled = t.in_failure_route = false;
   t.failure_from = 0;
+  t.replies_waiting = 0;
   t.on_failure = t.on_reply = t.on_branch = -1;
   t.program = kNoProgram;
   t.msg_flags = 0;
@@ -278,14 +284,18 @@ int Layer::next_branch(const Transaction& t) const {
 
 bool Layer::add_branch(Transaction& t, int b, const sip::Endpoint& to, std::string_view bytes,
                        uint64_t now_ms) {
-  if (b < 0 || b >= kMaxBranches || b != t.nbranches) return false;
-  Branch& br = t.branches[size_t(b)];
-  br = Branch();
-  br.request = store_.put(bytes);
-  if (br.request.empty()) {
+  if (b < 0 || b >= kMaxBranches) return false;
+  const bool reserved = b < t.nbranches && t.branches[size_t(b)].state == BranchState::Waiting;
+  if (b != t.nbranches && !reserved) return false;
+  if (reserved && (t.cancelled || t.reply_code >= 200)) return false;  // too late for it: dropped
+  const Store::Ref request = store_.put(bytes);
+  if (request.empty()) {
     ++counters_.full;
     return false;
   }
+  Branch& br = t.branches[size_t(b)];
+  br = Branch();
+  br.request = request;
   br.state = BranchState::Calling;
   br.to = to;
   br.retrans_ms = settings_.t1_ms;
@@ -298,10 +308,25 @@ bool Layer::add_branch(Transaction& t, int b, const sip::Endpoint& to, std::stri
   (void)now_ms;
   wheel_.arm(br.retrans, br.retrans_ms);
   wheel_.arm(br.fr, settings_.fr_ms);
-  t.nbranches = uint8_t(b + 1);
+  t.nbranches = std::max(t.nbranches, uint8_t(b + 1));
   ++counters_.branches;
   out_.send(to, bytes);
   return true;
+}
+
+bool Layer::reserve_branch(Transaction& t, int b) {
+  if (b != next_branch(t)) return false;
+  t.branches[size_t(b)] = Branch();
+  t.branches[size_t(b)].state = BranchState::Waiting;
+  t.nbranches = uint8_t(b + 1);
+  return true;
+}
+
+void Layer::drop_branch(Transaction& t, int b, uint64_t now_ms) {
+  if (!t.used || b < 0 || b >= t.nbranches || t.branches[size_t(b)].state != BranchState::Waiting) return;
+  t.branches[size_t(b)].state = BranchState::Terminated;
+  t.branches[size_t(b)].code = 500;
+  branch_final(t, b, 500, {}, now_ms);  // no response of its own: our 500 when nothing better comes
 }
 
 void Layer::send_stored(const sip::Endpoint& to, const Store::Ref& r) {
@@ -380,7 +405,7 @@ Layer::Handled Layer::on_response(const sip::Message& msg, const sip::Endpoint&,
   // route has run (empty when it cannot be).
   sip::EditList edits(msg);
   const bool via_removed = edits.remove_top_via();
-  const auto route = [&] { return t.on_reply < 0 || user_.reply_route(t, int(b), msg, edits); };
+  const auto route = [&] { return t.on_reply < 0 ? Verdict::Go : user_.reply_route(t, int(b), msg, edits); };
   const auto built = [&]() -> std::string_view {
     if (!via_removed) return {};
     const sip::BuildResult r = edits.build(scratch2_.data(), scratch2_.size());
@@ -398,8 +423,9 @@ Layer::Handled Layer::on_response(const sip::Message& msg, const sip::Endpoint&,
       wheel_.arm(br.fr, settings_.fr_inv_ms);
     }
     if (br.cancel_wanted) send_cancel(t, int(b));
-    const std::string_view upstream =
-        code > 100 && t.reply_code < 200 && via_removed && route() ? built() : "";
+    const Verdict v = code > 100 && t.reply_code < 200 && via_removed ? route() : Verdict::Drop;
+    if (v == Verdict::Later) return Handled::Absorbed;  // reply_route_done() forwards it
+    const std::string_view upstream = v == Verdict::Go ? built() : "";
     if (!upstream.empty())
       forward_upstream(t, upstream, code, now_ms);
     else
@@ -418,15 +444,11 @@ Layer::Handled Layer::on_response(const sip::Message& msg, const sip::Endpoint&,
       br.state = BranchState::Completed;
       wheel_.arm(br.wait, settings_.t4_ms);
     }
-    const bool keep = route();
-    const std::string_view upstream = built();
-    if (!upstream.empty() && keep && (t.invite || first)) {
-      if (t.invite && t.reply_code >= 200 && t.reply_code < 300) {
-        out_.send(t.reply_to, upstream);  // another 2xx (a retransmission or a second branch): end to end
-        ++counters_.responses_forwarded;
-      } else {
-        forward_upstream(t, upstream, code, now_ms);
-      }
+    const Verdict v = route();
+    if (v != Verdict::Later) {
+      const std::string_view upstream = built();
+      if (!upstream.empty() && v == Verdict::Go && (t.invite || first))
+        forward_2xx(t, upstream, code, now_ms);
     }
     if (t.invite && first) cancel_pending(t, int(b));  // 16.7 step 10
     return Handled::Absorbed;
@@ -447,9 +469,45 @@ Layer::Handled Layer::on_response(const sip::Message& msg, const sip::Endpoint&,
   } else {
     wheel_.arm(br.wait, settings_.t4_ms);  // timer K
   }
-  (void)route();  // a final answer is not dropped: the route may change it
+  // A final answer is not dropped: the route may change it. One whose route waits is ranked when it ends,
+  // and the transaction's outcome waits for it.
+  if (route() == Verdict::Later) {
+    ++t.replies_waiting;
+    return Handled::Absorbed;
+  }
   branch_final(t, int(b), code, built(), now_ms);
   return Handled::Absorbed;
+}
+
+void Layer::forward_2xx(Transaction& t, std::string_view response, uint16_t code, uint64_t now_ms) {
+  if (t.invite && t.reply_code >= 200 && t.reply_code < 300) {
+    out_.send(t.reply_to, response);  // another 2xx (a retransmission or a second branch): end to end
+    ++counters_.responses_forwarded;
+  } else {
+    forward_upstream(t, response, code, now_ms);
+  }
+}
+
+void Layer::reply_route_done(Transaction& t, int b, uint16_t code, std::string_view response, bool dropped,
+                             uint64_t now_ms) {
+  if (!t.used || b < 0 || b >= t.nbranches) return;
+  if (code >= 300) {
+    if (t.replies_waiting) --t.replies_waiting;
+    branch_final(t, b, code, response, now_ms);
+    return;
+  }
+  if (dropped || response.empty()) {
+    ++counters_.responses_absorbed;
+    return;
+  }
+  if (code < 200) {
+    if (t.reply_code < 200)
+      forward_upstream(t, response, code, now_ms);
+    else
+      ++counters_.responses_absorbed;
+    return;
+  }
+  if (t.invite || t.reply_code < 200) forward_2xx(t, response, code, now_ms);
 }
 
 void Layer::branch_final(Transaction& t, int b, uint16_t code, std::string_view response, uint64_t now) {
@@ -462,8 +520,9 @@ void Layer::branch_final(Transaction& t, int b, uint16_t code, std::string_view 
     t.best_branch = int8_t(b);
   }
   if (t.invite && code >= 600) cancel_pending(t, b);  // 16.7 step 5: a 6xx ends the search
+  if (t.replies_waiting) return;  // a final whose onreply_route waits is still to be ranked
   for (uint8_t i = 0; i < t.nbranches; ++i)
-    if (t.branches[i].state == BranchState::Calling || t.branches[i].state == BranchState::Proceeding) return;
+    if (ongoing(t.branches[i].state)) return;
   if (t.reply_code >= 200 || t.in_failure_route) return;  // a 2xx went up already, or the script is deciding
   if (t.on_failure >= 0 && !t.cancelled) {
     t.failure_from = t.nbranches;
@@ -480,7 +539,8 @@ void Layer::branch_final(Transaction& t, int b, uint16_t code, std::string_view 
 bool Layer::failure_route_decided(const Transaction& t) const {
   if (t.reply_code >= 200) return true;
   for (uint8_t i = t.failure_from; i < t.nbranches; ++i)
-    if (t.branches[i].state == BranchState::Calling) return true;  // new branches are on their way
+    if (t.branches[i].state == BranchState::Calling || t.branches[i].state == BranchState::Waiting)
+      return true;  // new branches are on their way
   return false;
 }
 
@@ -489,8 +549,9 @@ void Layer::failure_route_done(Transaction& t, uint64_t now) {
   t.in_failure_route = false;
   if (failure_route_decided(t)) return;
   // Its new branches may all have ended already: then the best of everything goes up, as without it.
+  if (t.replies_waiting) return;
   for (uint8_t i = 0; i < t.nbranches; ++i)
-    if (t.branches[i].state == BranchState::Calling || t.branches[i].state == BranchState::Proceeding) return;
+    if (ongoing(t.branches[i].state)) return;
   answer_best(t, now);
 }
 
@@ -529,12 +590,14 @@ void Layer::answer_best(Transaction& t, uint64_t now) {
 
 // A request sipd makes for branch b from the request it sent there (17.1.1.3, 9.1): the same R-URI, top
 // Via (our branch), Route set, From, Call-ID and CSeq number, with `method`; To is the response's (with the
-// callee's tag) for an ACK, the request's own for a CANCEL. local_route sees it before it leaves; an empty
-// view when it cannot be made or local_route dropped it.
-std::string_view Layer::local_request(const Branch& br, std::string_view method, std::string_view to,
-                                      char* buf, size_t cap) {
+// callee's tag) for an ACK, the request's own for a CANCEL. local_route sees it before it leaves: `out` is
+// what to send now (empty when it cannot be made or local_route dropped it); Later when the route waits.
+Verdict Layer::local_request(Transaction& t, int b, std::string_view method, std::string_view to, char* buf,
+                             size_t cap, std::string_view& out) {
+  const Branch& br = t.branches[size_t(b)];
+  out = {};
   sip::Message& sent = *sent_;
-  if (sent.parse(store_.view(br.request, scratch_.data())) != sip::Defect::None) return {};
+  if (sent.parse(store_.view(br.request, scratch_.data())) != sip::Defect::None) return Verdict::Drop;
   sip::CSeq cseq;
   (void)sip::parse_cseq(sent.first_value(sip::HeaderId::CSeq), cseq);
   Builder m{buf, cap};
@@ -548,30 +611,50 @@ std::string_view Layer::local_request(const Branch& br, std::string_view method,
   m.put("To: ").put(to.empty() ? sent.first_value(sip::HeaderId::To) : to).put("\r\n");
   m.put("Call-ID: ").put(sent.first_value(sip::HeaderId::CallId)).put("\r\n");
   m.put("CSeq: ").num(cseq.number).put(" ").put(method).put("\r\nContent-Length: 0\r\n\r\n");
-  return m.ok ? user_.local_route(m.view()) : std::string_view();
+  if (!m.ok) return Verdict::Drop;
+  out = m.view();
+  const Verdict v = user_.local_route(t, b, out);
+  if (v != Verdict::Go) out = {};
+  return v;
 }
 
 // The ACK for a non-2xx final on branch b: ours to send, hop by hop.
 void Layer::send_ack(Transaction& t, int b, const sip::Message& response) {
-  Branch& br = t.branches[size_t(b)];
   char buf[4096];
-  const std::string_view ack =
-      local_request(br, "ACK", response.first_value(sip::HeaderId::To), buf, sizeof buf);
-  if (ack.empty()) return;
-  out_.send(br.to, ack);
-  ++counters_.local_acks;
+  std::string_view ack;
+  if (local_request(t, b, "ACK", response.first_value(sip::HeaderId::To), buf, sizeof buf, ack) ==
+          Verdict::Go &&
+      !ack.empty())
+    send_local(t, b, ack);
 }
 
-// CANCEL for branch b, sent as its own little client transaction (retransmitted until answered).
 void Layer::send_cancel(Transaction& t, int b) {
   Branch& br = t.branches[size_t(b)];
   br.cancel_wanted = false;
-  if (!br.cancel.empty()) return;
+  if (!br.cancel.empty() || br.cancel_waiting) return;
   char buf[4096];
-  const std::string_view cancel = local_request(br, "CANCEL", {}, buf, sizeof buf);
-  if (cancel.empty()) return;
-  br.cancel = store_.put(cancel);
-  out_.send(br.to, cancel);
+  std::string_view cancel;
+  const Verdict v = local_request(t, b, "CANCEL", {}, buf, sizeof buf, cancel);
+  if (v == Verdict::Later)
+    br.cancel_waiting = true;
+  else if (v == Verdict::Go && !cancel.empty())
+    send_local(t, b, cancel);
+}
+
+void Layer::send_local(Transaction& t, int b, std::string_view request) {
+  if (!t.used || b < 0 || b >= t.nbranches || request.empty()) return;
+  Branch& br = t.branches[size_t(b)];
+  if (request.starts_with("ACK ")) {
+    out_.send(br.to, request);
+    ++counters_.local_acks;
+    return;
+  }
+  // A CANCEL: kept to retransmit (timer E) until its answer, unless the branch got its final meanwhile (one
+  // that timed out is cancelled still: RFC 3261 16.8).
+  br.cancel_waiting = false;
+  if (!br.cancel.empty() || br.state == BranchState::Completed || br.state == BranchState::Accepted) return;
+  br.cancel = store_.put(request);
+  out_.send(br.to, request);
   ++counters_.cancels_sent;
   br.cancel_retrans_ms = settings_.t1_ms;
   wheel_.arm(br.cancel_retrans, br.cancel_retrans_ms);
@@ -583,8 +666,8 @@ void Layer::cancel_pending(Transaction& t, int except) {
     Branch& br = t.branches[i];
     if (br.state == BranchState::Proceeding)
       send_cancel(t, i);
-    else if (br.state == BranchState::Calling)
-      br.cancel_wanted = true;  // once it has a provisional
+    else if (br.state == BranchState::Calling || br.state == BranchState::Waiting)
+      br.cancel_wanted = true;  // once it has a provisional (a waiting one is not sent at all)
   }
 }
 
@@ -673,8 +756,8 @@ uint32_t Layer::stranded() const {
   for (const Transaction& t : pool_) {
     if (!t.used) continue;
     // A failure_route that suspended holds the transaction: the user's own wait bound ends it.
-    bool armed =
-        t.in_failure_route || t.g.armed() || t.h.armed() || t.i.armed() || t.j.armed() || t.l.armed();
+    bool armed = t.in_failure_route || t.replies_waiting || t.g.armed() || t.h.armed() || t.i.armed() ||
+                 t.j.armed() || t.l.armed();
     for (const Branch& br : t.branches)
       armed = armed || br.retrans.armed() || br.fr.armed() || br.wait.armed() || br.cancel_retrans.armed();
     if (!armed) ++n;

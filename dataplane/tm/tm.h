@@ -49,7 +49,8 @@ inline constexpr uint8_t kNoProgram = 0xff;  // Transaction::program until its u
 inline constexpr std::string_view kStatefulPrefix = "z9hG4bKst";
 
 enum class ServerState : uint8_t { Trying, Proceeding, Completed, Confirmed, Accepted, Terminated };
-enum class BranchState : uint8_t { Calling, Proceeding, Completed, Accepted, Terminated };
+// Waiting: reserved by a branch_route that waits for the user (Layer::reserve_branch); nothing sent yet.
+enum class BranchState : uint8_t { Calling, Proceeding, Completed, Accepted, Terminated, Waiting };
 
 struct Branch {
   BranchState state = BranchState::Terminated;
@@ -59,6 +60,7 @@ struct Branch {
   uint16_t code = 0;           // its final (or last) status; 408 when it timed out
   bool cancel_wanted = false;  // CANCEL once it has a provisional (RFC 3261 9.1)
   bool cancel_answered = false;
+  bool cancel_waiting = false;  // its CANCEL's local_route waits for the user (Layer::send_local)
   uint32_t retrans_ms = 0, cancel_retrans_ms = 0;
   Timer retrans, fr, wait, cancel_retrans;  // A/E, fr_timeout(/inv), D/K, the CANCEL's E
 };
@@ -88,7 +90,8 @@ struct Transaction
   int8_t best_branch = -1;
   bool cancelled = false;  // a CANCEL for it arrived
   bool in_failure_route = false;
-  uint8_t failure_from = 0;  // branches before the failure_route ran (those after it are its own)
+  uint8_t failure_from = 0;     // branches before the failure_route ran (those after it are its own)
+  uint8_t replies_waiting = 0;  // responses whose onreply_route waits for the user (reply_route_done)
   int16_t on_failure = -1, on_reply = -1, on_branch = -1;  // route indices armed by the script
   uint8_t program = kNoProgram;  // the user's: which of its programs those indices belong to
   uint32_t msg_flags = 0;
@@ -96,23 +99,32 @@ struct Transaction
   Store::Ref avps;  // the script's AVPs, kept for failure_route
 };
 
+// What a route the transaction layer asked the user to run decided: go on, drop the message, or later (the
+// script waits for the control process; the user calls back into the layer once it has ended).
+enum class Verdict : uint8_t { Go, Drop, Later };
+
 // What the transaction layer asks of the proxy.
 class User {
  public:
   virtual ~User() = default;
-  // onreply_route for a response on `branch`; false when the script dropped it (it is not forwarded).
+  // onreply_route for a response on `branch`: Drop when the script dropped it (it is not forwarded).
   // `upstream` holds the edits of the response as it goes upstream (our Via removed); the script's own
-  // edits (append_hf, change_reply_status...) join them.
-  virtual bool reply_route(Transaction& t, int branch, const sip::Message& response,
-                           sip::EditList& upstream) = 0;
+  // edits (append_hf, change_reply_status...) join them. Later: the layer does what the response means for
+  // the branch's state now, and the rest — forwarding it, or ranking a final — in reply_route_done().
+  virtual Verdict reply_route(Transaction& t, int branch, const sip::Message& response,
+                              sip::EditList& upstream) = 0;
   // failure_route: every branch ended without a 2xx. The proxy runs it over the stored request; it may
   // add branches (add_branch) or reply (reply). Returns once the script is done.
   // True when the script is still running (it suspended): the transaction waits, no answer goes upstream,
   // until the user calls Layer::failure_route_done().
   virtual bool failure_route(Transaction& t) = 0;
-  // local_route over a request sipd makes itself (the ACK of a non-2xx, a CANCEL): what to send instead
-  // (the same bytes when there is no local_route), or an empty view to send nothing.
-  virtual std::string_view local_route(std::string_view request) { return request; }
+  // local_route over a request sipd makes itself on branch `b` (the ACK of a non-2xx, a CANCEL): Go with
+  // `request` replaced by what to send (the same bytes when there is no local_route), Drop to send nothing,
+  // Later when the script waits: the user sends it with Layer::send_local() once it has ended.
+  virtual Verdict local_route(Transaction& t, int b, std::string_view& request) {
+    (void)t, (void)b, (void)request;
+    return Verdict::Go;
+  }
   // The transaction's final answer went upstream (once per transaction): accounting is written here.
   virtual void completed(Transaction& t, uint16_t code, std::string_view response) {
     (void)t, (void)code, (void)response;
@@ -162,12 +174,26 @@ class Layer {
   Transaction* create(const sip::Message& msg, const sip::Endpoint& from, uint64_t now_ms,
                       bool trying = true);
 
+  // A response's onreply_route that had waited (Verdict::Later) has ended: `response` is what goes upstream
+  // as the route left it (empty when it cannot be built); `dropped` when the script dropped it (a final
+  // answer is never dropped: only provisionals and 2xx retransmissions can be).
+  void reply_route_done(Transaction& t, int b, uint16_t code, std::string_view response, bool dropped,
+                        uint64_t now_ms);
+  // The ACK or CANCEL on branch `b` whose local_route had waited, as the route left it.
+  void send_local(Transaction& t, int b, std::string_view request);
+
   // The Via branch for branch `b` of `t` (the proxy writes it into the Via of what it sends).
   std::string_view branch_id(const Transaction& t, int b, char (&buf)[40]) const;
   // Reserves the next branch index; -1 when kMaxBranches are in use or the transaction has finished.
   int next_branch(const Transaction& t) const;
-  // Sends `bytes` (built with branch_id(t, b)) to `to` as branch `b` and starts its client transaction.
+  // Sends `bytes` (built with branch_id(t, b)) to `to` as branch `b` and starts its client transaction:
+  // the next branch, or one reserved before. False when it cannot start.
   bool add_branch(Transaction& t, int b, const sip::Endpoint& to, std::string_view bytes, uint64_t now_ms);
+  // Reserves branch `b` (next_branch()) for a branch_route that waits: the transaction counts it as a
+  // branch on its way until add_branch() sends it or drop_branch() gives it up (a 500 for it then, when
+  // every other branch has failed too).
+  bool reserve_branch(Transaction& t, int b);
+  void drop_branch(Transaction& t, int b, uint64_t now_ms);
 
   // Sends a response upstream on `t` (t_reply, or our own 408/487/503); `bytes` is the whole response.
   void reply(Transaction& t, uint16_t code, std::string_view bytes, uint64_t now_ms);
@@ -214,8 +240,9 @@ class Layer {
   void forward_upstream(Transaction& t, std::string_view response, uint16_t code, uint64_t now);
   void maybe_finish(Transaction& t, uint64_t now);
   void send_cancel(Transaction& t, int b);
-  std::string_view local_request(const Branch& br, std::string_view method, std::string_view to, char* buf,
-                                 size_t cap);
+  Verdict local_request(Transaction& t, int b, std::string_view method, std::string_view to, char* buf,
+                        size_t cap, std::string_view& out);
+  void forward_2xx(Transaction& t, std::string_view response, uint16_t code, uint64_t now_ms);
   void send_ack(Transaction& t, int b, const sip::Message& response);
   void send_stored(const sip::Endpoint& to, const Store::Ref& r);
   void cancel_pending(Transaction& t, int except);

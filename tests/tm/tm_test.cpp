@@ -953,3 +953,158 @@ TEST(tm, TransactionsKeepTheProgramTheyBeganWith) {
 
 }  // namespace
 }  // namespace sipd::tm
+
+namespace sipd::tm {
+namespace {
+
+// Every route of a transaction can wait for the control process, not only the request and failure routes:
+// a branch_route (the branch leaves once it has ended, or is dropped), an onreply_route (the response goes
+// upstream, or a final is ranked, once it has ended) and local_route (the ACK or CANCEL sipd makes leaves
+// then). Meanwhile nothing is stranded and nothing goes out early.
+TEST(tm, BranchOnreplyAndLocalRoutesWaitForTheirAnswers) {
+  Rig r(
+      "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nloadmodule \"avpops.so\"\nloadmodule \"textops.so\"\n"
+      "route {\n  t_on_branch(\"each\");\n  t_on_reply(\"replies\");\n  t_relay();\n}\n"
+      "branch_route[each] {\n  avp_db_load(\"branch\", \"$avp(b)\");\n  if ($avp(b) == \"none\") drop;\n"
+      "  append_hf(\"X-Branch: $avp(b)\\r\\n\");\n}\n"
+      "onreply_route[replies] {\n  avp_db_load(\"reply\", \"$avp(r)\");\n  if ($avp(r) == \"none\") drop;\n"
+      "  append_hf(\"X-Reply: $avp(r) $T_reply_code\\r\\n\");\n}\n"
+      "local_route {\n  avp_db_load(\"local\", \"$avp(l)\");\n  append_hf(\"X-Local: $avp(l)\\r\\n\");\n}\n");
+  Questions q;
+  q.program = &r.program;
+  r.proxy->set_asker(&q, 2000);
+  // Answers the newest question about `source` with $avp(name) = value.
+  auto answer_with = [&](const std::string& source, const std::string& name, const std::string& value) {
+    for (size_t i = q.asked.size(); i-- > 0;)
+      if (q.asked[i].args.size() > 0 && q.asked[i].args[0] == source) {
+        const proxy::Answer::Avp avps[] = {{name, engine::Value::string(value)}};
+        proxy::Answer a;
+        a.result = 1;
+        a.avps = avps;
+        const uint32_t id = q.asked[i].id;
+        q.asked.erase(q.asked.begin() + long(i));
+        return r.proxy->answer(id, a);
+      }
+    ADD_FAILURE() << "nobody asked about " << source;
+    return false;
+  };
+
+  // The branch waits: the caller has its 100 Trying, bob nothing yet.
+  r.in(kCaller, invite());
+  ASSERT_EQ(r.out.sent.size(), 1u);
+  EXPECT_EQ(r.out.sent[0].first_line(), "SIP/2.0 100 Trying");
+  ASSERT_EQ(q.asked.size(), 1u);
+  r.at(r.now + 100);
+  ASSERT_TRUE(answer_with("branch", "b", "one"));
+  ASSERT_EQ(r.out.sent.size(), 2u);
+  const std::string to_bob = r.out.sent[1].bytes;
+  EXPECT_EQ(r.out.sent[1].to, kBob);
+  EXPECT_NE(to_bob.find("X-Branch: one\r\n"), std::string::npos) << to_bob;
+
+  // A provisional waits for its onreply_route, then goes upstream as the route left it.
+  r.in(kBob, answer(to_bob, 180, "Ringing"));
+  EXPECT_EQ(r.out.sent.size(), 2u);
+  ASSERT_TRUE(answer_with("reply", "r", "ringing"));
+  ASSERT_EQ(r.out.sent.size(), 3u);
+  EXPECT_EQ(r.out.sent[2].first_line(), "SIP/2.0 180 Ringing");
+  EXPECT_NE(r.out.sent[2].bytes.find("X-Reply: ringing 180\r\n"), std::string::npos) << r.out.sent[2].bytes;
+  // Another is dropped by its route.
+  r.in(kBob, answer(to_bob, 183, "Session Progress"));
+  ASSERT_TRUE(answer_with("reply", "r", "none"));
+  EXPECT_EQ(r.out.sent.size(), 3u);
+
+  // A busy final: the ACK's local_route and the response's onreply_route both wait; the 486 goes up only
+  // once its route has ended, the ACK to bob once its own has.
+  r.in(kBob, answer(to_bob, 486, "Busy Here"));
+  EXPECT_EQ(r.out.sent.size(), 3u);
+  r.at(r.now + 500);  // the transaction waits: no 408, no early answer
+  EXPECT_EQ(r.out.sent.size(), 3u);
+  ASSERT_TRUE(answer_with("local", "l", "ack"));
+  ASSERT_EQ(r.out.sent.size(), 4u);
+  EXPECT_EQ(r.out.sent[3].first_line(), "ACK sip:bob@198.18.0.2:5070 SIP/2.0");
+  EXPECT_NE(r.out.sent[3].bytes.find("X-Local: ack\r\n"), std::string::npos) << r.out.sent[3].bytes;
+  ASSERT_TRUE(answer_with("reply", "r", "busy"));
+  ASSERT_EQ(r.out.sent.size(), 5u);
+  EXPECT_EQ(r.out.sent[4].to, kCaller);
+  EXPECT_EQ(r.out.sent[4].first_line(), "SIP/2.0 486 Busy Here");
+  EXPECT_NE(r.out.sent[4].bytes.find("X-Reply: busy 486\r\n"), std::string::npos) << r.out.sent[4].bytes;
+
+  // A CANCEL waits for its local_route before it goes to bob.
+  r.in(kCaller, invite("bob", "z9hG4bK-c2", "call-2"));
+  ASSERT_TRUE(answer_with("branch", "b", "two"));
+  const std::string to_bob2 = r.out.sent.back().bytes;
+  r.in(kBob, answer(to_bob2, 180, "Ringing"));
+  ASSERT_TRUE(answer_with("reply", "r", "ringing"));
+  std::string cancel = invite("bob", "z9hG4bK-c2", "call-2");
+  cancel.replace(0, 6, "CANCEL");
+  cancel.replace(cancel.find("CSeq: 1 INVITE"), 14, "CSeq: 1 CANCEL");
+  size_t mark = r.out.sent.size();
+  r.in(kCaller, cancel);
+  ASSERT_EQ(r.since(mark).size(), 1u);  // our 200 to the CANCEL; bob's CANCEL waits
+  EXPECT_EQ(r.since(mark)[0].first_line(), "SIP/2.0 200 OK");
+  mark = r.out.sent.size();
+  ASSERT_TRUE(answer_with("local", "l", "cancel"));
+  ASSERT_EQ(r.since(mark).size(), 1u);
+  EXPECT_EQ(r.since(mark)[0].to, kBob);
+  EXPECT_EQ(r.since(mark)[0].first_line(), "CANCEL sip:bob@198.18.0.2:5070 SIP/2.0");
+  EXPECT_NE(r.since(mark)[0].bytes.find("X-Local: cancel\r\n"), std::string::npos);
+
+  // A branch its route drops once it has waited: with no other branch, the caller gets our 500.
+  mark = r.out.sent.size();
+  r.in(kCaller, invite("bob", "z9hG4bK-c3", "call-3"));
+  ASSERT_TRUE(answer_with("branch", "b", "none"));
+  ASSERT_EQ(r.since(mark).size(), 2u);
+  EXPECT_EQ(r.since(mark)[1].to, kCaller);
+  EXPECT_EQ(r.since(mark)[1].first_line(), "SIP/2.0 500 Server Error");
+
+  // A route nobody answers resumes with -1 after the wait bound (the branch leaves, its AVP unset).
+  mark = r.out.sent.size();
+  r.in(kCaller, invite("bob", "z9hG4bK-c4", "call-4"));
+  r.at(r.now + 2010);
+  EXPECT_EQ(r.proxy->expire_waiting(r.now), 1u);
+  std::vector<Sent> call4;  // the other calls' timers fired meanwhile
+  for (const Sent& s : r.since(mark))
+    if (s.bytes.find("Call-ID: call-4@") != std::string::npos) call4.push_back(s);
+  ASSERT_EQ(call4.size(), 2u);
+  EXPECT_EQ(call4[0].first_line(), "SIP/2.0 100 Trying");
+  EXPECT_EQ(call4[1].to, kBob);
+  EXPECT_NE(call4[1].bytes.find("X-Branch: <null>\r\n"), std::string::npos) << call4[1].bytes;
+}
+
+}  // namespace
+}  // namespace sipd::tm
+
+namespace sipd::tm {
+namespace {
+
+// A resumed run that waits again takes another slot: the one it was resumed from holds the request it is
+// running over until it has ended.
+TEST(tm, ARunWaitsTwiceInARow) {
+  Rig r(
+      "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nloadmodule \"avpops.so\"\nloadmodule \"textops.so\"\n"
+      "route {\n  avp_db_load(\"one\", \"$avp(a)\");\n  avp_db_load(\"two\", \"$avp(b)\");\n"
+      "  append_hf(\"X-AB: $avp(a) $avp(b)\\r\\n\");\n  t_relay();\n}\n");
+  Questions q;
+  q.program = &r.program;
+  r.proxy->set_asker(&q, 2000);
+  r.in(kCaller, invite());
+  for (const char* value : {"first", "second"}) {
+    ASSERT_FALSE(q.asked.empty());
+    const proxy::Answer::Avp avps[] = {
+        {q.asked.back().args[0] == "one" ? "a" : "b", engine::Value::string(value)}};
+    proxy::Answer a;
+    a.result = 1;
+    a.avps = avps;
+    ASSERT_TRUE(r.proxy->answer(q.asked.back().id, a)) << value;
+  }
+  ASSERT_EQ(q.asked.size(), 2u);
+  EXPECT_EQ(q.asked[1].args[0], "two");
+  EXPECT_NE(q.asked[0].id & 0xffff, q.asked[1].id & 0xffff);  // not the slot it was resumed from
+  const Sent& fwd = r.out.sent.back();
+  EXPECT_EQ(fwd.to, kBob);
+  EXPECT_NE(fwd.bytes.find("X-AB: first second\r\n"), std::string::npos) << fwd.bytes;
+  EXPECT_NE(fwd.bytes.find("Call-ID: call-1@198.18.0.2\r\n"), std::string::npos) << fwd.bytes;
+}
+
+}  // namespace
+}  // namespace sipd::tm

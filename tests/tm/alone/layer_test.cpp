@@ -27,9 +27,9 @@ struct Capture : Sender {
 
 struct Script : User {
   int replies = 0, failures = 0;
-  bool reply_route(Transaction&, int, const sip::Message&, sip::EditList&) override {
+  Verdict reply_route(Transaction&, int, const sip::Message&, sip::EditList&) override {
     ++replies;
-    return true;
+    return Verdict::Go;
   }
   bool failure_route(Transaction&) override {
     ++failures;
