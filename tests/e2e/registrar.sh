@@ -18,6 +18,9 @@
 #   no-control   a REGISTER while control is dead: 500 from sl_reply_error() (answer_wait_ms is 500 here)
 #   restart-control  control started again: every binding still listed (sipctl ul show --json when sipctl
 #                has `ul`, and a query REGISTER per AOR)
+#   restart-dataplane  sipd-dataplane SIGKILLed and started again while control runs: it finds the segment
+#                as it was (a call to carol is routed by lookup at once) and control serves its new rings
+#                (the query REGISTERs of every surviving AOR are answered)
 #   restart-appliance  both stopped, /dev/shm/<control.shm> removed, both started again (this time with a
 #                copy of registrar.cfg whose min_expires is 1): the bindings are back, from SQLite
 #   expiry       gina registers with Expires: 4; a call reaches her; 5 s later a call gets 404 and a query
@@ -490,6 +493,25 @@ step_restart_control() {
   expect_bindings restart-control-gina "$U_gina"
 }
 
+step_restart_dataplane() {
+  local victim=$E2E_DATAPLANE_PID rc=0 uas_rc=0
+  kill -KILL "$victim" 2>/dev/null || true
+  wait "$victim" 2>/dev/null || true
+  E2E_DATAPLANE_PID=""
+  rm -rf "/var/run/dpdk/$E2E_FILE_PREFIX" "/dev/shm/$E2E_FILE_PREFIX"  # EAL's, not our segment
+  e2e_log "sipd-dataplane (pid $victim) SIGKILLed; sipd-control (pid $control_pid) goes on"
+  mv "$run_dir/dataplane.log" "$run_dir/dataplane-before-kill.log"
+  e2e_dataplane_start "$dataplane" "$run_dir/appliance.conf" "$run_dir" ||
+    { fail "restart-dataplane: sipd-dataplane did not start again"; return; }
+  kill -0 "$control_pid" 2>/dev/null || fail "restart-dataplane: sipd-control died with the dataplane"
+  uas_start carol-again 5174 200 1 || return
+  call_run restart-dataplane-call uac.xml "${U_carol}" 1 1 -d 100 || rc=$?
+  uas_wait carol-again || uas_rc=$?
+  expect_calls restart-dataplane-call "$rc" 1
+  [ "$uas_rc" -eq 0 ] || fail "restart-dataplane: carol's phone exited $uas_rc: $(sipp_why carol-again)"
+  check_survivors restart-dataplane
+}
+
 step_restart_appliance() {
   appliance_stop || fail "restart-appliance: a process did not stop within 10 s of SIGTERM"
   rm -f "/dev/shm/$SIPD_SHM"
@@ -597,6 +619,7 @@ main() {
   run_step kill-control step_kill_control
   run_step no-control step_no_control
   run_step restart-control step_restart_control
+  run_step restart-dataplane step_restart_dataplane
   run_step restart-appliance step_restart_appliance
   run_step expiry step_expiry
 
