@@ -5,7 +5,9 @@
 namespace sipd::control {
 
 Questions::Questions(const shm::Segment& segment) : segment_(segment) {
+  routes_.reserve(shm::kMaxWorkers);
   for (uint32_t w = 0; w < shm::kMaxWorkers; ++w) {
+    routes_.push_back(Route{this, w});
     questions_.push_back(std::make_unique<shm::Consumer>(segment, w, false));
     answers_.push_back(std::make_unique<shm::Producer>(segment, w, true));
   }
@@ -27,39 +29,46 @@ bool Questions::poll(unsigned budget) {
         continue;
       }
       ++counters_.questions;
-      Asked a;
+      // Copied (the worker may reuse the ring's buffer once released) into the one Asked, whose strings
+      // keep their capacity from question to question: no allocation per question once warm.
+      Asked& a = asked_;
       a.worker = w;
       a.epoch = q.epoch;
       a.id = q.id;
-      a.function = std::string(q.function);
-      for (uint8_t i = 0; i < q.argc; ++i) a.args.emplace_back(q.args[i]);
+      a.function.assign(q.function);
+      a.args.resize(q.argc);
+      for (uint8_t i = 0; i < q.argc; ++i) a.args[i].assign(q.args[i]);
       a.src_ip = q.src_ip;
       a.src_port = q.src_port;
       a.transport = q.transport;
-      a.request = std::string(q.request);
+      a.request.assign(q.request);
+      a.avp_name.clear();
+      a.avp_values.clear();
       for (uint8_t i = 0; i < q.value_count; ++i) {
-        a.avp_name = std::string(q.values[i].name);
+        a.avp_name.assign(q.values[i].name);
         if (q.values[i].is_int)
           a.avp_values.emplace_back(q.values[i].i);
         else
           a.avp_values.emplace_back(std::string(q.values[i].s));
       }
-      questions_[w]->release();  // copied: the worker may reuse the buffer
+      questions_[w]->release();
       const auto h = handlers_.find(a.function);
-      const uint32_t worker = a.worker, epoch = a.epoch, id = a.id;
+      const uint32_t epoch = a.epoch, id = a.id;
       if (h == handlers_.end()) {
         ++counters_.unknown_functions;
-        send(worker, epoch, id, Reply{});  // -1: the script's own error handling answers
+        send(w, epoch, id, Reply{});  // -1: the script's own error handling answers
         continue;
       }
-      h->second(a, [this, worker, epoch, id](Reply r) { send(worker, epoch, id, r); });
+      h->second(a, [route = &routes_[w], epoch, id](Reply r) {
+        route->self->send(route->worker, epoch, id, std::move(r));
+      });
     }
   }
   return did;
 }
 
-void Questions::send(uint32_t worker, uint32_t epoch, uint32_t id, const Reply& r) {
-  backlog_.push_back(Waiting{worker, epoch, id, r});
+void Questions::send(uint32_t worker, uint32_t epoch, uint32_t id, Reply&& r) {
+  backlog_.push_back(Waiting{worker, epoch, id, std::move(r)});
   counters_.backlog_peak = std::max<uint64_t>(counters_.backlog_peak, backlog_.size());
   flush();
 }

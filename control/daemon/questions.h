@@ -42,7 +42,7 @@ struct Reply {
   std::vector<std::pair<std::string, std::variant<int64_t, std::string>>> avps;
 };
 
-// Call once, now or later, on the main thread.
+// Call once, now or later, on the main thread. Move the Reply in: it is queued as given, not copied.
 using Answer = std::function<void(Reply)>;
 using Handler = std::function<void(const Asked&, Answer)>;
 
@@ -62,10 +62,18 @@ class Questions {
   size_t backlog() const { return backlog_.size(); }
 
  private:
-  void send(uint32_t worker, uint32_t epoch, uint32_t id, const Reply& r);
+  // What an Answer captures besides the question's epoch and id: small enough (with them, 16 bytes) that
+  // std::function keeps it in place, so making, copying and calling an Answer allocates nothing.
+  struct Route {
+    Questions* self;
+    uint32_t worker;
+  };
+  void send(uint32_t worker, uint32_t epoch, uint32_t id, Reply&& r);
   bool flush();
   const shm::Segment& segment_;
-  std::map<std::string, Handler> handlers_;
+  std::map<std::string, Handler, std::less<>> handlers_;
+  std::vector<Route> routes_;  // one per worker, never resized after construction (Answers point in)
+  Asked asked_;                // reused for every question (its strings keep their capacity)
   std::vector<std::unique_ptr<shm::Consumer>> questions_;
   std::vector<std::unique_ptr<shm::Producer>> answers_;
   struct Waiting {

@@ -9,13 +9,14 @@ namespace sipd::control {
 
 namespace {
 
-Reply reply_of(const registrar::Decision& d, bool send) {
+// Takes the decision's reason and header lines (the caller is done with them).
+Reply reply_of(registrar::Decision& d, bool send) {
   Reply r;
   r.result = d.result;
   if (send && d.send_reply) {
     r.code = d.code;
-    r.reason = d.reason;
-    r.headers = d.headers;
+    r.reason = std::move(d.reason);
+    r.headers = std::move(d.headers);
   }
   return r;
 }
@@ -50,7 +51,7 @@ void RegistrarService::save(const Asked& q, Answer answer) {
     Reply r;
     r.code = code;
     r.reason = reason;
-    answer(r);
+    answer(std::move(r));
   };
   if (q.args.empty() || q.args[0] != "location") {
     fail(500, "Server Internal Error",
@@ -73,7 +74,7 @@ void RegistrarService::save(const Asked& q, Answer answer) {
   std::string key;
   if (!registrar::request_aor(msg, aor_uri, settings_, key, error)) {
     // The registrar's own answer for a bad AOR (400 with its reason).
-    const registrar::Decision d =
+    registrar::Decision d =
         registrar::decide(msg, {}, settings_, flags, now_(), registrar::Source{}, aor_uri);
     ++counters_.refused;
     answer(reply_of(d, !flags.no_reply));
@@ -87,18 +88,19 @@ void RegistrarService::save(const Asked& q, Answer answer) {
               : q.transport == uint8_t(sip::Transport::Tls) ? "tls"
                                                             : "udp";
   src.socket = socket_;
-  const std::vector<registrar::Binding> current = location_.bindings(key);
-  const registrar::Decision d = registrar::decide(msg, current, settings_, flags, now_(), src, aor_uri);
+  location_.bindings(key, current_);
+  registrar::Decision d = registrar::decide(msg, current_, settings_, flags, now_(), src, aor_uri, key);
   if (d.code >= 300 || d.changes.empty()) {
     ++(d.code >= 300 ? counters_.refused : counters_.saved);
     answer(reply_of(d, !flags.no_reply));
     return;
   }
   // The reply leaves once the changes are where usrloc's mode wants them (durable, with write-through).
-  auto durable = [this, answer, reply = reply_of(d, !flags.no_reply)](const std::string& why) {
+  // Called once: the reply moves out.
+  auto durable = [this, answer, reply = reply_of(d, !flags.no_reply)](const std::string& why) mutable {
     if (why.empty()) {
       ++counters_.saved;
-      answer(reply);
+      answer(std::move(reply));
       return;
     }
     std::fprintf(stderr, "sipd-control: save(): the database refused the change: %s\n", why.c_str());
@@ -106,9 +108,10 @@ void RegistrarService::save(const Asked& q, Answer answer) {
     Reply r;
     r.code = 500;
     r.reason = "Server Internal Error";
-    answer(r);
+    answer(std::move(r));
   };
-  if (!location_.apply(key, d.changes, d.persist, durable, error)) fail(500, "Server Internal Error", error);
+  if (!location_.apply(key, std::move(d.changes), d.persist, std::move(durable), error))
+    fail(500, "Server Internal Error", error);
 }
 
 }  // namespace sipd::control

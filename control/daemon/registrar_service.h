@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "config/program.h"
 #include "control/daemon/questions.h"
@@ -38,6 +39,7 @@ class RegistrarService {
   std::string socket_;
   std::function<int64_t()> now_;
   RegistrarCounters counters_;
+  std::vector<registrar::Binding> current_;  // the AOR's bindings, reused from REGISTER to REGISTER
 };
 
 }  // namespace sipd::control

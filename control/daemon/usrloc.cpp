@@ -27,15 +27,14 @@ shm::BindingData to_table(const registrar::Binding& b) {
   return d;
 }
 
-registrar::Binding from_view(const shm::BindingView& v) {
-  registrar::Binding b;
-  b.contact = v.contact();
-  b.received = v.received();
-  b.path = v.path();
-  b.user_agent = v.user_agent();
-  b.callid = v.callid();
-  b.socket = v.socket();
-  b.sip_instance = v.sip_instance();
+void from_view(const shm::BindingView& v, registrar::Binding& b) {
+  b.contact.assign(v.contact());
+  b.received.assign(v.received());
+  b.path.assign(v.path());
+  b.user_agent.assign(v.user_agent());
+  b.callid.assign(v.callid());
+  b.socket.assign(v.socket());
+  b.sip_instance.assign(v.sip_instance());
   b.cseq = v.cseq;
   b.q = v.q;
   b.expires = v.expires;
@@ -44,7 +43,6 @@ registrar::Binding from_view(const shm::BindingView& v) {
   b.cflags = v.cflags;
   b.methods = v.methods;
   b.reg_id = v.reg_id;
-  return b;
 }
 
 // The database keys a binding by user and domain: the AOR key split where usrloc would split it.
@@ -58,16 +56,18 @@ std::string join_aor(const db::LocationRow& r) {
   return r.domain.empty() ? r.username : r.username + "@" + r.domain;
 }
 
-db::LocationRow to_row(std::string_view aor, bool use_domain, const registrar::Binding& b) {
+// The binding's text moves into the row (the caller is done with it).
+db::LocationRow to_row(const std::string& user, const std::string& domain, registrar::Binding&& b) {
   db::LocationRow r;
-  split_aor(aor, use_domain, r.username, r.domain);
-  r.contact = b.contact;
-  r.received = b.received;
-  r.path = b.path;
-  r.callid = b.callid;
-  r.user_agent = b.user_agent;
-  r.socket = b.socket;
-  r.sip_instance = b.sip_instance;
+  r.username = user;
+  r.domain = domain;
+  r.contact = std::move(b.contact);
+  r.received = std::move(b.received);
+  r.path = std::move(b.path);
+  r.callid = std::move(b.callid);
+  r.user_agent = std::move(b.user_agent);
+  r.socket = std::move(b.socket);
+  r.sip_instance = std::move(b.sip_instance);
   r.cseq = b.cseq;
   r.q = b.q;
   r.expires = b.expires;
@@ -179,23 +179,35 @@ int64_t LocationService::load_from_database(std::string& error) {
 
 std::vector<registrar::Binding> LocationService::bindings(std::string_view aor) const {
   std::vector<registrar::Binding> out;
-  (void)writer_.for_each_binding(aor, [&](const shm::BindingView& v) { out.push_back(from_view(v)); });
+  bindings(aor, out);
   return out;
 }
 
-bool LocationService::apply(std::string_view aor, const std::vector<registrar::Change>& changes, bool persist,
+void LocationService::bindings(std::string_view aor, std::vector<registrar::Binding>& out) const {
+  size_t n = 0;
+  (void)writer_.for_each_binding(aor, [&](const shm::BindingView& v) {
+    if (n == out.size()) out.emplace_back();
+    from_view(v, out[n++]);
+  });
+  out.resize(n);
+}
+
+bool LocationService::apply(std::string_view aor, std::vector<registrar::Change> changes, bool persist,
                             std::function<void(const std::string& error)> durable, std::string& error) {
   db::Batch batch;
   const bool to_db = persist && db_;
-  for (const registrar::Change& c : changes) {
+  std::string user, domain;
+  if (to_db) split_aor(aor, settings_.use_domain, user, domain);
+  for (registrar::Change& c : changes) {
     // An update may store the contact under new text (an equal URI written otherwise): the old row goes.
-    const std::string& old = c.key.empty() ? c.binding.contact : c.key;
+    const bool renamed = !c.key.empty() && c.key != c.binding.contact;
+    const std::string& old = renamed ? c.key : c.binding.contact;
     shm::WriteResult w = shm::WriteResult::Ok;
     if (c.kind == registrar::Change::Delete) {
       w = writer_.remove(aor, old);
       if (w == shm::WriteResult::NotFound) w = shm::WriteResult::Ok;  // already gone (reaped)
     } else {
-      if (c.kind == registrar::Change::Update && old != c.binding.contact) (void)writer_.remove(aor, old);
+      if (c.kind == registrar::Change::Update && renamed) (void)writer_.remove(aor, old);
       w = writer_.upsert(aor, to_table(c.binding));
     }
     if (w != shm::WriteResult::Ok) {
@@ -203,12 +215,15 @@ bool LocationService::apply(std::string_view aor, const std::vector<registrar::C
       return false;
     }
     if (!to_db || (c.binding.flags & registrar::kFlagMemoryOnly)) continue;
-    std::string user, domain;
-    split_aor(aor, settings_.use_domain, user, domain);
-    if (c.kind == registrar::Change::Delete || old != c.binding.contact)
+    if (c.kind == registrar::Change::Delete || renamed)
       batch.add(db::LocationStore::remove(user, domain, old));
-    if (c.kind != registrar::Change::Delete)
-      batch.add(db::LocationStore::upsert(to_row(aor, settings_.use_domain, c.binding)));
+    if (c.kind == registrar::Change::Delete) continue;
+    // A refresh of a row stored under the same contact is an UPDATE of that row (an insert if it is not
+    // there after all); a new binding, or one stored under new text, an upsert.
+    const bool refresh = c.kind == registrar::Change::Update && !renamed;
+    db::LocationRow row = to_row(user, domain, std::move(c.binding));
+    batch.add(refresh ? db::LocationStore::update(std::move(row))
+                      : db::LocationStore::upsert(std::move(row)));
   }
   if (batch.empty()) {
     durable("");

@@ -57,12 +57,15 @@ class LocationService {
 
   // The AOR's bindings as the registrar sees them (expired ones included: the registrar decides).
   std::vector<registrar::Binding> bindings(std::string_view aor) const;
+  // The same into `out` (replacing what it held): a caller that keeps `out` reuses its strings' capacity.
+  void bindings(std::string_view aor, std::vector<registrar::Binding>& out) const;
 
   // Applies the registrar's changes to the table now (workers see them at once) and, unless memory-only,
   // to the database; `durable` runs on the main thread once they are (at once when nothing is persisted or
   // in WriteBack mode), with "" or the error. A change the table refuses (full, too long) fails the whole
-  // call before anything is applied, with the reason.
-  bool apply(std::string_view aor, const std::vector<registrar::Change>& changes, bool persist,
+  // call before anything is applied, with the reason. The changes are taken (their text moves into the
+  // database's operations).
+  bool apply(std::string_view aor, std::vector<registrar::Change> changes, bool persist,
              std::function<void(const std::string& error)> durable, std::string& error);
 
   // `sipctl ul`: every AOR (or one), and removing one (true when it existed).

@@ -23,6 +23,8 @@
 // - Statements are prepared once and cached by their SQL text; binding does not copy the text (the
 //   operation owns it until its steps are done).
 // - Completions are moved to a vector under a mutex and announced with one eventfd write per group.
+// - An operation's statement is found by the address of its SQL constant first (a few recent ones),
+//   hashing the text only on a miss.
 
 namespace sipd::db {
 namespace {
@@ -170,6 +172,14 @@ Session::~Session() {
 }
 
 Statement Session::prepare(std::string_view sql, std::string* error) {
+  for (const Recent& r : recent_) {
+    if (r.text && r.sql == sql.data() && *r.text == sql) {
+      Cached& c = *r.cached;
+      if (c.in_use) return prepare_once(sql, error, nullptr);
+      c.in_use = true;
+      return Statement(c.stmt, false, &c.in_use);
+    }
+  }
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     sqlite3_stmt* stmt = nullptr;
@@ -185,6 +195,8 @@ Statement Session::prepare(std::string_view sql, std::string* error) {
     it = cache_.emplace(std::string(sql), std::move(cached)).first;
   }
   Cached& c = *it->second;
+  recent_[recent_next_] = Recent{sql.data(), &it->first, &c};
+  recent_next_ = (recent_next_ + 1) % recent_.size();
   if (c.in_use) return prepare_once(sql, error, nullptr);  // nested use of the same SQL: a private copy
   c.in_use = true;
   return Statement(c.stmt, false, &c.in_use);
@@ -448,7 +460,9 @@ size_t Database::dispatch_completions() {
       n = read(event_fd_, &count, sizeof count);
     } while (n < 0 && errno == EINTR);
   }
-  std::vector<Done> ready;
+  // The two vectors trade places, each keeping its capacity (no allocation per group once warm). A
+  // completion that dispatches again finds spare_ empty and simply gets a fresh vector.
+  std::vector<Done> ready = std::move(spare_);
   {
     std::lock_guard lock(done_mutex_);
     ready.swap(done_);
@@ -456,7 +470,10 @@ size_t Database::dispatch_completions() {
   for (Done& d : ready) {
     if (d.done) d.done(std::move(d.result));
   }
-  return ready.size();
+  const size_t ran = ready.size();
+  ready.clear();
+  spare_ = std::move(ready);
+  return ran;
 }
 
 void Database::close() {

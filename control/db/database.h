@@ -9,6 +9,7 @@
 // exception crosses this API.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -145,6 +146,17 @@ class Session {
   sqlite3* db_;
   const Options& options_;
   std::unordered_map<std::string, std::unique_ptr<Cached>, Hash, std::equal_to<>> cache_;
+  // The last statements found, by the address of the SQL text they were asked with (the operations'
+  // constants): a hit costs one compare with the cached statement's own text instead of hashing. The
+  // address only picks the candidate; the text compare decides (a buffer reused for other SQL misses).
+  // Entries point into cache_'s nodes, which never move or go before the Session does.
+  struct Recent {
+    const char* sql = nullptr;
+    const std::string* text = nullptr;  // cache_'s key
+    Cached* cached = nullptr;
+  };
+  std::array<Recent, 8> recent_{};
+  size_t recent_next_ = 0;
 };
 
 // An operation runs on the database thread inside the batch's transaction. Contract: when it fails it leaves
@@ -237,6 +249,7 @@ class Database {
 
   std::mutex done_mutex_;
   std::vector<Done> done_;
+  std::vector<Done> spare_;  // dispatch_completions()' emptied vector, swapped back in with its capacity
 
   std::mutex close_mutex_;
   bool closed_ = false;

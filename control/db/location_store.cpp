@@ -54,6 +54,15 @@ constexpr const char* kUpsert =
     "callid = ?8, cseq = ?9, last_modified = ?10, flags = ?11, cflags = ?12, user_agent = ?13, socket = ?14, "
     "methods = ?15, sip_instance = ?16, kv_store = ?17, attr = ?18, reg_id = ?19";
 
+// A refresh: the row of (username, domain, contact) rewritten in place. `domain = ?2` (not ifnull) so the
+// unique index finds it, exactly the rows kUpsert's ON CONFLICT would update. The columns of
+// location_binding_idx are not assigned, so SQLite leaves that index alone.
+constexpr const char* kUpdate =
+    "UPDATE location SET received = ?4, path = ?5, expires = ?6, q = ?7, callid = ?8, cseq = ?9, "
+    "last_modified = ?10, flags = ?11, cflags = ?12, user_agent = ?13, socket = ?14, methods = ?15, "
+    "sip_instance = ?16, kv_store = ?17, attr = ?18, reg_id = ?19 "
+    "WHERE username = ?1 AND domain = ?2 AND contact = ?3";
+
 // last_modified may hold a unix time (sipd) or OpenSIPS's 'YYYY-MM-DD HH:MM:SS' text; both read as seconds.
 constexpr const char* kLoadAll =
     "SELECT username, ifnull(domain, ''), contact, ifnull(received, ''), ifnull(path, ''), ifnull(callid, "
@@ -80,33 +89,54 @@ OpResult finish(Session& s, Statement& st) {
   return r;
 }
 
+// ?1..?19 as kUpsert and kUpdate number them.
+void bind_row(Statement& st, const LocationRow& row) {
+  st.bind(1, row.username);
+  st.bind(2, row.domain);
+  st.bind(3, row.contact);
+  bind_optional(st, 4, row.received);
+  bind_optional(st, 5, row.path);
+  st.bind(6, row.expires);
+  st.bind_real(7, row.q < 0 ? -1.0 : row.q / 1000.0);
+  st.bind(8, row.callid);
+  st.bind(9, int64_t{row.cseq});
+  st.bind(10, row.last_modified);
+  st.bind(11, int64_t{row.flags});
+  st.bind(12, int64_t{row.cflags});
+  st.bind(13, row.user_agent);
+  bind_optional(st, 14, row.socket);
+  st.bind(15, int64_t{row.methods});
+  bind_optional(st, 16, row.sip_instance);
+  bind_optional(st, 17, row.kv_store);
+  bind_optional(st, 18, row.attr);
+  st.bind(19, int64_t{row.reg_id});
+}
+
+OpResult run_upsert(Session& s, const LocationRow& row) {
+  std::string error;
+  Statement st = s.prepare(kUpsert, &error);
+  if (!st.raw()) return OpResult::failed(error);
+  bind_row(st, row);
+  return finish(s, st);
+}
+
 }  // namespace
 
 Operation LocationStore::upsert(LocationRow row) {
+  return [row = std::move(row)](Session& s) -> OpResult { return run_upsert(s, row); };
+}
+
+Operation LocationStore::update(LocationRow row) {
   return [row = std::move(row)](Session& s) -> OpResult {
-    std::string error;
-    Statement st = s.prepare(kUpsert, &error);
-    if (!st.raw()) return OpResult::failed(error);
-    st.bind(1, row.username);
-    st.bind(2, row.domain);
-    st.bind(3, row.contact);
-    bind_optional(st, 4, row.received);
-    bind_optional(st, 5, row.path);
-    st.bind(6, row.expires);
-    st.bind_real(7, row.q < 0 ? -1.0 : row.q / 1000.0);
-    st.bind(8, row.callid);
-    st.bind(9, int64_t{row.cseq});
-    st.bind(10, row.last_modified);
-    st.bind(11, int64_t{row.flags});
-    st.bind(12, int64_t{row.cflags});
-    st.bind(13, row.user_agent);
-    bind_optional(st, 14, row.socket);
-    st.bind(15, int64_t{row.methods});
-    bind_optional(st, 16, row.sip_instance);
-    bind_optional(st, 17, row.kv_store);
-    bind_optional(st, 18, row.attr);
-    st.bind(19, int64_t{row.reg_id});
-    return finish(s, st);
+    {
+      std::string error;
+      Statement st = s.prepare(kUpdate, &error);
+      if (!st.raw()) return OpResult::failed(error);
+      bind_row(st, row);
+      OpResult r = finish(s, st);
+      if (!r.ok() || r.changes > 0) return r;
+    }
+    return run_upsert(s, row);  // not stored after all (removed behind the table's back): inserted
   };
 }
 

@@ -46,6 +46,10 @@ class LocationStore {
  public:
   // Insert, or update the binding with the same (username, domain, contact).
   static Operation upsert(LocationRow row);
+  // The same for a binding the caller believes stored (a refresh): an UPDATE of the row found through the
+  // unique index, and the upsert only when there is no such row after all. Cheaper than upsert() when the
+  // row is there (SQLite builds no new record and probes no index for a conflict first).
+  static Operation update(LocationRow row);
   static Operation remove(std::string username, std::string domain, std::string contact);
   static Operation remove_aor(std::string username, std::string domain);  // every contact of the AOR
   // Bindings with 0 < expires <= now; OpResult::changes says how many went.

@@ -159,13 +159,17 @@ Order order_of(const Binding& b, std::string_view callid, uint32_t cseq, int64_t
   return Order::OutOfOrder;
 }
 
-// The working copy of the AOR while the request is applied.
+// The working copy of the AOR while the request is applied: a stored binding is referred to until this
+// request rewrites it (most of an AOR's bindings are only listed in the answer, not copied).
 struct Entry {
-  Binding b;
-  std::string key;        // the contact it is stored under, for an existing one
-  bool existing = false;  // from `current`
-  bool touched = false;   // inserted or updated by this request
+  const Binding* stored = nullptr;  // from `current` (an existing binding), else null
+  Binding fresh;                    // the state this request gives it, once `has_fresh`
+  bool has_fresh = false;
+  bool touched = false;  // inserted or updated by this request
   bool deleted = false;
+  bool existing() const { return stored != nullptr; }
+  const Binding& b() const { return has_fresh ? fresh : *stored; }
+  std::string_view key() const { return stored ? std::string_view(stored->contact) : std::string_view(); }
 };
 
 bool param_value(std::string_view uri, std::string_view name, std::string_view& value) {
@@ -191,7 +195,10 @@ bool matches(const Binding& stored, const Requested& r, std::string_view callid,
 }
 
 std::string contact_line(const Binding& b, int64_t now, const Settings& s) {
-  std::string line = "Contact: <";
+  std::string line;
+  // One allocation: what the line needs, received included (q and the expiry fit in the 40 spare).
+  line.reserve(b.contact.size() + b.received.size() + s.received_param.size() + 56);
+  line += "Contact: <";
   line += b.contact;
   line += '>';
   if (b.q >= 0) {
@@ -260,17 +267,26 @@ class Decider {
           int64_t now, const Source& src)
       : m_(m), current_(current), s_(s), f_(f), now_(now), src_(src) {}
 
-  Decision run(std::string_view aor_uri) {
+  // `known_key`: request_aor()'s key for these arguments when the caller has made it, else null.
+  Decision run(std::string_view aor_uri, const std::string* known_key) {
     d_.send_reply = !f_.no_reply;
     d_.persist = !f_.memory_only;
     if (!m_.is_request() || m_.method() != sip::Method::Register)
       return fail(500, "save() applies to REGISTER requests only");
     std::string error;
-    if (!request_aor(m_, aor_uri, s_, d_.aor, error)) return fail(400, error);
+    if (known_key) {
+      d_.aor = *known_key;
+    } else if (!request_aor(m_, aor_uri, s_, d_.aor, error)) {
+      return fail(400, error);
+    }
     if (auto bad = read_request()) return fail(bad->code, bad->reason);
     if (auto bad = read_contacts()) return fail(bad->code, bad->reason);
     if (auto bad = read_path()) return fail(bad->code, bad->reason);
-    for (const Binding& b : current_) entries_.push_back(Entry{b, b.contact, true, false, false});
+    entries_.reserve(current_.size() + contacts_.size());
+    for (const Binding& b : current_) {
+      Entry& e = entries_.emplace_back();
+      e.stored = &b;
+    }
     if (star_) {
       if (auto bad = apply_star()) return fail(bad->code, bad->reason);
     } else {
@@ -449,12 +465,12 @@ class Decider {
   std::optional<Failure> apply(const Requested& r) {
     Entry* found = nullptr;
     for (Entry& e : entries_)
-      if (matches(e.b, r, callid_, f_)) {
+      if (matches(e.b(), r, callid_, f_)) {
         found = &e;
         break;
       }
     if (found && !found->touched) {
-      switch (order_of(found->b, callid_, cseq_, now_, s_.cseq_delay)) {
+      switch (order_of(found->b(), callid_, cseq_, now_, s_.cseq_delay)) {
         case Order::Apply:
           break;
         case Order::Retransmission:
@@ -471,21 +487,25 @@ class Decider {
     if (found) {
       Binding b;
       b.contact = std::string(r.uri);
-      found->b = make_binding(r, std::move(b));
+      found->fresh = make_binding(r, std::move(b));
+      found->has_fresh = true;
       found->touched = true;
       found->deleted = false;
       return none();
     }
     Binding b;
     b.contact = std::string(r.uri);
-    entries_.push_back(Entry{make_binding(r, std::move(b)), {}, false, true, false});
+    Entry& e = entries_.emplace_back();
+    e.fresh = make_binding(r, std::move(b));
+    e.has_fresh = true;
+    e.touched = true;
     return none();
   }
 
   // "*" with Expires: 0 removes every binding, except one this request already is a retransmission for.
   std::optional<Failure> apply_star() {
     for (Entry& e : entries_) {
-      switch (order_of(e.b, callid_, cseq_, now_, s_.cseq_delay)) {
+      switch (order_of(e.b(), callid_, cseq_, now_, s_.cseq_delay)) {
         case Order::Apply:
           e.deleted = true;
           break;
@@ -499,7 +519,7 @@ class Decider {
     return none();
   }
 
-  bool live(const Entry& e) const { return !e.deleted && (e.touched || e.b.expires > now_); }
+  bool live(const Entry& e) const { return !e.deleted && (e.touched || e.b().expires > now_); }
 
   // max_contacts (or c<N>): a request that adds bindings beyond the limit gets 503, unless 'f' lets the
   // oldest bindings it did not refresh go to make room.
@@ -510,16 +530,16 @@ class Decider {
     size_t count = 0;
     for (const Entry& e : entries_) {
       if (live(e)) ++count;
-      if (!e.existing && !e.deleted) adds = true;
+      if (!e.existing() && !e.deleted) adds = true;
     }
     if (!adds || count <= size_t(limit)) return none();
     if (f_.force) {
       std::vector<Entry*> old;
       for (Entry& e : entries_)
-        if (e.existing && !e.touched && live(e)) old.push_back(&e);
+        if (e.existing() && !e.touched && live(e)) old.push_back(&e);
       std::stable_sort(old.begin(), old.end(), [](const Entry* a, const Entry* b) {
-        return a->b.last_modified != b->b.last_modified ? a->b.last_modified < b->b.last_modified
-                                                        : a->b.expires < b->b.expires;
+        return a->b().last_modified != b->b().last_modified ? a->b().last_modified < b->b().last_modified
+                                                            : a->b().expires < b->b().expires;
       });
       for (Entry* e : old) {
         if (count <= size_t(limit)) break;
@@ -535,22 +555,26 @@ class Decider {
     d_.code = 200;
     d_.reason = "OK";
     d_.result = 1;
+    // The answer's lines first: the changes below take the fresh bindings' text.
     for (const Entry& e : entries_) {
-      if (e.existing && e.deleted) {
-        d_.changes.push_back(Change{Change::Delete, e.b, e.key});
-      } else if (e.existing && e.touched) {
-        d_.changes.push_back(Change{Change::Update, e.b, e.key});
-      } else if (!e.existing && !e.deleted) {
-        d_.changes.push_back(Change{Change::Insert, e.b, {}});
-      }
-    }
-    for (const Entry& e : entries_) {
-      if (!live(e) || e.b.expires <= now_) continue;
+      if (!live(e) || e.b().expires <= now_) continue;
       if (f_.only_request_contacts && !e.touched) continue;
-      d_.headers.push_back(contact_line(e.b, now_, s_));
+      d_.headers.push_back(contact_line(e.b(), now_, s_));
     }
     if (echo_path_) d_.headers.push_back("Path: " + path_ + "\r\n");
     if (s_.add_date) d_.headers.push_back(date_header(now_));
+    d_.changes.reserve(entries_.size());
+    for (Entry& e : entries_) {
+      if (e.existing() && e.deleted) {
+        d_.changes.push_back(Change{Change::Delete, e.b(), std::string(e.key())});
+      } else if (e.existing() && e.touched) {
+        Change& c = d_.changes.emplace_back(Change{Change::Update, {}, std::string(e.key())});
+        c.binding = std::move(e.fresh);
+      } else if (!e.existing() && !e.deleted) {
+        Change& c = d_.changes.emplace_back(Change{Change::Insert, {}, {}});
+        c.binding = std::move(e.fresh);
+      }
+    }
     return std::move(d_);
   }
 
@@ -699,12 +723,24 @@ bool request_aor(const sip::Message& reg, std::string_view aor_uri, const Settin
 
 Decision decide(const sip::Message& reg, std::span<const Binding> current, const Settings& settings,
                 const SaveFlags& flags, int64_t now, const Source& source, std::string_view aor_uri) {
-  return Decider(reg, current, settings, flags, now, source).run(aor_uri);
+  return Decider(reg, current, settings, flags, now, source).run(aor_uri, nullptr);
+}
+
+Decision decide(const sip::Message& reg, std::span<const Binding> current, const Settings& settings,
+                const SaveFlags& flags, int64_t now, const Source& source, std::string_view aor_uri,
+                const std::string& aor_key) {
+  return Decider(reg, current, settings, flags, now, source).run(aor_uri, &aor_key);
 }
 
 std::string date_header(int64_t t) {
   char date[29];
-  return "Date: " + std::string(sip::format_sip_date(t, date)) + "\r\n";
+  const std::string_view text = sip::format_sip_date(t, date);
+  std::string line;
+  line.reserve(text.size() + 8);
+  line += "Date: ";
+  line += text;
+  line += "\r\n";
+  return line;
 }
 
 std::string format_q(int q) {

@@ -144,6 +144,11 @@ struct Decision {
 // the request is an answer.
 Decision decide(const sip::Message& reg, std::span<const Binding> current, const Settings& settings,
                 const SaveFlags& flags, int64_t now, const Source& source, std::string_view aor_uri = {});
+// The same for a caller that has already made the AOR's key with request_aor() from these arguments (it
+// read `current` by it): the key is taken as Decision::aor instead of being made again.
+Decision decide(const sip::Message& reg, std::span<const Binding> current, const Settings& settings,
+                const SaveFlags& flags, int64_t now, const Source& source, std::string_view aor_uri,
+                const std::string& aor_key);
 
 // "Date: Sat, 13 Nov 2010 23:29:00 GMT\r\n" (RFC 3261 20.17) for `t` seconds since the epoch.
 std::string date_header(int64_t t);

@@ -112,6 +112,42 @@ TEST(LocationStore, UpsertOfTheSameBindingUpdatesInPlace) {
   EXPECT_EQ(run(*db, UserPreferences::query("SELECT contact_id FROM location")).ops[0].rows, id_before);
 }
 
+// update(): the refresh path rewrites the stored row in place (same contact_id, every field), and inserts
+// the binding when it is not stored after all (as upsert() would).
+TEST(LocationStore, UpdateRewritesTheStoredRowOrInsertsAMissingOne) {
+  TempDir dir;
+  auto db = open_db(dir.file("sipd.db"));
+  LocationRow r = full_row();
+  ASSERT_TRUE(run(*db, LocationStore::upsert(r)).ok());
+  const auto id_before = run(*db, UserPreferences::query("SELECT contact_id FROM location")).ops[0].rows;
+  r.cseq += 1;
+  r.expires += 3600;
+  r.callid = "new-call-id";
+  r.received = "";
+  r.q = -1;
+  r.sip_instance = "";
+  const BatchResult updated = run(*db, LocationStore::update(r));
+  ASSERT_TRUE(updated.ok()) << updated.error;
+  EXPECT_EQ(updated.ops[0].changes, 1);
+  auto rows = load(*db);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0], r);
+  EXPECT_EQ(run(*db, UserPreferences::query("SELECT contact_id FROM location")).ops[0].rows, id_before);
+  EXPECT_EQ(run(*db, UserPreferences::query("SELECT count(*) FROM location WHERE received IS NULL AND "
+                                            "sip_instance IS NULL"))
+                .ops[0]
+                .rows[0][0],
+            "1");
+
+  LocationRow other = full_row();
+  other.contact = "sip:alice@198.18.0.3:5070";  // never stored
+  ASSERT_TRUE(run(*db, LocationStore::update(other)).ok());
+  rows = load(*db);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], r);
+  EXPECT_EQ(rows[1], other);
+}
+
 TEST(LocationStore, DeletesOneContactAnAorOrTheExpired) {
   TempDir dir;
   auto db = open_db(dir.file("sipd.db"));

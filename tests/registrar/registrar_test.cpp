@@ -92,6 +92,31 @@ TEST_F(RegistrarTest, NoContactIsAQueryListingCurrentBindings) {
   EXPECT_EQ(d.aor, "Bob");
 }
 
+// decide() with the key the caller already made (control's save() reads the bindings by it): the same
+// decision as making it again, the stored bindings untouched.
+TEST_F(RegistrarTest, KnownKeyGivesTheSameDecision) {
+  const std::vector<Binding> cur = {stored("sip:bob@192.0.2.10", 1200), stored("sip:bob@192.0.2.11", 30)};
+  const Decision made = run(make_register("Contact: <sip:bob@192.0.2.10>;expires=600\r\n"), cur);
+  SaveFlags flags;
+  std::string key, error;
+  ASSERT_TRUE(request_aor(*msg_, {}, settings_, key, error)) << error;
+  const Decision known = decide(*msg_, cur, settings_, flags, kNow, source_, {}, key);
+  EXPECT_EQ(known.code, made.code);
+  EXPECT_EQ(known.aor, made.aor);
+  EXPECT_EQ(known.headers, made.headers);
+  ASSERT_EQ(known.changes.size(), made.changes.size());
+  for (size_t i = 0; i < made.changes.size(); ++i) {
+    EXPECT_EQ(known.changes[i].kind, made.changes[i].kind);
+    EXPECT_EQ(known.changes[i].binding, made.changes[i].binding);
+    EXPECT_EQ(known.changes[i].key, made.changes[i].key);
+  }
+  ASSERT_EQ(made.changes.size(), 1u);
+  EXPECT_EQ(made.changes[0].kind, Change::Update);
+  EXPECT_EQ(made.changes[0].key, "sip:bob@192.0.2.10");
+  EXPECT_EQ(made.changes[0].binding.expires, kNow + 600);
+  EXPECT_EQ(cur[0], stored("sip:bob@192.0.2.10", 1200));
+}
+
 // Rule 2: "*" with Expires: 0 removes every binding of the AOR.
 TEST_F(RegistrarTest, StarWithExpiresZeroRemovesAllBindings) {
   const Decision d = run(make_register("Contact: *\r\nExpires: 0\r\n"),
