@@ -365,6 +365,10 @@ bool Proxy::keep_suspended(Run& r) {
   const char* new_buf = slot->buf.data() - (bytes.data() - old_buf.data());
   engine::rebase(*r.state, old_buf, new_buf);
   for (uint8_t i = 0; i < r.extra_count; ++i) r.extra[i] = engine::rebased(r.extra[i], old_buf, new_buf);
+  // The copy is self-contained (an EditList keeps its texts in its own arena), which matters for a
+  // branch_route: its edits are its request route's, whose engine state goes back to the pool. The one view
+  // it may hold is a body from set_body(), which no script function calls in this build: one that does must
+  // make the slot keep that body too.
   slot->edits.emplace(*r.edits, *slot->msg);
   slot->run = std::move(r);
   slot->run.msg = slot->msg.get();

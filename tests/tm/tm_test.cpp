@@ -964,7 +964,8 @@ namespace {
 TEST(tm, BranchOnreplyAndLocalRoutesWaitForTheirAnswers) {
   Rig r(
       "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nloadmodule \"avpops.so\"\nloadmodule \"textops.so\"\n"
-      "route {\n  t_on_branch(\"each\");\n  t_on_reply(\"replies\");\n  t_relay();\n}\n"
+      "route {\n  append_hf(\"X-Main: $fU\\r\\n\");\n  t_on_branch(\"each\");\n  t_on_reply(\"replies\");\n"
+      "  t_relay();\n}\n"
       "branch_route[each] {\n  avp_db_load(\"branch\", \"$avp(b)\");\n  if ($avp(b) == \"none\") drop;\n"
       "  append_hf(\"X-Branch: $avp(b)\\r\\n\");\n}\n"
       "onreply_route[replies] {\n  avp_db_load(\"reply\", \"$avp(r)\");\n  if ($avp(r) == \"none\") drop;\n"
@@ -995,11 +996,21 @@ TEST(tm, BranchOnreplyAndLocalRoutesWaitForTheirAnswers) {
   EXPECT_EQ(r.out.sent[0].first_line(), "SIP/2.0 100 Trying");
   ASSERT_EQ(q.asked.size(), 1u);
   r.at(r.now + 100);
+  // Meanwhile another message runs the main route on the engine state the request route had (an ACK with
+  // no transaction, relayed statelessly): the waiting branch keeps its own copy of the edits.
+  std::string stray = invite("bob", "z9hG4bK-stray", "stray");
+  stray.replace(0, 6, "ACK");
+  stray.replace(stray.find("CSeq: 1 INVITE"), 14, "CSeq: 1 ACK");
+  stray.replace(stray.find("alice@"), 5, "mallory");
+  r.in(kCaller, stray);
+  ASSERT_EQ(r.out.sent.size(), 2u);
+  EXPECT_NE(r.out.sent[1].bytes.find("X-Main: mallory\r\n"), std::string::npos) << r.out.sent[1].bytes;
+  r.out.sent.pop_back();
   ASSERT_TRUE(answer_with("branch", "b", "one"));
   ASSERT_EQ(r.out.sent.size(), 2u);
   const std::string to_bob = r.out.sent[1].bytes;
   EXPECT_EQ(r.out.sent[1].to, kBob);
-  EXPECT_NE(to_bob.find("X-Branch: one\r\n"), std::string::npos) << to_bob;
+  EXPECT_NE(to_bob.find("X-Main: alice\r\nX-Branch: one\r\n"), std::string::npos) << to_bob;
 
   // A provisional waits for its onreply_route, then goes upstream as the route left it.
   r.in(kBob, answer(to_bob, 180, "Ringing"));
