@@ -920,9 +920,42 @@ class Compiler {
     const size_t index = size_t(fn - registry().functions.data());
     for (const ExprPtr& a : e.args)
       if (a->kind == ExprKind::String) reserve_avps(a->text, fn->modules == "avpops");
-    for (size_t i = 0; i < e.args.size(); ++i)
+    const bool avp_db = e.text == "avp_db_load" || e.text == "avp_db_store" || e.text == "avp_db_delete";
+    for (size_t i = 0; i < e.args.size(); ++i) {
+      if (i == 0 && avp_db) {
+        avp_source(*e.args[0], e.text);
+        continue;
+      }
       argument(*e.args[i], i < fn->args.size() ? fn->args[i] : ArgType::Any, e.text);
+    }
     emit(Op::Call, e.offset, uint16_t(index), uint16_t(e.args.size()));
+  }
+
+  // avp_db_load/store/delete's source, read as OpenSIPS reads it when it loads the script: a "/uri",
+  // "/username", "/domain" or "/uuid" suffix says which columns it matches; without one, $ru, $fu, $tu and
+  // $ou are URIs, and anything else (any other pseudo-variable, a constant) is a uuid, whatever its value
+  // looks like when the script runs. The part is written out after the value (control reads it there).
+  void avp_source(const Expr& a, const std::string& fn) {
+    if ((a.kind != ExprKind::String && a.kind != ExprKind::PVar) || !a.transforms.empty()) {
+      argument(a, ArgType::Any, fn);
+      return;
+    }
+    const size_t slash = a.text.rfind('/');
+    if (slash != std::string::npos) {
+      const std::string_view flag = std::string_view(a.text).substr(slash + 1);
+      if (flag == "uri" || flag == "username" || flag == "domain" || flag == "uuid") {
+        argument(a, ArgType::Any, fn);
+        return;
+      }
+    }
+    static constexpr std::string_view kUris[] = {"$ru",   "$fu",   "$tu",   "$ou",
+                                                 "$(ru)", "$(fu)", "$(tu)", "$(ou)"};
+    const bool uri = std::find(std::begin(kUris), std::end(kUris), a.text) != std::end(kUris);
+    Expr spelled;
+    spelled.kind = ExprKind::String;
+    spelled.offset = a.offset;
+    spelled.text = a.text + (uri ? "/uri" : "/uuid");
+    argument(spelled, ArgType::Any, fn);
   }
 
   // One argument of a call, as its type wants it: strings with pseudo-variables are formatted when the

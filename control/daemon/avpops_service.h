@@ -4,11 +4,13 @@
 // codes and the AVPs the script then reads — only after the database's completion. Without a database
 // (usrloc memory-only and no db_url) every call answers -1 and one line says avpops needs the database.
 //
-// What arrives and how it is read: args[0] is the source's VALUE as the worker formatted it ("$fu" arrives
-// as "sip:alice@example.org", "$fu/domain" as "sip:alice@example.org/domain"); a trailing /uri, /username,
-// /domain or /uuid is the flag; without one, a value that is a sip:, sips: or tel: URI means 'uri' and
-// anything else 'uuid' (the worker does not say which pseudo-variable it was, so a $avp(uuid) holding a SIP
-// URI is read as a URI: see avpops_source()). args[1] is the name spec as written ("$avp(target)",
+// What arrives and how it is read: args[0] is the source's VALUE as the worker formatted it, followed by
+// the part it names: the script's own /uri, /username, /domain or /uuid flag, or the one the compiler wrote
+// as OpenSIPS decides when it loads the script ($ru, $fu, $tu and $ou are URIs, any other pseudo-variable
+// or constant a uuid): "$fu" arrives as "sip:alice@example.org/uri", "$avp(uuid)" as "u-1/uuid". Only a
+// source the compiler leaves as it is (a pseudo-variable with transformations) can arrive without one;
+// then a value that is a sip:, sips: or tel: URI means 'uri' and anything else 'uuid'. args[1] is the name
+// spec as written ("$avp(target)",
 // "$avp(i:700)", "a", "s/other_table"); the AVPs answered carry the name the compiler gives the script's
 // $avp(...) (Program::avp_names: "target", "i:700", "s:x").
 //

@@ -523,7 +523,7 @@ TEST(avpops, EndToEndStoreThenLoadThroughTheProxy) {
   ASSERT_EQ(w.link.waiting.size(), 1u);
   const Asked& store = w.link.waiting.front();
   EXPECT_EQ(store.function, "avp_db_store");
-  EXPECT_EQ(store.args, (std::vector<std::string>{"sip:alice@198.18.0.2", "$avp(target)"}));
+  EXPECT_EQ(store.args, (std::vector<std::string>{"sip:alice@198.18.0.2/uri", "$avp(target)"}));
   EXPECT_EQ(store.avp_name, "target");
   EXPECT_EQ(store.avp_values, (std::vector<Value>{"sip:bob@198.18.0.2:5070"}));
   w.pump(service, *db);
@@ -540,8 +540,8 @@ TEST(avpops, EndToEndStoreThenLoadThroughTheProxy) {
   EXPECT_NE(fwd.find("X-Rank: 2\r\n"), std::string::npos) << fwd;
 }
 
-// Exactly what the worker sends for the source: values, not the pseudo-variable. An integer-valued
-// argument arrives empty (control_link sends string values only).
+// Exactly what the worker sends for the source: its value, with the part it names written out as OpenSIPS
+// reads it from the script ($fu is a URI; $avp(uuid), holding a string or an integer, is a uuid).
 TEST(avpops, WhatTheWorkerSends) {
   db::testing::TempDir dir;
   std::unique_ptr<db::Database> db = open_db(dir.file("sipd.db"));
@@ -552,8 +552,8 @@ TEST(avpops, WhatTheWorkerSends) {
   EXPECT_EQ(w.out.last_line(), "SIP/2.0 200 Probed");
   ASSERT_EQ(w.link.seen.size(), 4u);
   EXPECT_EQ(w.link.seen[0].args, (std::vector<std::string>{"sip:alice@198.18.0.2/domain", "$avp(target)"}));
-  EXPECT_EQ(w.link.seen[1].args, (std::vector<std::string>{"u-1", "a"}));
-  EXPECT_EQ(w.link.seen[2].args, (std::vector<std::string>{"", "$avp(i:700)"}));  // 42 is lost
+  EXPECT_EQ(w.link.seen[1].args, (std::vector<std::string>{"u-1/uuid", "a"}));
+  EXPECT_EQ(w.link.seen[2].args, (std::vector<std::string>{"42/uuid", "$avp(i:700)"}));
   EXPECT_EQ(w.link.seen[3].args, (std::vector<std::string>{"SELECT 1", "$avp(one)"}));
 }
 

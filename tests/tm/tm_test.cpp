@@ -977,7 +977,7 @@ TEST(tm, BranchOnreplyAndLocalRoutesWaitForTheirAnswers) {
   // Answers the newest question about `source` with $avp(name) = value.
   auto answer_with = [&](const std::string& source, const std::string& name, const std::string& value) {
     for (size_t i = q.asked.size(); i-- > 0;)
-      if (q.asked[i].args.size() > 0 && q.asked[i].args[0] == source) {
+      if (q.asked[i].args.size() > 0 && q.asked[i].args[0] == source + "/uuid") {
         const proxy::Answer::Avp avps[] = {{name, engine::Value::string(value)}};
         proxy::Answer a;
         a.result = 1;
@@ -1102,14 +1102,14 @@ TEST(tm, ARunWaitsTwiceInARow) {
   for (const char* value : {"first", "second"}) {
     ASSERT_FALSE(q.asked.empty());
     const proxy::Answer::Avp avps[] = {
-        {q.asked.back().args[0] == "one" ? "a" : "b", engine::Value::string(value)}};
+        {q.asked.back().args[0] == "one/uuid" ? "a" : "b", engine::Value::string(value)}};
     proxy::Answer a;
     a.result = 1;
     a.avps = avps;
     ASSERT_TRUE(r.proxy->answer(q.asked.back().id, a)) << value;
   }
   ASSERT_EQ(q.asked.size(), 2u);
-  EXPECT_EQ(q.asked[1].args[0], "two");
+  EXPECT_EQ(q.asked[1].args[0], "two/uuid");                  // a constant source is a uuid
   EXPECT_NE(q.asked[0].id & 0xffff, q.asked[1].id & 0xffff);  // not the slot it was resumed from
   const Sent& fwd = r.out.sent.back();
   EXPECT_EQ(fwd.to, kBob);
