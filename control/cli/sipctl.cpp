@@ -11,6 +11,13 @@
 //                                datagram that would leave, and what became of each message. Functions this
 //                                build has no body for are stood in for (answering N, 1 by default) and
 //                                labelled. No network.
+//   sipctl config push FILE [--json] [--socket PATH | --appliance APPLIANCE.conf]
+//                                compiles FILE in the running sipd-control and, when it compiles, every
+//                                worker switches to it between two bursts (transactions keep the script
+//                                they started with); waits until they have, then says how long it took.
+//                                A script with errors changes nothing: every error, FILE:LINE:COL
+//   sipctl config show [--json] [--socket PATH | --appliance APPLIANCE.conf]
+//                                the running script's file, its generation and what each worker runs
 //   sipctl ul show [AOR] [--json] [--socket PATH | --appliance APPLIANCE.conf]
 //                                the registered contacts (every AOR, or one) from the running sipd-control,
 //                                as a table, or with --json the management interface's answer as is
@@ -18,10 +25,10 @@
 //   sipctl ul rm AOR [--socket PATH | --appliance APPLIANCE.conf]
 //                                removes the AOR and all its contacts (OpenSIPS's ul_rm)
 //
-// The ul commands talk JSON-RPC to sipd-control's management socket (control.socket in the appliance
-// settings, /run/sipd/control.sock by default). Exit status: 0 when the script is valid or the command
-// did what it says, 1 when the script has errors, sipd-control is not running or answers an error, 2 on
-// a usage error.
+// The ul commands and config push/show talk JSON-RPC to sipd-control's management socket (control.socket in
+// the appliance settings, /run/sipd/control.sock by default). Exit status: 0 when the script is valid or the
+// command did what it says, 1 when the script has errors, sipd-control is not running or answers an error, 2
+// on a usage error.
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -40,6 +47,7 @@
 #include "config/appliance.h"
 #include "config/checker.h"
 #include "config/parser.h"
+#include "config/source.h"
 #include "control/cli/dry_run.h"
 #include "control/daemon/json.h"
 
@@ -54,6 +62,10 @@ int usage() {
       "                          [--answer FUNCTION=N ...] [--advance MS]\n"
       "         dry-run the script over messages: log lines, calls and results, every datagram sipd\n"
       "         would send, what became of each message\n"
+      "       sipctl config push FILE [--json] [--socket PATH | --appliance APPLIANCE.conf]\n"
+      "         compile FILE in the running sipd-control and switch every worker to it\n"
+      "       sipctl config show [--json] [--socket PATH | --appliance APPLIANCE.conf]\n"
+      "         the running script, its generation and what each worker runs\n"
       "       sipctl ul show [AOR] [--json] [--socket PATH | --appliance APPLIANCE.conf]\n"
       "         the registered contacts of every AOR (or of one), from the running sipd-control\n"
       "       sipctl ul rm AOR [--socket PATH | --appliance APPLIANCE.conf]\n"
@@ -305,43 +317,137 @@ int ul_rm(const std::string& socket, const char* aor) {
   return 0;
 }
 
-// sipctl ul show|rm ...: 2 on a usage error.
-int ul_command(int argc, char** argv) {
-  const std::string_view verb = argv[2];
-  const char* aor = nullptr;
+// What the commands that talk to sipd-control take besides their own word: one free argument (an AOR, a
+// file), --json, and where the socket is. False on a usage error; `error` set when the appliance settings
+// do not load.
+struct ControlArgs {
+  const char* word = nullptr;
   bool json = false;
   std::string socket = kDefaultSocket;
+};
+
+bool control_args(int argc, char** argv, int from, ControlArgs& out, std::string& error) {
   const char* appliance_path = nullptr;
   bool socket_given = false;
-  for (int i = 3; i < argc; ++i) {
+  for (int i = from; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--json") {
-      json = true;
+      out.json = true;
     } else if ((arg == "--socket" || arg == "--appliance") && i + 1 < argc) {
       if (arg == "--socket") {
-        socket = argv[++i];
+        out.socket = argv[++i];
         socket_given = true;
       } else {
         appliance_path = argv[++i];
       }
-    } else if (!arg.empty() && arg[0] != '-' && !aor) {
-      aor = argv[i];
+    } else if (!arg.empty() && arg[0] != '-' && !out.word) {
+      out.word = argv[i];
     } else {
-      return usage();
+      return false;
     }
   }
-  if (socket_given && appliance_path) return usage();
+  if (socket_given && appliance_path) return false;
   if (appliance_path) {
     sipd::config::Appliance appliance;
-    std::string error;
-    if (!sipd::config::load_appliance(appliance_path, appliance, error)) {
-      std::fprintf(stderr, "sipctl: %s\n", error.c_str());
-      return 2;
-    }
-    socket = appliance.control_socket;
+    if (!sipd::config::load_appliance(appliance_path, appliance, error)) return true;
+    out.socket = appliance.control_socket;
   }
-  if (verb == "show") return ul_show(socket, aor, json);
-  if (verb == "rm" && aor && !json) return ul_rm(socket, aor);
+  return true;
+}
+
+// sipctl ul show|rm ...: 2 on a usage error.
+int ul_command(int argc, char** argv) {
+  const std::string_view verb = argv[2];
+  ControlArgs a;
+  std::string error;
+  if (!control_args(argc, argv, 3, a, error)) return usage();
+  if (!error.empty()) {
+    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
+    return 2;
+  }
+  if (verb == "show") return ul_show(a.socket, a.word, a.json);
+  if (verb == "rm" && a.word && !a.json) return ul_rm(a.socket, a.word);
+  return usage();
+}
+
+// What each worker runs, for people.
+void print_status(const Json& status) {
+  std::printf("script %s, generation %s: %s", text_of(status.find("file")).c_str(),
+              text_of(status.find("generation")).c_str(), text_of(status.find("state")).c_str());
+  if (const Json* l = status.find("latency_us"))
+    std::printf(" (%.1f ms from publishing it to the last worker switched)", double(l->as_int()) / 1000);
+  std::printf("\n");
+  if (const Json* m = status.find("message")) std::printf("  %s\n", text_of(m).c_str());
+  if (const Json* workers = status.find("workers"))
+    for (const Json& w : workers->items()) {
+      std::printf("  worker %s runs generation %s", text_of(w.find("worker")).c_str(),
+                  text_of(w.find("runs")).c_str());
+      if (const Json* r = w.find("refused")) std::printf("; refused the newest: %s", text_of(r).c_str());
+      std::printf("\n");
+    }
+}
+
+// sipctl config push FILE: the push, then config_status until every worker has answered (or control gives
+// up on them). 0 when every worker runs it, 1 when the script has errors or a worker refused it.
+int config_push(const ControlArgs& a) {
+  std::string text;
+  if (!sipd::config::read_file(a.word, text)) {
+    std::fprintf(stderr, "sipctl: cannot read %s\n", a.word);
+    return 1;
+  }
+  char* resolved = ::realpath(a.word, nullptr);  // reload_routes re-reads it from control's directory
+  const std::string file = resolved ? resolved : a.word;
+  std::free(resolved);
+  Json params = Json::object();
+  params.set("file", file);
+  params.set("text", text);
+  Json status;
+  std::string error;
+  if (mi_call(a.socket, "config_push", std::move(params), status, error) != 0) {
+    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
+    return 1;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(12);
+  while (status.find("state") && status.find("state")->as_string() == "installing" &&
+         std::chrono::steady_clock::now() < deadline) {
+    ::usleep(5000);
+    if (mi_call(a.socket, "config_status", Json(), status, error) != 0) {
+      std::fprintf(stderr, "sipctl: %s\n", error.c_str());
+      return 1;
+    }
+  }
+  if (a.json)
+    std::printf("%s\n", status.dump().c_str());
+  else
+    print_status(status);
+  return status.find("state") && status.find("state")->as_string() == "installed" ? 0 : 1;
+}
+
+int config_show(const ControlArgs& a) {
+  Json status;
+  std::string error;
+  if (mi_call(a.socket, "config_status", Json(), status, error) != 0) {
+    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
+    return 1;
+  }
+  if (a.json)
+    std::printf("%s\n", status.dump().c_str());
+  else
+    print_status(status);
+  return 0;
+}
+
+int config_control_command(int argc, char** argv) {
+  const std::string_view verb = argv[2];
+  ControlArgs a;
+  std::string error;
+  if (!control_args(argc, argv, 3, a, error)) return usage();
+  if (!error.empty()) {
+    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
+    return 2;
+  }
+  if (verb == "push" && a.word) return config_push(a);
+  if (verb == "show" && !a.word) return config_show(a);
   return usage();
 }
 
@@ -349,6 +455,9 @@ int ul_command(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string_view(argv[1]) == "ul") return ul_command(argc, argv);
+  if (argc >= 3 && std::string_view(argv[1]) == "config" &&
+      (std::string_view(argv[2]) == "push" || std::string_view(argv[2]) == "show"))
+    return config_control_command(argc, argv);
   if ((argc == 4 || (argc == 6 && std::string_view(argv[4]) == "--appliance")) &&
       std::string_view(argv[1]) == "config" && std::string_view(argv[2]) == "check")
     return config_check(argv[3], argc == 6 ? argv[5] : nullptr);

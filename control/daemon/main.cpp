@@ -21,6 +21,7 @@
 #include "config/program.h"
 #include "control/daemon/avpops_service.h"
 #include "control/daemon/mgmt.h"
+#include "control/daemon/programs.h"
 #include "control/daemon/questions.h"
 #include "control/daemon/registrar_service.h"
 #include "control/daemon/usrloc.h"
@@ -28,6 +29,7 @@
 #include "control/db/db_url.h"
 #include "control/shm/location.h"
 #include "control/shm/segment.h"
+#include "dataplane/proxy/script.h"
 #include "dataplane/sip/endpoint.h"
 
 namespace {
@@ -61,14 +63,21 @@ int main(int argc, char** argv) {
   config::Appliance app;
   std::string error;
   if (!config::load_appliance(config_path, app, error)) return fail(error);
-  if (!script_override.empty()) app.script = script_override;
 
-  // The routing script's module parameters decide how the registrar and usrloc behave.
-  std::string text;
-  if (!config::read_file(app.script, text)) return fail("cannot read the routing script " + app.script);
-  const config::SourceFile file(app.script, text);
+  // The running script — the last one pushed (kept in the state directory), else the appliance settings'
+  // one; --script wins over both, as it does for the dataplane — and its module parameters decide how the
+  // registrar and usrloc behave.
+  proxy::ActiveScript active;
+  if (!script_override.empty()) {
+    active.file = script_override;
+    if (!config::read_file(active.file, active.text))
+      return fail("cannot read the routing script " + active.file);
+  } else if (!proxy::active_script(app, active, error)) {
+    return fail(error);
+  }
+  const config::SourceFile file(active.file, active.text);
   config::Diagnostics diags;
-  const config::Program program = config::compile_source(file, diags);
+  const config::Program program = proxy::appliance_program(file, app, diags);
   if (!diags.ok()) {
     std::fputs(diags.render(file).c_str(), stderr);
     return 1;
@@ -175,7 +184,37 @@ int main(int argc, char** argv) {
   // sipctl's way in: the management socket (JSON-RPC, OpenSIPS's MI command names).
   control::CommandTable commands;
   control::add_usrloc_commands(commands, location, app.location_aors, unix_now);
-  control::MgmtServer mgmt(commands);
+  // Live configuration: pushes compiled here, published to the workers through the segment.
+  control::ProgramService programs(segment, app, active.file, [] {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+  });
+  // What control itself took from the script at start and cannot change while it runs.
+  const std::string avp_url(program.modparam("avpops", "db_url"));
+  programs.on_check([&](const config::Program& next) -> std::string {
+    control::UsrlocSettings u;
+    std::string why;
+    if (!control::usrloc_settings(next, app.database, u, why)) return why;
+    if (u.mode != us.mode || u.db_path != us.db_path)
+      return "the script changes usrloc's storage (db_mode, working_mode_preset or db_url): restart "
+             "sipd-control to change it";
+    if (next.modparam("avpops", "db_url") != avp_url || next.modparam("avpops", "avp_table") != avp_table ||
+        next.modparam_int("avpops", "use_domain") != program.modparam_int("avpops", "use_domain"))
+      return "the script changes avpops' database (db_url, avp_table or use_domain): restart sipd-control to "
+             "change it";
+    return {};
+  });
+  programs.on_installed([&](const config::Program& next) {
+    registrar.set_settings(control::registrar_settings(next));
+    std::printf("sipd-control: generation %llu of the routing script (%s) runs on every worker\n",
+                static_cast<unsigned long long>(programs.generation()), programs.active_file().c_str());
+    std::fflush(stdout);
+  });
+  programs.add_commands(commands);
+  control::MgmtServerOptions mgmt_options;
+  mgmt_options.max_request_bytes = 1 << 20;  // a pushed script travels inside its request
+  control::MgmtServer mgmt(commands, mgmt_options);
   if (!mgmt.open(app.control_socket, error)) return fail(error);
 
   shared.control.epoch.fetch_add(1);
@@ -195,6 +234,7 @@ int main(int argc, char** argv) {
     if (database && database->dispatch_completions()) did = true;
     if (avp_database && avp_database->dispatch_completions()) did = true;
     if (mgmt.serve(16)) did = true;
+    if (programs.poll()) did = true;
     const int64_t now = unix_now();
     if (now >= next_reap) {
       next_reap = now + 1;

@@ -31,6 +31,8 @@ class RegistrarService {
   RegistrarService(LocationService& location, const registrar::Settings& settings, std::string socket,
                    std::function<int64_t()> now);
   void save(const Asked& question, Answer answer);
+  // A pushed script's registrar modparams, from the next REGISTER on.
+  void set_settings(const registrar::Settings& settings) { settings_ = settings; }
   const RegistrarCounters& counters() const { return counters_; }
 
  private:

@@ -15,7 +15,7 @@ namespace {
 constexpr uint64_t align64(uint64_t v) { return (v + 63) & ~uint64_t(63); }
 
 struct Layout {
-  uint64_t rings, slabs, location, total;
+  uint64_t rings, slabs, location, programs, total;
 };
 
 Layout layout(const Sizes& s) {
@@ -23,7 +23,8 @@ Layout layout(const Sizes& s) {
   l.rings = align64(sizeof(Header));
   l.slabs = align64(l.rings + uint64_t(kMaxWorkers) * 2 * align64(sizeof(Ring)));
   l.location = align64(l.slabs + uint64_t(s.workers) * 2 * kRingSlots * kBufferBytes);
-  l.total = align64(l.location + s.location_bytes);
+  l.programs = align64(l.location + s.location_bytes);
+  l.total = l.programs + 2 * kProgramBytes;
   return l;
 }
 
@@ -84,6 +85,8 @@ bool Segment::open(const std::string& name, const Sizes& sizes, std::string& err
     h->slabs_offset = l.slabs;
     h->location_offset = l.location;
     h->location_bytes = sizes.location_bytes;
+    h->programs_offset = l.programs;
+    new (&h->programs) ProgramArea();
     new (&h->dataplane) Side();
     new (&h->control) Side();
     for (auto& c : h->cursor) new (&c) std::atomic<uint32_t>(0);
@@ -138,6 +141,10 @@ char* Segment::question_buffer(uint32_t worker, uint32_t i) const {
 
 char* Segment::answer_buffer(uint32_t worker, uint32_t i) const {
   return base_ + slab_offset(worker, true) + uint64_t(i) * kBufferBytes;
+}
+
+std::span<char> Segment::program_slot(uint32_t slot) const {
+  return {base_ + header().programs_offset + uint64_t(slot & 1) * kProgramBytes, size_t(kProgramBytes)};
 }
 
 std::span<char> Segment::location() const {

@@ -26,10 +26,11 @@
 namespace sipd::shm {
 
 inline constexpr uint64_t kMagic = 0x3147455344504953ull;  // "SIPDSEG1" read as little-endian bytes
-inline constexpr uint32_t kLayoutVersion = 2;              // 2: 256 slots a ring
+inline constexpr uint32_t kLayoutVersion = 3;              // 3: the program area
 inline constexpr uint32_t kMaxWorkers = 16;
 inline constexpr uint32_t kRingSlots = 512;      // descriptors per ring = buffers per slab (8 MB a slab)
 inline constexpr uint32_t kBufferBytes = 16384;  // one record: a question with its request, or an answer
+inline constexpr uint64_t kProgramBytes = 4ull << 20;  // one slot of the program area: a serialized program
 
 // A record in a slab: where it starts (from the segment's start) and its length.
 struct Descriptor {
@@ -53,6 +54,18 @@ struct alignas(64) Side {
   std::atomic<uint64_t> heartbeat{0};  // bumped by the side's main loop; the other side watches it move
 };
 
+// Where control publishes the routing program the workers run (a live push: sipctl config push), and what
+// each worker made of it. Generation g lives in slot g % 2. Control publishes the next generation only once
+// every active worker has answered the last one (installed it, or refused it), so a slot is never
+// rewritten while a worker reads it.
+struct alignas(64) ProgramArea {
+  std::atomic<uint64_t> generation{0};           // the newest published, 0 before the first
+  std::atomic<uint64_t> length[2];               // the blob's bytes in each slot
+  std::atomic<uint64_t> installed[kMaxWorkers];  // the generation each worker runs (0: its own start-up one)
+  std::atomic<uint64_t> refused[kMaxWorkers];    // the newest generation a worker could not install
+  char why[kMaxWorkers][192];                    // its reason, written before `refused`
+};
+
 struct Header {
   uint64_t magic;  // written last when the segment is formatted
   uint32_t version;
@@ -62,7 +75,9 @@ struct Header {
   uint64_t slabs_offset;     // the same order: 2 * workers slabs of kRingSlots * kBufferBytes
   uint64_t location_offset;  // 64-byte aligned
   uint64_t location_bytes;
+  uint64_t programs_offset;  // 2 slots of kProgramBytes
   Side dataplane, control;
+  ProgramArea programs;
   std::atomic<uint32_t> active_workers;  // the dataplane's worker count: the rings control serves
   // Each ring's producer cursor: the buffer it claims next. Kept here so a producer that restarts goes on
   // where the last one stopped (the buffers still in the ring are not reused).
@@ -97,6 +112,8 @@ class Segment {
   char* question_buffer(uint32_t worker, uint32_t i) const;
   char* answer_buffer(uint32_t worker, uint32_t i) const;
   std::span<char> location() const;
+  // Slot 0 or 1 of the program area.
+  std::span<char> program_slot(uint32_t slot) const;
 
   // The record `d` names, if it lies wholly inside the slab it belongs to (the consumer's check on every
   // descriptor it pops); empty otherwise.

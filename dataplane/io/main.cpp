@@ -38,6 +38,7 @@
 #include "dataplane/io/worker.h"
 #include "dataplane/net/stack.h"
 #include "dataplane/proxy/proxy.h"
+#include "dataplane/proxy/script.h"
 
 namespace {
 
@@ -71,19 +72,20 @@ int main(int argc, char** argv) {
   if (!sipd::config::load_appliance(config_path, app, error)) return fail(error);
   if (!script_override.empty()) app.script = script_override;
 
-  // The routing program, compiled before the port comes up so a broken script never takes traffic.
-  std::string text;
-  if (!sipd::config::read_file(app.script, text)) return fail("cannot read the routing script " + app.script);
-  const sipd::config::SourceFile file(app.script, text);
+  // The routing program, compiled before the port comes up so a broken script never takes traffic: the
+  // script last pushed through control (kept in the state directory), else the appliance settings' one;
+  // --script names one that wins over both.
+  sipd::proxy::ActiveScript active;
+  if (!script_override.empty()) {
+    active.file = script_override;
+    if (!sipd::config::read_file(active.file, active.text))
+      return fail("cannot read the routing script " + active.file);
+  } else if (!sipd::proxy::active_script(app, active, error)) {
+    return fail(error);
+  }
+  const sipd::config::SourceFile file(active.file, active.text);
   sipd::config::Diagnostics diags;
-  sipd::config::Script ast;
-  sipd::config::Program program = sipd::config::compile_source(file, diags, &ast);
-  sipd::config::check_against_appliance(file, ast, app, diags);
-  // The checker refused what the registry says has no body; this is the build's own word on the rest.
-  for (const sipd::engine::Unbound& u : sipd::proxy::Proxy::unbound(program))
-    if (sipd::config::registry().functions[u.function].impl == sipd::config::Impl::Worker)
-      diags.error(file.pos(u.source),
-                  sipd::config::unimplemented_message(sipd::config::registry().functions[u.function]));
+  sipd::config::Program program = sipd::proxy::appliance_program(file, app, diags);
   if (!diags.ok()) {
     std::fputs(diags.render(file).c_str(), stderr);
     return 1;
@@ -93,9 +95,6 @@ int main(int argc, char** argv) {
   settings.local.port = app.sip_port;
   settings.prefix_len = app.prefix_len;
   settings.server_header = std::string(program.modparam("", "server_header"));
-  // `myself` includes the port's address (DESIGN.md: the appliance owns addresses).
-  program.local_hosts.push_back(app.address);
-  program.local_ports.push_back(app.sip_port);
   std::vector<std::string> eal_args = {argv[0]};
   eal_args.insert(eal_args.end(), app.eal.begin(), app.eal.end());
   std::vector<char*> eal_argv;
@@ -185,6 +184,15 @@ int main(int argc, char** argv) {
   // Each worker runs its own copy of the program, deserialized from the blob as a pushed program will be
   // (its regex databases and scratch are the worker's own).
   const std::string blob = sipd::config::serialize_program(program);
+  // Control may have published a program already (this dataplane restarted while control ran): when it is
+  // this one, the workers run it as they start; otherwise they install it at their first turn.
+  sipd::shm::ProgramArea& published = shared.programs;
+  const uint64_t generation = published.generation.load(std::memory_order_acquire);
+  const std::span<char> slot = segment.program_slot(uint32_t(generation & 1));
+  const bool running_published =
+      generation != 0 && published.length[generation & 1].load(std::memory_order_relaxed) == blob.size() &&
+      std::string_view(slot.data(), blob.size()) == blob;
+  static sipd::proxy::TimerSchedule pushed_timers[2];  // the timer routes of pushed programs, one per slot
   std::vector<std::unique_ptr<sipd::config::Program>> programs;
   std::vector<sipd::io::Worker*> workers;
   for (unsigned w = 0; w < nworkers; ++w) {
@@ -205,12 +213,15 @@ int main(int argc, char** argv) {
     ws.transactions = app.transactions;
     ws.segment = &segment;
     ws.answer_wait_ms = app.answer_wait_ms;
+    ws.pushed_timers = pushed_timers;
     char name[32];
     std::snprintf(name, sizeof name, "sipd_handoff%u", w);
     ws.handoff = rte_ring_create(name, 1024, int(rte_socket_id()), RING_F_SC_DEQ);
     if (!ws.handoff) return fail("cannot create the hand-off rings");
     workers.push_back(new sipd::io::Worker(ws));
     if (!workers.back()->ok()) return fail("cannot create the ARP table or the reassembly table");
+    if (sipd::io::ProgramLink* link = workers.back()->programs())
+      link->running(running_published ? generation : 0);
   }
   shared.active_workers.store(nworkers);  // the rings control serves
   for (sipd::io::Worker* w : workers) w->set_peers(&workers);
@@ -225,7 +236,7 @@ int main(int argc, char** argv) {
   rte_ether_format_addr(mac, sizeof mac, &pc.mac);
   std::printf("sipd-dataplane: listening on udp:%s:%u (port %d, MAC %s%s), %u worker(s), script %s\n",
               app.address.c_str(), app.sip_port, sip_port, mac,
-              tap_port >= 0 ? ", exception path via TAP" : "", nworkers, app.script.c_str());
+              tap_port >= 0 ? ", exception path via TAP" : "", nworkers, active.file.c_str());
   std::printf("sipd-dataplane: ready\n");
   std::fflush(stdout);
 

@@ -38,6 +38,7 @@ Worker::Worker(const WorkerSetup& s)
     control_ = std::make_unique<ControlLink>(*s.segment, s.id, proxy_);
     proxy_.set_asker(control_.get(), s.answer_wait_ms);
     proxy_.set_location(s.segment->location().data(), s.segment->location().size());
+    programs_ = std::make_unique<ProgramLink>(*s.segment, s.id, proxy_, s.id == 0, s.pushed_timers);
   }
   // Binding expiry is wall-clock time: the TSC's milliseconds plus where the wall clock stood at start-up.
   timespec ts{};
@@ -124,6 +125,10 @@ void Worker::build_table() {
     add("control_bad_answers", c.bad_answers);
     add("control_stale_answers", c.stale_answers);
   }
+  if (programs_) {
+    add("programs_installed", programs_->counters().installed);
+    add("programs_refused", programs_->counters().refused);
+  }
 }
 
 void Worker::add_ref(const CounterRef& c) {
@@ -186,6 +191,7 @@ bool Worker::poll_timers(uint64_t now_ms) {
   layer_.advance(now_ms);
   bool did = proxy_.run_timers(now_ms);
   if (control_ && proxy_.expire_waiting(now_ms)) did = true;
+  if (programs_ && programs_->poll()) did = true;  // a pushed program, installed between two bursts
   return did;
 }
 

@@ -21,6 +21,7 @@
 
 #include "control/shm/segment.h"
 #include "dataplane/io/control_link.h"
+#include "dataplane/io/program_link.h"
 #include "dataplane/net/stack.h"
 #include "dataplane/proxy/proxy.h"
 #include "dataplane/tm/tm.h"
@@ -40,6 +41,7 @@ struct WorkerSetup {
   uint32_t transactions = 16384;
   const shm::Segment* segment = nullptr;  // null: no control process (suspensions answered -1 at once)
   uint32_t answer_wait_ms = 2000;
+  proxy::TimerSchedule* pushed_timers = nullptr;  // two, shared by the workers, for pushed programs
 };
 
 // A counter as the publisher reads it.
@@ -58,6 +60,7 @@ class Worker final : public proxy::Sender, public net::SipInput, public net::Arp
   uint8_t id() const { return id_; }
   rte_ring* handoff() const { return handoff_; }
   proxy::Proxy& proxy() { return proxy_; }
+  ProgramLink* programs() { return programs_.get(); }  // null without a segment
   void set_peers(const std::vector<Worker*>* peers) { peers_ = peers; }
 
   // One turn of the loop over every source; true when any did work.
@@ -106,6 +109,7 @@ class Worker final : public proxy::Sender, public net::SipInput, public net::Arp
   proxy::Proxy proxy_;
   tm::Layer layer_;
   std::unique_ptr<ControlLink> control_;
+  std::unique_ptr<ProgramLink> programs_;
   sip::Message steer_msg_;
   const std::vector<Worker*>* peers_ = nullptr;
   uint64_t now_ = 0;
