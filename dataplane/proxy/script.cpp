@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
 #include "config/checker.h"
 #include "config/parser.h"
@@ -68,6 +70,8 @@ bool active_script(const config::Appliance& app, ActiveScript& out, std::string&
 
 bool keep_pushed_script(const config::Appliance& app, const std::string& file, std::string_view text,
                         std::string& error) {
+  std::error_code ec;
+  std::filesystem::create_directories(app.state_dir, ec);  // memory-only usrloc never made it
   return write_whole(app.state_dir + "/script.cfg", text, error) &&
          write_whole(app.state_dir + "/script.path", file + "\n", error);
 }

@@ -19,6 +19,7 @@ E2E_TESTBED_MADE=0      # 1 when we brought the testbed up and so must take it d
 E2E_DATAPLANE_PID=""
 E2E_FILE_PREFIX=${SIPD_FILE_PREFIX:-sipd-e2e-$$}
 E2E_UAS_PID=""
+control_pid=""
 
 e2e_log() { echo "[$(date +%T)] $*"; }
 
@@ -68,8 +69,11 @@ e2e_appliance() {  # routing_script, dir
     echo "FAIL: no appliance file: set SIPD_APPLIANCE, or SIPD_APPLIANCE_HELPER ($helper is missing)" >&2
     return 1
   fi
+  # The state directory is this run's unless the caller names one: a script pushed into /var/lib/sipd (by
+  # an operator's sipd) would otherwise run instead of the test's.
   SIPD_TB_HOST_IF=${SIPD_TB_HOST_IF:-sipd0} SIPD_FILE_PREFIX=$E2E_FILE_PREFIX SIPD_TAP=${SIPD_TAP-} \
-    SIPD_COUNTERS=${SIPD_COUNTERS:-$dir/counters.json} "$helper" "$script" "$dir/appliance.conf" >&2
+    SIPD_COUNTERS=${SIPD_COUNTERS:-$dir/counters.json} SIPD_STATE_DIR=${SIPD_STATE_DIR:-$dir/state} \
+    "$helper" "$script" "$dir/appliance.conf" >&2
   echo "$dir/appliance.conf"
 }
 
@@ -103,6 +107,46 @@ e2e_dataplane_start() {  # binary, appliance, dir, [ready timeout seconds]
     sleep 0.2
   done
   e2e_log "sipd-dataplane ready (pid $E2E_DATAPLANE_PID)"
+}
+
+# Starts sipd-control and waits until it says it serves; its output is appended to DIR/control.log, its pid
+# is in control_pid.
+e2e_control_start() {  # binary, appliance, dir, [ready timeout seconds]
+  local bin=$1 appliance=$2 dir=$3 wait_s=${4:-20} before
+  [ -x "$bin" ] || { echo "FAIL: control binary $bin does not exist (build it first)"; return 1; }
+  before=$(grep -c "sipd-control: ready" "$dir/control.log" 2>/dev/null || true)
+  echo "--- $(date +%T) starting $bin --config $appliance" >>"$dir/control.log"
+  "$bin" --config "$appliance" >>"$dir/control.log" 2>&1 &
+  control_pid=$!
+  local deadline=$((SECONDS + wait_s)) n
+  while :; do
+    n=$(grep -c "sipd-control: ready" "$dir/control.log" || true)
+    [ "${n:-0}" -gt "${before:-0}" ] && break
+    if ! kill -0 "$control_pid" 2>/dev/null; then
+      echo "FAIL: sipd-control exited before it was ready:"; tail -n 20 "$dir/control.log"
+      control_pid=""
+      return 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "FAIL: sipd-control not ready after ${wait_s}s:"; tail -n 20 "$dir/control.log"
+      return 1
+    fi
+    sleep 0.1
+  done
+  e2e_log "sipd-control ready (pid $control_pid): $(grep "sipd-control: location table" "$dir/control.log" | tail -n 1)"
+}
+
+e2e_control_stop() {  # [signal]
+  local sig=${1:-TERM} rc=0
+  [ -n "$control_pid" ] || return 0
+  if [ "$sig" = KILL ]; then
+    kill -KILL "$control_pid" 2>/dev/null || true
+    wait "$control_pid" 2>/dev/null || true
+  else
+    e2e_stop_pid "$control_pid" sipd-control 10 "$sig" || rc=1
+  fi
+  control_pid=""
+  return "$rc"
 }
 
 # SIGTERM, a grace period, then SIGKILL: a clean stop is part of the contract, so say when it was not.
@@ -239,6 +283,7 @@ e2e_place_calls() {  # dir, rate, calls, timeout seconds
 # The EXIT trap: stop what is running, in reverse order of starting, then the testbed if it was ours.
 e2e_cleanup() {
   e2e_uas_stop
+  e2e_control_stop TERM || true
   e2e_dataplane_stop || true
   e2e_testbed_release
 }

@@ -55,7 +55,6 @@ U_gina=gina-$$
 
 work=""
 run_dir=""             # the current appliance's directory (appliance.conf, dataplane.log, control.log)
-control_pid=""
 declare -A uas_pid     # callee name -> pid of its SIPp (inside `timeout`)
 results=()             # "step PASS|FAIL (reason)"
 reasons=()             # what went wrong in the current step
@@ -65,45 +64,6 @@ fail() { echo "  FAIL: $*"; reasons+=("$*"); }
 
 # ---------------------------------------------------------------------------------------------------------
 # The appliance: the dataplane (lib.sh) and sipd-control, both on the same appliance file.
-
-# Starts sipd-control and waits until it says it serves; its output is appended to DIR/control.log.
-e2e_control_start() {  # binary, appliance, dir, [ready timeout seconds]
-  local bin=$1 appliance=$2 dir=$3 wait_s=${4:-20} before
-  [ -x "$bin" ] || { echo "FAIL: control binary $bin does not exist (build it first)"; return 1; }
-  before=$(grep -c "sipd-control: ready" "$dir/control.log" 2>/dev/null || true)
-  echo "--- $(date +%T) starting $bin --config $appliance" >>"$dir/control.log"
-  "$bin" --config "$appliance" >>"$dir/control.log" 2>&1 &
-  control_pid=$!
-  local deadline=$((SECONDS + wait_s)) n
-  while :; do
-    n=$(grep -c "sipd-control: ready" "$dir/control.log" || true)
-    [ "${n:-0}" -gt "${before:-0}" ] && break
-    if ! kill -0 "$control_pid" 2>/dev/null; then
-      echo "FAIL: sipd-control exited before it was ready:"; tail -n 20 "$dir/control.log"
-      control_pid=""
-      return 1
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "FAIL: sipd-control not ready after ${wait_s}s:"; tail -n 20 "$dir/control.log"
-      return 1
-    fi
-    sleep 0.1
-  done
-  e2e_log "sipd-control ready (pid $control_pid): $(grep "sipd-control: location table" "$dir/control.log" | tail -n 1)"
-}
-
-e2e_control_stop() {  # [signal]
-  local sig=${1:-TERM} rc=0
-  [ -n "$control_pid" ] || return 0
-  if [ "$sig" = KILL ]; then
-    kill -KILL "$control_pid" 2>/dev/null || true
-    wait "$control_pid" 2>/dev/null || true
-  else
-    e2e_stop_pid "$control_pid" sipd-control 10 "$sig" || rc=1
-  fi
-  control_pid=""
-  return "$rc"
-}
 
 # Writes DIR/appliance.conf for SCRIPT and starts the dataplane, then control.
 appliance_start() {  # routing script, dir

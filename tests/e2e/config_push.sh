@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# End to end, live configuration: sipd-dataplane and sipd-control on the testbed, SIPp calls through a
+# stateful record-routing script that tags each INVITE it relays with X-Script, and `sipctl config push` (and
+# MI reload_routes over socat, as OpenSIPS's MI clients speak JSON-RPC) changing the script under load.
+# The steps run in order on one appliance:
+#   push-under-load  E2E_PUSH_CALLS calls at E2E_PUSH_RATE calls/s; B is pushed 2 s in: every call completes,
+#                    the callee saw X-Script: A before the push and X-Script: B after it
+#   broken-push      a script with an error: sipctl exits 1 with FILE:LINE:COL, the calls after it still
+#                    carry B, and `sipctl config show` still names B
+#   reload-routes    B's file rewritten on disk to C, then reload_routes through socat: "OK", and calls carry C
+#   restart-control  control stopped and started again: it runs what was last pushed (config show names it)
+#   restart-dataplane the dataplane stopped and started again: it starts with the pushed script (calls carry
+#                    C), not the appliance file's A
+#   usage: config_push.sh BUILD_DIR SRC_DIR
+#   env:   SIPD_DATAPLANE, SIPD_CONTROL, SIPCTL (default BUILD_DIR/bin/...), E2E_PUSH_RATE (100),
+#          E2E_PUSH_CALLS (600), E2E_KEEP_LOGS=1 to keep the work directory on success.
+# Exit: 0 when every step passes, 1 when one fails, 77 when not root.
+set -euo pipefail
+
+usage="usage: config_push.sh BUILD_DIR SRC_DIR"
+build_dir=$(cd "${1:?$usage}" && pwd)
+E2E_SRC=$(cd "${2:?$usage}" && pwd)
+dataplane=${SIPD_DATAPLANE:-$build_dir/bin/sipd-dataplane}
+control=${SIPD_CONTROL:-$build_dir/bin/sipd-control}
+sipctl=${SIPCTL:-$build_dir/bin/sipctl}
+rate=${E2E_PUSH_RATE:-100}
+calls=${E2E_PUSH_CALLS:-600}
+unset SIPD_APPLIANCE
+# shellcheck source=tests/e2e/lib.sh
+. "$E2E_SRC/tests/e2e/lib.sh"
+
+reasons=()
+results=()
+fail() { echo "  FAIL: $*"; reasons+=("$*"); }
+
+# The routing script, tagged: initial INVITEs relayed statefully with X-Script: TAG, in-dialog requests
+# loose-routed.
+write_script() {  # file, tag
+  cat >"$1" <<CFG
+log_level=2
+listen=udp:198.18.0.1:5060
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "rr.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "sipmsgops.so"
+route {
+	if (!mf_process_maxfwd_header(10)) {
+		sl_send_reply(483, "Too Many Hops");
+		exit;
+	}
+	if (has_totag()) {
+		loose_route();
+		t_relay();
+		exit;
+	}
+	if (is_method("INVITE")) {
+		record_route();
+		append_hf("X-Script: $2\r\n");
+	}
+	if (!t_relay()) sl_reply_error();
+}
+CFG
+}
+
+# The callee, recording what it receives (SIPp's -trace_msg) in DIR.
+uas_start() {  # dir
+  local dir=$1 _ listening
+  mkdir -p "$dir"
+  (cd "$dir" && exec ip netns exec "$E2E_NS" sipp -sf "$E2E_SRC/tests/e2e/uas_record_route.xml" \
+    -i "$E2E_FAR_IP" -p "$E2E_UAS_PORT" -nostdin -buff_size 4194304 -trace_msg -message_file uas_msg.log \
+    -trace_err -error_file uas_errors.log >uas.out 2>&1) &
+  E2E_UAS_PID=$!
+  for _ in $(seq 50); do
+    listening=$(ip netns exec "$E2E_NS" ss -Hlun "sport = :$E2E_UAS_PORT")
+    [ -n "$listening" ] && return 0
+    sleep 0.1
+  done
+  fail "the SIPp callee did not start: $(tail -n 5 "$dir/uas.out")"
+  return 1
+}
+
+# The X-Script values of the INVITEs the callee received, in order, one per line.
+tags_seen() {  # dir
+  awk '/^INVITE / { inv = 1 } inv && /^X-Script:/ { print $2; inv = 0 } /^$/ { inv = 0 }' \
+    "$1/uas_msg.log" 2>/dev/null | tr -d '\r' || true
+}
+
+# N calls at RATE/s through the proxy; SIPp's exit code. Its files go to DIR.
+calls_run() {  # dir, rate, calls
+  mkdir -p "$1"
+  e2e_uac_run "$1" "$2" "$3" 60
+}
+
+expect_calls() {  # step, dir, rc, want
+  local ok failed
+  ok=$(e2e_stat "$2/uac_stat.csv" "SuccessfulCall(C)")
+  failed=$(e2e_stat "$2/uac_stat.csv" "FailedCall(C)")
+  echo "  $1: $ok successful, $failed failed (SIPp exit $3)"
+  if [ "$3" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$ok" -ne "$4" ]; then
+    fail "$1: wanted $4 successful calls and none failed; got $ok and $failed (SIPp exit $3)"
+    e2e_show_sipp_logs "$2"
+  fi
+}
+
+# A few calls; every INVITE the callee gets must carry X-Script: TAG.
+expect_script() {  # step, tag
+  local dir=$work/$1 rc=0 tags
+  uas_start "$dir" || return
+  calls_run "$dir" 10 5 || rc=$?
+  e2e_uas_stop
+  expect_calls "$1" "$dir" "$rc" 5
+  tags=$(tags_seen "$dir" | sort -u | tr '\n' ' ')
+  [ "$tags" = "$2 " ] || fail "$1: the callee saw X-Script [${tags% }], wanted [$2]"
+}
+
+mi() {  # JSON-RPC request text: the answer, as socat gets it
+  printf '%s\n' "$1" | socat -t 5 - "UNIX-CONNECT:$SIPD_CONTROL_SOCKET"
+}
+
+wait_installed() {  # step
+  local _ state
+  for _ in $(seq 100); do
+    state=$("$sipctl" config show --json --socket "$SIPD_CONTROL_SOCKET" 2>/dev/null |
+      sed -n 's/.*"state":"\([^"]*\)".*/\1/p')
+    [ "$state" = installed ] && return 0
+    sleep 0.1
+  done
+  fail "$1: the script never reached every worker (state: ${state:-?})"
+}
+
+step_push_under_load() {
+  local dir=$work/load rc=0 push_rc=0 tags first last
+  uas_start "$dir" || return
+  calls_run "$dir" "$rate" "$calls" &
+  local caller=$!
+  sleep 2
+  "$sipctl" config push "$script_b" --socket "$SIPD_CONTROL_SOCKET" >"$work/push.out" 2>&1 || push_rc=$?
+  echo "  push: $(head -n 1 "$work/push.out")"
+  [ "$push_rc" -eq 0 ] || fail "push-under-load: sipctl config push exited $push_rc: $(cat "$work/push.out")"
+  wait "$caller" || rc=$?
+  e2e_uas_stop
+  expect_calls push-under-load "$dir" "$rc" "$calls"
+  tags=$(tags_seen "$dir")
+  first=$(head -n 1 <<<"$tags")
+  last=$(tail -n 1 <<<"$tags")
+  echo "  the callee saw $(grep -c '^A$' <<<"$tags" || true) INVITEs tagged A, then" \
+    "$(grep -c '^B$' <<<"$tags" || true) tagged B"
+  [ "$first" = A ] || fail "push-under-load: the first INVITE carried X-Script: ${first:-none}, wanted A"
+  [ "$last" = B ] || fail "push-under-load: the last INVITE carried X-Script: ${last:-none}, wanted B"
+  # Once B, never A again: every worker switched at once.
+  if awk 'prev == "B" && $0 == "A" { bad = 1 } { prev = $0 } END { exit !bad }' <<<"$tags"; then
+    fail "push-under-load: an INVITE tagged A came after one tagged B"
+  fi
+}
+
+step_broken_push() {
+  local rc=0
+  "$sipctl" config push "$broken" --socket "$SIPD_CONTROL_SOCKET" >"$work/broken.out" 2>&1 || rc=$?
+  echo "  sipctl: $(grep -m 1 'error:' "$work/broken.out" || head -n 1 "$work/broken.out")"
+  [ "$rc" -eq 1 ] || fail "broken-push: sipctl config push exited $rc, wanted 1"
+  grep -q "$broken:[0-9]*:[0-9]*: error:" "$work/broken.out" ||
+    fail "broken-push: no FILE:LINE:COL error in sipctl's output: $(head -c 300 "$work/broken.out")"
+  expect_script broken-push B
+  "$sipctl" config show --socket "$SIPD_CONTROL_SOCKET" | grep -qF "$script_b" ||
+    fail "broken-push: sipctl config show does not name $script_b"
+}
+
+step_reload_routes() {
+  local answer
+  write_script "$script_b" C  # the active file, changed on disk
+  answer=$(mi '{"jsonrpc":"2.0","method":"reload_routes","id":1}')
+  echo "  reload_routes: $answer"
+  grep -q '"result":"OK"' <<<"$answer" || fail "reload-routes: the answer is not OK: $answer"
+  wait_installed reload-routes
+  expect_script reload-routes C
+}
+
+step_restart_control() {
+  e2e_control_stop TERM || fail "restart-control: sipd-control did not stop on SIGTERM"
+  e2e_control_start "$control" "$run_dir/appliance.conf" "$run_dir" ||
+    { fail "restart-control: sipd-control did not start again"; return; }
+  "$sipctl" config show --socket "$SIPD_CONTROL_SOCKET" | grep -qF "$script_b" ||
+    fail "restart-control: sipctl config show does not name $script_b"
+  expect_script restart-control C
+}
+
+step_restart_dataplane() {
+  e2e_dataplane_stop || fail "restart-dataplane: sipd-dataplane did not stop on SIGTERM"
+  mv "$run_dir/dataplane.log" "$run_dir/dataplane-1.log"
+  e2e_dataplane_start "$dataplane" "$run_dir/appliance.conf" "$run_dir" ||
+    { fail "restart-dataplane: sipd-dataplane did not start again"; return; }
+  grep -qF "script $script_b" "$run_dir/dataplane.log" ||
+    fail "restart-dataplane: the dataplane did not start with the pushed script: $(grep listening "$run_dir/dataplane.log")"
+  expect_script restart-dataplane C
+}
+
+run_step() {  # name, function
+  local before=${#reasons[@]} t0=$SECONDS
+  e2e_log "step $1"
+  "$2"
+  if [ ${#reasons[@]} -eq "$before" ]; then
+    results+=("PASS $1")
+    echo "PASS: $1 ($((SECONDS - t0)) s)"
+  else
+    results+=("FAIL $1: ${reasons[$before]}")
+    echo "FAIL: $1 ($((SECONDS - t0)) s)"
+  fi
+}
+
+work=""
+finish() {
+  local rc=$?
+  e2e_cleanup
+  [ -n "${SIPD_SHM:-}" ] && rm -f "/dev/shm/$SIPD_SHM"
+  if [ "$rc" -ne 0 ] || [ "${E2E_KEEP_LOGS:-0}" = 1 ]; then
+    [ -n "$work" ] && echo "logs kept in $work"
+  elif [ -n "$work" ]; then
+    rm -rf "$work"
+  fi
+}
+
+main() {
+  e2e_require_root
+  e2e_require_tools sipp ip nft ethtool ss timeout socat || exit 1
+  local t0=$SECONDS
+  work=$(mktemp -d /tmp/sipd-e2e-push.XXXXXX)
+  trap finish EXIT
+  trap 'exit 1' INT TERM
+  export SIPD_SHM=sipd-push-$$ SIPD_STATE_DIR=$work/state SIPD_CONTROL_SOCKET=$work/control.sock
+  script_a=$work/a.cfg script_b=$work/b.cfg broken=$work/broken.cfg
+  write_script "$script_a" A
+  write_script "$script_b" B
+  sed 's/record_route();/record_route()/' "$script_b" >"$broken"
+
+  e2e_testbed_acquire
+  run_dir=$work/run
+  mkdir -p "$run_dir"
+  local appliance
+  appliance=$(e2e_appliance "$script_a" "$run_dir") || exit 1
+  : >"$run_dir/dataplane.log"
+  e2e_dataplane_start "$dataplane" "$appliance" "$run_dir" || exit 1
+  e2e_control_start "$control" "$appliance" "$run_dir" || exit 1
+
+  run_step push-under-load step_push_under_load
+  run_step broken-push step_broken_push
+  run_step reload-routes step_reload_routes
+  run_step restart-control step_restart_control
+  run_step restart-dataplane step_restart_dataplane
+
+  local failed=0 r
+  echo "config_push.sh summary ($((SECONDS - t0)) s):"
+  for r in "${results[@]}"; do
+    echo "  $r"
+    [[ $r == FAIL* ]] && failed=$((failed + 1))
+  done
+  if [ "$failed" -gt 0 ]; then
+    echo "config_push.sh: $failed of ${#results[@]} failed"
+    exit 1
+  fi
+  echo "config_push.sh: PASS (${#results[@]} steps)"
+}
+
+main "$@"
