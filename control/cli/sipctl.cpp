@@ -18,6 +18,11 @@
 //                                A script with errors changes nothing: every error, FILE:LINE:COL
 //   sipctl config show [--json] [--socket PATH | --appliance APPLIANCE.conf]
 //                                the running script's file, its generation and what each worker runs
+//   sipctl mi CMD [ARG... | NAME=VALUE...] [--socket PATH | --appliance APPLIANCE.conf]
+//                                any MI command (OpenSIPS's names: log_level, ps, which, help...); its
+//                                arguments as opensips-cli sends them, the result printed as JSON
+//   sipctl debug LEVEL | ps | uptime [--json] [--socket PATH | --appliance APPLIANCE.conf]
+//                                log_level for every process, the process list, the uptime, for people
 //   sipctl ul show [AOR] [--json] [--socket PATH | --appliance APPLIANCE.conf]
 //                                the registered contacts (every AOR, or one) from the running sipd-control,
 //                                as a table, or with --json the management interface's answer as is
@@ -66,6 +71,10 @@ int usage() {
       "         compile FILE in the running sipd-control and switch every worker to it\n"
       "       sipctl config show [--json] [--socket PATH | --appliance APPLIANCE.conf]\n"
       "         the running script, its generation and what each worker runs\n"
+      "       sipctl mi CMD [ARG... | NAME=VALUE...] [--socket PATH | --appliance APPLIANCE.conf]\n"
+      "         any MI command, its arguments as opensips-cli sends them; the result as JSON\n"
+      "       sipctl debug LEVEL | ps | uptime [--json] [--socket PATH | --appliance APPLIANCE.conf]\n"
+      "         set every process's log level (-3..4), list sipd's processes, say how long it has run\n"
       "       sipctl ul show [AOR] [--json] [--socket PATH | --appliance APPLIANCE.conf]\n"
       "         the registered contacts of every AOR (or of one), from the running sipd-control\n"
       "       sipctl ul rm AOR [--socket PATH | --appliance APPLIANCE.conf]\n"
@@ -437,6 +446,79 @@ int config_show(const ControlArgs& a) {
   return 0;
 }
 
+// sipctl mi CMD [ARGS...]: one MI command, its arguments as opensips-cli builds them (all name=value: named;
+// else positional strings), its result printed as JSON. 1 when control answers an error.
+int mi_command(int argc, char** argv) {
+  ControlArgs a;
+  std::vector<std::string> args;
+  const char* command = argv[2];
+  int i = 3;
+  for (; i < argc && std::string_view(argv[i]).rfind("--", 0) != 0; ++i) args.emplace_back(argv[i]);
+  std::string error;
+  if (!control_args(argc, argv, i, a, error) || a.word) return usage();
+  if (!error.empty()) {
+    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
+    return 2;
+  }
+  bool named = !args.empty();
+  for (const std::string& arg : args) named = named && arg.find('=') != std::string::npos && arg[0] != '=';
+  Json params = named ? Json::object() : Json::array();
+  for (const std::string& arg : args) {
+    if (named)
+      params.set(arg.substr(0, arg.find('=')), arg.substr(arg.find('=') + 1));
+    else
+      params.push(arg);
+  }
+  Json result;
+  if (mi_call(a.socket, command, std::move(params), result, error) != 0) {
+    std::fprintf(stderr, "sipctl: %s: %s\n", command, error.c_str());
+    return 1;
+  }
+  std::printf("%s\n", result.dump().c_str());
+  return 0;
+}
+
+// sipctl debug LEVEL | ps | uptime: the MI commands people type most, for people.
+int shortcut_command(int argc, char** argv) {
+  const std::string_view verb = argv[1];
+  ControlArgs a;
+  std::string error;
+  if (!control_args(argc, argv, 2, a, error)) return usage();
+  if (!error.empty()) {
+    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
+    return 2;
+  }
+  Json params = Json::array();
+  const char* method = verb == "debug" ? "log_level" : verb == "ps" ? "ps" : "uptime";
+  if (verb == "debug") {
+    if (!a.word) return usage();
+    params.push(std::string(a.word));
+  } else if (a.word) {
+    return usage();
+  }
+  Json result;
+  if (mi_call(a.socket, method, std::move(params), result, error) != 0) {
+    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
+    return 1;
+  }
+  if (a.json) {
+    std::printf("%s\n", result.dump().c_str());
+  } else if (verb == "debug") {
+    std::printf("log level %s for sipd-control and every worker\n",
+                text_of(result.find("New global log level")).c_str());
+  } else if (verb == "ps") {
+    std::printf("%-4s %-8s %s\n", "ID", "PID", "TYPE");
+    if (const Json* list = result.find("Processes"))
+      for (const Json& p : list->items())
+        std::printf("%-4s %-8s %s\n", text_of(p.find("ID")).c_str(), text_of(p.find("PID")).c_str(),
+                    text_of(p.find("Type")).c_str());
+  } else {
+    std::printf("up %s since %s\n", text_of(result.find("Up time")).c_str(),
+                text_of(result.find("Up since")).c_str());
+  }
+  return 0;
+}
+
 int config_control_command(int argc, char** argv) {
   const std::string_view verb = argv[2];
   ControlArgs a;
@@ -455,6 +537,10 @@ int config_control_command(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string_view(argv[1]) == "ul") return ul_command(argc, argv);
+  if (argc >= 3 && std::string_view(argv[1]) == "mi") return mi_command(argc, argv);
+  if (argc >= 2 && (std::string_view(argv[1]) == "debug" || std::string_view(argv[1]) == "ps" ||
+                    std::string_view(argv[1]) == "uptime"))
+    return shortcut_command(argc, argv);
   if (argc >= 3 && std::string_view(argv[1]) == "config" &&
       (std::string_view(argv[2]) == "push" || std::string_view(argv[2]) == "show"))
     return config_control_command(argc, argv);

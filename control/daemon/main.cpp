@@ -20,6 +20,7 @@
 #include "config/parser.h"
 #include "config/program.h"
 #include "control/daemon/avpops_service.h"
+#include "control/daemon/core_commands.h"
 #include "control/daemon/mgmt.h"
 #include "control/daemon/programs.h"
 #include "control/daemon/questions.h"
@@ -212,6 +213,15 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   });
   programs.add_commands(commands);
+  int control_log_level = int(program.modparam_int("", "log_level"));
+  control::CoreInfo core;
+  core.segment = &segment;
+  core.started = unix_now();
+  core.log_level = &control_log_level;
+  core.script_log_level = control_log_level;
+  core.address = socket;
+  core.now = unix_now;
+  control::add_core_commands(commands, std::move(core));
   control::MgmtServerOptions mgmt_options;
   mgmt_options.max_request_bytes = 1 << 20;  // a pushed script travels inside its request
   control::MgmtServer mgmt(commands, mgmt_options);

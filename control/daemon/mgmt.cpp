@@ -25,11 +25,57 @@ Json mi_fail(MiError& error, int code, std::string message, std::string data) {
 // ---- the command table -----------------------------------------------------------------------------
 
 CommandTable::CommandTable() {
-  add("which", [this](const Json&, MiError&) {
+  // OpenSIPS's which: every command's name; with a command, the ways to call it (its clients complete on it).
+  add("which", MiSignature{{"command"}, 0}, [this](const Json& params, MiError& error) {
+    if (const Json* c = params.find("command")) {
+      Json r = recipes(c->as_string());
+      return r.is_null() ? mi_fail(error, 404, "unknown MI command") : r;
+    }
     Json list = Json::array();
     for (const std::string& n : names()) list.push(n);
     return list;
   });
+  describe("which", "lists the MI commands, or the parameters a command takes", "core");
+  add("help", MiSignature{{"mi_cmd"}, 0}, [this](const Json& params, MiError& error) {
+    const Json* c = params.find("mi_cmd");
+    if (!c) return Json("Usage: help mi_cmd - returns information about 'mi_cmd'");
+    Json h = help(c->as_string());
+    return h.is_null() ? mi_fail(error, 404, "unknown MI command") : h;
+  });
+  describe("help", "says what an MI command does and which module exports it", "core");
+}
+
+void CommandTable::describe(std::string_view name, std::string help, std::string module) {
+  const auto it = commands_.find(name);
+  if (it == commands_.end()) return;
+  it->second.help = std::move(help);
+  it->second.module = std::move(module);
+}
+
+Json CommandTable::recipes(std::string_view name) const {
+  const auto it = commands_.find(name);
+  if (it == commands_.end()) return Json();
+  Json out = Json::array();
+  const Command& c = it->second;
+  if (!c.has_signature) {
+    out.push(Json::array());
+    return out;
+  }
+  for (size_t n = c.signature.required; n <= c.signature.names.size(); ++n) {
+    Json one = Json::array();
+    for (size_t i = 0; i < n; ++i) one.push(c.signature.names[i]);
+    out.push(std::move(one));
+  }
+  return out;
+}
+
+Json CommandTable::help(std::string_view name) const {
+  const auto it = commands_.find(name);
+  if (it == commands_.end()) return Json();
+  Json out = Json::object();
+  out.set("Help", it->second.help.empty() ? "not available for this command" : it->second.help);
+  out.set("Exported by", it->second.module);
+  return out;
 }
 
 bool CommandTable::add(std::string name, MiHandler handler) {
@@ -643,6 +689,10 @@ void add_usrloc_commands(CommandTable& table, UsrlocCommandHooks hooks) {
     if (!h->remove(aor)) return mi_fail(error, 404, "AOR not found");
     return Json("OK");
   });
+  table.describe("ul_dump", "every AOR of the location table with its contacts (brief: the AORs only)",
+                 "usrloc");
+  table.describe("ul_show_contact", "one AOR's contacts", "usrloc");
+  table.describe("ul_rm", "removes an AOR and all its contacts", "usrloc");
 }
 
 }  // namespace sipd::control

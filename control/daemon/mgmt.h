@@ -69,6 +69,14 @@ class CommandTable {
   bool add(std::string name, MiHandler handler);
   bool add(std::string name, MiSignature signature, MiHandler handler);
 
+  // What MI's help says of a command: its text and the module that exports it ("core", "usrloc"...).
+  void describe(std::string_view name, std::string help, std::string module);
+  // Its parameter lists as MI's which answers them: one list per way to call it (the required names, then
+  // one more optional name each); [[]] for a command that takes what it is given.
+  Json recipes(std::string_view name) const;
+  // help's answer for `name`: {"Help", "Exported by"}; null when there is no such command.
+  Json help(std::string_view name) const;
+
   bool contains(std::string_view name) const;
   std::vector<std::string> names() const;  // sorted
 
@@ -82,6 +90,7 @@ class CommandTable {
     bool has_signature = false;
     MiSignature signature;
     MiHandler handler;
+    std::string help, module = "core";
   };
   Json dispatch(const Json& request, MiError& error) const;
   std::map<std::string, Command, std::less<>> commands_;

@@ -166,7 +166,9 @@ void ProgramService::add_commands(CommandTable& table) {
     if (!push(std::string(file->as_string()), text->as_string(), error)) return Json();
     return status();
   });
+  table.describe("config_push", "compiles a script (file, text) and switches every worker to it", "sipd");
   table.add("config_status", MiSignature{{}, 0}, [this](const Json&, MiError&) { return status(); });
+  table.describe("config_status", "the running script, its generation and what each worker runs", "sipd");
   table.add("reload_routes", MiSignature{{}, 0}, [this](const Json&, MiError& error) {
     std::string text;
     if (!config::read_file(active_file_, text))
@@ -174,6 +176,8 @@ void ProgramService::add_commands(CommandTable& table) {
     if (!push(active_file_, text, error)) return Json();
     return Json("OK");
   });
+  table.describe("reload_routes", "re-reads the running script's file and switches every worker to it",
+                 "core");
 }
 
 }  // namespace sipd::control

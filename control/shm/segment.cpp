@@ -87,6 +87,7 @@ bool Segment::open(const std::string& name, const Sizes& sizes, std::string& err
     h->location_bytes = sizes.location_bytes;
     h->programs_offset = l.programs;
     new (&h->programs) ProgramArea();
+    new (&h->log_level) std::atomic<int32_t>(kScriptLogLevel);
     new (&h->dataplane) Side();
     new (&h->control) Side();
     for (auto& c : h->cursor) new (&c) std::atomic<uint32_t>(0);

@@ -66,6 +66,10 @@ struct alignas(64) ProgramArea {
   char why[kMaxWorkers][192];                    // its reason, written before `refused`
 };
 
+// The workers' log level as MI's log_level last set it (sipctl debug); kScriptLogLevel until then: each
+// worker logs at its script's log_level.
+inline constexpr int32_t kScriptLogLevel = INT32_MIN;
+
 struct Header {
   uint64_t magic;  // written last when the segment is formatted
   uint32_t version;
@@ -78,6 +82,7 @@ struct Header {
   uint64_t programs_offset;  // 2 slots of kProgramBytes
   Side dataplane, control;
   ProgramArea programs;
+  std::atomic<int32_t> log_level;        // the workers'; kScriptLogLevel for their script's
   std::atomic<uint32_t> active_workers;  // the dataplane's worker count: the rings control serves
   // Each ring's producer cursor: the buffer it claims next. Kept here so a producer that restarts goes on
   // where the last one stopped (the buffers still in the ring are not reused).

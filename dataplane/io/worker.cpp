@@ -39,6 +39,7 @@ Worker::Worker(const WorkerSetup& s)
     proxy_.set_asker(control_.get(), s.answer_wait_ms);
     proxy_.set_location(s.segment->location().data(), s.segment->location().size());
     programs_ = std::make_unique<ProgramLink>(*s.segment, s.id, proxy_, s.id == 0, s.pushed_timers);
+    segment_ = s.segment;
   }
   // Binding expiry is wall-clock time: the TSC's milliseconds plus where the wall clock stood at start-up.
   timespec ts{};
@@ -192,6 +193,11 @@ bool Worker::poll_timers(uint64_t now_ms) {
   bool did = proxy_.run_timers(now_ms);
   if (control_ && proxy_.expire_waiting(now_ms)) did = true;
   if (programs_ && programs_->poll()) did = true;  // a pushed program, installed between two bursts
+  if (segment_) {  // MI's log_level (sipctl debug): one relaxed load a millisecond
+    const int32_t level = segment_->header().log_level.load(std::memory_order_relaxed);
+    if (level != log_level_seen_ && level != shm::kScriptLogLevel) proxy_.set_log_level(level);
+    log_level_seen_ = level;
+  }
   return did;
 }
 

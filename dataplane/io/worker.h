@@ -110,6 +110,8 @@ class Worker final : public proxy::Sender, public net::SipInput, public net::Arp
   tm::Layer layer_;
   std::unique_ptr<ControlLink> control_;
   std::unique_ptr<ProgramLink> programs_;
+  const shm::Segment* segment_ = nullptr;
+  int32_t log_level_seen_ = shm::kScriptLogLevel;  // the segment's, as last applied
   sip::Message steer_msg_;
   const std::vector<Worker*>* peers_ = nullptr;
   uint64_t now_ = 0;

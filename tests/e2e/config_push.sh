@@ -11,6 +11,8 @@
 #   restart-control  control stopped and started again: it runs what was last pushed (config show names it)
 #   restart-dataplane the dataplane stopped and started again: it starts with the pushed script (calls carry
 #                    C), not the appliance file's A
+#   debug            the script's L_DBG xlog lines are not logged at its log_level 2; after `sipctl debug 4`
+#                    they are; MI log_level, sipctl ps and uptime say so
 #   usage: config_push.sh BUILD_DIR SRC_DIR
 #   env:   SIPD_DATAPLANE, SIPD_CONTROL, SIPCTL (default BUILD_DIR/bin/...), E2E_PUSH_RATE (100),
 #          E2E_PUSH_CALLS (600), E2E_KEEP_LOGS=1 to keep the work directory on success.
@@ -58,6 +60,7 @@ route {
 	if (is_method("INVITE")) {
 		record_route();
 		append_hf("X-Script: $2\r\n");
+		xlog("L_DBG", "debug-line \$ci\n");
 	}
 	if (!t_relay()) sl_reply_error();
 }
@@ -196,6 +199,27 @@ step_restart_dataplane() {
   expect_script restart-dataplane C
 }
 
+step_debug() {
+  local before after rc=0
+  before=$(grep -c "debug-line" "$run_dir/dataplane.log" || true)
+  expect_script debug-quiet C
+  after=$(grep -c "debug-line" "$run_dir/dataplane.log" || true)
+  [ "$after" -eq "$before" ] || fail "debug: L_DBG lines were logged at the script's log_level 2"
+  "$sipctl" debug 4 --socket "$SIPD_CONTROL_SOCKET" >"$work/debug.out" 2>&1 || rc=$?
+  echo "  sipctl debug 4: $(cat "$work/debug.out")"
+  [ "$rc" -eq 0 ] || fail "debug: sipctl debug 4 exited $rc"
+  expect_script debug-loud C
+  after=$(grep -c "debug-line" "$run_dir/dataplane.log" || true)
+  echo "  L_DBG lines logged: $((after - before)) after sipctl debug 4"
+  [ "$after" -ge $((before + 5)) ] || fail "debug: after sipctl debug 4, $((after - before)) L_DBG lines, wanted 5"
+  "$sipctl" mi log_level --socket "$SIPD_CONTROL_SOCKET" | grep -q '"Log level":4' ||
+    fail "debug: MI log_level does not report level 4"
+  "$sipctl" ps --socket "$SIPD_CONTROL_SOCKET" | grep -q "sipd-dataplane worker 0" ||
+    fail "debug: sipctl ps does not list the worker"
+  "$sipctl" uptime --socket "$SIPD_CONTROL_SOCKET" | grep -q "^up [0-9]* \[sec\] since" ||
+    fail "debug: sipctl uptime: $("$sipctl" uptime --socket "$SIPD_CONTROL_SOCKET" 2>&1)"
+}
+
 run_step() {  # name, function
   local before=${#reasons[@]} t0=$SECONDS
   e2e_log "step $1"
@@ -248,6 +272,7 @@ main() {
   run_step reload-routes step_reload_routes
   run_step restart-control step_restart_control
   run_step restart-dataplane step_restart_dataplane
+  run_step debug step_debug
 
   local failed=0 r
   echo "config_push.sh summary ($((SECONDS - t0)) s):"

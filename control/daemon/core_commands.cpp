@@ -1,0 +1,144 @@
+#include "control/daemon/core_commands.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <ctime>
+
+namespace sipd::control {
+namespace {
+
+// ctime() without its newline: "Tue Dec  1 16:51:05 2026".
+std::string ctime_text(int64_t t) {
+  const time_t tt = time_t(t);
+  char buf[32];
+  if (!ctime_r(&tt, buf)) return "";
+  std::string s(buf);
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+// A level from MI: a JSON number or a numeric string, as OpenSIPS's getters take it.
+bool level_of(const Json& v, int64_t& out) {
+  if (v.is_int()) {
+    out = v.as_int();
+    return true;
+  }
+  if (!v.is_string()) return false;
+  const std::string_view s = v.as_string();
+  if (s.empty()) return false;
+  size_t i = s[0] == '-' ? 1 : 0;
+  if (i == s.size()) return false;
+  int64_t n = 0;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9' || n > 1000) return false;
+    n = n * 10 + (s[i] - '0');
+  }
+  out = s[0] == '-' ? -n : n;
+  return true;
+}
+
+}  // namespace
+
+std::string server_version() {
+#ifdef SIPD_BUILD_VERSION
+  const std::string build = SIPD_BUILD_VERSION;
+#else
+  const std::string build = "unknown build";
+#endif
+  utsname u{};
+  const std::string arch = ::uname(&u) == 0 ? std::string(u.machine) + "/linux" : "linux";
+  return "sipd (" + build + " (" + arch + "))";
+}
+
+void add_core_commands(CommandTable& table, CoreInfo info) {
+  const auto shared = std::make_shared<CoreInfo>(std::move(info));
+  table.add("uptime", MiSignature{{}, 0}, [shared](const Json&, MiError&) {
+    const int64_t now = shared->now();
+    Json out = Json::object();
+    out.set("Now", ctime_text(now));
+    out.set("Up since", ctime_text(shared->started));
+    out.set("Up time", std::to_string(now - shared->started) + " [sec]");
+    return out;
+  });
+  table.describe("uptime", "when sipd-control started and how long ago", "core");
+  table.add("version", MiSignature{{}, 0}, [](const Json&, MiError&) {
+    Json out = Json::object();
+    out.set("Server", server_version());
+    return out;
+  });
+  table.describe("version", "sipd's build", "core");
+  // The processes: control, then each worker of a running dataplane.
+  const auto processes = [shared](bool with_ids, int control_level, int worker_level) {
+    const shm::Header& h = shared->segment->header();
+    Json list = Json::array();
+    Json control = Json::object();
+    if (with_ids) control.set("ID", 0);
+    control.set("PID", int64_t(::getpid()));
+    if (!with_ids) control.set("Log level", control_level);
+    control.set("Type", "sipd-control");
+    list.push(std::move(control));
+    const int32_t pid = h.dataplane.pid.load(std::memory_order_relaxed);
+    if (pid != 0) {
+      const uint32_t workers = std::min(h.active_workers.load(std::memory_order_relaxed), shm::kMaxWorkers);
+      for (uint32_t w = 0; w < workers; ++w) {
+        Json one = Json::object();
+        if (with_ids) one.set("ID", int64_t(w) + 1);
+        one.set("PID", int64_t(pid));
+        if (!with_ids) one.set("Log level", worker_level);
+        one.set("Type", "sipd-dataplane worker " + std::to_string(w) + " (" + shared->address + ")");
+        list.push(std::move(one));
+      }
+    }
+    return list;
+  };
+  table.add("ps", MiSignature{{}, 0}, [processes](const Json&, MiError&) {
+    Json out = Json::object();
+    out.set("Processes", processes(true, 0, 0));
+    return out;
+  });
+  table.describe("ps", "sipd's processes: sipd-control and the dataplane's workers", "core");
+  table.add(
+      "log_level", MiSignature{{"level", "pid"}, 0}, [shared, processes](const Json& params, MiError& error) {
+        std::atomic<int32_t>& workers = shared->segment->header().log_level;
+        const int32_t set = workers.load(std::memory_order_relaxed);
+        const int worker_level = set == shm::kScriptLogLevel ? shared->script_log_level : int(set);
+        const Json* level = params.find("level");
+        if (!level) {
+          Json out = Json::object();
+          out.set("Processes", processes(false, *shared->log_level, worker_level));
+          return out;
+        }
+        int64_t n = 0;
+        if (!level_of(*level, n))
+          return mi_fail(error, kMiInvalidParams, "Invalid params", "Bad type for parameter 'level'");
+        n = std::clamp<int64_t>(n, -3, 4);  // L_ALERT .. L_DBG
+        const Json* pid = params.find("pid");
+        if (!pid) {
+          *shared->log_level = int(n);
+          workers.store(int32_t(n), std::memory_order_relaxed);
+          Json out = Json::object();
+          out.set("New global log level", n);
+          return out;
+        }
+        int64_t p = 0;
+        if (!level_of(*pid, p))
+          return mi_fail(error, kMiInvalidParams, "Invalid params", "Bad type for parameter 'pid'");
+        if (p == int64_t(::getpid())) {
+          *shared->log_level = int(n);
+        } else if (p != 0 && p == shared->segment->header().dataplane.pid.load(std::memory_order_relaxed)) {
+          workers.store(int32_t(n), std::memory_order_relaxed);  // the workers are threads of one process
+        } else {
+          return mi_fail(error, kMiInvalidParams, "Invalid params", "Bad PID");
+        }
+        Json out = Json::object();
+        out.set("Log level", n);
+        return out;
+      });
+  table.describe("log_level",
+                 "the log level of every process, or sets it: level alone for all, level and pid for one "
+                 "(the dataplane's pid sets all its workers)",
+                 "core");
+}
+
+}  // namespace sipd::control

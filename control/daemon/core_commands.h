@@ -1,0 +1,34 @@
+// OpenSIPS's core MI commands as sipd answers them, with OpenSIPS 3's parameter names and result shapes:
+// uptime, version, ps and log_level. (which and help come with every CommandTable.)
+//
+// sipd's processes: sipd-control (ID 0) and each dataplane worker (a thread of sipd-dataplane, so they share
+// its PID). log_level sets control's level and the workers' (through the segment; each worker applies it
+// within a turn of its loop); with a pid, only that process's.
+//
+// Who calls: sipd-control's main thread (MI handlers).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "control/daemon/mgmt.h"
+#include "control/shm/segment.h"
+
+namespace sipd::control {
+
+struct CoreInfo {
+  shm::Segment* segment = nullptr;  // the dataplane's pid and workers, the workers' log level
+  int64_t started = 0;              // control's start, unix seconds
+  int* log_level = nullptr;         // control's own
+  int script_log_level = 3;         // the workers' until MI sets it: the script's log_level
+  std::string address;              // the SIP port, for the workers' "Type" ("udp:198.18.0.1:5060")
+  std::function<int64_t()> now;     // unix seconds
+};
+
+// "sipd (<build> (x86_64/linux))": what version answers, OpenSIPS's "Server" shape.
+std::string server_version();
+
+void add_core_commands(CommandTable& table, CoreInfo info);
+
+}  // namespace sipd::control
