@@ -139,8 +139,11 @@ step_push_under_load() {
   calls_run "$dir" "$rate" "$calls" &
   local caller=$!
   sleep 2
+  local t0 ms
+  t0=$(date +%s%N)
   "$sipctl" config push "$script_b" --socket "$SIPD_CONTROL_SOCKET" >"$work/push.out" 2>&1 || push_rc=$?
-  echo "  push: $(head -n 1 "$work/push.out")"
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  echo "  push: $(head -n 1 "$work/push.out"); sipctl config push took $ms ms in all (compile, publish, switch)"
   [ "$push_rc" -eq 0 ] || fail "push-under-load: sipctl config push exited $push_rc: $(cat "$work/push.out")"
   wait "$caller" || rc=$?
   e2e_uas_stop
