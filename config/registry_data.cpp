@@ -34,7 +34,7 @@ constexpr ModuleSpec kModules[] = {
     {"rr"},
     {"registrar"},
     {"usrloc"},
-    {"mi_fifo", "the MI FIFO is served by the control process, which this build does not have yet"},
+    {"mi_fifo"},  // served by sipd-control
     {"avpops"},
     {"sipmsgops"},
     {"textops"},

@@ -22,6 +22,7 @@
 #include "control/daemon/avpops_service.h"
 #include "control/daemon/core_commands.h"
 #include "control/daemon/mgmt.h"
+#include "control/daemon/mi_fifo.h"
 #include "control/daemon/programs.h"
 #include "control/daemon/questions.h"
 #include "control/daemon/registrar_service.h"
@@ -78,7 +79,8 @@ int main(int argc, char** argv) {
   }
   const config::SourceFile file(active.file, active.text);
   config::Diagnostics diags;
-  const config::Program program = proxy::appliance_program(file, app, diags);
+  config::Script ast;
+  const config::Program program = proxy::appliance_program(file, app, diags, &ast);
   if (!diags.ok()) {
     std::fputs(diags.render(file).c_str(), stderr);
     return 1;
@@ -226,6 +228,13 @@ int main(int argc, char** argv) {
   mgmt_options.max_request_bytes = 1 << 20;  // a pushed script travels inside its request
   control::MgmtServer mgmt(commands, mgmt_options);
   if (!mgmt.open(app.control_socket, error)) return fail(error);
+  // OpenSIPS's MI FIFO, when the script loads mi_fifo.so: the same commands.
+  control::MiFifo fifo(commands);
+  if (proxy::loads_module(ast, "mi_fifo")) {
+    const control::MiFifoSettings fs = control::mi_fifo_settings(program);
+    if (!fifo.open(fs, error)) return fail(error);
+    std::printf("sipd-control: MI FIFO %s (replies in %s)\n", fs.path.c_str(), fs.reply_dir.c_str());
+  }
 
   shared.control.epoch.fetch_add(1);
   shared.control.pid.store(int32_t(::getpid()));
@@ -245,6 +254,7 @@ int main(int argc, char** argv) {
     if (avp_database && avp_database->dispatch_completions()) did = true;
     if (mgmt.serve(16)) did = true;
     if (programs.poll()) did = true;
+    if (fifo.serve()) did = true;
     const int64_t now = unix_now();
     if (now >= next_reap) {
       next_reap = now + 1;
@@ -252,14 +262,16 @@ int main(int argc, char** argv) {
     }
     if (!did) {
       // Nothing to do: sleep until the database completes something, at most 1 ms (the rings are polled).
-      pollfd fds[3] = {{database ? database->completion_fd() : -1, POLLIN, 0},
+      pollfd fds[4] = {{database ? database->completion_fd() : -1, POLLIN, 0},
                        {avp_database ? avp_database->completion_fd() : -1, POLLIN, 0},
-                       {mgmt.fd(), POLLIN, 0}};
-      ::poll(fds, 3, 1);
+                       {mgmt.fd(), POLLIN, 0},
+                       {fifo.fd(), POLLIN, 0}};
+      ::poll(fds, 4, 1);
     }
   }
   shared.control.pid.store(0);
   mgmt.close();
+  fifo.close();
   if (avp_database) avp_database->close();
   if (database) database->close();
   std::printf("sipd-control: stopped\n");

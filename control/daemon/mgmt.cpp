@@ -201,60 +201,6 @@ std::string CommandTable::handle(std::string_view text, const JsonLimits& limits
 
 namespace {
 
-// Finds where a request ends in what a client has sent so far, without parsing it: the bracket that
-// closes the first top-level '{' (or '['), or the first newline when the text starts with anything else.
-// Strings are skipped (with their escapes), so braces and newlines inside them do not count. Kept across
-// reads, so each byte is scanned once.
-class RequestFramer {
- public:
-  static constexpr size_t kNotYet = size_t(-1);
-
-  // Scans buf[scanned_..]; the end offset (exclusive) once the request is complete, else kNotYet.
-  size_t scan(std::string_view buf, unsigned max_depth) {
-    for (; scanned_ < buf.size(); ++scanned_) {
-      const char c = buf[scanned_];
-      if (!started_) {
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-        started_ = true;
-        bracketed_ = c == '{' || c == '[';
-        if (bracketed_) depth_ = 1;
-        continue;
-      }
-      if (!bracketed_) {
-        if (c == '\n') return ++scanned_;
-        continue;
-      }
-      if (in_string_) {
-        if (escaped_)
-          escaped_ = false;
-        else if (c == '\\')
-          escaped_ = true;
-        else if (c == '"')
-          in_string_ = false;
-        continue;
-      }
-      if (c == '"') {
-        in_string_ = true;
-      } else if (c == '{' || c == '[') {
-        // Deeper than allowed: stop reading; the parser reports it.
-        if (++depth_ > max_depth) return ++scanned_;
-      } else if (c == '}' || c == ']') {
-        if (--depth_ == 0) return ++scanned_;
-      }
-    }
-    return kNotYet;
-  }
-  bool started() const { return started_; }
-
- private:
-  size_t scanned_ = 0;
-  unsigned depth_ = 0;
-  bool started_ = false;
-  bool bracketed_ = false;
-  bool in_string_ = false;
-  bool escaped_ = false;
-};
-
 bool would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 
 bool make_parent_dirs(const std::string& path, std::string& error) {

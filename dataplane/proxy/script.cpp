@@ -14,8 +14,9 @@
 namespace sipd::proxy {
 
 config::Program appliance_program(const config::SourceFile& file, const config::Appliance& app,
-                                  config::Diagnostics& diags) {
-  config::Script ast;
+                                  config::Diagnostics& diags, config::Script* ast_out) {
+  config::Script own;
+  config::Script& ast = ast_out ? *ast_out : own;
   config::Program program = config::compile_source(file, diags, &ast);
   config::check_against_appliance(file, ast, app, diags);
   // The checker refused what the registry says has no body; this is the build's own word on the rest.
@@ -27,6 +28,16 @@ config::Program appliance_program(const config::SourceFile& file, const config::
   program.local_hosts.push_back(app.address);
   program.local_ports.push_back(app.sip_port);
   return program;
+}
+
+bool loads_module(const config::Script& ast, std::string_view module) {
+  for (const config::LoadModule& m : ast.modules) {
+    std::string_view name = m.path;
+    if (const size_t slash = name.rfind('/'); slash != std::string_view::npos) name.remove_prefix(slash + 1);
+    if (name.ends_with(".so")) name.remove_suffix(3);
+    if (name == module) return true;
+  }
+  return false;
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "config/appliance.h"
+#include "config/ast.h"
 #include "config/program.h"
 #include "config/source.h"
 
@@ -16,7 +17,9 @@ namespace sipd::proxy {
 // `diags` holds every error (FILE:LINE:COL) when the program cannot run here; the program is then not to be
 // used.
 config::Program appliance_program(const config::SourceFile& file, const config::Appliance& app,
-                                  config::Diagnostics& diags);
+                                  config::Diagnostics& diags, config::Script* ast = nullptr);
+// Whether the script loads `module` ("mi_fifo" for loadmodule "mi_fifo.so" or ".../mi_fifo.so").
+bool loads_module(const config::Script& ast, std::string_view module);
 
 // The script the appliance runs: the last one every worker took from a push, kept in the state directory
 // (STATE_DIR/script.cfg, with the file name it was pushed from in STATE_DIR/script.path), else the appliance

@@ -11,6 +11,8 @@
 #   restart-control  control stopped and started again: it runs what was last pushed (config show names it)
 #   restart-dataplane the dataplane stopped and started again: it starts with the pushed script (calls carry
 #                    C), not the appliance file's A
+#   mi-fifo          the script's mi_fifo: a Python client speaking as opensips-cli and python-opensips do
+#                    gets uptime, which, ps and config_status, and -32601 for an unknown command
 #   debug            the script's L_DBG xlog lines are not logged at its log_level 2; after `sipctl debug 4`
 #                    they are; MI log_level, sipctl ps and uptime say so
 #   usage: config_push.sh BUILD_DIR SRC_DIR
@@ -47,6 +49,9 @@ loadmodule "rr.so"
 loadmodule "maxfwd.so"
 loadmodule "textops.so"
 loadmodule "sipmsgops.so"
+loadmodule "mi_fifo.so"
+modparam("mi_fifo", "fifo_name", "$work/opensips_fifo")
+modparam("mi_fifo", "reply_dir", "$work/")
 route {
 	if (!mf_process_maxfwd_header(10)) {
 		sl_send_reply(483, "Too Many Hops");
@@ -223,6 +228,46 @@ step_debug() {
     fail "debug: sipctl uptime: $("$sipctl" uptime --socket "$SIPD_CONTROL_SOCKET" 2>&1)"
 }
 
+# OpenSIPS's MI FIFO, spoken as opensips-cli's fifo.py and python-opensips' fifo.py do (a reply FIFO made
+# first, ":NAME:{json}" in one write, the reply read to its end), with Python's standard library.
+step_mi_fifo() {
+  local out rc=0
+  out=$(timeout 20 python3 - "$work/opensips_fifo" "$work" <<'PY' 2>&1) || rc=$?
+import json, os, random, sys, time
+
+fifo, reply_dir = sys.argv[1], sys.argv[2]
+
+def call(method, params, name):
+    path = os.path.join(reply_dir, name)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    os.mkfifo(path)
+    os.chmod(path, 0o666)
+    cmd = json.dumps({"jsonrpc": "2.0", "id": str(random.randint(0, 32767)), "method": method, "params": params})
+    with open(fifo, "w") as f:
+        f.write(":{}:{}".format(name, cmd))
+    with open(path, "r") as f:
+        reply = f.readline()
+    os.unlink(path)
+    return json.loads(reply)
+
+cli = "opensips_fifo_reply_{}".format(random.randrange(32767))             # opensips-cli's name
+lib = "opensips_fifo_reply_{}_{}".format(os.getpid(), str(time.time()).replace(".", "_"))  # python-opensips'
+up = call("uptime", [], cli)["result"]
+assert up["Up time"].endswith(" [sec]"), up
+assert "log_level" in call("which", [], lib)["result"]
+ps = call("ps", [], cli)["result"]["Processes"]
+assert ps[0]["Type"] == "sipd-control" and any("worker 0" in p["Type"] for p in ps), ps
+assert call("get_nothing", [], cli)["error"]["code"] == -32601
+st = call("config_status", [], lib)["result"]
+print("uptime", up["Up time"], "| processes", len(ps), "| script generation", st["generation"], st["state"])
+PY
+  echo "  python MI FIFO client: $out"
+  [ "$rc" -eq 0 ] || fail "mi-fifo: the Python client failed (exit $rc): $out"
+}
+
 run_step() {  # name, function
   local before=${#reasons[@]} t0=$SECONDS
   e2e_log "step $1"
@@ -276,6 +321,7 @@ main() {
   run_step restart-control step_restart_control
   run_step restart-dataplane step_restart_dataplane
   run_step debug step_debug
+  run_step mi-fifo step_mi_fifo
 
   local failed=0 r
   echo "config_push.sh summary ($((SECONDS - t0)) s):"

@@ -1,0 +1,66 @@
+// OpenSIPS's mi_fifo transport, served by sipd-control when the script loads mi_fifo.so: a named pipe
+// (modparam fifo_name, default /tmp/opensips_fifo, created with fifo_mode) that clients write requests into
+// as `:REPLY_NAME:{json-rpc}`, and a reply written to the FIFO REPLY_DIR/REPLY_NAME (modparam reply_dir) that
+// the client made first, then closed: the end of the reply is the end of the file. An empty name asks for
+// no reply, as does a request without an id (a notification); a request that is not a request is answered
+// with its JSON-RPC error. OpenSIPS's clients (opensips-cli, python-opensips' MI client) speak it as is.
+//
+// Who calls: sipd-control's main thread: fd() in its poll() set, serve() when readable and every turn (a
+// client slow to open its reply FIFO is retried for a while without blocking anything).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "control/daemon/mgmt.h"
+
+namespace sipd::control {
+
+struct MiFifoSettings {
+  std::string path = "/tmp/opensips_fifo";
+  mode_t mode = 0660;
+  std::string reply_dir = "/tmp/";
+};
+
+// The script's mi_fifo modparams, OpenSIPS's defaults where it sets none.
+MiFifoSettings mi_fifo_settings(const config::Program& program);
+
+class MiFifo {
+ public:
+  explicit MiFifo(const CommandTable& commands) : commands_(commands) {}
+  ~MiFifo() { close(); }
+  MiFifo(const MiFifo&) = delete;
+  MiFifo& operator=(const MiFifo&) = delete;
+
+  // Makes the FIFO (replacing whatever file has the name) and opens it; false with the reason.
+  [[nodiscard]] bool open(const MiFifoSettings& settings, std::string& error);
+  int fd() const { return fd_; }
+  // Reads and answers what has arrived, and goes on writing replies; true when it did anything.
+  bool serve();
+  void close();
+
+  static constexpr size_t kMaxRequest = 64 * 1024;  // a longer one is dropped, as garbage
+  static constexpr int kReplyTries = 25;            // a reply FIFO nobody opened: 25 turns, 20 ms apart
+
+ private:
+  struct Reply {
+    std::string path, text;
+    size_t written = 0;
+    int fd = -1;
+    int tries = 0;
+    int64_t next_ms = 0;
+  };
+  void request(std::string_view name, std::string_view json);
+  bool write_replies();
+
+  const CommandTable& commands_;
+  MiFifoSettings settings_;
+  int fd_ = -1;
+  std::string in_;
+  std::vector<Reply> replies_;
+};
+
+}  // namespace sipd::control
