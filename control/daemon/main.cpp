@@ -234,6 +234,10 @@ int main(int argc, char** argv) {
     const control::MiFifoSettings fs = control::mi_fifo_settings(program);
     if (!fifo.open(fs, error)) return fail(error);
     std::printf("sipd-control: MI FIFO %s (replies in %s)\n", fs.path.c_str(), fs.reply_dir.c_str());
+    if (program.modparam_set("mi_fifo", "reply_indent"))
+      std::printf(
+          "sipd-control: note: mi_fifo's reply_indent (OpenSIPS 1.x/2.x) has no effect: replies are "
+          "JSON-RPC, compact, as OpenSIPS 3 writes them\n");
   }
 
   shared.control.epoch.fetch_add(1);

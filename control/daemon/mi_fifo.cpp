@@ -1,11 +1,14 @@
 #include "control/daemon/mi_fifo.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 namespace sipd::control {
@@ -30,6 +33,10 @@ MiFifoSettings mi_fifo_settings(const config::Program& program) {
   if (s.mode == 0) s.mode = 0600;  // as OpenSIPS: 0 means the owner's only
   if (program.modparam_set("mi_fifo", "reply_dir"))
     s.reply_dir = std::string(program.modparam("mi_fifo", "reply_dir"));
+  if (program.modparam_set("mi_fifo", "fifo_user"))
+    s.user = std::string(program.modparam("mi_fifo", "fifo_user"));
+  if (program.modparam_set("mi_fifo", "fifo_group"))
+    s.group = std::string(program.modparam("mi_fifo", "fifo_group"));
   return s;
 }
 
@@ -41,6 +48,41 @@ bool MiFifo::open(const MiFifoSettings& settings, std::string& error) {
       ::chmod(settings.path.c_str(), settings.mode) != 0) {
     error = "mi_fifo: cannot make the FIFO " + settings.path + ": " + std::strerror(errno);
     return false;
+  }
+  if (!settings.user.empty() || !settings.group.empty()) {
+    uid_t uid = uid_t(-1);
+    gid_t gid = gid_t(-1);
+    const auto number = [](const std::string& s, unsigned long& out) {
+      char* end = nullptr;
+      out = std::strtoul(s.c_str(), &end, 10);
+      return !s.empty() && end && *end == '\0';
+    };
+    unsigned long n = 0;
+    if (!settings.user.empty()) {
+      if (number(settings.user, n)) {
+        uid = uid_t(n);
+      } else if (const passwd* pw = ::getpwnam(settings.user.c_str())) {
+        uid = pw->pw_uid;
+      } else {
+        error = "mi_fifo: fifo_user " + settings.user + " is no user here";
+        return false;
+      }
+    }
+    if (!settings.group.empty()) {
+      if (number(settings.group, n)) {
+        gid = gid_t(n);
+      } else if (const group* gr = ::getgrnam(settings.group.c_str())) {
+        gid = gr->gr_gid;
+      } else {
+        error = "mi_fifo: fifo_group " + settings.group + " is no group here";
+        return false;
+      }
+    }
+    if (::chown(settings.path.c_str(), uid, gid) != 0) {
+      error = "mi_fifo: cannot give " + settings.path + " to " + settings.user + ":" + settings.group + ": " +
+              std::strerror(errno);
+      return false;
+    }
   }
   // Read and write: the FIFO never reads as ended when the last client closes it.
   fd_ = ::open(settings.path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);

@@ -23,6 +23,7 @@ struct MiFifoSettings {
   std::string path = "/tmp/opensips_fifo";
   mode_t mode = 0660;
   std::string reply_dir = "/tmp/";
+  std::string user, group;  // fifo_user, fifo_group: the FIFO's owner (a name or a number), "" to keep ours
 };
 
 // The script's mi_fifo modparams, OpenSIPS's defaults where it sets none.

@@ -109,3 +109,34 @@ TEST(mi_fifo, NoReplyWantedAndClientsThatNeverRead) {
 
 }  // namespace
 }  // namespace sipd::control
+
+namespace sipd::control {
+namespace {
+
+// fifo_user/fifo_group give the FIFO to its owner (root runs the tests: a number it can give).
+TEST(mi_fifo, OwnerFromTheModparams) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the FIFO away";
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("sipd-fifo-owner-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  CommandTable table;
+  MiFifo fifo(table);
+  MiFifoSettings s;
+  s.path = (dir / "f").string();
+  s.user = "65534";
+  s.group = "nosuchgroup-sipd";
+  std::string error;
+  EXPECT_FALSE(fifo.open(s, error));
+  EXPECT_EQ(error, "mi_fifo: fifo_group nosuchgroup-sipd is no group here");
+  s.group = "0";
+  ASSERT_TRUE(fifo.open(s, error)) << error;
+  struct stat st {};
+  ASSERT_EQ(::stat(s.path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_gid, 0u);
+  fifo.close();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace sipd::control
