@@ -34,7 +34,8 @@ constexpr ModuleSpec kModules[] = {
     {"rr"},
     {"registrar"},
     {"usrloc"},
-    {"mi_fifo"},  // served by sipd-control
+    {"mi_fifo"},      // served by sipd-control
+    {"mi_datagram"},  // served by sipd-control
     {"avpops"},
     {"sipmsgops"},
     {"textops"},
@@ -462,6 +463,12 @@ constexpr ModParamSpec kModParams[] = {
     {"mi_fifo", "fifo_user",    "", Any, ""},
     {"mi_fifo", "reply_dir",    "", String, "/tmp/"},
     {"mi_fifo", "reply_indent", "", String, "\t"},
+
+    // ---- mi_datagram ----------------------------------------------------------------------------------
+    {"mi_datagram", "socket_name",       "", String, ""},
+    {"mi_datagram", "unix_socket_mode",  "", Int, "0660"},
+    {"mi_datagram", "unix_socket_user",  "", Any, ""},
+    {"mi_datagram", "unix_socket_group", "", Any, ""},
 
     // ---- uri (its database checks: db_check_to/from, db_does_uri_exist) -------------------------------
     {"uri", "db_url",            "", String, ""},

@@ -22,6 +22,7 @@
 #include "control/daemon/avpops_service.h"
 #include "control/daemon/core_commands.h"
 #include "control/daemon/mgmt.h"
+#include "control/daemon/mi_datagram.h"
 #include "control/daemon/mi_fifo.h"
 #include "control/daemon/programs.h"
 #include "control/daemon/questions.h"
@@ -229,6 +230,12 @@ int main(int argc, char** argv) {
   control::MgmtServer mgmt(commands, mgmt_options);
   if (!mgmt.open(app.control_socket, error)) return fail(error);
   // OpenSIPS's MI FIFO, when the script loads mi_fifo.so: the same commands.
+  control::MiDatagram datagram(commands);
+  if (proxy::loads_module(ast, "mi_datagram")) {
+    control::MiDatagramSettings ds;
+    if (!control::mi_datagram_settings(program, ds, error) || !datagram.open(ds, error)) return fail(error);
+    std::printf("sipd-control: MI datagram socket %s\n", ds.socket_name.c_str());
+  }
   control::MiFifo fifo(commands);
   if (proxy::loads_module(ast, "mi_fifo")) {
     const control::MiFifoSettings fs = control::mi_fifo_settings(program);
@@ -259,6 +266,7 @@ int main(int argc, char** argv) {
     if (mgmt.serve(16)) did = true;
     if (programs.poll()) did = true;
     if (fifo.serve()) did = true;
+    if (datagram.serve()) did = true;
     const int64_t now = unix_now();
     if (now >= next_reap) {
       next_reap = now + 1;
@@ -266,16 +274,18 @@ int main(int argc, char** argv) {
     }
     if (!did) {
       // Nothing to do: sleep until the database completes something, at most 1 ms (the rings are polled).
-      pollfd fds[4] = {{database ? database->completion_fd() : -1, POLLIN, 0},
+      pollfd fds[5] = {{database ? database->completion_fd() : -1, POLLIN, 0},
                        {avp_database ? avp_database->completion_fd() : -1, POLLIN, 0},
                        {mgmt.fd(), POLLIN, 0},
-                       {fifo.fd(), POLLIN, 0}};
-      ::poll(fds, 4, 1);
+                       {fifo.fd(), POLLIN, 0},
+                       {datagram.fd(), POLLIN, 0}};
+      ::poll(fds, 5, 1);
     }
   }
   shared.control.pid.store(0);
   mgmt.close();
   fifo.close();
+  datagram.close();
   if (avp_database) avp_database->close();
   if (database) database->close();
   std::printf("sipd-control: stopped\n");

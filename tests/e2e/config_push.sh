@@ -11,8 +11,9 @@
 #   restart-control  control stopped and started again: it runs what was last pushed (config show names it)
 #   restart-dataplane the dataplane stopped and started again: it starts with the pushed script (calls carry
 #                    C), not the appliance file's A
-#   mi-fifo          the script's mi_fifo: a Python client speaking as opensips-cli and python-opensips do
-#                    gets uptime, which, ps and config_status, and -32601 for an unknown command
+#   mi-fifo          the script's mi_fifo and mi_datagram (UDP on loopback): Python clients speaking as
+#                    opensips-cli and python-opensips do get uptime, which, ps, config_status, log_level,
+#                    and -32601 for an unknown command
 #   debug            the script's L_DBG xlog lines are not logged at its log_level 2; after `sipctl debug 4`
 #                    they are; MI log_level, sipctl ps and uptime say so
 #   usage: config_push.sh BUILD_DIR SRC_DIR
@@ -52,6 +53,8 @@ loadmodule "sipmsgops.so"
 loadmodule "mi_fifo.so"
 modparam("mi_fifo", "fifo_name", "$work/opensips_fifo")
 modparam("mi_fifo", "reply_dir", "$work/")
+loadmodule "mi_datagram.so"
+modparam("mi_datagram", "socket_name", "udp:127.0.0.1:$mi_port")
 route {
 	if (!mf_process_maxfwd_header(10)) {
 		sl_send_reply(483, "Too Many Hops");
@@ -266,6 +269,26 @@ print("uptime", up["Up time"], "| processes", len(ps), "| script generation", st
 PY
   echo "  python MI FIFO client: $out"
   [ "$rc" -eq 0 ] || fail "mi-fifo: the Python client failed (exit $rc): $out"
+  # mi_datagram as opensips-cli's datagram.py speaks it: UDP, a 5 s timeout, recv(1024).
+  rc=0
+  out=$(timeout 20 python3 - "$mi_port" <<'PY' 2>&1) || rc=$?
+import json, random, socket, sys
+
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+def call(method, params):
+    cmd = json.dumps({"jsonrpc": "2.0", "id": str(random.randint(0, 32767)), "method": method, "params": params})
+    s.sendto(cmd.encode(), ("127.0.0.1", int(sys.argv[1])))
+    return json.loads(s.recv(1024).decode())
+up = call("uptime", [])["result"]
+assert up["Up time"].endswith(" [sec]"), up
+lv = call("log_level", ["3"])["result"]
+assert lv == {"New global log level": 3}, lv
+assert call("nosuch", [])["error"]["code"] == -32601
+print("uptime", up["Up time"], "| log_level set to", lv["New global log level"])
+PY
+  echo "  python MI datagram client: $out"
+  [ "$rc" -eq 0 ] || fail "mi-fifo: the Python datagram client failed (exit $rc): $out"
 }
 
 run_step() {  # name, function
@@ -302,6 +325,7 @@ main() {
   trap 'exit 1' INT TERM
   export SIPD_SHM=sipd-push-$$ SIPD_STATE_DIR=$work/state SIPD_CONTROL_SOCKET=$work/control.sock
   script_a=$work/a.cfg script_b=$work/b.cfg broken=$work/broken.cfg
+  mi_port=$((21000 + $$ % 10000))  # mi_datagram's, on loopback
   write_script "$script_a" A
   write_script "$script_b" B
   sed 's/record_route();/record_route()/' "$script_b" >"$broken"

@@ -1,0 +1,157 @@
+#include "control/daemon/mi_datagram.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+namespace sipd::control {
+namespace {
+
+bool owner_id(const std::string& name, bool user, unsigned& out, std::string& error) {
+  char* end = nullptr;
+  const unsigned long n = std::strtoul(name.c_str(), &end, 10);
+  if (!name.empty() && end && *end == '\0') {
+    out = unsigned(n);
+    return true;
+  }
+  if (user) {
+    if (const passwd* pw = ::getpwnam(name.c_str())) {
+      out = pw->pw_uid;
+      return true;
+    }
+  } else if (const group* gr = ::getgrnam(name.c_str())) {
+    out = gr->gr_gid;
+    return true;
+  }
+  error = std::string("mi_datagram: ") + (user ? "unix_socket_user " : "unix_socket_group ") + name +
+          " is no " + (user ? "user" : "group") + " here";
+  return false;
+}
+
+}  // namespace
+
+bool mi_datagram_settings(const config::Program& program, MiDatagramSettings& out, std::string& error) {
+  out = {};
+  out.socket_name = std::string(program.modparam("mi_datagram", "socket_name"));
+  if (out.socket_name.empty()) {
+    error =
+        "mi_datagram: modparam(\"mi_datagram\", \"socket_name\", ...) is required (udp:HOST:PORT or a path)";
+    return false;
+  }
+  if (program.modparam_set("mi_datagram", "unix_socket_mode"))
+    out.unix_mode = mode_t(program.modparam_int("mi_datagram", "unix_socket_mode"));
+  out.unix_user = std::string(program.modparam("mi_datagram", "unix_socket_user"));
+  out.unix_group = std::string(program.modparam("mi_datagram", "unix_socket_group"));
+  return true;
+}
+
+bool MiDatagram::open(const MiDatagramSettings& s, std::string& error) {
+  close();
+  if (s.socket_name.starts_with("udp:")) {
+    const std::string rest = s.socket_name.substr(4);
+    const size_t colon = rest.rfind(':');
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    const std::string host = colon == std::string::npos ? rest : rest.substr(0, colon);
+    const long port = colon == std::string::npos ? 0 : std::strtol(rest.c_str() + colon + 1, nullptr, 10);
+    if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1 || port < 1024 || port > 65535) {
+      error =
+          "mi_datagram: socket_name " + s.socket_name + " is not udp:IPV4-ADDRESS:PORT (port 1024 to 65535)";
+      return false;
+    }
+    a.sin_port = htons(uint16_t(port));
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
+      error = "mi_datagram: cannot bind " + s.socket_name + ": " + std::strerror(errno);
+      close();
+      return false;
+    }
+    return true;
+  }
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (s.socket_name.size() >= sizeof a.sun_path) {
+    error = "mi_datagram: socket_name " + s.socket_name + " is too long for a UNIX socket";
+    return false;
+  }
+  std::memcpy(a.sun_path, s.socket_name.c_str(), s.socket_name.size() + 1);
+  ::unlink(s.socket_name.c_str());
+  fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
+    error = "mi_datagram: cannot bind " + s.socket_name + ": " + std::strerror(errno);
+    close();
+    return false;
+  }
+  path_ = s.socket_name;
+  unsigned uid = unsigned(-1), gid = unsigned(-1);
+  if ((!s.unix_user.empty() && !owner_id(s.unix_user, true, uid, error)) ||
+      (!s.unix_group.empty() && !owner_id(s.unix_group, false, gid, error))) {
+    close();
+    return false;
+  }
+  if (::chmod(path_.c_str(), s.unix_mode) != 0 ||
+      ((uid != unsigned(-1) || gid != unsigned(-1)) && ::chown(path_.c_str(), uid_t(uid), gid_t(gid)) != 0)) {
+    error = "mi_datagram: cannot set the mode or owner of " + path_ + ": " + std::strerror(errno);
+    close();
+    return false;
+  }
+  return true;
+}
+
+void MiDatagram::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!path_.empty()) ::unlink(path_.c_str());
+  path_.clear();
+}
+
+bool MiDatagram::serve(int budget) {
+  if (fd_ < 0) return false;
+  bool did = false;
+  std::vector<char> buf(kMaxDatagram + 1);
+  for (; budget > 0; --budget) {
+    sockaddr_storage from{};
+    socklen_t from_len = sizeof from;
+    const ssize_t n =
+        ::recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (n < 0) break;
+    did = true;
+    const std::string_view request(buf.data(), size_t(n));
+    std::string answer = commands_.handle(request);
+    Json parsed;
+    std::string why;
+    if (Json::parse(request, parsed, why) && parsed.is_object() && !parsed.find("id"))
+      continue;  // notification
+    if (answer.size() > kMaxDatagram) {
+      Json e = Json::object();
+      e.set("code", kMiServerBusy);
+      e.set("message", "Server error");
+      e.set("data", "the reply takes " + std::to_string(answer.size()) +
+                        " bytes, more than a datagram holds (" + std::to_string(kMaxDatagram) +
+                        "): use the FIFO or the control socket");
+      Json r = Json::object();
+      r.set("jsonrpc", "2.0");
+      r.set("error", std::move(e));
+      r.set("id", parsed.find("id") ? *parsed.find("id") : Json());
+      answer = r.dump();
+    }
+    // A UNIX client that did not bind has no address to answer to.
+    if (from_len > sizeof(sa_family_t))
+      (void)::sendto(fd_, answer.data(), answer.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from),
+                     from_len);
+  }
+  return did;
+}
+
+}  // namespace sipd::control
