@@ -36,6 +36,8 @@ constexpr ModuleSpec kModules[] = {
     {"usrloc"},
     {"mi_fifo"},      // served by sipd-control
     {"mi_datagram"},  // served by sipd-control
+    {"httpd"},        // sipd-control's HTTP (mi_http on it)
+    {"mi_http"},
     {"avpops"},
     {"sipmsgops"},
     {"textops"},
@@ -469,6 +471,11 @@ constexpr ModParamSpec kModParams[] = {
     {"mi_datagram", "unix_socket_mode",  "", Int, "0660"},
     {"mi_datagram", "unix_socket_user",  "", Any, ""},
     {"mi_datagram", "unix_socket_group", "", Any, ""},
+
+    // ---- httpd, mi_http --------------------------------------------------------------------------------
+    {"httpd",   "ip",   "", String, ""},
+    {"httpd",   "port", "", Int, "8888"},
+    {"mi_http", "root", "", String, "mi"},
 
     // ---- uri (its database checks: db_check_to/from, db_does_uri_exist) -------------------------------
     {"uri", "db_url",            "", String, ""},

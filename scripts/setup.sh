@@ -9,6 +9,8 @@ packages=(
   # libraries named by DESIGN.md
   dpdk-dev libdpdk-dev libhyperscan-dev libjemalloc-dev libboost-dev libconfig++-dev libpcre2-dev
   libssl-dev libsqlite3-dev
+  # the HTTP of mi_http (and prometheus) in sipd-control
+  libmicrohttpd-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sip-tester
   # a real phone for the end-to-end registrar test (the core only: no sound card, no GUI)

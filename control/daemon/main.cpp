@@ -24,6 +24,7 @@
 #include "control/daemon/mgmt.h"
 #include "control/daemon/mi_datagram.h"
 #include "control/daemon/mi_fifo.h"
+#include "control/daemon/mi_http.h"
 #include "control/daemon/programs.h"
 #include "control/daemon/questions.h"
 #include "control/daemon/registrar_service.h"
@@ -236,6 +237,15 @@ int main(int argc, char** argv) {
     if (!control::mi_datagram_settings(program, ds, error) || !datagram.open(ds, error)) return fail(error);
     std::printf("sipd-control: MI datagram socket %s\n", ds.socket_name.c_str());
   }
+  // mi_http on httpd.
+  control::MiHttp http(commands);
+  if (proxy::loads_module(ast, "mi_http")) {
+    if (!proxy::loads_module(ast, "httpd")) return fail("mi_http needs httpd: add loadmodule \"httpd.so\"");
+    control::MiHttpSettings hs;
+    if (!control::mi_http_settings(program, hs, error) || !http.open(hs, error)) return fail(error);
+    std::printf("sipd-control: MI over HTTP on %s:%u/%s\n", hs.ip.empty() ? "*" : hs.ip.c_str(), hs.port,
+                hs.root.c_str());
+  }
   control::MiFifo fifo(commands);
   if (proxy::loads_module(ast, "mi_fifo")) {
     const control::MiFifoSettings fs = control::mi_fifo_settings(program);
@@ -267,6 +277,7 @@ int main(int argc, char** argv) {
     if (programs.poll()) did = true;
     if (fifo.serve()) did = true;
     if (datagram.serve()) did = true;
+    if (http.serve()) did = true;
     const int64_t now = unix_now();
     if (now >= next_reap) {
       next_reap = now + 1;
@@ -274,18 +285,20 @@ int main(int argc, char** argv) {
     }
     if (!did) {
       // Nothing to do: sleep until the database completes something, at most 1 ms (the rings are polled).
-      pollfd fds[5] = {{database ? database->completion_fd() : -1, POLLIN, 0},
+      pollfd fds[6] = {{database ? database->completion_fd() : -1, POLLIN, 0},
                        {avp_database ? avp_database->completion_fd() : -1, POLLIN, 0},
                        {mgmt.fd(), POLLIN, 0},
                        {fifo.fd(), POLLIN, 0},
-                       {datagram.fd(), POLLIN, 0}};
-      ::poll(fds, 5, 1);
+                       {datagram.fd(), POLLIN, 0},
+                       {http.fd(), POLLIN, 0}};
+      ::poll(fds, 6, 1);
     }
   }
   shared.control.pid.store(0);
   mgmt.close();
   fifo.close();
   datagram.close();
+  http.close();
   if (avp_database) avp_database->close();
   if (database) database->close();
   std::printf("sipd-control: stopped\n");

@@ -11,7 +11,8 @@
 #   restart-control  control stopped and started again: it runs what was last pushed (config show names it)
 #   restart-dataplane the dataplane stopped and started again: it starts with the pushed script (calls carry
 #                    C), not the appliance file's A
-#   mi-fifo          the script's mi_fifo and mi_datagram (UDP on loopback): Python clients speaking as
+#   mi-fifo          the script's mi_fifo, mi_datagram (UDP on loopback) and mi_http on httpd (loopback):
+#                    Python clients speaking as
 #                    opensips-cli and python-opensips do get uptime, which, ps, config_status, log_level,
 #                    and -32601 for an unknown command
 #   debug            the script's L_DBG xlog lines are not logged at its log_level 2; after `sipctl debug 4`
@@ -55,6 +56,10 @@ modparam("mi_fifo", "fifo_name", "$work/opensips_fifo")
 modparam("mi_fifo", "reply_dir", "$work/")
 loadmodule "mi_datagram.so"
 modparam("mi_datagram", "socket_name", "udp:127.0.0.1:$mi_port")
+loadmodule "httpd.so"
+loadmodule "mi_http.so"
+modparam("httpd", "ip", "127.0.0.1")
+modparam("httpd", "port", $((mi_port + 1)))
 route {
 	if (!mf_process_maxfwd_header(10)) {
 		sl_send_reply(483, "Too Many Hops");
@@ -289,6 +294,24 @@ print("uptime", up["Up time"], "| log_level set to", lv["New global log level"])
 PY
   echo "  python MI datagram client: $out"
   [ "$rc" -eq 0 ] || fail "mi-fifo: the Python datagram client failed (exit $rc): $out"
+  # mi_http as opensips-cli's http.py speaks it: urllib, a POST of application/json to /mi.
+  rc=0
+  out=$(timeout 20 python3 - "$((mi_port + 1))" <<'PY' 2>&1) || rc=$?
+import json, random, sys, urllib.request
+
+url = "http://127.0.0.1:{}/mi".format(sys.argv[1])
+def call(method, params):
+    cmd = json.dumps({"jsonrpc": "2.0", "id": str(random.randint(0, 32767)), "method": method, "params": params})
+    req = urllib.request.Request(url, cmd.encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read().decode())
+ps = call("ps", [])["result"]["Processes"]
+assert ps[0]["Type"] == "sipd-control", ps
+assert call("nosuch", [])["error"]["code"] == -32601
+print("processes", len(ps), "| version", call("version", [])["result"]["Server"])
+PY
+  echo "  python MI HTTP client: $out"
+  [ "$rc" -eq 0 ] || fail "mi-fifo: the Python HTTP client failed (exit $rc): $out"
 }
 
 run_step() {  # name, function

@@ -1,0 +1,55 @@
+// OpenSIPS's mi_http on httpd, served by sipd-control when the script loads httpd.so and mi_http.so:
+// JSON-RPC requests POSTed with Content-Type application/json to http://IP:PORT/ROOT (httpd's `ip`, all
+// addresses when unset, and `port`, 8888; mi_http's `root`, "mi"), answered 200 with the JSON-RPC response
+// (errors included, as OpenSIPS does), 202 with no body for a notification. Anything but a POST is 405; a
+// path outside ROOT is 400. OpenSIPS's clients (opensips-cli, python-opensips) speak it as is. The HTTP is
+// libmicrohttpd's, run from control's own loop (no thread of its own: commands run on the main thread).
+//
+// Who calls: sipd-control's main thread: fd() in its poll() set, serve() every turn.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "config/program.h"
+#include "control/daemon/mgmt.h"
+
+struct MHD_Daemon;
+
+namespace sipd::control {
+
+struct MiHttpSettings {
+  std::string ip;  // "" for every address
+  uint16_t port = 8888;
+  std::string root = "mi";
+};
+
+// The script's httpd and mi_http modparams, OpenSIPS's defaults where it sets none; false with the reason
+// for a value OpenSIPS would refuse.
+bool mi_http_settings(const config::Program& program, MiHttpSettings& out, std::string& error);
+
+class MiHttp {
+ public:
+  explicit MiHttp(const CommandTable& commands) : commands_(commands) {}
+  ~MiHttp() { close(); }
+  MiHttp(const MiHttp&) = delete;
+  MiHttp& operator=(const MiHttp&) = delete;
+
+  [[nodiscard]] bool open(const MiHttpSettings& settings, std::string& error);
+  int fd() const { return fd_; }  // readable when serve() has something to do; -1 when closed
+  bool serve();
+  void close();
+
+  static constexpr size_t kMaxBody = 1 << 20;
+
+ private:
+  const CommandTable& commands_;
+  MiHttpSettings settings_;
+  MHD_Daemon* daemon_ = nullptr;
+  int fd_ = -1;
+  uint64_t answered_ = 0;
+
+  friend struct MiHttpAccess;
+};
+
+}  // namespace sipd::control
