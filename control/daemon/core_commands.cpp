@@ -3,6 +3,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 namespace sipd::control {
@@ -139,6 +141,53 @@ void add_core_commands(CommandTable& table, CoreInfo info) {
                  "the log level of every process, or sets it: level alone for all, level and pid for one "
                  "(the dataplane's pid sets all its workers)",
                  "core");
+}
+
+void add_gflags_commands(CommandTable& table, shm::Segment& segment) {
+  std::atomic<uint32_t>& flags = segment.header().gflags;
+  // OpenSIPS reads the bitmask as a number or its text, decimal or 0x hex; 0 and anything else are refused.
+  const auto mask_of = [](const Json& params, uint32_t& out) {
+    const Json* m = params.find("bitmask");
+    if (!m) return false;
+    if (m->is_int()) {
+      const int64_t v = m->as_int();
+      out = uint32_t(v);
+      return v > 0 && v <= int64_t(UINT32_MAX);
+    }
+    const std::string text(m->as_string());
+    if (text.empty()) return false;
+    char* end = nullptr;
+    const unsigned long long v =
+        std::strtoull(text.c_str(), &end, text.starts_with("0x") || text.starts_with("0X") ? 16 : 10);
+    out = uint32_t(v);
+    return end && *end == '\0' && v > 0 && v <= UINT32_MAX;
+  };
+  const auto op = [&flags, mask_of](int which) {
+    return [&flags, mask_of, which](const Json& params, MiError& error) -> Json {
+      uint32_t mask = 0;
+      if (!mask_of(params, mask)) return mi_fail(error, 400, "Bad parameter value");
+      if (which == 0) flags.fetch_or(mask, std::memory_order_relaxed);
+      if (which == 1) flags.fetch_and(~mask, std::memory_order_relaxed);
+      if (which == 2) return Json((flags.load(std::memory_order_relaxed) & mask) == mask);
+      return Json("OK");
+    };
+  };
+  table.add("set_gflag", MiSignature{{"bitmask"}, 1}, op(0));
+  table.describe("set_gflag", "sets the global flags of a bitmask", "gflags");
+  table.add("reset_gflag", MiSignature{{"bitmask"}, 1}, op(1));
+  table.describe("reset_gflag", "clears the global flags of a bitmask", "gflags");
+  table.add("is_gflag", MiSignature{{"bitmask"}, 1}, op(2));
+  table.describe("is_gflag", "true when every global flag of a bitmask is set", "gflags");
+  table.add("get_gflags", MiSignature{{}, 0}, [&flags](const Json&, MiError&) {
+    const uint32_t v = flags.load(std::memory_order_relaxed);
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%x", v);
+    Json out = Json::object();
+    out.set("hex", std::string(hex));
+    out.set("dec", std::to_string(v));
+    return out;
+  });
+  table.describe("get_gflags", "the global flags, in hex and in decimal", "gflags");
 }
 
 }  // namespace sipd::control

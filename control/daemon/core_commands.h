@@ -31,4 +31,9 @@ std::string server_version();
 
 void add_core_commands(CommandTable& table, CoreInfo info);
 
+// The gflags module's MI commands, on the segment's global flags (what the workers' is_gflag() reads):
+// set_gflag, reset_gflag and is_gflag take a bitmask (decimal or 0x hex; is_gflag: every bit of it set),
+// get_gflags answers {"hex", "dec"}, as OpenSIPS's. Registered when the script loads gflags.so.
+void add_gflags_commands(CommandTable& table, shm::Segment& segment);
+
 }  // namespace sipd::control

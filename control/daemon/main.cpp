@@ -226,6 +226,12 @@ int main(int argc, char** argv) {
   core.address = socket;
   core.now = unix_now;
   control::add_core_commands(commands, std::move(core));
+  if (proxy::loads_module(ast, "gflags")) {
+    uint32_t unset = 0;  // whichever process attaches first gives the flags the script's initial value
+    if (shared.gflags_set.compare_exchange_strong(unset, 1))
+      shared.gflags.store(uint32_t(program.modparam_int("gflags", "initial")));
+    control::add_gflags_commands(commands, segment);
+  }
   control::MgmtServerOptions mgmt_options;
   mgmt_options.max_request_bytes = 1 << 20;  // a pushed script travels inside its request
   control::MgmtServer mgmt(commands, mgmt_options);

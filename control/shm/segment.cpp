@@ -88,6 +88,8 @@ bool Segment::open(const std::string& name, const Sizes& sizes, std::string& err
     h->programs_offset = l.programs;
     new (&h->programs) ProgramArea();
     new (&h->log_level) std::atomic<int32_t>(kScriptLogLevel);
+    new (&h->gflags) std::atomic<uint32_t>(0);
+    new (&h->gflags_set) std::atomic<uint32_t>(0);
     new (&h->dataplane) Side();
     new (&h->control) Side();
     for (auto& c : h->cursor) new (&c) std::atomic<uint32_t>(0);

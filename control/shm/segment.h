@@ -82,7 +82,10 @@ struct Header {
   uint64_t programs_offset;  // 2 slots of kProgramBytes
   Side dataplane, control;
   ProgramArea programs;
-  std::atomic<int32_t> log_level;        // the workers'; kScriptLogLevel for their script's
+  std::atomic<int32_t> log_level;  // the workers'; kScriptLogLevel for their script's
+  std::atomic<uint32_t> gflags;    // gflags' global flags: MI's set_gflag, the scripts' is_gflag
+  std::atomic<uint32_t>
+      gflags_set;  // 1 once a process set them from its script's modparam("gflags", "initial")
   std::atomic<uint32_t> active_workers;  // the dataplane's worker count: the rings control serves
   // Each ring's producer cursor: the buffer it claims next. Kept here so a producer that restarts goes on
   // where the last one stopped (the buffers still in the ring are not reused).

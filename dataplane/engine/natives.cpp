@@ -192,16 +192,17 @@ int64_t fn_search(Vm&, Host&, const Context& ctx, VmState& st, std::span<const V
 }
 
 // ---- global flags (gflags): set over the management interface, tested by scripts ----
-std::atomic<uint32_t> g_global_flags{0};
+std::atomic<uint32_t> g_own_flags{0};
+std::atomic<uint32_t>* g_global_flags = &g_own_flags;  // the segment's once the dataplane says so
 
 template <int Op>
 int64_t fn_gflag(Vm&, Host&, const Context&, VmState& st, std::span<const Value> args) {
   const int64_t bit = int_arg(st, args[0]);
   if (bit < 0 || bit > 31) return -1;
   const uint32_t mask = uint32_t(1) << bit;
-  if (Op == 0) g_global_flags.fetch_or(mask, std::memory_order_relaxed);
-  if (Op == 1) g_global_flags.fetch_and(~mask, std::memory_order_relaxed);
-  if (Op == 2) return (g_global_flags.load(std::memory_order_relaxed) & mask) ? 1 : -1;
+  if (Op == 0) g_global_flags->fetch_or(mask, std::memory_order_relaxed);
+  if (Op == 1) g_global_flags->fetch_and(~mask, std::memory_order_relaxed);
+  if (Op == 2) return (g_global_flags->load(std::memory_order_relaxed) & mask) ? 1 : -1;
   return 1;
 }
 
@@ -609,6 +610,8 @@ int on_match(unsigned, unsigned long long, unsigned long long, unsigned, void* c
 }  // namespace
 
 std::span<const BodyEntry> engine_bodies() { return kBodies; }
+
+void use_global_flags(std::atomic<uint32_t>* word) { g_global_flags = word ? word : &g_own_flags; }
 
 Value load_name(const Context& ctx, VmState&, config::NameId id) {
   using config::NameId;

@@ -118,6 +118,11 @@ struct BodyEntry {
 // bound by every Vm when it is made.
 std::span<const BodyEntry> engine_bodies();
 
+// Where set_gflag()/reset_gflag()/is_gflag() keep the global flags: the process's own word, until the
+// dataplane points them at the shared segment's (so MI's set_gflag reaches every worker) before its workers
+// start. Null: the process's own again.
+void use_global_flags(std::atomic<uint32_t>* word);
+
 // A function a program calls that has no body bound: the registry index and where the script calls it.
 struct Unbound {
   uint16_t function;

@@ -179,6 +179,12 @@ int main(int argc, char** argv) {
                                sipd::shm::LocationTable::bytes({app.location_aors, app.location_bindings})};
   if (!segment.open(app.shm_name, sizes, error)) return fail(error);
   sipd::shm::Header& shared = segment.header();
+  // The global flags live in the segment: MI's set_gflag (control) and the scripts' is_gflag (workers)
+  // meet there. The first process to attach gives them the script's initial value.
+  uint32_t unset = 0;
+  if (shared.gflags_set.compare_exchange_strong(unset, 1))
+    shared.gflags.store(uint32_t(program.modparam_int("gflags", "initial")));
+  sipd::engine::use_global_flags(&shared.gflags);
   shared.dataplane.epoch.fetch_add(1);  // answers to the dataplane before this one are stale
   shared.dataplane.pid.store(int32_t(::getpid()));
   // Each worker runs its own copy of the program, deserialized from the blob as a pushed program will be

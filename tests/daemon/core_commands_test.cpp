@@ -110,3 +110,28 @@ TEST(core_commands, WhichAndHelp) {
 
 }  // namespace
 }  // namespace sipd::control
+
+namespace sipd::control {
+namespace {
+
+TEST(core_commands, GlobalFlagsInTheSegment) {
+  Rig r;
+  add_gflags_commands(r.table, r.segment);
+  EXPECT_EQ(r.call("set_gflag", R"(["5"])").find("result")->as_string(), "OK");
+  EXPECT_EQ(r.call("set_gflag", R"({"bitmask":"0x10"})").find("result")->as_string(), "OK");
+  EXPECT_EQ(r.segment.header().gflags.load(), 0x15u);  // what the workers' is_gflag() reads
+  EXPECT_EQ(r.call("get_gflags").find("result")->dump(), R"({"hex":"0x15","dec":"21"})");
+  EXPECT_TRUE(r.call("is_gflag", R"([4])").find("result")->as_bool());
+  EXPECT_FALSE(r.call("is_gflag", R"([6])").find("result")->as_bool(true));  // every bit of the mask
+  EXPECT_EQ(r.call("reset_gflag", R"([1])").find("result")->as_string(), "OK");
+  EXPECT_EQ(r.segment.header().gflags.load(), 0x14u);
+  for (const char* bad : {R"([0])", R"(["x"])", R"(["0x"])"}) {
+    const Json e = *r.call("set_gflag", bad).find("error");
+    EXPECT_EQ(e.find("code")->as_int(), 400) << bad;
+    EXPECT_EQ(e.find("message")->as_string(), "Bad parameter value") << bad;
+  }
+  EXPECT_EQ(r.call("set_gflag").find("error")->find("code")->as_int(), kMiInvalidParams);
+}
+
+}  // namespace
+}  // namespace sipd::control

@@ -15,6 +15,8 @@
 #                    Python clients speaking as
 #                    opensips-cli and python-opensips do get uptime, which, ps, config_status, log_level,
 #                    and -32601 for an unknown command
+#   gflags           MI set_gflag 8 (over the control socket): the INVITEs after it carry X-Gflag (the
+#                    script's is_gflag(3)), those before do not; get_gflags says 0x8
 #   debug            the script's L_DBG xlog lines are not logged at its log_level 2; after `sipctl debug 4`
 #                    they are; MI log_level, sipctl ps and uptime say so
 #   usage: config_push.sh BUILD_DIR SRC_DIR
@@ -51,6 +53,7 @@ loadmodule "rr.so"
 loadmodule "maxfwd.so"
 loadmodule "textops.so"
 loadmodule "sipmsgops.so"
+loadmodule "gflags.so"
 loadmodule "mi_fifo.so"
 modparam("mi_fifo", "fifo_name", "$work/opensips_fifo")
 modparam("mi_fifo", "reply_dir", "$work/")
@@ -74,6 +77,7 @@ route {
 		record_route();
 		append_hf("X-Script: $2\r\n");
 		xlog("L_DBG", "debug-line \$ci\n");
+		if (is_gflag(3)) append_hf("X-Gflag: 3\r\n");
 	}
 	if (!t_relay()) sl_reply_error();
 }
@@ -314,6 +318,22 @@ PY
   [ "$rc" -eq 0 ] || fail "mi-fifo: the Python HTTP client failed (exit $rc): $out"
 }
 
+# MI's set_gflag reaches the workers' is_gflag() through the segment.
+step_gflags() {
+  local dir=$work/gflags rc=0 flags
+  uas_start "$dir" || return
+  calls_run "$dir" 10 3 || rc=$?
+  "$sipctl" mi set_gflag 8 --socket "$SIPD_CONTROL_SOCKET" >/dev/null || fail "gflags: set_gflag 8 failed"
+  calls_run "$dir" 10 3 || rc=$?
+  e2e_uas_stop
+  flags=$("$sipctl" mi get_gflags --socket "$SIPD_CONTROL_SOCKET")
+  echo "  get_gflags: $flags; INVITEs with X-Gflag: $(grep -c '^X-Gflag: 3' "$dir/uas_msg.log" || true) of 6"
+  [ "$flags" = '{"hex":"0x8","dec":"8"}' ] || fail "gflags: get_gflags answered $flags"
+  [ "$(grep -c '^X-Gflag: 3' "$dir/uas_msg.log" || true)" -eq 3 ] ||
+    fail "gflags: wanted X-Gflag on the 3 INVITEs after set_gflag 8 (and none before)"
+  [ "$rc" -eq 0 ] || fail "gflags: a call failed (SIPp exit $rc)"
+}
+
 run_step() {  # name, function
   local before=${#reasons[@]} t0=$SECONDS
   e2e_log "step $1"
@@ -369,6 +389,7 @@ main() {
   run_step restart-dataplane step_restart_dataplane
   run_step debug step_debug
   run_step mi-fifo step_mi_fifo
+  run_step gflags step_gflags
 
   local failed=0 r
   echo "config_push.sh summary ($((SECONDS - t0)) s):"
