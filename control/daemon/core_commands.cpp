@@ -137,6 +137,45 @@ void add_core_commands(CommandTable& table, CoreInfo info) {
         out.set("Log level", n);
         return out;
       });
+  table.add("shm_check", MiSignature{{}, 0}, [shared](const Json&, MiError&) {
+    shm::Segment& seg = *shared->segment;
+    const shm::Header& h = seg.header();
+    Json out = Json::object();
+    out.set("Segment", "/dev/shm/" + shared->shm_name);
+    out.set("Layout", int64_t(h.version));
+    out.set("Bytes", h.total_bytes);
+    const auto side = [](const shm::Side& s) {
+      Json o = Json::object();
+      o.set("PID", int64_t(s.pid.load(std::memory_order_relaxed)));
+      o.set("Epoch", int64_t(s.epoch.load(std::memory_order_relaxed)));
+      o.set("Heartbeat", s.heartbeat.load(std::memory_order_relaxed));
+      return o;
+    };
+    out.set("Dataplane", side(h.dataplane));
+    out.set("Control", side(h.control));
+    Json workers = Json::array();
+    const uint32_t n = std::min(h.active_workers.load(std::memory_order_relaxed), shm::kMaxWorkers);
+    for (uint32_t w = 0; w < n; ++w) {
+      Json one = Json::object();
+      one.set("Worker", w);
+      // Control consumes the questions and produces the answers: the counts its ends may read.
+      one.set("Questions waiting", int64_t(seg.questions(w).read_available()));
+      one.set("Answers waiting", int64_t(shm::kRingSlots - seg.answers(w).write_available()));
+      one.set("Program", h.programs.installed[w].load(std::memory_order_relaxed));
+      workers.push(std::move(one));
+    }
+    out.set("Workers", std::move(workers));
+    Json location = Json::object();
+    location.set("AORs", shared->aors ? shared->aors() : 0u);
+    location.set("Bindings", shared->bindings ? shared->bindings() : 0u);
+    location.set("Capacity", shared->capacity ? shared->capacity() : 0u);
+    out.set("Location", std::move(location));
+    return out;
+  });
+  table.describe("shm_check",
+                 "the shared segment's health: layout, both processes' pids and heartbeats, each worker's "
+                 "rings and program, the location table's use",
+                 "core");
   table.describe("log_level",
                  "the log level of every process, or sets it: level alone for all, level and pid for one "
                  "(the dataplane's pid sets all its workers)",

@@ -1,5 +1,7 @@
 // OpenSIPS's core MI commands as sipd answers them, with OpenSIPS 3's parameter names and result shapes:
-// uptime, version, ps and log_level. (which and help come with every CommandTable.)
+// uptime, version, ps and log_level (which and help come with every CommandTable); and shm_check, which in
+// OpenSIPS walks its allocator and here says how the shared segment is: its layout, both sides' pids and
+// heartbeats, each worker's rings and program, the location table's use.
 //
 // sipd's processes: sipd-control (ID 0) and each dataplane worker (a thread of sipd-dataplane, so they share
 // its PID). log_level sets control's level and the workers' (through the segment; each worker applies it
@@ -24,6 +26,8 @@ struct CoreInfo {
   int script_log_level = 3;         // the workers' until MI sets it: the script's log_level
   std::string address;              // the SIP port, for the workers' "Type" ("udp:198.18.0.1:5060")
   std::function<int64_t()> now;     // unix seconds
+  std::string shm_name;             // for shm_check
+  std::function<uint32_t()> aors, bindings, capacity;  // the location table's use, for shm_check
 };
 
 // "sipd (<build> (x86_64/linux))": what version answers, OpenSIPS's "Server" shape.

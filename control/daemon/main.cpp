@@ -225,6 +225,10 @@ int main(int argc, char** argv) {
   core.script_log_level = control_log_level;
   core.address = socket;
   core.now = unix_now;
+  core.shm_name = app.shm_name;
+  core.aors = [&writer] { return writer.aors(); };
+  core.bindings = [&writer] { return writer.bindings(); };
+  core.capacity = [&app] { return app.location_bindings; };
   control::add_core_commands(commands, std::move(core));
   if (proxy::loads_module(ast, "gflags")) {
     uint32_t unset = 0;  // whichever process attaches first gives the flags the script's initial value

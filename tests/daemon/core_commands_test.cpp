@@ -94,6 +94,19 @@ TEST(core_commands, LogLevelGetAndSet) {
   EXPECT_EQ(e.find("code")->as_int(), kMiInvalidParams);
 }
 
+TEST(core_commands, ShmCheckSaysHowTheSegmentIs) {
+  Rig r;
+  r.segment.header().programs.installed[1].store(7);
+  const Json c = *r.call("shm_check").find("result");
+  EXPECT_EQ(c.find("Layout")->as_int(), int64_t(shm::kLayoutVersion));
+  EXPECT_EQ(c.find("Dataplane")->find("PID")->as_int(), 4242);
+  ASSERT_EQ(c.find("Workers")->size(), 2u);
+  EXPECT_EQ(c.find("Workers")->items()[1].find("Program")->as_int(), 7);
+  EXPECT_EQ(c.find("Workers")->items()[0].find("Questions waiting")->as_int(), 0);
+  EXPECT_EQ(c.find("Workers")->items()[0].find("Answers waiting")->as_int(), 0);
+  EXPECT_NE(c.find("Location"), nullptr);
+}
+
 TEST(core_commands, WhichAndHelp) {
   Rig r;
   EXPECT_EQ(r.call("which", R"(["log_level"])").find("result")->dump(), R"([[],["level"],["level","pid"]])");

@@ -244,7 +244,7 @@ step_debug() {
 # first, ":NAME:{json}" in one write, the reply read to its end), with Python's standard library.
 step_mi_fifo() {
   local out rc=0
-  out=$(timeout 20 python3 - "$work/opensips_fifo" "$work" <<'PY' 2>&1) || rc=$?
+  cat >"$work/client1.py" <<'PY'
 import json, os, random, sys, time
 
 fifo, reply_dir = sys.argv[1], sys.argv[2]
@@ -276,11 +276,12 @@ assert call("get_nothing", [], cli)["error"]["code"] == -32601
 st = call("config_status", [], lib)["result"]
 print("uptime", up["Up time"], "| processes", len(ps), "| script generation", st["generation"], st["state"])
 PY
+  out=$(timeout 20 python3 "$work/client1.py" "$work/opensips_fifo" "$work" 2>&1) || rc=$?
   echo "  python MI FIFO client: $out"
   [ "$rc" -eq 0 ] || fail "mi-fifo: the Python client failed (exit $rc): $out"
   # mi_datagram as opensips-cli's datagram.py speaks it: UDP, a 5 s timeout, recv(1024).
   rc=0
-  out=$(timeout 20 python3 - "$mi_port" <<'PY' 2>&1) || rc=$?
+  cat >"$work/client2.py" <<'PY'
 import json, random, socket, sys
 
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -296,11 +297,12 @@ assert lv == {"New global log level": 3}, lv
 assert call("nosuch", [])["error"]["code"] == -32601
 print("uptime", up["Up time"], "| log_level set to", lv["New global log level"])
 PY
+  out=$(timeout 20 python3 "$work/client2.py" "$mi_port" 2>&1) || rc=$?
   echo "  python MI datagram client: $out"
   [ "$rc" -eq 0 ] || fail "mi-fifo: the Python datagram client failed (exit $rc): $out"
   # mi_http as opensips-cli's http.py speaks it: urllib, a POST of application/json to /mi.
   rc=0
-  out=$(timeout 20 python3 - "$((mi_port + 1))" <<'PY' 2>&1) || rc=$?
+  cat >"$work/client3.py" <<'PY'
 import json, random, sys, urllib.request
 
 url = "http://127.0.0.1:{}/mi".format(sys.argv[1])
@@ -314,6 +316,7 @@ assert ps[0]["Type"] == "sipd-control", ps
 assert call("nosuch", [])["error"]["code"] == -32601
 print("processes", len(ps), "| version", call("version", [])["result"]["Server"])
 PY
+  out=$(timeout 20 python3 "$work/client3.py" "$((mi_port + 1))" 2>&1) || rc=$?
   echo "  python MI HTTP client: $out"
   [ "$rc" -eq 0 ] || fail "mi-fifo: the Python HTTP client failed (exit $rc): $out"
 }
@@ -332,6 +335,12 @@ step_gflags() {
   [ "$(grep -c '^X-Gflag: 3' "$dir/uas_msg.log" || true)" -eq 3 ] ||
     fail "gflags: wanted X-Gflag on the 3 INVITEs after set_gflag 8 (and none before)"
   [ "$rc" -eq 0 ] || fail "gflags: a call failed (SIPp exit $rc)"
+  # shm_check over the control socket, as socat sends it: the segment's health.
+  local check
+  check=$(mi '{"jsonrpc":"2.0","method":"shm_check","id":1}')
+  echo "  shm_check: $(head -c 300 <<<"$check")"
+  grep -q '"Layout":[0-9]' <<<"$check" && grep -q '"Worker":0' <<<"$check" ||
+    fail "shm_check does not report the segment and its worker: $check"
 }
 
 run_step() {  # name, function
