@@ -327,15 +327,14 @@ int ul_rm(const std::string& socket, const char* aor) {
 }
 
 // What the commands that talk to sipd-control take besides their own word: one free argument (an AOR, a
-// file), --json, and where the socket is. False on a usage error; `error` set when the appliance settings
-// do not load.
+// file), --json, and where the socket is.
 struct ControlArgs {
   const char* word = nullptr;
   bool json = false;
   std::string socket = kDefaultSocket;
 };
 
-bool control_args(int argc, char** argv, int from, ControlArgs& out, std::string& error) {
+bool parse_control_args(int argc, char** argv, int from, ControlArgs& out, std::string& error) {
   const char* appliance_path = nullptr;
   bool socket_given = false;
   for (int i = from; i < argc; ++i) {
@@ -364,16 +363,22 @@ bool control_args(int argc, char** argv, int from, ControlArgs& out, std::string
   return true;
 }
 
+// 0 when argv[from..] are ControlArgs; else what the command exits with (2: usage, or settings that do not
+// load), said on stderr.
+int control_args(int argc, char** argv, int from, ControlArgs& out) {
+  std::string error;
+  if (!parse_control_args(argc, argv, from, out, error)) return usage();
+  if (error.empty()) return 0;
+  std::fprintf(stderr, "sipctl: %s\n", error.c_str());
+  return 2;
+}
+
 // sipctl ul show|rm ...: 2 on a usage error.
 int ul_command(int argc, char** argv) {
   const std::string_view verb = argv[2];
   ControlArgs a;
+  if (const int rc = control_args(argc, argv, 3, a)) return rc;
   std::string error;
-  if (!control_args(argc, argv, 3, a, error)) return usage();
-  if (!error.empty()) {
-    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
-    return 2;
-  }
   if (verb == "show") return ul_show(a.socket, a.word, a.json);
   if (verb == "rm" && a.word && !a.json) return ul_rm(a.socket, a.word);
   return usage();
@@ -454,12 +459,9 @@ int mi_command(int argc, char** argv) {
   const char* command = argv[2];
   int i = 3;
   for (; i < argc && std::string_view(argv[i]).rfind("--", 0) != 0; ++i) args.emplace_back(argv[i]);
+  if (const int rc = control_args(argc, argv, i, a)) return rc;
+  if (a.word) return usage();
   std::string error;
-  if (!control_args(argc, argv, i, a, error) || a.word) return usage();
-  if (!error.empty()) {
-    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
-    return 2;
-  }
   bool named = !args.empty();
   for (const std::string& arg : args) named = named && arg.find('=') != std::string::npos && arg[0] != '=';
   Json params = named ? Json::object() : Json::array();
@@ -482,12 +484,8 @@ int mi_command(int argc, char** argv) {
 int shortcut_command(int argc, char** argv) {
   const std::string_view verb = argv[1];
   ControlArgs a;
+  if (const int rc = control_args(argc, argv, 2, a)) return rc;
   std::string error;
-  if (!control_args(argc, argv, 2, a, error)) return usage();
-  if (!error.empty()) {
-    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
-    return 2;
-  }
   Json params = Json::array();
   const char* method = verb == "debug" ? "log_level" : verb == "ps" ? "ps" : "uptime";
   if (verb == "debug") {
@@ -522,12 +520,8 @@ int shortcut_command(int argc, char** argv) {
 int config_control_command(int argc, char** argv) {
   const std::string_view verb = argv[2];
   ControlArgs a;
+  if (const int rc = control_args(argc, argv, 3, a)) return rc;
   std::string error;
-  if (!control_args(argc, argv, 3, a, error)) return usage();
-  if (!error.empty()) {
-    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
-    return 2;
-  }
   if (verb == "push" && a.word) return config_push(a);
   if (verb == "show" && !a.word) return config_show(a);
   return usage();

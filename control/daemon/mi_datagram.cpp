@@ -1,5 +1,7 @@
 #include "control/daemon/mi_datagram.h"
 
+#include "control/daemon/mi_fifo.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -16,30 +18,6 @@
 #include <vector>
 
 namespace sipd::control {
-namespace {
-
-bool owner_id(const std::string& name, bool user, unsigned& out, std::string& error) {
-  char* end = nullptr;
-  const unsigned long n = std::strtoul(name.c_str(), &end, 10);
-  if (!name.empty() && end && *end == '\0') {
-    out = unsigned(n);
-    return true;
-  }
-  if (user) {
-    if (const passwd* pw = ::getpwnam(name.c_str())) {
-      out = pw->pw_uid;
-      return true;
-    }
-  } else if (const group* gr = ::getgrnam(name.c_str())) {
-    out = gr->gr_gid;
-    return true;
-  }
-  error = std::string("mi_datagram: ") + (user ? "unix_socket_user " : "unix_socket_group ") + name +
-          " is no " + (user ? "user" : "group") + " here";
-  return false;
-}
-
-}  // namespace
 
 bool mi_datagram_settings(const config::Program& program, MiDatagramSettings& out, std::string& error) {
   out = {};
@@ -94,14 +72,15 @@ bool MiDatagram::open(const MiDatagramSettings& s, std::string& error) {
     return false;
   }
   path_ = s.socket_name;
-  unsigned uid = unsigned(-1), gid = unsigned(-1);
-  if ((!s.unix_user.empty() && !owner_id(s.unix_user, true, uid, error)) ||
-      (!s.unix_group.empty() && !owner_id(s.unix_group, false, gid, error))) {
+  uid_t uid;
+  gid_t gid;
+  if (!file_owner("mi_datagram", "unix_socket_user", s.unix_user, "unix_socket_group", s.unix_group, uid, gid,
+                  error)) {
     close();
     return false;
   }
   if (::chmod(path_.c_str(), s.unix_mode) != 0 ||
-      ((uid != unsigned(-1) || gid != unsigned(-1)) && ::chown(path_.c_str(), uid_t(uid), gid_t(gid)) != 0)) {
+      ((uid != uid_t(-1) || gid != gid_t(-1)) && ::chown(path_.c_str(), uid, gid) != 0)) {
     error = "mi_datagram: cannot set the mode or owner of " + path_ + ": " + std::strerror(errno);
     close();
     return false;

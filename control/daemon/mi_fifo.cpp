@@ -24,6 +24,40 @@ bool blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 }  // namespace
 
+bool file_owner(const std::string& module, const std::string& user_param, const std::string& user,
+                const std::string& group_param, const std::string& group, uid_t& uid, gid_t& gid,
+                std::string& error) {
+  uid = uid_t(-1);
+  gid = gid_t(-1);
+  const auto number = [](const std::string& s, unsigned long& out) {
+    char* end = nullptr;
+    out = std::strtoul(s.c_str(), &end, 10);
+    return !s.empty() && end && *end == '\0';
+  };
+  unsigned long n = 0;
+  if (!user.empty()) {
+    if (number(user, n)) {
+      uid = uid_t(n);
+    } else if (const passwd* pw = ::getpwnam(user.c_str())) {
+      uid = pw->pw_uid;
+    } else {
+      error = module + ": " + user_param + " " + user + " is no user here";
+      return false;
+    }
+  }
+  if (!group.empty()) {
+    if (number(group, n)) {
+      gid = gid_t(n);
+    } else if (const ::group* gr = ::getgrnam(group.c_str())) {
+      gid = gr->gr_gid;
+    } else {
+      error = module + ": " + group_param + " " + group + " is no group here";
+      return false;
+    }
+  }
+  return true;
+}
+
 MiFifoSettings mi_fifo_settings(const config::Program& program) {
   MiFifoSettings s;
   if (program.modparam_set("mi_fifo", "fifo_name"))
@@ -50,34 +84,10 @@ bool MiFifo::open(const MiFifoSettings& settings, std::string& error) {
     return false;
   }
   if (!settings.user.empty() || !settings.group.empty()) {
-    uid_t uid = uid_t(-1);
-    gid_t gid = gid_t(-1);
-    const auto number = [](const std::string& s, unsigned long& out) {
-      char* end = nullptr;
-      out = std::strtoul(s.c_str(), &end, 10);
-      return !s.empty() && end && *end == '\0';
-    };
-    unsigned long n = 0;
-    if (!settings.user.empty()) {
-      if (number(settings.user, n)) {
-        uid = uid_t(n);
-      } else if (const passwd* pw = ::getpwnam(settings.user.c_str())) {
-        uid = pw->pw_uid;
-      } else {
-        error = "mi_fifo: fifo_user " + settings.user + " is no user here";
-        return false;
-      }
-    }
-    if (!settings.group.empty()) {
-      if (number(settings.group, n)) {
-        gid = gid_t(n);
-      } else if (const group* gr = ::getgrnam(settings.group.c_str())) {
-        gid = gr->gr_gid;
-      } else {
-        error = "mi_fifo: fifo_group " + settings.group + " is no group here";
-        return false;
-      }
-    }
+    uid_t uid;
+    gid_t gid;
+    if (!file_owner("mi_fifo", "fifo_user", settings.user, "fifo_group", settings.group, uid, gid, error))
+      return false;
     if (::chown(settings.path.c_str(), uid, gid) != 0) {
       error = "mi_fifo: cannot give " + settings.path + " to " + settings.user + ":" + settings.group + ": " +
               std::strerror(errno);

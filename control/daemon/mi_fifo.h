@@ -29,6 +29,12 @@ struct MiFifoSettings {
 // The script's mi_fifo modparams, OpenSIPS's defaults where it sets none.
 MiFifoSettings mi_fifo_settings(const config::Program& program);
 
+// The owner a transport's file is given: `user` and `group` each a name or a number, "" to keep ours
+// (-1). False with the reason, naming the modparams after `module` ("mi_fifo: fifo_user x is no user here").
+bool file_owner(const std::string& module, const std::string& user_param, const std::string& user,
+                const std::string& group_param, const std::string& group, uid_t& uid, gid_t& gid,
+                std::string& error);
+
 class MiFifo {
  public:
   explicit MiFifo(const CommandTable& commands) : commands_(commands) {}
