@@ -373,12 +373,31 @@ int control_args(int argc, char** argv, int from, ControlArgs& out) {
   return 2;
 }
 
+// One MI command for the commands below: false after saying on stderr why it failed ("sipctl: WHY", or
+// "sipctl: CONTEXT: WHY").
+bool ask(const ControlArgs& a, const char* method, Json params, Json& result, const char* context = nullptr) {
+  std::string error;
+  if (mi_call(a.socket, method, std::move(params), result, error) == 0) return true;
+  if (context)
+    std::fprintf(stderr, "sipctl: %s: %s\n", context, error.c_str());
+  else
+    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
+  return false;
+}
+
+// The answer as JSON for scripts (--json), else as `print` shows it to people.
+void show(const ControlArgs& a, const Json& result, void (*print)(const Json&)) {
+  if (a.json)
+    std::printf("%s\n", result.dump().c_str());
+  else
+    print(result);
+}
+
 // sipctl ul show|rm ...: 2 on a usage error.
 int ul_command(int argc, char** argv) {
   const std::string_view verb = argv[2];
   ControlArgs a;
   if (const int rc = control_args(argc, argv, 3, a)) return rc;
-  std::string error;
   if (verb == "show") return ul_show(a.socket, a.word, a.json);
   if (verb == "rm" && a.word && !a.json) return ul_rm(a.socket, a.word);
   return usage();
@@ -416,38 +435,21 @@ int config_push(const ControlArgs& a) {
   params.set("file", file);
   params.set("text", text);
   Json status;
-  std::string error;
-  if (mi_call(a.socket, "config_push", std::move(params), status, error) != 0) {
-    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
-    return 1;
-  }
+  if (!ask(a, "config_push", std::move(params), status)) return 1;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(12);
   while (status.find("state") && status.find("state")->as_string() == "installing" &&
          std::chrono::steady_clock::now() < deadline) {
     ::usleep(5000);
-    if (mi_call(a.socket, "config_status", Json(), status, error) != 0) {
-      std::fprintf(stderr, "sipctl: %s\n", error.c_str());
-      return 1;
-    }
+    if (!ask(a, "config_status", Json(), status)) return 1;
   }
-  if (a.json)
-    std::printf("%s\n", status.dump().c_str());
-  else
-    print_status(status);
+  show(a, status, print_status);
   return status.find("state") && status.find("state")->as_string() == "installed" ? 0 : 1;
 }
 
 int config_show(const ControlArgs& a) {
   Json status;
-  std::string error;
-  if (mi_call(a.socket, "config_status", Json(), status, error) != 0) {
-    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
-    return 1;
-  }
-  if (a.json)
-    std::printf("%s\n", status.dump().c_str());
-  else
-    print_status(status);
+  if (!ask(a, "config_status", Json(), status)) return 1;
+  show(a, status, print_status);
   return 0;
 }
 
@@ -461,7 +463,6 @@ int mi_command(int argc, char** argv) {
   for (; i < argc && std::string_view(argv[i]).rfind("--", 0) != 0; ++i) args.emplace_back(argv[i]);
   if (const int rc = control_args(argc, argv, i, a)) return rc;
   if (a.word) return usage();
-  std::string error;
   bool named = !args.empty();
   for (const std::string& arg : args) named = named && arg.find('=') != std::string::npos && arg[0] != '=';
   Json params = named ? Json::object() : Json::array();
@@ -472,10 +473,7 @@ int mi_command(int argc, char** argv) {
       params.push(arg);
   }
   Json result;
-  if (mi_call(a.socket, command, std::move(params), result, error) != 0) {
-    std::fprintf(stderr, "sipctl: %s: %s\n", command, error.c_str());
-    return 1;
-  }
+  if (!ask(a, command, std::move(params), result, command)) return 1;
   std::printf("%s\n", result.dump().c_str());
   return 0;
 }
@@ -485,7 +483,6 @@ int shortcut_command(int argc, char** argv) {
   const std::string_view verb = argv[1];
   ControlArgs a;
   if (const int rc = control_args(argc, argv, 2, a)) return rc;
-  std::string error;
   Json params = Json::array();
   const char* method = verb == "debug" ? "log_level" : verb == "ps" ? "ps" : "uptime";
   if (verb == "debug") {
@@ -495,10 +492,7 @@ int shortcut_command(int argc, char** argv) {
     return usage();
   }
   Json result;
-  if (mi_call(a.socket, method, std::move(params), result, error) != 0) {
-    std::fprintf(stderr, "sipctl: %s\n", error.c_str());
-    return 1;
-  }
+  if (!ask(a, method, std::move(params), result)) return 1;
   if (a.json) {
     std::printf("%s\n", result.dump().c_str());
   } else if (verb == "debug") {
@@ -521,7 +515,6 @@ int config_control_command(int argc, char** argv) {
   const std::string_view verb = argv[2];
   ControlArgs a;
   if (const int rc = control_args(argc, argv, 3, a)) return rc;
-  std::string error;
   if (verb == "push" && a.word) return config_push(a);
   if (verb == "show" && !a.word) return config_show(a);
   return usage();

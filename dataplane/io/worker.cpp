@@ -192,8 +192,11 @@ bool Worker::poll_timers(uint64_t now_ms) {
   layer_.advance(now_ms);
   bool did = proxy_.run_timers(now_ms);
   if (control_ && proxy_.expire_waiting(now_ms)) did = true;
-  if (programs_ && programs_->poll()) did = true;  // a pushed program, installed between two bursts
-  if (segment_) {  // MI's log_level (sipctl debug): one relaxed load a millisecond
+  // What control sets in the segment, looked at once a millisecond, between two bursts: a pushed program,
+  // and MI's log_level (sipctl debug).
+  if (segment_ && now_ms != segment_checked_ms_) {
+    segment_checked_ms_ = now_ms;
+    if (programs_->poll()) did = true;
     const int32_t level = segment_->header().log_level.load(std::memory_order_relaxed);
     if (level != log_level_seen_ && level != shm::kScriptLogLevel) proxy_.set_log_level(level);
     log_level_seen_ = level;

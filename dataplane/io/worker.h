@@ -112,6 +112,7 @@ class Worker final : public proxy::Sender, public net::SipInput, public net::Arp
   std::unique_ptr<ProgramLink> programs_;
   const shm::Segment* segment_ = nullptr;
   int32_t log_level_seen_ = shm::kScriptLogLevel;  // the segment's, as last applied
+  uint64_t segment_checked_ms_ = 0;
   sip::Message steer_msg_;
   const std::vector<Worker*>* peers_ = nullptr;
   uint64_t now_ = 0;

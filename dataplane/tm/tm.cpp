@@ -46,9 +46,15 @@ struct Builder {
 // The ranking of 16.7 step 6: a 6xx wins, then the lowest class; a real response beats our own 408.
 int rank(uint16_t code) { return code >= 600 ? 0 : code / 100; }
 
-// A branch that may still answer: the transaction's outcome waits for it.
-bool ongoing(BranchState s) {
-  return s == BranchState::Calling || s == BranchState::Proceeding || s == BranchState::Waiting;
+// Every branch has its final, and no final waits for its onreply_route (replies_waiting): what goes
+// upstream can be decided.
+bool settled(const Transaction& t) {
+  if (t.replies_waiting) return false;
+  for (uint8_t i = 0; i < t.nbranches; ++i) {
+    const BranchState s = t.branches[i].state;
+    if (s == BranchState::Calling || s == BranchState::Proceeding || s == BranchState::Waiting) return false;
+  }
+  return true;
 }
 
 std::string_view method_class(const sip::Message& m, bool for_cancel) {
@@ -520,9 +526,7 @@ void Layer::branch_final(Transaction& t, int b, uint16_t code, std::string_view 
     t.best_branch = int8_t(b);
   }
   if (t.invite && code >= 600) cancel_pending(t, b);  // 16.7 step 5: a 6xx ends the search
-  if (t.replies_waiting) return;  // a final whose onreply_route waits is still to be ranked
-  for (uint8_t i = 0; i < t.nbranches; ++i)
-    if (ongoing(t.branches[i].state)) return;
+  if (!settled(t)) return;
   if (t.reply_code >= 200 || t.in_failure_route) return;  // a 2xx went up already, or the script is deciding
   if (t.on_failure >= 0 && !t.cancelled) {
     t.failure_from = t.nbranches;
@@ -549,10 +553,7 @@ void Layer::failure_route_done(Transaction& t, uint64_t now) {
   t.in_failure_route = false;
   if (failure_route_decided(t)) return;
   // Its new branches may all have ended already: then the best of everything goes up, as without it.
-  if (t.replies_waiting) return;
-  for (uint8_t i = 0; i < t.nbranches; ++i)
-    if (ongoing(t.branches[i].state)) return;
-  answer_best(t, now);
+  if (settled(t)) answer_best(t, now);
 }
 
 // 16.7 step 6-8: the best final response goes upstream; our own 408 when every branch timed out.
