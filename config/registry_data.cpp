@@ -38,6 +38,7 @@ constexpr ModuleSpec kModules[] = {
     {"mi_datagram"},  // served by sipd-control
     {"httpd"},        // sipd-control's HTTP (mi_http on it)
     {"mi_http"},
+    {"prometheus"},  // sipd-control's /metrics on httpd
     {"avpops"},
     {"sipmsgops"},
     {"textops"},
@@ -476,6 +477,14 @@ constexpr ModParamSpec kModParams[] = {
     {"httpd",   "ip",   "", String, ""},
     {"httpd",   "port", "", Int, "8888"},
     {"mi_http", "root", "", String, "mi"},
+    {"prometheus", "root",         "", String, "metrics"},
+    {"prometheus", "prefix",       "", String, "opensips"},
+    {"prometheus", "delimiter",    "", String, "_"},
+    {"prometheus", "group_prefix", "", String, ""},
+    {"prometheus", "group_label",  "", String, "group"},
+    {"prometheus", "group_mode",   "", Int, "0"},
+    {"prometheus", "statistics",   "", String, ""},
+    {"prometheus", "labels",       "", String, ""},
 
     // ---- uri (its database checks: db_check_to/from, db_does_uri_exist) -------------------------------
     {"uri", "db_url",            "", String, ""},

@@ -17,6 +17,8 @@ packages=(
   baresip-core
   # a client we did not write for the management socket (as an operator would poke it)
   socat
+  # a Prometheus text parser we did not write, for /metrics (e2e.config_push)
+  python3-prometheus-client curl
   # the testbed (network namespaces, nftables netdev hook, ethtool; ping for the ARP/ICMP check)
   iproute2 nftables ethtool iputils-ping
   # the line-rate peer that perf/linerate.sh compares sipd with

@@ -26,8 +26,10 @@
 #include "control/daemon/mi_fifo.h"
 #include "control/daemon/mi_http.h"
 #include "control/daemon/programs.h"
+#include "control/daemon/prometheus.h"
 #include "control/daemon/questions.h"
 #include "control/daemon/registrar_service.h"
+#include "control/daemon/statistics.h"
 #include "control/daemon/usrloc.h"
 #include "control/db/database.h"
 #include "control/db/db_url.h"
@@ -217,6 +219,23 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   });
   programs.add_commands(commands);
+  // Statistics as OpenSIPS names them: the workers' from the segment, usrloc's and registrar's from here.
+  control::Statistics stats(&segment);
+  uint64_t expired_bindings = 0;
+  stats.add("usrloc", "registered_users", true, [&writer] { return writer.aors(); });
+  stats.add("usrloc", "location-users", true, [&writer] { return writer.aors(); });
+  stats.add("usrloc", "location-contacts", true, [&writer] { return writer.bindings(); });
+  stats.add("usrloc", "location-expires", false, [&expired_bindings] { return expired_bindings; });
+  stats.add("registrar", "max_expires", true,
+            [&registrar] { return uint64_t(registrar.settings().max_expires); });
+  stats.add("registrar", "max_contacts", true,
+            [&registrar] { return uint64_t(registrar.settings().max_contacts); });
+  stats.add("registrar", "default_expire", true,
+            [&registrar] { return uint64_t(registrar.settings().default_expires); });
+  stats.add("registrar", "accepted_regs", false, [&registrar] { return registrar.counters().saved; });
+  stats.add("registrar", "rejected_regs", false,
+            [&registrar] { return registrar.counters().refused + registrar.counters().failed; });
+  control::add_statistics_commands(commands, stats);
   int control_log_level = int(program.modparam_int("", "log_level"));
   control::CoreInfo core;
   core.segment = &segment;
@@ -247,14 +266,30 @@ int main(int argc, char** argv) {
     if (!control::mi_datagram_settings(program, ds, error) || !datagram.open(ds, error)) return fail(error);
     std::printf("sipd-control: MI datagram socket %s\n", ds.socket_name.c_str());
   }
-  // mi_http on httpd.
+  // httpd, with mi_http's JSON-RPC and the prometheus module's metrics on it.
   control::MiHttp http(commands);
-  if (proxy::loads_module(ast, "mi_http")) {
-    if (!proxy::loads_module(ast, "httpd")) return fail("mi_http needs httpd: add loadmodule \"httpd.so\"");
+  const bool mi_http = proxy::loads_module(ast, "mi_http"),
+             prometheus = proxy::loads_module(ast, "prometheus");
+  if (mi_http || prometheus) {
+    if (!proxy::loads_module(ast, "httpd"))
+      return fail(std::string(mi_http ? "mi_http" : "prometheus") +
+                  " needs httpd: add loadmodule \"httpd.so\"");
     control::MiHttpSettings hs;
-    if (!control::mi_http_settings(program, hs, error) || !http.open(hs, error)) return fail(error);
-    std::printf("sipd-control: MI over HTTP on %s:%u/%s\n", hs.ip.empty() ? "*" : hs.ip.c_str(), hs.port,
-                hs.root.c_str());
+    if (!control::mi_http_settings(program, hs, error)) return fail(error);
+    if (!mi_http) hs.root.clear();
+    if (prometheus) {
+      control::PrometheusSettings ps;
+      if (!control::prometheus_settings(program, ps, error)) return fail(error);
+      if (ps.root == hs.root) return fail("prometheus and mi_http have the same root \"" + ps.root + "\"");
+      std::printf("sipd-control: Prometheus metrics on %s:%u/%s\n", hs.ip.empty() ? "*" : hs.ip.c_str(),
+                  hs.port, ps.root.c_str());
+      http.add_page({ps.root, control::kPrometheusContentType,
+                     [&stats, ps] { return control::prometheus_page(ps, stats); }});
+    }
+    if (!http.open(hs, error)) return fail(error);
+    if (mi_http)
+      std::printf("sipd-control: MI over HTTP on %s:%u/%s\n", hs.ip.empty() ? "*" : hs.ip.c_str(), hs.port,
+                  hs.root.c_str());
   }
   control::MiFifo fifo(commands);
   if (proxy::loads_module(ast, "mi_fifo")) {
@@ -291,7 +326,7 @@ int main(int argc, char** argv) {
     const int64_t now = unix_now();
     if (now >= next_reap) {
       next_reap = now + 1;
-      location.reap(now);
+      expired_bindings += location.reap(now);
     }
     if (!did) {
       // Nothing to do: sleep until the database completes something, at most 1 ms (the rings are polled).

@@ -40,7 +40,14 @@ struct MiHttpAccess {
     std::string_view path = url ? url : "";
     while (path.starts_with('/')) path.remove_prefix(1);
     const std::string_view first = path.substr(0, path.find('/'));
-    if (first != self.settings_.root)
+    for (const HttpPage& page : self.pages_) {
+      if (first != page.root) continue;
+      if (std::string_view(method) != MHD_HTTP_METHOD_GET)
+        return queue(c, MHD_HTTP_METHOD_NOT_ALLOWED, "", nullptr);
+      ++self.answered_;
+      return queue(c, MHD_HTTP_OK, page.body(), page.content_type.c_str());
+    }
+    if (self.settings_.root.empty() || first != self.settings_.root)
       return queue(c, MHD_HTTP_BAD_REQUEST, "<html><body>Unable to parse URL!</body></html>", "text/html");
     if (std::string_view(method) != MHD_HTTP_METHOD_POST)
       return queue(c, MHD_HTTP_METHOD_NOT_ALLOWED, "", nullptr);

@@ -5,11 +5,15 @@
 // path outside ROOT is 400. OpenSIPS's clients (opensips-cli, python-opensips) speak it as is. The HTTP is
 // libmicrohttpd's, run from control's own loop (no thread of its own: commands run on the main thread).
 //
+// Other modules' pages share the server (the prometheus module's /metrics: add_page()).
+//
 // Who calls: sipd-control's main thread: fd() in its poll() set, serve() every turn.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "config/program.h"
 #include "control/daemon/mgmt.h"
@@ -21,7 +25,15 @@ namespace sipd::control {
 struct MiHttpSettings {
   std::string ip;  // "" for every address
   uint16_t port = 8888;
-  std::string root = "mi";
+  std::string root = "mi";  // "" when mi_http is not loaded (httpd serves other modules' pages only)
+};
+
+// A page another module serves on httpd at /ROOT, to GET only (anything else is 405): the prometheus
+// module's metrics.
+struct HttpPage {
+  std::string root;
+  std::string content_type;
+  std::function<std::string()> body;
 };
 
 // The script's httpd and mi_http modparams, OpenSIPS's defaults where it sets none; false with the reason
@@ -35,6 +47,8 @@ class MiHttp {
   MiHttp(const MiHttp&) = delete;
   MiHttp& operator=(const MiHttp&) = delete;
 
+  // Before open(): another module's page on the same server.
+  void add_page(HttpPage page) { pages_.push_back(std::move(page)); }
   [[nodiscard]] bool open(const MiHttpSettings& settings, std::string& error);
   int fd() const { return fd_; }  // readable when serve() has something to do; -1 when closed
   bool serve();
@@ -45,6 +59,7 @@ class MiHttp {
  private:
   const CommandTable& commands_;
   MiHttpSettings settings_;
+  std::vector<HttpPage> pages_;
   MHD_Daemon* daemon_ = nullptr;
   int fd_ = -1;
   uint64_t answered_ = 0;

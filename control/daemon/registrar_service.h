@@ -33,6 +33,7 @@ class RegistrarService {
   void save(const Asked& question, Answer answer);
   // A pushed script's registrar modparams, from the next REGISTER on.
   void set_settings(const registrar::Settings& settings) { settings_ = settings; }
+  const registrar::Settings& settings() const { return settings_; }
   const RegistrarCounters& counters() const { return counters_; }
 
  private:

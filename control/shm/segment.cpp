@@ -15,7 +15,7 @@ namespace {
 constexpr uint64_t align64(uint64_t v) { return (v + 63) & ~uint64_t(63); }
 
 struct Layout {
-  uint64_t rings, slabs, location, programs, total;
+  uint64_t rings, slabs, location, programs, stats, logs, total;
 };
 
 Layout layout(const Sizes& s) {
@@ -24,7 +24,9 @@ Layout layout(const Sizes& s) {
   l.slabs = align64(l.rings + uint64_t(kMaxWorkers) * 2 * align64(sizeof(Ring)));
   l.location = align64(l.slabs + uint64_t(s.workers) * 2 * kRingSlots * kBufferBytes);
   l.programs = align64(l.location + s.location_bytes);
-  l.total = l.programs + 2 * kProgramBytes;
+  l.stats = align64(l.programs + 2 * kProgramBytes);
+  l.logs = align64(l.stats + uint64_t(kMaxWorkers) * sizeof(WorkerStatsBlock));
+  l.total = l.logs + uint64_t(kMaxWorkers) * align64(sizeof(LogRing));
   return l;
 }
 
@@ -86,8 +88,11 @@ bool Segment::open(const std::string& name, const Sizes& sizes, std::string& err
     h->location_offset = l.location;
     h->location_bytes = sizes.location_bytes;
     h->programs_offset = l.programs;
+    h->stats_offset = l.stats;
+    h->logs_offset = l.logs;
     new (&h->programs) ProgramArea();
     new (&h->log_level) std::atomic<int32_t>(kScriptLogLevel);
+    new (&h->xlog_level) std::atomic<int32_t>(kScriptLogLevel);
     new (&h->gflags) std::atomic<uint32_t>(0);
     new (&h->gflags_set) std::atomic<uint32_t>(0);
     new (&h->dataplane) Side();
@@ -96,6 +101,10 @@ bool Segment::open(const std::string& name, const Sizes& sizes, std::string& err
     new (&h->active_workers) std::atomic<uint32_t>(0);
     for (uint32_t i = 0; i < kMaxWorkers * 2; ++i)
       new (static_cast<char*>(p) + l.rings + i * align64(sizeof(Ring))) Ring();
+    for (uint32_t i = 0; i < kMaxWorkers; ++i) {
+      new (static_cast<char*>(p) + l.stats + i * sizeof(WorkerStatsBlock)) WorkerStatsBlock();
+      new (static_cast<char*>(p) + l.logs + i * align64(sizeof(LogRing))) LogRing();
+    }
     std::atomic_thread_fence(std::memory_order_release);
     h->magic = kMagic;
   }
@@ -132,6 +141,16 @@ Ring& Segment::questions(uint32_t worker) const {
 Ring& Segment::answers(uint32_t worker) const {
   return *reinterpret_cast<Ring*>(base_ + header().rings_offset +
                                   uint64_t(2 * worker + 1) * align64(sizeof(Ring)));
+}
+
+WorkerStatsBlock& Segment::stats(uint32_t worker) const {
+  return *reinterpret_cast<WorkerStatsBlock*>(base_ + header().stats_offset +
+                                              uint64_t(worker) * sizeof(WorkerStatsBlock));
+}
+
+LogRing& Segment::logs(uint32_t worker) const {
+  return *reinterpret_cast<LogRing*>(base_ + header().logs_offset +
+                                     uint64_t(worker) * align64(sizeof(LogRing)));
 }
 
 uint64_t Segment::slab_offset(uint32_t worker, bool answers) const {

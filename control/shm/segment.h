@@ -8,6 +8,9 @@
 //                   point into (the producer's slab: a buffer is the producer's again once its descriptor
 //                   has been popped, which the consumer does only after it is done with the buffer)
 //   location        the location table (control/shm/location.h), written by control only
+//   programs        two slots for a pushed program (ProgramArea says which is current)
+//   stats           per worker, a WorkerStatsBlock (control/shm/stats.h), written by that worker only
+//   logs            per worker, a ring of log lines (worker -> control), so a worker's xlog is no syscall
 //
 // Who calls: sipd-dataplane's workers (the worker side of their ring pair, the location reader) and
 // sipd-control (the control side of every pair, the location writer), each from its own thread. Nothing here
@@ -23,10 +26,12 @@
 #include <string>
 #include <string_view>
 
+#include "control/shm/stats.h"
+
 namespace sipd::shm {
 
 inline constexpr uint64_t kMagic = 0x3147455344504953ull;  // "SIPDSEG1" read as little-endian bytes
-inline constexpr uint32_t kLayoutVersion = 3;              // 3: the program area
+inline constexpr uint32_t kLayoutVersion = 4;              // 3: the program area; 4: stats and logs
 inline constexpr uint32_t kMaxWorkers = 16;
 inline constexpr uint32_t kRingSlots = 512;      // descriptors per ring = buffers per slab (8 MB a slab)
 inline constexpr uint32_t kBufferBytes = 16384;  // one record: a question with its request, or an answer
@@ -40,6 +45,21 @@ struct Descriptor {
 };
 
 using Ring = boost::lockfree::spsc_queue<Descriptor, boost::lockfree::capacity<kRingSlots>>;
+
+// One log line a worker wrote (xlog, log, the proxy's own), as it travels to control, which writes it where
+// the appliance logs (stderr, syslog). A longer line is cut at kLogText bytes.
+inline constexpr uint32_t kLogSlots = 256;
+inline constexpr uint32_t kLogText = 496;
+struct LogRecord {
+  int8_t level = 0;  // L_ALERT -3 ... L_DBG 4
+  uint8_t pad = 0;
+  uint16_t length = 0;
+  uint32_t worker = 0;
+  int64_t unix_ms = 0;  // when the worker logged it
+  char text[kLogText];
+};
+static_assert(sizeof(LogRecord) == 512);
+using LogRing = boost::lockfree::spsc_queue<LogRecord, boost::lockfree::capacity<kLogSlots>>;
 
 // What the segment is sized by; both processes read the same appliance settings, and a segment made with
 // other sizes is refused by the one that finds it.
@@ -80,10 +100,13 @@ struct Header {
   uint64_t location_offset;  // 64-byte aligned
   uint64_t location_bytes;
   uint64_t programs_offset;  // 2 slots of kProgramBytes
+  uint64_t stats_offset;     // kMaxWorkers WorkerStatsBlocks
+  uint64_t logs_offset;      // kMaxWorkers LogRings, each 64-byte aligned
   Side dataplane, control;
   ProgramArea programs;
-  std::atomic<int32_t> log_level;  // the workers'; kScriptLogLevel for their script's
-  std::atomic<uint32_t> gflags;    // gflags' global flags: MI's set_gflag, the scripts' is_gflag
+  std::atomic<int32_t> log_level;   // the workers'; kScriptLogLevel for their script's
+  std::atomic<int32_t> xlog_level;  // the workers' xlog_level as MI's xlog_level set it; kScriptLogLevel
+  std::atomic<uint32_t> gflags;     // gflags' global flags: MI's set_gflag, the scripts' is_gflag
   std::atomic<uint32_t>
       gflags_set;  // 1 once a process set them from its script's modparam("gflags", "initial")
   std::atomic<uint32_t> active_workers;  // the dataplane's worker count: the rings control serves
@@ -122,6 +145,8 @@ class Segment {
   std::span<char> location() const;
   // Slot 0 or 1 of the program area.
   std::span<char> program_slot(uint32_t slot) const;
+  WorkerStatsBlock& stats(uint32_t worker) const;
+  LogRing& logs(uint32_t worker) const;
 
   // The record `d` names, if it lies wholly inside the slab it belongs to (the consumer's check on every
   // descriptor it pops); empty otherwise.

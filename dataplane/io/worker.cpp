@@ -46,6 +46,7 @@ Worker::Worker(const WorkerSetup& s)
   clock_gettime(CLOCK_REALTIME, &ts);
   wall_offset_ms_ = int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000 - int64_t(rte_rdtsc() / (s.hz / 1000));
   build_table();
+  if (segment_) name_stats();
 }
 
 // Every counter the worker has, once: the net stack's, the proxy's (each drop reason on its own), the
@@ -56,29 +57,29 @@ void Worker::build_table() {
   add("idle_cycles", idle_);
   add("polls", polls_);
   const net::NetCounters& n = stack_.counters();
-  add("rx", n.rx_frames);
-  add("tx", n.tx_frames);
-  add("tx_failed", n.tx_failed);
-  add("arp_answered", n.arp_answered);
-  add("arp_learned", n.arp_learned);
-  add("arp_requests_sent", n.arp_requests_sent);
-  add("arp_pending_expired", n.arp_pending_expired);
-  add("icmp_echo", n.icmp_echo);
-  add("not_ours", n.not_ours);
+  add("rx", n.rx_frames, shm::kOwnNet);
+  add("tx", n.tx_frames, shm::kOwnNet);
+  add("tx_failed", n.tx_failed, shm::kOwnNet);
+  add("arp_answered", n.arp_answered, shm::kOwnNet);
+  add("arp_learned", n.arp_learned, shm::kOwnNet);
+  add("arp_requests_sent", n.arp_requests_sent, shm::kOwnNet);
+  add("arp_pending_expired", n.arp_pending_expired, shm::kOwnNet);
+  add("icmp_echo", n.icmp_echo, shm::kOwnNet);
+  add("not_ours", n.not_ours, shm::kOwnNet);
   add("bad_ipv4", n.bad_ipv4);
-  add("bad_udp", n.bad_udp);
-  add("truncated", n.truncated);
-  add("fragments_in", n.fragments_in);
-  add("reassembled", n.reassembled);
-  add("fragmented_out", n.fragmented_out);
-  add("to_tap", n.to_tap);
-  add("from_tap", n.from_tap);
-  add("from_tap_arp", n.from_tap_arp);
+  add("bad_udp", n.bad_udp, shm::kOwnNet);
+  add("truncated", n.truncated, shm::kOwnNet);
+  add("fragments_in", n.fragments_in, shm::kOwnNet);
+  add("reassembled", n.reassembled, shm::kOwnNet);
+  add("fragmented_out", n.fragmented_out, shm::kOwnNet);
+  add("to_tap", n.to_tap, shm::kOwnNet);
+  add("from_tap", n.from_tap, shm::kOwnNet);
+  add("from_tap_arp", n.from_tap_arp, shm::kOwnNet);
   add("from_tap_ipv4", n.from_tap_ipv4);
   add("from_tap_ipv6", n.from_tap_ipv6);
-  add("from_tap_other", n.from_tap_other);
-  add("from_tap_dropped", n.from_tap_dropped);
-  add("sip_datagrams", n.sip_datagrams);
+  add("from_tap_other", n.from_tap_other, shm::kOwnNet);
+  add("from_tap_dropped", n.from_tap_dropped, shm::kOwnNet);
+  add("sip_datagrams", n.sip_datagrams, shm::kOwnNet);
   const proxy::Counters& p = proxy_.counters();
   add("sip_rx", p.rx);
   add("requests", p.requests);
@@ -112,7 +113,7 @@ void Worker::build_table() {
   add("tm_responses_forwarded", t.responses_forwarded);
   add("tm_responses_absorbed", t.responses_absorbed);
   add("tm_stray_responses", t.stray_responses);
-  add("tm_in_use", t.in_use);
+  add("tm_in_use", t.in_use, shm::kOwnGauge);
   add("tm_peak_in_use", t.peak_in_use);
   add("handed_over", handed_over_);
   add("handoff_failed", handoff_failed_);
@@ -143,6 +144,63 @@ void Worker::publish() {
         c.wide ? *static_cast<const uint64_t*>(c.value) : *static_cast<const uint32_t*>(c.value);
     published_[i].store(v, std::memory_order_relaxed);
   }
+}
+
+void Worker::name_stats() {
+  shm::WorkerStatsBlock& b = segment_->stats(id_);
+  b.own_count.store(0, std::memory_order_relaxed);
+  b.published_ms.store(0, std::memory_order_relaxed);
+  for (auto& v : b.value) v.store(0, std::memory_order_relaxed);
+  for (size_t i = 0; i < table_count_; ++i) {
+    const std::string_view name = table_[i].name.substr(0, shm::kOwnNameBytes - 1);
+    std::memcpy(b.own_name[i], name.data(), name.size());
+    b.own_name[i][name.size()] = '\0';
+    b.own_kind[i] = table_[i].kind;
+    b.own[i].store(0, std::memory_order_relaxed);
+  }
+  b.own_count.store(uint32_t(table_count_), std::memory_order_release);
+}
+
+// OpenSIPS's core, sl and tm statistics from this worker's counters (control/shm/stats.h says which is
+// which), and the worker's own table: plain stores, read by control whenever it is asked.
+void Worker::publish_stats(uint64_t now_ms) {
+  using shm::WorkerStat;
+  shm::WorkerStatsBlock& b = segment_->stats(id_);
+  const proxy::Counters& p = proxy_.counters();
+  const tm::Counters& t = layer_.counters();
+  const auto put = [&b](WorkerStat s, uint64_t v) { b.value[size_t(s)].store(v, std::memory_order_relaxed); };
+  put(WorkerStat::RcvRequests, p.rcv_requests);
+  put(WorkerStat::RcvReplies, p.rcv_replies);
+  put(WorkerStat::FwdRequests, p.forwarded);
+  put(WorkerStat::FwdReplies, p.responses_relayed);
+  put(WorkerStat::DropRequests, p.acks_absorbed);  // sl's filter drops an ACK of its own reply
+  put(WorkerStat::DropReplies, p.reply_route_drops);
+  put(WorkerStat::ErrRequests, p.err_requests);
+  put(WorkerStat::ErrReplies, p.err_replies);
+  put(WorkerStat::BadUris, p.bad_uris);
+  put(WorkerStat::UnsupportedMethods, p.unknown_methods);
+  put(WorkerStat::BadMsgHdr, p.bad_msg_hdr);
+  uint64_t sl = 0;
+  for (size_t c = 1; c <= 6; ++c) {
+    put(WorkerStat(size_t(WorkerStat::Sl1xx) + c - 1), p.sl_by_class[c]);
+    sl += p.sl_by_class[c];
+  }
+  put(WorkerStat::SlSent, sl);
+  put(WorkerStat::SlSentErr, p.sl_errors);
+  put(WorkerStat::SlReceivedAcks, p.acks_absorbed);
+  put(WorkerStat::TmReceivedReplies, t.matched_responses);
+  put(WorkerStat::TmRelayedReplies, t.relayed_replies);
+  put(WorkerStat::TmLocalReplies, t.local_replies);
+  put(WorkerStat::TmUas, t.created);
+  put(WorkerStat::TmUac, 0);  // tm makes no transaction of its own yet (no t_uac_dlg in this build)
+  for (size_t c = 2; c <= 6; ++c) put(WorkerStat(size_t(WorkerStat::Tm2xx) + c - 2), t.finals_by_class[c]);
+  put(WorkerStat::TmInuse, t.in_use);
+  for (size_t i = 0; i < table_count_; ++i) {
+    const CounterRef& c = table_[i];
+    b.own[i].store(c.wide ? *static_cast<const uint64_t*>(c.value) : *static_cast<const uint32_t*>(c.value),
+                   std::memory_order_relaxed);
+  }
+  b.published_ms.store(now_ms, std::memory_order_release);
 }
 
 void Worker::send(const sip::Endpoint& to, std::string_view bytes) {
@@ -193,13 +251,14 @@ bool Worker::poll_timers(uint64_t now_ms) {
   bool did = proxy_.run_timers(now_ms);
   if (control_ && proxy_.expire_waiting(now_ms)) did = true;
   // What control sets in the segment, looked at once a millisecond, between two bursts: a pushed program,
-  // and MI's log_level (sipctl debug).
+  // and MI's log_level (sipctl debug); and what the worker publishes there, its statistics.
   if (segment_ && now_ms != segment_checked_ms_) {
     segment_checked_ms_ = now_ms;
     if (programs_->poll()) did = true;
     const int32_t level = segment_->header().log_level.load(std::memory_order_relaxed);
     if (level != log_level_seen_ && level != shm::kScriptLogLevel) proxy_.set_log_level(level);
     log_level_seen_ = level;
+    publish_stats(now_ms);
   }
   return did;
 }

@@ -48,12 +48,13 @@ struct WorkerSetup {
 struct CounterRef {
   std::string_view name;
   const void* value;
-  bool wide;  // uint64_t (else uint32_t)
+  bool wide;          // uint64_t (else uint32_t)
+  uint32_t kind = 0;  // shm::kOwnGauge, shm::kOwnNet
 };
 
 class Worker final : public proxy::Sender, public net::SipInput, public net::ArpPeers {
  public:
-  static constexpr size_t kMaxCounters = 96;
+  static constexpr size_t kMaxCounters = shm::kOwnCounters;
 
   explicit Worker(const WorkerSetup& setup);
   bool ok() const { return stack_.ok(); }
@@ -94,10 +95,13 @@ class Worker final : public proxy::Sender, public net::SipInput, public net::Arp
   bool poll_handoff();
   bool poll_control(uint64_t now_ms);
   bool poll_tap();
-  void add(std::string_view name, const uint64_t& v) { add_ref({name, &v, true}); }
-  void add(std::string_view name, const uint32_t& v) { add_ref({name, &v, false}); }
+  void add(std::string_view name, const uint64_t& v, uint32_t kind = 0) { add_ref({name, &v, true, kind}); }
+  void add(std::string_view name, const uint32_t& v, uint32_t kind = 0) { add_ref({name, &v, false, kind}); }
   void add_ref(const CounterRef& c);
   void build_table();
+  // The statistics block of this worker in the segment: names once, values every millisecond.
+  void name_stats();
+  void publish_stats(uint64_t now_ms);
 
   uint8_t id_;
   uint16_t port_id_, queue_;

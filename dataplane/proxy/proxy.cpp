@@ -156,10 +156,68 @@ void Proxy::log(int level, std::string_view text) {
   std::fprintf(stderr, "sipd[%u]: %.*s\n", settings_.worker, int(text.size()), text.data());
 }
 
+// How OpenSIPS's core statistics see a message with defect `d`: its parser reads the start line, then
+// Via, CSeq, To and Content-Length and every header's name at once (a failure there is bad_msg_hdr and the
+// message is not received), and the rest (Request-URI, Contact, Route, option tags) only when asked, so a
+// message wrong there was received (a bad Request-URI also counts in bad_URIs_rcvd). A start line that does
+// not parse counts nowhere.
+namespace {
+
+enum class Seen : uint8_t { Nowhere, BadHeader, Received, BadUri, NoVia };
+
+Seen seen_as(sip::Defect d) {
+  switch (d) {
+    case sip::Defect::None:
+    case sip::Defect::CSeqMethodMismatch:
+    case sip::Defect::UnknownMethodMismatch:
+    case sip::Defect::BadContact:
+    case sip::Defect::BadRoute:
+    case sip::Defect::BadExtensionList:
+    case sip::Defect::BadExtension:
+      return Seen::Received;
+    case sip::Defect::BadRequestUri:
+    case sip::Defect::UnsupportedUriScheme:
+      return Seen::BadUri;
+    case sip::Defect::MissingHeader:
+      return Seen::NoVia;
+    case sip::Defect::Empty:
+    case sip::Defect::BadStartLine:
+    case sip::Defect::BadVersion:
+    case sip::Defect::BadStatusCode:
+      return Seen::Nowhere;
+    default:
+      return Seen::BadHeader;
+  }
+}
+
+}  // namespace
+
+void Proxy::count_received(sip::Defect d) {
+  const bool response = msg_.is_response();
+  switch (seen_as(d)) {
+    case Seen::Nowhere:
+      return;
+    case Seen::BadHeader:
+      ++counters_.bad_msg_hdr;
+      return;
+    case Seen::BadUri:
+      ++counters_.bad_uris;
+      break;
+    case Seen::NoVia:
+      ++(response ? counters_.err_replies : counters_.err_requests);
+      break;
+    case Seen::Received:
+      break;
+  }
+  ++(response ? counters_.rcv_replies : counters_.rcv_requests);
+  if (!response && msg_.method() == sip::Method::Other) ++counters_.unknown_methods;
+}
+
 void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
   ++counters_.rx;
   const sip::Defect parsed = msg_.parse(payload, sip::Framing::Datagram);
   const sip::Verdict v = sip::validate(msg_, parsed);
+  count_received(v.defect);
   if (v.action == sip::Action::Drop) {
     ++counters_.dropped[size_t(Drop::ParseError)];
     return;
@@ -533,6 +591,7 @@ void Proxy::response(const sip::Endpoint& from) {
   sip::Via top;
   if (!sip::parse_top_via(msg_, top) || !is_me(top.host, top.port)) {
     ++counters_.dropped[size_t(Drop::NotOurVia)];
+    ++counters_.err_replies;
     return;
   }
   std::string_view second;
@@ -542,6 +601,7 @@ void Proxy::response(const sip::Endpoint& from) {
     std::string_view first;
     if (!it.next(first) || !it.next(second) || !sip::parse_via(second, next)) {
       ++counters_.dropped[size_t(Drop::NoNextVia)];
+      ++counters_.err_replies;
       return;
     }
   }
@@ -551,6 +611,7 @@ void Proxy::response(const sip::Endpoint& from) {
   if (next.has_rport && !next.rport.empty()) (void)sip::parse_uint(next.rport, 65535, port);
   if (!sip::parse_ipv4(next.has_received ? next.received : next.host, to.ip) || port == 0 || port > 65535) {
     ++counters_.dropped[size_t(Drop::NoDestination)];
+    ++counters_.err_replies;
     return;
   }
   to.port = uint16_t(port);
@@ -570,6 +631,7 @@ void Proxy::response(const sip::Endpoint& from) {
     const engine::RunStatus s = run_through(route, context(r), r);
     if (s == engine::RunStatus::Drop || s == engine::RunStatus::Error) {
       ++counters_.dropped[size_t(s == engine::RunStatus::Drop ? Drop::Script : Drop::ScriptError)];
+      if (s == engine::RunStatus::Drop && msg_.status() < 200) ++counters_.reply_route_drops;
       end(r);
       return;
     }
@@ -626,6 +688,7 @@ void Proxy::reply_with(uint16_t code, std::string_view reason, std::span<const s
   run_->decided = true;
   ++counters_.replies_sent;
   ++counters_.replies_by_class[code / 100 < 7 ? code / 100 : 0];
+  ++counters_.sl_by_class[code / 100 < 7 ? code / 100 : 0];
 }
 
 // The proxy's bodies: what a script's actions and tm/rr functions do here. Without a transaction layer
@@ -644,9 +707,11 @@ std::span<const engine::BodyEntry> Proxy::bodies() {
          Proxy& p = of(c);
          if (p.run_->answered) return 1;  // save() has answered the REGISTER with its own error
          // The reason the last forward or relay failed, when it was the request's size (RFC 3261 21.5.14).
+         const uint64_t sent = p.counters_.replies_sent;
          p.reply_with(p.run_->too_big ? 513 : 500,
                       p.run_->too_big ? "Message Too Large" : "Server Internal Error",
                       std::span<const std::string_view>(c.st.reply_headers.data(), c.st.reply_header_count));
+         if (p.counters_.replies_sent != sent) ++p.counters_.sl_errors;
          return 1;
        }},
       {"t_newtran", [](Call& c) -> int64_t { return of(c).tm_ && of(c).transaction() ? 1 : -1; }},

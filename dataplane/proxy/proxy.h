@@ -68,6 +68,15 @@ struct Counters {
   uint64_t not_asked = 0;          // suspensions the Asker could not take (answered -1 at once)
   uint64_t waited_too_long = 0;    // suspended runs resumed with -1 after the wait bound
   uint64_t full = 0;               // 503 because the transaction pool or its store was full
+  // As OpenSIPS's core statistics count them: messages whose headers parsed (rcv_*), those that did not
+  // (bad_msg_hdr), a Request-URI that does not parse (bad_URIs_rcvd), a missing Via or a response with
+  // nowhere to go (err_*), requests of a method sipd does not know, and provisional responses the main
+  // onreply_route dropped (drop_replies).
+  uint64_t rcv_requests = 0, rcv_replies = 0, bad_msg_hdr = 0, bad_uris = 0;
+  uint64_t err_requests = 0, err_replies = 0, unknown_methods = 0, reply_route_drops = 0;
+  // Replies sent statelessly (sl_send_reply, the core's own), as OpenSIPS's sl statistics count them.
+  std::array<uint64_t, 7> sl_by_class{};  // index = status / 100
+  uint64_t sl_errors = 0;                 // sl_reply_error()
 };
 
 // tm's settings from a script's modparams (OpenSIPS's units: seconds for fr_*, ms for T1/T2), for a layer of
@@ -301,6 +310,7 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
 
   void request(const sip::Endpoint& from);
   void response(const sip::Endpoint& from);
+  void count_received(sip::Defect d);
   void run_error_route(const sip::Endpoint& from, uint16_t status, std::string_view reason);
   engine::Context context(const Run& r) const;
   // True when the run was kept, suspended, to be answered later.

@@ -195,7 +195,10 @@ Layer::Handled Layer::on_request(const sip::Message& msg, const sip::Endpoint& f
     ro.received_ip = sip::format_ipv4(from.ip, ip);
     ro.received_port = from.port;
     const sip::BuildResult r = sip::build_reply(msg, ro, scratch2_.data(), scratch2_.size());
-    if (r.ok()) out_.send(response_address(msg, from), std::string_view(scratch2_.data(), r.size));
+    if (r.ok()) {
+      out_.send(response_address(msg, from), std::string_view(scratch2_.data(), r.size));
+      ++counters_.local_replies;
+    }
     ++counters_.cancels;
     if (t.reply_code < 200 && !t.cancelled) {
       t.cancelled = true;
@@ -266,6 +269,7 @@ Transaction* Layer::create(const sip::Message& msg, const sip::Endpoint& from, u
       t.reply = store_.put(hundred);
       t.reply_code = 100;
       out_.send(t.reply_to, hundred);
+      ++counters_.local_replies;
     }
   }
   return &t;
@@ -342,14 +346,16 @@ void Layer::send_stored(const sip::Endpoint& to, const Store::Ref& r) {
 std::string_view Layer::request_of(const Transaction& t) { return store_.view(t.request, scratch_.data()); }
 
 void Layer::reply(Transaction& t, uint16_t code, std::string_view bytes, uint64_t now_ms) {
-  forward_upstream(t, bytes, code, now_ms);
+  forward_upstream(t, bytes, code, now_ms, true);
 }
 
-void Layer::forward_upstream(Transaction& t, std::string_view bytes, uint16_t code, uint64_t) {
+void Layer::forward_upstream(Transaction& t, std::string_view bytes, uint16_t code, uint64_t, bool local) {
   if (t.reply_code >= 200 && code >= 300) return;  // a final was sent already; only 2xx may follow a 2xx
   const bool first_final = code >= 200 && t.reply_code < 200;
   out_.send(t.reply_to, bytes);
   ++counters_.responses_forwarded;
+  ++(local ? counters_.local_replies : counters_.relayed_replies);
+  if (first_final) ++counters_.finals_by_class[code / 100 < 7 ? code / 100 : 0];
   store_.release(t.reply);
   t.reply = store_.put(bytes);  // may fail when the store is full: retransmissions then go unanswered
   t.reply_code = code;
@@ -398,6 +404,7 @@ Layer::Handled Layer::on_response(const sip::Message& msg, const sip::Endpoint&,
   }
   Transaction& t = pool_[index];
   Branch& br = t.branches[b];
+  ++counters_.matched_responses;
   sip::CSeq cseq;
   if (!sip::parse_cseq(msg.first_value(sip::HeaderId::CSeq), cseq)) return Handled::Absorbed;
   if (cseq.method == "CANCEL") {  // the answer to our CANCEL on this branch
@@ -489,6 +496,7 @@ void Layer::forward_2xx(Transaction& t, std::string_view response, uint16_t code
   if (t.invite && t.reply_code >= 200 && t.reply_code < 300) {
     out_.send(t.reply_to, response);  // another 2xx (a retransmission or a second branch): end to end
     ++counters_.responses_forwarded;
+    ++counters_.relayed_replies;
   } else {
     forward_upstream(t, response, code, now_ms);
   }
@@ -586,7 +594,7 @@ void Layer::answer_best(Transaction& t, uint64_t now) {
   ro.received_ip = sip::format_ipv4(t.source.ip, ip);
   ro.received_port = t.source.port;
   const sip::BuildResult r = sip::build_reply(request, ro, scratch2_.data(), scratch2_.size());
-  if (r.ok()) forward_upstream(t, std::string_view(scratch2_.data(), r.size), status, now);
+  if (r.ok()) forward_upstream(t, std::string_view(scratch2_.data(), r.size), status, now, true);
 }
 
 // A request sipd makes for branch b from the request it sent there (17.1.1.3, 9.1): the same R-URI, top

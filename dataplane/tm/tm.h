@@ -145,6 +145,11 @@ struct Counters {
   uint64_t branches = 0, retransmitted = 0, timeouts = 0, local_acks = 0, cancels_sent = 0;
   uint64_t responses_forwarded = 0, responses_absorbed = 0, stray_responses = 0;
   uint32_t in_use = 0, peak_in_use = 0;
+  // As OpenSIPS's tm statistics count them: responses matched to a transaction (received_replies), the
+  // received ones sent upstream (relayed_replies) and tm's own (local_replies: t_reply, 100 Trying, the 200
+  // to a CANCEL, a 408 or 487 made here), and each transaction's final status once (2xx...6xx).
+  uint64_t matched_responses = 0, relayed_replies = 0, local_replies = 0;
+  std::array<uint64_t, 7> finals_by_class{};  // index = status / 100
 };
 
 class Layer {
@@ -237,7 +242,9 @@ class Layer {
   void branch_final(Transaction& t, int b, uint16_t code, std::string_view response, uint64_t now);
   bool failure_route_decided(const Transaction& t) const;
   void answer_best(Transaction& t, uint64_t now);
-  void forward_upstream(Transaction& t, std::string_view response, uint16_t code, uint64_t now);
+  // `local`: a response tm made (t_reply, a 408 or 487), not one received from a branch.
+  void forward_upstream(Transaction& t, std::string_view response, uint16_t code, uint64_t now,
+                        bool local = false);
   void maybe_finish(Transaction& t, uint64_t now);
   void send_cancel(Transaction& t, int b);
   Verdict local_request(Transaction& t, int b, std::string_view method, std::string_view to, char* buf,

@@ -20,10 +20,13 @@ struct Rig {
   MiHttp http{table};
   uint16_t port = uint16_t(30000 + ::getpid() % 20000);
 
-  Rig() {
+  // `page`: another module's page on the same server (served to GET only); `mi`: whether mi_http is loaded.
+  explicit Rig(HttpPage page = {}, bool mi = true) {
+    if (!page.root.empty()) http.add_page(std::move(page));
     MiHttpSettings s;
     s.ip = "127.0.0.1";
     s.port = port;
+    if (!mi) s.root.clear();
     std::string error;
     EXPECT_TRUE(http.open(s, error)) << error;
   }
@@ -96,6 +99,27 @@ TEST(mi_http, WhatItRefuses) {
   EXPECT_EQ(status_line(r.post("/mi", "")), "HTTP/1.1 400 Bad Request");
   // The server goes on answering.
   EXPECT_EQ(status_line(r.post("/mi", R"({"jsonrpc":"2.0","id":1,"method":"help"})")), "HTTP/1.1 200 OK");
+}
+
+TEST(mi_http, AnotherModulesPageIsServedToGetOnly) {
+  int scrapes = 0;
+  Rig r(HttpPage{"metrics", "text/plain; version=0.0.4; charset=utf-8",
+                 [&scrapes] {
+                   ++scrapes;
+                   return std::string("# TYPE opensips_rcv_requests counter\nopensips_rcv_requests 3\n\n");
+                 }},
+        false);
+  std::string resp = r.exchange("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_line(resp), "HTTP/1.1 200 OK");
+  EXPECT_NE(resp.find("Content-Type: text/plain; version=0.0.4; charset=utf-8"), std::string::npos) << resp;
+  EXPECT_EQ(body_of(resp), "# TYPE opensips_rcv_requests counter\nopensips_rcv_requests 3\n\n");
+  EXPECT_EQ(scrapes, 1);
+  resp = r.post("/metrics", "{}");
+  EXPECT_EQ(status_line(resp), "HTTP/1.1 405 Method Not Allowed");
+  // Without mi_http there is no MI root.
+  resp = r.post("/mi", R"({"jsonrpc": "2.0", "id": "3", "method": "which"})");
+  EXPECT_EQ(status_line(resp), "HTTP/1.1 400 Bad Request");
+  EXPECT_EQ(scrapes, 1);
 }
 
 }  // namespace

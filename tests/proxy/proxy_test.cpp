@@ -191,6 +191,14 @@ TEST(proxy, CoreAnswersDropsAndErrorRoute) {
   EXPECT_EQ(c.dropped[size_t(Drop::NotOurVia)], 1u);
   EXPECT_EQ(c.dropped[size_t(Drop::NoNextVia)], 1u);
   EXPECT_EQ(c.dropped[size_t(Drop::Broadcast)], 1u);
+  // As OpenSIPS's core statistics count them: the bad CSeq is a header its parser refuses (the INVITE and
+  // the ACK); the three responses were received, and two of them had nowhere to go (no second Via, or one
+  // that is not ours); the broadcast one was a drop. The 400 went out statelessly (sl's 4xx_replies).
+  EXPECT_EQ(c.bad_msg_hdr, 2u);
+  EXPECT_EQ(c.rcv_requests, 0u);
+  EXPECT_EQ(c.rcv_replies, 3u);
+  EXPECT_EQ(c.err_replies, 2u);
+  EXPECT_EQ(c.sl_by_class[4], 1u);
 
   // With an error_route the script decides.
   Fixture e(
@@ -217,6 +225,8 @@ TEST(proxy, TheAckOfAStatelessReplyEndsAtSipd) {
   f.proxy.handle(kAlice, ack);
   EXPECT_EQ(f.out.sent.size(), 1u);  // not forwarded to the callee
   EXPECT_EQ(f.proxy.counters().acks_absorbed, 1u);
+  EXPECT_EQ(f.proxy.counters().rcv_requests, 2u);
+  EXPECT_EQ(f.proxy.counters().sl_by_class[4], 1u);  // the 483
 }
 
 TEST(proxy, MaxForwardsZeroGets483) {

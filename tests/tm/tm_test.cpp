@@ -191,6 +191,19 @@ TEST(tm, InviteRelayedTryingRingingOkAndRetransmissionAbsorbed) {
   r.at(r.now + 33000);
   EXPECT_EQ(r.layer->counters().in_use, 0u);
   EXPECT_EQ(r.layer->counters().retransmissions_absorbed, 1u);
+  // As OpenSIPS's statistics count them: two INVITEs and three responses received, all three matched; the
+  // 100 Trying was tm's own (local_replies), the 180 and both 200s were relayed; one transaction (UAS),
+  // ended by a 2xx; nothing went out statelessly.
+  const Counters& t = r.layer->counters();
+  EXPECT_EQ(r.proxy->counters().rcv_requests, 2u);
+  EXPECT_EQ(r.proxy->counters().rcv_replies, 3u);
+  EXPECT_EQ(t.matched_responses, 3u);
+  EXPECT_EQ(t.local_replies, 1u);
+  EXPECT_EQ(t.relayed_replies, 3u);
+  EXPECT_EQ(t.created, 1u);
+  EXPECT_EQ(t.finals_by_class[2], 1u);
+  EXPECT_EQ(t.finals_by_class[4], 0u);
+  EXPECT_EQ(r.proxy->counters().sl_by_class[1] + r.proxy->counters().sl_by_class[2], 0u);
 }
 
 TEST(tm, BusyFirstCalleeFailsOverToTheSecond) {
@@ -257,6 +270,10 @@ TEST(tm, NoAnswerRetransmitsThenTimesOutTo408AfterTheFailover) {
   EXPECT_TRUE(cancel);
   EXPECT_TRUE(timeout);
   EXPECT_EQ(r.layer->counters().timeouts, 2u);
+  // The 100 Trying and the 408 were tm's own; carol's 180 was relayed; the transaction ended 4xx, once.
+  EXPECT_EQ(r.layer->counters().local_replies, 2u);
+  EXPECT_EQ(r.layer->counters().relayed_replies, 1u);
+  EXPECT_EQ(r.layer->counters().finals_by_class[4], 1u);
 }
 
 TEST(tm, CancelDuringRinging) {
