@@ -9,8 +9,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
+#include <limits>
 #include <unordered_map>
 
 namespace sipd::control {
@@ -570,6 +573,119 @@ bool table_and_aor(const Json& params, bool use_domain, std::string& aor, MiErro
   return true;
 }
 
+// An integer parameter as OpenSIPS's MI takes one, a JSON number or a decimal string with an optional sign,
+// in lo..hi. Unlike OpenSIPS, a fraction or a value out of range is refused rather than truncated.
+bool mi_integer(const Json& v, int64_t lo, int64_t hi, int64_t& out) {
+  if (v.is_int()) {
+    out = v.as_int();
+  } else if (v.is_number()) {
+    const double d = v.as_double();
+    if (d != std::trunc(d) || d < double(lo) || d > double(hi)) return false;
+    out = int64_t(d);
+  } else if (v.is_string()) {
+    const std::string_view s = v.as_string();
+    const size_t first = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    if (s.size() == first || s.size() - first > 12) return false;
+    int64_t n = 0;
+    for (size_t i = first; i < s.size(); ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      n = n * 10 + (s[i] - '0');
+    }
+    out = s[0] == '-' ? -n : n;
+  } else {
+    return false;
+  }
+  return out >= lo && out <= hi;
+}
+
+// A q value in OpenSIPS's MI syntax (its str2q): blanks, any number of "0"s, then the end, or "1"
+// (optionally followed by "." and only "0"s), or "." and one or more digits of which the first three
+// count. Thousandths, or -1 when the text is no q.
+int parse_q(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  const size_t zeros = i;
+  while (i < s.size() && s[i] == '0') ++i;
+  if (i == s.size()) return i > zeros ? 0 : -1;
+  if (s[i] == '1') {
+    if (++i == s.size()) return 1000;
+    if (s[i] != '.' || i + 1 == s.size()) return -1;
+    while (++i < s.size())
+      if (s[i] != '0') return -1;
+    return 1000;
+  }
+  if (s[i] != '.' || i + 1 == s.size()) return -1;
+  int q = 0, scale = 100;
+  while (++i < s.size()) {
+    if (s[i] < '0' || s[i] > '9') return -1;
+    q += (s[i] - '0') * scale;
+    scale /= 10;
+  }
+  return q;
+}
+
+// OpenSIPS numbers request methods in its own bit order (parser/msg_parser.h); sipd's bindings keep
+// registrar::method_bit()s. Every bit set means every method in both; bits OpenSIPS gives no method are
+// dropped otherwise (no request carries them).
+uint32_t methods_from_opensips(uint32_t bits) {
+  if (bits == 0xFFFFFFFFu) return registrar::kAllMethods;
+  using M = sip::Method;
+  static constexpr M kByBit[] = {M::Invite,  M::Cancel, M::Ack,      M::Bye,     M::Info,
+                                 M::Options, M::Update, M::Register, M::Message, M::Subscribe,
+                                 M::Notify,  M::Prack,  M::Refer,    M::Publish, M::Other};
+  uint32_t out = 0;
+  for (size_t bit = 0; bit < std::size(kByBit); ++bit)
+    if (bits & (1u << bit)) out |= registrar::method_bit(kByBit[bit]);
+  return out;
+}
+
+// ul_add's parameters after table_name and aor, checked in OpenSIPS's order; false with `error` set.
+bool manual_contact(const Json& params, ManualContact& c, MiError& error) {
+  const Json& contact = *params.find("contact");
+  if (!contact.is_string() || contact.as_string().empty()) {
+    mi_fail(error, kMiInvalidParams, "Invalid params", "contact is a non-empty string");
+    return false;
+  }
+  c.contact = std::string(contact.as_string());
+  int64_t n = 0;
+  if (!mi_integer(*params.find("expires"), std::numeric_limits<int32_t>::min(),
+                  std::numeric_limits<int32_t>::max(), n)) {
+    mi_fail(error, kMiInvalidParams, "Invalid params", "expires is an integer (seconds; 0: permanent)");
+    return false;
+  }
+  c.expires = n;
+  // q is read as text; a JSON number stands for its integer's text (OpenSIPS would read 0.5 as "0").
+  const Json& q = *params.find("q");
+  if (q.is_number() && !q.is_int()) {
+    mi_fail(error, 400, "Bad parameter value", "a fractional q is given as a string, e.g. \"0.5\"");
+    return false;
+  }
+  if (!q.is_string() && !q.is_int()) {
+    mi_fail(error, kMiInvalidParams, "Invalid params", "q is a string, e.g. \"0.5\"");
+    return false;
+  }
+  const std::string digits = q.is_int() ? std::to_string(q.as_int()) : std::string();
+  c.q = parse_q(q.is_int() ? std::string_view(digits) : q.as_string());
+  if (c.q < 0) {
+    mi_fail(error, 400, "Bad parameter value", "q is 0 to 1 with at most three decimals");
+    return false;
+  }
+  // 32-bit masks: a negative value stands for its two's complement, as OpenSIPS's int cast makes it.
+  uint32_t methods = 0;
+  const std::pair<const char*, uint32_t*> masks[] = {
+      {"flags", &c.flags}, {"cflags", &c.cflags}, {"methods", &methods}};
+  for (const auto& [name, out] : masks) {
+    if (!mi_integer(*params.find(name), std::numeric_limits<int32_t>::min(),
+                    std::numeric_limits<uint32_t>::max(), n)) {
+      mi_fail(error, kMiInvalidParams, "Invalid params", std::string(name) + " is a 32-bit integer");
+      return false;
+    }
+    *out = uint32_t(n);
+  }
+  c.methods = methods_from_opensips(methods);
+  return true;
+}
+
 }  // namespace
 
 void add_usrloc_commands(CommandTable& table, UsrlocCommandHooks hooks) {
@@ -635,8 +751,45 @@ void add_usrloc_commands(CommandTable& table, UsrlocCommandHooks hooks) {
     if (!h->remove(aor)) return mi_fail(error, 404, "AOR not found");
     return Json("OK");
   });
+  // OpenSIPS 3's parameter names, in its order; the sixth is spelled as its code spells it.
+  table.add("ul_add",
+            MiSignature{
+                {"table_name", "aor", "contact", "expires", "q", "unsused", "flags", "cflags", "methods"}, 9},
+            [h](const Json& params, MiError& error) {
+              std::string aor;
+              if (!table_and_aor(params, h->use_domain, aor, error)) return Json();
+              ManualContact c;
+              if (!manual_contact(params, c, error)) return Json();
+              std::string why;
+              if (!h->add(aor, c, why)) return mi_fail(error, 500, "Internal Error", why);
+              return Json("OK");
+            });
+
+  table.add("ul_rm_contact", MiSignature{{"table_name", "aor", "contact"}, 3},
+            [h](const Json& params, MiError& error) {
+              std::string aor;
+              if (!table_and_aor(params, h->use_domain, aor, error)) return Json();
+              const Json& contact = *params.find("contact");
+              if (!contact.is_string())
+                return mi_fail(error, kMiInvalidParams, "Invalid params", "contact is a string");
+              std::string why;
+              switch (h->remove_contact(aor, contact.as_string(), why)) {
+                case ContactRemoval::Removed:
+                  return Json("OK");
+                case ContactRemoval::NoSuchAor:
+                  return mi_fail(error, 404, "AOR not found");
+                case ContactRemoval::NoSuchContact:
+                  return mi_fail(error, 404, "Contact not found");
+                case ContactRemoval::Failed:
+                  break;
+              }
+              return mi_fail(error, 500, "Internal Error", why);
+            });
   table.describe("ul_dump", "every AOR of the location table with its contacts (brief: the AORs only)",
                  "usrloc");
+  table.describe("ul_add", "adds a contact to an AOR, or replaces the AOR's binding with that contact",
+                 "usrloc");
+  table.describe("ul_rm_contact", "removes one contact of an AOR", "usrloc");
   table.describe("ul_show_contact", "one AOR's contacts", "usrloc");
   table.describe("ul_rm", "removes an AOR and all its contacts", "usrloc");
 }

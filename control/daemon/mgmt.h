@@ -214,14 +214,39 @@ class MgmtServer {
 //                                 OpenSIPS does; "Expires" is the seconds left, or "permanent"/"expired")
 //   ul_show_contact table_name aor   {"AOR":..,"Contacts":[...]}; 404 "AOR not found"
 //   ul_rm table_name aor             "OK"; 404 "AOR not found" (OpenSIPS answers OK either way)
+//   ul_add table_name aor contact expires q unsused flags cflags methods
+//                                    "OK": adds the contact, or replaces the AOR's binding with that exact
+//                                    contact text (see LocationService::add_contact). All nine are
+//                                    required, named as OpenSIPS 3's usrloc names them (its 6th really is
+//                                    "unsused" in the code, "unused" in its documentation; its value is
+//                                    read by neither). expires: seconds, 0 permanent; q: "0".."1" with up
+//                                    to three decimals (OpenSIPS's q syntax); flags: 1 is memory only;
+//                                    cflags: branch flags; methods: OpenSIPS's method bits (INVITE 1,
+//                                    CANCEL 2, ACK 4, BYE 8, INFO 16, OPTIONS 32, UPDATE 64, REGISTER 128,
+//                                    MESSAGE 256, SUBSCRIBE 512, NOTIFY 1024, PRACK 2048, REFER 4096,
+//                                    PUBLISH 8192, other 16384; all bits: every method), stored as sipd's.
+//                                    Integers as JSON numbers or decimal strings, q as a string (or the
+//                                    number 0 or 1); where OpenSIPS truncates a fraction or wraps a value
+//                                    out of range, sipd refuses it. A bad q is 400 "Bad parameter value";
+//                                    what the table refuses is 500 "Internal Error", the reason as "data".
+//   ul_rm_contact table_name aor contact
+//                                    "OK"; 404 "AOR not found", 404 "Contact not found" (the contact
+//                                    text as ul_show_contact prints it, byte for byte)
 // The only table is "location" (others: 404 "Table not found"). Without use_domain the AOR's "@domain" is
-// ignored, with it an AOR without one is 400 "Domain missing in AOR", as OpenSIPS does.
+// ignored, with it an AOR without one is 400 "Domain missing in AOR", as OpenSIPS does. ul_add and
+// ul_rm_contact answer once the shared table has the change (MI is answered at once): with write-through
+// the database write is queued, not yet committed, and a refusal there is logged rather than answered.
 
 // What the commands need from the location service (a seam: tests give fakes).
 struct UsrlocCommandHooks {
   std::function<std::vector<ShownBinding>(std::string_view aor)> show;  // "" for every AOR
   std::function<bool(std::string_view aor)> remove;                     // true when it existed
-  std::function<int64_t()> now;                                         // unix seconds
+  // ul_add (`now` is the clock below); false with the reason.
+  std::function<bool(std::string_view aor, const ManualContact& c, std::string& error)> add;
+  // ul_rm_contact; Failed with the reason.
+  std::function<ContactRemoval(std::string_view aor, std::string_view contact, std::string& error)>
+      remove_contact;
+  std::function<int64_t()> now;  // unix seconds
   bool use_domain = false;
   uint32_t hash_size = 0;         // printed as the domain's "hash_size"
   std::string state = "CS_SYNC";  // printed as every contact's "State"
@@ -235,6 +260,12 @@ inline void add_usrloc_commands(CommandTable& table, LocationService& location, 
   UsrlocCommandHooks hooks;
   hooks.show = [&location](std::string_view aor) { return location.show(aor); };
   hooks.remove = [&location](std::string_view aor) { return location.remove_aor(aor); };
+  hooks.add = [&location, now](std::string_view aor, const ManualContact& c, std::string& error) {
+    return location.add_contact(aor, c, now(), error);
+  };
+  hooks.remove_contact = [&location](std::string_view aor, std::string_view contact, std::string& error) {
+    return location.remove_contact(aor, contact, error);
+  };
   hooks.now = std::move(now);
   hooks.use_domain = location.settings().use_domain;
   hooks.hash_size = hash_size;

@@ -1,5 +1,9 @@
 #include "control/daemon/usrloc.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+
 #include "control/db/db_url.h"
 #include "control/db/location_store.h"
 
@@ -269,6 +273,67 @@ bool LocationService::remove_aor(std::string_view aor) {
     (void)db_->submit(std::move(b), [](db::BatchResult&&) {});
   }
   return existed;
+}
+
+namespace {
+
+// What a manual change does once the database has answered: MI has already said OK, so a refusal is logged.
+std::function<void(const std::string&)> log_refusal(std::string what) {
+  return [what = std::move(what)](const std::string& why) {
+    if (why.empty()) return;
+    std::fprintf(stderr, "sipd-control: usrloc: the database refused %s: %s\n", what.c_str(), why.c_str());
+  };
+}
+
+}  // namespace
+
+bool LocationService::add_contact(std::string_view aor, const ManualContact& c, int64_t now,
+                                  std::string& error) {
+  registrar::Change change{registrar::Change::Insert, {}, {}};
+  registrar::Binding& b = change.binding;
+  b.cseq = kManualCseq;
+  (void)writer_.for_each_binding(aor, [&](const shm::BindingView& v) {
+    if (change.kind == registrar::Change::Update || v.contact() != c.contact) return;
+    change.kind = registrar::Change::Update;
+    change.key = c.contact;
+    b.cseq = v.cseq;
+    b.sip_instance.assign(v.sip_instance());
+    b.reg_id = v.reg_id;
+  });
+  b.contact = c.contact;
+  b.callid = kManualCallid;
+  b.user_agent = kManualUserAgent;
+  // 0 stays permanent; a negative interval gives a time already past, never 0 (which would be permanent).
+  b.expires = c.expires == 0 ? 0 : std::max<int64_t>(now + c.expires, 1);
+  b.last_modified = now;
+  b.q = c.q;
+  b.flags = c.flags;
+  b.cflags = c.cflags;
+  b.methods = c.methods;
+  std::vector<registrar::Change> changes;
+  changes.push_back(std::move(change));
+  return apply(aor, std::move(changes), true, log_refusal("adding " + c.contact + " to " + std::string(aor)),
+               error);
+}
+
+ContactRemoval LocationService::remove_contact(std::string_view aor, std::string_view contact,
+                                               std::string& error) {
+  std::optional<registrar::Binding> found;
+  const shm::WriteResult r = writer_.for_each_binding(aor, [&](const shm::BindingView& v) {
+    if (found || v.contact() != contact) return;
+    from_view(v, found.emplace());
+  });
+  if (r == shm::WriteResult::NotFound) return ContactRemoval::NoSuchAor;
+  if (r != shm::WriteResult::Ok) {
+    error = std::string("location table: ") + shm::to_string(r);
+    return ContactRemoval::Failed;
+  }
+  if (!found) return ContactRemoval::NoSuchContact;
+  std::vector<registrar::Change> changes;
+  changes.push_back({registrar::Change::Delete, std::move(*found), std::string(contact)});
+  const bool ok = apply(aor, std::move(changes), true,
+                        log_refusal("removing " + std::string(contact) + " from " + std::string(aor)), error);
+  return ok ? ContactRemoval::Removed : ContactRemoval::Failed;
 }
 
 size_t LocationService::reap(int64_t now) {

@@ -46,6 +46,24 @@ struct ShownBinding {
   shm::BindingView view;
 };
 
+// A contact an operator adds by hand (MI ul_add). It carries what OpenSIPS's usrloc gives such a contact:
+// no received address, no Path, no socket; a Call-ID and a User-Agent that say it came from MI.
+struct ManualContact {
+  std::string contact;  // stored as given; matched byte for byte against the AOR's contacts
+  int64_t expires = 0;  // seconds from now; 0: permanent (negative: already expired, reaped soon)
+  int q = -1;           // thousandths; -1: none
+  uint32_t flags = 0;   // registrar::kFlagMemoryOnly: kept out of the database
+  uint32_t cflags = 0;
+  uint32_t methods = registrar::kAllMethods;  // sipd's bits (registrar::method_bit)
+};
+
+// What a manual contact's binding says of its origin (shown by ul_dump, stored in the database).
+inline constexpr std::string_view kManualCallid = "manual-contact@sipd-control.mi";
+inline constexpr std::string_view kManualUserAgent = "sipd-control MI";
+inline constexpr uint32_t kManualCseq = 1;  // a new manual contact's CSeq; a replaced binding keeps its own
+
+enum class ContactRemoval : uint8_t { Removed, NoSuchAor, NoSuchContact, Failed };
+
 class LocationService {
  public:
   // `writer` is attached to (or has formatted) the segment's table; `db` is null in MemoryOnly mode.
@@ -71,6 +89,17 @@ class LocationService {
   // `sipctl ul`: every AOR (or one), and removing one (true when it existed).
   std::vector<ShownBinding> show(std::string_view aor = {}) const;
   bool remove_aor(std::string_view aor);
+
+  // MI ul_add: adds `c` to the AOR (creating the AOR), or replaces the AOR's binding with the same contact
+  // text, which keeps only its CSeq and its SIP instance (with its reg-id): received, Path and socket are
+  // cleared and the rest is `c`'s, as OpenSIPS's ul_add does. Applied as a REGISTER's changes are
+  // (apply()), so the database follows unless `c` is memory-only; the call does not wait for the database
+  // (a refusal there is logged to stderr). False with the reason when the table refuses it (full, too
+  // long) or the database cannot take the write.
+  bool add_contact(std::string_view aor, const ManualContact& c, int64_t now, std::string& error);
+  // MI ul_rm_contact: removes the AOR's binding whose contact is `contact` byte for byte, from the table
+  // and the database (the AOR goes with its last binding). Failed comes with the reason in `error`.
+  ContactRemoval remove_contact(std::string_view aor, std::string_view contact, std::string& error);
 
   // Frees expired bindings in the table and the database; the number freed in the table.
   size_t reap(int64_t now);
