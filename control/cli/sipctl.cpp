@@ -23,6 +23,9 @@
 //                                arguments as opensips-cli sends them, the result printed as JSON
 //   sipctl debug LEVEL | ps | uptime [--json] [--socket PATH | --appliance APPLIANCE.conf]
 //                                log_level for every process, the process list, the uptime, for people
+//   sipctl stats [GROUP | NAME] [--json] [--socket PATH | --appliance APPLIANCE.conf]
+//                                statistics with OpenSIPS's names (MI get_statistics): all, one group
+//                                (core, sl, tm, usrloc, registrar, net, dataplane) or one statistic
 //   sipctl ul show [AOR] [--json] [--socket PATH | --appliance APPLIANCE.conf]
 //                                the registered contacts (every AOR, or one) from the running sipd-control,
 //                                as a table, or with --json the management interface's answer as is
@@ -75,6 +78,8 @@ int usage() {
       "         any MI command, its arguments as opensips-cli sends them; the result as JSON\n"
       "       sipctl debug LEVEL | ps | uptime [--json] [--socket PATH | --appliance APPLIANCE.conf]\n"
       "         set every process's log level (-3..4), list sipd's processes, say how long it has run\n"
+      "       sipctl stats [GROUP | NAME] [--json] [--socket PATH | --appliance APPLIANCE.conf]\n"
+      "         statistics as OpenSIPS names them: all, a group (core, tm, usrloc...) or one\n"
       "       sipctl ul show [AOR] [--json] [--socket PATH | --appliance APPLIANCE.conf]\n"
       "         the registered contacts of every AOR (or of one), from the running sipd-control\n"
       "       sipctl ul rm AOR [--socket PATH | --appliance APPLIANCE.conf]\n"
@@ -511,6 +516,33 @@ int shortcut_command(int argc, char** argv) {
   return 0;
 }
 
+// sipctl stats [GROUP | NAME]: MI's get_statistics, for people a table of group:name and value. A word is a
+// group when there is one of that name ("core", "tm:"), else a statistic's name.
+int stats_command(int argc, char** argv) {
+  ControlArgs a;
+  if (const int rc = control_args(argc, argv, 2, a)) return rc;
+  std::string item = a.word ? a.word : "all";
+  if (item != "all" && !item.ends_with(':')) item += ':';
+  Json result;
+  std::string error;
+  int rc =
+      mi_call(a.socket, "get_statistics", Json(Json::Array{Json(Json::Array{Json(item)})}), result, error);
+  if (rc != 0 && a.word && !std::string_view(a.word).ends_with(':') && error == "Statistics Not Found")
+    rc = mi_call(a.socket, "get_statistics", Json(Json::Array{Json(Json::Array{Json(a.word)})}), result,
+                 error);
+  if (rc != 0) {
+    std::fprintf(stderr, "sipctl: %s%s%s\n", error.c_str(), a.word ? ": " : "", a.word ? a.word : "");
+    return 1;
+  }
+  show(a, result, [](const Json& r) {
+    size_t width = 0;
+    for (const Json::Member& m : r.members()) width = std::max(width, m.first.size());
+    for (const Json::Member& m : r.members())
+      std::printf("%-*s %s\n", int(width), m.first.c_str(), text_of(&m.second).c_str());
+  });
+  return 0;
+}
+
 int config_control_command(int argc, char** argv) {
   const std::string_view verb = argv[2];
   ControlArgs a;
@@ -525,6 +557,7 @@ int config_control_command(int argc, char** argv) {
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string_view(argv[1]) == "ul") return ul_command(argc, argv);
   if (argc >= 3 && std::string_view(argv[1]) == "mi") return mi_command(argc, argv);
+  if (argc >= 2 && std::string_view(argv[1]) == "stats") return stats_command(argc, argv);
   if (argc >= 2 && (std::string_view(argv[1]) == "debug" || std::string_view(argv[1]) == "ps" ||
                     std::string_view(argv[1]) == "uptime"))
     return shortcut_command(argc, argv);

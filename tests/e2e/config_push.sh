@@ -17,6 +17,10 @@
 #                    and -32601 for an unknown command
 #   gflags           MI set_gflag 8 (over the control socket): the INVITEs after it carry X-Gflag (the
 #                    script's is_gflag(3)), those before do not; get_gflags says 0x8
+#   stats            statistics reset, 10 calls, then MI get_statistics (sipctl stats --json) and the
+#                    prometheus module's /metrics read with python3-prometheus-client's parser show them:
+#                    20 UAS transactions (INVITE and BYE) ended 2xx, at least 30 requests received, the
+#                    workers' own counters; and what one scrape costs (median of 200, in control only)
 #   debug            the script's L_DBG xlog lines are not logged at its log_level 2; after `sipctl debug 4`
 #                    they are; MI log_level, sipctl ps and uptime say so
 #   usage: config_push.sh BUILD_DIR SRC_DIR
@@ -63,6 +67,10 @@ loadmodule "httpd.so"
 loadmodule "mi_http.so"
 modparam("httpd", "ip", "127.0.0.1")
 modparam("httpd", "port", $((mi_port + 1)))
+loadmodule "prometheus.so"
+modparam("prometheus", "group_mode", 1)
+modparam("prometheus", "statistics", "core: sl: tm:")
+modparam("prometheus", "statistics", "usrloc: registrar: net: dataplane:")
 route {
 	if (!mf_process_maxfwd_header(10)) {
 		sl_send_reply(483, "Too Many Hops");
@@ -343,6 +351,69 @@ step_gflags() {
     fail "shm_check does not report the segment and its worker: $check"
 }
 
+# Statistics move as calls go through: MI's get_statistics over the control socket, and /metrics as
+# Prometheus reads it.
+step_stats() {
+  local dir=$work/stats rc=0 got out
+  mi '{"jsonrpc":"2.0","method":"reset_statistics","params":[["rcv_requests","UAS_transactions","2xx_transactions","relayed_replies"]],"id":1}' |
+    grep -q '"result":"OK"' || fail "stats: reset_statistics did not answer OK"
+  uas_start "$dir" || return
+  calls_run "$dir" 20 10 || rc=$?
+  e2e_uas_stop
+  [ "$rc" -eq 0 ] || fail "stats: a call failed (SIPp exit $rc)"
+  sleep 0.1  # the workers publish once a millisecond
+  "$sipctl" stats tm --socket "$SIPD_CONTROL_SOCKET" | sed 's/^/  /'
+  got=$("$sipctl" stats --json --socket "$SIPD_CONTROL_SOCKET") || fail "stats: sipctl stats failed"
+  rc=0
+  out=$(python3 - "$got" 2>&1 <<'PY'
+import json, sys
+s = json.loads(sys.argv[1])
+want = {"tm:UAS_transactions": 20, "tm:2xx_transactions": 20}
+for k, v in want.items():
+    assert s[k] == v, (k, s[k], v)
+assert s["core:rcv_requests"] >= 30, s["core:rcv_requests"]
+assert s["tm:relayed_replies"] >= 20, s["tm:relayed_replies"]
+for k in ("usrloc:registered_users", "usrloc:location-contacts", "registrar:accepted_regs", "sl:1xx_replies",
+          "core:bad_msg_hdr", "tm:inuse_transactions"):
+    assert k in s, k
+assert s["dataplane:0-busy_cycles"] > 0 and s["net:rx"] > 0 and s["dataplane:0-cycles_per_message"] > 0
+print("rcv_requests", s["core:rcv_requests"], "| UAS", s["tm:UAS_transactions"], "| cycles/message",
+      s["dataplane:0-cycles_per_message"])
+PY
+) || rc=$?
+  echo "  get_statistics: $out"
+  [ "$rc" -eq 0 ] || fail "stats: get_statistics does not show the calls: $out"
+  # /metrics through a real Prometheus text parser, and what a scrape costs.
+  rc=0
+  cat >"$work/scrape.py" <<'PY'
+import statistics, sys, time, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+
+url = "http://127.0.0.1:{}/metrics".format(sys.argv[1])
+def scrape():
+    with urllib.request.urlopen(url, timeout=5) as r:
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4"), r.headers["Content-Type"]
+        return r.read().decode()
+families = {f.name: f for f in text_string_to_metric_families(scrape())}
+uas = families["opensips_tm_UAS_transactions"]
+assert uas.type == "counter" and uas.samples[0].value == 20, uas
+assert families["opensips_tm_inuse_transactions"].type == "gauge"
+assert families["opensips_core_rcv_requests"].samples[0].value >= 30
+busy = families["opensips_dataplane_busy_cycles"]
+assert busy.samples[0].labels == {"worker": "0"}, busy.samples
+times = []
+for _ in range(200):
+    t0 = time.perf_counter()
+    body = scrape()
+    times.append((time.perf_counter() - t0) * 1000)
+print("{} families, {} bytes; scrape median {:.2f} ms, max {:.2f} ms over 200".format(
+    len(families), len(body), statistics.median(times), max(times)))
+PY
+  out=$(timeout 60 /usr/bin/python3 "$work/scrape.py" "$((mi_port + 1))" 2>&1) || rc=$?
+  echo "  /metrics: $out"
+  [ "$rc" -eq 0 ] || fail "stats: /metrics does not parse or does not show the calls: $out"
+}
+
 run_step() {  # name, function
   local before=${#reasons[@]} t0=$SECONDS
   e2e_log "step $1"
@@ -371,6 +442,9 @@ finish() {
 main() {
   e2e_require_root
   e2e_require_tools sipp ip nft ethtool ss timeout socat || exit 1
+  # Debian's python3 (where python3-prometheus-client is), whatever python3 the PATH finds first.
+  /usr/bin/python3 -c 'import prometheus_client' ||
+    { echo "config_push.sh: python3-prometheus-client is missing (scripts/setup.sh)"; exit 1; }
   local t0=$SECONDS
   work=$(mktemp -d /tmp/sipd-e2e-push.XXXXXX)
   trap finish EXIT
@@ -399,6 +473,7 @@ main() {
   run_step debug step_debug
   run_step mi-fifo step_mi_fifo
   run_step gflags step_gflags
+  run_step stats step_stats
 
   local failed=0 r
   echo "config_push.sh summary ($((SECONDS - t0)) s):"
