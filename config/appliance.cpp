@@ -85,6 +85,14 @@ bool load_appliance(const std::string& path, Appliance& out, std::string& error)
         return false;
       }
       a.answer_wait_ms = wait;
+      unsigned lines = a.log_lines_per_second;
+      c.lookupValue("log_lines_per_second", lines);
+      if (lines < 1 || lines > 1000000) {
+        error = path + ":" + std::to_string(c.getSourceLine()) +
+                ": control: log_lines_per_second must be 1-1000000";
+        return false;
+      }
+      a.log_lines_per_second = lines;
     }
     if (root.exists("location")) {
       const libconfig::Setting& l = root["location"];

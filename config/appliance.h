@@ -36,6 +36,10 @@ struct Appliance {
   std::string state_dir = "/var/lib/sipd";                // the last pushed script, the embedded database
   std::string database;            // the embedded database's file; "" for STATE_DIR/sipd.db
   uint32_t answer_wait_ms = 2000;  // a suspended script waits this long for control, then fails the function
+  // Log lines (xlog and the core's) a worker may hand to control per second, in bursts of as many; the
+  // rest are dropped and counted (dataplane:N-log_dropped_rate), so a script that logs per message at a
+  // high rate cannot flood control or the disk.
+  uint32_t log_lines_per_second = 1000;
   // The location table in the shared segment (`location = { ... }`): fixed at first start.
   uint32_t location_aors = 65536, location_bindings = 131072;
   std::string path;  // where these settings were read from

@@ -169,11 +169,13 @@ class Compiler {
     prog_.registry_hash = registry_hash();
     local_addresses(script);
     // Global parameters travel as module "" parameters, under every spelling (debug and log_level).
+    // (find_global() finds a spec by either spelling: a 1.x `debug=3` is also log_level's 3.)
     for (const GlobalParam& g : script.globals)
       for (const std::string& name : g.names) {
         prog_.modparams.push_back(ModParamValue{"", name, g.value.text});
         if (const GlobalSpec* spec = find_global(name); spec && !spec->alias.empty())
-          prog_.modparams.push_back(ModParamValue{"", std::string(spec->alias), g.value.text});
+          prog_.modparams.push_back(
+              ModParamValue{"", std::string(name == spec->name ? spec->alias : spec->name), g.value.text});
       }
     std::vector<std::string> loaded;
     for (const LoadModule& l : script.modules) {
@@ -183,6 +185,7 @@ class Compiler {
       if (base.ends_with(".so")) base.remove_suffix(3);
       loaded.emplace_back(base);
     }
+    prog_.modules = loaded;
     for (const ModParam& m : script.modparams) {
       if (!m.value) continue;
       for (const std::string& module : modules_matching(m.module, loaded)) {

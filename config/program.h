@@ -276,6 +276,7 @@ struct Program {
   std::vector<uint16_t> local_ports;
   std::vector<SwitchTable> switches;
   std::vector<ModParamValue> modparams;
+  std::vector<std::string> modules;         // what loadmodule named, without directory or ".so"
   std::vector<RouteCode> routes;            // routes[0] is the main route when there is one
   std::vector<std::string> function_names;  // registry index -> name, for messages
   uint64_t registry_hash = 0;
@@ -285,6 +286,11 @@ struct Program {
   // A module parameter's value: as the script set it (the last modparam wins), else the registry's default.
   std::string_view modparam(std::string_view module, std::string_view param) const;
   int64_t modparam_int(std::string_view module, std::string_view param) const;
+  bool loads(std::string_view module) const {
+    for (const std::string& m : modules)
+      if (m == module) return true;
+    return false;
+  }
   // The slot of $avp(name), or -1 when the script never names it.
   int avp_slot(std::string_view name) const {
     for (size_t i = 0; i < avp_names.size(); ++i)

@@ -7,7 +7,7 @@
 namespace sipd::config {
 namespace {
 
-constexpr char kMagic[8] = {'S', 'I', 'P', 'D', 'P', 'R', 'G', '4'};
+constexpr char kMagic[8] = {'S', 'I', 'P', 'D', 'P', 'R', 'G', '5'};  // 5: the loaded modules
 constexpr uint32_t kMaxCount = 1u << 22;  // no table in a sane program comes near this
 
 class Writer {
@@ -226,6 +226,7 @@ std::string serialize_program(const Program& p) {
   write_strings(w, p.regexes);
   write_strings(w, p.regex_dbs);
   write_strings(w, p.local_hosts);
+  write_strings(w, p.modules);
   w.num(uint32_t(p.local_ports.size()));
   for (uint16_t port : p.local_ports) w.num(port);
   w.num(uint32_t(p.switches.size()));
@@ -342,7 +343,8 @@ std::string deserialize_program(std::string_view blob, Program& out) {
   if (!read_strings(r, p.msg_flag_names) || !read_strings(r, p.branch_flag_names)) return "truncated flags";
   if (!read_strings(r, p.regexes) || !read_strings(r, p.regex_dbs) || p.regexes.size() != p.regex_dbs.size())
     return "truncated regexes";
-  if (!read_strings(r, p.local_hosts) || !r.count(n)) return "truncated local addresses";
+  if (!read_strings(r, p.local_hosts) || !read_strings(r, p.modules) || !r.count(n))
+    return "truncated local addresses";
   p.local_ports.resize(n);
   for (uint16_t& port : p.local_ports)
     if (!r.num(port)) return "truncated local addresses";

@@ -22,7 +22,8 @@
 //                                any MI command (OpenSIPS's names: log_level, ps, which, help...); its
 //                                arguments as opensips-cli sends them, the result printed as JSON
 //   sipctl debug LEVEL | ps | uptime [--json] [--socket PATH | --appliance APPLIANCE.conf]
-//                                log_level for every process, the process list, the uptime, for people
+//                                log_level (and xlog_level) for every process, the process list, the
+//                                uptime, for people
 //   sipctl stats [GROUP | NAME] [--json] [--socket PATH | --appliance APPLIANCE.conf]
 //                                statistics with OpenSIPS's names (MI get_statistics): all, one group
 //                                (core, sl, tm, usrloc, registrar, net, dataplane) or one statistic
@@ -498,11 +499,16 @@ int shortcut_command(int argc, char** argv) {
   }
   Json result;
   if (!ask(a, method, std::move(params), result)) return 1;
+  // The tutorial's `debug` was every log line, xlog's included (1.x filtered xlog by it): with OpenSIPS 3's
+  // separate xlog_level, sipctl debug sets both.
+  Json xlog;
+  if (verb == "debug" && !ask(a, "xlog_level", Json(Json::Array{Json(std::string(a.word))}), xlog)) return 1;
   if (a.json) {
     std::printf("%s\n", result.dump().c_str());
   } else if (verb == "debug") {
-    std::printf("log level %s for sipd-control and every worker\n",
-                text_of(result.find("New global log level")).c_str());
+    std::printf("log level %s for sipd-control and every worker (xlog level %s)\n",
+                text_of(result.find("New global log level")).c_str(),
+                text_of(xlog.find("New xLog level")).c_str());
   } else if (verb == "ps") {
     std::printf("%-4s %-8s %s\n", "ID", "PID", "TYPE");
     if (const Json* list = result.find("Processes"))

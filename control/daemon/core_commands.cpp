@@ -176,6 +176,25 @@ void add_core_commands(CommandTable& table, CoreInfo info) {
                  "the shared segment's health: layout, both processes' pids and heartbeats, each worker's "
                  "rings and program, the location table's use",
                  "core");
+  table.add("xlog_level", MiSignature{{"level"}, 0}, [shared](const Json& params, MiError& error) {
+    std::atomic<int32_t>& workers = shared->segment->header().xlog_level;
+    const Json* level = params.find("level");
+    Json out = Json::object();
+    if (!level) {
+      const int32_t set = workers.load(std::memory_order_relaxed);
+      out.set("xLog Level", set == shm::kScriptLogLevel ? shared->script_xlog_level : int(set));
+      return out;
+    }
+    int64_t n = 0;
+    if (!level_of(*level, n))
+      return mi_fail(error, kMiInvalidParams, "Invalid params", "Bad type for parameter 'level'");
+    n = std::clamp<int64_t>(n, -3, 4);
+    workers.store(int32_t(n), std::memory_order_relaxed);
+    out.set("New xLog level", n);
+    return out;
+  });
+  table.describe("xlog_level",
+                 "the level xlog() lines must not exceed to be logged, or sets it for every worker", "core");
   table.describe("log_level",
                  "the log level of every process, or sets it: level alone for all, level and pid for one "
                  "(the dataplane's pid sets all its workers)",

@@ -24,6 +24,7 @@ struct CoreInfo {
   int64_t started = 0;              // control's start, unix seconds
   int* log_level = nullptr;         // control's own
   int script_log_level = 3;         // the workers' until MI sets it: the script's log_level
+  int script_xlog_level = 2;        // the workers' xlog threshold until MI's xlog_level sets it
   std::string address;              // the SIP port, for the workers' "Type" ("udp:198.18.0.1:5060")
   std::function<int64_t()> now;     // unix seconds
   std::string shm_name;             // for shm_check

@@ -21,6 +21,7 @@
 #include "config/program.h"
 #include "control/daemon/avpops_service.h"
 #include "control/daemon/core_commands.h"
+#include "control/daemon/logging.h"
 #include "control/daemon/mgmt.h"
 #include "control/daemon/mi_datagram.h"
 #include "control/daemon/mi_fifo.h"
@@ -242,6 +243,12 @@ int main(int argc, char** argv) {
   core.started = unix_now();
   core.log_level = &control_log_level;
   core.script_log_level = control_log_level;
+  // xlog's threshold on the workers until MI's xlog_level: the script's, else a 1.x script's log level,
+  // else OpenSIPS 3's L_NOTICE (as the workers' proxy decides it).
+  core.script_xlog_level = program.modparam_set("", "xlog_level")
+                               ? int(program.modparam_int("", "xlog_level"))
+                           : program.loads("xlog") ? control_log_level
+                                                   : 2;
   core.address = socket;
   core.now = unix_now;
   core.shm_name = app.shm_name;
@@ -255,6 +262,10 @@ int main(int argc, char** argv) {
       shared.gflags.store(uint32_t(program.modparam_int("gflags", "initial")));
     control::add_gflags_commands(commands, segment);
   }
+  // The workers' log lines, from their rings, and where they go (stderr, syslog).
+  control::LogSettings log_settings;
+  if (!control::log_settings(program, log_settings, error)) return fail(error);
+  control::LogWriter logs(log_settings);
   control::MgmtServerOptions mgmt_options;
   mgmt_options.max_request_bytes = 1 << 20;  // a pushed script travels inside its request
   control::MgmtServer mgmt(commands, mgmt_options);
@@ -323,6 +334,7 @@ int main(int argc, char** argv) {
     if (fifo.serve()) did = true;
     if (datagram.serve()) did = true;
     if (http.serve()) did = true;
+    if (control::drain_worker_logs(segment, logs, 256)) did = true;
     const int64_t now = unix_now();
     if (now >= next_reap) {
       next_reap = now + 1;

@@ -82,11 +82,13 @@ Json CommandTable::help(std::string_view name) const {
 }
 
 bool CommandTable::add(std::string name, MiHandler handler) {
-  return commands_.emplace(std::move(name), Command{false, {}, std::move(handler)}).second;
+  return commands_.emplace(std::move(name), Command{false, {}, std::move(handler), {}, "core"}).second;
 }
 
 bool CommandTable::add(std::string name, MiSignature signature, MiHandler handler) {
-  return commands_.emplace(std::move(name), Command{true, std::move(signature), std::move(handler)}).second;
+  return commands_
+      .emplace(std::move(name), Command{true, std::move(signature), std::move(handler), {}, "core"})
+      .second;
 }
 
 bool CommandTable::contains(std::string_view name) const { return commands_.find(name) != commands_.end(); }

@@ -23,8 +23,9 @@ bool label_rule(std::string_view text, PrometheusSettings::LabelRule& out, std::
   std::string_view t = text;
   while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
   if (!t.starts_with("group:"))
-    return fail("labels from anything but the group name are not implemented in this build (only \"group: "
-                "/REGEX/SUBST/\")");
+    return fail(
+        "labels from anything but the group name are not implemented in this build (only \"group: "
+        "/REGEX/SUBST/\")");
   t.remove_prefix(6);
   while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
   if (t.size() < 3) return fail("expected /REGEX/SUBST/");

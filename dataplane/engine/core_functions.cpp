@@ -292,7 +292,7 @@ int64_t fn_get_timestamp(Call& c) {
 }
 
 int64_t fn_xdbg(Call& c) {
-  c.host.log(4, str_arg(c, 0));  // xlog at L_DBG
+  c.host.xlog(4, str_arg(c, 0));  // xlog at L_DBG
   return 1;
 }
 

@@ -375,8 +375,10 @@ Value colour(VmState& st, std::string_view xy) {
   return concat(st, {std::string_view(seq, sizeof seq)});
 }
 
-// $xlog_level: OpenSIPS keeps it apart from $log_level: the script's xlog_level, else L_NOTICE (2).
-Value xlog_level(const config::Program* p) {
+// $xlog_level: OpenSIPS keeps it apart from $log_level: what the worker filters xlog() by (MI's xlog_level,
+// the script's), else the script's xlog_level, else L_NOTICE (2).
+Value xlog_level(const Context& ctx, const config::Program* p) {
+  if (ctx.xlog_level != Context::kUnsetLevel) return Value::integer(ctx.xlog_level);
   const std::string_view v = p ? p->modparam("", "xlog_level") : std::string_view();
   int64_t level = 2;
   if (!v.empty()) std::from_chars(v.data() + (v[0] == '+'), v.data() + v.size(), level);
@@ -517,7 +519,7 @@ Value load_message_pv(Vm&, const Context& ctx, VmState& st, PvId id, std::string
     case PvId::LogLevel:
       return Value::integer(ctx.log_level);
     case PvId::XlogLevel:
-      return xlog_level(st.program);
+      return xlog_level(ctx, st.program);
     case PvId::Color:
       return colour(st, arg);
 

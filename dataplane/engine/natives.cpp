@@ -53,7 +53,7 @@ int64_t fn_log(Vm& vm, Host& host, const Context& ctx, VmState& st, std::span<co
 int64_t fn_xlog(Vm& vm, Host& host, const Context& ctx, VmState& st, std::span<const Value> args) {
   const int level = args.size() == 2 ? log_level(to_text(st, args[0])) : -1;
   (void)vm, (void)ctx;  // the text was formatted by the compiled call
-  host.log(level, to_text(st, args.back()));
+  host.xlog(level, to_text(st, args.back()));
   return 1;
 }
 

@@ -71,6 +71,9 @@ struct Context {
   uint32_t initial_msg_flags = 0;
   std::string_view avp_snapshot;  // AVPs a transaction kept (save_avps), restored when the run starts
   int8_t log_level = 3;           // $log_level: the worker's level now (L_ALERT -3 ... L_DBG 4)
+  // $xlog_level: the level xlog() lines must not exceed to be logged; kUnsetLevel: the program's.
+  static constexpr int8_t kUnsetLevel = INT8_MIN;
+  int8_t xlog_level = kUnsetLevel;
 };
 
 struct VmState;
@@ -80,8 +83,10 @@ class Vm;
 class Host {
  public:
   virtual ~Host() = default;
-  // log()/xlog(): level as in OpenSIPS (L_ALERT -3 ... L_DBG 4); text fully formatted.
+  // log() and the core's own lines: level as in OpenSIPS (L_ALERT -3 ... L_DBG 4); text fully formatted.
   virtual void log(int level, std::string_view text) = 0;
+  // xlog()/xdbg(): filtered by the xlog level, not the log level (OpenSIPS 3).
+  virtual void xlog(int level, std::string_view text) { log(level, text); }
   // $log_level = n: the worker's log level from now on (NULL: back to the configured one, given as -128).
   virtual void set_script_log_level(int level) { (void)level; }
   // Every function the script called, with its arguments and what it returned (kSuspend when it

@@ -219,6 +219,7 @@ int main(int argc, char** argv) {
     ws.transactions = app.transactions;
     ws.segment = &segment;
     ws.answer_wait_ms = app.answer_wait_ms;
+    ws.log_lines_per_second = app.log_lines_per_second;
     ws.pushed_timers = pushed_timers;
     char name[32];
     std::snprintf(name, sizeof name, "sipd_handoff%u", w);

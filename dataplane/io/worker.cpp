@@ -40,6 +40,9 @@ Worker::Worker(const WorkerSetup& s)
     proxy_.set_location(s.segment->location().data(), s.segment->location().size());
     programs_ = std::make_unique<ProgramLink>(*s.segment, s.id, proxy_, s.id == 0, s.pushed_timers);
     segment_ = s.segment;
+    proxy_.set_log_sink(this);  // the script's lines go to control through the ring, never a syscall here
+    log_rate_ = std::max<uint32_t>(1, s.log_lines_per_second);
+    log_milli_ = uint64_t(log_rate_) * 1000;
   }
   // Binding expiry is wall-clock time: the TSC's milliseconds plus where the wall clock stood at start-up.
   timespec ts{};
@@ -115,6 +118,9 @@ void Worker::build_table() {
   add("tm_stray_responses", t.stray_responses);
   add("tm_in_use", t.in_use, shm::kOwnGauge);
   add("tm_peak_in_use", t.peak_in_use);
+  add("log_lines", log_lines_);
+  add("log_dropped_rate", log_dropped_rate_);
+  add("log_dropped_full", log_dropped_full_);
   add("handed_over", handed_over_);
   add("handoff_failed", handoff_failed_);
   if (control_) {
@@ -203,6 +209,25 @@ void Worker::publish_stats(uint64_t now_ms) {
   b.published_ms.store(now_ms, std::memory_order_release);
 }
 
+void Worker::line(int level, std::string_view text) {
+  if (log_milli_ < 1000) {
+    ++log_dropped_rate_;
+    return;
+  }
+  log_milli_ -= 1000;
+  shm::LogRecord r;
+  r.level = int8_t(level);
+  r.worker = id_;
+  r.unix_ms = int64_t(now_ / (hz_ / 1000)) + wall_offset_ms_;
+  r.length = uint16_t(std::min<size_t>(text.size(), shm::kLogText));
+  std::memcpy(r.text, text.data(), r.length);
+  if (!segment_->logs(id_).push(r)) {  // control is behind or not running
+    ++log_dropped_full_;
+    return;
+  }
+  ++log_lines_;
+}
+
 void Worker::send(const sip::Endpoint& to, std::string_view bytes) {
   stack_.send_udp(to.ip, to.port, bytes, now_);
 }
@@ -253,11 +278,17 @@ bool Worker::poll_timers(uint64_t now_ms) {
   // What control sets in the segment, looked at once a millisecond, between two bursts: a pushed program,
   // and MI's log_level (sipctl debug); and what the worker publishes there, its statistics.
   if (segment_ && now_ms != segment_checked_ms_) {
+    const uint64_t elapsed = now_ms - segment_checked_ms_;
     segment_checked_ms_ = now_ms;
+    // A thousandth of a line per line-per-second each millisecond, up to a second's worth.
+    log_milli_ = std::min<uint64_t>(uint64_t(log_rate_) * 1000, log_milli_ + uint64_t(log_rate_) * elapsed);
     if (programs_->poll()) did = true;
     const int32_t level = segment_->header().log_level.load(std::memory_order_relaxed);
     if (level != log_level_seen_ && level != shm::kScriptLogLevel) proxy_.set_log_level(level);
     log_level_seen_ = level;
+    const int32_t xlevel = segment_->header().xlog_level.load(std::memory_order_relaxed);
+    if (xlevel != xlog_level_seen_ && xlevel != shm::kScriptLogLevel) proxy_.set_xlog_level(xlevel);
+    xlog_level_seen_ = xlevel;
     publish_stats(now_ms);
   }
   return did;

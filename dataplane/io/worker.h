@@ -42,6 +42,7 @@ struct WorkerSetup {
   const shm::Segment* segment = nullptr;  // null: no control process (suspensions answered -1 at once)
   uint32_t answer_wait_ms = 2000;
   proxy::TimerSchedule* pushed_timers = nullptr;  // two, shared by the workers, for pushed programs
+  uint32_t log_lines_per_second = 1000;           // handed to control; the rest are dropped and counted
 };
 
 // A counter as the publisher reads it.
@@ -52,7 +53,10 @@ struct CounterRef {
   uint32_t kind = 0;  // shm::kOwnGauge, shm::kOwnNet
 };
 
-class Worker final : public proxy::Sender, public net::SipInput, public net::ArpPeers {
+class Worker final : public proxy::Sender,
+                     public net::SipInput,
+                     public net::ArpPeers,
+                     public proxy::Proxy::LogSink {
  public:
   static constexpr size_t kMaxCounters = shm::kOwnCounters;
 
@@ -78,6 +82,8 @@ class Worker final : public proxy::Sender, public net::SipInput, public net::Arp
   void send(const sip::Endpoint& to, std::string_view bytes) override;
   void datagram(uint32_t ip, uint16_t port, std::string_view payload) override;
   void learned(uint32_t ip, const rte_ether_addr& mac) override;
+  // proxy::Proxy::LogSink: a line into this worker's log ring, for control to write out.
+  void line(int level, std::string_view text) override;
 
  private:
   // Hand-over records: an mbuf whose data starts with this header, then the SIP payload.
@@ -116,12 +122,17 @@ class Worker final : public proxy::Sender, public net::SipInput, public net::Arp
   std::unique_ptr<ProgramLink> programs_;
   const shm::Segment* segment_ = nullptr;
   int32_t log_level_seen_ = shm::kScriptLogLevel;  // the segment's, as last applied
+  int32_t xlog_level_seen_ = shm::kScriptLogLevel;
   uint64_t segment_checked_ms_ = 0;
   sip::Message steer_msg_;
   const std::vector<Worker*>* peers_ = nullptr;
   uint64_t now_ = 0;
   int64_t wall_offset_ms_ = 0;
   uint64_t busy_ = 0, idle_ = 0, handed_over_ = 0, handoff_failed_ = 0, polls_ = 0;
+  // The log ring's token bucket (refilled once a millisecond) and what became of the lines.
+  uint32_t log_rate_ = 1000;
+  uint64_t log_milli_ = 1000 * 1000;  // thousandths of a line
+  uint64_t log_lines_ = 0, log_dropped_rate_ = 0, log_dropped_full_ = 0;
   uint32_t empty_polls_ = 0;
   std::array<CounterRef, kMaxCounters> table_{};
   size_t table_count_ = 0;

@@ -46,6 +46,7 @@ Proxy::Proxy(const config::Program& program, const Settings& settings, proxy::Se
   (void)vm_.bind(bodies(), this);
   bind_asks(vm_);
   load(versions_[0], program);
+  configure_xlog(program);
   if (const config::FunctionSpec* f = config::find_function("avp_db_store"))
     avp_db_store_ = uint16_t(f - config::registry().functions.data());
   char ip[16], port[12];
@@ -94,6 +95,7 @@ std::string Proxy::install(std::unique_ptr<const config::Program> next, TimerSch
   const size_t old = current_;
   free->owned = std::move(next);
   load(*free, *free->owned);
+  configure_xlog(*free->owned);
   current_ = uint8_t(free - versions_.data());
   for (auto& due : own_timers_.due) due.store(0, std::memory_order_relaxed);  // they were the old routes'
   timers_ = schedule ? schedule : &own_timers_;
@@ -146,14 +148,41 @@ void Proxy::set_script_log_level(int level) {
   log_level_ = level == -128 ? configured_log_level_ : std::clamp(level, -3, 4);
 }
 
+void Proxy::configure_xlog(const config::Program& program) {
+  if (xlog_set_by_mi_) return;
+  const bool set = program.modparam_set("", "xlog_level");
+  xlog_level_ = set ? std::clamp(int(program.modparam_int("", "xlog_level")), -3, 4) : 2;
+  xlog_follows_log_ = !set && program.loads("xlog");
+}
+
+void Proxy::set_xlog_level(int level) {
+  xlog_level_ = std::clamp(level, -3, 4);
+  xlog_follows_log_ = false;
+  xlog_set_by_mi_ = true;
+}
+
+void Proxy::emit(int level, std::string_view text) {
+  while (text.ends_with('\n')) text.remove_suffix(1);
+  if (sink_)
+    sink_->line(level, text);
+  else
+    std::fprintf(stderr, "sipd[%u]: %.*s\n", settings_.worker, int(text.size()), text.data());
+}
+
 void Proxy::log(int level, std::string_view text) {
   if (observer_) {
     observer_->logged(level, text);
     return;
   }
-  if (level > log_level_) return;
-  while (text.ends_with('\n')) text.remove_suffix(1);
-  std::fprintf(stderr, "sipd[%u]: %.*s\n", settings_.worker, int(text.size()), text.data());
+  if (level <= log_level_) emit(level, text);
+}
+
+void Proxy::xlog(int level, std::string_view text) {
+  if (observer_) {
+    observer_->logged(level, text);
+    return;
+  }
+  if (level <= xlog_threshold()) emit(level, text);
 }
 
 // How OpenSIPS's core statistics see a message with defect `d`: its parser reads the start line, then
@@ -303,6 +332,7 @@ engine::Context Proxy::context(const Run& r) const {
   ctx.t_reply_code = r.reply_code;
   ctx.t_branch = r.branch_idx;
   ctx.log_level = int8_t(log_level_);
+  ctx.xlog_level = int8_t(xlog_threshold());
   return ctx;
 }
 

@@ -258,11 +258,22 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   void send(const sip::Endpoint& to, std::string_view bytes) override { out_.send(to, bytes); }
 
   const Counters& counters() const { return counters_; }
-  // Script log lines go here (the worker forwards them to the logger); stderr by default.
   void set_log_level(int level) { log_level_ = configured_log_level_ = level; }
+  // MI's xlog_level: xlog() lines up to `level` are logged from now on, whatever the script says.
+  void set_xlog_level(int level);
+  int xlog_threshold() const { return xlog_follows_log_ ? log_level_ : xlog_level_; }
+
+  // Where the lines that pass the levels go (the worker's ring to control); stderr when none.
+  class LogSink {
+   public:
+    virtual ~LogSink() = default;
+    virtual void line(int level, std::string_view text) = 0;
+  };
+  void set_log_sink(LogSink* sink) { sink_ = sink; }
 
   // engine::Host
   void log(int level, std::string_view text) override;
+  void xlog(int level, std::string_view text) override;
   void set_script_log_level(int level) override;
   void traced(const config::FunctionSpec& fn, std::span<const engine::Value> args, int64_t result,
               engine::VmState& st) override;
@@ -397,6 +408,14 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   int log_level_ = 3;
   int configured_log_level_ = 3;
   Observer* observer_ = nullptr;
+  LogSink* sink_ = nullptr;
+  // xlog()'s threshold: the script's xlog_level (OpenSIPS 3's default L_NOTICE when it sets none), or MI's;
+  // a 1.x script (loadmodule "xlog.so", no xlog_level) filters xlog by its log level, as 1.x did.
+  int xlog_level_ = 2;
+  bool xlog_follows_log_ = false;
+  bool xlog_set_by_mi_ = false;
+  void configure_xlog(const config::Program& program);
+  void emit(int level, std::string_view text);
   TimerSchedule own_timers_;
   TimerSchedule* timers_ = &own_timers_;
   // A run waiting for the control process, with the request copied out of the datagram and the edits so

@@ -21,8 +21,11 @@
 #                    prometheus module's /metrics read with python3-prometheus-client's parser show them:
 #                    20 UAS transactions (INVITE and BYE) ended 2xx, at least 30 requests received, the
 #                    workers' own counters; and what one scrape costs (median of 200, in control only)
-#   debug            the script's L_DBG xlog lines are not logged at its log_level 2; after `sipctl debug 4`
-#                    they are; MI log_level, sipctl ps and uptime say so
+#   debug            the script's L_DBG xlog lines are not logged at its log_level 2 (OpenSIPS 3's xlog_level
+#                    L_NOTICE); after `sipctl debug 4` (log_level and xlog_level) they are, written by
+#                    control from the workers' log rings; MI log_level, xlog_level, sipctl ps and uptime say
+#                    so; then E2E_PUSH_RATE calls/s for 2 s, each logging a line, against the appliance's
+#                    log_lines_per_second of 20: the lines beyond it are dropped and counted
 #   usage: config_push.sh BUILD_DIR SRC_DIR
 #   env:   SIPD_DATAPLANE, SIPD_CONTROL, SIPCTL (default BUILD_DIR/bin/...), E2E_PUSH_RATE (100),
 #          E2E_PUSH_CALLS (600), E2E_KEEP_LOGS=1 to keep the work directory on success.
@@ -50,6 +53,7 @@ fail() { echo "  FAIL: $*"; reasons+=("$*"); }
 write_script() {  # file, tag
   cat >"$1" <<CFG
 log_level=2
+log_stderror=yes
 listen=udp:198.18.0.1:5060
 loadmodule "sl.so"
 loadmodule "tm.so"
@@ -229,19 +233,39 @@ step_restart_dataplane() {
 
 step_debug() {
   local before after rc=0
-  before=$(grep -c "debug-line" "$run_dir/dataplane.log" || true)
+  before=$(grep -c "debug-line" "$run_dir/control.log" || true)
   expect_script debug-quiet C
-  after=$(grep -c "debug-line" "$run_dir/dataplane.log" || true)
+  after=$(grep -c "debug-line" "$run_dir/control.log" || true)
   [ "$after" -eq "$before" ] || fail "debug: L_DBG lines were logged at the script's log_level 2"
   "$sipctl" debug 4 --socket "$SIPD_CONTROL_SOCKET" >"$work/debug.out" 2>&1 || rc=$?
   echo "  sipctl debug 4: $(cat "$work/debug.out")"
   [ "$rc" -eq 0 ] || fail "debug: sipctl debug 4 exited $rc"
   expect_script debug-loud C
-  after=$(grep -c "debug-line" "$run_dir/dataplane.log" || true)
+  sleep 0.2  # control writes the workers' lines as it drains their rings
+  after=$(grep -c "debug-line" "$run_dir/control.log" || true)
   echo "  L_DBG lines logged: $((after - before)) after sipctl debug 4"
   [ "$after" -ge $((before + 5)) ] || fail "debug: after sipctl debug 4, $((after - before)) L_DBG lines, wanted 5"
   "$sipctl" mi log_level --socket "$SIPD_CONTROL_SOCKET" | grep -q '"Log level":4' ||
     fail "debug: MI log_level does not report level 4"
+  "$sipctl" mi xlog_level --socket "$SIPD_CONTROL_SOCKET" | grep -q '"xLog Level":4' ||
+    fail "debug: MI xlog_level does not report level 4"
+  grep -q "sipd\[0\] DBG: debug-line" "$run_dir/control.log" ||
+    fail "debug: the workers' lines are not written by control as 'sipd[0] DBG: ...'"
+  # A script logging per message at a high rate: what passes log_lines_per_second, the rest counted.
+  local dir=$work/debug-flood rc=0 dropped logged
+  before=$(grep -c "debug-line" "$run_dir/control.log" || true)
+  uas_start "$dir" || return
+  calls_run "$dir" "$rate" $((rate * 2)) || rc=$?
+  e2e_uas_stop
+  sleep 0.2
+  after=$(grep -c "debug-line" "$run_dir/control.log" || true)
+  dropped=$("$sipctl" stats 0-log_dropped_rate --json --socket "$SIPD_CONTROL_SOCKET" | sed -n 's/.*:\([0-9]*\)}/\1/p')
+  logged=$((after - before))
+  echo "  $((rate * 2)) calls in 2 s, each logging a line: $logged lines written, ${dropped:-?} dropped (limit 20/s)"
+  [ "$rc" -eq 0 ] || fail "debug: a call failed during the log flood (SIPp exit $rc)"
+  [ "${dropped:-0}" -gt 0 ] && [ "$logged" -le 80 ] ||
+    fail "debug: $logged lines written and ${dropped:-0} dropped; wanted at most 80 and some dropped"
+  "$sipctl" debug 2 --socket "$SIPD_CONTROL_SOCKET" >/dev/null
   "$sipctl" ps --socket "$SIPD_CONTROL_SOCKET" | grep -q "sipd-dataplane worker 0" ||
     fail "debug: sipctl ps does not list the worker"
   "$sipctl" uptime --socket "$SIPD_CONTROL_SOCKET" | grep -q "^up [0-9]* \[sec\] since" ||
@@ -450,6 +474,7 @@ main() {
   trap finish EXIT
   trap 'exit 1' INT TERM
   export SIPD_SHM=sipd-push-$$ SIPD_STATE_DIR=$work/state SIPD_CONTROL_SOCKET=$work/control.sock
+  export SIPD_LOG_LINES_PER_SECOND=20
   script_a=$work/a.cfg script_b=$work/b.cfg broken=$work/broken.cfg
   mi_port=$((21000 + $$ % 10000))  # mi_datagram's, on loopback
   write_script "$script_a" A

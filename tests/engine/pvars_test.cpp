@@ -356,6 +356,15 @@ TEST(message_pvars, LogLevels) {
   EXPECT_EQ(read({"$log_level", "$xlog_level"}, kInvite, s, "", "xlog_level = 4\n"), (Lines{"-1", "4"}));
 }
 
+// A global set under one generation's spelling reads under the other's: 1.x's debug=3 is log_level 3.
+TEST(message_pvars, GlobalsAnswerToBothSpellings) {
+  const Compiled one("debug = 3\nroute {\n  exit;\n}\n");
+  ASSERT_TRUE(one.diags.ok()) << one.diags.render(one.file);
+  EXPECT_EQ(one.program.modparam_int("", "log_level"), 3);
+  const Compiled three("log_level = 1\nroute {\n  exit;\n}\n");
+  EXPECT_EQ(three.program.modparam_int("", "debug"), 1);
+}
+
 TEST(message_pvars, Colours) {
   // OpenSIPS colours only what goes to stderr (or when told to force colours).
   EXPECT_EQ(read({"$C(rs)", "$C(xx)"}, kInvite), (Lines{"", ""}));

@@ -272,6 +272,35 @@ struct Lines : Proxy::Observer {
               engine::VmState&) override {}
 };
 
+struct Sink : Proxy::LogSink {
+  std::vector<std::string> lines;
+  void line(int, std::string_view text) override { lines.emplace_back(text); }
+};
+
+// What xlog() lines pass: OpenSIPS 3 filters them by xlog_level (L_NOTICE unless the script sets it), not
+// by log_level; a 1.x script (loadmodule "xlog.so") by its log level, as 1.x did; MI's xlog_level wins
+// over both. The lines that pass go to the sink (the worker's ring to control), without their newline.
+TEST(proxy, XlogIsFilteredByTheXlogLevel) {
+  const std::string route =
+      "route {\n  xlog(\"L_INFO\", \"info\\n\");\n  xlog(\"L_NOTICE\", \"notice\\n\");\n"
+      "  xdbg(\"dbg\\n\");\n  drop;\n}\n";
+  const auto run = [&](const std::string& head, int mi_level = -100) {
+    Fixture f(head + route);
+    Sink sink;
+    f.proxy.set_log_sink(&sink);
+    f.proxy.set_log_level(int(f.program.modparam_int("", "log_level")));
+    if (mi_level != -100) f.proxy.set_xlog_level(mi_level);
+    f.proxy.handle(kAlice, invite());
+    return sink.lines;
+  };
+  using Got = std::vector<std::string>;
+  EXPECT_EQ(run("log_level=4\n"), (Got{"notice"}));  // 3.x: xlog_level L_NOTICE
+  EXPECT_EQ(run("log_level=-1\nxlog_level=4\n"), (Got{"info", "notice", "dbg"}));
+  EXPECT_EQ(run("debug=3\nloadmodule \"xlog.so\"\n"), (Got{"info", "notice"}));  // 1.x: by debug
+  EXPECT_EQ(run("log_level=4\n", 3), (Got{"info", "notice"}));                   // MI's xlog_level
+  EXPECT_EQ(run("debug=4\nloadmodule \"xlog.so\"\n", -1), Got{});
+}
+
 // startup_route runs once, with no message; timer_route[name, s] runs one interval after it is first seen
 // and then every interval, at most once per interval across the workers that share a schedule.
 TEST(proxy, StartupAndTimerRoutes) {
