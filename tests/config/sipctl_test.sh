@@ -95,4 +95,13 @@ set +e
 "$sipctl" config test "$src/config/examples/residential.cfg" >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
 "$sipctl" config check /nonexistent.cfg >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
 "$sipctl" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
+# The commands that ask sipd-control: a one-line error and exit 1 when it is not running; 2 on bad usage.
+for cmd in "stats" "stats tm --json" "ps" "uptime" "debug 3" "ul show" "config show" "mi uptime"; do
+  # shellcheck disable=SC2086
+  out=$("$sipctl" $cmd --socket /nonexistent/control.sock 2>&1); status=$?
+  [ "$status" -eq 1 ] || { echo "sipctl $cmd: exit $status without control"; exit 1; }
+  [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q "sipd-control is not running" <<<"$out" ||
+    { echo "sipctl $cmd without control said: $out"; exit 1; }
+done
+"$sipctl" stats a b --socket /nonexistent/control.sock >/dev/null 2>&1; [ $? -eq 2 ] || exit 1
 echo "sipctl config check: ok"

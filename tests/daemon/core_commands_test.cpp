@@ -28,6 +28,7 @@ struct Rig {
     info.started = 1'800'000'000;
     info.log_level = &control_level;
     info.script_log_level = 2;
+    info.script_xlog_level = 3;
     info.address = "udp:198.18.0.1:5060";
     info.now = [this] { return now; };
     add_core_commands(table, std::move(info));
@@ -92,6 +93,23 @@ TEST(core_commands, LogLevelGetAndSet) {
   EXPECT_EQ(e.find("data")->as_string(), "Bad type for parameter 'level'");
   e = *r.call("log_level", R"([1, 2, 3])").find("error");
   EXPECT_EQ(e.find("code")->as_int(), kMiInvalidParams);
+}
+
+// xlog_level as OpenSIPS 3 answers it: {"xLog Level": N} (the script's until set), {"New xLog level": N};
+// set, it reaches the workers through the segment.
+TEST(core_commands, XlogLevelGetAndSet) {
+  Rig r;
+  EXPECT_EQ(r.call("xlog_level").find("result")->find("xLog Level")->as_int(), 3);
+  EXPECT_EQ(r.segment.header().xlog_level.load(), shm::kScriptLogLevel);
+  EXPECT_EQ(r.call("xlog_level", R"(["4"])").find("result")->find("New xLog level")->as_int(), 4);
+  EXPECT_EQ(r.segment.header().xlog_level.load(), 4);
+  EXPECT_EQ(r.call("xlog_level", R"({"level":-1})").find("result")->find("New xLog level")->as_int(), -1);
+  EXPECT_EQ(r.call("xlog_level").find("result")->find("xLog Level")->as_int(), -1);
+  const Json bad = r.call("xlog_level", R"(["loud"])");
+  ASSERT_NE(bad.find("error"), nullptr) << bad.dump();
+  EXPECT_EQ(bad.find("error")->find("code")->as_int(), -32602);
+  EXPECT_EQ(r.call("xlog_level", R"(["1","2"])").find("error")->find("code")->as_int(), -32602);
+  EXPECT_EQ(r.segment.header().xlog_level.load(), -1);  // the bad calls changed nothing
 }
 
 TEST(core_commands, ShmCheckSaysHowTheSegmentIs) {
