@@ -1,4 +1,5 @@
 #include "control/daemon/avpops_service.h"
+#include "control/daemon/logging.h"
 
 #include <algorithm>
 #include <cctype>
@@ -94,9 +95,7 @@ AvpopsService::AvpopsService(db::Database* db, bool use_domain, std::string tabl
       return r;
     });
   const db::BatchResult r = db_->execute(std::move(schema));
-  if (!r.ok())
-    std::fprintf(stderr, "sipd-control: avpops: creating table \"%s\": %s\n", table_.c_str(),
-                 r.error.c_str());
+  if (!r.ok()) control_log(-1, "avpops: creating table \"%s\": %s", table_.c_str(), r.error.c_str());
 }
 
 bool AvpopsService::have_db(const Asked& q, Answer& answer) {
@@ -104,10 +103,10 @@ bool AvpopsService::have_db(const Asked& q, Answer& answer) {
   ++counters_.no_db;
   if (!told_no_db_) {
     told_no_db_ = true;
-    std::fprintf(stderr,
-                 "sipd-control: %s(): avpops needs the database (usrloc is memory-only and there is no "
-                 "db_url): every avp_db_* call returns -1\n",
-                 q.function.c_str());
+    control_log(-1,
+                "%s(): avpops needs the database (usrloc is memory-only and there is no db_url): every "
+                "avp_db_* call returns -1",
+                q.function.c_str());
   }
   answer(Reply{});
   return false;
@@ -115,7 +114,7 @@ bool AvpopsService::have_db(const Asked& q, Answer& answer) {
 
 void AvpopsService::fail(const Asked& q, Answer& answer, const std::string& why) {
   ++counters_.failed;
-  std::fprintf(stderr, "sipd-control: %s(): %s\n", q.function.c_str(), why.c_str());
+  control_log(-1, "%s(): %s", q.function.c_str(), why.c_str());
   answer(Reply{});
 }
 
@@ -126,15 +125,15 @@ bool AvpopsService::submit(const Asked& q, Answer& answer, db::Batch batch,
       db_->submit(std::move(batch), [this, function, answer, reply = std::move(reply)](db::BatchResult&& r) {
         if (!r.ok()) {
           ++counters_.failed;
-          std::fprintf(stderr, "sipd-control: %s(): %s\n", function.c_str(), r.error.c_str());
+          control_log(-1, "%s(): %s", function.c_str(), r.error.c_str());
           answer(Reply{});
           return;
         }
         Reply out = reply(std::move(r));
         if (out.avps.size() > shm::kMaxAnswerAvps) {
           ++counters_.truncated;
-          std::fprintf(stderr, "sipd-control: %s(): %zu AVPs, one answer carries %zu: the rest are dropped\n",
-                       function.c_str(), out.avps.size(), shm::kMaxAnswerAvps);
+          control_log(1, "%s(): %zu AVPs, one answer carries %zu: the rest are dropped", function.c_str(),
+                      out.avps.size(), shm::kMaxAnswerAvps);
           out.avps.resize(shm::kMaxAnswerAvps);
         }
         answer(std::move(out));
@@ -169,7 +168,7 @@ void AvpopsService::load(const Asked& q, Answer answer) {
     Reply out;
     db::Result<std::vector<db::Preference>> rows = db::UserPreferences::decode(r.ops.at(0));
     if (!rows.ok()) {
-      std::fprintf(stderr, "sipd-control: avp_db_load(): %s\n", rows.error.c_str());
+      control_log(-1, "avp_db_load(): %s", rows.error.c_str());
       return out;
     }
     for (const db::Preference& p : rows.value) {

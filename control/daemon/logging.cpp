@@ -3,6 +3,7 @@
 #include <strings.h>
 #include <syslog.h>
 
+#include <cstdarg>
 #include <cstdio>
 #include <ctime>
 
@@ -114,6 +115,31 @@ void LogWriter::write(int level, std::string_view who, std::string_view text, in
   if (settings_.to_syslog)
     ::syslog(syslog_priority(level), "%.*s %.*s", int(who.size()), who.data(), int(text.size()), text.data());
   ++written_;
+}
+
+namespace {
+LogWriter* g_control_log = nullptr;
+const int* g_control_level = nullptr;
+}  // namespace
+
+void set_control_log(LogWriter* writer, const int* level) {
+  g_control_log = writer;
+  g_control_level = level;
+}
+
+void control_log(int level, const char* format, ...) {
+  if (g_control_level && level > *g_control_level) return;
+  char line[1024];
+  va_list ap;
+  va_start(ap, format);
+  std::vsnprintf(line, sizeof line, format, ap);
+  va_end(ap);
+  if (g_control_log) {
+    g_control_log->write(level, "sipd-control", line);
+    std::fflush(stderr);
+  } else {
+    std::fprintf(stderr, "sipd-control: %s\n", line);
+  }
 }
 
 size_t drain_worker_logs(const shm::Segment& segment, LogWriter& out, size_t max) {

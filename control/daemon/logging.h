@@ -43,6 +43,11 @@ class LogWriter {
   uint64_t written_ = 0;
 };
 
+// sipd-control's own lines (a database refusal, a failed save()): written by the process's LogWriter once
+// main has set one, at or below control's log level (MI log_level); to stderr before that, and in tests.
+void set_control_log(LogWriter* writer, const int* level);
+[[gnu::format(printf, 2, 3)]] void control_log(int level, const char* format, ...);
+
 // Drains the workers' log rings into a LogWriter: at most `max` lines a call, so a flood of lines cannot
 // hold up control's loop (the rest wait in the rings, and the workers drop and count what does not fit).
 // The number written.

@@ -266,6 +266,7 @@ int main(int argc, char** argv) {
   control::LogSettings log_settings;
   if (!control::log_settings(program, log_settings, error)) return fail(error);
   control::LogWriter logs(log_settings);
+  control::set_control_log(&logs, &control_log_level);
   control::MgmtServerOptions mgmt_options;
   mgmt_options.max_request_bytes = 1 << 20;  // a pushed script travels inside its request
   control::MgmtServer mgmt(commands, mgmt_options);
@@ -358,6 +359,7 @@ int main(int argc, char** argv) {
   http.close();
   if (avp_database) avp_database->close();
   if (database) database->close();
+  control::set_control_log(nullptr, nullptr);
   std::printf("sipd-control: stopped\n");
   return 0;
 }

@@ -1,4 +1,5 @@
 #include "control/daemon/registrar_service.h"
+#include "control/daemon/logging.h"
 
 #include <cstdio>
 
@@ -46,7 +47,7 @@ RegistrarService::RegistrarService(LocationService& location, const registrar::S
 
 void RegistrarService::save(const Asked& q, Answer answer) {
   auto fail = [&](uint16_t code, const char* reason, const std::string& why) {
-    std::fprintf(stderr, "sipd-control: save(): %s\n", why.c_str());
+    control_log(-1, "save(): %s", why.c_str());
     ++counters_.failed;
     Reply r;
     r.code = code;
@@ -103,7 +104,7 @@ void RegistrarService::save(const Asked& q, Answer answer) {
       answer(std::move(reply));
       return;
     }
-    std::fprintf(stderr, "sipd-control: save(): the database refused the change: %s\n", why.c_str());
+    control_log(-1, "save(): the database refused the change: %s", why.c_str());
     ++counters_.failed;
     Reply r;
     r.code = 500;

@@ -1,4 +1,5 @@
 #include "control/daemon/usrloc.h"
+#include "control/daemon/logging.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -281,7 +282,7 @@ namespace {
 std::function<void(const std::string&)> log_refusal(std::string what) {
   return [what = std::move(what)](const std::string& why) {
     if (why.empty()) return;
-    std::fprintf(stderr, "sipd-control: usrloc: the database refused %s: %s\n", what.c_str(), why.c_str());
+    control_log(-1, "usrloc: the database refused %s: %s", what.c_str(), why.c_str());
   };
 }
 
