@@ -31,6 +31,7 @@
 #include "control/daemon/questions.h"
 #include "control/daemon/registrar_service.h"
 #include "control/daemon/statistics.h"
+#include "control/daemon/uac_command.h"
 #include "control/daemon/usrloc.h"
 #include "control/db/database.h"
 #include "control/db/db_url.h"
@@ -256,6 +257,13 @@ int main(int argc, char** argv) {
   core.bindings = [&writer] { return writer.bindings(); };
   core.capacity = [&app] { return app.location_bindings; };
   control::add_core_commands(commands, std::move(core));
+  // tm's t_uac_dlg: a request sent through a worker's tm, answered with its final response.
+  std::unique_ptr<control::UacService> uac;
+  if (proxy::loads_module(ast, "tm")) {
+    uac = std::make_unique<control::UacService>(questions, segment,
+                                                control::uac_settings(program, addr, app.sip_port));
+    uac->add_commands(commands);
+  }
   if (proxy::loads_module(ast, "gflags")) {
     uint32_t unset = 0;  // whichever process attaches first gives the flags the script's initial value
     if (shared.gflags_set.compare_exchange_strong(unset, 1))
@@ -332,6 +340,7 @@ int main(int argc, char** argv) {
     if (avp_database && avp_database->dispatch_completions()) did = true;
     if (mgmt.serve(16)) did = true;
     if (programs.poll()) did = true;
+    if (uac && uac->poll()) did = true;
     if (fifo.serve()) did = true;
     if (datagram.serve()) did = true;
     if (http.serve()) did = true;

@@ -64,6 +64,14 @@ Json CommandTable::recipes(std::string_view name) const {
     out.push(Json::array());
     return out;
   }
+  if (!c.signature.ways.empty()) {
+    for (const std::vector<std::string>& way : c.signature.ways) {
+      Json one = Json::array();
+      for (const std::string& n : way) one.push(n);
+      out.push(std::move(one));
+    }
+    return out;
+  }
   for (size_t n = c.signature.required; n <= c.signature.names.size(); ++n) {
     Json one = Json::array();
     for (size_t i = 0; i < n; ++i) one.push(c.signature.names[i]);
@@ -91,6 +99,14 @@ bool CommandTable::add(std::string name, MiSignature signature, MiHandler handle
       .second;
 }
 
+bool CommandTable::add_async(std::string name, MiSignature signature, MiAsyncHandler handler) {
+  Command c;
+  c.has_signature = true;
+  c.signature = std::move(signature);
+  c.async = std::move(handler);
+  return commands_.emplace(std::move(name), std::move(c)).second;
+}
+
 bool CommandTable::contains(std::string_view name) const { return commands_.find(name) != commands_.end(); }
 
 std::vector<std::string> CommandTable::names() const {
@@ -107,6 +123,10 @@ bool bind_params(const MiSignature& sig, const Json* params, Json& out, MiError&
   if (params == nullptr || params->is_null()) {
     // nothing given
   } else if (params->is_array()) {
+    if (sig.named_only) {
+      mi_fail(error, kMiInvalidParams, "Invalid params", "Positional parameters not supported");
+      return false;
+    }
     if (params->size() > sig.names.size()) {
       mi_fail(error, kMiInvalidParams, "Invalid params",
               "at most " + std::to_string(sig.names.size()) + " parameter(s)");
@@ -152,7 +172,36 @@ std::string response_text(const Json& id, const Json* result, const MiError& err
 
 }  // namespace
 
-Json CommandTable::dispatch(const Json& request, MiError& error) const {
+struct MiCompletion::State {
+  Json id;
+  MiLater later;          // empty: the transport cannot wait
+  bool returned = false;  // handle() has returned: the text goes to `later`
+  bool done = false;
+  std::optional<std::string> early;  // answered before handle() returned
+};
+
+void MiCompletion::operator()(const Json& result) const { finish(&result, MiError{}); }
+void MiCompletion::fail(const MiError& error) const {
+  MiError e = error;
+  if (e.code == 0) e.code = kMiInternalError;
+  finish(nullptr, e);
+}
+bool MiCompletion::deferred() const { return state_ && state_->later; }
+bool MiCompletion::done() const { return !state_ || state_->done; }
+
+void MiCompletion::finish(const Json* result, const MiError& error) const {
+  if (!state_ || state_->done) return;
+  state_->done = true;
+  std::string text = response_text(state_->id, result, error);
+  if (!state_->returned)
+    state_->early = std::move(text);
+  else if (state_->later)
+    state_->later(std::move(text));
+}
+
+Json CommandTable::dispatch(const Json& request, MiError& error,
+                            const std::shared_ptr<MiCompletion::State>& async_state, bool& went_async) const {
+  went_async = false;
   if (!request.is_object()) {
     return mi_fail(error, kMiInvalidRequest, "Invalid Request",
                    request.is_array() ? "batch requests are not supported" : "a request is an object");
@@ -173,15 +222,34 @@ Json CommandTable::dispatch(const Json& request, MiError& error) const {
     if (!command.has_signature) return command.handler(params ? *params : Json(), error);
     Json bound;
     if (!bind_params(command.signature, params, bound, error)) return Json();
+    if (command.async) {
+      went_async = true;
+      command.async(bound, MiCompletion(async_state));
+      return Json();
+    }
     return command.handler(bound, error);
   } catch (const std::exception& e) {
+    async_state->done = true;  // an asynchronous command that threw answers nothing later
+    went_async = false;
     return mi_fail(error, kMiInternalError, "Internal error", e.what());
   } catch (...) {
+    async_state->done = true;
+    went_async = false;
     return mi_fail(error, kMiInternalError, "Internal error");
   }
 }
 
 std::string CommandTable::handle(std::string_view text, const JsonLimits& limits) const {
+  std::optional<std::string> out = handle(text, MiLater(), limits);
+  if (out) return std::move(*out);
+  // An asynchronous command that did not answer though it was told it could not wait.
+  MiError error;
+  mi_fail(error, kMiInternalError, "Internal error", "the command did not answer");
+  return response_text(Json(), nullptr, error);
+}
+
+std::optional<std::string> CommandTable::handle(std::string_view text, MiLater later,
+                                                const JsonLimits& limits) const {
   Json request;
   std::string why;
   MiError error;
@@ -198,8 +266,16 @@ std::string CommandTable::handle(std::string_view text, const JsonLimits& limits
     }
     id = *given;
   }
-  const Json result = dispatch(request, error);
-  return response_text(id, error.code ? nullptr : &result, error);
+  auto state = std::make_shared<MiCompletion::State>();
+  state->id = id;
+  state->later = std::move(later);
+  bool went_async = false;
+  const Json result = dispatch(request, error, state, went_async);
+  if (!went_async) return response_text(id, error.code ? nullptr : &result, error);
+  state->returned = true;
+  if (state->early) return std::move(*state->early);
+  if (!state->later) state->done = true;  // nobody would hear it
+  return std::nullopt;
 }
 
 // ---- the server ------------------------------------------------------------------------------------
@@ -228,6 +304,8 @@ struct MgmtServer::Connection {
   std::string out;
   size_t written = 0;
   bool answering = false;  // the request is complete: only writing from now on
+  bool waiting = false;    // its command answers later (answer_later); no idle timeout meanwhile
+  uint64_t id = 0;
   int64_t last_progress_ms = 0;
 };
 
@@ -348,7 +426,7 @@ bool MgmtServer::serve(int budget) {
   const int64_t t = now();
   for (size_t i = 0; i < connections_.size();) {
     Connection& c = *connections_[i];
-    if (c.fd >= 0 && t - c.last_progress_ms >= options_.idle_timeout_ms) {
+    if (c.fd >= 0 && !c.waiting && t - c.last_progress_ms >= options_.idle_timeout_ms) {
       drop(c);
       did = true;
     }
@@ -379,6 +457,7 @@ void MgmtServer::accept_some(int& budget) {
     try {
       auto c = std::make_unique<Connection>();
       c->fd = fd;
+      c->id = next_id_++;
       c->last_progress_ms = now();
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLRDHUP;
@@ -398,6 +477,11 @@ void MgmtServer::accept_some(int& budget) {
 void MgmtServer::on_event(Connection& c, uint32_t events) {
   if (c.fd < 0) return;
   try {
+    if (c.waiting) {
+      // Only a hang-up is reported while it waits (a client that shut its side down still reads).
+      if (events & (EPOLLERR | EPOLLHUP)) drop(c);
+      return;
+    }
     if (c.answering) {
       if (events & (EPOLLERR | EPOLLHUP)) return drop(c);
       return write_some(c);
@@ -447,7 +531,37 @@ void MgmtServer::answer(Connection& c) {
   JsonLimits limits;
   limits.max_bytes = options_.max_request_bytes;
   limits.max_depth = options_.max_depth;
-  send_answer(c, commands_.handle(c.in, limits));
+  std::weak_ptr<MgmtServer*> self = self_;
+  const uint64_t id = c.id;
+  std::optional<std::string> text = commands_.handle(
+      c.in,
+      [self, id](std::string later) {
+        if (const std::shared_ptr<MgmtServer*> server = self.lock())
+          (*server)->answer_later(id, std::move(later));
+      },
+      limits);
+  if (text) return send_answer(c, std::move(*text));
+  c.waiting = true;
+  c.in.clear();
+  c.in.shrink_to_fit();
+  epoll_event ev{};
+  ev.events = 0;  // EPOLLHUP and EPOLLERR only
+  ev.data.ptr = &c;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void MgmtServer::answer_later(uint64_t id, std::string text) {
+  for (auto& c : connections_) {
+    if (c->id != id || c->fd < 0 || !c->waiting) continue;
+    c->waiting = false;
+    c->last_progress_ms = now();
+    try {
+      send_answer(*c, std::move(text));
+    } catch (...) {
+      drop(*c);
+    }
+    return;
+  }
 }
 
 void MgmtServer::send_answer(Connection& c, std::string text) {

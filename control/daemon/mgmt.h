@@ -9,6 +9,12 @@
 // connections are closed on time); serve() never blocks: every socket is non-blocking and a connection's
 // partial request or answer is kept across calls. Commands run on that thread, inside serve(). The MI
 // transports OpenSIPS offers besides this one (mi_fifo, mi_datagram, mi_http) reuse CommandTable::handle().
+//
+// A command may answer later (OpenSIPS's MI_ASYNC_RPL_FLAG: t_uac_dlg answers with the final response):
+// it gets an MiCompletion to call once, now or later, on the main thread. Every transport keeps such a
+// request's way back (the connection, the reply FIFO's name, the datagram's sender, the suspended HTTP
+// connection) until the completion comes, without blocking anything; the command itself bounds how many
+// wait and for how long, so a completion always comes.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,11 +57,40 @@ Json mi_fail(MiError& error, int code, std::string message, std::string data = {
 using MiHandler = std::function<Json(const Json& params, MiError& error)>;
 
 // The parameters a command takes, by name, in the order a positional ("params": [...]) request gives them;
-// the first `required` must be present.
+// the first `required` must be present. `named_only`: positional params are refused (OpenSIPS's
+// MI_NAMED_PARAMS_ONLY). `ways`: the parameter lists which answers when they are not simply the required
+// names plus one more optional name each.
 struct MiSignature {
   std::vector<std::string> names;
   size_t required = 0;
+  bool named_only = false;
+  std::vector<std::vector<std::string>> ways = {};
 };
+
+// What an asynchronous command calls to answer: once, with a result or an error, now (inside the
+// handler) or later (from the main loop). Copies share one answer: the first call wins, later ones do
+// nothing. deferred() says whether the transport can wait; when it cannot (CommandTable::handle() without
+// a way back), the handler must answer before it returns.
+class MiCompletion {
+ public:
+  struct State;
+  MiCompletion() = default;
+  explicit MiCompletion(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  void operator()(const Json& result) const;
+  void fail(const MiError& error) const;
+  bool deferred() const;
+  bool done() const;
+
+ private:
+  void finish(const Json* result, const MiError& error) const;
+  std::shared_ptr<State> state_;
+};
+
+// A command that may answer later; `params` as for a command with a signature.
+using MiAsyncHandler = std::function<void(const Json& params, MiCompletion done)>;
+
+// Where a transport wants the text of an answer that comes later.
+using MiLater = std::function<void(std::string text)>;
 
 class CommandTable {
  public:
@@ -68,6 +104,7 @@ class CommandTable {
   // required params is answered -32602 without calling the handler.
   bool add(std::string name, MiHandler handler);
   bool add(std::string name, MiSignature signature, MiHandler handler);
+  bool add_async(std::string name, MiSignature signature, MiAsyncHandler handler);
 
   // What MI's help says of a command: its text and the module that exports it ("core", "usrloc"...).
   void describe(std::string_view name, std::string help, std::string module);
@@ -83,16 +120,24 @@ class CommandTable {
   // One request's text to one response's text (no trailing newline): parse errors, invalid requests,
   // unknown methods and failing or throwing handlers all become JSON-RPC error responses. Never throws
   // except std::bad_alloc. Requests longer than `limits.max_bytes` are refused unread.
+  // An asynchronous command is told it cannot wait (MiCompletion::deferred() false).
   std::string handle(std::string_view request, const JsonLimits& limits = {}) const;
+  // The same for a transport that can wait: the response's text now, or nullopt when an asynchronous
+  // command answers later, through `later` (called once, on the main thread).
+  std::optional<std::string> handle(std::string_view request, MiLater later,
+                                    const JsonLimits& limits = {}) const;
 
  private:
   struct Command {
     bool has_signature = false;
     MiSignature signature;
     MiHandler handler;
-    std::string help, module = "core";
+    MiAsyncHandler async = {};
+    std::string help = {}, module = "core";
   };
-  Json dispatch(const Json& request, MiError& error) const;
+  // `async_state`: where an asynchronous command's completion goes (null: none may run).
+  Json dispatch(const Json& request, MiError& error, const std::shared_ptr<MiCompletion::State>& async_state,
+                bool& went_async) const;
   std::map<std::string, Command, std::less<>> commands_;
 };
 
@@ -189,6 +234,7 @@ class MgmtServer {
  private:
   struct Connection;
   int64_t now() const;
+  void answer_later(uint64_t id, std::string text);
   void accept_some(int& budget);
   void on_event(Connection& c, uint32_t events);
   void answer(Connection& c);
@@ -203,6 +249,8 @@ class MgmtServer {
   int epoll_fd_ = -1;
   uint64_t socket_dev_ = 0, socket_ino_ = 0;  // the file we bound, so close() removes only ours
   std::vector<std::unique_ptr<Connection>> connections_;
+  uint64_t next_id_ = 1;
+  std::shared_ptr<MgmtServer*> self_ = std::make_shared<MgmtServer*>(this);  // what answers later find
 };
 
 // ---- usrloc's MI commands (OpenSIPS 3 names and shapes) ----------------------------------------------

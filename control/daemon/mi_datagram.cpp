@@ -89,6 +89,7 @@ bool MiDatagram::open(const MiDatagramSettings& s, std::string& error) {
 }
 
 void MiDatagram::close() {
+  waiting_.clear();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   if (!path_.empty()) ::unlink(path_.c_str());
@@ -107,30 +108,54 @@ bool MiDatagram::serve(int budget) {
     if (n < 0) break;
     did = true;
     const std::string_view request(buf.data(), size_t(n));
-    std::string answer = commands_.handle(request);
+    const uint64_t id = next_id_++;
+    std::weak_ptr<MiDatagram*> self = self_;
+    std::optional<std::string> answer = commands_.handle(request, [self, id](std::string text) {
+      if (const std::shared_ptr<MiDatagram*> d = self.lock()) (*d)->answer_later(id, std::move(text));
+    });
     Json parsed;
     std::string why;
-    if (Json::parse(request, parsed, why) && parsed.is_object() && !parsed.find("id"))
-      continue;  // notification
-    if (answer.size() > kMaxDatagram) {
-      Json e = Json::object();
-      e.set("code", kMiServerBusy);
-      e.set("message", "Server error");
-      e.set("data", "the reply takes " + std::to_string(answer.size()) +
-                        " bytes, more than a datagram holds (" + std::to_string(kMaxDatagram) +
-                        "): use the FIFO or the control socket");
-      Json r = Json::object();
-      r.set("jsonrpc", "2.0");
-      r.set("error", std::move(e));
-      r.set("id", parsed.find("id") ? *parsed.find("id") : Json());
-      answer = r.dump();
+    const bool parses = Json::parse(request, parsed, why) && parsed.is_object();
+    if (parses && !parsed.find("id")) continue;  // notification
+    const Json request_id = parses && parsed.find("id") ? *parsed.find("id") : Json();
+    if (!answer) {
+      waiting_.push_back(Waiting{id, from, from_len, request_id});
+      continue;
     }
-    // A UNIX client that did not bind has no address to answer to.
-    if (from_len > sizeof(sa_family_t))
-      (void)::sendto(fd_, answer.data(), answer.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from),
-                     from_len);
+    reply(std::move(*answer), request_id, from, from_len);
   }
   return did;
+}
+
+void MiDatagram::answer_later(uint64_t id, std::string text) {
+  for (size_t i = 0; i < waiting_.size(); ++i) {
+    if (waiting_[i].id != id) continue;
+    const Waiting w = waiting_[i];
+    waiting_.erase(waiting_.begin() + long(i));
+    if (fd_ >= 0) reply(std::move(text), w.request_id, w.from, w.from_len);
+    return;
+  }
+}
+
+void MiDatagram::reply(std::string answer, const Json& request_id, const sockaddr_storage& from,
+                       socklen_t from_len) {
+  if (answer.size() > kMaxDatagram) {
+    Json e = Json::object();
+    e.set("code", kMiServerBusy);
+    e.set("message", "Server error");
+    e.set("data", "the reply takes " + std::to_string(answer.size()) +
+                      " bytes, more than a datagram holds (" + std::to_string(kMaxDatagram) +
+                      "): use the FIFO or the control socket");
+    Json r = Json::object();
+    r.set("jsonrpc", "2.0");
+    r.set("error", std::move(e));
+    r.set("id", request_id);
+    answer = r.dump();
+  }
+  // A UNIX client that did not bind has no address to answer to.
+  if (from_len > sizeof(sa_family_t))
+    (void)::sendto(fd_, answer.data(), answer.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&from),
+                   from_len);
 }
 
 }  // namespace sipd::control

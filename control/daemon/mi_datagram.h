@@ -4,12 +4,18 @@
 // to the sender. A notification (no id) gets none; a reply too large for a datagram is answered with a
 // JSON-RPC error instead of being cut. OpenSIPS's clients (opensips-cli, python-opensips) speak it as is.
 //
+// A command that answers later (t_uac_dlg) has its reply sent to the sender when it answers.
+//
 // Who calls: sipd-control's main thread: fd() in its poll() set, serve() every turn.
 #pragma once
 
 #include <sys/types.h>
 
+#include <sys/socket.h>
+
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "config/program.h"
 #include "control/daemon/mgmt.h"
@@ -40,9 +46,21 @@ class MiDatagram {
   static constexpr size_t kMaxDatagram = 65457;  // OpenSIPS's buffer: the largest request and reply
 
  private:
+  struct Waiting {  // a request whose command answers later: where its reply goes
+    uint64_t id;
+    sockaddr_storage from;
+    socklen_t from_len;
+    Json request_id;
+  };
+  void reply(std::string answer, const Json& request_id, const sockaddr_storage& from, socklen_t from_len);
+  void answer_later(uint64_t id, std::string text);
+
   const CommandTable& commands_;
   std::string path_;  // the UNIX socket's, to remove
   int fd_ = -1;
+  std::vector<Waiting> waiting_;
+  uint64_t next_id_ = 1;
+  std::shared_ptr<MiDatagram*> self_ = std::make_shared<MiDatagram*>(this);  // what answers later find
 };
 
 }  // namespace sipd::control

@@ -158,20 +158,38 @@ bool MiFifo::serve() {
 }
 
 void MiFifo::request(std::string_view name, std::string_view json) {
-  const std::string answer = commands_.handle(json);
-  if (name.empty()) return;  // `::{...}`: no reply wanted
-  // A notification (no id) is answered by nobody; an unparsable request is answered with its error.
+  // Whether anybody waits for a reply: `::{...}` asks for none, a notification (no id) is answered by
+  // nobody; an unparsable request is answered with its error. OpenSIPS takes the name under its reply_dir
+  // only: no path of the client's own.
   Json parsed;
   std::string why;
-  if (Json::parse(json, parsed, why) && parsed.is_object() && !parsed.find("id")) return;
-  // OpenSIPS takes the name under its reply_dir only: no path of the client's own.
-  if (name.find('/') != std::string_view::npos || name.find('.') != std::string_view::npos ||
-      name.find('\\') != std::string_view::npos || name.size() > 128)
-    return;
+  const bool notification = Json::parse(json, parsed, why) && parsed.is_object() && !parsed.find("id");
+  const bool wanted = !name.empty() && !notification && name.find('/') == std::string_view::npos &&
+                      name.find('.') == std::string_view::npos && name.find('\\') == std::string_view::npos &&
+                      name.size() <= 128;
+  const uint64_t id = next_id_++;
+  std::weak_ptr<MiFifo*> self = self_;
+  std::optional<std::string> answer = commands_.handle(json, [self, id](std::string text) {
+    if (const std::shared_ptr<MiFifo*> fifo = self.lock()) (*fifo)->answer_later(id, std::move(text));
+  });
+  if (!wanted) return;
   Reply r;
   r.path = settings_.reply_dir + std::string(name);
-  r.text = answer;
+  r.id = id;
+  r.pending = !answer;
+  if (answer) r.text = std::move(*answer);
   replies_.push_back(std::move(r));
+}
+
+void MiFifo::answer_later(uint64_t id, std::string text) {
+  for (Reply& r : replies_) {
+    if (r.id != id || !r.pending) continue;
+    r.pending = false;
+    r.text = std::move(text);
+    r.next_ms = 0;
+    (void)write_replies();
+    return;
+  }
 }
 
 bool MiFifo::write_replies() {
@@ -179,6 +197,10 @@ bool MiFifo::write_replies() {
   const int64_t now = now_ms();
   for (size_t i = 0; i < replies_.size();) {
     Reply& r = replies_[i];
+    if (r.pending) {  // its command has not answered yet
+      ++i;
+      continue;
+    }
     bool done = false;
     if (r.fd < 0 && now >= r.next_ms) {
       // The client makes the FIFO and opens it to read; until then opening it to write fails (ENXIO).

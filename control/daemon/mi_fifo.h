@@ -5,6 +5,9 @@
 // no reply, as does a request without an id (a notification); a request that is not a request is answered
 // with its JSON-RPC error. OpenSIPS's clients (opensips-cli, python-opensips' MI client) speak it as is.
 //
+// A command that answers later (t_uac_dlg) has its reply written when it answers: the reply FIFO is opened
+// then (the client is blocked reading it meanwhile).
+//
 // Who calls: sipd-control's main thread: fd() in its poll() set, serve() when readable and every turn (a
 // client slow to open its reply FIFO is retried for a while without blocking anything).
 #pragma once
@@ -12,6 +15,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -59,8 +63,11 @@ class MiFifo {
     int fd = -1;
     int tries = 0;
     int64_t next_ms = 0;
+    uint64_t id = 0;
+    bool pending = false;  // its command answers later
   };
   void request(std::string_view name, std::string_view json);
+  void answer_later(uint64_t id, std::string text);
   bool write_replies();
 
   const CommandTable& commands_;
@@ -68,6 +75,8 @@ class MiFifo {
   int fd_ = -1;
   std::string in_;
   std::vector<Reply> replies_;
+  uint64_t next_id_ = 1;
+  std::shared_ptr<MiFifo*> self_ = std::make_shared<MiFifo*>(this);  // what answers later find
 };
 
 }  // namespace sipd::control

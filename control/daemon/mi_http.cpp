@@ -17,6 +17,11 @@ namespace {
 struct Upload {
   std::string body;
   bool too_big = false;
+  bool waiting = false;  // suspended until its command answers
+  bool ready = false;    // resumed with `answer`
+  bool notification = false;
+  uint64_t id = 0;
+  std::string answer;
 };
 
 MHD_Result queue(MHD_Connection* c, unsigned status, std::string_view body, const char* type) {
@@ -70,18 +75,40 @@ struct MiHttpAccess {
       return MHD_YES;
     }
     // The whole body is in.
+    if (up->ready) {  // resumed: its command has answered
+      ++self.answered_;
+      if (up->notification) return queue(c, MHD_HTTP_ACCEPTED, "", nullptr);
+      return queue(c, MHD_HTTP_OK, up->answer, "application/json");
+    }
+    if (up->waiting) return MHD_YES;  // still suspended
     if (up->too_big) return queue(c, MHD_HTTP_CONTENT_TOO_LARGE, "", nullptr);
     if (up->body.empty()) return queue(c, MHD_HTTP_BAD_REQUEST, "", nullptr);
-    const std::string answer = self.commands_.handle(up->body, JsonLimits{MiHttp::kMaxBody, 32});
-    ++self.answered_;
     Json parsed;
     std::string why;
-    if (Json::parse(up->body, parsed, why) && parsed.is_object() && !parsed.find("id"))
-      return queue(c, MHD_HTTP_ACCEPTED, "", nullptr);  // a notification
-    return queue(c, MHD_HTTP_OK, answer, "application/json");
+    up->notification = Json::parse(up->body, parsed, why) && parsed.is_object() && !parsed.find("id");
+    const uint64_t id = self.next_id_++;
+    std::weak_ptr<MiHttp*> weak = self.self_;
+    std::optional<std::string> answer = self.commands_.handle(
+        up->body,
+        [weak, id](std::string text) {
+          if (const std::shared_ptr<MiHttp*> http = weak.lock()) (*http)->answer_later(id, std::move(text));
+        },
+        JsonLimits{MiHttp::kMaxBody, 32});
+    if (!answer) {
+      up->waiting = true;
+      up->id = id;
+      self.suspended_[id] = MiHttp::Suspended{c, up};
+      MHD_suspend_connection(c);
+      return MHD_YES;
+    }
+    ++self.answered_;
+    if (up->notification) return queue(c, MHD_HTTP_ACCEPTED, "", nullptr);  // a notification
+    return queue(c, MHD_HTTP_OK, *answer, "application/json");
   }
-  static void done(void*, MHD_Connection*, void** state, MHD_RequestTerminationCode) {
-    delete static_cast<Upload*>(*state);
+  static void done(void* cls, MHD_Connection*, void** state, MHD_RequestTerminationCode) {
+    auto* up = static_cast<Upload*>(*state);
+    if (up && up->waiting) static_cast<MiHttp*>(cls)->suspended_.erase(up->id);
+    delete up;
     *state = nullptr;
   }
 };
@@ -118,10 +145,11 @@ bool MiHttp::open(const MiHttpSettings& settings, std::string& error) {
     return false;
   }
   // No thread of its own and one epoll descriptor: control's loop polls it and runs it.
-  daemon_ = MHD_start_daemon(
-      MHD_USE_EPOLL | MHD_USE_TURBO, settings.port, nullptr, nullptr, &MiHttpAccess::call, this,
-      MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED, &MiHttpAccess::done, nullptr,
-      MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+  daemon_ =
+      MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME, settings.port, nullptr,
+                       nullptr, &MiHttpAccess::call, this, MHD_OPTION_SOCK_ADDR, &addr,
+                       MHD_OPTION_NOTIFY_COMPLETED, &MiHttpAccess::done, this, MHD_OPTION_CONNECTION_LIMIT,
+                       64u, MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
   if (!daemon_) {
     error = "httpd: cannot listen on " + (settings.ip.empty() ? std::string("*") : settings.ip) + ":" +
             std::to_string(settings.port) + " (in use, or not an address of this host)";
@@ -139,7 +167,26 @@ bool MiHttp::serve() {
   return answered_ != before;
 }
 
+void MiHttp::answer_later(uint64_t id, std::string text) {
+  const auto it = suspended_.find(id);
+  if (it == suspended_.end()) return;
+  auto* up = static_cast<Upload*>(it->second.upload);
+  MHD_Connection* c = it->second.connection;
+  suspended_.erase(it);
+  up->waiting = false;
+  up->ready = true;
+  up->answer = std::move(text);
+  MHD_resume_connection(c);  // the next MHD_run answers it
+}
+
 void MiHttp::close() {
+  // A suspended connection must be resumed before the daemon stops: each gets a server error.
+  while (!suspended_.empty()) {
+    const uint64_t id = suspended_.begin()->first;
+    answer_later(
+        id,
+        R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"Server error","data":"shutting down"},"id":null})");
+  }
   if (daemon_) MHD_stop_daemon(daemon_);
   daemon_ = nullptr;
   fd_ = -1;

@@ -5,6 +5,9 @@
 // path outside ROOT is 400. OpenSIPS's clients (opensips-cli, python-opensips) speak it as is. The HTTP is
 // libmicrohttpd's, run from control's own loop (no thread of its own: commands run on the main thread).
 //
+// A command that answers later (t_uac_dlg) has its connection suspended (MHD_suspend_connection) until it
+// answers, then resumed and answered; nothing waits meanwhile.
+//
 // Other modules' pages share the server (the prometheus module's /metrics: add_page()).
 //
 // Who calls: sipd-control's main thread: fd() in its poll() set, serve() every turn.
@@ -12,6 +15,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +24,7 @@
 #include "control/daemon/mgmt.h"
 
 struct MHD_Daemon;
+struct MHD_Connection;
 
 namespace sipd::control {
 
@@ -63,6 +69,14 @@ class MiHttp {
   MHD_Daemon* daemon_ = nullptr;
   int fd_ = -1;
   uint64_t answered_ = 0;
+  void answer_later(uint64_t id, std::string text);
+  struct Suspended {
+    MHD_Connection* connection;
+    void* upload;
+  };
+  std::map<uint64_t, Suspended> suspended_;  // connections whose command answers later
+  uint64_t next_id_ = 1;
+  std::shared_ptr<MiHttp*> self_ = std::make_shared<MiHttp*>(this);  // what answers later find
 
   friend struct MiHttpAccess;
 };

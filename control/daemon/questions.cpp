@@ -1,6 +1,7 @@
 #include "control/daemon/questions.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace sipd::control {
 
@@ -23,6 +24,17 @@ bool Questions::poll(unsigned budget) {
       if (!rec) break;
       did = true;
       shm::QuestionRecord q;
+      if (!rec->empty() && shm::record_kind(*rec) == shm::RecordKind::UacResult) {
+        shm::UacResultRecord u;
+        if (!shm::decode(*rec, u)) {
+          ++counters_.bad_questions;
+        } else {
+          ++counters_.uac_results;
+          if (uac_result_) uac_result_(w, u);
+        }
+        questions_[w]->release();
+        continue;
+      }
       if (rec->empty() || !shm::decode(*rec, q)) {
         ++counters_.bad_questions;
         questions_[w]->release();
@@ -67,8 +79,22 @@ bool Questions::poll(unsigned budget) {
   return did;
 }
 
+bool Questions::send_uac(uint32_t worker, shm::UacRequestRecord r) {
+  if (worker >= shm::kMaxWorkers) return false;
+  r.epoch = segment_.header().dataplane.epoch.load(std::memory_order_relaxed);
+  std::string raw(shm::kBufferBytes, '\0');
+  const size_t n = shm::encode(r, raw.data(), raw.size());
+  if (n == 0) return false;
+  raw.resize(n);
+  backlog_.push_back(Waiting{worker, r.epoch, r.id, Reply{}, std::move(raw)});
+  counters_.backlog_peak = std::max<uint64_t>(counters_.backlog_peak, backlog_.size());
+  ++counters_.uac_sent;
+  flush();
+  return true;
+}
+
 void Questions::send(uint32_t worker, uint32_t epoch, uint32_t id, Reply&& r) {
-  backlog_.push_back(Waiting{worker, epoch, id, std::move(r)});
+  backlog_.push_back(Waiting{worker, epoch, id, std::move(r), {}});
   counters_.backlog_peak = std::max<uint64_t>(counters_.backlog_peak, backlog_.size());
   flush();
 }
@@ -85,6 +111,13 @@ bool Questions::flush() {
     }
     char* buf = answers_[w.worker]->claim();
     if (!buf) break;
+    if (!w.raw.empty()) {
+      std::memcpy(buf, w.raw.data(), w.raw.size());
+      (void)answers_[w.worker]->publish(uint32_t(w.raw.size()));
+      backlog_.pop_front();
+      did = true;
+      continue;
+    }
     shm::AnswerRecord a;
     a.epoch = w.epoch;
     a.id = w.id;

@@ -3,6 +3,10 @@
 // later (after the database has made a change durable), always on the main thread. An answer whose ring is
 // full waits in a backlog, in order; one for a dataplane that has restarted since it asked is dropped.
 //
+// The same rings carry MI's t_uac_dlg: send_uac() queues control's request for a worker with the answers
+// (in order, through the same backlog), and the worker's result comes back among the questions, to the
+// handler set with on_uac_result().
+//
 // Who calls: sipd-control's main loop (poll() each turn), and the handlers (through Answer).
 #pragma once
 
@@ -49,7 +53,10 @@ using Handler = std::function<void(const Asked&, Answer)>;
 struct QuestionCounters {
   uint64_t questions = 0, bad_questions = 0, unknown_functions = 0, answers = 0, backlog_peak = 0;
   uint64_t dropped_stale = 0;
+  uint64_t uac_sent = 0, uac_results = 0;
 };
+
+using UacResultHandler = std::function<void(uint32_t worker, const shm::UacResultRecord&)>;
 
 class Questions {
  public:
@@ -58,6 +65,10 @@ class Questions {
   bool handles(const std::string& function) const { return handlers_.count(function) != 0; }
   // Takes what the workers asked (at most `budget` per worker) and sends what waits; whether it did work.
   bool poll(unsigned budget = 64);
+  // Queues `r` (its epoch set to the dataplane's now) for `worker`; false when it does not fit a record.
+  bool send_uac(uint32_t worker, shm::UacRequestRecord r);
+  // The workers' results of those; the record's views live through the call only.
+  void on_uac_result(UacResultHandler h) { uac_result_ = std::move(h); }
   const QuestionCounters& counters() const { return counters_; }
   size_t backlog() const { return backlog_.size(); }
 
@@ -79,7 +90,9 @@ class Questions {
   struct Waiting {
     uint32_t worker, epoch, id;
     Reply reply;
+    std::string raw;  // an encoded record to publish as it is (send_uac); empty for an answer
   };
+  UacResultHandler uac_result_;
   std::deque<Waiting> backlog_;
   QuestionCounters counters_;
 };

@@ -5,8 +5,10 @@
 namespace sipd::shm {
 namespace {
 
-constexpr uint32_t kQuestionMagic = 0x31305153;  // "SQ01"
-constexpr uint32_t kAnswerMagic = 0x31304153;    // "SA01"
+constexpr uint32_t kQuestionMagic = 0x31305153;    // "SQ01"
+constexpr uint32_t kAnswerMagic = 0x31304153;      // "SA01"
+constexpr uint32_t kUacRequestMagic = 0x31305553;  // "SU01"
+constexpr uint32_t kUacResultMagic = 0x31305253;   // "SR01"
 
 class Writer {
  public:
@@ -168,6 +170,64 @@ bool decode(std::string_view bytes, AnswerRecord& a) {
     if (!r.text(a.headers[i])) return false;
   if (!get_avps(r, a.avps, a.avp_count)) return false;
   return r.at_end();
+}
+
+RecordKind record_kind(std::string_view bytes) {
+  uint32_t magic = 0;
+  if (bytes.size() < sizeof magic) return RecordKind::Unknown;
+  std::memcpy(&magic, bytes.data(), sizeof magic);
+  switch (magic) {
+    case kQuestionMagic:
+      return RecordKind::Question;
+    case kAnswerMagic:
+      return RecordKind::Answer;
+    case kUacRequestMagic:
+      return RecordKind::UacRequest;
+    case kUacResultMagic:
+      return RecordKind::UacResult;
+    default:
+      return RecordKind::Unknown;
+  }
+}
+
+size_t encode(const UacRequestRecord& q, char* out, size_t cap) {
+  if (q.branch_at > q.request.size()) return 0;
+  Writer w(out, cap);
+  w.put(kUacRequestMagic);
+  w.put(q.epoch);
+  w.put(q.id);
+  w.put(q.dst_ip);
+  w.put(q.dst_port);
+  w.put(q.branch_at);
+  w.long_text(q.request);
+  return w.done();
+}
+
+bool decode(std::string_view bytes, UacRequestRecord& q) {
+  Reader r(bytes);
+  uint32_t magic = 0;
+  if (!r.get(magic) || magic != kUacRequestMagic) return false;
+  return r.get(q.epoch) && r.get(q.id) && r.get(q.dst_ip) && r.get(q.dst_port) && r.get(q.branch_at) &&
+         r.long_text(q.request) && q.branch_at <= q.request.size() && r.at_end();
+}
+
+size_t encode(const UacResultRecord& a, char* out, size_t cap) {
+  Writer w(out, cap);
+  w.put(kUacResultMagic);
+  w.put(a.epoch);
+  w.put(a.id);
+  w.put(a.code);
+  w.text(a.reason);
+  w.long_text(a.response);
+  return w.done();
+}
+
+bool decode(std::string_view bytes, UacResultRecord& a) {
+  Reader r(bytes);
+  uint32_t magic = 0;
+  if (!r.get(magic) || magic != kUacResultMagic) return false;
+  return r.get(a.epoch) && r.get(a.id) && r.get(a.code) && r.text(a.reason) && r.long_text(a.response) &&
+         r.at_end();
 }
 
 }  // namespace sipd::shm

@@ -1,6 +1,9 @@
 // The records the rings carry: a worker's question (a suspended script function, its arguments, the request
-// it runs over) and control's answer (the result, a reply to send, AVPs to set). Fixed little-endian
-// headers followed by length-prefixed strings; nothing in a record points anywhere.
+// it runs over) and control's answer (the result, a reply to send, AVPs to set); and, for MI's t_uac_dlg,
+// control's request for a worker to send through tm (on the answers ring) and that transaction's outcome
+// (on the questions ring). Fixed little-endian headers followed by length-prefixed strings; nothing in a
+// record points anywhere. Each kind starts with its own magic (record_kind() tells them apart), so a
+// consumer that meets a kind it does not know refuses that record alone.
 //
 // Who calls: the worker encodes questions and decodes answers; control the other way round. decode_* take
 // bytes another process wrote: every length is checked against the record and the fixed capacities here,
@@ -55,11 +58,43 @@ struct AnswerRecord {
   uint8_t avp_count = 0;
 };
 
+// Control asks worker `worker` to send a request of its own through tm (MI's t_uac_dlg): a non-INVITE
+// client transaction with no server side, whose final response (or tm's 408) comes back as a
+// UacResultRecord with the same id.
+struct UacRequestRecord {
+  uint32_t epoch = 0;   // the dataplane's epoch when control sent it (a later dataplane ignores it)
+  uint32_t id = 0;      // control's ticket for the MI request that waits
+  uint32_t dst_ip = 0;  // host order: where the request goes (UDP)
+  uint16_t dst_port = 0;
+  // The whole request, its top Via's branch left out: the worker writes its transaction's branch at
+  // request[branch_at] (so the response comes back to that worker and transaction).
+  uint32_t branch_at = 0;
+  std::string_view request;
+};
+
+// What became of a UacRequestRecord: the final status and the response as received (empty for tm's own
+// 408 when nothing answered), or code 0 when the worker could not send it (`reason` says why).
+struct UacResultRecord {
+  uint32_t epoch = 0;  // copied from the request
+  uint32_t id = 0;
+  uint16_t code = 0;
+  std::string_view reason;
+  std::string_view response;
+};
+
+enum class RecordKind : uint8_t { Unknown, Question, Answer, UacRequest, UacResult };
+// Which kind a record is, by its magic (nothing else is checked: decode() does that).
+RecordKind record_kind(std::string_view bytes);
+
 // The bytes written into out[0, cap), 0 when the record does not fit.
 size_t encode(const QuestionRecord& q, char* out, size_t cap);
 size_t encode(const AnswerRecord& a, char* out, size_t cap);
+size_t encode(const UacRequestRecord& r, char* out, size_t cap);
+size_t encode(const UacResultRecord& r, char* out, size_t cap);
 // False (and `out` unspecified) when `bytes` is not exactly one well-formed record of that kind.
 [[nodiscard]] bool decode(std::string_view bytes, QuestionRecord& out);
 [[nodiscard]] bool decode(std::string_view bytes, AnswerRecord& out);
+[[nodiscard]] bool decode(std::string_view bytes, UacRequestRecord& out);
+[[nodiscard]] bool decode(std::string_view bytes, UacResultRecord& out);
 
 }  // namespace sipd::shm

@@ -73,6 +73,62 @@ bool ControlLink::ask(const proxy::Question& q) {
   return true;
 }
 
+void ControlLink::uac_request(const shm::UacRequestRecord& r, uint64_t now_ms) {
+  ++counters_.uac_requests;
+  const tm::Transaction* t = layer_ ? layer_->send_local_request(r.id, sip::Endpoint{r.dst_ip, r.dst_port},
+                                                                 r.request, r.branch_at, now_ms)
+                                    : nullptr;
+  if (t) return;
+  ++counters_.uac_refused;
+  (void)publish_result(r.id, 0,
+                       layer_ ? "the worker cannot start the transaction (its pool or store is full, or "
+                                "the request does not fit)"
+                              : "the worker has no transaction layer",
+                       {});
+}
+
+// Results carry the dataplane's epoch (control checks it against the request's): it does not change while
+// this dataplane runs.
+void ControlLink::local_completed(uint32_t ticket, uint16_t code, std::string_view response) {
+  flush_results();
+  if (held_count_ == 0 && publish_result(ticket, code, {}, response)) return;
+  if (held_count_ == kHeld) {
+    ++counters_.uac_results_lost;  // control times the MI request out
+    return;
+  }
+  held_[(held_first_ + held_count_++) % kHeld] =
+      Held{segment_.header().dataplane.epoch.load(std::memory_order_relaxed), ticket, code};
+}
+
+bool ControlLink::publish_result(uint32_t id, uint16_t code, std::string_view reason,
+                                 std::string_view response) {
+  char* buf = questions_.claim();
+  if (!buf) return false;
+  shm::UacResultRecord r;
+  r.epoch = segment_.header().dataplane.epoch.load(std::memory_order_relaxed);
+  r.id = id;
+  r.code = code;
+  r.reason = reason;
+  r.response = response;
+  size_t n = shm::encode(r, buf, shm::kBufferBytes);
+  if (n == 0) {  // a response larger than a record: its status line alone
+    r.response = response.substr(0, response.find("\r\n"));
+    n = shm::encode(r, buf, shm::kBufferBytes);
+  }
+  if (n == 0 || !questions_.publish(uint32_t(n))) return false;
+  ++counters_.uac_results;
+  return true;
+}
+
+void ControlLink::flush_results() {
+  while (held_count_) {
+    const Held& h = held_[held_first_];
+    if (!publish_result(h.id, h.code, {}, {})) return;
+    held_first_ = (held_first_ + 1) % kHeld;
+    --held_count_;
+  }
+}
+
 bool ControlLink::poll(uint64_t now_ms, unsigned budget) {
   const shm::Side& control = segment_.header().control;
   const uint64_t beat = control.heartbeat.load(std::memory_order_relaxed);
@@ -81,14 +137,23 @@ bool ControlLink::poll(uint64_t now_ms, unsigned budget) {
     beat_changed_ms_ = now_ms;
   }
   alive_ = control.pid.load(std::memory_order_relaxed) != 0 && now_ms - beat_changed_ms_ < kSilentMs;
-  bool did = false;
+  bool did = held_count_ != 0;
+  flush_results();
   const uint32_t epoch = segment_.header().dataplane.epoch.load(std::memory_order_relaxed);
   while (budget--) {
     const std::optional<std::string_view> rec = answers_.peek();
     if (!rec) break;
     did = true;
     shm::AnswerRecord a;
-    if (rec->empty() || !shm::decode(*rec, a)) {
+    shm::UacRequestRecord u;
+    if (!rec->empty() && shm::record_kind(*rec) == shm::RecordKind::UacRequest) {
+      if (!shm::decode(*rec, u))
+        ++counters_.bad_answers;
+      else if (u.epoch != epoch)
+        ++counters_.stale_answers;
+      else
+        uac_request(u, now_ms);  // sent (copied into tm's store) before the buffer is released
+    } else if (rec->empty() || !shm::decode(*rec, a)) {
       ++counters_.bad_answers;
     } else if (a.epoch != epoch) {
       ++counters_.stale_answers;  // asked by a dataplane before this one

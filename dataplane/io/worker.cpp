@@ -36,6 +36,7 @@ Worker::Worker(const WorkerSetup& s)
   proxy_.attach(&layer_);
   if (s.segment) {
     control_ = std::make_unique<ControlLink>(*s.segment, s.id, proxy_);
+    control_->attach_tm(&layer_);  // MI's t_uac_dlg: control's requests go through this worker's tm
     proxy_.set_asker(control_.get(), s.answer_wait_ms);
     proxy_.set_location(s.segment->location().data(), s.segment->location().size());
     programs_ = std::make_unique<ProgramLink>(*s.segment, s.id, proxy_, s.id == 0, s.pushed_timers);
@@ -198,7 +199,7 @@ void Worker::publish_stats(uint64_t now_ms) {
   put(WorkerStat::TmRelayedReplies, t.relayed_replies);
   put(WorkerStat::TmLocalReplies, t.local_replies);
   put(WorkerStat::TmUas, t.created);
-  put(WorkerStat::TmUac, 0);  // tm makes no transaction of its own yet (no t_uac_dlg in this build)
+  put(WorkerStat::TmUac, t.local_created);  // MI's t_uac_dlg
   for (size_t c = 2; c <= 6; ++c) put(WorkerStat(size_t(WorkerStat::Tm2xx) + c - 2), t.finals_by_class[c]);
   put(WorkerStat::TmInuse, t.in_use);
   for (size_t i = 0; i < table_count_; ++i) {

@@ -247,6 +247,8 @@ Transaction* Layer::create(const sip::Message& msg, const sip::Endpoint& from, u
   t.program = kNoProgram;
   t.msg_flags = 0;
   t.acc = 0;
+  t.local = false;
+  t.ticket = 0;
   for (Branch& b : t.branches) b = Branch();
   index_.insert(t);
   ++counters_.created;
@@ -414,6 +416,10 @@ Layer::Handled Layer::on_response(const sip::Message& msg, const sip::Endpoint&,
     return Handled::Absorbed;
   }
   const uint16_t code = msg.status();
+  if (t.local) {  // ours: nothing goes upstream, no onreply_route runs
+    local_response(t, int(b), code, msg.message());
+    return Handled::Absorbed;
+  }
   // The response without our Via, and with what onreply_route changes, as it goes upstream: built once the
   // route has run (empty when it cannot be).
   sip::EditList edits(msg);
@@ -566,6 +572,7 @@ void Layer::failure_route_done(Transaction& t, uint64_t now) {
 
 // 16.7 step 6-8: the best final response goes upstream; our own 408 when every branch timed out.
 void Layer::answer_best(Transaction& t, uint64_t now) {
+  if (t.local) return local_final(t, t.best_code ? t.best_code : 408, {});  // its branch timed out
   if (!t.best.empty()) {
     std::string_view best = store_.view(t.best, scratch_.data());
     if (t.best_code == 503) {  // 16.7 step 6: a 503 goes up as 500, so the caller does not blame this proxy
@@ -730,7 +737,10 @@ void Layer::fire(Timer& timer) {
       t.state = ServerState::Terminated;
       break;
     case kL:
-      if (t.reply_code < 200) {  // nobody answered or relayed it: 408 so the caller is not left waiting
+      if (t.local) {
+        local_final(t, 408, {});  // the safety net: F ends it first
+      } else if (t.reply_code <
+                 200) {  // nobody answered or relayed it: 408 so the caller is not left waiting
         sip::Message& request = *answered_;
         if (request.parse(request_of(t)) == sip::Defect::None && request.method() != sip::Method::Ack) {
           char tag[16], ip[16];
@@ -749,6 +759,96 @@ void Layer::fire(Timer& timer) {
       break;
   }
   try_free(t);
+}
+
+Transaction* Layer::send_local_request(uint32_t ticket, const sip::Endpoint& to, std::string_view request,
+                                       size_t branch_at, uint64_t now_ms) {
+  if (!local_user_ || branch_at > request.size() || free_.empty()) {
+    if (free_.empty()) ++counters_.full;
+    return nullptr;
+  }
+  // INVITE would need timers A/B, the ACK of a non-2xx and someone to ACK a 2xx; ACK and CANCEL are no
+  // transactions of their own.
+  const std::string_view method = request.substr(0, request.find(' '));
+  if (method == "INVITE" || method == "ACK" || method == "CANCEL") return nullptr;
+  Transaction& t = pool_[free_.back()];
+  free_.pop_back();
+  t.used = true;
+  ++t.generation;
+  t.key_len = 0;
+  t.key_hash = 0;
+  t.invite = false;
+  t.state = ServerState::Trying;
+  t.source = t.reply_to = sip::Endpoint{};
+  t.reply_code = 0;
+  t.nbranches = 0;
+  t.best_code = 0;
+  t.best_branch = -1;
+  t.cancelled = t.in_failure_route = false;
+  t.failure_from = 0;
+  t.replies_waiting = 0;
+  t.on_failure = t.on_reply = t.on_branch = -1;
+  t.program = kNoProgram;
+  t.msg_flags = 0;
+  t.acc = 0;
+  t.local = true;
+  t.ticket = ticket;
+  for (Branch& b : t.branches) b = Branch();
+  ++counters_.created;
+  counters_.peak_in_use = std::max(counters_.peak_in_use, ++counters_.in_use);
+  char id[40];
+  const std::string_view branch = branch_id(t, 0, id);
+  char* out = scratch2_.data();
+  if (request.size() + branch.size() > scratch2_.size()) {
+    release(t);
+    return nullptr;
+  }
+  std::memcpy(out, request.data(), branch_at);
+  std::memcpy(out + branch_at, branch.data(), branch.size());
+  std::memcpy(out + branch_at + branch.size(), request.data() + branch_at, request.size() - branch_at);
+  if (!add_branch(t, 0, to, std::string_view(out, request.size() + branch.size()), now_ms)) {
+    release(t);
+    return nullptr;
+  }
+  ++counters_.local_created;
+  // The same safety net as a server transaction's: timer F (fr_timeout) ends it long before.
+  t.l.owner = t.index;
+  t.l.kind = kL;
+  wheel_.arm(t.l, uint64_t(settings_.fr_ms) + 64ull * settings_.t1_ms);
+  return &t;
+}
+
+// A response on a transaction of our own (17.1.2.2): a provisional moves it to Proceeding (timer E goes on
+// at T2); the first final ends it (timer K absorbs retransmissions), later ones are absorbed.
+void Layer::local_response(Transaction& t, int b, uint16_t code, std::string_view response) {
+  Branch& br = t.branches[size_t(b)];
+  if (code < 200) {
+    if (br.state == BranchState::Calling) {
+      br.state = BranchState::Proceeding;
+      br.retrans_ms = settings_.t2_ms;
+    }
+    ++counters_.responses_absorbed;
+    return;
+  }
+  if (br.state != BranchState::Calling && br.state != BranchState::Proceeding) {
+    ++counters_.responses_absorbed;
+    return;
+  }
+  TimerWheel::cancel(br.retrans);
+  TimerWheel::cancel(br.fr);
+  br.state = BranchState::Completed;
+  br.code = code;
+  wheel_.arm(br.wait, settings_.t4_ms);  // timer K
+  local_final(t, code, response);
+}
+
+void Layer::local_final(Transaction& t, uint16_t code, std::string_view response) {
+  if (t.reply_code >= 200) return;
+  t.reply_code = code;
+  ++counters_.finals_by_class[code / 100 < 7 ? code / 100 : 0];
+  TimerWheel::cancel(t.l);
+  t.state = ServerState::Terminated;  // no server side: it ends once its branch's timers have
+  if (local_user_) local_user_->local_completed(t.ticket, code, response);
 }
 
 void Layer::try_free(Transaction& t) {

@@ -5,6 +5,10 @@
 // chunk store. What it needs from outside comes through small interfaces: a Sender for datagrams and a
 // User (the proxy) that runs the script's onreply_route and failure_route.
 //
+// Besides those, transactions of sipd's own (MI's t_uac_dlg, send_local_request()): a non-INVITE client
+// transaction with no server side, whose final response, or tm's 408 when none comes, goes to a LocalUser
+// instead of upstream.
+//
 // The proxy calls: on_request() first for every request (retransmissions, ACKs of non-2xx finals and CANCELs
 // of pending INVITEs are handled here and never reach the script); create() + add_branch() from t_relay();
 // reply() from t_reply(); on_response() for every response. Time is in milliseconds.
@@ -95,8 +99,10 @@ struct Transaction
   int16_t on_failure = -1, on_reply = -1, on_branch = -1;  // route indices armed by the script
   uint8_t program = kNoProgram;  // the user's: which of its programs those indices belong to
   uint32_t msg_flags = 0;
-  uint8_t acc = 0;  // accounting the script armed (do_accounting), written when the transaction completes
-  Store::Ref avps;  // the script's AVPs, kept for failure_route
+  uint8_t acc = 0;      // accounting the script armed (do_accounting), written when the transaction completes
+  Store::Ref avps;      // the script's AVPs, kept for failure_route
+  bool local = false;   // sipd's own request (send_local_request): no upstream, its final to the LocalUser
+  uint32_t ticket = 0;  // the LocalUser's name for it
 };
 
 // What a route the transaction layer asked the user to run decided: go on, drop the message, or later (the
@@ -133,6 +139,15 @@ class User {
   virtual void released(Transaction& t) { (void)t; }
 };
 
+// Who hears the outcome of a transaction of sipd's own: its final response as received (provisionals are
+// not final), or code 408 and no response when its timer F fired first (500 when it could not be sent).
+// Called once per transaction, on the worker, from inside on_response() or advance().
+class LocalUser {
+ public:
+  virtual ~LocalUser() = default;
+  virtual void local_completed(uint32_t ticket, uint16_t code, std::string_view response) = 0;
+};
+
 class Sender {
  public:
   virtual ~Sender() = default;
@@ -149,6 +164,7 @@ struct Counters {
   // received ones sent upstream (relayed_replies) and tm's own (local_replies: t_reply, 100 Trying, the 200
   // to a CANCEL, a 408 or 487 made here), and each transaction's final status once (2xx...6xx).
   uint64_t matched_responses = 0, relayed_replies = 0, local_replies = 0;
+  uint64_t local_created = 0;                 // transactions of sipd's own (OpenSIPS's UAC_transactions)
   std::array<uint64_t, 7> finals_by_class{};  // index = status / 100
 };
 
@@ -203,6 +219,16 @@ class Layer {
   // Sends a response upstream on `t` (t_reply, or our own 408/487/503); `bytes` is the whole response.
   void reply(Transaction& t, uint16_t code, std::string_view bytes, uint64_t now_ms);
 
+  // Where the outcomes of send_local_request()'s transactions go (one per layer; null refuses them).
+  void set_local_user(LocalUser* user) { local_user_ = user; }
+  // Sends a request of sipd's own as a non-INVITE client transaction (RFC 3261 17.1.2: timer E retransmits
+  // over UDP, F is fr_timeout), with no server side: `request` is the whole request with its top Via's
+  // branch left out at `branch_at`, where this transaction's branch goes (so the response finds it). Its
+  // final response goes to the LocalUser with `ticket`. Null when it cannot start (no LocalUser, the pool
+  // or the store is full, an INVITE, ACK or CANCEL, or a request that does not fit); nothing is sent then.
+  Transaction* send_local_request(uint32_t ticket, const sip::Endpoint& to, std::string_view request,
+                                  size_t branch_at, uint64_t now_ms);
+
   // Fires due timers.
   void advance(uint64_t now_ms);
 
@@ -255,10 +281,13 @@ class Layer {
   void cancel_pending(Transaction& t, int except);
   void try_free(Transaction& t);
   void release(Transaction& t);
+  void local_response(Transaction& t, int b, uint16_t code, std::string_view response);
+  void local_final(Transaction& t, uint16_t code, std::string_view response);
 
   Settings settings_;
   Sender& out_;
   User& user_;
+  LocalUser* local_user_ = nullptr;
   std::vector<Transaction> pool_;
   std::vector<uint32_t> free_;
   std::vector<Index::bucket_type> buckets_;
