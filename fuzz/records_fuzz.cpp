@@ -49,5 +49,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t n = shm::encode(q, again, sizeof again);
     if (n != size || std::memcmp(again, data, size) != 0) fail("a question does not encode back the same");
   }
+  shm::UacRequestRecord u;
+  if (shm::decode(in, u)) {
+    if (!inside(u.request, in) || u.branch_at > u.request.size()) fail("a request outside the record");
+    const size_t n = shm::encode(u, again, sizeof again);
+    if (n != size || std::memcmp(again, data, size) != 0) fail("a UAC request does not encode back the same");
+  }
+  shm::UacResultRecord r;
+  if (shm::decode(in, r)) {
+    if (!inside(r.reason, in) || !inside(r.response, in)) fail("a result outside the record");
+    const size_t n = shm::encode(r, again, sizeof again);
+    if (n != size || std::memcmp(again, data, size) != 0) fail("a UAC result does not encode back the same");
+  }
   return 0;
 }

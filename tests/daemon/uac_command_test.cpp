@@ -6,8 +6,10 @@
 // (the stream socket, the FIFO, the datagram socket), each with a command that answers when the test says.
 #include "control/daemon/uac_command.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +25,7 @@
 
 #include "control/daemon/mi_datagram.h"
 #include "control/daemon/mi_fifo.h"
+#include "control/daemon/mi_http.h"
 #include "dataplane/io/control_link.h"
 #include "dataplane/sip/message.h"
 #include "dataplane/tm/tm.h"
@@ -521,6 +524,67 @@ TEST(MiDeferred, OverTheDatagramSocket) {
   ::close(fd);
   ::unlink(mine.c_str());
   dg.close();
+}
+
+TEST(MiDeferred, OverHttpTheConnectionIsSuspendedUntilTheAnswer) {
+  Later l;
+  MiHttp http(l.table);
+  MiHttpSettings s;
+  s.ip = "127.0.0.1";
+  s.port = uint16_t(20000 + ::getpid() % 10000);
+  std::string error;
+  ASSERT_TRUE(http.open(s, error)) << error;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(s.port);
+  ::inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  (void)::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  const std::string body = R"({"jsonrpc":"2.0","id":4,"method":"later","params":{}})";
+  const std::string req =
+      "POST /mi HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  size_t sent = 0;
+  std::string got;
+  char buf[8192];
+  const auto turn = [&] {
+    http.serve();
+    if (sent < req.size()) {
+      const ssize_t n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+      if (n > 0) sent += size_t(n);
+    }
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) got.append(buf, size_t(n));
+    ::usleep(500);
+    return n;
+  };
+  for (int i = 0; i < 400 && l.waiting.empty(); ++i) turn();
+  ASSERT_EQ(l.waiting.size(), 1u);
+  for (int i = 0; i < 50; ++i) turn();
+  EXPECT_TRUE(got.empty()) << got;  // suspended: nothing yet
+  l.answer();
+  for (int i = 0; i < 400; ++i)
+    if (turn() == 0) break;
+  ::close(fd);
+  EXPECT_EQ(got.substr(0, got.find("\r\n")), "HTTP/1.1 200 OK");
+  EXPECT_TRUE(got.ends_with(R"({"jsonrpc":"2.0","result":"done","id":4})")) << got;
+  // One still waiting when the server closes is resumed and answered first.
+  const int fd2 = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  (void)::connect(fd2, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  sent = 0;
+  for (int i = 0; i < 400 && l.waiting.empty(); ++i) {
+    http.serve();
+    if (sent < req.size()) {
+      const ssize_t n = ::send(fd2, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+      if (n > 0) sent += size_t(n);
+    }
+    ::usleep(500);
+  }
+  ASSERT_EQ(l.waiting.size(), 1u);
+  http.close();
+  ::close(fd2);
+  l.answer();  // after the server is gone: goes nowhere
 }
 
 TEST(t_uac_dlg, OverTheStreamSocketEndToEnd) {

@@ -123,6 +123,66 @@ TEST(control_link, QuestionAndAnswerGoThroughTheRings) {
   EXPECT_EQ(l.link->counters().stale_answers, 1u);
 }
 
+// Control's own request (MI's t_uac_dlg) on the answers ring: sent through the worker's tm with its
+// branch, its final response back on the questions ring; one from an earlier dataplane is ignored, and a
+// worker without a transaction layer says it could not send it.
+TEST(control_link, ControlsRequestGoesThroughTmAndItsOutcomeComesBack) {
+  Link l;
+  l.link->attach_tm(l.layer.get());
+  const std::string request =
+      "OPTIONS sip:bob@198.18.0.3 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.1:5060;branch=\r\n"
+      "From: <sip:mi@198.18.0.1>;tag=m\r\nTo: <sip:bob@198.18.0.3>\r\nCall-ID: link-uac\r\n"
+      "CSeq: 10 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+  const auto send = [&](uint32_t epoch, uint32_t id) {
+    shm::Producer p(l.segment, 0, true);
+    char* buf = p.claim();
+    ASSERT_NE(buf, nullptr);
+    shm::UacRequestRecord r;
+    r.epoch = epoch;
+    r.id = id;
+    r.dst_ip = 0xC6120003u;
+    r.dst_port = 5090;
+    r.request = request;
+    r.branch_at = uint32_t(request.find("branch=") + 7);
+    ASSERT_TRUE(p.publish(uint32_t(shm::encode(r, buf, shm::kBufferBytes))));
+  };
+  send(4, 1);  // an earlier dataplane's
+  send(5, 2);
+  EXPECT_TRUE(l.link->poll(l.now));
+  ASSERT_EQ(l.out.sent.size(), 1u);
+  EXPECT_NE(l.out.sent[0].find(";branch=z9hG4bKst0"), std::string::npos) << l.out.sent[0];
+  EXPECT_EQ(l.link->counters().stale_answers, 1u);
+  EXPECT_EQ(l.link->counters().uac_requests, 1u);
+  // The callee's 200, as the worker would receive it.
+  std::string ok = "SIP/2.0 200 OK\r\n" + l.out.sent[0].substr(l.out.sent[0].find("Via: "));
+  ok.replace(ok.find("To: <sip:bob@198.18.0.3>"), 24, "To: <sip:bob@198.18.0.3>;tag=b");
+  l.proxy->handle(sip::Endpoint{0xC6120003u, 5090}, ok);
+  shm::Consumer questions(l.segment, 0, false);
+  auto rec = questions.peek();
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(shm::record_kind(*rec), shm::RecordKind::UacResult);
+  shm::UacResultRecord res;
+  ASSERT_TRUE(shm::decode(*rec, res));
+  EXPECT_EQ(res.epoch, 5u);
+  EXPECT_EQ(res.id, 2u);
+  EXPECT_EQ(res.code, 200);
+  EXPECT_EQ(res.response, ok);
+  questions.release();
+  EXPECT_EQ(l.link->counters().uac_results, 1u);
+  // Without a transaction layer: "not sent", with the reason.
+  l.link->attach_tm(nullptr);
+  send(5, 3);
+  l.link->poll(l.now);
+  rec = questions.peek();
+  ASSERT_TRUE(rec.has_value());
+  ASSERT_TRUE(shm::decode(*rec, res));
+  EXPECT_EQ(res.id, 3u);
+  EXPECT_EQ(res.code, 0);
+  EXPECT_FALSE(res.reason.empty());
+  questions.release();
+  EXPECT_EQ(l.link->counters().uac_refused, 1u);
+}
+
 TEST(control_link, GarbageInAnAnswerBufferIsCountedAndReleased) {
   Link l;
   l.control_beats();

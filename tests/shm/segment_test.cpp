@@ -185,3 +185,54 @@ TEST(records, QuestionAndAnswerRoundTrip) {
 
 }  // namespace
 }  // namespace sipd::shm
+
+namespace sipd::shm {
+namespace {
+
+TEST(records, UacRequestAndResultRoundTripAndAreToldApart) {
+  UacRequestRecord q;
+  q.epoch = 2;
+  q.id = 77;
+  q.dst_ip = 0xC6120003u;
+  q.dst_port = 5090;
+  q.request = "OPTIONS sip:b@198.18.0.3 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.1:5060;branch=\r\n\r\n";
+  q.branch_at = uint32_t(q.request.find("branch=") + 7);
+  char buf[512];
+  const size_t n = encode(q, buf, sizeof buf);
+  ASSERT_GT(n, 0u);
+  EXPECT_EQ(record_kind(std::string_view(buf, n)), RecordKind::UacRequest);
+  UacRequestRecord d;
+  ASSERT_TRUE(decode(std::string_view(buf, n), d));
+  EXPECT_EQ(d.epoch, 2u);
+  EXPECT_EQ(d.id, 77u);
+  EXPECT_EQ(d.dst_ip, q.dst_ip);
+  EXPECT_EQ(d.dst_port, 5090);
+  EXPECT_EQ(d.branch_at, q.branch_at);
+  EXPECT_EQ(d.request, q.request);
+  for (size_t cut = 0; cut < n; ++cut) EXPECT_FALSE(decode(std::string_view(buf, cut), d)) << cut;
+  AnswerRecord not_an_answer;
+  EXPECT_FALSE(decode(std::string_view(buf, n), not_an_answer));  // each kind refuses the others
+  q.branch_at = uint32_t(q.request.size() + 1);
+  EXPECT_EQ(encode(q, buf, sizeof buf), 0u);  // a branch outside the request
+
+  UacResultRecord r;
+  r.epoch = 2;
+  r.id = 77;
+  r.code = 200;
+  r.response = "SIP/2.0 200 OK\r\n\r\n";
+  const size_t m = encode(r, buf, sizeof buf);
+  ASSERT_GT(m, 0u);
+  EXPECT_EQ(record_kind(std::string_view(buf, m)), RecordKind::UacResult);
+  UacResultRecord e;
+  ASSERT_TRUE(decode(std::string_view(buf, m), e));
+  EXPECT_EQ(e.code, 200);
+  EXPECT_EQ(e.response, r.response);
+  EXPECT_TRUE(e.reason.empty());
+  QuestionRecord not_a_question;
+  EXPECT_FALSE(decode(std::string_view(buf, m), not_a_question));
+  EXPECT_EQ(record_kind("SQ0"), RecordKind::Unknown);
+  EXPECT_EQ(record_kind("junk"), RecordKind::Unknown);
+}
+
+}  // namespace
+}  // namespace sipd::shm
