@@ -79,9 +79,10 @@ class UacService {
   bool poll();
   size_t pending() const { return pending_.size(); }
 
-  // Every t_uac_dlg transaction's outcome reaches the operator before this bound: tm's own 408 (timer F)
-  // comes first; this is for a worker that went away.
-  int64_t wait_bound_ms() const { return int64_t(settings_.fr_ms) + 64ll * settings_.t1_ms + 1000; }
+  // Every t_uac_dlg transaction's outcome reaches the operator before this bound: tm's own 408 (timer F,
+  // fr_timeout after the request left) comes first; this is for a worker that went away meanwhile (and
+  // stays under sipctl's 30 s wait with OpenSIPS's default fr_timeout).
+  int64_t wait_bound_ms() const { return int64_t(settings_.fr_ms) + 2000; }
 
  private:
   struct Pending {
