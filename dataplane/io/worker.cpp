@@ -198,7 +198,7 @@ void Worker::publish_stats(uint64_t now_ms) {
   put(WorkerStat::TmReceivedReplies, t.matched_responses);
   put(WorkerStat::TmRelayedReplies, t.relayed_replies);
   put(WorkerStat::TmLocalReplies, t.local_replies);
-  put(WorkerStat::TmUas, t.created);
+  put(WorkerStat::TmUas, t.created - t.local_created);
   put(WorkerStat::TmUac, t.local_created);  // MI's t_uac_dlg
   for (size_t c = 2; c <= 6; ++c) put(WorkerStat(size_t(WorkerStat::Tm2xx) + c - 2), t.finals_by_class[c]);
   put(WorkerStat::TmInuse, t.in_use);

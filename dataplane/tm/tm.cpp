@@ -794,22 +794,21 @@ Transaction* Layer::send_local_request(uint32_t ticket, const sip::Endpoint& to,
   t.local = true;
   t.ticket = ticket;
   for (Branch& b : t.branches) b = Branch();
-  ++counters_.created;
   counters_.peak_in_use = std::max(counters_.peak_in_use, ++counters_.in_use);
+  const auto give_up = [&] {
+    release(t);
+    --counters_.freed;  // it never counted as created
+    return nullptr;
+  };
   char id[40];
   const std::string_view branch = branch_id(t, 0, id);
   char* out = scratch2_.data();
-  if (request.size() + branch.size() > scratch2_.size()) {
-    release(t);
-    return nullptr;
-  }
+  if (request.size() + branch.size() > scratch2_.size()) return give_up();
   std::memcpy(out, request.data(), branch_at);
   std::memcpy(out + branch_at, branch.data(), branch.size());
   std::memcpy(out + branch_at + branch.size(), request.data() + branch_at, request.size() - branch_at);
-  if (!add_branch(t, 0, to, std::string_view(out, request.size() + branch.size()), now_ms)) {
-    release(t);
-    return nullptr;
-  }
+  if (!add_branch(t, 0, to, std::string_view(out, request.size() + branch.size()), now_ms)) return give_up();
+  ++counters_.created;
   ++counters_.local_created;
   // The same safety net as a server transaction's: timer F (fr_timeout) ends it long before.
   t.l.owner = t.index;

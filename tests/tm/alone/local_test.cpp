@@ -180,6 +180,8 @@ TEST(LocalTransaction, RefusesWhatItCannotSend) {
     EXPECT_NE(r.layer->send_local_request(i, kTarget, kOptions, kBranchAt, r.now), nullptr);
   EXPECT_EQ(r.layer->send_local_request(8, kTarget, kOptions, kBranchAt, r.now), nullptr);
   EXPECT_EQ(r.layer->counters().local_created, 8u);
+  EXPECT_EQ(r.layer->counters().created, 8u);  // the refused ones never counted
+  EXPECT_EQ(r.layer->counters().freed, 0u);
   EXPECT_TRUE(r.out.sent.size() == 8u);
   // Without a LocalUser nothing is sent.
   Rig none;
