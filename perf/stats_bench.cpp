@@ -10,9 +10,9 @@
 #include <cstring>
 #include <string>
 
-#include "control/daemon/mgmt.h"
 #include "control/daemon/prometheus.h"
 #include "control/daemon/statistics.h"
+#include "control/mi/mgmt.h"
 
 namespace sipd::control {
 namespace {

@@ -58,7 +58,7 @@
 #include "config/parser.h"
 #include "config/source.h"
 #include "control/cli/dry_run.h"
-#include "control/daemon/json.h"
+#include "control/mi/json.h"
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include <functional>
 #include <string>
 
-#include "control/daemon/mgmt.h"
+#include "control/mi/mgmt.h"
 #include "control/shm/segment.h"
 
 namespace sipd::control {

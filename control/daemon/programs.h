@@ -19,8 +19,8 @@
 
 #include "config/appliance.h"
 #include "config/program.h"
-#include "control/daemon/json.h"
-#include "control/daemon/mgmt.h"
+#include "control/mi/json.h"
+#include "control/mi/mgmt.h"
 #include "control/shm/segment.h"
 
 namespace sipd::control {

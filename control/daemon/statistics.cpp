@@ -2,7 +2,7 @@
 
 #include <strings.h>
 
-#include "control/daemon/mgmt.h"
+#include "control/mi/mgmt.h"
 
 namespace sipd::control {
 namespace {

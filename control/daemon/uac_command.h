@@ -30,8 +30,9 @@
 #include <string>
 #include <string_view>
 
-#include "control/daemon/mgmt.h"
+#include "config/program.h"
 #include "control/daemon/questions.h"
+#include "control/mi/mgmt.h"
 #include "control/shm/segment.h"
 #include "dataplane/sip/endpoint.h"
 

@@ -1,6 +1,7 @@
 // The management interface: the JSON value (parse/write, malformed and hostile input), the JSON-RPC
 // command table, usrloc's MI commands on fake bindings, and the server over a real UNIX socket.
-#include "control/daemon/mgmt.h"
+#include "control/mi/mgmt.h"
+#include "control/daemon/ul_commands.h"
 
 #include <fcntl.h>
 #include <poll.h>

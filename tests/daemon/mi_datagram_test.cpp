@@ -1,6 +1,6 @@
 // The MI over datagrams as OpenSIPS's clients use it: one JSON-RPC request a datagram, one reply datagram
 // back to the sender, over UDP (loopback here) and over a UNIX datagram socket the client has bound.
-#include "control/daemon/mi_datagram.h"
+#include "control/mi/mi_datagram.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // server's FIFO in one write, and reads the reply until the server closes it. An empty name and a
 // notification get no reply; requests back to back are each answered; a client that never opens its reply
 // FIFO does not hold anything up.
-#include "control/daemon/mi_fifo.h"
+#include "control/mi/mi_fifo.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

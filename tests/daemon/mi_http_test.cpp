@@ -2,7 +2,7 @@
 // with HTTP 200 (errors too), 202 for a notification, 405 for another method, 400 for another path, 415
 // without the JSON content type. Spoken over a plain socket here; e2e.config_push speaks it with
 // Python's urllib, as opensips-cli does.
-#include "control/daemon/mi_http.h"
+#include "control/mi/mi_http.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

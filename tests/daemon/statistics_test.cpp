@@ -10,7 +10,7 @@
 #include <cstring>
 #include <string>
 
-#include "control/daemon/mgmt.h"
+#include "control/mi/mgmt.h"
 
 namespace sipd::control {
 namespace {

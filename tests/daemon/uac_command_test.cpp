@@ -23,9 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "control/daemon/mi_datagram.h"
-#include "control/daemon/mi_fifo.h"
-#include "control/daemon/mi_http.h"
+#include "control/mi/mi_datagram.h"
+#include "control/mi/mi_fifo.h"
+#include "control/mi/mi_http.h"
 #include "dataplane/io/control_link.h"
 #include "dataplane/sip/message.h"
 #include "dataplane/tm/tm.h"

@@ -10,8 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "control/daemon/mgmt.h"
+#include "control/daemon/ul_commands.h"
 #include "control/db/location_store.h"
+#include "control/mi/mgmt.h"
 
 namespace sipd::control {
 namespace {

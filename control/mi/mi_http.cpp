@@ -1,4 +1,4 @@
-#include "control/daemon/mi_http.h"
+#include "control/mi/mi_http.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>

@@ -1,4 +1,4 @@
-#include "control/daemon/mi_fifo.h"
+#include "control/mi/mi_fifo.h"
 
 #include <fcntl.h>
 #include <grp.h>

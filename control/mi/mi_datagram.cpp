@@ -1,6 +1,6 @@
-#include "control/daemon/mi_datagram.h"
+#include "control/mi/mi_datagram.h"
 
-#include "control/daemon/mi_fifo.h"
+#include "control/mi/mi_fifo.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

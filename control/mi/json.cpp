@@ -1,4 +1,4 @@
-#include "control/daemon/json.h"
+#include "control/mi/json.h"
 
 #include <charconv>
 #include <cmath>

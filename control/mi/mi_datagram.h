@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "config/program.h"
-#include "control/daemon/mgmt.h"
+#include "control/mi/mgmt.h"
 
 namespace sipd::control {
 

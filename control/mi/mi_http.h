@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "config/program.h"
-#include "control/daemon/mgmt.h"
+#include "control/mi/mgmt.h"
 
 struct MHD_Daemon;
 struct MHD_Connection;

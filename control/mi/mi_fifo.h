@@ -19,7 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "control/daemon/mgmt.h"
+#include "config/program.h"
+#include "control/mi/mgmt.h"
 
 namespace sipd::control {
 
