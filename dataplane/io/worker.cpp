@@ -70,7 +70,7 @@ void Worker::build_table() {
   add("arp_pending_expired", n.arp_pending_expired, shm::kOwnNet);
   add("icmp_echo", n.icmp_echo, shm::kOwnNet);
   add("not_ours", n.not_ours, shm::kOwnNet);
-  add("bad_ipv4", n.bad_ipv4);
+  add("bad_ipv4", n.bad_ipv4, shm::kOwnNet);
   add("bad_udp", n.bad_udp, shm::kOwnNet);
   add("truncated", n.truncated, shm::kOwnNet);
   add("fragments_in", n.fragments_in, shm::kOwnNet);
@@ -79,8 +79,8 @@ void Worker::build_table() {
   add("to_tap", n.to_tap, shm::kOwnNet);
   add("from_tap", n.from_tap, shm::kOwnNet);
   add("from_tap_arp", n.from_tap_arp, shm::kOwnNet);
-  add("from_tap_ipv4", n.from_tap_ipv4);
-  add("from_tap_ipv6", n.from_tap_ipv6);
+  add("from_tap_ipv4", n.from_tap_ipv4, shm::kOwnNet);
+  add("from_tap_ipv6", n.from_tap_ipv6, shm::kOwnNet);
   add("from_tap_other", n.from_tap_other, shm::kOwnNet);
   add("from_tap_dropped", n.from_tap_dropped, shm::kOwnNet);
   add("sip_datagrams", n.sip_datagrams, shm::kOwnNet);

@@ -212,6 +212,24 @@ Layer::Handled Layer::on_request(const sip::Message& msg, const sip::Endpoint& f
   return Handled::Absorbed;
 }
 
+// What a transaction starts from, whoever makes it (create(), send_local_request()).
+void Layer::reset(Transaction& t, bool local, uint32_t ticket) {
+  t.reply_code = 0;
+  t.nbranches = 0;
+  t.best_code = 0;
+  t.best_branch = -1;
+  t.cancelled = t.in_failure_route = false;
+  t.failure_from = 0;
+  t.replies_waiting = 0;
+  t.on_failure = t.on_reply = t.on_branch = -1;
+  t.program = kNoProgram;
+  t.msg_flags = 0;
+  t.acc = 0;
+  t.local = local;
+  t.ticket = ticket;
+  for (Branch& b : t.branches) b = Branch();
+}
+
 // create(), add_branch() and reply() run inside a script (t_relay, t_reply): they never advance the
 // clock, since a timer firing there could start another script run (failure_route) inside this one.
 Transaction* Layer::create(const sip::Message& msg, const sip::Endpoint& from, uint64_t now_ms, bool trying) {
@@ -236,20 +254,7 @@ Transaction* Layer::create(const sip::Message& msg, const sip::Endpoint& from, u
   t.state = t.invite ? ServerState::Proceeding : ServerState::Trying;
   t.source = from;
   t.reply_to = response_address(msg, from);
-  t.reply_code = 0;
-  t.nbranches = 0;
-  t.best_code = 0;
-  t.best_branch = -1;
-  t.cancelled = t.in_failure_route = false;
-  t.failure_from = 0;
-  t.replies_waiting = 0;
-  t.on_failure = t.on_reply = t.on_branch = -1;
-  t.program = kNoProgram;
-  t.msg_flags = 0;
-  t.acc = 0;
-  t.local = false;
-  t.ticket = 0;
-  for (Branch& b : t.branches) b = Branch();
+  reset(t, false, 0);
   index_.insert(t);
   ++counters_.created;
   counters_.peak_in_use = std::max(counters_.peak_in_use, ++counters_.in_use);
@@ -780,20 +785,7 @@ Transaction* Layer::send_local_request(uint32_t ticket, const sip::Endpoint& to,
   t.invite = false;
   t.state = ServerState::Trying;
   t.source = t.reply_to = sip::Endpoint{};
-  t.reply_code = 0;
-  t.nbranches = 0;
-  t.best_code = 0;
-  t.best_branch = -1;
-  t.cancelled = t.in_failure_route = false;
-  t.failure_from = 0;
-  t.replies_waiting = 0;
-  t.on_failure = t.on_reply = t.on_branch = -1;
-  t.program = kNoProgram;
-  t.msg_flags = 0;
-  t.acc = 0;
-  t.local = true;
-  t.ticket = ticket;
-  for (Branch& b : t.branches) b = Branch();
+  reset(t, true, ticket);
   counters_.peak_in_use = std::max(counters_.peak_in_use, ++counters_.in_use);
   const auto give_up = [&] {
     release(t);

@@ -279,6 +279,7 @@ class Layer {
   void send_ack(Transaction& t, int b, const sip::Message& response);
   void send_stored(const sip::Endpoint& to, const Store::Ref& r);
   void cancel_pending(Transaction& t, int except);
+  void reset(Transaction& t, bool local, uint32_t ticket);
   void try_free(Transaction& t);
   void release(Transaction& t);
   void local_response(Transaction& t, int b, uint16_t code, std::string_view response);
