@@ -21,6 +21,9 @@
 #                    prometheus module's /metrics read with python3-prometheus-client's parser show them:
 #                    20 UAS transactions (INVITE and BYE) ended 2xx, at least 30 requests received, the
 #                    workers' own counters; and what one scrape costs (median of 200, in control only)
+#   uac              MI t_uac_dlg over the control socket (socat) sends an OPTIONS through a worker's tm to a
+#                    SIPp peer that answers 200: the MI answer is {"Status":"200 OK",...} with the peer's
+#                    Contact as RURI, the peer saw sipd's Via, and tm:UAC_transactions counted it
 #   debug            the script's L_DBG xlog lines are not logged at its log_level 2 (OpenSIPS 3's xlog_level
 #                    L_NOTICE); after `sipctl debug 4` (log_level and xlog_level) they are, written by
 #                    control from the workers' log rings; MI log_level, xlog_level, sipctl ps and uptime say
@@ -438,6 +441,28 @@ PY
   [ "$rc" -eq 0 ] || fail "stats: /metrics does not parse or does not show the calls: $out"
 }
 
+# MI t_uac_dlg: a request of sipd's own, through tm, to a peer nobody here wrote (SIPp).
+step_uac() {
+  local dir=$work/uac answer listening _ uac
+  mkdir -p "$dir"
+  (cd "$dir" && exec ip netns exec "$E2E_NS" sipp -sf "$E2E_SRC/tests/e2e/uas_options.xml" -i "$E2E_FAR_IP" \
+    -p "$E2E_UAS_PORT" -m 1 -nostdin -trace_msg -message_file uas_msg.log >uas.out 2>&1) &
+  E2E_UAS_PID=$!
+  for _ in $(seq 50); do
+    listening=$(ip netns exec "$E2E_NS" ss -Hlun "sport = :$E2E_UAS_PORT")
+    [ -n "$listening" ] && break
+    sleep 0.1
+  done
+  answer=$(mi '{"jsonrpc":"2.0","id":7,"method":"t_uac_dlg","params":{"method":"OPTIONS","ruri":"sip:peer@'"$E2E_FAR_IP:$E2E_UAS_PORT"'","headers":"From: <sip:mi@198.18.0.1>\r\nTo: <sip:peer@'"$E2E_FAR_IP"'>\r\n"}}')
+  e2e_uas_stop
+  echo "  t_uac_dlg: $(head -c 300 <<<"$answer")"
+  grep -q '"Status":"200 OK"' <<<"$answer" || fail "uac: t_uac_dlg did not answer 200 OK: $answer"
+  grep -q '"RURI":"sip:'"$E2E_FAR_IP:$E2E_UAS_PORT"'"' <<<"$answer" || fail "uac: no RURI from the peer's Contact"
+  grep -q '^Via: SIP/2.0/UDP 198.18.0.1' "$dir/uas_msg.log" || fail "uac: the peer did not see sipd's Via"
+  uac=$("$sipctl" stats UAC_transactions --json --socket "$SIPD_CONTROL_SOCKET")
+  [ "$uac" = '{"tm:UAC_transactions":1}' ] || fail "uac: tm:UAC_transactions is $uac, wanted 1"
+}
+
 run_step() {  # name, function
   local before=${#reasons[@]} t0=$SECONDS
   e2e_log "step $1"
@@ -499,6 +524,7 @@ main() {
   run_step mi-fifo step_mi_fifo
   run_step gflags step_gflags
   run_step stats step_stats
+  run_step uac step_uac
 
   local failed=0 r
   echo "config_push.sh summary ($((SECONDS - t0)) s):"
