@@ -40,7 +40,7 @@ class Writer {
     return !failed_;
   }
   void bytes(std::string_view s) {
-    if (!room(s.size())) return;
+    if (!room(s.size()) || s.empty()) return;  // an empty view may have no data() to copy from
     std::memcpy(out_ + used_, s.data(), s.size());
     used_ += s.size();
   }
