@@ -59,6 +59,14 @@ bool load_appliance(const std::string& path, Appliance& out, std::string& error)
         return false;
       }
       a.transactions = transactions;
+      unsigned share = a.transactions_per_source_percent;
+      root["pools"].lookupValue("transactions_per_source_percent", share);
+      if (share > 100) {
+        error = path + ":" + std::to_string(root["pools"].getSourceLine()) +
+                ": pools: transactions_per_source_percent must be 0-100";
+        return false;
+      }
+      a.transactions_per_source_percent = share;
       root["pools"].lookupValue("mbufs", n);
       root["pools"].lookupValue("mbuf_size", size);
       if (size < 2048 || size > 65000) {

@@ -27,6 +27,10 @@ struct Appliance {
   // Transaction pool per worker (tm), with 4 KB of message store each (about 5.8 KB in all). A call holds
   // two transactions for wt_timer (5 s) after its answers, so 16,384 carry about 1,600 calls/s per worker.
   uint32_t transactions = 16384;
+  // The share of a worker's pool one source address may hold (percent); beyond it that source's new
+  // INVITEs get 503 with Retry-After while everyone else's go on. 0: no limit. Off by default for now: a
+  // trunk peer sends every call from one address, and the exemption for such peers is not built yet.
+  uint32_t transactions_per_source_percent = 0;
   uint32_t idle_sleep_us = 50;  // an idle worker sleeps this long between empty polls (0: never)
   std::string script = "config/examples/proxy.cfg";
   std::string counters = "/run/sipd/counters.json";

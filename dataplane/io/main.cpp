@@ -217,6 +217,7 @@ int main(int argc, char** argv) {
     ws.hz = hz;
     ws.idle_us = app.idle_sleep_us;
     ws.transactions = app.transactions;
+    ws.per_source_percent = app.transactions_per_source_percent;
     ws.segment = &segment;
     ws.answer_wait_ms = app.answer_wait_ms;
     ws.log_lines_per_second = app.log_lines_per_second;

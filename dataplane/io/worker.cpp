@@ -31,7 +31,7 @@ Worker::Worker(const WorkerSetup& s)
       idle_us_(s.idle_us),
       stack_(s.port, s.pool, s.indirect, s.hz, this),
       proxy_(*s.program, s.settings, *this),
-      layer_(proxy::tm_settings(*s.program, s.transactions, s.id), proxy_, proxy_,
+      layer_(proxy::tm_settings(*s.program, s.transactions, s.id, s.per_source_percent), proxy_, proxy_,
              rte_rdtsc() / (s.hz / 1000)) {
   proxy_.attach(&layer_);
   if (s.segment) {
@@ -106,6 +106,7 @@ void Worker::build_table() {
   add("tm_created", t.created);
   add("tm_freed", t.freed);
   add("tm_pool_full", t.full);
+  add("tm_source_limited", t.source_limited);
   add("tm_retransmissions_absorbed", t.retransmissions_absorbed);
   add("tm_acks_absorbed", t.acks_absorbed);
   add("tm_cancels", t.cancels);

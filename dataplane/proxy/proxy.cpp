@@ -120,7 +120,8 @@ void Proxy::unpin(uint8_t v) {
   if (version.pins && --version.pins == 0 && v != current_) version.owned.reset();
 }
 
-tm::Settings tm_settings(const config::Program& p, uint32_t capacity, uint8_t worker) {
+tm::Settings tm_settings(const config::Program& p, uint32_t capacity, uint8_t worker,
+                         uint32_t per_source_percent) {
   tm::Settings s;
   s.fr_ms = uint32_t(p.modparam_int("tm", "fr_timeout")) * 1000;
   s.fr_inv_ms = uint32_t(p.modparam_int("tm", "fr_inv_timeout")) * 1000;
@@ -131,6 +132,9 @@ tm::Settings tm_settings(const config::Program& p, uint32_t capacity, uint8_t wo
   s.capacity = capacity;
   s.store_chunks = capacity * 4;
   s.worker = worker;
+  if (per_source_percent)
+    s.per_source = std::max<uint32_t>(
+        1, uint32_t(uint64_t(capacity) * std::min<uint32_t>(per_source_percent, 100) / 100));
   std::string_view server = p.modparam("", "server_header");
   if (server.starts_with("Server:")) server.remove_prefix(7);
   while (!server.empty() && server.front() == ' ') server.remove_prefix(1);

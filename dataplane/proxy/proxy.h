@@ -81,7 +81,10 @@ struct Counters {
 
 // tm's settings from a script's modparams (OpenSIPS's units: seconds for fr_*, ms for T1/T2), for a layer of
 // `capacity` transactions on worker `worker`.
-tm::Settings tm_settings(const config::Program& program, uint32_t capacity, uint8_t worker);
+// `per_source_percent`: the share of the pool one source address may hold before its new INVITEs wait (0: no
+// limit; at least one transaction when set).
+tm::Settings tm_settings(const config::Program& program, uint32_t capacity, uint8_t worker,
+                         uint32_t per_source_percent = 0);
 
 // When each timer_route[name, seconds] of a program runs next, shared by the workers of one program so that
 // each route runs at most once per interval across all of them: the worker whose clock first passes the

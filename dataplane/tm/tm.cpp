@@ -15,6 +15,12 @@
 namespace sipd::tm {
 namespace {
 
+// A request inside a dialog carries the callee's tag in To.
+bool has_to_tag(const sip::Message& msg) {
+  sip::NameAddr to;
+  return sip::parse_name_addr(msg.first_value(sip::HeaderId::To), to) && to.has_tag;
+}
+
 uint64_t fnv(std::string_view s, uint64_t h = 0xcbf29ce484222325ull) {
   for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
   return h;
@@ -86,6 +92,7 @@ Layer::Layer(const Settings& s, Sender& out, User& user, uint64_t now_ms)
       }()),
       index_(Index::bucket_traits(buckets_.data(), buckets_.size())),
       store_(s.store_chunks),
+      sources_(s.capacity),
       wheel_(now_ms),
       scratch_(sip::Message::kMaxSize + 1),
       scratch2_(sip::Message::kMaxSize + 4096),
@@ -239,6 +246,12 @@ Transaction* Layer::create(const sip::Message& msg, const sip::Endpoint& from, u
     ++counters_.full;
     return nullptr;
   }
+  // A new dialog from a source that already holds its share of the pool waits (503): the others' go on.
+  if (settings_.per_source && msg.method() == sip::Method::Invite &&
+      sources_.count(from.ip) >= settings_.per_source && !has_to_tag(msg)) {
+    ++counters_.source_limited;
+    return nullptr;
+  }
   Transaction& t = pool_[free_.back()];
   if (!server_key(msg, false, t.key, t.key_len)) return nullptr;
   t.request = store_.put(msg.message());
@@ -255,6 +268,8 @@ Transaction* Layer::create(const sip::Message& msg, const sip::Endpoint& from, u
   t.source = from;
   t.reply_to = response_address(msg, from);
   reset(t, false, 0);
+  t.counted = true;
+  sources_.add(from.ip);
   index_.insert(t);
   ++counters_.created;
   counters_.peak_in_use = std::max(counters_.peak_in_use, ++counters_.in_use);
@@ -878,6 +893,8 @@ void Layer::release(Transaction& t) {
   store_.release(t.best);
   store_.release(t.avps);
   if (t.is_linked()) index_.erase(index_.iterator_to(t));
+  if (t.counted) sources_.remove(t.source.ip);
+  t.counted = false;
   user_.released(t);
   t.used = false;
   free_.push_back(t.index);

@@ -27,6 +27,7 @@
 #include "dataplane/sip/builder.h"
 #include "dataplane/sip/endpoint.h"
 #include "dataplane/sip/message.h"
+#include "dataplane/tm/sources.h"
 #include "dataplane/tm/store.h"
 #include "dataplane/tm/timer_wheel.h"
 
@@ -45,7 +46,11 @@ struct Settings {
   uint32_t capacity = 4096;       // transactions per worker
   uint32_t store_chunks = 32768;  // 1 KB chunks for their messages
   uint8_t worker = 0;             // written into our branches ("z9hG4bKst<w>...")
-  std::string server;             // Server header value of the replies tm makes itself ("" for none)
+  // At most this many of the pool's transactions may belong to one source address before its new INVITEs
+  // (no To tag) are refused (the caller answers 503 with Retry-After); 0: no limit. Everything else of that
+  // source — retransmissions, in-dialog requests, ACK, CANCEL, other methods — goes on.
+  uint32_t per_source = 0;
+  std::string server;  // Server header value of the replies tm makes itself ("" for none)
 };
 
 inline constexpr uint8_t kMaxBranches = 8;
@@ -99,10 +104,11 @@ struct Transaction
   int16_t on_failure = -1, on_reply = -1, on_branch = -1;  // route indices armed by the script
   uint8_t program = kNoProgram;  // the user's: which of its programs those indices belong to
   uint32_t msg_flags = 0;
-  uint8_t acc = 0;      // accounting the script armed (do_accounting), written when the transaction completes
-  Store::Ref avps;      // the script's AVPs, kept for failure_route
-  bool local = false;   // sipd's own request (send_local_request): no upstream, its final to the LocalUser
-  uint32_t ticket = 0;  // the LocalUser's name for it
+  uint8_t acc = 0;  // accounting the script armed (do_accounting), written when the transaction completes
+  Store::Ref avps;  // the script's AVPs, kept for failure_route
+  bool counted = false;  // in the per-source counts (a server transaction with its source's address)
+  bool local = false;    // sipd's own request (send_local_request): no upstream, its final to the LocalUser
+  uint32_t ticket = 0;   // the LocalUser's name for it
 };
 
 // What a route the transaction layer asked the user to run decided: go on, drop the message, or later (the
@@ -165,6 +171,7 @@ struct Counters {
   // to a CANCEL, a 408 or 487 made here), and each transaction's final status once (2xx...6xx).
   uint64_t matched_responses = 0, relayed_replies = 0, local_replies = 0;
   uint64_t local_created = 0;                 // transactions of sipd's own (OpenSIPS's UAC_transactions)
+  uint64_t source_limited = 0;                // new INVITEs refused: their source held Settings::per_source
   std::array<uint64_t, 7> finals_by_class{};  // index = status / 100
 };
 
@@ -294,6 +301,7 @@ class Layer {
   std::vector<Index::bucket_type> buckets_;
   Index index_;
   Store store_;
+  SourceCounts sources_;
   TimerWheel wheel_;
   Counters counters_;
   std::vector<char> scratch_;   // a stored message gathered from its chunks

@@ -57,7 +57,8 @@ struct Rig {
   std::unique_ptr<Layer> layer;
   uint64_t now = 1000;
 
-  explicit Rig(const std::string& script, uint32_t capacity = 64, bool stand_ins = false)
+  explicit Rig(const std::string& script, uint32_t capacity = 64, bool stand_ins = false,
+               uint32_t per_source = 0)
       : program(compile(script, stand_ins)) {
     proxy = std::make_unique<proxy::Proxy>(program, proxy::Settings{}, out);
     proxy->set_log_level(-10);
@@ -66,6 +67,7 @@ struct Rig {
     s.fr_inv_ms = uint32_t(program.modparam_int("tm", "fr_inv_timeout")) * 1000;
     s.capacity = capacity;
     s.store_chunks = capacity * 16;
+    s.per_source = per_source;
     layer = std::make_unique<Layer>(s, *proxy, *proxy, now);
     proxy->attach(layer.get());
     proxy->set_time(now);
@@ -356,6 +358,73 @@ TEST(tm, FullPoolAnswers503WhileTransactionsInFlightGoOn) {
   EXPECT_EQ(s[0].first_line(), "SIP/2.0 100 Trying");
   EXPECT_EQ(s[1].first_line(), "SIP/2.0 200 OK");
   EXPECT_EQ(r.proxy->counters().full, 1u);
+}
+
+// No single source takes the pool: beyond its share, a source's new INVITEs get 503 with Retry-After, while
+// its retransmissions, in-dialog requests and other methods go on, and everyone else's INVITEs too. Once
+// its transactions end it may call again.
+TEST(tm, OneSourceHoldsAtMostItsShareOfThePool) {
+  Rig r(stateful_script(), 64, false, 3);
+  for (int i = 1; i <= 3; ++i)
+    r.in(kCaller, invite("bob", "z9hG4bK-s" + std::to_string(i), "call-s" + std::to_string(i)));
+  size_t mark = r.out.sent.size();
+  r.in(kCaller, invite("bob", "z9hG4bK-s4", "call-s4"));
+  auto s = r.since(mark);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 503 Service Unavailable");
+  EXPECT_NE(s[0].bytes.find("Retry-After: 5\r\n"), std::string::npos);
+  EXPECT_EQ(r.layer->counters().source_limited, 1u);
+  // Another source's INVITE goes on.
+  constexpr Endpoint kOther{0xC6120009u, 5080};
+  mark = r.out.sent.size();
+  r.in(kOther, invite("bob", "z9hG4bK-o1", "call-o1"));
+  s = r.since(mark);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 100 Trying");
+  // The limited source's retransmission is still absorbed, and a request inside a dialog still relayed.
+  mark = r.out.sent.size();
+  r.in(kCaller, invite("bob", "z9hG4bK-s1", "call-s1"));
+  s = r.since(mark);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 100 Trying");
+  std::string reinvite = invite("bob", "z9hG4bK-s5", "call-s5");
+  reinvite.replace(reinvite.find("To: <sip:bob@198.18.0.2>"), 24, "To: <sip:bob@198.18.0.2>;tag=b1");
+  mark = r.out.sent.size();
+  r.in(kCaller, reinvite);
+  s = r.since(mark);
+  ASSERT_FALSE(s.empty());
+  EXPECT_NE(s.back().first_line().find("INVITE sip:bob@"), std::string::npos) << s.back().first_line();
+  EXPECT_EQ(r.layer->counters().source_limited, 1u);
+  // Once its transactions have ended (unanswered: 408, then their wait), it may call again.
+  for (int step = 0; step < 400; ++step) r.at(r.now + 500);
+  EXPECT_EQ(r.layer->counters().in_use, 0u);
+  mark = r.out.sent.size();
+  r.in(kCaller, invite("bob", "z9hG4bK-s6", "call-s6"));
+  s = r.since(mark);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 100 Trying");
+}
+
+// The per-source table: counts by address, and an address leaves when its count reaches zero, without
+// breaking the probe runs of the others (addresses chosen to collide).
+TEST(tm, SourceCountsKeepEveryAddressFindable) {
+  SourceCounts c(4);  // 8 slots
+  std::vector<uint32_t> ips;
+  for (uint32_t ip = 1; ips.size() < 6; ++ip) ips.push_back(ip * 0x01000193u);
+  for (uint32_t ip : ips) c.add(ip);
+  c.add(ips[2]);
+  EXPECT_EQ(c.count(ips[2]), 2u);
+  EXPECT_EQ(c.sources(), 6u);
+  c.remove(ips[0]);
+  c.remove(ips[2]);
+  EXPECT_EQ(c.count(ips[0]), 0u);
+  EXPECT_EQ(c.count(ips[2]), 1u);
+  for (size_t i = 1; i < ips.size(); ++i) EXPECT_GE(c.count(ips[i]), 1u) << i;
+  for (size_t i = 1; i < ips.size(); ++i) c.remove(ips[i]);
+  c.remove(ips[2]);
+  EXPECT_EQ(c.sources(), 0u);
+  c.remove(0x0a000001u);  // never added: nothing happens
+  EXPECT_EQ(c.sources(), 0u);
 }
 
 TEST(tm, NonInviteTransaction) {
