@@ -689,8 +689,8 @@ bool Proxy::emit(const sip::Endpoint& to, sip::EditList& edits) {
   return true;
 }
 
-void Proxy::reply_with(uint16_t code, std::string_view reason, std::span<const std::string_view> extra) {
-  if (run_->msg->method() == sip::Method::Ack) return;
+bool Proxy::reply_with(uint16_t code, std::string_view reason, std::span<const std::string_view> extra) {
+  if (run_->msg->method() == sip::Method::Ack) return false;
   // RFC 3261 18.2.2 (UDP): to the source address, at the rport (the source port) or the sent-by port; a
   // top Via too broken to read is answered at the source port.
   sip::Via via;
@@ -700,7 +700,7 @@ void Proxy::reply_with(uint16_t code, std::string_view reason, std::span<const s
                                                                  : uint16_t(5060)};
   if (unroutable(to.ip)) {
     ++counters_.dropped[size_t(Drop::Broadcast)];
-    return;
+    return false;
   }
   char tag[16], ip[16];
   sip::ReplyOptions ro;
@@ -716,13 +716,14 @@ void Proxy::reply_with(uint16_t code, std::string_view reason, std::span<const s
   const sip::BuildResult b = sip::build_reply(*run_->msg, ro, buf_.data(), buf_.size());
   if (!b.ok()) {
     ++counters_.dropped[size_t(Drop::BuildFailed)];
-    return;
+    return false;
   }
   out_.send(to, std::string_view(buf_.data(), b.size));
   run_->decided = true;
   ++counters_.replies_sent;
   ++counters_.replies_by_class[code / 100 < 7 ? code / 100 : 0];
   ++counters_.sl_by_class[code / 100 < 7 ? code / 100 : 0];
+  return true;
 }
 
 // The proxy's bodies: what a script's actions and tm/rr functions do here. Without a transaction layer
@@ -741,11 +742,10 @@ std::span<const engine::BodyEntry> Proxy::bodies() {
          Proxy& p = of(c);
          if (p.run_->answered) return 1;  // save() has answered the REGISTER with its own error
          // The reason the last forward or relay failed, when it was the request's size (RFC 3261 21.5.14).
-         const uint64_t sent = p.counters_.replies_sent;
-         p.reply_with(p.run_->too_big ? 513 : 500,
-                      p.run_->too_big ? "Message Too Large" : "Server Internal Error",
-                      std::span<const std::string_view>(c.st.reply_headers.data(), c.st.reply_header_count));
-         if (p.counters_.replies_sent != sent) ++p.counters_.sl_errors;
+         if (p.reply_with(
+                 p.run_->too_big ? 513 : 500, p.run_->too_big ? "Message Too Large" : "Server Internal Error",
+                 std::span<const std::string_view>(c.st.reply_headers.data(), c.st.reply_header_count)))
+           ++p.counters_.sl_errors;
          return 1;
        }},
       {"t_newtran", [](Call& c) -> int64_t { return of(c).tm_ && of(c).transaction() ? 1 : -1; }},

@@ -338,7 +338,8 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   void ended(Run& r);
   // Branch `b` of `t` to `to`, built from `edits` with our Via: sent, or false.
   bool send_branch(tm::Transaction& t, int b, const sip::Endpoint& to, sip::EditList& edits);
-  void reply_with(uint16_t code, std::string_view reason, std::span<const std::string_view> extra);
+  // A stateless reply to the run's request; false when none was sent (an ACK, nowhere to send it, no room).
+  bool reply_with(uint16_t code, std::string_view reason, std::span<const std::string_view> extra);
   int64_t forward(std::span<const engine::Value> args, engine::VmState& st);
   int64_t relay(engine::VmState& st);
   int64_t t_reply(uint16_t code, std::string_view reason, engine::VmState& st,

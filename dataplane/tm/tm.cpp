@@ -92,7 +92,7 @@ Layer::Layer(const Settings& s, Sender& out, User& user, uint64_t now_ms)
       }()),
       index_(Index::bucket_traits(buckets_.data(), buckets_.size())),
       store_(s.store_chunks),
-      sources_(s.capacity),
+      sources_(s.per_source ? s.capacity : 0),
       wheel_(now_ms),
       scratch_(sip::Message::kMaxSize + 1),
       scratch2_(sip::Message::kMaxSize + 4096),
@@ -268,8 +268,8 @@ Transaction* Layer::create(const sip::Message& msg, const sip::Endpoint& from, u
   t.source = from;
   t.reply_to = response_address(msg, from);
   reset(t, false, 0);
-  t.counted = true;
-  sources_.add(from.ip);
+  t.counted = settings_.per_source != 0;  // counted only when there is a share to hold it to
+  if (t.counted) sources_.add(from.ip);
   index_.insert(t);
   ++counters_.created;
   counters_.peak_in_use = std::max(counters_.peak_in_use, ++counters_.in_use);
@@ -759,8 +759,8 @@ void Layer::fire(Timer& timer) {
     case kL:
       if (t.local) {
         local_final(t, 408, {});  // the safety net: F ends it first
-      } else if (t.reply_code <
-                 200) {  // nobody answered or relayed it: 408 so the caller is not left waiting
+      } else if (t.reply_code < 200) {
+        // Nobody answered or relayed it: 408 so the caller is not left waiting.
         sip::Message& request = *answered_;
         if (request.parse(request_of(t)) == sip::Defect::None && request.method() != sip::Method::Ack) {
           char tag[16], ip[16];
