@@ -67,6 +67,27 @@ bool load_appliance(const std::string& path, Appliance& out, std::string& error)
         return false;
       }
       a.transactions_per_source_percent = share;
+      unsigned waiting = a.waiting_transactions, high = a.overload_high_percent, low = a.overload_low_percent;
+      root["pools"].lookupValue("waiting_transactions", waiting);
+      root["pools"].lookupValue("overload_high_percent", high);
+      root["pools"].lookupValue("overload_low_percent", low);
+      if (waiting > (1u << 24) || high > 100 || low > 100 || (high && low >= high)) {
+        error = path + ":" + std::to_string(root["pools"].getSourceLine()) +
+                ": pools: waiting_transactions must be 0-16777216, overload_high_percent and "
+                "overload_low_percent 0-100 with low below high";
+        return false;
+      }
+      a.waiting_transactions = waiting;
+      unsigned errors = a.error_replies_per_source;
+      root["pools"].lookupValue("error_replies_per_source", errors);
+      if (errors > 1000000) {
+        error = path + ":" + std::to_string(root["pools"].getSourceLine()) +
+                ": pools: error_replies_per_source must be 0-1000000";
+        return false;
+      }
+      a.error_replies_per_source = errors;
+      a.overload_high_percent = high;
+      a.overload_low_percent = low;
       root["pools"].lookupValue("mbufs", n);
       root["pools"].lookupValue("mbuf_size", size);
       if (size < 2048 || size > 65000) {

@@ -24,13 +24,25 @@ struct Appliance {
   bool ipv6 = false;           // port.ipv6: the kernel behind the TAP may speak IPv6 on the wire
   uint32_t mbufs = 8191;       // mbuf pool size
   uint32_t mbuf_size = 10240;  // data room per mbuf: a whole frame the port delivers must fit
-  // Transaction pool per worker (tm), with 4 KB of message store each (about 5.8 KB in all). A call holds
-  // two transactions for wt_timer (5 s) after its answers, so 16,384 carry about 1,600 calls/s per worker.
+  // Transaction pool per worker (tm), with 4 KB of message store each (about 6 KB in all). A transaction
+  // holds its slot while its request is relayed and answered; once its final is sent and it only waits
+  // (for an ACK, for retransmissions: up to 32 s) it moves to a waiting record of about 0.7 KB.
   uint32_t transactions = 16384;
+  // Waiting records per worker (tm::Waiting); 0: four per transaction slot. Full: a finished transaction
+  // keeps its slot for its wait instead.
+  uint32_t waiting_transactions = 0;
   // The share of a worker's pool one source address may hold (percent); beyond it that source's new
-  // INVITEs get 503 with Retry-After while everyone else's go on. 0: no limit. Off by default for now: a
-  // trunk peer sends every call from one address, and the exemption for such peers is not built yet.
-  uint32_t transactions_per_source_percent = 0;
+  // INVITEs get 503 with Retry-After while everyone else's go on. 0: no limit. A trunk peer sending 1,000
+  // calls/s that ring for a second holds about 1,000 slots: well within 10% of 16,384.
+  uint32_t transactions_per_source_percent = 10;
+  // Overload marks (percent of the pool in use): above the high one, new INVITEs get 503 with Retry-After
+  // unless their source's calls lately got answers; below the low one, everyone's are taken again.
+  // high 0: no overload control.
+  uint32_t overload_high_percent = 90;
+  uint32_t overload_low_percent = 75;
+  // The core's error replies (400s to malformed requests, 503s of refused transactions) toward one source
+  // address per second, in bursts of twice that; the rest are dropped and counted. 0: no limit.
+  uint32_t error_replies_per_source = 20;
   uint32_t idle_sleep_us = 50;  // an idle worker sleeps this long between empty polls (0: never)
   std::string script = "config/examples/proxy.cfg";
   std::string counters = "/run/sipd/counters.json";

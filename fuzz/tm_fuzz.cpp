@@ -1,8 +1,8 @@
 // libFuzzer target for the stateful proxy: each input is one UDP datagram handed to a proxy running
 // config/examples/stateful.cfg with a transaction layer, the clock moving by the input's first byte in
 // milliseconds (so timers fire, transactions end and slots are reused across inputs). Whatever comes in,
-// nothing may crash, read outside its buffers or leak a transaction slot for good; what sipd sends must
-// parse.
+// nothing may crash, read outside its buffers or leak a transaction slot or waiting record for good; what
+// sipd sends must parse.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -23,6 +23,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     sipd::tm::Settings s;
     s.capacity = 64;
     s.store_chunks = 512;
+    // Finished transactions move to waiting records (few, so that a full record pool is exercised too),
+    // over an overloaded pool and per-source shares, as the dataplane runs them.
+    s.waiting_capacity = 48;
+    s.waiting_chunks = 192;
+    s.per_source = 40;
+    s.overload_high = 56;
+    s.overload_low = 40;
     auto l = std::make_unique<sipd::tm::Layer>(s, *p, *p, now);
     p->attach(l.get());
     p->set_log_level(-10);
@@ -49,8 +56,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       p->set_time(now);
       layer->advance(now);
     }
-    if (layer->counters().in_use != 0) {
-      std::fprintf(stderr, "tm_fuzz: %u transactions outlived their timers\n", layer->counters().in_use);
+    if (layer->counters().in_use != 0 || layer->counters().waiting != 0) {
+      std::fprintf(stderr, "tm_fuzz: %u transactions and %u waiting records outlived their timers\n",
+                   layer->counters().in_use, layer->counters().waiting);
       std::abort();
     }
   }

@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
   sipd::proxy::Settings settings;
   if (!sipd::sip::parse_ipv4(app.address, settings.local.ip)) return fail("port address is not IPv4");
   settings.local.port = app.sip_port;
+  settings.error_replies_per_source = app.error_replies_per_source;
   settings.prefix_len = app.prefix_len;
   settings.server_header = std::string(program.modparam("", "server_header"));
   std::vector<std::string> eal_args = {argv[0]};
@@ -216,8 +217,11 @@ int main(int argc, char** argv) {
     ws.indirect = indirect;
     ws.hz = hz;
     ws.idle_us = app.idle_sleep_us;
-    ws.transactions = app.transactions;
-    ws.per_source_percent = app.transactions_per_source_percent;
+    ws.pools.transactions = app.transactions;
+    ws.pools.per_source_percent = app.transactions_per_source_percent;
+    ws.pools.overload_high_percent = app.overload_high_percent;
+    ws.pools.overload_low_percent = app.overload_low_percent;
+    ws.pools.waiting = app.waiting_transactions ? app.waiting_transactions : 4 * app.transactions;
     ws.segment = &segment;
     ws.answer_wait_ms = app.answer_wait_ms;
     ws.log_lines_per_second = app.log_lines_per_second;

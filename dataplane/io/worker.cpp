@@ -31,8 +31,7 @@ Worker::Worker(const WorkerSetup& s)
       idle_us_(s.idle_us),
       stack_(s.port, s.pool, s.indirect, s.hz, this),
       proxy_(*s.program, s.settings, *this),
-      layer_(proxy::tm_settings(*s.program, s.transactions, s.id, s.per_source_percent), proxy_, proxy_,
-             rte_rdtsc() / (s.hz / 1000)) {
+      layer_(proxy::tm_settings(*s.program, s.pools, s.id), proxy_, proxy_, rte_rdtsc() / (s.hz / 1000)) {
   proxy_.attach(&layer_);
   if (s.segment) {
     control_ = std::make_unique<ControlLink>(*s.segment, s.id, proxy_);
@@ -94,6 +93,7 @@ void Worker::build_table() {
   for (size_t i = 1; i < p.replies_by_class.size(); ++i) add(kReplyClassNames[i], p.replies_by_class[i]);
   for (size_t i = 0; i < p.dropped.size(); ++i) add(kDropNames[i], p.dropped[i]);
   add("parse_errors", p.parse_errors);
+  add("replies_limited", p.replies_limited);
   add("suspensions", p.suspensions);
   add("relayed", p.relayed);
   add("acks_absorbed", p.acks_absorbed);
@@ -107,6 +107,12 @@ void Worker::build_table() {
   add("tm_freed", t.freed);
   add("tm_pool_full", t.full);
   add("tm_source_limited", t.source_limited);
+  add("tm_overload_refused", t.overload_refused);
+  add("tm_overloads", t.overloads);
+  add("tm_waited", t.waited);
+  add("tm_waiting_full", t.waiting_full);
+  add("tm_waiting", t.waiting, shm::kOwnGauge);
+  add("tm_peak_waiting", t.peak_waiting);
   add("tm_retransmissions_absorbed", t.retransmissions_absorbed);
   add("tm_acks_absorbed", t.acks_absorbed);
   add("tm_cancels", t.cancels);
@@ -202,7 +208,7 @@ void Worker::publish_stats(uint64_t now_ms) {
   put(WorkerStat::TmUas, t.created - t.local_created);
   put(WorkerStat::TmUac, t.local_created);  // MI's t_uac_dlg
   for (size_t c = 2; c <= 6; ++c) put(WorkerStat(size_t(WorkerStat::Tm2xx) + c - 2), t.finals_by_class[c]);
-  put(WorkerStat::TmInuse, t.in_use);
+  put(WorkerStat::TmInuse, t.in_use + t.waiting);  // OpenSIPS counts those waiting too
   for (size_t i = 0; i < table_count_; ++i) {
     const CounterRef& c = table_[i];
     b.own[i].store(c.wide ? *static_cast<const uint64_t*>(c.value) : *static_cast<const uint32_t*>(c.value),

@@ -38,8 +38,7 @@ struct WorkerSetup {
   uint64_t hz = 0;
   rte_ring* handoff = nullptr;  // this worker's: other workers put what it owns here
   uint32_t idle_us = 50;
-  uint32_t transactions = 16384;
-  uint32_t per_source_percent = 0;        // of the pool, before a source's new INVITEs get 503; 0: no limit
+  proxy::Pools pools;                     // the transaction pool's size, share and marks
   const shm::Segment* segment = nullptr;  // null: no control process (suspensions answered -1 at once)
   uint32_t answer_wait_ms = 2000;
   proxy::TimerSchedule* pushed_timers = nullptr;  // two, shared by the workers, for pushed programs

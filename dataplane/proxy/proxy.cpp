@@ -41,7 +41,7 @@ std::string_view number(uint32_t n, char (&buf)[12]) {
 }  // namespace
 
 Proxy::Proxy(const config::Program& program, const Settings& settings, proxy::Sender& out)
-    : settings_(settings), out_(out), vm_(*this) {
+    : settings_(settings), out_(out), vm_(*this), error_replies_(settings.error_replies_per_source) {
   for (auto& st : states_) st = std::make_unique<engine::VmState>();
   (void)vm_.bind(bodies(), this);
   bind_asks(vm_);
@@ -120,8 +120,24 @@ void Proxy::unpin(uint8_t v) {
   if (version.pins && --version.pins == 0 && v != current_) version.owned.reset();
 }
 
-tm::Settings tm_settings(const config::Program& p, uint32_t capacity, uint8_t worker,
-                         uint32_t per_source_percent) {
+tm::Settings tm_settings(const config::Program& p, const Pools& pools, uint8_t worker) {
+  tm::Settings s = tm_settings(p, pools.transactions, worker);
+  const auto share = [&](uint32_t percent) {
+    return uint32_t(uint64_t(pools.transactions) * std::min<uint32_t>(percent, 100) / 100);
+  };
+  if (pools.per_source_percent) s.per_source = std::max<uint32_t>(1, share(pools.per_source_percent));
+  if (pools.overload_high_percent) {
+    s.overload_high = std::max<uint32_t>(1, share(pools.overload_high_percent));
+    s.overload_low = std::min(share(pools.overload_low_percent), s.overload_high - 1);
+  }
+  s.waiting_capacity = pools.waiting;
+  // A waiting record keeps its key and last response: a 408 or a BYE's 200 fit in four chunks, a 2xx
+  // with SDP in ten; eight each on average.
+  s.waiting_chunks = uint32_t(std::min<uint64_t>(uint64_t(pools.waiting) * 8, UINT32_MAX));
+  return s;
+}
+
+tm::Settings tm_settings(const config::Program& p, uint32_t capacity, uint8_t worker) {
   tm::Settings s;
   s.fr_ms = uint32_t(p.modparam_int("tm", "fr_timeout")) * 1000;
   s.fr_inv_ms = uint32_t(p.modparam_int("tm", "fr_inv_timeout")) * 1000;
@@ -132,9 +148,6 @@ tm::Settings tm_settings(const config::Program& p, uint32_t capacity, uint8_t wo
   s.capacity = capacity;
   s.store_chunks = capacity * 4;
   s.worker = worker;
-  if (per_source_percent)
-    s.per_source = std::max<uint32_t>(
-        1, uint32_t(uint64_t(capacity) * std::min<uint32_t>(per_source_percent, 100) / 100));
   std::string_view server = p.modparam("", "server_header");
   if (server.starts_with("Server:")) server.remove_prefix(7);
   while (!server.empty() && server.front() == ' ') server.remove_prefix(1);
@@ -287,6 +300,10 @@ void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
       }
       put("\r\n");
       line = std::string_view(unsupported, n);
+    }
+    if (!error_replies_.allow(from.ip, now_ms_)) {  // a flood of them is not answered one for one
+      ++counters_.replies_limited;
+      return;
     }
     Run r = begin(&msg_, from, nullptr);  // no script runs: the core answers
     const Current current(*this, r);
@@ -1006,7 +1023,10 @@ int64_t Proxy::relay(engine::VmState& st) {
   if (!t) {  // the pool or its store is full: a clear answer, and the caller tries again later
     ++counters_.full;
     static constexpr std::string_view kRetry[] = {"Retry-After: 5\r\n"};
-    reply_with(503, "Service Unavailable", kRetry);
+    if (error_replies_.allow(run_->from.ip, now_ms_))
+      reply_with(503, "Service Unavailable", kRetry);
+    else
+      ++counters_.replies_limited;
     return 0;
   }
   t->msg_flags = st.msg_flags;

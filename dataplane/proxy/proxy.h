@@ -26,6 +26,7 @@
 #include "config/program.h"
 #include "control/shm/location.h"
 #include "dataplane/engine/vm.h"
+#include "dataplane/proxy/reply_limit.h"
 #include "dataplane/sip/aor.h"
 #include "dataplane/sip/builder.h"
 #include "dataplane/sip/endpoint.h"
@@ -41,6 +42,9 @@ struct Settings {
   uint64_t tag_key = 0x5ec0de;                 // keys stateless To-tags and branches
   uint8_t worker = 0;                          // written into our branches so replies reach this worker
   std::string server_header = "Server: sipd";  // server_header= of the script; "" for none
+  // The core's error replies (to malformed requests, the 503 of a refused transaction) per source address
+  // and second, in bursts of twice that; beyond it they are dropped and counted. 0: no limit.
+  uint32_t error_replies_per_source = 20;
 };
 
 enum class Drop : uint8_t {
@@ -61,6 +65,7 @@ struct Counters {
   std::array<uint64_t, 7> replies_by_class{};  // index = status / 100
   std::array<uint64_t, size_t(Drop::kCount)> dropped{};
   uint64_t parse_errors = 0;       // requests the core answered 4xx/5xx before the script
+  uint64_t replies_limited = 0;    // error replies not sent: their source had its share (ReplyLimiter)
   uint64_t suspensions = 0;        // calls of functions whose answer lives in the control process
   uint64_t relayed = 0;            // t_relay() with a transaction layer
   uint64_t acks_absorbed = 0;      // ACKs for replies sipd sent statelessly
@@ -79,12 +84,20 @@ struct Counters {
   uint64_t sl_errors = 0;                 // sl_reply_error()
 };
 
+// How a worker's transaction pool is sized and guarded (the appliance file's `pools`; percents of
+// `transactions`).
+struct Pools {
+  uint32_t transactions = 16384;
+  uint32_t per_source_percent = 0;  // one source address's share before its new INVITEs wait; 0: no limit
+  uint32_t overload_high_percent = 0, overload_low_percent = 0;  // 0: no overload control
+  uint32_t waiting = 0;  // waiting records for finished transactions (tm::Waiting); 0: none
+};
+
 // tm's settings from a script's modparams (OpenSIPS's units: seconds for fr_*, ms for T1/T2), for a layer of
-// `capacity` transactions on worker `worker`.
-// `per_source_percent`: the share of the pool one source address may hold before its new INVITEs wait (0: no
-// limit; at least one transaction when set).
-tm::Settings tm_settings(const config::Program& program, uint32_t capacity, uint8_t worker,
-                         uint32_t per_source_percent = 0);
+// `capacity` transactions on worker `worker` (no share, no overload control, no waiting records).
+tm::Settings tm_settings(const config::Program& program, uint32_t capacity, uint8_t worker);
+// ...and with the pool the appliance file asks for: a set share is at least one transaction.
+tm::Settings tm_settings(const config::Program& program, const Pools& pools, uint8_t worker);
 
 // When each timer_route[name, seconds] of a program runs next, shared by the workers of one program so that
 // each route runs at most once per interval across all of them: the worker whose clock first passes the
@@ -408,6 +421,7 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   sip::Message best_;  // the best reply of a transaction, for get_redirects()
   tm::Layer* tm_ = nullptr;
   uint64_t now_ms_ = 0;
+  ReplyLimiter error_replies_;
   std::array<std::string_view, 24> lines_{};  // a reply's extra header lines
   int log_level_ = 3;
   int configured_log_level_ = 3;

@@ -64,4 +64,28 @@ class SourceCounts {
   size_t mask_ = 0;
 };
 
+// Which source addresses lately had an answer from downstream to one of their requests (a provisional
+// beyond 100, or a final): callers that are really calling someone, not a flood toward nowhere or from
+// spoofed addresses (which never see, let alone cause, an answer). Direct-mapped and fixed: a newer
+// address takes the slot of an older one that hashes alike, so a flood can push a real caller out only by
+// itself being answered.
+class RecentSources {
+ public:
+  explicit RecentSources(uint32_t slots = 4096) : slots_(slots), mask_(slots - 1) {}
+  void mark(uint32_t ip, uint64_t now_ms) { slots_[home(ip)] = {ip, now_ms}; }
+  bool recent(uint32_t ip, uint64_t now_ms, uint64_t within_ms) const {
+    const Slot& s = slots_[home(ip)];
+    return s.ip == ip && s.at_ms != 0 && now_ms - s.at_ms <= within_ms;
+  }
+
+ private:
+  struct Slot {
+    uint32_t ip = 0;
+    uint64_t at_ms = 0;
+  };
+  size_t home(uint32_t ip) const { return size_t((ip * 0x9E3779B1u) >> 8) & mask_; }
+  std::vector<Slot> slots_;
+  size_t mask_;
+};
+
 }  // namespace sipd::tm

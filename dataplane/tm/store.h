@@ -6,6 +6,7 @@
 // Who calls: the transaction layer on its worker; not thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -15,7 +16,7 @@ namespace sipd::tm {
 
 class Store {
  public:
-  static constexpr uint32_t kChunk = 1024;
+  static constexpr uint32_t kChunk = 1024;  // the default: a typical request in one chunk
   static constexpr uint32_t kNone = UINT32_MAX;
 
   struct Ref {
@@ -24,14 +25,17 @@ class Store {
     bool empty() const { return first == kNone; }
   };
 
-  explicit Store(uint32_t chunks) : data_(size_t(chunks) * kChunk), next_(chunks), free_(chunks ? 0 : kNone) {
+  // `chunk` bytes each: small chunks waste less on short messages (the replies that waiting transactions
+  // keep), large ones copy in fewer pieces.
+  explicit Store(uint32_t chunks, uint32_t chunk = kChunk)
+      : chunk_(chunk), data_(size_t(chunks) * chunk), next_(chunks), free_(chunks ? 0 : kNone) {
     for (uint32_t i = 0; i < chunks; ++i) next_[i] = i + 1 < chunks ? i + 1 : kNone;
     available_ = chunks;
   }
 
   // Copies `bytes` into the store. An empty Ref when it does not fit.
   Ref put(std::string_view bytes) {
-    const uint32_t need = uint32_t((bytes.size() + kChunk - 1) / kChunk);
+    const uint32_t need = uint32_t((bytes.size() + chunk_ - 1) / chunk_);
     if (need > available_ || bytes.size() > UINT32_MAX) return {};
     Ref r{kNone, uint32_t(bytes.size())};
     uint32_t* link = &r.first;
@@ -42,8 +46,8 @@ class Store {
       next_[c] = kNone;
       *link = c;
       link = &next_[c];
-      const size_t n = std::min<size_t>(kChunk, bytes.size() - done);
-      std::memcpy(&data_[size_t(c) * kChunk], bytes.data() + done, n);
+      const size_t n = std::min<size_t>(chunk_, bytes.size() - done);
+      std::memcpy(&data_[size_t(c) * chunk_], bytes.data() + done, n);
       done += n;
     }
     available_ -= need;
@@ -66,20 +70,28 @@ class Store {
   // (which must hold r.size bytes).
   std::string_view view(const Ref& r, char* scratch) const {
     if (r.first == kNone) return {};
-    if (r.size <= kChunk) return {&data_[size_t(r.first) * kChunk], r.size};
+    if (r.size <= chunk_) return {&data_[size_t(r.first) * chunk_], r.size};
     size_t done = 0;
     for (uint32_t c = r.first; c != kNone && done < r.size; c = next_[c]) {
-      const size_t n = std::min<size_t>(kChunk, r.size - done);
-      std::memcpy(scratch + done, &data_[size_t(c) * kChunk], n);
+      const size_t n = std::min<size_t>(chunk_, r.size - done);
+      std::memcpy(scratch + done, &data_[size_t(c) * chunk_], n);
       done += n;
     }
     return {scratch, r.size};
   }
 
+  // The first min(n, chunk) bytes of the message, in place.
+  std::string_view head(const Ref& r, size_t n) const {
+    if (r.first == kNone) return {};
+    return {&data_[size_t(r.first) * chunk_], std::min<size_t>({n, r.size, chunk_})};
+  }
+
   uint32_t available_chunks() const { return available_; }
+  uint32_t chunk() const { return chunk_; }
   size_t bytes() const { return data_.size() + next_.size() * sizeof(uint32_t); }
 
  private:
+  uint32_t chunk_;
   std::vector<char> data_;
   std::vector<uint32_t> next_;
   uint32_t free_;

@@ -93,6 +93,15 @@ Layer::Layer(const Settings& s, Sender& out, User& user, uint64_t now_ms)
       index_(Index::bucket_traits(buckets_.data(), buckets_.size())),
       store_(s.store_chunks),
       sources_(s.per_source ? s.capacity : 0),
+      waiting_(s.waiting_capacity),
+      waiting_buckets_([&] {
+        size_t n = 1;
+        while (n < s.waiting_capacity) n *= 2;
+        return n;
+      }()),
+      waiting_store_(s.waiting_capacity ? s.waiting_chunks : 0, kWaitingChunk),
+      waiting_index_(WaitingIndex::bucket_traits(waiting_buckets_.data(), waiting_buckets_.size()),
+                     WaitingHash(), WaitingEqual{&waiting_store_}),
       wheel_(now_ms),
       scratch_(sip::Message::kMaxSize + 1),
       scratch2_(sip::Message::kMaxSize + 4096),
@@ -103,15 +112,27 @@ Layer::Layer(const Settings& s, Sender& out, User& user, uint64_t now_ms)
     pool_[i].index = i;
     free_.push_back(i);
   }
+  waiting_free_.reserve(s.waiting_capacity);
+  for (uint32_t i = s.waiting_capacity; i-- > 0;) {
+    waiting_[i].index = i;
+    waiting_free_.push_back(i);
+  }
+  wait_queue_.reserve(s.capacity);
 }
 
 Layer::~Layer() {
   for (Transaction& t : pool_)
     if (t.used) release(t);
+  for (Waiting& w : waiting_)
+    if (w.used) release_waiting(w);
 }
 
 size_t Layer::bytes_per_transaction() {
-  return sizeof(Transaction) + sizeof(Index::bucket_type) + sizeof(uint32_t);
+  return sizeof(Transaction) + sizeof(Index::bucket_type) + sizeof(uint32_t) + sizeof(Queued);
+}
+
+size_t Layer::bytes_per_waiting() {
+  return sizeof(Waiting) + sizeof(WaitingIndex::bucket_type) + sizeof(uint32_t);
 }
 
 bool Layer::server_key(const sip::Message& msg, bool for_cancel, char* out, uint8_t& len) {
@@ -171,7 +192,11 @@ Layer::Handled Layer::on_request(const sip::Message& msg, const sip::Endpoint& f
   uint8_t len = 0;
   if (!server_key(msg, cancel, key, len)) return Handled::No;
   auto it = index_.find(std::string_view(key, len), KeyHash(), KeyEqual());
-  if (it == index_.end()) return Handled::No;
+  if (it == index_.end()) {
+    if (waiting_index_.empty()) return Handled::No;
+    auto w = waiting_index_.find(std::string_view(key, len), WaitingHash(), WaitingEqual{&waiting_store_});
+    return w == waiting_index_.end() ? Handled::No : on_waiting(*w, msg, from);
+  }
   Transaction& t = *it;
   if (msg.method() == sip::Method::Ack) {
     if (!t.invite) return Handled::No;
@@ -192,21 +217,7 @@ Layer::Handled Layer::on_request(const sip::Message& msg, const sip::Endpoint& f
   if (cancel) {
     if (!t.invite) return Handled::No;
     // 9.2: the CANCEL gets its 200 at once; the INVITE's branches are cancelled and it ends with 487.
-    char tag[16];
-    sip::ReplyOptions ro;
-    ro.code = 200;
-    ro.reason = "OK";
-    ro.server = settings_.server;
-    ro.to_tag = sip::stateless_to_tag(msg, 0x7e57, tag);
-    char ip[16];
-    ro.received_ip = sip::format_ipv4(from.ip, ip);
-    ro.received_port = from.port;
-    const sip::BuildResult r = sip::build_reply(msg, ro, scratch2_.data(), scratch2_.size());
-    if (r.ok()) {
-      out_.send(response_address(msg, from), std::string_view(scratch2_.data(), r.size));
-      ++counters_.local_replies;
-    }
-    ++counters_.cancels;
+    answer_cancel(msg, from);
     if (t.reply_code < 200 && !t.cancelled) {
       t.cancelled = true;
       cancel_pending(t, -1);
@@ -216,6 +227,47 @@ Layer::Handled Layer::on_request(const sip::Message& msg, const sip::Endpoint& f
   // A retransmission: the last response again (nothing yet for a non-INVITE still trying).
   ++counters_.retransmissions_absorbed;
   if (!t.reply.empty()) send_stored(t.reply_to, t.reply);
+  return Handled::Absorbed;
+}
+
+void Layer::answer_cancel(const sip::Message& msg, const sip::Endpoint& from) {
+  char tag[16];
+  sip::ReplyOptions ro;
+  ro.code = 200;
+  ro.reason = "OK";
+  ro.server = settings_.server;
+  ro.to_tag = sip::stateless_to_tag(msg, 0x7e57, tag);
+  char ip[16];
+  ro.received_ip = sip::format_ipv4(from.ip, ip);
+  ro.received_port = from.port;
+  const sip::BuildResult r = sip::build_reply(msg, ro, scratch2_.data(), scratch2_.size());
+  if (r.ok()) {
+    out_.send(response_address(msg, from), std::string_view(scratch2_.data(), r.size));
+    ++counters_.local_replies;
+  }
+  ++counters_.cancels;
+}
+
+// The same answers as a transaction in the same state would give (on_request above).
+Layer::Handled Layer::on_waiting(Waiting& w, const sip::Message& msg, const sip::Endpoint& from) {
+  if (msg.method() == sip::Method::Ack) {
+    if (!w.invite) return Handled::No;
+    if (w.state == ServerState::Completed) {
+      TimerWheel::cancel(w.g);
+      w.state = ServerState::Confirmed;
+      wheel_.arm(w.end, settings_.t4_ms);  // timer I
+    }
+    if (w.state != ServerState::Confirmed) return Handled::No;  // the ACK of a 2xx goes end to end
+    ++counters_.acks_absorbed;
+    return Handled::Absorbed;
+  }
+  if (msg.method() == sip::Method::Cancel) {
+    if (!w.invite) return Handled::No;
+    answer_cancel(msg, from);  // its final went up already: nothing is left to cancel
+    return Handled::Absorbed;
+  }
+  ++counters_.retransmissions_absorbed;
+  out_.send(w.reply_to, waiting_store_.view(w.kept, scratch_.data()).substr(w.key_len));
   return Handled::Absorbed;
 }
 
@@ -240,15 +292,30 @@ void Layer::reset(Transaction& t, bool local, uint32_t ticket) {
 // create(), add_branch() and reply() run inside a script (t_relay, t_reply): they never advance the
 // clock, since a timer firing there could start another script run (failure_route) inside this one.
 Transaction* Layer::create(const sip::Message& msg, const sip::Endpoint& from, uint64_t now_ms, bool trying) {
-  (void)now_ms;
   if (Transaction* existing = find(msg)) return existing;
   if (free_.empty()) {
     ++counters_.full;
     return nullptr;
   }
+  const bool new_dialog = msg.method() == sip::Method::Invite &&
+                          (settings_.per_source || settings_.overload_high) && !has_to_tag(msg);
+  if (new_dialog && settings_.overload_high) {
+    // Above the high-water mark only callers whose calls lately got somewhere start new ones, until the
+    // pool is down to the low-water mark: in-dialog requests, ACK, CANCEL, other methods and
+    // retransmissions go on all the while.
+    if (!overloaded_ && counters_.in_use >= settings_.overload_high) {
+      overloaded_ = true;
+      ++counters_.overloads;
+    } else if (overloaded_ && counters_.in_use <= settings_.overload_low) {
+      overloaded_ = false;
+    }
+    if (overloaded_ && !answered_sources_.recent(from.ip, now_ms, kAnsweredWithinMs)) {
+      ++counters_.overload_refused;
+      return nullptr;
+    }
+  }
   // A new dialog from a source that already holds its share of the pool waits (503): the others' go on.
-  if (settings_.per_source && msg.method() == sip::Method::Invite &&
-      sources_.count(from.ip) >= settings_.per_source && !has_to_tag(msg)) {
+  if (new_dialog && settings_.per_source && sources_.count(from.ip) >= settings_.per_source) {
     ++counters_.source_limited;
     return nullptr;
   }
@@ -386,6 +453,7 @@ void Layer::forward_upstream(Transaction& t, std::string_view bytes, uint16_t co
     return;
   }
   if (first_final && t.acc) user_.completed(t, code, bytes);
+  queue_wait(t);
   TimerWheel::cancel(t.l);
   if (t.invite && code < 300) {  // RFC 6026 Accepted: absorb INVITE retransmissions, pass 2xx on
     t.state = ServerState::Accepted;
@@ -427,6 +495,7 @@ Layer::Handled Layer::on_response(const sip::Message& msg, const sip::Endpoint&,
   Transaction& t = pool_[index];
   Branch& br = t.branches[b];
   ++counters_.matched_responses;
+  if (msg.status() > 100 && !t.local) answered_sources_.mark(t.source.ip, now_ms);
   sip::CSeq cseq;
   if (!sip::parse_cseq(msg.first_value(sip::HeaderId::CSeq), cseq)) return Handled::Absorbed;
   if (cseq.method == "CANCEL") {  // the answer to our CANCEL on this branch
@@ -708,10 +777,120 @@ void Layer::cancel_pending(Transaction& t, int except) {
 }
 
 void Layer::advance(uint64_t now_ms) {
+  // No script is running here: a slot may be given up.
+  for (const Queued& q : wait_queue_) {
+    Transaction& t = pool_[q.index];
+    if (!t.used || t.generation != q.generation) continue;
+    t.wait_queued = false;
+    if (can_wait(t)) to_waiting(t);
+  }
+  wait_queue_.clear();
   wheel_.advance(now_ms, [this](Timer& tm) { fire(tm); });
 }
 
+void Layer::queue_wait(Transaction& t) {
+  // Reserved for the whole pool, so it never reallocates; stale entries (a slot freed and taken again
+  // before the next advance) are rare, and beyond the reserve a transaction just keeps its slot.
+  if (t.wait_queued || !settings_.waiting_capacity || t.local || wait_queue_.size() == wait_queue_.capacity())
+    return;
+  t.wait_queued = true;
+  wait_queue_.push_back({t.index, t.generation});
+}
+
+bool Layer::can_wait(const Transaction& t) const {
+  if (!t.used || t.local || t.key_len == 0 || t.reply_code < 200 || t.reply.empty()) return false;
+  if (t.in_failure_route || t.replies_waiting) return false;
+  const Timer* end = t.state == ServerState::Completed   ? (t.invite ? &t.h : &t.j)
+                     : t.state == ServerState::Confirmed ? &t.i
+                     : t.state == ServerState::Accepted  ? &t.l
+                                                         : nullptr;
+  if (!end || !end->armed()) return false;
+  for (uint8_t i = 0; i < t.nbranches; ++i) {
+    const Branch& br = t.branches[i];
+    if (br.state == BranchState::Calling || br.state == BranchState::Proceeding ||
+        br.state == BranchState::Waiting || br.cancel_waiting)
+      return false;
+    if (br.retrans.armed() || br.fr.armed() || br.cancel_retrans.armed()) return false;
+    // What a branch's last wait does without it: a 2xx retransmission (Accepted) or a non-INVITE's final
+    // again (timer K) is routed by Via, statelessly, as RFC 3261 16.7 has it for responses that match no
+    // transaction. Timer D is waited out in the slot: a final retransmitted to us wants our ACK again.
+    if (br.wait.armed() && br.state != BranchState::Accepted &&
+        !(br.state == BranchState::Completed && !t.invite))
+      return false;
+  }
+  return true;
+}
+
+void Layer::to_waiting(Transaction& t) {
+  if (waiting_free_.empty()) {
+    ++counters_.waiting_full;
+    return;
+  }
+  const std::string_view reply = store_.view(t.reply, scratch_.data());
+  if (size_t(t.key_len) + reply.size() > scratch2_.size()) {
+    ++counters_.waiting_full;
+    return;
+  }
+  std::memcpy(scratch2_.data(), t.key, t.key_len);
+  std::memcpy(scratch2_.data() + t.key_len, reply.data(), reply.size());
+  const Store::Ref kept = waiting_store_.put(std::string_view(scratch2_.data(), t.key_len + reply.size()));
+  if (kept.empty()) {
+    ++counters_.waiting_full;
+    return;
+  }
+  Waiting& w = waiting_[waiting_free_.back()];
+  waiting_free_.pop_back();
+  w.used = true;
+  w.invite = t.invite;
+  w.state = t.state;
+  w.key_len = t.key_len;
+  w.key_hash = t.key_hash;
+  w.kept = kept;
+  w.reply_to = t.reply_to;
+  w.g_ms = t.g_ms;
+  w.g.owner = w.end.owner = w.index;
+  w.g.kind = kWaitingG;
+  w.end.kind = kWaitingEnd;
+  // The timers go on where they were: the same deadlines.
+  const auto left = [&](const Timer& timer) {
+    return timer.deadline > wheel_.now() ? timer.deadline - wheel_.now() : 0;
+  };
+  const Timer& end = t.state == ServerState::Completed   ? (t.invite ? t.h : t.j)
+                     : t.state == ServerState::Confirmed ? t.i
+                                                         : t.l;
+  wheel_.arm(w.end, left(end));
+  if (t.g.armed()) wheel_.arm(w.g, left(t.g));
+  waiting_index_.insert(w);
+  ++counters_.waited;
+  counters_.peak_waiting = std::max(counters_.peak_waiting, ++counters_.waiting);
+  release(t);
+}
+
+void Layer::fire_waiting(Timer& timer) {
+  Waiting& w = waiting_[timer.owner];
+  if (!w.used) return;
+  if ((timer.kind & 0xff) == kWaitingG) {  // the non-2xx final again until the ACK comes
+    if (w.state != ServerState::Completed) return;
+    out_.send(w.reply_to, waiting_store_.view(w.kept, scratch_.data()).substr(w.key_len));
+    w.g_ms = std::min(w.g_ms * 2, settings_.t2_ms);
+    wheel_.arm(w.g, w.g_ms);
+    return;
+  }
+  release_waiting(w);
+}
+
+void Layer::release_waiting(Waiting& w) {
+  TimerWheel::cancel(w.g);
+  TimerWheel::cancel(w.end);
+  if (w.is_linked()) waiting_index_.erase(waiting_index_.iterator_to(w));
+  waiting_store_.release(w.kept);
+  w.used = false;
+  waiting_free_.push_back(w.index);
+  --counters_.waiting;
+}
+
 void Layer::fire(Timer& timer) {
+  if ((timer.kind & 0xff) >= kWaitingG) return fire_waiting(timer);
   Transaction& t = pool_[timer.owner];
   if (!t.used) return;
   const uint16_t kind = timer.kind & 0xff;
@@ -779,6 +958,7 @@ void Layer::fire(Timer& timer) {
       break;
   }
   try_free(t);
+  if (t.used && t.reply_code >= 200) queue_wait(t);  // one of its branch timers may have held it
 }
 
 Transaction* Layer::send_local_request(uint32_t ticket, const sip::Endpoint& to, std::string_view request,
@@ -877,6 +1057,8 @@ uint32_t Layer::stranded() const {
       armed = armed || br.retrans.armed() || br.fr.armed() || br.wait.armed() || br.cancel_retrans.armed();
     if (!armed) ++n;
   }
+  for (const Waiting& w : waiting_)
+    if (w.used && !w.end.armed()) ++n;
   return n;
 }
 
@@ -895,6 +1077,7 @@ void Layer::release(Transaction& t) {
   if (t.is_linked()) index_.erase(index_.iterator_to(t));
   if (t.counted) sources_.remove(t.source.ip);
   t.counted = false;
+  t.wait_queued = false;
   user_.released(t);
   t.used = false;
   free_.push_back(t.index);

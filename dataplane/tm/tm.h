@@ -50,10 +50,23 @@ struct Settings {
   // (no To tag) are refused (the caller answers 503 with Retry-After); 0: no limit. Everything else of that
   // source — retransmissions, in-dialog requests, ACK, CANCEL, other methods — goes on.
   uint32_t per_source = 0;
+  // Overload control: once this many transactions are in use, new INVITEs (no To tag) are refused unless
+  // their source has lately had answers from downstream (a caller that is really calling); below
+  // `overload_low` everyone's are taken again. 0: no overload control.
+  uint32_t overload_high = 0, overload_low = 0;
+  // Server transactions that have their final answer and only wait (timers G/H and I, J, and an answered
+  // INVITE's L) leave their slot for a waiting record of their key and last response: this many records,
+  // with `waiting_chunks` chunks of `kWaitingChunk` bytes for those two.
+  uint32_t waiting_capacity = 0;
+  uint32_t waiting_chunks = 0;
   std::string server;  // Server header value of the replies tm makes itself ("" for none)
 };
 
 inline constexpr uint8_t kMaxBranches = 8;
+inline constexpr uint32_t kWaitingChunk = 128;
+// Above the high-water mark, a source whose requests had an answer from downstream this recently still
+// starts new calls.
+inline constexpr uint64_t kAnsweredWithinMs = 300000;
 inline constexpr uint8_t kNoProgram = 0xff;  // Transaction::program until its user sets it
 inline constexpr std::string_view kStatefulPrefix = "z9hG4bKst";
 
@@ -109,6 +122,29 @@ struct Transaction
   bool counted = false;  // in the per-source counts (a server transaction with its source's address)
   bool local = false;    // sipd's own request (send_local_request): no upstream, its final to the LocalUser
   uint32_t ticket = 0;   // the LocalUser's name for it
+  bool wait_queued = false;  // in the layer's queue of transactions to move to a waiting record
+};
+
+// A server transaction that has sent its final answer and has nothing left to do but wait: for the ACK of
+// its non-2xx final (Completed: timer G resends the final, H ends the wait; then Confirmed until timer I),
+// for retransmissions of a non-INVITE request (Completed until timer J), or of an INVITE answered 2xx
+// (Accepted until L). What that takes is its key, the last response, where responses go and two timers —
+// not a slot of the pool with its branches and messages: a few hundred bytes instead of several KB, so a
+// flood of INVITEs that are never ACKed holds 32 s of timer H cheaply and leaves the pool to the callers.
+// The client side has ended by then: every branch has its final and its own timers have run out (an
+// answered branch's only wait passes 2xx retransmissions, which the proxy routes by Via without it).
+struct Waiting
+    : boost::intrusive::unordered_set_base_hook<boost::intrusive::link_mode<boost::intrusive::safe_link>> {
+  bool used = false;
+  bool invite = false;
+  ServerState state = ServerState::Terminated;
+  uint8_t key_len = 0;
+  uint32_t index = 0;
+  uint32_t g_ms = 0;
+  uint64_t key_hash = 0;
+  Store::Ref kept;  // the key, then the last response sent upstream (in the layer's waiting store)
+  sip::Endpoint reply_to;
+  Timer g, end;  // G; and H, I, J or L, whichever ends it
 };
 
 // What a route the transaction layer asked the user to run decided: go on, drop the message, or later (the
@@ -172,6 +208,11 @@ struct Counters {
   uint64_t matched_responses = 0, relayed_replies = 0, local_replies = 0;
   uint64_t local_created = 0;                 // transactions of sipd's own (OpenSIPS's UAC_transactions)
   uint64_t source_limited = 0;                // new INVITEs refused: their source held Settings::per_source
+  uint64_t overload_refused = 0;              // new INVITEs refused above the high-water mark
+  uint64_t overloads = 0;                     // times the pool passed the high-water mark
+  uint64_t waited = 0;                        // transactions moved to a waiting record
+  uint64_t waiting_full = 0;                  // ...that kept their slot: no record or store left
+  uint32_t waiting = 0, peak_waiting = 0;     // waiting records in use
   std::array<uint64_t, 7> finals_by_class{};  // index = status / 100
 };
 
@@ -247,12 +288,17 @@ class Layer {
   Store& store() { return store_; }
   // Bytes of memory the layer holds per transaction slot (the pool and the index), and per store chunk.
   static size_t bytes_per_transaction();
+  // Bytes per waiting record (the record, its index bucket and free-list entry), without its chunks.
+  static size_t bytes_per_waiting();
+  // True while the pool is above its high-water mark (new INVITEs refused but from answered sources).
+  bool overloaded() const { return overloaded_; }
+  const Store& waiting_store() const { return waiting_store_; }
 
   // The stored request of `t`, contiguous (scratch is used when it spans chunks).
   std::string_view request_of(const Transaction& t);
 
  private:
-  enum TimerKind : uint16_t { kG, kH, kI, kJ, kL, kA, kFr, kD, kCancelE };
+  enum TimerKind : uint16_t { kG, kH, kI, kJ, kL, kA, kFr, kD, kCancelE, kWaitingG, kWaitingEnd };
 
   struct KeyHash {
     size_t operator()(const Transaction& t) const { return size_t(t.key_hash); }
@@ -268,6 +314,20 @@ class Layer {
   };
   using Index = boost::intrusive::unordered_set<
       Transaction, boost::intrusive::hash<KeyHash>, boost::intrusive::equal<KeyEqual>,
+      boost::intrusive::constant_time_size<false>, boost::intrusive::power_2_buckets<true>>;
+  // A waiting record's key is the head of what it keeps in the waiting store.
+  struct WaitingHash {
+    size_t operator()(const Waiting& w) const { return size_t(w.key_hash); }
+    size_t operator()(std::string_view k) const { return KeyHash()(k); }
+  };
+  struct WaitingEqual {
+    const Store* store = nullptr;
+    std::string_view key(const Waiting& w) const { return store->head(w.kept, w.key_len); }
+    bool operator()(const Waiting& a, const Waiting& b) const { return key(a) == key(b); }
+    bool operator()(std::string_view k, const Waiting& w) const { return k == key(w); }
+  };
+  using WaitingIndex = boost::intrusive::unordered_set<
+      Waiting, boost::intrusive::hash<WaitingHash>, boost::intrusive::equal<WaitingEqual>,
       boost::intrusive::constant_time_size<false>, boost::intrusive::power_2_buckets<true>>;
 
   static bool server_key(const sip::Message& msg, bool for_cancel, char* out, uint8_t& len);
@@ -291,6 +351,15 @@ class Layer {
   void release(Transaction& t);
   void local_response(Transaction& t, int b, uint16_t code, std::string_view response);
   void local_final(Transaction& t, uint16_t code, std::string_view response);
+  void answer_cancel(const sip::Message& cancel, const sip::Endpoint& from);
+  // Waiting records: a transaction whose final went upstream is queued (no slot is freed under a running
+  // script, which may still hold it) and moved at the next advance(), once nothing else needs its slot.
+  void queue_wait(Transaction& t);
+  bool can_wait(const Transaction& t) const;
+  void to_waiting(Transaction& t);
+  Handled on_waiting(Waiting& w, const sip::Message& msg, const sip::Endpoint& from);
+  void fire_waiting(Timer& timer);
+  void release_waiting(Waiting& w);
 
   Settings settings_;
   Sender& out_;
@@ -302,6 +371,18 @@ class Layer {
   Index index_;
   Store store_;
   SourceCounts sources_;
+  RecentSources answered_sources_;  // sources whose requests lately had answers from downstream
+  bool overloaded_ = false;
+  std::vector<Waiting> waiting_;
+  std::vector<uint32_t> waiting_free_;
+  std::vector<WaitingIndex::bucket_type> waiting_buckets_;
+  Store waiting_store_;
+  WaitingIndex waiting_index_;
+  struct Queued {
+    uint32_t index;
+    uint16_t generation;
+  };
+  std::vector<Queued> wait_queue_;  // transactions to move to waiting records at the next advance()
   TimerWheel wheel_;
   Counters counters_;
   std::vector<char> scratch_;   // a stored message gathered from its chunks

@@ -70,6 +70,36 @@ std::string proxy_script() {
   return test::read_file(std::string(SIPD_SOURCE_DIR) + "/config/examples/proxy.cfg");
 }
 
+// The core's error replies toward one source are rate-limited (20 a second in bursts of 40 by default): a
+// flood of malformed requests is not answered one for one, while one bad request, from anyone, still gets
+// its 400 (RFC 3261 8.2, 16.3).
+TEST(proxy, ErrorRepliesTowardOneSourceAreRateLimited) {
+  Fixture f(proxy_script());
+  f.proxy.set_time(1000);
+  std::string bad = invite();
+  bad.replace(bad.find("CSeq: 1 INVITE"), 14, "CSeq: x INVITE");
+  for (int i = 0; i < 100; ++i) f.proxy.handle(kAlice, bad);
+  EXPECT_EQ(f.out.sent.size(), 40u);
+  EXPECT_EQ(f.proxy.counters().replies_limited, 60u);
+  const Endpoint other{ip("198.18.0.9"), 5060};
+  f.proxy.handle(other, bad);
+  ASSERT_EQ(f.out.sent.size(), 41u);
+  EXPECT_EQ(f.out.sent.back().to, other);
+  EXPECT_EQ(f.out.sent.back().bytes.find("SIP/2.0 400 "), 0u);
+  // Half a second later ten more may go to the flooding source.
+  f.proxy.set_time(1500);
+  for (int i = 0; i < 100; ++i) f.proxy.handle(kAlice, bad);
+  EXPECT_EQ(f.out.sent.size(), 51u);
+  // With no limit, every one is answered.
+  Settings unlimited;
+  unlimited.error_replies_per_source = 0;
+  Capture out;
+  Proxy p(f.program, unlimited, out);
+  p.set_log_level(-10);
+  for (int i = 0; i < 100; ++i) p.handle(kAlice, bad);
+  EXPECT_EQ(out.sent.size(), 100u);
+}
+
 TEST(proxy, ForwardsAnInviteAndRoutesItsResponseBack) {
   Fixture f(proxy_script());
   f.proxy.handle(kAlice, invite());

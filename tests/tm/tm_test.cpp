@@ -57,8 +57,11 @@ struct Rig {
   std::unique_ptr<Layer> layer;
   uint64_t now = 1000;
 
+  // `waiting`: finished transactions move to waiting records (as on the dataplane); the tests run with
+  // and without, and must see the same messages on the wire.
+  static inline bool waiting = true;
   explicit Rig(const std::string& script, uint32_t capacity = 64, bool stand_ins = false,
-               uint32_t per_source = 0)
+               uint32_t per_source = 0, uint32_t overload_high = 0, uint32_t overload_low = 0)
       : program(compile(script, stand_ins)) {
     proxy = std::make_unique<proxy::Proxy>(program, proxy::Settings{}, out);
     proxy->set_log_level(-10);
@@ -68,6 +71,10 @@ struct Rig {
     s.capacity = capacity;
     s.store_chunks = capacity * 16;
     s.per_source = per_source;
+    s.waiting_capacity = waiting ? capacity * 4 : 0;
+    s.waiting_chunks = capacity * 32;
+    s.overload_high = overload_high;
+    s.overload_low = overload_low;
     layer = std::make_unique<Layer>(s, *proxy, *proxy, now);
     proxy->attach(layer.get());
     proxy->set_time(now);
@@ -186,22 +193,31 @@ TEST(tm, InviteRelayedTryingRingingOkAndRetransmissionAbsorbed) {
   ASSERT_EQ(r.out.sent.size(), 5u);
   EXPECT_EQ(r.out.sent[4].first_line(), "SIP/2.0 200 OK");
   EXPECT_EQ(r.out.sent[4].to, kCaller);
-  // A 2xx retransmission from bob is passed on (RFC 6026); the transaction ends 64*T1 later.
+  // A 2xx retransmission from bob is passed on (RFC 6026); the transaction ends wt_timer later. Once it
+  // waits in a record (the next message or tick after its 2xx), that retransmission matches no branch and
+  // goes on by Via, statelessly (RFC 3261 16.7): the same bytes to the same place.
   r.in(kBob, answer(fwd, 200, "OK"));
-  EXPECT_EQ(r.out.sent.size(), 6u);
-  EXPECT_EQ(r.layer->counters().in_use, 1u);
+  ASSERT_EQ(r.out.sent.size(), 6u);
+  EXPECT_EQ(r.out.sent[5].first_line(), "SIP/2.0 200 OK");
+  EXPECT_EQ(r.out.sent[5].to, kCaller);
+  EXPECT_EQ(r.out.sent[5].bytes, r.out.sent[4].bytes);
+  const bool waited = Rig::waiting;
+  EXPECT_EQ(r.layer->counters().in_use, waited ? 0u : 1u);
+  EXPECT_EQ(r.layer->counters().waiting, waited ? 1u : 0u);
   r.at(r.now + 33000);
-  EXPECT_EQ(r.layer->counters().in_use, 0u);
+  EXPECT_EQ(r.layer->counters().in_use + r.layer->counters().waiting, 0u);
   EXPECT_EQ(r.layer->counters().retransmissions_absorbed, 1u);
   // As OpenSIPS's statistics count them: two INVITEs and three responses received, all three matched; the
   // 100 Trying was tm's own (local_replies), the 180 and both 200s were relayed; one transaction (UAS),
-  // ended by a 2xx; nothing went out statelessly.
+  // ended by a 2xx; nothing went out statelessly. With waiting records the second 200 is a stray relayed
+  // by Via.
   const Counters& t = r.layer->counters();
   EXPECT_EQ(r.proxy->counters().rcv_requests, 2u);
   EXPECT_EQ(r.proxy->counters().rcv_replies, 3u);
-  EXPECT_EQ(t.matched_responses, 3u);
+  EXPECT_EQ(t.matched_responses, waited ? 2u : 3u);
+  EXPECT_EQ(t.stray_responses, waited ? 1u : 0u);
   EXPECT_EQ(t.local_replies, 1u);
-  EXPECT_EQ(t.relayed_replies, 3u);
+  EXPECT_EQ(t.relayed_replies, waited ? 2u : 3u);
   EXPECT_EQ(t.created, 1u);
   EXPECT_EQ(t.finals_by_class[2], 1u);
   EXPECT_EQ(t.finals_by_class[4], 0u);
@@ -405,6 +421,166 @@ TEST(tm, OneSourceHoldsAtMostItsShareOfThePool) {
   EXPECT_EQ(s[0].first_line(), "SIP/2.0 100 Trying");
 }
 
+// The stateful script of the flood tests: record-route, relay, nothing on failure.
+const std::string kRelay =
+    "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nloadmodule \"rr.so\"\nloadmodule \"sipmsgops.so\"\n"
+    "modparam(\"tm\", \"fr_timeout\", 5)\n"
+    "route {\n  if (has_totag()) { loose_route(); t_relay(); exit; }\n"
+    "  if (is_method(\"INVITE\")) record_route();\n  if (!t_relay()) sl_reply_error();\n}\n";
+
+size_t count_lines(const std::vector<Sent>& sent, std::string_view line) {
+  size_t n = 0;
+  for (const Sent& s : sent) n += s.first_line() == line;
+  return n;
+}
+
+// An INVITE nobody answers ends 408 after fr_timeout; then it only waits for the ACK, in a waiting record
+// instead of its slot, and every timer of RFC 3261 17.2.1 still fires there: G resends the 408 (T1
+// doubling up to T2), a retransmitted INVITE gets it again, a CANCEL its 200, the ACK stops G and starts
+// I, and I ends it. Without an ACK, H ends it 64*T1 after the 408.
+TEST(tm, AnUnansweredInviteWaitsForItsAckInARecordAndEveryTimerFires) {
+  if (!Rig::waiting) GTEST_SKIP();
+  Rig r(kRelay);
+  r.in(kCaller, invite("bob", "z9hG4bK-w1", "call-w1"));
+  r.in(kCaller, invite("bob", "z9hG4bK-w2", "call-w2"));
+  EXPECT_EQ(r.layer->counters().in_use, 2u);
+  size_t mark = r.out.sent.size();
+  for (uint64_t t = r.now; t < 1000 + 5000; t += 10) r.at(t + 10);  // timer B's stand-in: fr_timeout
+  EXPECT_EQ(count_lines(r.since(mark), "SIP/2.0 408 Request Timeout"), 2u);
+  r.at(r.now + 10);  // the next tick moves them
+  EXPECT_EQ(r.layer->counters().in_use, 0u);
+  EXPECT_EQ(r.layer->counters().waiting, 2u);
+  EXPECT_EQ(r.layer->counters().waited, 2u);
+  // Timer G: the 408 again at +0.5 s, +1.5 s, +3.5 s, +7.5 s (T1 doubling to T2 = 4 s).
+  mark = r.out.sent.size();
+  const uint64_t final_at = r.now - 10;
+  for (uint64_t t = r.now; t < final_at + 7600; t += 10) r.at(t + 10);
+  EXPECT_EQ(count_lines(r.since(mark), "SIP/2.0 408 Request Timeout"), 2u * 4);
+  // A retransmission of the INVITE gets the 408 at once; a CANCEL gets 200; nothing goes to bob.
+  mark = r.out.sent.size();
+  r.in(kCaller, invite("bob", "z9hG4bK-w1", "call-w1"));
+  std::string cancel = invite("bob", "z9hG4bK-w1", "call-w1");
+  cancel.replace(0, 6, "CANCEL");
+  cancel.replace(cancel.find("CSeq: 1 INVITE"), 14, "CSeq: 1 CANCEL");
+  r.in(kCaller, cancel);
+  auto s = r.since(mark);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 408 Request Timeout");
+  EXPECT_EQ(s[0].to, kCaller);
+  EXPECT_EQ(s[1].first_line(), "SIP/2.0 200 OK");
+  EXPECT_NE(s[1].bytes.find("CSeq: 1 CANCEL"), std::string::npos);
+  // The ACK of the first: absorbed (not relayed), G stops for it; the second goes on resending.
+  std::string ack = invite("bob", "z9hG4bK-w1", "call-w1");
+  ack.replace(0, 6, "ACK");
+  ack.replace(ack.find("CSeq: 1 INVITE"), 14, "CSeq: 1 ACK");
+  const std::string to_tag = s[0].bytes.substr(s[0].bytes.find(";tag=", s[0].bytes.find("\r\nTo:")), 13);
+  ack.replace(ack.find("To: <sip:bob@198.18.0.2>"), 24, "To: <sip:bob@198.18.0.2>" + to_tag);
+  mark = r.out.sent.size();
+  r.in(kCaller, ack);
+  EXPECT_TRUE(r.since(mark).empty());
+  EXPECT_EQ(r.layer->counters().acks_absorbed, 1u);
+  mark = r.out.sent.size();
+  for (int step = 0; step < 800; ++step) r.at(r.now + 10);  // 8 s: I (T4 = 5 s) ends the first
+  EXPECT_EQ(r.layer->counters().waiting, 1u);
+  for (const Sent& sent : r.since(mark)) EXPECT_EQ(sent.bytes.find("call-w1"), std::string::npos);
+  EXPECT_EQ(count_lines(r.since(mark), "SIP/2.0 408 Request Timeout"), 2u);  // G at 4 s for the second
+  // H: 32 s after its 408, the second ends too; nothing is left and nothing more is sent.
+  for (uint64_t t = r.now; t < final_at + 32000; t += 10) r.at(t + 10);
+  EXPECT_EQ(r.layer->counters().waiting, 0u);
+  mark = r.out.sent.size();
+  for (int step = 0; step < 100; ++step) r.at(r.now + 100);
+  EXPECT_TRUE(r.since(mark).empty());
+  EXPECT_EQ(r.layer->counters().in_use + r.layer->counters().waiting, 0u);
+}
+
+// A non-INVITE answered by the callee: its slot is given up with its final (timer K is not waited out in
+// it); retransmissions of the request get the final again from the record until timer J.
+TEST(tm, AnAnsweredNonInviteWaitsForRetransmissionsInARecord) {
+  if (!Rig::waiting) GTEST_SKIP();
+  Rig r(kRelay);
+  std::string options = invite("bob", "z9hG4bK-o1", "call-o1");
+  options.replace(0, 6, "OPTIONS");
+  options.replace(options.find("CSeq: 1 INVITE"), 14, "CSeq: 1 OPTIONS");
+  r.in(kCaller, options);
+  ASSERT_EQ(r.out.sent.size(), 1u);
+  r.in(kBob, answer(r.out.sent[0].bytes, 200, "OK"));
+  ASSERT_EQ(r.out.sent.size(), 2u);
+  r.at(r.now + 10);
+  EXPECT_EQ(r.layer->counters().in_use, 0u);
+  EXPECT_EQ(r.layer->counters().waiting, 1u);
+  r.in(kCaller, options);
+  ASSERT_EQ(r.out.sent.size(), 3u);
+  EXPECT_EQ(r.out.sent[2].bytes, r.out.sent[1].bytes);
+  // bob's 200 again matches no transaction now: routed by Via to the caller, as a stateless proxy would.
+  r.in(kBob, answer(r.out.sent[0].bytes, 200, "OK"));
+  ASSERT_EQ(r.out.sent.size(), 4u);
+  EXPECT_EQ(r.out.sent[3].to, kCaller);
+  for (int step = 0; step < 60; ++step) r.at(r.now + 100);  // J: wt_timer, 5 s
+  EXPECT_EQ(r.layer->counters().waiting, 0u);
+}
+
+// Above the high-water mark new INVITEs wait (503 with Retry-After), but for callers whose calls lately
+// got an answer; requests in dialogs, other methods and retransmissions go on; below the low-water mark
+// everyone's INVITEs are taken again. Each refusal is counted by its reason.
+TEST(tm, AboveTheHighWaterMarkOnlyAnsweredCallersStartCalls) {
+  Rig r(kRelay, 16, false, 0, 8, 4);
+  constexpr Endpoint kFlood{0xC6120003u, 5060};
+  // The good caller made a call that bob answered (and hung up).
+  r.in(kCaller, invite("bob", "z9hG4bK-g1", "call-g1"));
+  r.in(kBob, answer(r.out.sent.back().bytes, 200, "OK"));
+  r.at(r.now + 6000);
+  for (int i = 0; i < 8; ++i)
+    r.in(kFlood, invite("nobody", "z9hG4bK-f" + std::to_string(i), "call-f" + std::to_string(i)));
+  EXPECT_EQ(r.layer->counters().in_use, 8u);
+  size_t mark = r.out.sent.size();
+  r.in(kFlood, invite("nobody", "z9hG4bK-f8", "call-f8"));
+  auto s = r.since(mark);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 503 Service Unavailable");
+  EXPECT_NE(s[0].bytes.find("Retry-After: "), std::string::npos);
+  EXPECT_TRUE(r.layer->overloaded());
+  EXPECT_EQ(r.layer->counters().overload_refused, 1u);
+  EXPECT_EQ(r.layer->counters().overloads, 1u);
+  // The good caller's new call goes on; so do the flood's retransmissions (absorbed), its OPTIONS and a
+  // request inside a dialog.
+  mark = r.out.sent.size();
+  r.in(kCaller, invite("bob", "z9hG4bK-g2", "call-g2"));
+  s = r.since(mark);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 100 Trying");
+  mark = r.out.sent.size();
+  r.in(kFlood, invite("nobody", "z9hG4bK-f1", "call-f1"));
+  s = r.since(mark);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 100 Trying");
+  std::string options = invite("nobody", "z9hG4bK-fo", "call-fo");
+  options.replace(0, 6, "OPTIONS");
+  options.replace(options.find("CSeq: 1 INVITE"), 14, "CSeq: 1 OPTIONS");
+  mark = r.out.sent.size();
+  r.in(kFlood, options);
+  s = r.since(mark);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].first_line().substr(0, 8), "OPTIONS ");
+  std::string reinvite = invite("nobody", "z9hG4bK-fr", "call-fr");
+  reinvite.replace(reinvite.find("To: <sip:nobody@198.18.0.2>"), 27, "To: <sip:nobody@198.18.0.2>;tag=x");
+  mark = r.out.sent.size();
+  r.in(kFlood, reinvite);
+  s = r.since(mark);
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s.back().first_line().substr(0, 7), "INVITE ");
+  EXPECT_EQ(r.layer->counters().overload_refused, 1u);
+  // The flood's INVITEs time out (408) and wait in records: the pool is below the low-water mark, and
+  // the flooding source's new INVITEs are taken again.
+  for (int step = 0; step < 600; ++step) r.at(r.now + 10);
+  EXPECT_LE(r.layer->counters().in_use, 4u);
+  mark = r.out.sent.size();
+  r.in(kFlood, invite("nobody", "z9hG4bK-f9", "call-f9"));
+  s = r.since(mark);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 100 Trying");
+  EXPECT_FALSE(r.layer->overloaded());
+}
+
 // The per-source table: counts by address, and an address leaves when its count reaches zero, without
 // breaking the probe runs of the others (addresses chosen to collide).
 TEST(tm, SourceCountsKeepEveryAddressFindable) {
@@ -450,10 +626,25 @@ TEST(tm, NonInviteTransaction) {
 
 TEST(tm, MemoryPerTransaction) {
   // Reported in the closing note: the slot, its index bucket and free-list entry, plus the message
-  // store the dataplane gives each transaction (8 chunks of 1 KB).
+  // store the dataplane gives each transaction (4 chunks of 1 KB); and a waiting record with the chunks
+  // an unanswered INVITE's key and 408 take in the waiting store.
   std::printf("[tm] %zu bytes per transaction slot, %u bytes of message store per chunk\n",
               Layer::bytes_per_transaction(), Store::kChunk);
   EXPECT_LT(Layer::bytes_per_transaction(), 4096u);
+  if (!Rig::waiting) return;
+  Rig r(kRelay, 64);
+  const uint32_t before = r.layer->waiting_store().available_chunks();
+  r.in(kCaller, invite("bob", "z9hG4bK-m1", "call-m1"));
+  for (int step = 0; step < 520; ++step) r.at(r.now + 10);
+  ASSERT_EQ(r.layer->counters().waiting, 1u);
+  const uint32_t chunks = before - r.layer->waiting_store().available_chunks();
+  const size_t waiting = Layer::bytes_per_waiting() + chunks * (kWaitingChunk + sizeof(uint32_t));
+  const size_t slot = Layer::bytes_per_transaction() + 4 * (Store::kChunk + sizeof(uint32_t));
+  std::printf("[tm] waiting record: %zu bytes + %u chunks of %u for an unanswered INVITE's 408 = %zu bytes;"
+              " a slot with its store: %zu bytes (%.1fx); in 1 GB: %zu slots or %zu waiting records\n",
+              Layer::bytes_per_waiting(), chunks, kWaitingChunk, waiting, slot, double(slot) / double(waiting),
+              (size_t(1) << 30) / slot, (size_t(1) << 30) / waiting);
+  EXPECT_LT(waiting * 8, slot);  // "about a tenth"
 }
 
 }  // namespace
