@@ -640,10 +640,11 @@ TEST(tm, MemoryPerTransaction) {
   const uint32_t chunks = before - r.layer->waiting_store().available_chunks();
   const size_t waiting = Layer::bytes_per_waiting() + chunks * (kWaitingChunk + sizeof(uint32_t));
   const size_t slot = Layer::bytes_per_transaction() + 4 * (Store::kChunk + sizeof(uint32_t));
-  std::printf("[tm] waiting record: %zu bytes + %u chunks of %u for an unanswered INVITE's 408 = %zu bytes;"
-              " a slot with its store: %zu bytes (%.1fx); in 1 GB: %zu slots or %zu waiting records\n",
-              Layer::bytes_per_waiting(), chunks, kWaitingChunk, waiting, slot, double(slot) / double(waiting),
-              (size_t(1) << 30) / slot, (size_t(1) << 30) / waiting);
+  std::printf(
+      "[tm] waiting record: %zu bytes + %u chunks of %u for an unanswered INVITE's 408 = %zu bytes;"
+      " a slot with its store: %zu bytes (%.1fx); in 1 GB: %zu slots or %zu waiting records\n",
+      Layer::bytes_per_waiting(), chunks, kWaitingChunk, waiting, slot, double(slot) / double(waiting),
+      (size_t(1) << 30) / slot, (size_t(1) << 30) / waiting);
   EXPECT_LT(waiting * 8, slot);  // "about a tenth"
 }
 
