@@ -1,0 +1,350 @@
+#!/usr/bin/env bash
+# Floods and overload (issue 12), end to end on the veth testbed: legitimate calls keep going through the
+# stateful proxy while tests/e2e/flood.py floods it. One testbed start for the whole file; 198.18.0.3 (the
+# flooder, with its never-answering callee on :5099) is added to the far namespace for the run and removed
+# afterwards. Each scenario writes its own routing script (stateful, record-routing, t_relay to the
+# Request-URI: SIPp's UAS at 198.18.0.2:5070 for the calls, the flooder's sink for the flood's INVITEs) and
+# starts its own dataplane, then: SIPp's caller (uac_flood.xml, one log line per call start and end) places
+# calls at E2E_FLOOD_RATE/s for E2E_FLOOD_CALL_S seconds, and the flood runs for E2E_FLOOD_S seconds from
+# E2E_FLOOD_AT seconds in.
+#   S1 no pike   the mix (random bytes, truncated requests, INVITEs with an impossible Content-Length,
+#                INVITEs to the sink) from 198.18.0.3 at 150,000/s asked. Asserts: >= 99% of the calls
+#                begun during the flood complete, all of those begun from 1 s after it do, the dataplane's
+#                RSS grows by less than E2E_FLOOD_RSS_MB.
+#   S2 pike      S1's script with pike_check_req() first. Asserts: every call completes, and the flooder is
+#                blocked within a second (no flood transactions created after the flood's first 1.5 s).
+#                Until pike exists the dataplane refuses the script ("not implemented in this build"):
+#                the scenario then says SKIPPED-FOR-NOW and does not fail the test.
+#   S3 spoofed   INVITEs from 4,094 spoofed sources (198.18.16.0/20, through a raw socket; nobody answers ARP
+#                for them). Asserts: the transaction pool stays within its size, >= 90% of the calls begun
+#                during the flood complete, RSS as S1.
+#   usage: flood.sh BUILD_DIR SRC_DIR [S1|S2|S3...]       (default: all three)
+#   env:   SIPD_DATAPLANE (BUILD_DIR/bin/sipd-dataplane), SIPD_APPLIANCE_HELPER (see lib.sh; a ready
+#          SIPD_APPLIANCE is not used: the scenarios need their own scripts), E2E_FLOOD_RATE (40 calls/s),
+#          E2E_FLOOD_CALL_S (20), E2E_FLOOD_AT (5), E2E_FLOOD_S (10), E2E_FLOOD_PPS (150000),
+#          E2E_FLOOD_RSS_MB (4), E2E_FLOOD_RECV_MS (8000: a caller gives a call up after this long without
+#          the answer it waits for), E2E_KEEP_LOGS=1 to keep the work directory on success.
+# Exit: 0 pass, 1 fail, 77 skip (not root).
+set -euo pipefail
+
+usage="usage: flood.sh BUILD_DIR SRC_DIR [S1|S2|S3...]"
+build_dir=$(cd "${1:?$usage}" && pwd)
+E2E_SRC=$(cd "${2:?$usage}" && pwd)
+shift 2
+dataplane=${SIPD_DATAPLANE:-$build_dir/bin/sipd-dataplane}
+unset SIPD_APPLIANCE
+# shellcheck source=tests/e2e/lib.sh
+. "$E2E_SRC/tests/e2e/lib.sh"
+# shellcheck source=tests/e2e/flood_lib.sh
+. "$E2E_SRC/tests/e2e/flood_lib.sh"
+
+all_scenarios=(S1 S2 S3)
+call_rate=${E2E_FLOOD_RATE:-40}
+call_s=${E2E_FLOOD_CALL_S:-20}
+flood_at=${E2E_FLOOD_AT:-5}
+flood_s=${E2E_FLOOD_S:-10}
+flood_pps=${E2E_FLOOD_PPS:-150000}
+rss_mb=${E2E_FLOOD_RSS_MB:-4}
+recv_ms=${E2E_FLOOD_RECV_MS:-8000}
+
+work=""
+reasons=()   # why the scenario being run failed
+results=()   # "name PASS|FAIL|SKIPPED-FOR-NOW", one per scenario
+fail() { echo "  FAIL: $*"; reasons+=("$*"); }
+
+# ---------------------------------------------------------------------------------------------------------
+# The routing scripts. PIKE=1 puts pike first: its limits are per source address, set far above the caller's
+# ~120 requests/s (INVITE, ACK, BYE at 40 calls/s) and far below the flood's.
+
+write_script() {  # file, pike (0|1)
+  local file=$1 pike=$2
+  {
+    echo "# Written by tests/e2e/flood.sh: a stateful record-routing proxy, t_relay to the Request-URI."
+    echo "log_level=2"
+    echo "listen=udp:198.18.0.1:5060"
+    echo 'loadmodule "tm.so"'
+    echo 'loadmodule "sl.so"'
+    echo 'loadmodule "rr.so"'
+    echo 'loadmodule "maxfwd.so"'
+    echo 'loadmodule "sipmsgops.so"'
+    if [ "$pike" = 1 ]; then
+      echo 'loadmodule "pike.so"'
+      echo 'modparam("pike", "sampling_time_unit", 1)'
+      echo 'modparam("pike", "reqs_density_per_unit", 1000)'
+      echo 'modparam("pike", "remove_latency", 10)'
+    fi
+    echo 'modparam("tm", "fr_timeout", 5)'
+    echo 'modparam("tm", "fr_inv_timeout", 8)'
+    echo "route {"
+    if [ "$pike" = 1 ]; then
+      printf '\tif (!pike_check_req()) {\n\t\texit;\n\t}\n'
+    fi
+    cat <<'EOF'
+	if (!mf_process_maxfwd_header(10)) {
+		sl_send_reply(483, "Too Many Hops");
+		exit;
+	}
+	if (has_totag()) {
+		loose_route();
+		t_relay();
+		exit;
+	}
+	if (is_method("INVITE")) {
+		record_route();
+	}
+	if (!t_relay()) {
+		sl_reply_error();
+	}
+}
+EOF
+  } >"$file"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# The dataplane's figures: RSS, and the counters file (rewritten once a second; summed over workers).
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$E2E_DATAPLANE_PID/status" 2>/dev/null || echo 0; }
+
+counters_path=""
+counters_snapshot() {  # out file: "name value" per counter, summed over workers
+  grep -o '"[a-z0-9_]*": *[0-9][0-9]*' "$counters_path" 2>/dev/null |
+    awk -F': *' '{ gsub(/"/, "", $1); s[$1] += $2 } END { for (k in s) print k, s[k] }' | sort >"$1"
+}
+counter() { awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }' "$1"; }
+
+# Every counter that moved between two snapshots, "name +delta", on a few lines.
+counters_moved() {  # before, after
+  join "$1" "$2" | awk '$3 != $2 && $1 !~ /cycles$|^polls$/ { printf "%s +%d\n", $1, $3 - $2 }' |
+    fmt -w 112 | sed 's/^/    /'
+}
+
+# Waits until the counters file has been rewritten since the call (its once-a-second write).
+counters_fresh() {
+  local before
+  before=$(stat -c %Y.%y "$counters_path" 2>/dev/null || echo none)
+  local _
+  for _ in $(seq 30); do
+    sleep 0.1
+    [ "$(stat -c %Y.%y "$counters_path" 2>/dev/null || echo none)" != "$before" ] && return 0
+  done
+}
+
+# Starts this scenario's dataplane; on a refused script, leaves the log in DIR/dataplane.log and returns 2
+# when it was refused for lack of an implementation ("not implemented in this build", "has no implementation
+# in this build"), 1 otherwise.
+scenario_dataplane() {  # dir, script
+  local dir=$1 script=$2 appliance
+  appliance=$(e2e_appliance "$script" "$dir") || return 1
+  counters_path=$(e2e_counters_path "$appliance")
+  pool_size=$(sed -n 's/.*transactions = \([0-9]*\).*/\1/p' "$appliance" | head -n 1)
+  # Not in $(...): the dataplane's pid must reach this shell.
+  if ! e2e_dataplane_start "$dataplane" "$appliance" "$dir" >"$dir/start.out" 2>&1; then
+    if grep -q "not implemented in this build\|has no implementation in this build" "$dir/dataplane.log"; then
+      return 2
+    fi
+    cat "$dir/start.out"
+    return 1
+  fi
+  cat "$dir/start.out"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# One run: the dataplane up, the UAS and the caller going, the flood (ARGS to flood.py) at flood_at, the
+# caller waited for; fills the globals below and prints what was measured.
+figures="" rss0=0 rss1=0 win_start=0 win_end=0 pool_size=0 created_early=0 created_late=0
+
+flood_scenario() {  # dir, flood.py arguments...
+  local dir=$1 rc=0 uac_rc=0
+  shift
+  e2e_uas_start "$dir" || { fail "SIPp UAS did not start"; return 1; }
+  local calls=$((call_rate * call_s))
+  e2e_log "caller: $calls calls at $call_rate calls/s; flood at ${flood_at} s for ${flood_s} s"
+  local t0=$EPOCHREALTIME
+  flood_uac_start "$dir" "$call_rate" "$calls" "$recv_ms"
+  sleep 1
+  counters_fresh
+  rss0=$(rss_kb)
+  counters_snapshot "$dir/counters.0"
+  flood_sleep_until "$t0" "$flood_at"
+  # tm_created 1.5 s into the flood and at its end, for S2's "blocked within a second".
+  (sleep $((flood_s > 2 ? 2 : 1)); counters_snapshot "$dir/counters.early") &
+  local early=$!
+  flood_run "$dir" "$@" --rate "$flood_pps" --duration "$flood_s" || rc=$?
+  wait "$early" || true
+  counters_snapshot "$dir/counters.flood"
+  [ "$rc" -eq 0 ] || fail "flood.py exited with $rc"
+  flood_uac_wait || uac_rc=$?
+  flood_uas_stop
+  counters_fresh
+  counters_snapshot "$dir/counters.1"
+  rss1=$(rss_kb)
+  read -r win_start win_end <<<"$(flood_window "$dir")"
+  [ -n "$win_start" ] || { fail "flood.py printed no window"; return 1; }
+  figures=$(flood_call_figures "$dir" "$win_start" "$win_end")
+  created_early=$(counter "$dir/counters.early" tm_created)
+  created_late=$(counter "$dir/counters.flood" tm_created)
+  flood_show_figures "sipd" "$figures"
+  echo "  caller: SIPp exit $uac_rc; $(e2e_stat "$dir/uac_stat.csv" "SuccessfulCall(C)") successful," \
+    "$(e2e_stat "$dir/uac_stat.csv" "FailedCall(C)") failed"
+  local sent rx_during
+  sent=$(awk '$1 == "flood:" && $2 == "sent" { print $3 }' "$dir/flood.out")
+  rx_during=$(($(counter "$dir/counters.flood" rx) - $(counter "$dir/counters.0" rx)))
+  echo "  frames the dataplane received from ${flood_at} s before the flood to its end: $rx_during" \
+    "(the flood sent ${sent:-?}; the calls add ~$((flood_at + flood_s))*$call_rate*7)"
+  echo "  transactions: pool $pool_size per worker; in use before $(counter "$dir/counters.0" tm_in_use)," \
+    "at the flood's end $(counter "$dir/counters.flood" tm_in_use), at the end $(counter "$dir/counters.1" tm_in_use);" \
+    "peak $(counter "$dir/counters.1" tm_peak_in_use); created $created_early by 2 s into the flood," \
+    "$created_late by its end"
+  echo "  RSS: $((rss0 / 1024)) MB before, $((rss1 / 1024)) MB after ($(((rss1 - rss0))) kB)"
+  echo "  counters that moved over the run:"
+  counters_moved "$dir/counters.0" "$dir/counters.1"
+}
+
+expect_share() {  # what, done, attempted, minimum percent
+  local pct
+  pct=$(flood_pct "$2" "$3")
+  if [ "$3" -eq 0 ]; then fail "$1: no calls begun"; return; fi
+  awk -v d="$2" -v a="$3" -v m="$4" 'BEGIN { exit !(100 * d >= m * a) }' ||
+    fail "$1: $2/$3 calls completed ($pct%), wanted >= $4%"
+}
+
+expect_rss() {
+  local grown=$((rss1 - rss0))
+  [ "$grown" -lt $((rss_mb * 1024)) ] || fail "RSS grew by $grown kB over the run, wanted < $rss_mb MB"
+}
+
+scenario_S1() {
+  local dir=$1
+  write_script "$dir/s1.cfg" 0
+  scenario_dataplane "$dir" "$dir/s1.cfg" || { fail "sipd-dataplane did not start"; return; }
+  flood_scenario "$dir" --from "$FLOOD_ADDR" --sink "$FLOOD_ADDR:$FLOOD_SINK_PORT" || return
+  expect_share "calls begun during the flood" "$(flood_fig "$figures" during_done)" \
+    "$(flood_fig "$figures" during_attempted)" 99
+  expect_share "calls begun from 1 s after the flood" "$(flood_fig "$figures" after_done)" \
+    "$(flood_fig "$figures" after_attempted)" 100
+  expect_rss
+}
+
+# TODO(pike): when pike lands, also read which addresses it holds (sipctl/MI pike_list, or a counter such as
+# pike_blocked in the counters file) and check that 198.18.0.3 is listed and 198.18.0.2 is not. Until then the
+# check is indirect: the flood's INVITEs must stop creating transactions within its first second or so.
+pike_blocked_check() {  # dir
+  local dir=$1 late_created=$((created_late - created_early))
+  # The caller's own transactions over the rest of the flood (INVITE and BYE per call) and a margin.
+  local allowance=$(((flood_s - 2) * call_rate * 2 + 200))
+  echo "  transactions created from 2 s into the flood to its end: $late_created (allowed: $allowance, the caller's)"
+  [ "$late_created" -le "$allowance" ] ||
+    fail "pike: the flood still created transactions 2 s after it began ($late_created > $allowance)"
+  local blocked
+  blocked=$(grep -o '"pike[a-z_]*": *[0-9]*' "$counters_path" 2>/dev/null | tr '\n' ' ' || true)
+  echo "  pike counters: ${blocked:-none in the counters file (TODO(pike): check pike_list once it exists)}"
+}
+
+scenario_S2() {
+  local dir=$1 rc=0
+  write_script "$dir/s2.cfg" 1
+  scenario_dataplane "$dir" "$dir/s2.cfg" || rc=$?
+  if [ "$rc" -eq 2 ]; then
+    # TODO(pike): remove this escape once pike is implemented: the scenario must then pass.
+    echo "  SKIPPED-FOR-NOW: the dataplane refuses the pike script:"
+    grep -E "(not implemented|has no implementation) in this build" "$dir/dataplane.log" | sort -u | sed 's/^/    /'
+    echo "  (S2 does not count as a failure until pike lands; then remove this escape)"
+    results+=("S2 SKIPPED-FOR-NOW (pike not implemented in this build)")
+    skipped=1
+    return
+  fi
+  [ "$rc" -eq 0 ] || { fail "sipd-dataplane did not start"; return; }
+  flood_scenario "$dir" --from "$FLOOD_ADDR" --sink "$FLOOD_ADDR:$FLOOD_SINK_PORT" || return
+  local all=$(($(flood_fig "$figures" before_attempted) + $(flood_fig "$figures" during_attempted) +
+    $(flood_fig "$figures" tail_attempted)))
+  local done=$(($(flood_fig "$figures" before_done) + $(flood_fig "$figures" during_done) +
+    $(flood_fig "$figures" tail_done)))
+  expect_share "every call (pike on)" "$done" "$all" 100
+  pike_blocked_check "$dir"
+}
+
+scenario_S3() {
+  local dir=$1
+  write_script "$dir/s3.cfg" 0
+  scenario_dataplane "$dir" "$dir/s3.cfg" || { fail "sipd-dataplane did not start"; return; }
+  flood_scenario "$dir" --spoof 198.18.16.0/20 --sink "$FLOOD_ADDR:$FLOOD_SINK_PORT" || return
+  local peak
+  peak=$(counter "$dir/counters.1" tm_peak_in_use)
+  [ "$peak" -le "$pool_size" ] || fail "transaction pool: peak $peak in use, above its size $pool_size"
+  echo "  ARP toward the spoofed sources: $(($(counter "$dir/counters.1" arp_requests_sent) -
+    $(counter "$dir/counters.0" arp_requests_sent))) requests sent," \
+    "$(($(counter "$dir/counters.1" arp_pending_expired) - $(counter "$dir/counters.0" arp_pending_expired)))" \
+    "frames dropped unresolved (arp_pending_expired: queue full or 1 s without an answer)"
+  expect_share "calls begun during the spoofed flood" "$(flood_fig "$figures" during_done)" \
+    "$(flood_fig "$figures" during_attempted)" 90
+  expect_rss
+}
+
+# ---------------------------------------------------------------------------------------------------------
+
+skipped=0
+run_scenario() {  # name
+  local name=$1 dir=$work/$1 start=$SECONDS
+  mkdir -p "$dir"
+  reasons=()
+  skipped=0
+  e2e_log "scenario $name"
+  "scenario_$name" "$dir"
+  flood_uac_stop
+  flood_uas_stop
+  if [ -n "$E2E_DATAPLANE_PID" ] && ! e2e_dataplane_stop; then fail "sipd-dataplane did not stop within 10 s"; fi
+  if [ "$skipped" = 1 ]; then
+    echo "SKIPPED-FOR-NOW: $name ($((SECONDS - start)) s)"
+  elif [ ${#reasons[@]} -eq 0 ]; then
+    echo "PASS: $name ($((SECONDS - start)) s)"
+    results+=("$name PASS")
+  else
+    echo "FAIL: $name ($((SECONDS - start)) s): $(IFS=';'; echo "${reasons[*]}")"
+    results+=("$name FAIL")
+  fi
+}
+
+finish() {
+  local rc=$?
+  flood_uac_stop
+  flood_addr_remove
+  e2e_cleanup
+  if [ "$rc" -ne 0 ] || [ "${E2E_KEEP_LOGS:-0}" = 1 ]; then
+    [ -n "$work" ] && echo "logs kept in $work"
+  elif [ -n "$work" ]; then
+    rm -rf "$work"
+  fi
+}
+
+main() {
+  local selected=("$@") s
+  [ ${#selected[@]} -gt 0 ] || selected=("${all_scenarios[@]}")
+  for s in "${selected[@]}"; do
+    [[ " ${all_scenarios[*]} " == *" $s "* ]] || { echo "FAIL: unknown scenario '$s' (known: ${all_scenarios[*]})"; exit 1; }
+  done
+  e2e_require_root
+  e2e_require_tools sipp ip nft ethtool ss timeout join fmt || exit 1
+  [ -x /usr/bin/python3 ] || { echo "FAIL: /usr/bin/python3 is missing"; exit 1; }
+  [ "$flood_at" -ge 2 ] || { echo "FAIL: E2E_FLOOD_AT must be at least 2 s"; exit 1; }
+  work=$(mktemp -d /tmp/sipd-e2e-flood.XXXXXX)
+  trap finish EXIT
+  trap 'exit 1' INT TERM
+
+  e2e_testbed_acquire
+  flood_addr_add
+  for s in "${selected[@]}"; do run_scenario "$s"; done
+
+  local failed=0 r
+  echo "flood.sh summary:"
+  for r in "${results[@]}"; do
+    echo "  $r"
+    [[ $r == *FAIL ]] && failed=$((failed + 1))
+  done
+  if [ "$failed" -gt 0 ]; then
+    echo "flood.sh: $failed of ${#results[@]} failed"
+    exit 1
+  fi
+  echo "flood.sh: PASS (${selected[*]})"
+}
+
+main "$@"
