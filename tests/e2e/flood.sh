@@ -53,54 +53,6 @@ results=()   # "name PASS|FAIL|SKIPPED-FOR-NOW", one per scenario
 fail() { echo "  FAIL: $*"; reasons+=("$*"); }
 
 # ---------------------------------------------------------------------------------------------------------
-# The routing scripts. PIKE=1 puts pike first: its limits are per source address, set far above the caller's
-# ~120 requests/s (INVITE, ACK, BYE at 40 calls/s) and far below the flood's.
-
-write_script() {  # file, pike (0|1)
-  local file=$1 pike=$2
-  {
-    echo "# Written by tests/e2e/flood.sh: a stateful record-routing proxy, t_relay to the Request-URI."
-    echo "log_level=2"
-    echo "listen=udp:198.18.0.1:5060"
-    echo 'loadmodule "tm.so"'
-    echo 'loadmodule "sl.so"'
-    echo 'loadmodule "rr.so"'
-    echo 'loadmodule "maxfwd.so"'
-    echo 'loadmodule "sipmsgops.so"'
-    if [ "$pike" = 1 ]; then
-      echo 'loadmodule "pike.so"'
-      echo 'modparam("pike", "sampling_time_unit", 1)'
-      echo 'modparam("pike", "reqs_density_per_unit", 1000)'
-      echo 'modparam("pike", "remove_latency", 10)'
-    fi
-    echo 'modparam("tm", "fr_timeout", 5)'
-    echo 'modparam("tm", "fr_inv_timeout", 8)'
-    echo "route {"
-    if [ "$pike" = 1 ]; then
-      printf '\tif (!pike_check_req()) {\n\t\texit;\n\t}\n'
-    fi
-    cat <<'EOF'
-	if (!mf_process_maxfwd_header(10)) {
-		sl_send_reply(483, "Too Many Hops");
-		exit;
-	}
-	if (has_totag()) {
-		loose_route();
-		t_relay();
-		exit;
-	}
-	if (is_method("INVITE")) {
-		record_route();
-	}
-	if (!t_relay()) {
-		sl_reply_error();
-	}
-}
-EOF
-  } >"$file"
-}
-
-# ---------------------------------------------------------------------------------------------------------
 # The dataplane's figures: RSS, and the counters file (rewritten once a second; summed over workers).
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$E2E_DATAPLANE_PID/status" 2>/dev/null || echo 0; }
@@ -157,6 +109,7 @@ flood_scenario() {  # dir, flood.py arguments...
   local dir=$1 rc=0 uac_rc=0
   shift
   e2e_uas_start "$dir" || { fail "SIPp UAS did not start"; return 1; }
+  flood_uas_renice
   local calls=$((call_rate * call_s))
   e2e_log "caller: $calls calls at $call_rate calls/s; flood at ${flood_at} s for ${flood_s} s"
   local t0=$EPOCHREALTIME
@@ -215,7 +168,7 @@ expect_rss() {
 
 scenario_S1() {
   local dir=$1
-  write_script "$dir/s1.cfg" 0
+  flood_write_script "$dir/s1.cfg" 0
   scenario_dataplane "$dir" "$dir/s1.cfg" || { fail "sipd-dataplane did not start"; return; }
   flood_scenario "$dir" --from "$FLOOD_ADDR" --sink "$FLOOD_ADDR:$FLOOD_SINK_PORT" || return
   expect_share "calls begun during the flood" "$(flood_fig "$figures" during_done)" \
@@ -242,7 +195,7 @@ pike_blocked_check() {  # dir
 
 scenario_S2() {
   local dir=$1 rc=0
-  write_script "$dir/s2.cfg" 1
+  flood_write_script "$dir/s2.cfg" 1
   scenario_dataplane "$dir" "$dir/s2.cfg" || rc=$?
   if [ "$rc" -eq 2 ]; then
     # TODO(pike): remove this escape once pike is implemented: the scenario must then pass.
@@ -265,7 +218,7 @@ scenario_S2() {
 
 scenario_S3() {
   local dir=$1
-  write_script "$dir/s3.cfg" 0
+  flood_write_script "$dir/s3.cfg" 0
   scenario_dataplane "$dir" "$dir/s3.cfg" || { fail "sipd-dataplane did not start"; return; }
   flood_scenario "$dir" --spoof 198.18.16.0/20 --sink "$FLOOD_ADDR:$FLOOD_SINK_PORT" || return
   local peak

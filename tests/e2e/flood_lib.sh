@@ -28,17 +28,28 @@ flood_addr_remove() {
 
 # The caller, in the background: CALLS calls at RATE calls/s through the proxy, each given up after
 # RECV_TIMEOUT ms without the answer it waits for (so a call begun during a flood ends within that, and the
-# run ends soon after the last call is placed). Its per-call log is DIR/uac_flood_*_logs.log.
+# run ends soon after the last call is placed). Its per-call log is DIR/uac_flood_*_logs.log. -l: SIPp's own
+# cap on calls in progress (by default about three calls' worth of the rate) would stop it placing calls
+# while those begun during the flood wait for answers: the caller keeps its rate whatever the proxy does.
 flood_uac_start() {  # dir, rate, calls, recv timeout ms
   local dir=$1 rate=$2 calls=$3 recv_ms=$4 limit
   limit=$((calls / rate + recv_ms / 1000 + 40))
-  (cd "$dir" && exec timeout -k 5 "$limit" ip netns exec "$E2E_NS" \
+  # Niced up, as flood_uas_renice does the UAS: on two cores the flood, the proxy and SIPp share the CPU, and
+  # a starved caller places no calls at all for seconds (seen with Kamailio, whose children take a core
+  # through the flood), which would measure SIPp rather than the proxy.
+  (cd "$dir" && exec nice -n -10 timeout -k 5 "$limit" ip netns exec "$E2E_NS" \
     sipp -sf "$E2E_SRC/tests/e2e/uac_flood.xml" "$E2E_PROXY" \
     -i "$E2E_FAR_IP" -p "$E2E_UAC_PORT" -key uas "$E2E_FAR_IP:$E2E_UAS_PORT" -s bob \
-    -r "$rate" -m "$calls" -recv_timeout "$recv_ms" -nostdin -buff_size 4194304 -trace_logs \
+    -r "$rate" -m "$calls" -l 100000 -recv_timeout "$recv_ms" -nostdin -buff_size 4194304 -trace_logs \
     -trace_stat -stf uac_stat.csv -fd 1 -trace_screen -screen_file uac_screen.log \
     -trace_err -error_file uac_errors.log >uac.out 2>&1) &
   FLOOD_UAC_PID=$!
+}
+
+# The UAS (lib.sh's e2e_uas_start, SIPp exec'd under `ip netns exec`, so its pid is E2E_UAS_PID) niced up
+# like the caller.
+flood_uas_renice() {
+  [ -n "$E2E_UAS_PID" ] && renice -n -10 -p "$E2E_UAS_PID" >/dev/null 2>&1 || true
 }
 
 # Waits for the caller to finish; returns SIPp's exit code (non-zero when some call failed).
@@ -54,6 +65,54 @@ flood_uac_stop() {
   [ -n "$FLOOD_UAC_PID" ] || return 0
   e2e_stop_pid "$FLOOD_UAC_PID" "SIPp UAC" 10 TERM || true
   FLOOD_UAC_PID=""
+}
+
+# The routing script of the flood scenarios (S1, S3; S2 with pike), as tests/e2e/flood.sh and perf/flood.sh
+# run it. PIKE=1 puts pike first: its limits are per source address, set far above the caller's
+# ~120 requests/s (INVITE, ACK, BYE at 40 calls/s) and far below the flood's.
+
+flood_write_script() {  # file, pike (0|1)
+  local file=$1 pike=$2
+  {
+    echo "# Written by tests/e2e/flood_lib.sh: stateful, record-routing, t_relay to the Request-URI."
+    echo "log_level=2"
+    echo "listen=udp:198.18.0.1:5060"
+    echo 'loadmodule "tm.so"'
+    echo 'loadmodule "sl.so"'
+    echo 'loadmodule "rr.so"'
+    echo 'loadmodule "maxfwd.so"'
+    echo 'loadmodule "sipmsgops.so"'
+    if [ "$pike" = 1 ]; then
+      echo 'loadmodule "pike.so"'
+      echo 'modparam("pike", "sampling_time_unit", 1)'
+      echo 'modparam("pike", "reqs_density_per_unit", 1000)'
+      echo 'modparam("pike", "remove_latency", 10)'
+    fi
+    echo 'modparam("tm", "fr_timeout", 5)'
+    echo 'modparam("tm", "fr_inv_timeout", 8)'
+    echo "route {"
+    if [ "$pike" = 1 ]; then
+      printf '\tif (!pike_check_req()) {\n\t\texit;\n\t}\n'
+    fi
+    cat <<'EOF'
+	if (!mf_process_maxfwd_header(10)) {
+		sl_send_reply(483, "Too Many Hops");
+		exit;
+	}
+	if (has_totag()) {
+		loose_route();
+		t_relay();
+		exit;
+	}
+	if (is_method("INVITE")) {
+		record_route();
+	}
+	if (!t_relay()) {
+		sl_reply_error();
+	}
+}
+EOF
+  } >"$file"
 }
 
 # Sleeps until SECONDS after T0 (an $EPOCHREALTIME), less the ~0.2 s flood.py takes to start sending.
