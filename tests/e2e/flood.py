@@ -9,7 +9,8 @@ Modes (exactly one):
                   socket (IP_HDRINCL) with our own IPv4 and UDP headers and checksums. Nobody answers ARP for
                   those addresses: what the proxy sends back to them has nowhere to go.
   --pcap FILE     writes the --from mix as a pcap of Ethernet frames to the target (for DPDK's net_pcap)
-                  instead of sending it: --count frames (default 100000), from --pcap-src.
+                  instead of sending it: --count frames (default 100000), from --pcap-src, after one ARP
+                  request from --pcap-src for the target (so a dataplane replaying it learns where to answer).
 
 The mix (--mix, weights in the order random,truncated,badlen,invite; default 1,1,1,1):
   random     random bytes of random length (8..600)
@@ -363,6 +364,12 @@ def run_pcap(args):
     n = 0
     with open(args.pcap, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        # First an ARP request from the flooder for the target: the dataplane learns the flooder's MAC from
+        # it, so what it sends back (400s, 503s, the INVITEs to the sink) leaves instead of waiting on ARP.
+        arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, src_mac, s_ip, b"\0" * 6, d_ip)
+        frame = b"\xff" * 6 + src_mac + b"\x08\x06" + arp + b"\0" * 18
+        f.write(struct.pack("<IIII", 0, 0, len(frame), len(frame)))
+        f.write(frame)
         for i in range(args.count):
             kind = pattern[i % len(pattern)]
             if kind in ("invite", "badlen"):
@@ -385,7 +392,7 @@ def run_pcap(args):
             f.write(struct.pack("<IIII", i // 1000000, i % 1000000, len(frame), len(frame)))
             f.write(frame)
     mix = ", ".join(f"{k} {counts[k]}" for k in KINDS)
-    print(f"flood: wrote {args.count} frames to {args.pcap} ({src}:{src_port} -> {target[0]}:{target[1]}; "
+    print(f"flood: wrote an ARP request and {args.count} frames to {args.pcap} ({src}:{src_port} -> {target[0]}:{target[1]}; "
           f"{mix})", flush=True)
 
 
