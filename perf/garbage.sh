@@ -78,8 +78,9 @@ for run in $(seq "$runs"); do
   rate=$((n / seconds))
   cyc=$(((busy1 - busy0) / (n > 0 ? n : 1)))
   echo "run $run: $rate datagrams/s on one worker, $cyc busy cycles per datagram;" \
-    "per datagram: $(awk -v a=$((pe1 - pe0)) -v b=$((rep1 - rep0)) -v c=$((tx1 - tx0)) -v d=$((tc1 - tc0)) -v e=$((tf1 - tf0)) -v n="$n" \
-      'BEGIN { if (n > 0) printf "parse errors %.2f, replies %.2f, frames sent %.2f, transactions made %.4f, refused (pool full) %.2f", a/n, b/n, c/n, d/n, e/n }')"
+    "per datagram: $(awk -v a=$((pe1 - pe0)) -v b=$((rep1 - rep0)) -v c=$((tx1 - tx0)) -v d=$((tc1 - tc0)) \
+      -v e=$((tf1 - tf0)) -v f=$((ap1 - ap0)) -v n="$n" 'BEGIN { if (n > 0) printf "parse errors %.2f, replies %.2f, frames sent %.2f, transactions made %.4f, refused (pool full) %.2f, dropped waiting for ARP %.2f", a/n, b/n, c/n, d/n, e/n, f/n }')" \
+    "($(((rx1 - rx0) / seconds)) frames/s)"
   rates+=("$rate"); cycles+=("$cyc")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

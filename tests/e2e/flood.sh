@@ -148,7 +148,7 @@ flood_scenario() {  # dir, flood.py arguments...
     "at the flood's end $(counter "$dir/counters.flood" tm_in_use), at the end $(counter "$dir/counters.1" tm_in_use);" \
     "peak $(counter "$dir/counters.1" tm_peak_in_use); created $created_early by 2 s into the flood," \
     "$created_late by its end"
-  echo "  RSS: $((rss0 / 1024)) MB before, $((rss1 / 1024)) MB after ($(((rss1 - rss0))) kB)"
+  echo "  RSS: $((rss0 / 1024)) MB before, $((rss1 / 1024)) MB after ($((rss1 - rss0)) kB)"
   echo "  counters that moved over the run:"
   counters_moved "$dir/counters.0" "$dir/counters.1"
 }

@@ -5,6 +5,7 @@
 # window. Source it after tests/e2e/lib.sh.
 
 FLOOD_ADDR=${SIPD_FLOOD_ADDR:-198.18.0.3}   # the flooder's own address, added to the far end for the run
+# shellcheck disable=SC2034  # used by the scripts that source this file
 FLOOD_SINK_PORT=5099                        # its callee that never answers (flood.py binds and drains it)
 FLOOD_FAR_IF=${SIPD_TB_FAR_IF:-sipd1}
 FLOOD_ADDR_MADE=0
@@ -49,7 +50,7 @@ flood_uac_start() {  # dir, rate, calls, recv timeout ms
 # The UAS (lib.sh's e2e_uas_start, SIPp exec'd under `ip netns exec`, so its pid is E2E_UAS_PID) niced up
 # like the caller.
 flood_uas_renice() {
-  [ -n "$E2E_UAS_PID" ] && renice -n -10 -p "$E2E_UAS_PID" >/dev/null 2>&1 || true
+  if [ -n "$E2E_UAS_PID" ]; then renice -n -10 -p "$E2E_UAS_PID" >/dev/null 2>&1 || true; fi
 }
 
 # Waits for the caller to finish; returns SIPp's exit code (non-zero when some call failed).
@@ -211,7 +212,10 @@ flood_show_figures() {  # label, figures
   echo "  $1: calls begun before the flood: $(flood_fig "$f" before_done)/$(flood_fig "$f" before_attempted) completed"
   echo "  $1: calls begun during the flood: $(flood_fig "$f" during_done)/$(flood_fig "$f" during_attempted)" \
     "completed ($(flood_pct "$(flood_fig "$f" during_done)" "$(flood_fig "$f" during_attempted)")%)"
+  local rec
+  rec=$(flood_fig "$f" recovery)
+  if [ "$rec" = never ]; then rec="never (calls begun at the end of the run still failed)"; else rec="$rec s after the flood's end"; fi
   echo "  $1: calls begun from 1 s after it: $(flood_fig "$f" after_done)/$(flood_fig "$f" after_attempted)" \
-    "completed; recovery: $(flood_fig "$f" recovery) s after the flood's end"
+    "completed; recovery: $rec"
   echo "  $1: per second from the flood's start (attempted/completed):$(flood_fig "$f" per_second)"
 }
