@@ -21,8 +21,10 @@ packages=(
   python3-prometheus-client curl
   # the testbed (network namespaces, nftables netdev hook, ethtool; ping for the ARP/ICMP check)
   iproute2 nftables ethtool iputils-ping
-  # the line-rate peer that perf/linerate.sh compares sipd with
+  # the line-rate peer that perf/linerate.sh compares sipd with (and perf/flood.sh)
   kamailio
+  # the flood generator (tests/e2e/flood.py: /usr/bin/python3, standard library only), pinned with taskset
+  python3 util-linux
   # measuring
   valgrind
 )
