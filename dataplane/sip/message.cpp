@@ -35,6 +35,16 @@ bool parse_version(std::string_view v, bool& is_20) {
   return true;
 }
 
+// A response line starts "SIP/" (any case, as parse_start_line reads it); a request line with its method,
+// a token, then SP.
+bool could_start_message(std::string_view b) {
+  if (b.size() >= 4 && (b[0] | 0x20) == 's' && (b[1] | 0x20) == 'i' && (b[2] | 0x20) == 'p' && b[3] == '/')
+    return true;
+  size_t i = 0;
+  while (i < b.size() && is_token_char(b[i])) ++i;
+  return i > 0 && i < b.size() && b[i] == ' ';
+}
+
 size_t skip_leading_crlf(std::string_view bytes) {
   size_t i = 0;
   while (i < bytes.size() && (bytes[i] == '\r' || bytes[i] == '\n')) ++i;
@@ -128,6 +138,10 @@ Defect Message::parse(std::string_view bytes, Framing framing) {
   size_ = uint32_t(bytes.size()) - start_;
   header_end_ = uint32_t(bytes.size());
   if (size_ == 0) return Defect::Empty;
+  // What cannot begin a start line — neither "SIP/" nor a token followed by SP: random bytes, binary
+  // garbage — ends the parse before the line scan (the cheap refusal a flood of it needs). Such a datagram
+  // has no header table, so nothing answers it, even if lines that look like a Via follow.
+  if (!could_start_message(bytes.substr(start_))) return Defect::BadStartLine;
 
   const ScanResult scan = scan_lines(bytes.data() + start_, size_, marks_, std::size(marks_));
   const uint32_t nlines = scan.lines;

@@ -129,6 +129,24 @@ TEST(message, RequestLineDefects) {
   EXPECT_EQ(m.method(), Method::Other);                                // methods are case-sensitive
 }
 
+// What cannot begin a start line stops the parse before its lines are scanned: no header table (so the
+// proxy has nothing to answer it with), and the same defect the start line's own parse would give.
+TEST(message, GarbageStopsAtItsFirstBytes) {
+  Message& m = scratch();
+  const std::string headers = "\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c\r\n\r\n";
+  EXPECT_EQ(m.parse("\x01\x9c\xff random" + headers), Defect::BadStartLine);
+  EXPECT_EQ(m.first(HeaderId::Via), kNoHeader);
+  EXPECT_EQ(m.parse("INV(TE sip:x@y SIP/2.0" + headers), Defect::BadStartLine);
+  EXPECT_EQ(m.first(HeaderId::Via), kNoHeader);
+  EXPECT_EQ(m.parse("INVITE"), Defect::BadStartLine);
+  EXPECT_EQ(m.parse("\r\n\r\nINVITE\tsip:x@y SIP/2.0" + headers), Defect::BadStartLine);
+  // A start line that could be one is parsed as before: the table is there for the 400.
+  EXPECT_EQ(m.parse("INVITE  sip:x@y SIP/2.0" + headers), Defect::BadStartLine);
+  EXPECT_NE(m.first(HeaderId::Via), kNoHeader);
+  EXPECT_EQ(m.parse("sip/2.0 20 Short" + headers), Defect::BadStartLine);
+  EXPECT_NE(m.first(HeaderId::Via), kNoHeader);
+}
+
 TEST(message, HeaderBlockDefects) {
   Message& m = scratch();
   EXPECT_EQ(m.parse("INVITE sip:x@y SIP/2.0\r\nNoColonHere\r\n\r\n"), Defect::BadHeaderLine);
