@@ -646,6 +646,39 @@ TEST(tm, MemoryPerTransaction) {
       Layer::bytes_per_waiting(), chunks, kWaitingChunk, waiting, slot, double(slot) / double(waiting),
       (size_t(1) << 30) / slot, (size_t(1) << 30) / waiting);
   EXPECT_LT(waiting * 8, slot);  // "about a tenth"
+  // The other states a record holds: an INVITE answered 200 with an SDP body (Accepted), and a
+  // non-INVITE's 200 (Completed, timer J).
+  const auto record_bytes = [&](const std::string& request, const std::string& body) {
+    const uint32_t free_before = r.layer->waiting_store().available_chunks();
+    const size_t mark = r.out.sent.size();
+    r.in(kCaller, request);
+    std::string ok = answer(r.out.sent.back().bytes, 200, "OK");
+    if (!body.empty()) {
+      ok.replace(ok.find("Content-Length: 0"), 17,
+                 "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(body.size()));
+      ok += body;
+    }
+    r.in(kBob, ok);
+    r.at(r.now + 10);
+    EXPECT_GT(r.out.sent.size(), mark);
+    const uint32_t used = free_before - r.layer->waiting_store().available_chunks();
+    return Layer::bytes_per_waiting() + used * (kWaitingChunk + sizeof(uint32_t));
+  };
+  const std::string sdp =
+      "v=0\r\no=bob 2890844527 2890844527 IN IP4 198.18.0.2\r\ns=-\r\nc=IN IP4 198.18.0.2\r\nt=0 0\r\n"
+      "m=audio 49172 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+      "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n";
+  const size_t accepted = record_bytes(invite("bob", "z9hG4bK-m2", "call-m2"), sdp);
+  std::string bye = invite("bob", "z9hG4bK-m3", "call-m3");
+  bye.replace(0, 6, "BYE");
+  bye.replace(bye.find("CSeq: 1 INVITE"), 14, "CSeq: 2 BYE");
+  bye.replace(bye.find("To: <sip:bob@198.18.0.2>"), 24, "To: <sip:bob@198.18.0.2>;tag=b1");
+  const size_t completed = record_bytes(bye, "");
+  std::printf(
+      "[tm] waiting record for an INVITE answered 200 with %zu bytes of SDP: %zu bytes; for a BYE's"
+      " 200: %zu bytes\n",
+      sdp.size(), accepted, completed);
+  EXPECT_EQ(r.layer->counters().waiting, 3u);
 }
 
 }  // namespace
