@@ -277,7 +277,11 @@ void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
   ++counters_.requests;
   if (v.action == sip::Action::Reply) {
     ++counters_.parse_errors;
-    if (msg_.method() == sip::Method::Ack) return;  // an ACK is never answered
+    if (msg_.method() == sip::Method::Ack) return;           // an ACK is never answered
+    if (msg_.first(sip::HeaderId::Via) == sip::kNoHeader) {  // no Via: no way back (RFC 3261 18.2.2)
+      ++counters_.dropped[size_t(Drop::ParseError)];
+      return;
+    }
     if (parsed == sip::Defect::None && versions_[current_].error_route >= 0) {
       run_error_route(from, v.status, v.reason);
       return;

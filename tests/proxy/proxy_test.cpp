@@ -73,6 +73,26 @@ std::string proxy_script() {
 // The core's error replies toward one source are rate-limited (20 a second in bursts of 40 by default): a
 // flood of malformed requests is not answered one for one, while one bad request, from anyone, still gets
 // its 400 (RFC 3261 8.2, 16.3).
+// An INVITE with an impossible Content-Length, and one cut short (two of the flood's kinds).
+TEST(proxy, AnInviteWithAnImpossibleContentLengthOrCutShortIsAnswered400) {
+  Fixture f(proxy_script());
+  std::string bad = invite();
+  bad.replace(bad.find("Content-Length: 4"), 17, "Content-Length: 99999");
+  f.proxy.handle(kAlice, bad);
+  ASSERT_EQ(f.out.sent.size(), 1u) << f.proxy.counters().dropped[size_t(Drop::BuildFailed)];
+  EXPECT_EQ(f.out.sent[0].bytes.find("SIP/2.0 400 "), 0u) << f.out.sent[0].bytes;
+  // Cut anywhere in its headers: answered 400 once its Via has arrived, dropped before (no way back), and
+  // never a reply that fails to build.
+  const std::string whole = invite();
+  const size_t via_end = whole.find("\r\n", whole.find("Via:"));
+  for (size_t cut = 20; cut < whole.find("\r\n\r\n"); ++cut) {
+    const size_t before = f.out.sent.size();
+    f.proxy.handle(Endpoint{ip("198.18.1.0") + uint32_t(cut), 5080}, whole.substr(0, cut));  // one each
+    EXPECT_EQ(f.out.sent.size() - before, cut > via_end + 1 ? 1u : 0u) << whole.substr(0, cut);
+  }
+  EXPECT_EQ(f.proxy.counters().dropped[size_t(Drop::BuildFailed)], 0u);
+}
+
 TEST(proxy, ErrorRepliesTowardOneSourceAreRateLimited) {
   Fixture f(proxy_script());
   f.proxy.set_time(1000);
