@@ -51,7 +51,7 @@ constexpr ModuleSpec kModules[] = {
     {"auth", "digest authentication is not implemented in this build"},
     {"auth_db", "credentials are looked up by the control process, which this build does not have yet"},
     {"nathelper", "its NAT tests, rewrites and pinging are not implemented in this build"},
-    {"pike", "flood detection is not implemented in this build"},
+    {"pike"},  // a worker's table of sources (dataplane/proxy/pike.h); pike_list/pike_rm in sipd-control
     {"gflags"},
     {"cfgutils"},
     {"db_sqlite", "databases are reached by the control process, which this build does not have yet"},
@@ -267,7 +267,7 @@ constexpr FunctionSpec kFunctions[] = {
     {"add_rcv_param",      "nathelper", 0, 1, {Int},                 kReq, E::Local, N},
 
     // ---- pike -----------------------------------------------------------------------------------------
-    {"pike_check_req", "pike", 0, 0, {},                             kReq, E::Local, N},
+    {"pike_check_req", "pike", 0, 0, {},                             kReq, E::Local, W},
 
     // ---- gflags (still its own module in 3.x) ---------------------------------------------------------
     {"set_gflag",   "gflags", 1, 1, {Int},                           kAny, E::Local, W},

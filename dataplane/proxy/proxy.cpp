@@ -41,12 +41,18 @@ std::string_view number(uint32_t n, char (&buf)[12]) {
 }  // namespace
 
 Proxy::Proxy(const config::Program& program, const Settings& settings, proxy::Sender& out)
-    : settings_(settings), out_(out), vm_(*this), error_replies_(settings.error_replies_per_source) {
+    : settings_(settings),
+      out_(out),
+      vm_(*this),
+      error_replies_(settings.error_replies_per_source),
+      pike_(settings.pike_sources, settings.pike_key ? settings.pike_key : 0x70696b655eed0001ull) {
+  pike_.set_listener(this);
   for (auto& st : states_) st = std::make_unique<engine::VmState>();
   (void)vm_.bind(bodies(), this);
   bind_asks(vm_);
   load(versions_[0], program);
   configure_xlog(program);
+  configure_pike();
   if (const config::FunctionSpec* f = config::find_function("avp_db_store"))
     avp_db_store_ = uint16_t(f - config::registry().functions.data());
   char ip[16], port[12];
@@ -72,6 +78,22 @@ void Proxy::load(Version& v, const config::Program& program) {
                                   program.modparam_int("registrar", "case_sensitive") != 0, v.realm_prefix};
   v.append_branches = program.modparam_int("registrar", "append_branches") != 0;
   v.method_filtering = program.modparam_int("registrar", "method_filtering") != 0;
+  v.pike = program.loads("pike");
+  v.pike_settings.unit_ms =
+      uint32_t(std::clamp<int64_t>(program.modparam_int("pike", "sampling_time_unit"), 1, 3600)) * 1000;
+  v.pike_settings.density =
+      uint32_t(std::clamp<int64_t>(program.modparam_int("pike", "reqs_density_per_unit"), 1, 65535));
+  v.pike_settings.latency_ms =
+      uint32_t(std::clamp<int64_t>(program.modparam_int("pike", "remove_latency"), 0, 86400)) * 1000;
+  v.pike_log_level = int(program.modparam_int("pike", "pike_log_level"));
+  const std::string_view check_route = program.modparam("pike", "check_route");
+  v.pike_route =
+      v.pike && !check_route.empty() ? program.find_route(config::RouteKind::Request, check_route) : -1;
+}
+
+// The table keeps what it has counted across a pushed program; only the limits change.
+void Proxy::configure_pike() {
+  if (versions_[current_].pike) pike_.configure(versions_[current_].pike_settings);
 }
 
 std::string Proxy::install(std::unique_ptr<const config::Program> next, TimerSchedule* schedule) {
@@ -97,6 +119,7 @@ std::string Proxy::install(std::unique_ptr<const config::Program> next, TimerSch
   load(*free, *free->owned);
   configure_xlog(*free->owned);
   current_ = uint8_t(free - versions_.data());
+  configure_pike();
   for (auto& due : own_timers_.due) due.store(0, std::memory_order_relaxed);  // they were the old routes'
   timers_ = schedule ? schedule : &own_timers_;
   // The program it replaces goes now unless transactions hold it (unpin() frees it then).
@@ -264,6 +287,10 @@ void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
   const sip::Defect parsed = msg_.parse(payload, sip::Framing::Datagram);
   const sip::Verdict v = sip::validate(msg_, parsed);
   count_received(v.defect);
+  if (versions_[current_].pike_route >= 0 && pike_automatic(from, parsed == sip::Defect::None)) {
+    ++counters_.pike_auto_dropped;
+    return;
+  }
   if (v.action == sip::Action::Drop) {
     ++counters_.dropped[size_t(Drop::ParseError)];
     return;
@@ -588,6 +615,57 @@ void Proxy::run_error_route(const sip::Endpoint& from, uint16_t, std::string_vie
   end(r);
 }
 
+// pike_check_req(): one hit of the request's source. OpenSIPS's answers: 1, -1 (flooding, known), -2
+// (found flooding now: logged at pike_log_level, and the other workers told so that they drop it before
+// parsing too).
+int64_t Proxy::pike_check() { return run_ ? pike_hit(run_->from.ip) : 1; }
+
+namespace {
+// "pike: 192.0.2.1 <what>", built on the stack (no allocation on the worker).
+std::string_view pike_line(char (&buf)[128], uint32_t ip, std::string_view what) {
+  char text[16];
+  const std::string_view addr = sip::format_ipv4(ip, text);
+  size_t n = 0;
+  for (std::string_view part : {std::string_view("pike: "), addr, what}) {
+    const size_t k = std::min(part.size(), sizeof buf - n);
+    std::memcpy(buf + n, part.data(), k);
+    n += k;
+  }
+  return {buf, n};
+}
+}  // namespace
+
+int64_t Proxy::pike_hit(uint32_t ip) {
+  const Version& v = version();
+  if (!v.pike) return 1;
+  const PikeVerdict verdict = pike_.hit(ip, now_ms_);
+  if (verdict == PikeVerdict::NewlyFlooding) {
+    char buf[128];
+    log(v.pike_log_level, pike_line(buf, ip, " is flooding: blocked while it keeps the rate"));
+    if (pike_peers_) pike_peers_->flooding(ip);
+  }
+  return int64_t(verdict);
+}
+
+void Proxy::unblocked(uint32_t ip) {
+  char buf[128];
+  log(versions_[current_].pike_log_level, pike_line(buf, ip, " is no longer flooding: unblocked"));
+}
+
+// The automatic mode (modparam("pike", "check_route")): for every message, requests and replies, the
+// check route runs first; a `drop` in it means "do not watch this source", and the message goes on
+// uncounted. Otherwise the message is a hit, and dropped when its source is flooding. A message that does
+// not parse gives the route nothing to look at: it is counted without running it.
+bool Proxy::pike_automatic(const sip::Endpoint& from, bool parsed) {
+  if (parsed) {
+    Run r = begin(&msg_, from, nullptr);
+    const engine::RunStatus status = run_through(versions_[current_].pike_route, context(r), r);
+    end(r);
+    if (status == engine::RunStatus::Drop) return false;
+  }
+  return pike_hit(from.ip) != 1;
+}
+
 void Proxy::run_startup() {
   const int route = program().find_route(config::RouteKind::Startup, "");
   if (route >= 0) run_without_message(route);
@@ -754,6 +832,7 @@ std::span<const engine::BodyEntry> Proxy::bodies() {
   static constexpr auto of = [](Call& c) -> Proxy& { return *static_cast<Proxy*>(c.self); };
   static constexpr engine::BodyEntry kBodies[] = {
       {"forward", [](Call& c) { return of(c).forward(c.args, c.st); }},
+      {"pike_check_req", [](Call& c) { return of(c).pike_check(); }},
       {"t_relay", [](Call& c) { return of(c).tm_ ? of(c).relay(c.st) : of(c).forward({}, c.st); }},
       {"t_reply", [](Call& c) { return of(c).reply_call(c, true); }},
       {"sl_send_reply", [](Call& c) { return of(c).reply_call(c, false); }},

@@ -26,6 +26,7 @@
 #include "config/program.h"
 #include "control/shm/location.h"
 #include "dataplane/engine/vm.h"
+#include "dataplane/proxy/pike.h"
 #include "dataplane/proxy/reply_limit.h"
 #include "dataplane/sip/aor.h"
 #include "dataplane/sip/builder.h"
@@ -45,6 +46,8 @@ struct Settings {
   // The core's error replies (to malformed requests, the 503 of a refused transaction) per source address
   // and second, in bursts of twice that; beyond it they are dropped and counted. 0: no limit.
   uint32_t error_replies_per_source = 20;
+  uint32_t pike_sources = 65536;               // the pike table's room (dataplane/proxy/pike.h)
+  uint64_t pike_key = 0;                       // keys its bucket hash; 0: a fixed key (tests)
 };
 
 enum class Drop : uint8_t {
@@ -82,6 +85,17 @@ struct Counters {
   // Replies sent statelessly (sl_send_reply, the core's own), as OpenSIPS's sl statistics count them.
   std::array<uint64_t, 7> sl_by_class{};  // index = status / 100
   uint64_t sl_errors = 0;                 // sl_reply_error()
+  // pike: datagrams of a blocked source dropped before parsing (pike_gate), and messages the automatic
+  // mode (modparam("pike", "check_route")) dropped after its route found their source flooding.
+  uint64_t pike_dropped = 0, pike_auto_dropped = 0;
+};
+
+// Where a worker's proxy says that it found a source flooding, so that the other workers drop that
+// source's datagrams before parsing too (whichever worker the NIC gives them to).
+class PikePeers {
+ public:
+  virtual ~PikePeers() = default;
+  virtual void flooding(uint32_t ip) = 0;
 };
 
 // How a worker's transaction pool is sized and guarded (the appliance file's `pools`; percents of
@@ -185,7 +199,7 @@ class Asker {
 
 // The proxy of one worker: stateless by itself; stateful (t_relay, t_reply, failure routes, forking) once a
 // transaction layer is attached.
-class Proxy final : public engine::Host, public tm::User, public tm::Sender {
+class Proxy final : public engine::Host, public tm::User, public tm::Sender, public PikeListener {
  public:
   // `program` is the first version the proxy runs (not owned: it outlives the proxy).
   Proxy(const config::Program& program, const Settings& settings, proxy::Sender& out);
@@ -203,6 +217,27 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
 
   // One UDP datagram from `from` to our address.
   void handle(const sip::Endpoint& from, std::string_view payload);
+
+  // pike (when the program loads pike.so; otherwise these do nothing). pike_gate: called by the worker for
+  // each datagram before it is parsed (or steered): true when its source is blocked, the datagram then
+  // counted as a hit and dropped by the caller (sipd drops a flooding source before parsing, whatever the
+  // script does with pike_check_req()'s answer). pike_report: another worker found `ip` flooding.
+  // pike_remove: MI's pike_rm. pike_sweep: once a millisecond between bursts; true when a walk over the
+  // whole table ended and pike().listed() holds the blocked addresses afresh (every 100 ms).
+  bool pike_gate(uint32_t ip) {
+    if (!versions_[current_].pike || !pike_.gate(ip, now_ms_)) return false;
+    ++counters_.pike_dropped;
+    return true;
+  }
+  void pike_report(uint32_t ip) {
+    if (versions_[current_].pike) pike_.report(ip, now_ms_);
+  }
+  bool pike_remove(uint32_t ip) { return versions_[current_].pike && pike_.remove(ip, now_ms_); }
+  bool pike_sweep() { return versions_[current_].pike && pike_.sweep(now_ms_, pike_.capacity() / 100 + 1); }
+  const PikeTable& pike() const { return pike_; }
+  void set_pike_peers(PikePeers* peers) { pike_peers_ = peers; }
+  // PikeListener: pike_log_level's line when an address is unblocked.
+  void unblocked(uint32_t ip) override;
 
   // startup_route, once, when the program is installed (on one worker, before the first message).
   void run_startup();
@@ -383,6 +418,12 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   void build_failed(const sip::BuildResult& b);  // counted; remembers a size failure for sl_reply_error
   bool emit(const sip::Endpoint& to, sip::EditList& edits);
   void run_without_message(int route);
+  // pike_check_req() over the current run's source; and the automatic mode over the datagram's message
+  // (true: drop it).
+  int64_t pike_check();
+  int64_t pike_hit(uint32_t ip);
+  bool pike_automatic(const sip::Endpoint& from, bool parsed);
+  void configure_pike();
 
   // A program and what the proxy reads from it once: route indices and modparams. Slot current_ runs new
   // messages; the others are kept while transactions that began with them live (`pins`).
@@ -398,6 +439,11 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
     std::string realm_prefix;
     sip::AorOptions aor_options;
     bool append_branches = true, method_filtering = false;
+    // pike: loaded or not, its limits, its log level, and the route index of check_route (-1: none, the
+    // manual mode).
+    bool pike = false;
+    PikeSettings pike_settings;
+    int pike_log_level = 1, pike_route = -1;
   };
   void load(Version& v, const config::Program& program);
   const Version& version() const { return versions_[run_ ? run_->version : current_]; }
@@ -473,6 +519,8 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender {
   std::string local_text_;  // "198.18.0.1:5060"
   mutable char src_text_[16] = {}, dst_text_[16] = {};
   Counters counters_;
+  PikeTable pike_;  // one per worker, allocated here and never resized
+  PikePeers* pike_peers_ = nullptr;
   std::array<char, sip::Message::kMaxSize + 4096> buf_;
 };
 
