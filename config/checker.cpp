@@ -111,6 +111,7 @@ class Checker {
     for (const LoadModule& m : script_.modules) load_module(m);
     for (const ModParam& p : script_.modparams) mod_param(p);
     collect_routes();
+    pike_routes();
     propagate_route_kinds();
     for (const Route& r : script_.routes) {
       context_ = reach_.count(key(r)) ? reach_[key(r)] : mask_of(r.kind);
@@ -278,12 +279,57 @@ class Checker {
         error(p.value->offset, "modparam '" + p.param + "' of '" + base + "' takes a number");
       if (spec->type == ValueType::String && is_int)
         error(p.value->offset, "modparam '" + p.param + "' of '" + base + "' takes a quoted string");
+      else if (base == "pike")
+        pike_param(p, is_int);
       return;
     }
     bool any = false;
     for (const std::string& base : targets) any |= find_modparam(base, p.param) != nullptr;
     if (!any)
       error(p.offset, "none of the modules '" + p.module + "' names has a parameter '" + p.param + "'");
+  }
+
+  // pike's limits. OpenSIPS takes any number and misbehaves with some (a sampling unit of 0, a density it
+  // cuts to 16 bits); sipd refuses those. check_route must name a route[] (checked once routes are known).
+  void pike_param(const ModParam& p, bool is_int) {
+    const int64_t v = !is_int                                               ? 0
+                      : p.value->kind == ExprKind::Int                      ? p.value->number
+                      : !p.value->args.empty() && p.value->op == Tok::Minus ? -p.value->args[0]->number
+                                                                            : 0;
+    const auto range = [&](int64_t lo, int64_t hi, std::string_view what) {
+      if (is_int && (v < lo || v > hi))
+        error(p.value->offset, "modparam '" + p.param + "' of 'pike' must be " + std::string(what));
+    };
+    if (p.param == "sampling_time_unit") range(1, 3600, "1-3600 seconds");
+    if (p.param == "reqs_density_per_unit") range(1, 65535, "1-65535 requests");
+    if (p.param == "remove_latency") range(0, 86400, "0-86400 seconds");
+    if (p.param == "pike_log_level") range(-3, 4, "a log level, -3 (L_ALERT) to 4 (L_DBG)");
+    if (p.param == "check_route") pike_route_ = &p;
+  }
+
+  // After the routes are collected: check_route names a route[] of the script; and remove_latency past the
+  // sampling unit, as OpenSIPS forces it (with the same warning).
+  void pike_routes() {
+    if (pike_route_ && !pike_route_->value->text.empty() &&
+        !defined_.count(key(RouteKind::Request, pike_route_->value->text)))
+      error(pike_route_->value->offset, "modparam 'check_route' of 'pike' names route[" +
+                                            pike_route_->value->text + "], which is not defined");
+    int64_t unit = 2, latency = 120;
+    const ModParam* at = nullptr;
+    for (const ModParam& p : script_.modparams) {
+      if (module_base(p.module) != "pike" || !p.value || p.value->kind != ExprKind::Int) continue;
+      if (p.param == "sampling_time_unit") unit = p.value->number;
+      if (p.param == "remove_latency") {
+        latency = p.value->number;
+        at = &p;
+      }
+    }
+    if (at && latency <= unit)
+      diags_.warning(file_.pos(at->value->offset),
+                     "remove_latency is not longer than sampling_time_unit: it is raised to " +
+                         std::to_string(unit + 1) +
+                         " seconds, so a blocked address is not forgotten before "
+                         "its unit ends");
   }
 
   // ---- routes ----
@@ -866,6 +912,7 @@ class Checker {
   std::map<std::string, const Route*> defined_;
   std::map<std::string, uint16_t> reach_;
   uint16_t context_ = kRouteRequest;
+  const ModParam* pike_route_ = nullptr;  // modparam("pike", "check_route", ...), the last one
 };
 
 }  // namespace

@@ -284,5 +284,41 @@ TEST(checker, BuiltInModulesFunctionsWithoutABodyAreNamed) {
   EXPECT_EQ(c->rendered.find("unknown function"), std::string::npos) << c->rendered;
 }
 
+// pike: its limits are numbers in a range OpenSIPS works with, check_route names a route[] of the script,
+// and remove_latency within the sampling unit is raised (with OpenSIPS's warning).
+TEST(checker, PikeModparams) {
+  const auto c = check(
+      "loadmodule \"pike.so\"\n"
+      "modparam(\"pike\", \"sampling_time_unit\", 0)\n"
+      "modparam(\"pike\", \"reqs_density_per_unit\", 70000)\n"
+      "modparam(\"pike\", \"remove_latency\", \"10\")\n"
+      "modparam(\"pike\", \"pike_log_level\", -5)\n"
+      "modparam(\"pike\", \"check_route\", \"nosuch\")\n"
+      "route { if (!pike_check_req()) exit; }\n");
+  EXPECT_EQ(c->diags.error_count(), 5u) << c->rendered;
+  for (const char* want : {
+           "2:40: error: modparam 'sampling_time_unit' of 'pike' must be 1-3600 seconds",
+           "3:43: error: modparam 'reqs_density_per_unit' of 'pike' must be 1-65535 requests",
+           "4:36: error: modparam 'remove_latency' of 'pike' takes a number",
+           "5:36: error: modparam 'pike_log_level' of 'pike' must be a log level, -3 (L_ALERT) to 4 (L_DBG)",
+           "6:33: error: modparam 'check_route' of 'pike' names route[nosuch], which is not defined",
+       })
+    EXPECT_NE(c->rendered.find(want), std::string::npos) << want << "\n" << c->rendered;
+
+  const auto ok = check(
+      "loadmodule \"pike.so\"\n"
+      "modparam(\"pike\", \"sampling_time_unit\", 5)\n"
+      "modparam(\"pike\", \"remove_latency\", 5)\n"
+      "modparam(\"pike\", \"check_route\", \"pike\")\n"
+      "modparam(\"pike\", \"pike_log_level\", -1)\n"
+      "route { exit; }\n"
+      "route[pike] { if ($si == \"192.0.2.1\") drop; }\n");
+  EXPECT_EQ(ok->diags.error_count(), 0u) << ok->rendered;
+  EXPECT_NE(ok->rendered.find("3:36: warning: remove_latency is not longer than sampling_time_unit: it is "
+                              "raised to 6 seconds"),
+            std::string::npos)
+      << ok->rendered;
+}
+
 }  // namespace
 }  // namespace sipd::config
