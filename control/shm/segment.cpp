@@ -15,7 +15,7 @@ namespace {
 constexpr uint64_t align64(uint64_t v) { return (v + 63) & ~uint64_t(63); }
 
 struct Layout {
-  uint64_t rings, slabs, location, programs, stats, logs, total;
+  uint64_t rings, slabs, location, programs, stats, logs, pike, total;
 };
 
 Layout layout(const Sizes& s) {
@@ -26,7 +26,8 @@ Layout layout(const Sizes& s) {
   l.programs = align64(l.location + s.location_bytes);
   l.stats = align64(l.programs + 2 * kProgramBytes);
   l.logs = align64(l.stats + uint64_t(kMaxWorkers) * sizeof(WorkerStatsBlock));
-  l.total = l.logs + uint64_t(kMaxWorkers) * align64(sizeof(LogRing));
+  l.pike = align64(l.logs + uint64_t(kMaxWorkers) * align64(sizeof(LogRing)));
+  l.total = l.pike + uint64_t(kMaxWorkers) * sizeof(PikeBlock);
   return l;
 }
 
@@ -90,6 +91,7 @@ bool Segment::open(const std::string& name, const Sizes& sizes, std::string& err
     h->programs_offset = l.programs;
     h->stats_offset = l.stats;
     h->logs_offset = l.logs;
+    h->pike_offset = l.pike;
     new (&h->programs) ProgramArea();
     new (&h->log_level) std::atomic<int32_t>(kScriptLogLevel);
     new (&h->xlog_level) std::atomic<int32_t>(kScriptLogLevel);
@@ -104,6 +106,7 @@ bool Segment::open(const std::string& name, const Sizes& sizes, std::string& err
     for (uint32_t i = 0; i < kMaxWorkers; ++i) {
       new (static_cast<char*>(p) + l.stats + i * sizeof(WorkerStatsBlock)) WorkerStatsBlock();
       new (static_cast<char*>(p) + l.logs + i * align64(sizeof(LogRing))) LogRing();
+      new (static_cast<char*>(p) + l.pike + i * sizeof(PikeBlock)) PikeBlock();
     }
     std::atomic_thread_fence(std::memory_order_release);
     h->magic = kMagic;
@@ -146,6 +149,10 @@ Ring& Segment::answers(uint32_t worker) const {
 WorkerStatsBlock& Segment::stats(uint32_t worker) const {
   return *reinterpret_cast<WorkerStatsBlock*>(base_ + header().stats_offset +
                                               uint64_t(worker) * sizeof(WorkerStatsBlock));
+}
+
+PikeBlock& Segment::pike(uint32_t worker) const {
+  return *reinterpret_cast<PikeBlock*>(base_ + header().pike_offset + uint64_t(worker) * sizeof(PikeBlock));
 }
 
 LogRing& Segment::logs(uint32_t worker) const {

@@ -11,6 +11,7 @@
 //   programs        two slots for a pushed program (ProgramArea says which is current)
 //   stats           per worker, a WorkerStatsBlock (control/shm/stats.h), written by that worker only
 //   logs            per worker, a ring of log lines (worker -> control), so a worker's xlog is no syscall
+//   pike            per worker, a PikeBlock (control/shm/pike.h): its blocked addresses, removals for it
 //
 // Who calls: sipd-dataplane's workers (the worker side of their ring pair, the location reader) and
 // sipd-control (the control side of every pair, the location writer), each from its own thread. Nothing here
@@ -26,12 +27,13 @@
 #include <string>
 #include <string_view>
 
+#include "control/shm/pike.h"
 #include "control/shm/stats.h"
 
 namespace sipd::shm {
 
 inline constexpr uint64_t kMagic = 0x3147455344504953ull;  // "SIPDSEG1" read as little-endian bytes
-inline constexpr uint32_t kLayoutVersion = 5;  // 3: the program area; 4: stats and logs; 5: 128 own counters
+inline constexpr uint32_t kLayoutVersion = 5;  // 3: the program area; 4: stats and logs; 5: pike, 128 own counters
 inline constexpr uint32_t kMaxWorkers = 16;
 inline constexpr uint32_t kRingSlots = 512;      // descriptors per ring = buffers per slab (8 MB a slab)
 inline constexpr uint32_t kBufferBytes = 16384;  // one record: a question with its request, or an answer
@@ -102,6 +104,7 @@ struct Header {
   uint64_t programs_offset;  // 2 slots of kProgramBytes
   uint64_t stats_offset;     // kMaxWorkers WorkerStatsBlocks
   uint64_t logs_offset;      // kMaxWorkers LogRings, each 64-byte aligned
+  uint64_t pike_offset;      // kMaxWorkers PikeBlocks
   Side dataplane, control;
   ProgramArea programs;
   std::atomic<int32_t> log_level;   // the workers'; kScriptLogLevel for their script's
@@ -147,6 +150,7 @@ class Segment {
   std::span<char> program_slot(uint32_t slot) const;
   WorkerStatsBlock& stats(uint32_t worker) const;
   LogRing& logs(uint32_t worker) const;
+  PikeBlock& pike(uint32_t worker) const;
 
   // The record `d` names, if it lies wholly inside the slab it belongs to (the consumer's check on every
   // descriptor it pops); empty otherwise.

@@ -12,6 +12,12 @@
 namespace sipd::io {
 
 namespace {
+// The pike table's bucket hash is keyed at start, so that where an address lands cannot be aimed at.
+proxy::Settings keyed(proxy::Settings s, uint8_t worker) {
+  if (!s.pike_key) s.pike_key = (rte_rdtsc() * 0x9e3779b97f4a7c15ull) ^ (uint64_t(worker) << 56);
+  return s;
+}
+
 // The drop reasons by name, in proxy::Drop's order.
 constexpr std::string_view kDropNames[] = {"drop_parse_error",  "drop_not_our_via",    "drop_no_next_via",
                                            "drop_broadcast",    "drop_no_destination", "drop_script",
@@ -30,9 +36,10 @@ Worker::Worker(const WorkerSetup& s)
       handoff_(s.handoff),
       idle_us_(s.idle_us),
       stack_(s.port, s.pool, s.indirect, s.hz, this),
-      proxy_(*s.program, s.settings, *this),
+      proxy_(*s.program, keyed(s.settings, s.id), *this),
       layer_(proxy::tm_settings(*s.program, s.pools, s.id), proxy_, proxy_, rte_rdtsc() / (s.hz / 1000)) {
   proxy_.attach(&layer_);
+  proxy_.set_pike_peers(this);
   if (s.segment) {
     control_ = std::make_unique<ControlLink>(*s.segment, s.id, proxy_);
     control_->attach_tm(&layer_);  // MI's t_uac_dlg: control's requests go through this worker's tm
@@ -129,6 +136,14 @@ void Worker::build_table() {
   add("log_lines", log_lines_);
   add("log_dropped_rate", log_dropped_rate_);
   add("log_dropped_full", log_dropped_full_);
+  add("pike_dropped", p.pike_dropped);
+  add("pike_auto_dropped", p.pike_auto_dropped);
+  const proxy::PikeCounters& k = proxy_.pike().counters();
+  add("pike_blocked", k.blocked);
+  add("pike_reported", k.reported);
+  add("pike_unblocked", k.unblocked);
+  add("pike_evicted", k.evicted);
+  add("pike_untracked", k.untracked);
   add("handed_over", handed_over_);
   add("handoff_failed", handoff_failed_);
   if (control_) {
@@ -241,6 +256,10 @@ void Worker::send(const sip::Endpoint& to, std::string_view bytes) {
 }
 
 void Worker::datagram(uint32_t ip, uint16_t port, std::string_view payload) {
+  // pike: a source found flooding is dropped here, before parsing or steering, until its rate falls back —
+  // how sipd does it, whether the script asks pike_check_req() or runs the automatic mode (OpenSIPS leaves
+  // the manual mode's action to the script; parsing a flood to tell the script again is what this saves).
+  if (proxy_.pike_gate(ip)) return;
   if (peers_ && peers_->size() > 1) {
     const uint8_t owner = steer_msg_.parse(payload) == sip::Defect::None
                               ? proxy::owner_of(steer_msg_, uint8_t(peers_->size()))
@@ -257,6 +276,23 @@ void Worker::learned(uint32_t ip, const rte_ether_addr& mac) {
   if (!peers_) return;
   for (Worker* w : *peers_)
     if (w != this) hand_over(*w, Handoff{Handoff::Arp, 0, 0, ip, mac}, {});
+}
+
+void Worker::flooding(uint32_t ip) {
+  if (!peers_) return;
+  for (Worker* w : *peers_)
+    if (w != this) hand_over(*w, Handoff{Handoff::PikeFlooding, 0, 0, ip, {}}, {});
+}
+
+void Worker::poll_pike() {
+  uint32_t ip = 0;
+  if (segment_)
+    for (int i = 0; i < 8 && shm::pop_pike_removal(segment_->pike(id_), ip); ++i)
+      (void)proxy_.pike_remove(ip);
+  if (proxy_.pike_sweep() && segment_) {
+    const proxy::PikeTable& t = proxy_.pike();
+    shm::publish_pike(segment_->pike(id_), t.listed(), t.blocked_seen(), t.tracked());
+  }
 }
 
 void Worker::hand_over(Worker& to, const Handoff& h, std::string_view payload) {
@@ -299,6 +335,10 @@ bool Worker::poll_timers(uint64_t now_ms) {
     xlog_level_seen_ = xlevel;
     publish_stats(now_ms);
   }
+  if (now_ms != pike_checked_ms_) {
+    pike_checked_ms_ = now_ms;
+    poll_pike();
+  }
   return did;
 }
 
@@ -320,6 +360,8 @@ bool Worker::poll_handoff() {
       const std::string_view payload(rte_pktmbuf_mtod_offset(m, const char*, sizeof h),
                                      rte_pktmbuf_data_len(m) - sizeof h);
       proxy_.handle(sip::Endpoint{h.ip, h.port}, payload);
+    } else if (h.kind == Handoff::PikeFlooding) {
+      proxy_.pike_report(h.ip);
     } else {
       stack_.learn(h.ip, h.mac, now_);
     }

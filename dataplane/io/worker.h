@@ -56,7 +56,8 @@ struct CounterRef {
 class Worker final : public proxy::Sender,
                      public net::SipInput,
                      public net::ArpPeers,
-                     public proxy::Proxy::LogSink {
+                     public proxy::Proxy::LogSink,
+                     public proxy::PikePeers {
  public:
   static constexpr size_t kMaxCounters = shm::kOwnCounters;
 
@@ -84,11 +85,14 @@ class Worker final : public proxy::Sender,
   void learned(uint32_t ip, const rte_ether_addr& mac) override;
   // proxy::Proxy::LogSink: a line into this worker's log ring, for control to write out.
   void line(int level, std::string_view text) override;
+  // proxy::PikePeers: this worker's script found `ip` flooding; every other worker is told (a hand-over
+  // record), so whichever worker the NIC gives the source's datagrams to drops them before parsing.
+  void flooding(uint32_t ip) override;
 
  private:
   // Hand-over records: an mbuf whose data starts with this header, then the SIP payload.
   struct Handoff {
-    enum Kind : uint8_t { Sip = 1, Arp = 2 };
+    enum Kind : uint8_t { Sip = 1, Arp = 2, PikeFlooding = 3 };
     uint8_t kind;
     uint8_t pad;
     uint16_t port;
@@ -108,6 +112,9 @@ class Worker final : public proxy::Sender,
   // The statistics block of this worker in the segment: names once, values every millisecond.
   void name_stats();
   void publish_stats(uint64_t now_ms);
+  // pike, once a millisecond: the table's walk (its list into the segment when a walk ends) and the
+  // removals MI's pike_rm asked for.
+  void poll_pike();
 
   uint8_t id_;
   uint16_t port_id_, queue_;
@@ -124,6 +131,7 @@ class Worker final : public proxy::Sender,
   int32_t log_level_seen_ = shm::kScriptLogLevel;  // the segment's, as last applied
   int32_t xlog_level_seen_ = shm::kScriptLogLevel;
   uint64_t segment_checked_ms_ = 0;
+  uint64_t pike_checked_ms_ = 0;
   sip::Message steer_msg_;
   const std::vector<Worker*>* peers_ = nullptr;
   uint64_t now_ = 0;
