@@ -22,6 +22,7 @@
 #include "control/daemon/avpops_service.h"
 #include "control/daemon/core_commands.h"
 #include "control/daemon/logging.h"
+#include "control/daemon/pike_commands.h"
 #include "control/daemon/programs.h"
 #include "control/daemon/prometheus.h"
 #include "control/daemon/questions.h"
@@ -271,6 +272,7 @@ int main(int argc, char** argv) {
       shared.gflags.store(uint32_t(program.modparam_int("gflags", "initial")));
     control::add_gflags_commands(commands, segment);
   }
+  if (proxy::loads_module(ast, "pike")) control::add_pike_commands(commands, segment);
   // The workers' log lines, from their rings, and where they go (stderr, syslog).
   control::LogSettings log_settings;
   if (!control::log_settings(program, log_settings, error)) return fail(error);
