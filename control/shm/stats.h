@@ -75,8 +75,9 @@ inline constexpr std::array<StatName, size_t(WorkerStat::kCount)> kWorkerStats =
     {"tm", "inuse_transactions", true},
 }};
 
-inline constexpr uint32_t kOwnCounters = 128;  // the worker's own table (io::Worker::kMaxCounters; about 100 in use)
-inline constexpr uint32_t kOwnNameBytes = 40;  // a name and its NUL
+inline constexpr uint32_t kOwnCounters =
+    128;  // the worker's own table (io::Worker::kMaxCounters; about 100 in use)
+inline constexpr uint32_t kOwnNameBytes = 40;   // a name and its NUL
 inline constexpr uint32_t kOwnGauge = 1u << 0;  // in own_kind: the counter goes down too
 inline constexpr uint32_t kOwnNet = 1u << 1;    // in own_kind: the net stack's (summed in the net group)
 

@@ -46,8 +46,8 @@ struct Settings {
   // The core's error replies (to malformed requests, the 503 of a refused transaction) per source address
   // and second, in bursts of twice that; beyond it they are dropped and counted. 0: no limit.
   uint32_t error_replies_per_source = 20;
-  uint32_t pike_sources = 65536;               // the pike table's room (dataplane/proxy/pike.h)
-  uint64_t pike_key = 0;                       // keys its bucket hash; 0: a fixed key (tests)
+  uint32_t pike_sources = 65536;  // the pike table's room (dataplane/proxy/pike.h)
+  uint64_t pike_key = 0;          // keys its bucket hash; 0: a fixed key (tests)
 };
 
 enum class Drop : uint8_t {

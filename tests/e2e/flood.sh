@@ -12,9 +12,8 @@
 #                begun during the flood complete, all of those begun from 1 s after it do, the dataplane's
 #                RSS grows by less than E2E_FLOOD_RSS_MB.
 #   S2 pike      S1's script with pike_check_req() first. Asserts: every call completes, and the flooder is
-#                blocked within a second (no flood transactions created after the flood's first 1.5 s).
-#                Until pike exists the dataplane refuses the script ("not implemented in this build"):
-#                the scenario then says SKIPPED-FOR-NOW and does not fail the test.
+#                blocked within a second: pike blocked exactly one address (the caller's is never), and no
+#                flood transaction is created after the flood's first second.
 #   S3 spoofed   INVITEs from 4,094 spoofed sources (198.18.16.0/20, through a raw socket; nobody answers ARP
 #                for them). Asserts: the transaction pool stays within its size, >= 90% of the calls begun
 #                during the flood complete, RSS as S1.
@@ -49,7 +48,7 @@ recv_ms=${E2E_FLOOD_RECV_MS:-8000}
 
 work=""
 reasons=()   # why the scenario being run failed
-results=()   # "name PASS|FAIL|SKIPPED-FOR-NOW", one per scenario
+results=()   # "name PASS|FAIL", one per scenario
 fail() { echo "  FAIL: $*"; reasons+=("$*"); }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -91,9 +90,6 @@ scenario_dataplane() {  # dir, script
   pool_size=$(sed -n 's/.*transactions = \([0-9]*\).*/\1/p' "$appliance" | head -n 1)
   # Not in $(...): the dataplane's pid must reach this shell.
   if ! e2e_dataplane_start "$dataplane" "$appliance" "$dir" >"$dir/start.out" 2>&1; then
-    if grep -q "not implemented in this build\|has no implementation in this build" "$dir/dataplane.log"; then
-      return 2
-    fi
     cat "$dir/start.out"
     return 1
   fi
@@ -119,8 +115,9 @@ flood_scenario() {  # dir, flood.py arguments...
   rss0=$(rss_kb)
   counters_snapshot "$dir/counters.0"
   flood_sleep_until "$t0" "$flood_at"
-  # tm_created 1.5 s into the flood and at its end, for S2's "blocked within a second".
-  (sleep $((flood_s > 2 ? 2 : 1)); counters_snapshot "$dir/counters.early") &
+  # tm_created 1 s into the flood (the counters file is rewritten once a second, so up to 2 s) and at its
+  # end, for S2's "blocked within a second".
+  (sleep 1; counters_snapshot "$dir/counters.early") &
   local early=$!
   flood_run "$dir" "$@" --rate "$flood_pps" --duration "$flood_s" || rc=$?
   wait "$early" || true
@@ -146,7 +143,7 @@ flood_scenario() {  # dir, flood.py arguments...
     "(the flood sent ${sent:-?}; the calls add ~$((flood_at + flood_s))*$call_rate*7)"
   echo "  transactions: pool $pool_size per worker; in use before $(counter "$dir/counters.0" tm_in_use)," \
     "at the flood's end $(counter "$dir/counters.flood" tm_in_use), at the end $(counter "$dir/counters.1" tm_in_use);" \
-    "peak $(counter "$dir/counters.1" tm_peak_in_use); created $created_early by 2 s into the flood," \
+    "peak $(counter "$dir/counters.1" tm_peak_in_use); created $created_early by 1-2 s into the flood," \
     "$created_late by its end"
   echo "  RSS: $((rss0 / 1024)) MB before, $((rss1 / 1024)) MB after ($((rss1 - rss0)) kB)"
   echo "  counters that moved over the run:"
@@ -178,35 +175,28 @@ scenario_S1() {
   expect_rss
 }
 
-# TODO(pike): when pike lands, also read which addresses it holds (sipctl/MI pike_list, or a counter such as
-# pike_blocked in the counters file) and check that 198.18.0.3 is listed and 198.18.0.2 is not. Until then the
-# check is indirect: the flood's INVITEs must stop creating transactions within its first second or so.
+# pike blocked the flooder, and only it, within a second: the counters say one address was blocked (not
+# the caller's: its calls all complete), and from the counters file after the flood's first second on
+# (written once a second: 1-2 s in) no more transactions were created than the caller's own.
 pike_blocked_check() {  # dir
   local dir=$1 late_created=$((created_late - created_early))
   # The caller's own transactions over the rest of the flood (INVITE and BYE per call) and a margin.
-  local allowance=$(((flood_s - 2) * call_rate * 2 + 200))
-  echo "  transactions created from 2 s into the flood to its end: $late_created (allowed: $allowance, the caller's)"
+  local allowance=$(((flood_s - 1) * call_rate * 2 + 200))
+  echo "  transactions created from 1-2 s into the flood to its end: $late_created (allowed: $allowance, the caller's)"
   [ "$late_created" -le "$allowance" ] ||
-    fail "pike: the flood still created transactions 2 s after it began ($late_created > $allowance)"
-  local blocked
-  blocked=$(grep -o '"pike[a-z_]*": *[0-9]*' "$counters_path" 2>/dev/null | tr '\n' ' ' || true)
-  echo "  pike counters: ${blocked:-none in the counters file (TODO(pike): check pike_list once it exists)}"
+    fail "pike: the flood still created transactions a second after it began ($late_created > $allowance)"
+  local blocked dropped
+  blocked=$(counter "$dir/counters.flood" pike_blocked)
+  dropped=$(counter "$dir/counters.flood" pike_dropped)
+  echo "  pike: $blocked address(es) blocked, $dropped datagrams dropped before parsing"
+  [ "${blocked:-0}" -eq 1 ] || fail "pike blocked ${blocked:-0} addresses, not just the flooder"
+  [ "${dropped:-0}" -gt 0 ] || fail "pike dropped nothing before parsing"
 }
 
 scenario_S2() {
-  local dir=$1 rc=0
+  local dir=$1
   flood_write_script "$dir/s2.cfg" 1
-  scenario_dataplane "$dir" "$dir/s2.cfg" || rc=$?
-  if [ "$rc" -eq 2 ]; then
-    # TODO(pike): remove this escape once pike is implemented: the scenario must then pass.
-    echo "  SKIPPED-FOR-NOW: the dataplane refuses the pike script:"
-    grep -E "(not implemented|has no implementation) in this build" "$dir/dataplane.log" | sort -u | sed 's/^/    /'
-    echo "  (S2 does not count as a failure until pike lands; then remove this escape)"
-    results+=("S2 SKIPPED-FOR-NOW (pike not implemented in this build)")
-    skipped=1
-    return
-  fi
-  [ "$rc" -eq 0 ] || { fail "sipd-dataplane did not start"; return; }
+  scenario_dataplane "$dir" "$dir/s2.cfg" || { fail "sipd-dataplane did not start"; return; }
   flood_scenario "$dir" --from "$FLOOD_ADDR" --sink "$FLOOD_ADDR:$FLOOD_SINK_PORT" || return
   local all=$(($(flood_fig "$figures" before_attempted) + $(flood_fig "$figures" during_attempted) +
     $(flood_fig "$figures" tail_attempted)))
@@ -235,20 +225,16 @@ scenario_S3() {
 
 # ---------------------------------------------------------------------------------------------------------
 
-skipped=0
 run_scenario() {  # name
   local name=$1 dir=$work/$1 start=$SECONDS
   mkdir -p "$dir"
   reasons=()
-  skipped=0
   e2e_log "scenario $name"
   "scenario_$name" "$dir"
   flood_uac_stop
   flood_uas_stop
   if [ -n "$E2E_DATAPLANE_PID" ] && ! e2e_dataplane_stop; then fail "sipd-dataplane did not stop within 10 s"; fi
-  if [ "$skipped" = 1 ]; then
-    echo "SKIPPED-FOR-NOW: $name ($((SECONDS - start)) s)"
-  elif [ ${#reasons[@]} -eq 0 ]; then
+  if [ ${#reasons[@]} -eq 0 ]; then
     echo "PASS: $name ($((SECONDS - start)) s)"
     results+=("$name PASS")
   else
