@@ -343,6 +343,21 @@ void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
     return;
   }
   if (tm_ && tm_->on_request(msg_, from, now_ms_) == tm::Layer::Handled::Absorbed) return;
+  if (tm_ && msg_.method() == sip::Method::Invite && tm_->refuses_new_invite(msg_, from, now_ms_)) {
+    // What t_relay() would answer (the pool is over its high-water mark, or this source holds its share),
+    // without the script run: a flood of new INVITEs costs a parse and this answer, which is rate-limited.
+    ++counters_.full;
+    if (!error_replies_.allow(from.ip, now_ms_)) {
+      ++counters_.replies_limited;
+      return;
+    }
+    Run r = begin(&msg_, from, nullptr);
+    const Current current(*this, r);
+    static constexpr std::string_view kRetry[] = {"Retry-After: 5\r\n"};
+    reply_with(503, "Service Unavailable", kRetry);
+    end(r);
+    return;
+  }
   if (msg_.method() == sip::Method::Ack && acks_our_reply()) {
     ++counters_.acks_absorbed;
     return;

@@ -289,6 +289,27 @@ void Layer::reset(Transaction& t, bool local, uint32_t ticket) {
   for (Branch& b : t.branches) b = Branch();
 }
 
+bool Layer::refuses_new_invite(const sip::Message& msg, const sip::Endpoint& from, uint64_t now_ms) {
+  if (msg.method() != sip::Method::Invite || (!settings_.per_source && !settings_.overload_high))
+    return false;
+  if (settings_.overload_high) {  // the marks move with in_use, whether or not anyone asks for a slot
+    if (!overloaded_ && counters_.in_use >= settings_.overload_high) {
+      overloaded_ = true;
+      ++counters_.overloads;
+    } else if (overloaded_ && counters_.in_use <= settings_.overload_low) {
+      overloaded_ = false;
+    }
+  }
+  const bool over_share = settings_.per_source && sources_.count(from.ip) >= settings_.per_source;
+  const bool overload = overloaded_ && !answered_sources_.recent(from.ip, now_ms, kAnsweredWithinMs);
+  if ((!over_share && !overload) || has_to_tag(msg)) return false;
+  // Above the high-water mark only callers whose calls lately got somewhere start new ones, until the pool
+  // is down to the low-water mark; and a source that holds its share of the pool waits while the others'
+  // go on. In-dialog requests, ACK, CANCEL, other methods and retransmissions go on all the while.
+  ++(overload ? counters_.overload_refused : counters_.source_limited);
+  return true;
+}
+
 // create(), add_branch() and reply() run inside a script (t_relay, t_reply): they never advance the
 // clock, since a timer firing there could start another script run (failure_route) inside this one.
 Transaction* Layer::create(const sip::Message& msg, const sip::Endpoint& from, uint64_t now_ms, bool trying) {
@@ -297,28 +318,7 @@ Transaction* Layer::create(const sip::Message& msg, const sip::Endpoint& from, u
     ++counters_.full;
     return nullptr;
   }
-  const bool new_dialog = msg.method() == sip::Method::Invite &&
-                          (settings_.per_source || settings_.overload_high) && !has_to_tag(msg);
-  if (new_dialog && settings_.overload_high) {
-    // Above the high-water mark only callers whose calls lately got somewhere start new ones, until the
-    // pool is down to the low-water mark: in-dialog requests, ACK, CANCEL, other methods and
-    // retransmissions go on all the while.
-    if (!overloaded_ && counters_.in_use >= settings_.overload_high) {
-      overloaded_ = true;
-      ++counters_.overloads;
-    } else if (overloaded_ && counters_.in_use <= settings_.overload_low) {
-      overloaded_ = false;
-    }
-    if (overloaded_ && !answered_sources_.recent(from.ip, now_ms, kAnsweredWithinMs)) {
-      ++counters_.overload_refused;
-      return nullptr;
-    }
-  }
-  // A new dialog from a source that already holds its share of the pool waits (503): the others' go on.
-  if (new_dialog && settings_.per_source && sources_.count(from.ip) >= settings_.per_source) {
-    ++counters_.source_limited;
-    return nullptr;
-  }
+  if (refuses_new_invite(msg, from, now_ms)) return nullptr;
   Transaction& t = pool_[free_.back()];
   if (!server_key(msg, false, t.key, t.key_len)) return nullptr;
   t.request = store_.put(msg.message());

@@ -238,6 +238,10 @@ class Layer {
 
   // The transaction the request in `msg` belongs to, or nullptr.
   Transaction* find(const sip::Message& msg);
+  // True when a new INVITE (no To tag) of `from` is refused now — the pool is above its high-water mark
+  // and `from` had no answers lately, or `from` holds its share of the pool — and counted as such. The
+  // proxy asks before the script runs, so a flood costs no script run; create() asks again.
+  bool refuses_new_invite(const sip::Message& msg, const sip::Endpoint& from, uint64_t now_ms);
   // Creates the server transaction for `msg` (t_newtran / t_relay / t_reply). nullptr when the pool or the
   // store is full: the caller answers 503. Sends 100 Trying for an INVITE that will be relayed (`trying`).
   Transaction* create(const sip::Message& msg, const sip::Endpoint& from, uint64_t now_ms,

@@ -73,6 +73,18 @@ std::string proxy_script() {
 // The core's error replies toward one source are rate-limited (20 a second in bursts of 40 by default): a
 // flood of malformed requests is not answered one for one, while one bad request, from anyone, still gets
 // its 400 (RFC 3261 8.2, 16.3).
+// All sources together: at most a thousand times one source's rate, so that a flood from many spoofed
+// addresses (each with a fresh bucket) is not answered one for one either.
+TEST(proxy, ErrorRepliesFromManySourcesHaveACeilingTogether) {
+  ReplyLimiter limit(20);
+  uint32_t sent = 0;
+  for (uint32_t i = 0; i < 30000; ++i) sent += limit.allow(0xC6121000u + i, 1000);
+  EXPECT_EQ(sent, 20000u);
+  sent = 0;
+  for (uint32_t i = 0; i < 30000; ++i) sent += limit.allow(0xC6130000u + i, 1500);  // half a second on
+  EXPECT_EQ(sent, 10000u);
+}
+
 // An INVITE with an impossible Content-Length, and one cut short (two of the flood's kinds).
 TEST(proxy, AnInviteWithAnImpossibleContentLengthOrCutShortIsAnswered400) {
   Fixture f(proxy_script());
