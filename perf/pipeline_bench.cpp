@@ -74,7 +74,8 @@ struct LastSent : proxy::Sender {
   }
 };
 
-void BM_StatefulCallFlow(benchmark::State& state) {
+// `waiting`: finished transactions move to waiting records, as the dataplane has them (BM_StatefulWaiting).
+void stateful_call_flow(benchmark::State& state, bool waiting) {
   const config::Program program = load_example("stateful.cfg");
   LastSent out;
   out.last.reserve(70000);
@@ -83,6 +84,10 @@ void BM_StatefulCallFlow(benchmark::State& state) {
   tm::Settings ts;
   ts.capacity = 65536;
   ts.store_chunks = 65536 * 8;
+  if (waiting) {
+    ts.waiting_capacity = 65536;
+    ts.waiting_chunks = 65536 * 8;
+  }
   uint64_t now = 1000;
   auto layer = std::make_unique<tm::Layer>(ts, *p, *p, now);
   p->attach(layer.get());
@@ -155,8 +160,12 @@ void BM_StatefulCallFlow(benchmark::State& state) {
   state.counters["timeouts"] = double(layer->counters().timeouts);
   state.counters["absorbed"] = double(layer->counters().responses_absorbed);
   state.counters["full"] = double(p->counters().full);
+  state.counters["waiting"] = double(layer->counters().waiting);
 }
+void BM_StatefulCallFlow(benchmark::State& state) { stateful_call_flow(state, false); }
+void BM_StatefulWaiting(benchmark::State& state) { stateful_call_flow(state, true); }
 BENCHMARK(BM_StatefulCallFlow);
+BENCHMARK(BM_StatefulWaiting);
 
 }  // namespace
 }  // namespace sipd::perf

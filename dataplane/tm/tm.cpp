@@ -193,7 +193,7 @@ Layer::Handled Layer::on_request(const sip::Message& msg, const sip::Endpoint& f
   if (!server_key(msg, cancel, key, len)) return Handled::No;
   auto it = index_.find(std::string_view(key, len), KeyHash(), KeyEqual());
   if (it == index_.end()) {
-    if (waiting_index_.empty()) return Handled::No;
+    if (counters_.waiting == 0) return Handled::No;  // (the index has no constant-time size: it would walk)
     auto w = waiting_index_.find(std::string_view(key, len), WaitingHash(), WaitingEqual{&waiting_store_});
     return w == waiting_index_.end() ? Handled::No : on_waiting(*w, msg, from);
   }
