@@ -22,6 +22,8 @@ E2E_SRC=$src
 . "$src/tests/e2e/lib.sh"
 # shellcheck source=tests/e2e/flood_lib.sh
 . "$src/tests/e2e/flood_lib.sh"
+# shellcheck source=perf/peers/kamailio_lib.sh
+. "$src/perf/peers/kamailio_lib.sh"
 
 peer=both
 build=$src/build
@@ -32,8 +34,6 @@ after_s=30
 pps=150000
 keep=0
 work=""
-kamailio_pid=""
-kernel_mode=0
 declare -A res=()   # res[peer,field]
 
 usage() { sed -n '9,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -59,47 +59,6 @@ parse_args() {
     [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "flood.sh: '$v' is not a positive whole number" >&2; exit 2; }
   done
   [ "$flood_at" -ge 2 ] || { echo "flood.sh: --flood-at must be at least 2" >&2; exit 2; }
-}
-
-# --- Kamailio on the kernel's sockets (as perf/linerate.sh runs it) ---
-
-kamailio_start() {  # dir
-  local dir=$1 bin=${KAMAILIO:-kamailio}
-  command -v "$bin" >/dev/null || { echo "flood.sh: $bin not found (scripts/setup.sh installs kamailio)"; return 1; }
-  "$src/scripts/testbed.sh" kernel || return 1
-  kernel_mode=1
-  # 1 GB of shared memory, as linerate.sh --stateful gives it: the flood's INVITEs each hold a transaction.
-  "$bin" -f "$src/perf/peers/kamailio-flood.cfg" -m 1024 -DD -E -Y "$dir" -w "$dir" >"$dir/kamailio.log" 2>&1 &
-  kamailio_pid=$!
-  local _ listening
-  for _ in $(seq 100); do
-    kill -0 "$kamailio_pid" 2>/dev/null || break
-    listening=$(ss -Hlun "src ${E2E_PROXY%:*} and sport = :${E2E_PROXY#*:}")
-    if [ -n "$listening" ]; then
-      sleep 0.5  # the workers start after the socket is bound
-      e2e_log "kamailio ready (pid $kamailio_pid)"
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "flood.sh: kamailio did not start:"; tail -n 20 "$dir/kamailio.log"
-  return 1
-}
-
-kamailio_stop() {
-  [ -n "$kamailio_pid" ] || return 0
-  local children p
-  children=$(pgrep -P "$kamailio_pid" | tr '\n' ' ' || true)
-  e2e_stop_pid "$kamailio_pid" kamailio 10 TERM || true
-  for p in $children; do kill -KILL "$p" 2>/dev/null || true; done
-  kamailio_pid=""
-}
-
-restore_bypass() {
-  if [ "$kernel_mode" = 1 ]; then
-    "$src/scripts/testbed.sh" bypass || true
-    kernel_mode=0
-  fi
 }
 
 # --- one run ---
@@ -142,7 +101,8 @@ run_sipd() {
 run_kamailio() {
   local dir=$work/kamailio
   mkdir -p "$dir"
-  kamailio_start "$dir" || return 1
+  # 1 GB of shared memory, as linerate.sh --stateful gives it: the flood's INVITEs each hold a transaction.
+  kamailio_start "$dir" "$src/perf/peers/kamailio-flood.cfg" 1024 || return 1
   measure kamailio "$dir"
   kamailio_stop
   restore_bypass

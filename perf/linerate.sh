@@ -21,6 +21,8 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 E2E_SRC=$src
 # shellcheck source=tests/e2e/lib.sh
 . "$src/tests/e2e/lib.sh"
+# shellcheck source=perf/peers/kamailio_lib.sh
+. "$src/perf/peers/kamailio_lib.sh"
 
 peer=both
 rates="500 1000 2000 4000"
@@ -29,8 +31,6 @@ build=$src/build
 keep=0
 stateful=0             # --stateful: sipd with config/examples/stateful.cfg, Kamailio with perf/peers/kamailio-tm.cfg
 work=""
-kamailio_pid=""
-kernel_mode=0          # 1 while the testbed's host end is handed to the kernel for Kamailio
 declare -A res=()      # res[peer,rate,field]
 
 usage() { sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -87,50 +87,6 @@ kamailio_cpu_ns() {
     done
   done
   echo "$total"
-}
-
-kamailio_start() {  # dir
-  local dir=$1 bin=${KAMAILIO:-kamailio}
-  command -v "$bin" >/dev/null || { echo "linerate.sh: $bin not found (scripts/setup.sh installs kamailio)"; return 1; }
-  "$src/scripts/testbed.sh" kernel || return 1
-  kernel_mode=1
-  # -DD: the main process stays in the foreground as our child, its workers fork under it.
-  local cfg=$src/perf/peers/kamailio.cfg shm=64
-  # Stateful: Kamailio keeps each transaction in shared memory for wt_timer (5 s), as sipd keeps its pool;
-  # its default 64 MB runs out near 4,000 calls. It gets 1 GB, as much as sipd's pool of 131,072.
-  [ "$stateful" = 1 ] && cfg=$src/perf/peers/kamailio-tm.cfg && shm=1024
-  "$bin" -f "$cfg" -m "$shm" -DD -E -Y "$dir" -w "$dir" >"$dir/kamailio.log" 2>&1 &
-  kamailio_pid=$!
-  local _ listening
-  for _ in $(seq 100); do
-    kill -0 "$kamailio_pid" 2>/dev/null || break
-    listening=$(ss -Hlun "src ${E2E_PROXY%:*} and sport = :${E2E_PROXY#*:}")
-    if [ -n "$listening" ]; then
-      sleep 0.5  # the workers start after the socket is bound
-      e2e_log "kamailio ready (pid $kamailio_pid)"
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "linerate.sh: kamailio did not start:"; tail -n 20 "$dir/kamailio.log"
-  return 1
-}
-
-kamailio_stop() {
-  [ -n "$kamailio_pid" ] || return 0
-  local children
-  children=$(pgrep -P "$kamailio_pid" | tr '\n' ' ' || true)
-  e2e_stop_pid "$kamailio_pid" kamailio 10 TERM || true
-  local p
-  for p in $children; do kill -KILL "$p" 2>/dev/null || true; done
-  kamailio_pid=""
-}
-
-restore_bypass() {
-  if [ "$kernel_mode" = 1 ]; then
-    "$src/scripts/testbed.sh" bypass || true
-    kernel_mode=0
-  fi
 }
 
 # --- one rate ---
@@ -214,7 +170,13 @@ run_sipd() {
 }
 
 run_kamailio() {
-  kamailio_start "$work" || return 1
+  # Stateful: Kamailio keeps each transaction in shared memory for wt_timer (5 s), as sipd keeps its pool;
+  # its default 64 MB runs out near 4,000 calls. It gets 1 GB, as much as sipd's pool of 131,072.
+  if [ "$stateful" = 1 ]; then
+    kamailio_start "$work" "$src/perf/peers/kamailio-tm.cfg" 1024 || return 1
+  else
+    kamailio_start "$work" "$src/perf/peers/kamailio.cfg" 64 || return 1
+  fi
   local r
   for r in $rates; do measure kamailio "$r" ""; done
   kamailio_stop

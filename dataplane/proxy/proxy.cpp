@@ -346,15 +346,9 @@ void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
   if (tm_ && msg_.method() == sip::Method::Invite && tm_->refuses_new_invite(msg_, from, now_ms_)) {
     // What t_relay() would answer (the pool is over its high-water mark, or this source holds its share),
     // without the script run: a flood of new INVITEs costs a parse and this answer, which is rate-limited.
-    ++counters_.full;
-    if (!error_replies_.allow(from.ip, now_ms_)) {
-      ++counters_.replies_limited;
-      return;
-    }
     Run r = begin(&msg_, from, nullptr);
     const Current current(*this, r);
-    static constexpr std::string_view kRetry[] = {"Retry-After: 5\r\n"};
-    reply_with(503, "Service Unavailable", kRetry);
+    refuse_transaction();
     end(r);
     return;
   }
@@ -803,6 +797,16 @@ bool Proxy::emit(const sip::Endpoint& to, sip::EditList& edits) {
   return true;
 }
 
+void Proxy::refuse_transaction() {
+  ++counters_.full;
+  if (!error_replies_.allow(run_->from.ip, now_ms_)) {
+    ++counters_.replies_limited;
+    return;
+  }
+  static constexpr std::string_view kRetry[] = {"Retry-After: 5\r\n"};
+  reply_with(503, "Service Unavailable", kRetry);
+}
+
 bool Proxy::reply_with(uint16_t code, std::string_view reason, std::span<const std::string_view> extra) {
   if (run_->msg->method() == sip::Method::Ack) return false;
   // RFC 3261 18.2.2 (UDP): to the source address, at the rport (the source port) or the sent-by port; a
@@ -1119,12 +1123,7 @@ int64_t Proxy::relay(engine::VmState& st) {
     return forward({}, st);  // an ACK has no transaction of its own
   tm::Transaction* t = transaction();
   if (!t) {  // the pool or its store is full: a clear answer, and the caller tries again later
-    ++counters_.full;
-    static constexpr std::string_view kRetry[] = {"Retry-After: 5\r\n"};
-    if (error_replies_.allow(run_->from.ip, now_ms_))
-      reply_with(503, "Service Unavailable", kRetry);
-    else
-      ++counters_.replies_limited;
+    refuse_transaction();
     return 0;
   }
   t->msg_flags = st.msg_flags;

@@ -388,6 +388,9 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender, pub
   bool send_branch(tm::Transaction& t, int b, const sip::Endpoint& to, sip::EditList& edits);
   // A stateless reply to the run's request; false when none was sent (an ACK, nowhere to send it, no room).
   bool reply_with(uint16_t code, std::string_view reason, std::span<const std::string_view> extra);
+  // No transaction for the current run's request (the pool, its share or its marks): 503 with Retry-After
+  // as the per-source limit of error replies allows, counted either way.
+  void refuse_transaction();
   int64_t forward(std::span<const engine::Value> args, engine::VmState& st);
   int64_t relay(engine::VmState& st);
   int64_t t_reply(uint16_t code, std::string_view reason, engine::VmState& st,

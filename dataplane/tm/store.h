@@ -34,24 +34,31 @@ class Store {
   }
 
   // Copies `bytes` into the store. An empty Ref when it does not fit.
-  Ref put(std::string_view bytes) {
-    const uint32_t need = uint32_t((bytes.size() + chunk_ - 1) / chunk_);
-    if (need > available_ || bytes.size() > UINT32_MAX) return {};
-    Ref r{kNone, uint32_t(bytes.size())};
+  Ref put(std::string_view bytes) { return put(bytes, {}); }
+  // Copies `head` then `tail` into the store as one message (without gathering them first).
+  Ref put(std::string_view head, std::string_view tail) {
+    const size_t size = head.size() + tail.size();
+    const uint32_t need = uint32_t((size + chunk_ - 1) / chunk_);
+    if (need > available_ || size > UINT32_MAX) return {};
+    Ref r{kNone, uint32_t(size)};
     uint32_t* link = &r.first;
-    size_t done = 0;
     for (uint32_t i = 0; i < need; ++i) {
       const uint32_t c = free_;
       free_ = next_[c];
       next_[c] = kNone;
       *link = c;
       link = &next_[c];
-      const size_t n = std::min<size_t>(chunk_, bytes.size() - done);
-      std::memcpy(&data_[size_t(c) * chunk_], bytes.data() + done, n);
-      done += n;
+      char* out = &data_[size_t(c) * chunk_];
+      size_t room = chunk_;
+      for (std::string_view* piece : {&head, &tail}) {
+        const size_t n = std::min(room, piece->size());
+        if (n) std::memcpy(out, piece->data(), n);
+        piece->remove_prefix(n);
+        out += n;
+        room -= n;
+      }
     }
     available_ -= need;
-    if (need == 0) r.first = kNone;
     return r;
   }
 

@@ -782,7 +782,7 @@ void Layer::advance(uint64_t now_ms) {
     Transaction& t = pool_[q.index];
     if (!t.used || t.generation != q.generation) continue;
     t.wait_queued = false;
-    if (can_wait(t)) to_waiting(t);
+    if (const Timer* end = can_wait(t)) to_waiting(t, *end);
   }
   wait_queue_.clear();
   wheel_.advance(now_ms, [this](Timer& tm) { fire(tm); });
@@ -797,43 +797,47 @@ void Layer::queue_wait(Transaction& t) {
   wait_queue_.push_back({t.index, t.generation});
 }
 
-bool Layer::can_wait(const Transaction& t) const {
-  if (!t.used || t.local || t.key_len == 0 || t.reply_code < 200 || t.reply.empty()) return false;
-  if (t.in_failure_route || t.replies_waiting) return false;
-  const Timer* end = t.state == ServerState::Completed   ? (t.invite ? &t.h : &t.j)
-                     : t.state == ServerState::Confirmed ? &t.i
-                     : t.state == ServerState::Accepted  ? &t.l
-                                                         : nullptr;
-  if (!end || !end->armed()) return false;
+const Timer* Layer::waiting_end(const Transaction& t) {
+  switch (t.state) {
+    case ServerState::Completed:
+      return t.invite ? &t.h : &t.j;
+    case ServerState::Confirmed:
+      return &t.i;
+    case ServerState::Accepted:
+      return &t.l;
+    default:
+      return nullptr;
+  }
+}
+
+const Timer* Layer::can_wait(const Transaction& t) const {
+  if (!t.used || t.local || t.key_len == 0 || t.reply_code < 200 || t.reply.empty()) return nullptr;
+  if (t.in_failure_route || t.replies_waiting) return nullptr;
+  const Timer* end = waiting_end(t);
+  if (!end || !end->armed()) return nullptr;
   for (uint8_t i = 0; i < t.nbranches; ++i) {
     const Branch& br = t.branches[i];
     if (br.state == BranchState::Calling || br.state == BranchState::Proceeding ||
         br.state == BranchState::Waiting || br.cancel_waiting)
-      return false;
-    if (br.retrans.armed() || br.fr.armed() || br.cancel_retrans.armed()) return false;
+      return nullptr;
+    if (br.retrans.armed() || br.fr.armed() || br.cancel_retrans.armed()) return nullptr;
     // What a branch's last wait does without it: a 2xx retransmission (Accepted) or a non-INVITE's final
     // again (timer K) is routed by Via, statelessly, as RFC 3261 16.7 has it for responses that match no
     // transaction. Timer D is waited out in the slot: a final retransmitted to us wants our ACK again.
     if (br.wait.armed() && br.state != BranchState::Accepted &&
         !(br.state == BranchState::Completed && !t.invite))
-      return false;
+      return nullptr;
   }
-  return true;
+  return end;
 }
 
-void Layer::to_waiting(Transaction& t) {
+void Layer::to_waiting(Transaction& t, const Timer& end) {
   if (waiting_free_.empty()) {
     ++counters_.waiting_full;
     return;
   }
-  const std::string_view reply = store_.view(t.reply, scratch_.data());
-  if (size_t(t.key_len) + reply.size() > scratch2_.size()) {
-    ++counters_.waiting_full;
-    return;
-  }
-  std::memcpy(scratch2_.data(), t.key, t.key_len);
-  std::memcpy(scratch2_.data() + t.key_len, reply.data(), reply.size());
-  const Store::Ref kept = waiting_store_.put(std::string_view(scratch2_.data(), t.key_len + reply.size()));
+  const Store::Ref kept =
+      waiting_store_.put(std::string_view(t.key, t.key_len), store_.view(t.reply, scratch_.data()));
   if (kept.empty()) {
     ++counters_.waiting_full;
     return;
@@ -855,9 +859,6 @@ void Layer::to_waiting(Transaction& t) {
   const auto left = [&](const Timer& timer) {
     return timer.deadline > wheel_.now() ? timer.deadline - wheel_.now() : 0;
   };
-  const Timer& end = t.state == ServerState::Completed   ? (t.invite ? t.h : t.j)
-                     : t.state == ServerState::Confirmed ? t.i
-                                                         : t.l;
   wheel_.arm(w.end, left(end));
   if (t.g.armed()) wheel_.arm(w.g, left(t.g));
   waiting_index_.insert(w);

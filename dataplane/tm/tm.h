@@ -359,8 +359,11 @@ class Layer {
   // Waiting records: a transaction whose final went upstream is queued (no slot is freed under a running
   // script, which may still hold it) and moved at the next advance(), once nothing else needs its slot.
   void queue_wait(Transaction& t);
-  bool can_wait(const Transaction& t) const;
-  void to_waiting(Transaction& t);
+  // The armed timer that ends `t`'s wait when `t` may move to a waiting record now; null when it may not.
+  const Timer* can_wait(const Transaction& t) const;
+  // The timer that ends a finished transaction's wait in its state (H, J, I or L); null in the others.
+  static const Timer* waiting_end(const Transaction& t);
+  void to_waiting(Transaction& t, const Timer& end);
   Handled on_waiting(Waiting& w, const sip::Message& msg, const sip::Endpoint& from);
   void fire_waiting(Timer& timer);
   void release_waiting(Waiting& w);
