@@ -144,6 +144,8 @@ void Worker::build_table() {
   add("pike_unblocked", k.unblocked);
   add("pike_evicted", k.evicted);
   add("pike_untracked", k.untracked);
+  // How many addresses are blocked, as of the last walk over the table (every 100 ms).
+  add("pike_blocked_now", proxy_.pike().blocked_seen(), shm::kOwnGauge);
   add("handed_over", handed_over_);
   add("handoff_failed", handoff_failed_);
   if (control_) {

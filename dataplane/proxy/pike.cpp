@@ -43,14 +43,16 @@ PikeTable::Entry* PikeTable::find(uint32_t ip) {
 
 bool PikeTable::roll(Entry& e, uint64_t now_ms) {
   const uint32_t unit = uint32_t(now_ms / settings_.unit_ms);
-  if (unit != e.unit) {
+  // A clock that steps back stays in the newest hit's unit: going back a unit would read as two units
+  // without hits and unblock a source in full flood (and a difference below zero as a long silence).
+  if (unit > e.unit) {
     e.previous = unit == e.unit + 1 ? e.current : 0;
     e.current = 0;
     e.unit = unit;
     // OpenSIPS also looks at the two units' average; an average at the threshold has one unit at it too.
     if (e.blocked && !hot(e)) unblock(e);
   }
-  if (!e.blocked && now_ms - e.last_ms >= settings_.latency_ms) {
+  if (!e.blocked && now_ms >= e.last_ms + settings_.latency_ms) {
     forget(e);
     return false;
   }

@@ -90,7 +90,7 @@ class PikeTable {
   // listed() holds it (at most kListed; blocked_seen() says how many there were).
   bool sweep(uint64_t now_ms, uint32_t budget);
   std::span<const uint32_t> listed() const { return {listed_.data(), listed_count_}; }
-  uint32_t blocked_seen() const { return blocked_seen_; }
+  const uint32_t& blocked_seen() const { return blocked_seen_; }  // a reference: a published gauge
 
   uint32_t capacity() const { return uint32_t(entries_.size()); }
   uint32_t tracked() const { return tracked_; }

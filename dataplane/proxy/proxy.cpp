@@ -343,9 +343,13 @@ void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
     return;
   }
   if (tm_ && tm_->on_request(msg_, from, now_ms_) == tm::Layer::Handled::Absorbed) return;
-  if (tm_ && msg_.method() == sip::Method::Invite && tm_->refuses_new_invite(msg_, from, now_ms_)) {
-    // What t_relay() would answer (the pool is over its high-water mark, or this source holds its share),
-    // without the script run: a flood of new INVITEs costs a parse and this answer, which is rate-limited.
+  // What t_relay() would answer (the pool is over its high-water mark, or this source holds its share),
+  // without the script run: a flood of new INVITEs costs a parse and this answer, which is rate-limited.
+  // Not when the script counts requests with pike_check_req(): a refusal here would hide them from pike, and
+  // a flooder unblocked for a pause in its flood, holding its share, would never be counted again.
+  const Version& running = versions_[current_];
+  if (tm_ && msg_.method() == sip::Method::Invite && !(running.pike && running.pike_route < 0) &&
+      tm_->refuses_new_invite(msg_, from, now_ms_)) {
     Run r = begin(&msg_, from, nullptr);
     const Current current(*this, r);
     refuse_transaction();

@@ -114,8 +114,11 @@ def schedule(mix, length, rng):
 # Pacing: send in slices of a few milliseconds; sleep when ahead of the asked rate.
 
 class Pacer:
-    def __init__(self, rate, duration):
+    def __init__(self, rate, duration, pause=None):
         self.rate, self.duration = rate, duration
+        # (at, seconds): nothing is sent from `at` seconds into the run for `seconds`, and the pause is not
+        # made up for afterwards; the run still ends `duration` seconds after it began.
+        self.pause = pause
         self.start = time.monotonic()
         self.wall_start = time.time()
         self.end = None
@@ -129,7 +132,15 @@ class Pacer:
             if elapsed >= self.duration:
                 self.end, self.wall_end = time.monotonic(), time.time()
                 return 0
-            due = int(min(elapsed + 0.002, self.duration) * self.rate) - self.sent
+            sending = elapsed
+            if self.pause:
+                at, seconds = self.pause
+                if at <= elapsed < at + seconds:
+                    time.sleep(min(at + seconds, self.duration) - elapsed)
+                    continue
+                if elapsed >= at + seconds:
+                    sending -= seconds
+            due = int(min(sending + 0.002, self.duration) * self.rate) - self.sent
             if due > 0:
                 return min(due, 4096)
             time.sleep(0.001)
@@ -207,7 +218,7 @@ def run_from(args):
     p = 0           # position in the pattern
     errors = 0
     plen, rlen, tlen = len(pattern), len(randoms), len(truncs)
-    pacer = Pacer(args.rate, args.duration)
+    pacer = Pacer(args.rate, args.duration, args.pause)
     while True:
         k = pacer.batch()
         if k == 0:
@@ -405,6 +416,8 @@ def main():
     ap.add_argument("--target", default="198.18.0.1:5060", help="the proxy (default 198.18.0.1:5060)")
     ap.add_argument("--rate", type=int, default=150000, help="datagrams per second (default 150000)")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
+    ap.add_argument("--pause", metavar="AT:SECONDS", help="--from: send nothing from AT seconds into the run "
+                    "for SECONDS (the run still lasts --duration)")
     ap.add_argument("--mix", default="1,1,1,1", help="weights random,truncated,badlen,invite (default 1,1,1,1)")
     ap.add_argument("--sink", metavar="ADDR:PORT", help="the callee that never answers (default FROM:5099, "
                     "or 198.18.0.3:5099 with --spoof)")
@@ -420,6 +433,13 @@ def main():
         assert len(args.mix) == 4 and all(w >= 0 for w in args.mix) and sum(args.mix) > 0
     except (ValueError, AssertionError):
         sys.exit("flood.py: --mix wants four non-negative weights: random,truncated,badlen,invite")
+    if args.pause:
+        try:
+            at, seconds = (float(x) for x in args.pause.split(":"))
+            assert at >= 0 and seconds > 0 and at + seconds < args.duration
+        except (ValueError, AssertionError):
+            sys.exit("flood.py: --pause wants AT:SECONDS inside the run's --duration")
+        args.pause = (at, seconds)
     if args.run_id is None:
         args.run_id = "%x%x" % (os.getpid(), int(time.time()) & 0xFFFFFF)
     if args.pcap:

@@ -60,6 +60,20 @@ TEST(PikeTable, UnblockedWhenNeitherUnitHoldsTheDensity) {
   EXPECT_EQ(t.hit(kSource, 4001), PikeVerdict::Ok);
 }
 
+TEST(PikeTable, AClockSteppingBackNeitherUnblocksNorForgets) {
+  PikeTable t = table();
+  for (int i = 0; i < 30; ++i) (void)t.hit(kSource, 4100);
+  ASSERT_TRUE(t.is_blocked(kSource, 4100));
+  // A read of the clock from before the unit began: still the flood's unit, still blocked.
+  EXPECT_TRUE(t.gate(kSource, 3900));
+  EXPECT_TRUE(t.is_blocked(kSource, 4200));
+  EXPECT_EQ(t.counters().unblocked, 0u);
+  // An address below the density is not taken for one silent since long ago.
+  EXPECT_EQ(t.hit(kSource + 1, 4100), PikeVerdict::Ok);
+  EXPECT_EQ(t.hit(kSource + 1, 4000), PikeVerdict::Ok);
+  EXPECT_EQ(t.tracked(), 2u);
+}
+
 TEST(PikeTable, TheGateKeepsAFloodBlockedAndCountsOnlyWhileBlocked) {
   PikeTable t = table();
   EXPECT_FALSE(t.gate(kSource, 0));  // unknown: not counted

@@ -376,6 +376,28 @@ TEST(tm, FullPoolAnswers503WhileTransactionsInFlightGoOn) {
   EXPECT_EQ(r.proxy->counters().full, 1u);
 }
 
+// pike_check_req() in the script sees every INVITE of a source that holds its share: the share's 503 comes
+// from t_relay() after pike has counted the request, so a flooder that holds its share is still found
+// flooding (before the fix, a refusal ahead of the script hid the flood from pike).
+TEST(tm, PikeCountsTheInvitesOfASourceHoldingItsShare) {
+  const std::string script =
+      "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nloadmodule \"pike.so\"\n"
+      "modparam(\"pike\", \"sampling_time_unit\", 1)\n"
+      "modparam(\"pike\", \"reqs_density_per_unit\", 6)\n"
+      "route {\n  if (!pike_check_req()) { exit; }\n  if (!t_relay()) { sl_reply_error(); }\n}\n";
+  Rig r(script, 64, false, 3);
+  for (int i = 1; i <= 5; ++i)
+    r.in(kCaller, invite("bob", "z9hG4bK-p" + std::to_string(i), "call-p" + std::to_string(i)));
+  EXPECT_EQ(r.layer->counters().in_use, 3u);
+  EXPECT_EQ(r.layer->counters().source_limited, 2u);
+  EXPECT_EQ(r.proxy->pike().counters().blocked, 0u);
+  const size_t mark = r.out.sent.size();
+  r.in(kCaller, invite("bob", "z9hG4bK-p6", "call-p6"));  // the sixth hit in the unit
+  EXPECT_EQ(r.proxy->pike().counters().blocked, 1u);
+  EXPECT_TRUE(r.since(mark).empty());  // the script exits: nothing answered
+  EXPECT_TRUE(r.proxy->pike_gate(kCaller.ip));
+}
+
 // No single source takes the pool: beyond its share, a source's new INVITEs get 503 with Retry-After, while
 // its retransmissions, in-dialog requests and other methods go on, and everyone else's INVITEs too. Once
 // its transactions end it may call again.
