@@ -215,9 +215,9 @@ scenario_S1() {
 #   first second (fr_inv_timeout is 8 s), up to its share of the pool: a refusal for the share ahead of the
 #   script would hide its INVITEs from pike until those end, 8 s in. Each block but the first is preceded by
 #   an unblock. An address that pauses longer
-#   than a unit is unblocked, as OpenSIPS's pike does (and the testbed's own kernel sometimes pauses the
-#   flood for a second, when its ARP probe for the dataplane goes unanswered in the flood: that adds a
-#   block and an unblock, which the checks allow).
+#   than a unit is unblocked, as OpenSIPS's pike does. A pause nobody asked for (the far kernel probes the
+#   dataplane's ARP entry during the flood, and three lost probes would stop its sending for a second)
+#   adds a block and an unblock, which the checks allow.
 # - Never more than one address blocked at a time (pike_blocked_now, sampled every second), so never the
 #   caller's (its calls all complete, too).
 # - Transactions: only the flood's INVITEs reach pike_check_req() (the rest fail to parse or get the core's
