@@ -61,5 +61,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t n = shm::encode(r, again, sizeof again);
     if (n != size || std::memcmp(again, data, size) != 0) fail("a UAC result does not encode back the same");
   }
+  shm::StreamInRecord si;
+  if (shm::decode(in, si)) {
+    if (!inside(si.message, in) || si.connection == 0) fail("a stream message outside the record");
+    const size_t n = shm::encode(si, again, sizeof again);
+    if (n != size || std::memcmp(again, data, size) != 0) fail("a stream-in does not encode back the same");
+  }
+  shm::StreamOutRecord so;
+  if (shm::decode(in, so)) {
+    if (!inside(so.message, in)) fail("a stream message outside the record");
+    const size_t n = shm::encode(so, again, sizeof again);
+    if (n != size || std::memcmp(again, data, size) != 0) fail("a stream-out does not encode back the same");
+  }
   return 0;
 }

@@ -9,6 +9,8 @@ constexpr uint32_t kQuestionMagic = 0x31305153;    // "SQ01"
 constexpr uint32_t kAnswerMagic = 0x31304153;      // "SA01"
 constexpr uint32_t kUacRequestMagic = 0x31305553;  // "SU01"
 constexpr uint32_t kUacResultMagic = 0x31305253;   // "SR01"
+constexpr uint32_t kStreamInMagic = 0x31304953;    // "SI01"
+constexpr uint32_t kStreamOutMagic = 0x31304f53;   // "SO01"
 
 class Writer {
  public:
@@ -185,6 +187,10 @@ RecordKind record_kind(std::string_view bytes) {
       return RecordKind::UacRequest;
     case kUacResultMagic:
       return RecordKind::UacResult;
+    case kStreamInMagic:
+      return RecordKind::StreamIn;
+    case kStreamOutMagic:
+      return RecordKind::StreamOut;
     default:
       return RecordKind::Unknown;
   }
@@ -228,6 +234,56 @@ bool decode(std::string_view bytes, UacResultRecord& a) {
   if (!r.get(magic) || magic != kUacResultMagic) return false;
   return r.get(a.epoch) && r.get(a.id) && r.get(a.code) && r.text(a.reason) && r.long_text(a.response) &&
          r.at_end();
+}
+
+namespace {
+// Only the stream transports travel in these records (sip::Transport's Tcp and Tls).
+bool stream_transport(uint8_t t) { return t == 1 || t == 2; }
+}  // namespace
+
+size_t encode(const StreamInRecord& m, char* out, size_t cap) {
+  if (m.connection == 0 || !stream_transport(m.transport) || m.message.empty()) return 0;
+  Writer w(out, cap);
+  w.put(kStreamInMagic);
+  w.put(m.epoch);
+  w.put(m.connection);
+  w.put(m.transport);
+  w.put(m.src_ip);
+  w.put(m.src_port);
+  w.put(m.local_port);
+  w.long_text(m.message);
+  return w.done();
+}
+
+bool decode(std::string_view bytes, StreamInRecord& m) {
+  Reader r(bytes);
+  uint32_t magic = 0;
+  if (!r.get(magic) || magic != kStreamInMagic) return false;
+  return r.get(m.epoch) && r.get(m.connection) && r.get(m.transport) && r.get(m.src_ip) &&
+         r.get(m.src_port) && r.get(m.local_port) && r.long_text(m.message) && m.connection != 0 &&
+         stream_transport(m.transport) && !m.message.empty() && r.at_end();
+}
+
+size_t encode(const StreamOutRecord& m, char* out, size_t cap) {
+  if (!stream_transport(m.transport) || m.message.empty() || (m.connection == 0 && m.dst_ip == 0)) return 0;
+  Writer w(out, cap);
+  w.put(kStreamOutMagic);
+  w.put(m.epoch);
+  w.put(m.connection);
+  w.put(m.transport);
+  w.put(m.dst_ip);
+  w.put(m.dst_port);
+  w.long_text(m.message);
+  return w.done();
+}
+
+bool decode(std::string_view bytes, StreamOutRecord& m) {
+  Reader r(bytes);
+  uint32_t magic = 0;
+  if (!r.get(magic) || magic != kStreamOutMagic) return false;
+  return r.get(m.epoch) && r.get(m.connection) && r.get(m.transport) && r.get(m.dst_ip) &&
+         r.get(m.dst_port) && r.long_text(m.message) && stream_transport(m.transport) && !m.message.empty() &&
+         (m.connection != 0 || m.dst_ip != 0) && r.at_end();
 }
 
 }  // namespace sipd::shm

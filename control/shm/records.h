@@ -82,7 +82,30 @@ struct UacResultRecord {
   std::string_view response;
 };
 
-enum class RecordKind : uint8_t { Unknown, Question, Answer, UacRequest, UacResult };
+// SIP over TCP and TLS: the connections live in control, the routing on the workers. A message control
+// framed from a connection goes to the worker that owns it (on the answers ring) as a StreamInRecord; what
+// a worker's script sends to a TCP or TLS destination comes back (on the questions ring) as a
+// StreamOutRecord, to the connection it names, else to one control has (or opens) to the address.
+struct StreamInRecord {
+  uint32_t epoch = 0;       // the dataplane's epoch when control sent it (a later dataplane ignores it)
+  uint32_t connection = 0;  // control's id of the connection the message arrived on (never 0)
+  uint8_t transport = 0;    // sip::Transport: Tcp or Tls
+  uint32_t src_ip = 0;      // host order: the connection's far end
+  uint16_t src_port = 0;
+  uint16_t local_port = 0;  // the listener's (or, for a connection we opened, our) port
+  std::string_view message;  // one whole SIP message, as framed
+};
+
+struct StreamOutRecord {
+  uint32_t epoch = 0;       // the worker's dataplane epoch
+  uint32_t connection = 0;  // the connection to write to; 0: any to the address, opened if need be
+  uint8_t transport = 0;    // sip::Transport: Tcp or Tls
+  uint32_t dst_ip = 0;      // host order
+  uint16_t dst_port = 0;
+  std::string_view message;  // one whole SIP message
+};
+
+enum class RecordKind : uint8_t { Unknown, Question, Answer, UacRequest, UacResult, StreamIn, StreamOut };
 // Which kind a record is, by its magic (nothing else is checked: decode() does that).
 RecordKind record_kind(std::string_view bytes);
 
@@ -91,10 +114,14 @@ size_t encode(const QuestionRecord& q, char* out, size_t cap);
 size_t encode(const AnswerRecord& a, char* out, size_t cap);
 size_t encode(const UacRequestRecord& r, char* out, size_t cap);
 size_t encode(const UacResultRecord& r, char* out, size_t cap);
+size_t encode(const StreamInRecord& r, char* out, size_t cap);
+size_t encode(const StreamOutRecord& r, char* out, size_t cap);
 // False (and `out` unspecified) when `bytes` is not exactly one well-formed record of that kind.
 [[nodiscard]] bool decode(std::string_view bytes, QuestionRecord& out);
 [[nodiscard]] bool decode(std::string_view bytes, AnswerRecord& out);
 [[nodiscard]] bool decode(std::string_view bytes, UacRequestRecord& out);
 [[nodiscard]] bool decode(std::string_view bytes, UacResultRecord& out);
+[[nodiscard]] bool decode(std::string_view bytes, StreamInRecord& out);
+[[nodiscard]] bool decode(std::string_view bytes, StreamOutRecord& out);
 
 }  // namespace sipd::shm

@@ -234,5 +234,56 @@ TEST(records, UacRequestAndResultRoundTripAndAreToldApart) {
   EXPECT_EQ(record_kind("junk"), RecordKind::Unknown);
 }
 
+TEST(records, StreamMessagesRoundTripAndRefuseWhatCannotTravel) {
+  StreamInRecord in;
+  in.epoch = 3;
+  in.connection = 41;
+  in.transport = 1;  // sip::Transport::Tcp
+  in.src_ip = 0xC6120002u;
+  in.src_port = 40001;
+  in.local_port = 5060;
+  in.message = "OPTIONS sip:198.18.0.1 SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+  char buf[512];
+  const size_t n = encode(in, buf, sizeof buf);
+  ASSERT_GT(n, 0u);
+  EXPECT_EQ(record_kind(std::string_view(buf, n)), RecordKind::StreamIn);
+  StreamInRecord d;
+  ASSERT_TRUE(decode(std::string_view(buf, n), d));
+  EXPECT_EQ(d.epoch, 3u);
+  EXPECT_EQ(d.connection, 41u);
+  EXPECT_EQ(d.transport, 1);
+  EXPECT_EQ(d.src_ip, in.src_ip);
+  EXPECT_EQ(d.src_port, 40001);
+  EXPECT_EQ(d.local_port, 5060);
+  EXPECT_EQ(d.message, in.message);
+  for (size_t cut = 0; cut < n; ++cut) EXPECT_FALSE(decode(std::string_view(buf, cut), d)) << cut;
+  StreamOutRecord not_out;
+  EXPECT_FALSE(decode(std::string_view(buf, n), not_out));
+  StreamInRecord bad = in;
+  bad.connection = 0;  // a message from no connection
+  EXPECT_EQ(encode(bad, buf, sizeof buf), 0u);
+  bad = in;
+  bad.transport = 0;  // UDP does not travel this way
+  EXPECT_EQ(encode(bad, buf, sizeof buf), 0u);
+
+  StreamOutRecord out;
+  out.epoch = 3;
+  out.transport = 2;  // sip::Transport::Tls
+  out.dst_ip = 0xC6120003u;
+  out.dst_port = 5061;
+  out.message = "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+  const size_t m = encode(out, buf, sizeof buf);
+  ASSERT_GT(m, 0u);
+  EXPECT_EQ(record_kind(std::string_view(buf, m)), RecordKind::StreamOut);
+  StreamOutRecord e;
+  ASSERT_TRUE(decode(std::string_view(buf, m), e));
+  EXPECT_EQ(e.connection, 0u);
+  EXPECT_EQ(e.transport, 2);
+  EXPECT_EQ(e.dst_port, 5061);
+  EXPECT_EQ(e.message, out.message);
+  out.dst_ip = 0;  // neither a connection nor an address: nowhere to go
+  EXPECT_EQ(encode(out, buf, sizeof buf), 0u);
+}
+
 }  // namespace
 }  // namespace sipd::shm
