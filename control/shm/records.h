@@ -92,7 +92,7 @@ struct StreamInRecord {
   uint8_t transport = 0;    // sip::Transport: Tcp or Tls
   uint32_t src_ip = 0;      // host order: the connection's far end
   uint16_t src_port = 0;
-  uint16_t local_port = 0;  // the listener's (or, for a connection we opened, our) port
+  uint16_t local_port = 0;   // the listener's (or, for a connection we opened, our) port
   std::string_view message;  // one whole SIP message, as framed
 };
 
