@@ -58,6 +58,13 @@ Proxy::Proxy(const config::Program& program, const Settings& settings, proxy::Se
   char ip[16], port[12];
   local_text_ = std::string(sip::format_ipv4(settings.local.ip, ip)) + ":" +
                 std::string(number(settings.local.port, port));
+  local_texts_[size_t(sip::Transport::Udp)] = local_text_;
+  if (settings.tcp_port)
+    local_texts_[size_t(sip::Transport::Tcp)] = std::string(sip::format_ipv4(settings.local.ip, ip)) + ":" +
+                                                std::string(number(settings.tcp_port, port));
+  if (settings.tls_port)
+    local_texts_[size_t(sip::Transport::Tls)] = std::string(sip::format_ipv4(settings.local.ip, ip)) + ":" +
+                                                std::string(number(settings.tls_port, port));
   vm_.prepare(program);
 }
 
@@ -751,9 +758,19 @@ void Proxy::response(const sip::Endpoint& from) {
       return;
     }
   }
-  // RFC 3261 18.2.2 and RFC 3581: received (else sent-by), rport (else the sent-by port, else 5060).
+  // RFC 3261 18.2.2 and RFC 3581: received (else sent-by), rport (else the sent-by port, else 5060), over
+  // the transport the Via names (TCP and TLS: control's connection to that address, or a new one).
   sip::Endpoint to;
-  uint64_t port = next.port ? next.port : 5060;
+  if (sip::iequals(next.transport, "tcp"))
+    to.transport = sip::Transport::Tcp;
+  else if (sip::iequals(next.transport, "tls"))
+    to.transport = sip::Transport::Tls;
+  if (to.transport != sip::Transport::Udp && local_texts_[size_t(to.transport)].empty()) {
+    ++counters_.dropped[size_t(Drop::NoDestination)];
+    ++counters_.err_replies;
+    return;
+  }
+  uint64_t port = next.port ? next.port : to.transport == sip::Transport::Tls ? 5061 : 5060;
   if (next.has_rport && !next.rport.empty()) (void)sip::parse_uint(next.rport, 65535, port);
   if (!sip::parse_ipv4(next.has_received ? next.received : next.host, to.ip) || port == 0 || port > 65535) {
     ++counters_.dropped[size_t(Drop::NoDestination)];
@@ -817,9 +834,12 @@ bool Proxy::reply_with(uint16_t code, std::string_view reason, std::span<const s
   // top Via too broken to read is answered at the source port.
   sip::Via via;
   const bool via_ok = sip::parse_top_via(*run_->msg, via);
-  const sip::Endpoint to{run_->from.ip, !via_ok || via.has_rport ? run_->from.port
-                                        : via.port               ? via.port
-                                                                 : uint16_t(5060)};
+  // Over TCP or TLS: back over the connection it came on.
+  const sip::Endpoint to = run_->from.transport != sip::Transport::Udp
+                               ? run_->from
+                               : sip::Endpoint{run_->from.ip, !via_ok || via.has_rport ? run_->from.port
+                                                              : via.port               ? via.port
+                                                                                       : uint16_t(5060)};
   if (unroutable(to.ip)) {
     ++counters_.dropped[size_t(Drop::Broadcast)];
     return false;
@@ -955,10 +975,32 @@ int64_t Proxy::arm(config::RouteKind kind, engine::Call& c) {
   return route >= 0 || disarm ? 1 : -1;
 }
 
+std::string_view Proxy::rr_value(sip::Transport t, char (&buf)[80]) const {
+  static constexpr std::string_view kParam[] = {"", ";transport=tcp", ";transport=tls"};
+  const int n = std::snprintf(buf, sizeof buf, "<sip:%.*s%.*s;lr>", int(local_text(t).size()),
+                              local_text(t).data(), int(kParam[size_t(t)].size()), kParam[size_t(t)].data());
+  return n > 0 && size_t(n) < sizeof buf ? std::string_view(buf, size_t(n)) : std::string_view();
+}
+
+// Facing the sender: the request came to us on its transport.
 int64_t Proxy::record_route() {
-  char rr[64];
-  const int n = std::snprintf(rr, sizeof rr, "<sip:%s;lr>", local_text_.c_str());
-  return run_->edits && n > 0 && run_->edits->add_record_route(std::string_view(rr, size_t(n))) ? 1 : -1;
+  char rr[80];
+  const std::string_view value = rr_value(run_->from.transport, rr);
+  return run_->edits && !value.empty() && run_->edits->add_record_route(value, &run_->rr_slot) ? 1 : -1;
+}
+
+bool Proxy::record_route_for(const sip::Endpoint& to, sip::EditList& edits) {
+  const bool other = to.transport != run_->from.transport;
+  if (run_->rr_slot < 0 || other == run_->rr_double) return true;  // as it is (UDP to UDP: untouched)
+  run_->rr_double = other;
+  char in[80], out[80], both[164];
+  const std::string_view facing_sender = rr_value(run_->from.transport, in);
+  if (!other) return edits.add_record_route(facing_sender, &run_->rr_slot);
+  const std::string_view facing_next = rr_value(to.transport, out);
+  const int n = std::snprintf(both, sizeof both, "%.*s, %.*s", int(facing_next.size()), facing_next.data(),
+                              int(facing_sender.size()), facing_sender.data());
+  return n > 0 && size_t(n) < sizeof both &&
+         edits.add_record_route(std::string_view(both, size_t(n)), &run_->rr_slot);
 }
 
 // RFC 3261 16.4: a first Route naming us is removed; the next hop is then the first Route left, if any
@@ -1002,12 +1044,19 @@ bool Proxy::destination_of(std::string_view text, sip::Endpoint& to) const {
     std::memcpy(buf + 4, text.data(), text.size());
     if (sip::parse_uri(std::string_view(buf, text.size() + 4), uri) != sip::UriError::None) return false;
   }
-  // Only UDP here: a next hop over TCP, TLS (sips:) or anything else is not sent over UDP instead.
-  if (uri.scheme == sip::UriScheme::Sips || (!uri.transport.empty() && !sip::iequals(uri.transport, "udp")))
+  // UDP, or TCP and TLS (sips:, ;transport=) when we have a listener for them; a next hop over a transport
+  // we do not have (SCTP, WS, or TCP without a listener) is not sent over another one instead.
+  to = sip::Endpoint{};
+  if (uri.scheme == sip::UriScheme::Sips || sip::iequals(uri.transport, "tls"))
+    to.transport = sip::Transport::Tls;
+  else if (sip::iequals(uri.transport, "tcp"))
+    to.transport = sip::Transport::Tcp;
+  else if (!uri.transport.empty() && !sip::iequals(uri.transport, "udp"))
     return false;
+  if (to.transport != sip::Transport::Udp && local_texts_[size_t(to.transport)].empty()) return false;
   const std::string_view host = !uri.maddr.empty() ? uri.maddr : uri.host;
   if (!sip::parse_ipv4(host, to.ip)) return false;
-  to.port = uri.port ? uri.port : 5060;
+  to.port = uri.port ? uri.port : to.transport == sip::Transport::Tls ? 5061 : 5060;
   return true;
 }
 
@@ -1064,10 +1113,11 @@ std::string_view Proxy::stateless_branch(const sip::Via& via, char (&buf)[40]) c
 
 // "SIP/2.0/UDP 198.18.0.1:5060;branch=..." written by hand: it runs for every forwarded request, and
 // printf was 5% of the pipeline.
-std::string_view Proxy::our_via(std::string_view branch, char (&buf)[96]) const {
+std::string_view Proxy::our_via(std::string_view branch, sip::Transport transport, char (&buf)[96]) const {
+  static constexpr std::string_view kSentProtocol[] = {"SIP/2.0/UDP ", "SIP/2.0/TCP ", "SIP/2.0/TLS "};
   size_t n = 0;
-  for (std::string_view part : {std::string_view("SIP/2.0/UDP "), std::string_view(local_text_),
-                                std::string_view(";branch="), branch}) {
+  for (std::string_view part :
+       {kSentProtocol[size_t(transport)], local_text(transport), std::string_view(";branch="), branch}) {
     std::memcpy(buf + n, part.data(), part.size());
     n += part.size();
   }
@@ -1083,8 +1133,8 @@ int64_t Proxy::forward(std::span<const engine::Value> args, engine::VmState& st)
   sip::Endpoint to;
   if (!destination_of(target, to)) {
     log(1,
-        "forward(): the destination is not an IPv4 address over UDP (the dataplane does no DNS, and this "
-        "build has no TCP or TLS)");
+        "forward(): the destination is not an IPv4 address over UDP, or over TCP or TLS with a listener "
+        "for it (the dataplane does no DNS)");
     ++counters_.dropped[size_t(Drop::NoDestination)];
     return -1;
   }
@@ -1096,8 +1146,8 @@ int64_t Proxy::forward(std::span<const engine::Value> args, engine::VmState& st)
   if (!sip::parse_top_via(*run_->msg, via)) return -1;
   mark_received(via);
   char branch[40], value[96];
-  if (!run_->edits->add_top_via(our_via(stateless_branch(via, branch), value))) return -1;
-  if (!emit(to, *run_->edits)) return -1;
+  if (!run_->edits->add_top_via(our_via(stateless_branch(via, branch), to.transport, value))) return -1;
+  if (!record_route_for(to, *run_->edits) || !emit(to, *run_->edits)) return -1;
   run_->decided = true;
   ++counters_.forwarded;
   return 1;
@@ -1156,8 +1206,8 @@ int64_t Proxy::relay(engine::VmState& st) {
     sip::Endpoint to;
     if (!destination_of(uri, to) || unroutable(to.ip)) {
       log(1,
-          "t_relay(): a destination is not an IPv4 address over UDP (the dataplane does no DNS, and this "
-          "build has no TCP or TLS)");
+          "t_relay(): a destination is not an IPv4 address over UDP, or over TCP or TLS with a listener "
+          "for it (the dataplane does no DNS)");
       continue;
     }
     const int b = tm_->next_branch(*t);
@@ -1317,7 +1367,8 @@ tm::Verdict Proxy::local_route(tm::Transaction& t, int b, std::string_view& requ
 
 bool Proxy::send_branch(tm::Transaction& t, int b, const sip::Endpoint& to, sip::EditList& edits) {
   char id[40], value[96];
-  if (!edits.set_top_via(our_via(tm_->branch_id(t, b, id), value))) return false;
+  if (!edits.set_top_via(our_via(tm_->branch_id(t, b, id), to.transport, value))) return false;
+  if (!record_route_for(to, edits)) return false;
   const sip::BuildResult built = edits.build(buf_.data(), buf_.size());
   if (!built.ok()) {
     build_failed(built);

@@ -48,6 +48,9 @@ struct Settings {
   uint32_t error_replies_per_source = 20;
   uint32_t pike_sources = 65536;  // the pike table's room (dataplane/proxy/pike.h)
   uint64_t pike_key = 0;          // keys its bucket hash; 0: a fixed key (tests)
+  // SIP over TCP and TLS (through the control process): the ports of our listeners on local.ip, 0 for
+  // none. A destination over a transport without a listener is refused, as before.
+  uint16_t tcp_port = 0, tls_port = 0;
 };
 
 enum class Drop : uint8_t {
@@ -152,6 +155,8 @@ struct Run {
   uint8_t extra_count = 0;
   int16_t reply_code = 0, branch_idx = 0;  // $T_reply_code, $T_branch_idx
   bool received_marked = false;            // received/rport written into the edits
+  int rr_slot = -1;                        // record_route()'s edit, rewritten per branch (double RR)
+  bool rr_double = false;                  // that edit holds two values now (facing the next hop, the sender)
   bool decided = false;                    // forwarded or replied
   bool too_big = false;                    // the last forward/relay did not fit (sl_reply_error answers 513)
   bool answered = false;                   // control's answer carried the reply (sl_reply_error adds none)
@@ -401,7 +406,17 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender, pub
   // to be relayed); null when the pool is full.
   tm::Transaction* transaction(bool trying = true);
   void mark_received(const sip::Via& via);
-  std::string_view our_via(std::string_view branch, char (&buf)[96]) const;
+  std::string_view our_via(std::string_view branch, sip::Transport transport, char (&buf)[96]) const;
+  // "198.18.0.1:5060": our address and the port of our listener for `t`.
+  std::string_view local_text(sip::Transport t) const {
+    return local_texts_[size_t(t)].empty() ? std::string_view(local_text_) : local_texts_[size_t(t)];
+  }
+  // Our Record-Route value for `t` ("<sip:198.18.0.1:5060;transport=tcp;lr>"); written into `buf`.
+  std::string_view rr_value(sip::Transport t, char (&buf)[80]) const;
+  // Before a request leaves for `to`: when the script record-routed and `to` is over another transport
+  // than the request came on, our Record-Route becomes two (RFC 5658): the one facing `to` above the one
+  // facing the sender.
+  bool record_route_for(const sip::Endpoint& to, sip::EditList& edits);
   std::string_view stateless_branch(const sip::Via& via, char (&buf)[40]) const;
   int route_arg(config::RouteKind kind, engine::VmState& st, const engine::Value& v);
   std::span<const std::string_view> reply_lines(engine::VmState& st, uint16_t code);
@@ -519,7 +534,8 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender, pub
   sip::Message acc_request_, acc_response_;  // a completed transaction's, for its accounting line
   std::array<char, sip::Message::kMaxSize> acc_buf_;
   std::array<char, 8192> local_out_;
-  std::string local_text_;  // "198.18.0.1:5060"
+  std::string local_text_;                  // "198.18.0.1:5060"
+  std::array<std::string, 3> local_texts_;  // per sip::Transport: ours with its listener's port, or ""
   mutable char src_text_[16] = {}, dst_text_[16] = {};
   Counters counters_;
   PikeTable pike_;  // one per worker, allocated here and never resized

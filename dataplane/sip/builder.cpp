@@ -191,15 +191,15 @@ bool EditList::set_max_forwards(uint32_t value) {
   return record(msg_.header(f).value.off, msg_.header(f).value.len, text, &mf_slot_);
 }
 
-bool EditList::add_record_route(std::string_view value) {
+bool EditList::add_record_route(std::string_view value, int* slot) {
   // Above the existing Record-Routes; when there are none, below the Vias (so a Via added at the top stays
   // the first line after the start line, where people look for it).
   const uint16_t first = msg_.first(HeaderId::RecordRoute);
-  if (first != kNoHeader) return add_line(msg_.header(first).line.off, "Record-Route", value);
+  if (first != kNoHeader) return add_line(msg_.header(first).line.off, "Record-Route", value, slot);
   uint32_t at = first_line_offset();
   for (uint16_t v = msg_.first(HeaderId::Via); v != kNoHeader; v = msg_.next(v))
     at = msg_.header(v).line.end();
-  return add_line(at, "Record-Route", value);
+  return add_line(at, "Record-Route", value, slot);
 }
 
 bool EditList::add_header(std::string_view name, std::string_view value) {

@@ -55,7 +55,8 @@ class EditList {
   // The address of the first From or To field (`id`), display name and parameters kept; a bare addr-spec
   // gets angle brackets, since the new URI may carry parameters. Replaces any earlier call's edit.
   bool set_address_uri(HeaderId id, std::string_view uri);
-  bool add_record_route(std::string_view value);  // "Record-Route: value" above existing ones
+  // "Record-Route: value" above existing ones; with `slot`, a later call with the same slot rewrites it.
+  bool add_record_route(std::string_view value, int* slot = nullptr);
   bool add_header(std::string_view name, std::string_view value);        // at the end of the header block
   bool add_header_first(std::string_view name, std::string_view value);  // right after the start line
   bool remove_header(uint16_t index);  // the whole field, continuation lines included

@@ -71,6 +71,7 @@ std::string_view method_class(const sip::Message& m, bool for_cancel) {
 // Where responses to a request go (RFC 3261 18.2.2, RFC 3581): its source address, at the source port
 // when it asked for rport, else the top Via's port (5060 when none).
 sip::Endpoint response_address(const sip::Message& msg, const sip::Endpoint& from) {
+  if (from.transport != sip::Transport::Udp) return from;  // back over its connection (RFC 3261 18.2.2)
   sip::Via via;
   if (!sip::parse_top_via(msg, via)) return from;
   return {from.ip, via.has_rport ? from.port : via.port ? via.port : uint16_t(5060)};
@@ -405,7 +406,8 @@ bool Layer::add_branch(Transaction& t, int b, const sip::Endpoint& to, std::stri
   br.wait.kind = uint16_t(kD | bits);
   br.cancel_retrans.kind = uint16_t(kCancelE | bits);
   (void)now_ms;
-  wheel_.arm(br.retrans, br.retrans_ms);
+  // Over TCP and TLS the transport retransmits: no timer A or E (RFC 3261 17.1.1.2, 17.1.2.2).
+  if (to.transport == sip::Transport::Udp) wheel_.arm(br.retrans, br.retrans_ms);
   wheel_.arm(br.fr, settings_.fr_ms);
   t.nbranches = std::max(t.nbranches, uint8_t(b + 1));
   ++counters_.branches;
@@ -465,7 +467,8 @@ void Layer::forward_upstream(Transaction& t, std::string_view bytes, uint16_t co
     t.g.owner = t.h.owner = t.index;
     t.g.kind = kG;
     t.h.kind = kH;
-    wheel_.arm(t.g, t.g_ms);
+    // Timer G only over UDP (RFC 3261 17.2.1): a reliable transport delivers the final once.
+    if (t.reply_to.transport == sip::Transport::Udp) wheel_.arm(t.g, t.g_ms);
     wheel_.arm(t.h, 64ull * settings_.t1_ms);
   } else {
     t.state = ServerState::Completed;
@@ -762,7 +765,7 @@ void Layer::send_local(Transaction& t, int b, std::string_view request) {
   out_.send(br.to, request);
   ++counters_.cancels_sent;
   br.cancel_retrans_ms = settings_.t1_ms;
-  wheel_.arm(br.cancel_retrans, br.cancel_retrans_ms);
+  if (br.to.transport == sip::Transport::Udp) wheel_.arm(br.cancel_retrans, br.cancel_retrans_ms);
 }
 
 void Layer::cancel_pending(Transaction& t, int except) {

@@ -60,10 +60,11 @@ struct Rig {
   // `waiting`: finished transactions move to waiting records (as on the dataplane); the tests run with
   // and without, and must see the same messages on the wire.
   static inline bool waiting = true;
+  static inline proxy::Settings proxy_settings{};  // the proxy's (a test may give it TCP/TLS listeners)
   explicit Rig(const std::string& script, uint32_t capacity = 64, bool stand_ins = false,
                uint32_t per_source = 0, uint32_t overload_high = 0, uint32_t overload_low = 0)
       : program(compile(script, stand_ins)) {
-    proxy = std::make_unique<proxy::Proxy>(program, proxy::Settings{}, out);
+    proxy = std::make_unique<proxy::Proxy>(program, proxy_settings, out);
     proxy->set_log_level(-10);
     Settings s;
     s.fr_ms = uint32_t(program.modparam_int("tm", "fr_timeout")) * 1000;
@@ -374,6 +375,35 @@ TEST(tm, FullPoolAnswers503WhileTransactionsInFlightGoOn) {
   EXPECT_EQ(s[0].first_line(), "SIP/2.0 100 Trying");
   EXPECT_EQ(s[1].first_line(), "SIP/2.0 200 OK");
   EXPECT_EQ(r.proxy->counters().full, 1u);
+}
+
+// Over TCP the transport retransmits: a branch relayed over TCP is sent once (no timer A), and the caller
+// over TCP gets our 408 once (no timer G) and over its connection; fr_timeout still ends the branch.
+TEST(tm, OverTcpNothingIsRetransmitted) {
+  Rig::proxy_settings.tcp_port = 5060;
+  Rig r(
+      "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nmodparam(\"tm\", \"fr_timeout\", 4)\nmodparam(\"tm\", "
+      "\"fr_inv_timeout\", 4)\n"
+      "route {\n  $du = \"sip:198.18.0.3:5070;transport=tcp\";\n  t_relay();\n}\n");
+  Rig::proxy_settings = proxy::Settings{};
+  const Endpoint tcp_caller{kCaller.ip, 40001, sip::Transport::Tcp, 9};
+  std::string inv = invite();
+  inv.replace(inv.find("SIP/2.0/UDP"), 11, "SIP/2.0/TCP");
+  r.in(tcp_caller, inv);
+  auto s = r.since(0);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 100 Trying");
+  EXPECT_EQ(s[1].to.transport, sip::Transport::Tcp);
+  const size_t mark = r.out.sent.size();
+  for (int step = 0; step < 9; ++step) r.at(r.now + 500);  // 4.5 s: past fr_timeout
+  s = r.since(mark);
+  ASSERT_EQ(s.size(), 1u);  // no retransmission toward the callee; only our 408
+  EXPECT_EQ(s[0].first_line(), "SIP/2.0 408 Request Timeout");
+  EXPECT_EQ(s[0].to, tcp_caller);
+  const size_t after = r.out.sent.size();
+  for (int step = 0; step < 80; ++step) r.at(r.now + 500);  // timer H's 32 s, without an ACK
+  EXPECT_EQ(r.out.sent.size(), after);                      // and no timer G
+  EXPECT_EQ(r.layer->counters().in_use, 0u);
 }
 
 // pike_check_req() in the script sees every INVITE of a source that holds its share: the share's 503 comes
