@@ -177,6 +177,8 @@ class Producer {
   char* claim();
   // Publishes the claimed buffer's first `length` bytes.
   bool publish(uint32_t length);
+  // How many more records the ring takes now.
+  size_t room() const { return ring_.write_available(); }
 
  private:
   Ring& ring_;

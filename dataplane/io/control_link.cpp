@@ -9,7 +9,7 @@
 namespace sipd::io {
 
 // Every run a worker can keep waiting fits in its question ring: the ring itself never refuses.
-static_assert(shm::kRingSlots >= proxy::Proxy::kSuspended);
+static_assert(shm::kRingSlots > proxy::Proxy::kSuspended);  // and the rest carries stream messages
 
 namespace {
 constexpr uint64_t kSilentMs = 1000;  // a heartbeat that has not moved for this long: control is gone
@@ -129,6 +129,32 @@ void ControlLink::flush_results() {
   }
 }
 
+bool ControlLink::send_stream(const sip::Endpoint& to, std::string_view message) {
+  if (!alive_ || questions_.room() <= proxy::Proxy::kSuspended) {
+    ++counters_.stream_out_refused;
+    return false;
+  }
+  char* buf = questions_.claim();
+  if (!buf) {
+    ++counters_.stream_out_refused;
+    return false;
+  }
+  shm::StreamOutRecord r;
+  r.epoch = segment_.header().dataplane.epoch.load(std::memory_order_relaxed);
+  r.connection = to.connection;
+  r.transport = uint8_t(to.transport);
+  r.dst_ip = to.ip;
+  r.dst_port = to.port;
+  r.message = message;
+  const size_t n = shm::encode(r, buf, shm::kBufferBytes);
+  if (n == 0 || !questions_.publish(uint32_t(n))) {
+    ++counters_.stream_out_refused;
+    return false;
+  }
+  ++counters_.stream_out;
+  return true;
+}
+
 bool ControlLink::poll(uint64_t now_ms, unsigned budget) {
   const shm::Side& control = segment_.header().control;
   const uint64_t beat = control.heartbeat.load(std::memory_order_relaxed);
@@ -146,7 +172,19 @@ bool ControlLink::poll(uint64_t now_ms, unsigned budget) {
     did = true;
     shm::AnswerRecord a;
     shm::UacRequestRecord u;
-    if (!rec->empty() && shm::record_kind(*rec) == shm::RecordKind::UacRequest) {
+    shm::StreamInRecord in;
+    if (!rec->empty() && shm::record_kind(*rec) == shm::RecordKind::StreamIn) {
+      if (!shm::decode(*rec, in)) {
+        ++counters_.bad_answers;
+      } else if (in.epoch != epoch) {
+        ++counters_.stale_answers;
+      } else {
+        ++counters_.stream_in;
+        // Handled before the buffer is released: what a transaction keeps is copied into tm's store.
+        proxy_.handle(sip::Endpoint{in.src_ip, in.src_port, sip::Transport(in.transport), in.connection},
+                      in.message);
+      }
+    } else if (!rec->empty() && shm::record_kind(*rec) == shm::RecordKind::UacRequest) {
       if (!shm::decode(*rec, u))
         ++counters_.bad_answers;
       else if (u.epoch != epoch)

@@ -3,6 +3,11 @@
 // beating refuses the question (the function fails at once), and an answer that does not decode, belongs
 // to an earlier dataplane or to a run that is gone is released and counted.
 //
+// SIP over TCP and TLS: control's framed messages (shm::StreamInRecord) arrive on the answers ring and go
+// through the proxy as if received, from an endpoint that names the connection; what the proxy sends to a
+// TCP or TLS endpoint goes back on the questions ring (send_stream), never taking the room the suspended
+// runs' questions are promised.
+//
 // Control's own requests (MI's t_uac_dlg) arrive on the answers ring too: each is sent through the
 // worker's transaction layer (attach_tm) as a transaction of sipd's own, and its outcome goes back on the
 // questions ring (this link is the layer's LocalUser). An outcome the ring cannot take at once waits in a
@@ -22,6 +27,7 @@ struct ControlCounters {
   uint64_t asked = 0, refused_full = 0, refused_absent = 0, too_big = 0;
   uint64_t answers = 0, bad_answers = 0, stale_answers = 0;
   uint64_t uac_requests = 0, uac_refused = 0, uac_results = 0, uac_results_lost = 0;
+  uint64_t stream_in = 0, stream_out = 0, stream_out_refused = 0;  // SIP over TCP/TLS, in and out
 };
 
 class ControlLink final : public proxy::Asker, public tm::LocalUser {
@@ -37,6 +43,9 @@ class ControlLink final : public proxy::Asker, public tm::LocalUser {
     if (layer) layer->set_local_user(this);
   }
   void local_completed(uint32_t ticket, uint16_t code, std::string_view response) override;
+  // A message for a TCP or TLS endpoint, handed to control; false (counted) when control is gone, the
+  // message does not fit a record, or the ring has no room beyond what suspended runs may need.
+  bool send_stream(const sip::Endpoint& to, std::string_view message);
   // Resumes the runs whose answers have arrived (at most `budget`); whether any did. `now_ms` is the
   // worker's clock, for telling whether control is still beating.
   bool poll(uint64_t now_ms, unsigned budget = 16);

@@ -157,6 +157,9 @@ void Worker::build_table() {
     add("control_answers", c.answers);
     add("control_bad_answers", c.bad_answers);
     add("control_stale_answers", c.stale_answers);
+    add("stream_in", c.stream_in);
+    add("stream_out", c.stream_out);
+    add("stream_out_refused", c.stream_out_refused);
   }
   if (programs_) {
     add("programs_installed", programs_->counters().installed);
@@ -254,6 +257,10 @@ void Worker::line(int level, std::string_view text) {
 }
 
 void Worker::send(const sip::Endpoint& to, std::string_view bytes) {
+  if (to.transport != sip::Transport::Udp) {  // TCP and TLS live in control (counted there when refused)
+    if (control_) (void)control_->send_stream(to, bytes);
+    return;
+  }
   stack_.send_udp(to.ip, to.port, bytes, now_);
 }
 

@@ -228,5 +228,86 @@ TEST(control_link, ABacklogFailsTheFunctionAtOnce) {
   EXPECT_TRUE(l.out.sent[0].starts_with("SIP/2.0 500 ")) << l.out.sent[0];
 }
 
+// SIP over TCP: control's framed message goes through the proxy from an endpoint naming its connection, and
+// the reply comes back on the questions ring for that connection. With control not beating, nothing is
+// handed over; and stream messages never take the room promised to suspended runs' questions.
+struct ToLink : proxy::Sender {
+  ControlLink* link = nullptr;
+  void send(const sip::Endpoint& to, std::string_view bytes) override { (void)link->send_stream(to, bytes); }
+};
+
+TEST(control_link, StreamMessagesGoThroughTheProxyAndBack) {
+  const std::string name = "sipd-test-stream-" + std::to_string(::getpid());
+  shm::Segment::remove(name);
+  shm::Segment segment;
+  std::string error;
+  ASSERT_TRUE(segment.open(name, shm::Sizes{1, 0}, error)) << error;
+  segment.header().dataplane.epoch.store(5);
+  const config::Program program =
+      compile("loadmodule \"sl.so\"\nroute {\n  sl_send_reply(200, \"Stream OK\");\n}\n");
+  ToLink out;
+  proxy::Settings settings;
+  settings.tcp_port = 5060;
+  proxy::Proxy proxy(program, settings, out);
+  ControlLink link(segment, 0, proxy);
+  out.link = &link;
+  segment.header().control.pid.store(1);
+  segment.header().control.heartbeat.fetch_add(1);
+  link.poll(1000);
+
+  std::string options = kRegister;
+  options.replace(options.find("SIP/2.0/UDP"), 11, "SIP/2.0/TCP");
+  shm::StreamInRecord in;
+  in.epoch = 5;
+  in.connection = 23;
+  in.transport = uint8_t(sip::Transport::Tcp);
+  in.src_ip = 0xC6120002u;
+  in.src_port = 40001;
+  in.local_port = 5060;
+  in.message = options;
+  shm::Producer control(segment, 0, true);
+  char* buf = control.claim();
+  ASSERT_NE(buf, nullptr);
+  ASSERT_TRUE(control.publish(uint32_t(shm::encode(in, buf, shm::kBufferBytes))));
+  EXPECT_TRUE(link.poll(1000));
+  EXPECT_EQ(link.counters().stream_in, 1u);
+  EXPECT_EQ(link.counters().stream_out, 1u);
+
+  shm::Consumer from_worker(segment, 0, false);
+  const std::optional<std::string_view> rec = from_worker.peek();
+  ASSERT_TRUE(rec.has_value());
+  ASSERT_EQ(shm::record_kind(*rec), shm::RecordKind::StreamOut);
+  shm::StreamOutRecord reply;
+  ASSERT_TRUE(shm::decode(*rec, reply));
+  EXPECT_EQ(reply.connection, 23u);
+  EXPECT_EQ(reply.transport, uint8_t(sip::Transport::Tcp));
+  EXPECT_EQ(reply.dst_ip, 0xC6120002u);
+  EXPECT_EQ(reply.dst_port, 40001);
+  EXPECT_TRUE(reply.message.starts_with("SIP/2.0 200 Stream OK\r\n")) << reply.message;
+  from_worker.release();
+
+  // A stream-in from an earlier dataplane is not handled.
+  in.epoch = 4;
+  buf = control.claim();
+  ASSERT_TRUE(control.publish(uint32_t(shm::encode(in, buf, shm::kBufferBytes))));
+  link.poll(1000);
+  EXPECT_EQ(link.counters().stream_in, 1u);
+  EXPECT_EQ(link.counters().stale_answers, 1u);
+
+  // Replies keep coming while the worker's ring has room beyond kSuspended, then are refused and counted.
+  for (size_t i = 0; i < shm::kRingSlots; ++i)
+    (void)link.send_stream(sip::Endpoint{1, 2, sip::Transport::Tcp, 23}, "x");
+  EXPECT_EQ(link.counters().stream_out, 1 + shm::kRingSlots - proxy::Proxy::kSuspended);
+  EXPECT_GE(link.counters().stream_out_refused, proxy::Proxy::kSuspended);
+
+  // Control gone quiet for a second: refused at once.
+  link.poll(2500);
+  EXPECT_FALSE(link.control_alive());
+  const uint64_t refused = link.counters().stream_out_refused;
+  EXPECT_FALSE(link.send_stream(sip::Endpoint{1, 2, sip::Transport::Tcp, 23}, "x"));
+  EXPECT_EQ(link.counters().stream_out_refused, refused + 1);
+  shm::Segment::remove(name);
+}
+
 }  // namespace
 }  // namespace sipd::io
