@@ -24,6 +24,17 @@ bool Questions::poll(unsigned budget) {
       if (!rec) break;
       did = true;
       shm::QuestionRecord q;
+      if (!rec->empty() && shm::record_kind(*rec) == shm::RecordKind::StreamOut) {
+        shm::StreamOutRecord o;
+        if (!shm::decode(*rec, o)) {
+          ++counters_.bad_questions;
+        } else {
+          ++counters_.stream_out;
+          if (stream_out_) stream_out_(w, o);
+        }
+        questions_[w]->release();
+        continue;
+      }
       if (!rec->empty() && shm::record_kind(*rec) == shm::RecordKind::UacResult) {
         shm::UacResultRecord u;
         if (!shm::decode(*rec, u)) {
@@ -77,6 +88,23 @@ bool Questions::poll(unsigned budget) {
     }
   }
   return did;
+}
+
+bool Questions::send_stream_in(uint32_t worker, shm::StreamInRecord r) {
+  if (worker >= shm::kMaxWorkers) return false;
+  r.epoch = segment_.header().dataplane.epoch.load(std::memory_order_relaxed);
+  std::string raw(shm::kBufferBytes, '\0');
+  const size_t n = shm::encode(r, raw.data(), raw.size());
+  if (n == 0) {
+    ++counters_.stream_in_too_big;
+    return false;
+  }
+  raw.resize(n);
+  backlog_.push_back(Waiting{worker, r.epoch, 0, Reply{}, std::move(raw)});
+  counters_.backlog_peak = std::max<uint64_t>(counters_.backlog_peak, backlog_.size());
+  ++counters_.stream_in;
+  flush();
+  return true;
 }
 
 bool Questions::send_uac(uint32_t worker, shm::UacRequestRecord r) {

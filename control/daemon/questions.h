@@ -7,6 +7,9 @@
 // (in order, through the same backlog), and the worker's result comes back among the questions, to the
 // handler set with on_uac_result().
 //
+// And SIP over TCP and TLS: send_stream_in() queues a message framed from a connection for the worker that
+// owns it, and what workers send to TCP or TLS endpoints comes back to the handler set with on_stream_out().
+//
 // Who calls: sipd-control's main loop (poll() each turn), and the handlers (through Answer).
 #pragma once
 
@@ -54,9 +57,11 @@ struct QuestionCounters {
   uint64_t questions = 0, bad_questions = 0, unknown_functions = 0, answers = 0, backlog_peak = 0;
   uint64_t dropped_stale = 0;
   uint64_t uac_sent = 0, uac_results = 0;
+  uint64_t stream_in = 0, stream_out = 0, stream_in_too_big = 0;
 };
 
 using UacResultHandler = std::function<void(uint32_t worker, const shm::UacResultRecord&)>;
+using StreamOutHandler = std::function<void(uint32_t worker, const shm::StreamOutRecord&)>;
 
 class Questions {
  public:
@@ -69,6 +74,11 @@ class Questions {
   bool send_uac(uint32_t worker, shm::UacRequestRecord r);
   // The workers' results of those; the record's views live through the call only.
   void on_uac_result(UacResultHandler h) { uac_result_ = std::move(h); }
+  // Queues a framed message for `worker` (its epoch set to the dataplane's now); false when it does not fit
+  // a record (counted: the caller closes the connection or answers).
+  bool send_stream_in(uint32_t worker, shm::StreamInRecord r);
+  // The workers' messages for TCP/TLS endpoints; the record's views live through the call only.
+  void on_stream_out(StreamOutHandler h) { stream_out_ = std::move(h); }
   const QuestionCounters& counters() const { return counters_; }
   size_t backlog() const { return backlog_.size(); }
 
@@ -93,6 +103,7 @@ class Questions {
     std::string raw;  // an encoded record to publish as it is (send_uac); empty for an answer
   };
   UacResultHandler uac_result_;
+  StreamOutHandler stream_out_;
   std::deque<Waiting> backlog_;
   QuestionCounters counters_;
 };
