@@ -16,11 +16,11 @@
 namespace sipd::tcp {
 namespace {
 
+// max_message is clamped to these. Below 16 bytes no SIP message fits; the floor also keeps the up to 3
+// bytes of a keep-alive held between messages ("\r", "\r\n", "\r\n\r") within max_message, so space()
+// always has kSlack bytes to offer once drained.
+constexpr uint32_t kMinLimit = 16;
 constexpr uint32_t kMaxLimit = 1u << 24;
-// space() moves the held bytes to the front when fewer than this would be left to read into.
-constexpr uint32_t kMinRead = 2048;
-static_assert(kMinRead <= Framer::kSlack);
-
 using sip::is_wsp;
 
 // 1*DIGIT within `max`, or the reason it is not.
@@ -46,7 +46,7 @@ const char* parse_length(std::string_view v, uint32_t max, uint32_t& out) {
 }  // namespace
 
 Framer::Framer(const FramerLimits& limits)
-    : max_(std::clamp<uint32_t>(limits.max_message, 1, kMaxLimit)), lazy_(limits.lazy_buffer) {
+    : max_(std::clamp<uint32_t>(limits.max_message, kMinLimit, kMaxLimit)), lazy_(limits.lazy_buffer) {
   if (!lazy_) {
     cap_ = max_ + kSlack;
     buf_.reset(new char[cap_]);  // not zeroed: pages are touched only as reads fill them
@@ -63,7 +63,10 @@ std::span<char> Framer::space() {
   const uint32_t held = end_ - begin_;
   if (held == 0) {
     begin_ = end_ = 0;
-  } else if (begin_ > 0 && (begin_ >= held || cap_ - end_ < kMinRead)) {
+  } else if (begin_ > 0 && (begin_ >= held || cap_ - end_ < kSlack)) {
+    // Cheap when the held tail is no longer than what was consumed before it; forced when the room left
+    // is short, which happens at most once per frame (it then starts at 0). After it the room is at least
+    // kSlack: a drained framer holds at most max_message bytes.
     std::memmove(buf_.get(), buf_.get() + begin_, held);
     begin_ = 0;
     end_ = held;

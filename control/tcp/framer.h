@@ -55,7 +55,7 @@ namespace sipd::tcp {
 
 struct FramerLimits {
   uint32_t max_message = 65536;  // a message (headers + body) larger than this closes the connection;
-                                 // clamped to [1, 16 MiB]
+                                 // clamped to [16, 16 MiB]
   bool lazy_buffer = false;      // allocate the buffer in space() and free it in release() (see above)
 };
 

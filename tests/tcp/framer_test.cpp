@@ -312,6 +312,20 @@ TEST(framer, HeadersTooLong) {
   EXPECT_EQ(feed(fr, "\n"), std::vector<Got>{error("headers too long")});
 }
 
+// Limits below 16 bytes are raised to 16, so the 3 bytes of a keep-alive that can be held between messages
+// still leave kSlack to read into (found by the fuzz target with a limit of 1).
+TEST(framer, TinyLimitsAreRaised) {
+  Framer fr(FramerLimits{1});
+  EXPECT_EQ(fr.allocated(), 16u + Framer::kSlack);
+  EXPECT_TRUE(feed(fr, "\r\n\r").empty());
+  EXPECT_EQ(fr.buffered(), 3u);
+  EXPECT_GE(fr.space().size(), Framer::kSlack);
+  const std::string m = "A\r\nl:1\r\n\r\nz";  // 16 bytes
+  EXPECT_EQ(feed(fr, "\n" + m + m + "x"), (std::vector<Got>{ping(), message(m), message(m)}));
+  EXPECT_EQ(feed_new("A\r\nl:7\r\n\r\nzzzzzzz", {1}, FramerLimits{1}),
+            std::vector<Got>{error("message too large")});
+}
+
 TEST(framer, AfterAnErrorEverythingStops) {
   Framer fr;
   EXPECT_EQ(feed(fr, request("l: -1\r\n") + kOk), std::vector<Got>{error("Content-Length is negative")});
@@ -378,7 +392,7 @@ TEST(framer, SpaceIsNeverShortOnceDrained) {
   for (size_t at = 0; at < stream.size(); ++read) {
     const std::span<char> s = fr.space();
     ASSERT_GE(s.size(), Framer::kSlack);
-    const size_t n = std::min({s.size(), stream.size() - at, 97 + read * 131 % 3000});
+    const size_t n = std::min({s.size(), stream.size() - at, 1 + read * 389 % 1100});
     std::memcpy(s.data(), stream.data() + at, n);
     fr.commit(n);
     at += n;
