@@ -11,6 +11,8 @@ case "$(basename "$target")" in
   config_*) seeds=("$data/../seed") ;;
   format_fuzz) seeds=("$(dirname "$0")/../fuzz/seeds/format") ;;
   records_fuzz) seeds=("$(dirname "$0")/../fuzz/seeds/records") ;;
+  stream_framer_fuzz) seeds=("$(dirname "$0")/../fuzz/seeds/stream_framer" "$data/rfc4475"
+                             "$data/pjsip-seeds/fuzz-sip_seed_corpus") ;;
   *) seeds=("$data/rfc4475" "$data/rfc5118" "$data/rfc5118/wire" "$data/pjsip-seeds/fuzz-sip_seed_corpus"
             "$data/pjsip-seeds/fuzz-sip-dialog_seed_corpus") ;;
 esac
