@@ -1,0 +1,111 @@
+// sipd-control's table of SIP-over-TCP connections (issue 13): listeners on the appliance's address (the
+// kernel side of the dataplane's TAP), the connections they accept and the ones opened toward a TCP next
+// hop, each with its own Framer. Messages framed from a connection are handed to `deliver` (the caller
+// steers them to a worker); what the workers send comes back through send(), to the connection it names
+// while that one is open, else to one with the same far end, else to a new one opened for it.
+//
+// Limits, each a setting: at most max_connections (a connection accepted beyond it is closed at once,
+// counted); a connection silent for idle_ms is closed; one holding part of a message for partial_ms is
+// closed (RFC 4475 3.1.2.2: a Content-Length larger than what arrives waits, then closes); at most
+// read_budget bytes are read from one connection per serve() turn, so a fast sender cannot starve the
+// others and a slow one costs nothing while it is silent; at most max_pending bytes wait to be written to
+// one connection (beyond it the connection is closed: its reader has stopped). A framing error closes the
+// connection with a log line naming the far end and the reason.
+//
+// Who calls: sipd-control's main loop, one thread. Sockets are non-blocking; nothing here waits: serve()
+// takes what is ready (epoll, level-triggered), send() queues what the socket does not take at once.
+// Plain TCP only: TLS comes with control/tls.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "control/tcp/framer.h"
+
+namespace sipd::tcp {
+
+struct ConnectionSettings {
+  uint32_t address = 0;         // host order: the listeners' address and outbound connections' source
+  std::vector<uint16_t> ports;  // one listener each (none: outbound connections only)
+  uint32_t max_connections = 4096;
+  uint32_t idle_ms = 120000;     // OpenSIPS's tcp_connection_lifetime default
+  uint32_t partial_ms = 10000;   // a message begun and not finished within this long
+  uint32_t max_message = 16000;  // what one ring record carries (shm::kBufferBytes less its header)
+  uint32_t read_budget = 16384;  // bytes read from one connection per serve() turn
+  uint32_t max_pending = 1u << 20;
+};
+
+struct Incoming {
+  uint32_t connection = 0;
+  uint32_t ip = 0;  // host order: the far end
+  uint16_t port = 0;
+  uint16_t local_port = 0;
+  std::string_view message;  // valid through the call only
+};
+
+struct ConnectionCounters {
+  uint64_t accepted = 0, refused_full = 0, opened = 0, connect_failed = 0, closed = 0;
+  uint64_t messages_in = 0, messages_out = 0, pings = 0, framing_errors = 0;
+  uint64_t idle_closed = 0, partial_closed = 0, overflow_closed = 0, send_failed = 0;
+};
+
+class Connections {
+ public:
+  using Deliver = std::function<void(const Incoming&)>;
+  using Log = std::function<void(const std::string&)>;
+
+  Connections(ConnectionSettings settings, Deliver deliver, Log log);
+  ~Connections();
+  Connections(const Connections&) = delete;
+  Connections& operator=(const Connections&) = delete;
+
+  // Binds and listens on every port; false with `error` when one cannot be.
+  bool open(std::string& error);
+  // The epoll descriptor: readable when serve() has something to do.
+  int fd() const { return epoll_; }
+  // Accepts, reads, frames and delivers what is ready, writes what waits, and closes what its limits say;
+  // whether it did anything.
+  bool serve(int64_t now_ms);
+  // Queues `message` for connection `id` if it is open, else for an open connection to ip:port, else for
+  // a new one (opened now, written once it connects). False when none can be had (the table is full, the
+  // connect fails at once, or `ip` is 0).
+  bool send(uint32_t id, uint32_t ip, uint16_t port, std::string_view message, int64_t now_ms);
+
+  size_t size() const { return by_id_.size(); }
+  // The local port of connection `id` (its listener's, or the one an outbound connection got), 0 if none.
+  uint16_t local_port(uint32_t id) const;
+  const ConnectionCounters& counters() const { return counters_; }
+
+ private:
+  struct Connection;
+  void accept_from(int listener, uint16_t port, int64_t now_ms);
+  void read_from(Connection& c, int64_t now_ms);
+  void write_to(Connection& c);
+  void watch(Connection& c);
+  void close(uint32_t id);
+  void sweep(int64_t now_ms);
+  Connection* add(int fd, uint32_t ip, uint16_t port, uint16_t local_port, bool outbound, int64_t now_ms);
+
+  ConnectionSettings settings_;
+  Deliver deliver_;
+  Log log_;
+  int epoll_ = -1;
+  struct Listener {
+    int fd;
+    uint16_t port;
+  };
+  std::vector<Listener> listeners_;
+  std::unordered_map<uint32_t, std::unique_ptr<Connection>> by_id_;
+  std::unordered_map<uint64_t, uint32_t> by_peer_;  // (ip << 16 | port) -> the newest connection's id
+  std::vector<uint32_t> closing_;                   // closed after the turn that found them done
+  uint32_t next_id_ = 1;
+  int64_t swept_ms_ = 0;
+  ConnectionCounters counters_;
+};
+
+}  // namespace sipd::tcp
