@@ -259,6 +259,8 @@ class Compiler {
         if (!parse_listen(g.value.text, l, why)) continue;  // the checker has said why
         add_host(l.host);
         prog_.local_ports.push_back(l.port ? l.port : uint16_t(5060));
+        if (l.proto == "tcp" || l.proto == "tls")
+          prog_.stream_ports.push_back(l.port ? l.port : uint16_t(l.proto == "tls" ? 5061 : 5060));
         if (!l.advertised.empty()) {
           ListenSpec adv;
           if (parse_listen(l.advertised, adv, why)) {

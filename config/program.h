@@ -274,6 +274,9 @@ struct Program {
   // listening ports (5060 when none is given). The dataplane adds its port addresses when it loads a program.
   std::vector<std::string> local_hosts;
   std::vector<uint16_t> local_ports;
+  // The ports of listen=tcp: and listen=tls: (5060 and 5061 when none is given): the dataplane passes TCP
+  // to them from the port to the TAP, where sipd-control's stream listeners are.
+  std::vector<uint16_t> stream_ports;
   std::vector<SwitchTable> switches;
   std::vector<ModParamValue> modparams;
   std::vector<std::string> modules;         // what loadmodule named, without directory or ".so"

@@ -7,7 +7,7 @@
 namespace sipd::config {
 namespace {
 
-constexpr char kMagic[8] = {'S', 'I', 'P', 'D', 'P', 'R', 'G', '5'};  // 5: the loaded modules
+constexpr char kMagic[8] = {'S', 'I', 'P', 'D', 'P', 'R', 'G', '6'};  // 6: the stream listeners' ports
 constexpr uint32_t kMaxCount = 1u << 22;  // no table in a sane program comes near this
 
 class Writer {
@@ -229,6 +229,8 @@ std::string serialize_program(const Program& p) {
   write_strings(w, p.modules);
   w.num(uint32_t(p.local_ports.size()));
   for (uint16_t port : p.local_ports) w.num(port);
+  w.num(uint32_t(p.stream_ports.size()));
+  for (uint16_t port : p.stream_ports) w.num(port);
   w.num(uint32_t(p.switches.size()));
   // Every table entry must point at something that exists, and a read's index must come from an earlier
   // entry (so a damaged blob cannot make a read loop on itself).
@@ -348,6 +350,10 @@ std::string deserialize_program(std::string_view blob, Program& out) {
   p.local_ports.resize(n);
   for (uint16_t& port : p.local_ports)
     if (!r.num(port)) return "truncated local addresses";
+  if (!r.count(n)) return "truncated stream listeners";
+  p.stream_ports.resize(n);
+  for (uint16_t& port : p.stream_ports)
+    if (!r.num(port)) return "truncated stream listeners";
   if (!r.count(n)) return "truncated switch tables";
   p.switches.resize(n);
   for (SwitchTable& t : p.switches) {
