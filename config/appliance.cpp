@@ -2,9 +2,68 @@
 
 #include <libconfig.h++>
 
+#include <cctype>
+
 #include "config/listen.h"
 
 namespace sipd::config {
+namespace {
+
+// "tcp:PORT" or "udp:PORT" (the protocol in any case), PORT 1-65535.
+bool parse_tap_port(std::string_view text, TapPort& out) {
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return false;
+  std::string proto(text.substr(0, colon));
+  for (char& c : proto) c = char(std::tolower(uint8_t(c)));
+  const std::string_view digits = text.substr(colon + 1);
+  if ((proto != "tcp" && proto != "udp") || digits.empty() || digits.size() > 5) return false;
+  unsigned v = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + unsigned(c - '0');
+  }
+  if (v == 0 || v > 65535) return false;
+  out = TapPort{proto == "tcp", uint16_t(v)};
+  return true;
+}
+
+// port.tap_allow: an array (or list) of "tcp:PORT" / "udp:PORT" strings.
+bool load_tap_allow(const std::string& path, const libconfig::Setting& port, Appliance& a,
+                    std::string& error) {
+  if (!port.exists("tap_allow")) return true;
+  const libconfig::Setting& list = port["tap_allow"];
+  const auto at = [&path](const libconfig::Setting& s) {
+    return path + ":" + std::to_string(s.getSourceLine());
+  };
+  if (!list.isArray() && !list.isList()) {
+    error = at(list) + ": port: tap_allow must be a list of \"tcp:PORT\" and \"udp:PORT\" strings";
+    return false;
+  }
+  for (int i = 0; i < list.getLength(); ++i) {
+    const libconfig::Setting& entry = list[i];
+    // An element of an array may carry no line of its own: the list's is the next best.
+    const std::string where = entry.getSourceLine() ? at(entry) : at(list);
+    TapPort p;
+    if (entry.getType() != libconfig::Setting::TypeString ||
+        !parse_tap_port(static_cast<const char*>(entry), p)) {
+      const std::string shown = entry.getType() == libconfig::Setting::TypeString
+                                    ? "\"" + std::string(static_cast<const char*>(entry)) + "\""
+                                    : "entry " + std::to_string(i + 1);
+      error = where + ": port: tap_allow: " + shown +
+              " is not \"tcp:PORT\" or \"udp:PORT\" with a port from 1 to 65535";
+      return false;
+    }
+    if (!p.tcp && p.port == a.sip_port) {
+      error = where + ": port: tap_allow: \"udp:" + std::to_string(p.port) +
+              "\" is the SIP port, which the dataplane takes itself";
+      return false;
+    }
+    a.tap_allow.push_back(p);
+  }
+  return true;
+}
+
+}  // namespace
 
 bool load_appliance(const std::string& path, Appliance& out, std::string& error) {
   libconfig::Config cfg;
@@ -44,6 +103,7 @@ bool load_appliance(const std::string& path, Appliance& out, std::string& error)
       a.prefix_len = uint8_t(prefix);
       a.sip_port = uint16_t(sip);
       a.mtu = uint16_t(mtu);
+      if (!load_tap_allow(path, port, a, error)) return false;
     }
     if (root.exists("workers")) {
       unsigned us = a.idle_sleep_us;

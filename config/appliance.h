@@ -12,6 +12,13 @@
 
 namespace sipd::config {
 
+// One entry of port.tap_allow: "tcp:22", "udp:161".
+struct TapPort {
+  bool tcp = true;  // else UDP
+  uint16_t port = 0;
+  bool operator==(const TapPort&) const = default;
+};
+
 struct Appliance {
   std::vector<std::string>
       eal;  // EAL arguments, e.g. {"-l", "0", "--no-huge", "--vdev", "net_af_packet0,..."}
@@ -20,8 +27,12 @@ struct Appliance {
   std::string gateway;  // "" when every destination is on the link
   uint16_t sip_port = 5060;
   uint16_t mtu = 1500;
-  std::string tap;             // exception-path TAP interface name, "" for none
-  bool ipv6 = false;           // port.ipv6: the kernel behind the TAP may speak IPv6 on the wire
+  std::string tap;    // exception-path TAP interface name, "" for none
+  bool ipv6 = false;  // port.ipv6: the kernel behind the TAP may speak IPv6 on the wire
+  // port.tap_allow: the management listeners on the port's address that the exception path lets through to
+  // the host (["tcp:22", "udp:161"]). Besides them only ARP, ICMP, TCP to the script's listen=tcp:/tls:
+  // ports and the answers to the host's own TCP connections reach the TAP; the rest is dropped and counted.
+  std::vector<TapPort> tap_allow;
   uint32_t mbufs = 8191;       // mbuf pool size
   uint32_t mbuf_size = 10240;  // data room per mbuf: a whole frame the port delivers must fit
   // Transaction pool per worker (tm), with 4 KB of message store each (about 6 KB in all). A transaction
