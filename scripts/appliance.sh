@@ -5,6 +5,9 @@
 #   env:   SIPD_TB_HOST_IF (sipd0)      the port's interface
 #          SIPD_FILE_PREFIX (sipd)      EAL --file-prefix; /var/run/dpdk/<prefix> is the caller's to remove
 #          SIPD_TAP (sipd-tap0)         the exception-path TAP, "" for none
+#          SIPD_TAP_ALLOW ("")          port.tap_allow: what may reach the host through the TAP besides ARP,
+#                                       ICMP, the script's TCP/TLS listeners and answers to the host's own
+#                                       TCP, as words "tcp:PORT" / "udp:PORT", e.g. "tcp:8888 udp:8080"
 #          SIPD_COUNTERS (/run/sipd/counters.json)
 #          SIPD_IDLE_SLEEP_US (50)      how long an idle worker sleeps between empty polls
 #          SIPD_LCORES (0)              EAL lcore list: one worker (and one port queue) per lcore, e.g. 0,1
@@ -38,12 +41,15 @@ fi
 # largest one we accept whole: 10 KB here; anything larger arrives truncated and is dropped as malformed.
 vdevs="\"--vdev\", \"net_af_packet0,iface=$iface,framesz=10240,blocksz=20480,framecnt=512,qpairs=$queues\""
 [ -n "$tap" ] && vdevs="$vdevs, \"--vdev\", \"net_tap0,iface=$tap\""
+tap_allow=""
+for entry in ${SIPD_TAP_ALLOW:-}; do tap_allow="${tap_allow:+$tap_allow, }\"$entry\""; done
 
 cat >"$out" <<CONF
 # Written by scripts/appliance.sh for the veth testbed.
 eal = ["-l", "$lcores", $memory, "--no-pci", "--file-prefix", "$prefix", $vdevs,
        "--log-level", "*:warning"];
-port = { address = "198.18.0.1"; prefix = 15; gateway = ""; sip_port = 5060; mtu = 1500; tap = "$tap"; };
+port = { address = "198.18.0.1"; prefix = 15; gateway = ""; sip_port = 5060; mtu = 1500; tap = "$tap";
+         tap_allow = [$tap_allow]; };
 workers = { idle_sleep_us = $idle; };
 pools = { mbufs = 4095; mbuf_size = 10240; transactions = ${SIPD_TRANSACTIONS:-16384}; };
 script = "$script";

@@ -37,6 +37,7 @@
 #include "dataplane/io/counter_file.h"
 #include "dataplane/io/worker.h"
 #include "dataplane/net/stack.h"
+#include "dataplane/net/tap_policy.h"
 #include "dataplane/proxy/proxy.h"
 #include "dataplane/proxy/script.h"
 
@@ -50,6 +51,20 @@ int launch(void* arg) { return sipd::io::Worker::run(*static_cast<sipd::io::Work
 int fail(const std::string& why) {
   std::fprintf(stderr, "sipd-dataplane: %s\n", why.c_str());
   return 1;
+}
+
+// The host's ephemeral port range, which the answers to its own TCP connections through the TAP come back
+// to (dataplane/net/tap_policy.h). Linux's default when the file cannot be read.
+void ephemeral_range(uint16_t& lo, uint16_t& hi) {
+  lo = 32768;
+  hi = 60999;
+  const char* path = "/proc/sys/net/ipv4/ip_local_port_range";
+  char text[64] = {};
+  FILE* f = std::fopen(path, "r");
+  const size_t n = f ? std::fread(text, 1, sizeof text - 1, f) : 0;
+  if (f) std::fclose(f);
+  if (!sipd::net::parse_port_range(std::string_view(text, n), lo, hi))
+    std::fprintf(stderr, "sipd-dataplane: warning: cannot read %s; taking %u-%u\n", path, lo, hi);
 }
 
 }  // namespace
@@ -152,6 +167,23 @@ int main(int argc, char** argv) {
   pc.ipv6 = app.ipv6;
   if (!app.gateway.empty() && !sipd::sip::parse_ipv4(app.gateway, pc.gateway))
     return fail("gateway is not an IPv4 address");
+  // The exception path's allow-list: the operator's part, built once and copied by each worker's stack
+  // (which adds the routing program's stream listeners).
+  auto tap_policy = std::make_unique<sipd::net::TapPolicy>();
+  uint16_t ephemeral_lo = 0, ephemeral_hi = 0;
+  ephemeral_range(ephemeral_lo, ephemeral_hi);
+  tap_policy->set_ephemeral(ephemeral_lo, ephemeral_hi);
+  std::string tap_listed;
+  for (const sipd::config::TapPort& t : app.tap_allow) {
+    if (t.tcp) {
+      tap_policy->allow_tcp(t.port);
+    } else {
+      tap_policy->allow_udp(t.port);
+    }
+    tap_listed +=
+        std::string(tap_listed.empty() ? "" : ", ") + (t.tcp ? "tcp:" : "udp:") + std::to_string(t.port);
+  }
+  pc.tap_policy = tap_policy.get();
   if (tap_port >= 0) {
     rte_eth_dev_default_mac_addr_set(uint16_t(tap_port), &pc.mac);  // the kernel side speaks as the port
   }
@@ -249,6 +281,15 @@ int main(int argc, char** argv) {
   std::printf("sipd-dataplane: listening on udp:%s:%u (port %d, MAC %s%s), %u worker(s), script %s\n",
               app.address.c_str(), app.sip_port, sip_port, mac,
               tap_port >= 0 ? ", exception path via TAP" : "", nworkers, active.file.c_str());
+  if (tap_port >= 0) {
+    std::string listeners;
+    for (uint16_t p : program.stream_ports) listeners += " tcp:" + std::to_string(p);
+    std::printf(
+        "sipd-dataplane: to the TAP: ARP, ICMP, TCP to the SIP stream listeners (%s), tap_allow (%s), "
+        "TCP answers to %u-%u; the rest is refused (tap_refused)\n",
+        listeners.empty() ? "none" : listeners.c_str() + 1, tap_listed.empty() ? "none" : tap_listed.c_str(),
+        ephemeral_lo, ephemeral_hi);
+  }
   std::printf("sipd-dataplane: ready\n");
   std::fflush(stdout);
 

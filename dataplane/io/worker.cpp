@@ -40,6 +40,7 @@ Worker::Worker(const WorkerSetup& s)
       layer_(proxy::tm_settings(*s.program, s.pools, s.id), proxy_, proxy_, rte_rdtsc() / (s.hz / 1000)) {
   proxy_.attach(&layer_);
   proxy_.set_pike_peers(this);
+  stack_.set_stream_listeners(s.program->stream_ports);
   if (s.segment) {
     control_ = std::make_unique<ControlLink>(*s.segment, s.id, proxy_);
     control_->attach_tm(&layer_);  // MI's t_uac_dlg: control's requests go through this worker's tm
@@ -84,6 +85,7 @@ void Worker::build_table() {
   add("fragmented_out", n.fragmented_out, shm::kOwnNet);
   add("to_tap", n.to_tap, shm::kOwnNet);
   add("from_tap", n.from_tap, shm::kOwnNet);
+  add("tap_refused", n.tap_refused, shm::kOwnNet);
   add("from_tap_arp", n.from_tap_arp, shm::kOwnNet);
   add("from_tap_ipv4", n.from_tap_ipv4, shm::kOwnNet);
   add("from_tap_ipv6", n.from_tap_ipv6, shm::kOwnNet);
@@ -335,7 +337,13 @@ bool Worker::poll_timers(uint64_t now_ms) {
     segment_checked_ms_ = now_ms;
     // A thousandth of a line per line-per-second each millisecond, up to a second's worth.
     log_milli_ = std::min<uint64_t>(uint64_t(log_rate_) * 1000, log_milli_ + uint64_t(log_rate_) * elapsed);
-    if (programs_->poll()) did = true;
+    const uint64_t installed = programs_->counters().installed;
+    if (programs_->poll()) {
+      did = true;
+      // The new program's listen=tcp:/tls: ports are what TCP may reach on the TAP from now on.
+      if (programs_->counters().installed != installed)
+        stack_.set_stream_listeners(proxy_.program().stream_ports);
+    }
     const int32_t level = segment_->header().log_level.load(std::memory_order_relaxed);
     if (level != log_level_seen_ && level != shm::kScriptLogLevel) proxy_.set_log_level(level);
     log_level_seen_ = level;

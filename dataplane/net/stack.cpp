@@ -32,6 +32,8 @@ uint16_t fold(uint32_t sum) {
 Stack::Stack(const PortConfig& port, rte_mempool* pool, rte_mempool* indirect, uint64_t tsc_hz,
              ArpPeers* peers)
     : port_(port), peers_(peers), pool_(pool), indirect_(indirect), tsc_hz_(tsc_hz) {
+  if (port.tap_policy) tap_policy_ = *port.tap_policy;
+  port_.tap_policy = nullptr;  // the copy is what counts from here on
   char name[32];
   std::snprintf(name, sizeof name, "arp%u_%u", port.port_id, port.queue);
   rte_hash_parameters hp{};
@@ -182,6 +184,7 @@ void Stack::ipv4_input(rte_mbuf* m, uint64_t now, SipInput& sip) {
     m = whole;
     ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, l2);
   }
+  const uint32_t ip_total = rte_be_to_cpu_16(ip->total_length);
   switch (ip->next_proto_id) {
     case IPPROTO_ICMP:
       icmp_input(m);
@@ -189,10 +192,9 @@ void Stack::ipv4_input(rte_mbuf* m, uint64_t now, SipInput& sip) {
     case IPPROTO_UDP:
       break;
     default:
-      to_tap(m);
+      to_tap_if_allowed(m, ip->next_proto_id, l2 + ihl, ip_total - ihl);
       return;
   }
-  const uint32_t ip_total = rte_be_to_cpu_16(ip->total_length);
   if (ip_total < ihl + sizeof(rte_udp_hdr)) {
     ++counters_.bad_udp;
     rte_pktmbuf_free(m);
@@ -203,7 +205,7 @@ void Stack::ipv4_input(rte_mbuf* m, uint64_t now, SipInput& sip) {
       static_cast<const rte_udp_hdr*>(rte_pktmbuf_read(m, l2 + ihl, sizeof udp_copy, &udp_copy));
   const uint32_t udp_len = rte_be_to_cpu_16(udp->dgram_len);
   if (rte_be_to_cpu_16(udp->dst_port) != port_.sip_port) {
-    to_tap(m);
+    to_tap_if_allowed(m, IPPROTO_UDP, l2 + ihl, ip_total - ihl);
     return;
   }
   if (udp_len < sizeof(rte_udp_hdr) || udp_len > ip_total - ihl) {
@@ -233,12 +235,12 @@ void Stack::icmp_input(rte_mbuf* m) {
   const uint32_t len = rte_be_to_cpu_16(ip->total_length) - ihl;
   if (m->nb_segs != 1 ||
       len < sizeof(rte_icmp_hdr)) {  // echo requests of ours are small; others go to the kernel
-    to_tap(m);
+    to_tap_if_allowed(m, IPPROTO_ICMP, l2 + ihl, len);
     return;
   }
   auto* icmp = rte_pktmbuf_mtod_offset(m, rte_icmp_hdr*, l2 + ihl);
   if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0) {
-    to_tap(m);
+    to_tap_if_allowed(m, IPPROTO_ICMP, l2 + ihl, len);
     return;
   }
   auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
@@ -264,6 +266,24 @@ void Stack::to_tap(rte_mbuf* m) {
     return;
   }
   ++counters_.to_tap;
+}
+
+// What the stack does not take itself, for our address: to the TAP if the allow-list admits it, else
+// dropped and counted. Without a TAP nothing passes, counted as not ours (as before the list existed).
+void Stack::to_tap_if_allowed(rte_mbuf* m, uint8_t ip_proto, uint32_t l4_offset, uint32_t l4_len) {
+  if (port_.tap_port < 0) {
+    to_tap(m);
+    return;
+  }
+  uint8_t copy[TapPolicy::kHeaderBytes];
+  const uint32_t n = std::min<uint32_t>(l4_len, sizeof copy);
+  const auto* l4 = static_cast<const uint8_t*>(rte_pktmbuf_read(m, l4_offset, n, copy));
+  if (!tap_policy_.admit(ip_proto, std::span<const uint8_t>(l4 ? l4 : copy, l4 ? n : 0),
+                         counters_.tap_refused)) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  to_tap(m);
 }
 
 uint16_t Stack::poll_tap() {

@@ -1,8 +1,9 @@
 // The worker's network layer on one DPDK port: Ethernet, ARP (answering for our address; resolving next
 // hops through a cache with a pending queue and expiry), ICMP echo, IPv4 with header and checksum checks,
 // fragment reassembly (rte_ip_frag) and fragmentation of egress above the MTU, UDP with checksums, and the
-// exception path: whatever is for our address but is not SIP over UDP goes to the kernel's TAP, and what
-// the kernel sends out of the TAP goes out of the port.
+// exception path: of what is for our address but is not SIP over UDP, what the allow-list admits
+// (dataplane/net/tap_policy.h) goes to the kernel's TAP and the rest is dropped and counted; what the
+// kernel sends out of the TAP goes out of the port.
 //
 // Who calls: one per worker lcore, from the worker loop only (no locks). Nothing is allocated per packet
 // beyond mbufs from the pools.
@@ -15,7 +16,10 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string_view>
+
+#include "dataplane/net/tap_policy.h"
 
 namespace sipd::net {
 
@@ -30,6 +34,9 @@ struct PortConfig {
   uint16_t mtu = 1500;
   uint16_t sip_port = 5060;
   bool ipv6 = false;  // the appliance speaks IPv6: the kernel behind the TAP may send it out of the port
+  // What may pass to the TAP: the operator's part (port.tap_allow, the ephemeral range), copied by the
+  // stack when it is made; null: ICMP only (and the program's listeners, once set).
+  const TapPolicy* tap_policy = nullptr;
 };
 
 struct NetCounters {
@@ -39,6 +46,7 @@ struct NetCounters {
   uint64_t not_ours = 0, bad_ipv4 = 0, bad_udp = 0, truncated = 0;
   uint64_t fragments_in = 0, reassembled = 0, fragmented_out = 0;
   uint64_t to_tap = 0, from_tap = 0;
+  uint64_t tap_refused = 0;  // for our address, not ours to take, and not on the TAP's allow-list
   // What the kernel behind the TAP sent, by kind (from_tap counts them all); IPv6 is dropped unless the
   // appliance is configured for it.
   uint64_t from_tap_arp = 0, from_tap_ipv4 = 0, from_tap_ipv6 = 0, from_tap_other = 0, from_tap_dropped = 0;
@@ -81,6 +89,9 @@ class Stack {
   void tick(uint64_t now);
   // A next hop another worker learned.
   void learn(uint32_t ip, const rte_ether_addr& mac, uint64_t now);
+  // The routing program's stream listeners' ports (config::Program::stream_ports), which TCP may reach on
+  // the TAP: set when the worker installs a program, between bursts. Allocates nothing.
+  void set_stream_listeners(std::span<const uint16_t> ports) { tap_policy_.set_listeners(ports); }
 
   const NetCounters& counters() const { return counters_; }
 
@@ -99,6 +110,7 @@ class Stack {
   void ipv4_input(rte_mbuf* m, uint64_t now, SipInput& sip);
   void icmp_input(rte_mbuf* m);
   void to_tap(rte_mbuf* m);
+  void to_tap_if_allowed(rte_mbuf* m, uint8_t ip_proto, uint32_t l4_offset, uint32_t l4_len);
   const rte_ether_addr* lookup(uint32_t ip, uint64_t now) const;
   void resolve_and_send(rte_mbuf* m, uint32_t next_hop, uint64_t now);
   void send_arp_request(uint32_t ip);
@@ -119,6 +131,7 @@ class Stack {
   uint16_t tx_count_ = 0;
   uint16_t ip_id_ = 1;
   NetCounters counters_;
+  TapPolicy tap_policy_;
   alignas(64) std::array<char, 65536> scratch_;  // a reassembled datagram, made contiguous
 };
 

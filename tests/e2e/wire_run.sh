@@ -3,7 +3,7 @@
 # wire_driver in the far namespace sending each message and checking what comes back.
 #   usage: wire_run.sh rfc4475|protos|reassembly|exception BUILD_DIR SRC_DIR
 # exception runs the dataplane with its TAP and checks that TCP to sipd's address reaches the kernel (a
-# listener on the TAP's address) and comes back out of the port.
+# listener on the TAP's address, on a port the appliance's tap_allow lists) and comes back out of the port.
 # reassembly replays a fragmented INVITE through net_pcap (af_packet hands over datagrams the kernel has
 # already reassembled, so rte_ip_frag is only exercised this way) and checks the capture the port wrote.
 # Exit: 0 pass, 1 fail, 77 skip (not root).
@@ -60,7 +60,7 @@ fi
 
 tap=""
 [ "$mode" = exception ] && tap=sxtap$$  # interface names stop at 15 characters
-SIPD_NO_HUGE=1 SIPD_FILE_PREFIX=$prefix SIPD_TAP=$tap SIPD_COUNTERS=$work/counters.json SIPD_IDLE_SLEEP_US=20 \
+SIPD_NO_HUGE=1 SIPD_FILE_PREFIX=$prefix SIPD_TAP=$tap SIPD_TAP_ALLOW=tcp:7000 SIPD_COUNTERS=$work/counters.json SIPD_IDLE_SLEEP_US=20 \
   "$src/scripts/appliance.sh" "$src/tests/e2e/wire.cfg" "$work/appliance.conf"
 
 "$build/bin/sipd-dataplane" --config "$work/appliance.conf" >"$work/dataplane.log" 2>&1 &
