@@ -100,10 +100,8 @@ bool Questions::send_stream_in(uint32_t worker, shm::StreamInRecord r) {
     return false;
   }
   raw.resize(n);
-  backlog_.push_back(Waiting{worker, r.epoch, 0, Reply{}, std::move(raw)});
-  counters_.backlog_peak = std::max<uint64_t>(counters_.backlog_peak, backlog_.size());
   ++counters_.stream_in;
-  flush();
+  queue_raw(worker, r.epoch, 0, std::move(raw));
   return true;
 }
 
@@ -114,11 +112,15 @@ bool Questions::send_uac(uint32_t worker, shm::UacRequestRecord r) {
   const size_t n = shm::encode(r, raw.data(), raw.size());
   if (n == 0) return false;
   raw.resize(n);
-  backlog_.push_back(Waiting{worker, r.epoch, r.id, Reply{}, std::move(raw)});
-  counters_.backlog_peak = std::max<uint64_t>(counters_.backlog_peak, backlog_.size());
   ++counters_.uac_sent;
-  flush();
+  queue_raw(worker, r.epoch, r.id, std::move(raw));
   return true;
+}
+
+void Questions::queue_raw(uint32_t worker, uint32_t epoch, uint32_t id, std::string raw) {
+  backlog_.push_back(Waiting{worker, epoch, id, Reply{}, std::move(raw)});
+  counters_.backlog_peak = std::max<uint64_t>(counters_.backlog_peak, backlog_.size());
+  flush();
 }
 
 void Questions::send(uint32_t worker, uint32_t epoch, uint32_t id, Reply&& r) {

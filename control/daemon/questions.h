@@ -90,6 +90,8 @@ class Questions {
     uint32_t worker;
   };
   void send(uint32_t worker, uint32_t epoch, uint32_t id, Reply&& r);
+  // An encoded record (t_uac_dlg's request, a stream message) into the backlog, in order with the answers.
+  void queue_raw(uint32_t worker, uint32_t epoch, uint32_t id, std::string raw);
   bool flush();
   const shm::Segment& segment_;
   std::map<std::string, Handler, std::less<>> handlers_;

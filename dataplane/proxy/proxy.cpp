@@ -55,16 +55,17 @@ Proxy::Proxy(const config::Program& program, const Settings& settings, proxy::Se
   configure_pike();
   if (const config::FunctionSpec* f = config::find_function("avp_db_store"))
     avp_db_store_ = uint16_t(f - config::registry().functions.data());
-  char ip[16], port[12];
-  local_text_ = std::string(sip::format_ipv4(settings.local.ip, ip)) + ":" +
-                std::string(number(settings.local.port, port));
-  local_texts_[size_t(sip::Transport::Udp)] = local_text_;
-  if (settings.tcp_port)
-    local_texts_[size_t(sip::Transport::Tcp)] = std::string(sip::format_ipv4(settings.local.ip, ip)) + ":" +
-                                                std::string(number(settings.tcp_port, port));
-  if (settings.tls_port)
-    local_texts_[size_t(sip::Transport::Tls)] = std::string(sip::format_ipv4(settings.local.ip, ip)) + ":" +
-                                                std::string(number(settings.tls_port, port));
+  // Our address with each transport's listener port, and our Record-Route for it, written once here: they
+  // go into every forwarded or record-routed request.
+  static constexpr std::string_view kRrParam[] = {"", ";transport=tcp", ";transport=tls"};
+  const uint16_t ports[] = {settings.local.port, settings.tcp_port, settings.tls_port};
+  for (size_t t = 0; t < local_texts_.size(); ++t) {
+    if (t != size_t(sip::Transport::Udp) && !ports[t]) continue;  // no listener for it
+    char ip[16], port[12];
+    local_texts_[t] =
+        std::string(sip::format_ipv4(settings.local.ip, ip)) + ":" + std::string(number(ports[t], port));
+    rr_texts_[t] = "<sip:" + local_texts_[t] + std::string(kRrParam[t]) + ";lr>";
+  }
   vm_.prepare(program);
 }
 
@@ -975,17 +976,9 @@ int64_t Proxy::arm(config::RouteKind kind, engine::Call& c) {
   return route >= 0 || disarm ? 1 : -1;
 }
 
-std::string_view Proxy::rr_value(sip::Transport t, char (&buf)[80]) const {
-  static constexpr std::string_view kParam[] = {"", ";transport=tcp", ";transport=tls"};
-  const int n = std::snprintf(buf, sizeof buf, "<sip:%.*s%.*s;lr>", int(local_text(t).size()),
-                              local_text(t).data(), int(kParam[size_t(t)].size()), kParam[size_t(t)].data());
-  return n > 0 && size_t(n) < sizeof buf ? std::string_view(buf, size_t(n)) : std::string_view();
-}
-
 // Facing the sender: the request came to us on its transport.
 int64_t Proxy::record_route() {
-  char rr[80];
-  const std::string_view value = rr_value(run_->from.transport, rr);
+  const std::string_view value = rr_text(run_->from.transport);
   return run_->edits && !value.empty() && run_->edits->add_record_route(value, &run_->rr_slot) ? 1 : -1;
 }
 
@@ -993,10 +986,10 @@ bool Proxy::record_route_for(const sip::Endpoint& to, sip::EditList& edits) {
   const bool other = to.transport != run_->from.transport;
   if (run_->rr_slot < 0 || other == run_->rr_double) return true;  // as it is (UDP to UDP: untouched)
   run_->rr_double = other;
-  char in[80], out[80], both[164];
-  const std::string_view facing_sender = rr_value(run_->from.transport, in);
+  char both[200];
+  const std::string_view facing_sender = rr_text(run_->from.transport);
   if (!other) return edits.add_record_route(facing_sender, &run_->rr_slot);
-  const std::string_view facing_next = rr_value(to.transport, out);
+  const std::string_view facing_next = rr_text(to.transport);
   const int n = std::snprintf(both, sizeof both, "%.*s, %.*s", int(facing_next.size()), facing_next.data(),
                               int(facing_sender.size()), facing_sender.data());
   return n > 0 && size_t(n) < sizeof both &&

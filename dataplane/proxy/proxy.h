@@ -409,10 +409,13 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender, pub
   std::string_view our_via(std::string_view branch, sip::Transport transport, char (&buf)[96]) const;
   // "198.18.0.1:5060": our address and the port of our listener for `t`.
   std::string_view local_text(sip::Transport t) const {
-    return local_texts_[size_t(t)].empty() ? std::string_view(local_text_) : local_texts_[size_t(t)];
+    return local_texts_[size_t(t)].empty() ? local_texts_[size_t(sip::Transport::Udp)]
+                                           : local_texts_[size_t(t)];
   }
-  // Our Record-Route value for `t` ("<sip:198.18.0.1:5060;transport=tcp;lr>"); written into `buf`.
-  std::string_view rr_value(sip::Transport t, char (&buf)[80]) const;
+  // Our Record-Route value for `t` ("<sip:198.18.0.1:5060;transport=tcp;lr>"), made at construction.
+  std::string_view rr_text(sip::Transport t) const {
+    return rr_texts_[size_t(t)].empty() ? rr_texts_[size_t(sip::Transport::Udp)] : rr_texts_[size_t(t)];
+  }
   // Before a request leaves for `to`: when the script record-routed and `to` is over another transport
   // than the request came on, our Record-Route becomes two (RFC 5658): the one facing `to` above the one
   // facing the sender.
@@ -534,8 +537,8 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender, pub
   sip::Message acc_request_, acc_response_;  // a completed transaction's, for its accounting line
   std::array<char, sip::Message::kMaxSize> acc_buf_;
   std::array<char, 8192> local_out_;
-  std::string local_text_;                  // "198.18.0.1:5060"
   std::array<std::string, 3> local_texts_;  // per sip::Transport: ours with its listener's port, or ""
+  std::array<std::string, 3> rr_texts_;     // per sip::Transport: our Record-Route value, or ""
   mutable char src_text_[16] = {}, dst_text_[16] = {};
   Counters counters_;
   PikeTable pike_;  // one per worker, allocated here and never resized
