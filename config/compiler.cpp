@@ -161,13 +161,15 @@ PvId keyword_field(std::string_view word) {
   return PvId::Other;
 }
 
+// A yes/no parameter's value as the checker takes it (yes, on, true, 1).
+bool truthy(std::string_view v) { return v == "yes" || v == "on" || v == "true" || v == "1"; }
+
 class Compiler {
  public:
   Compiler(const SourceFile& file, Diagnostics& diags) : file_(file), diags_(diags) {}
 
   Program run(const Script& script) {
     prog_.registry_hash = registry_hash();
-    local_addresses(script);
     // Global parameters travel as module "" parameters, under every spelling (debug and log_level).
     // (find_global() finds a spec by either spelling: a 1.x `debug=3` is also log_level's 3.)
     for (const GlobalParam& g : script.globals)
@@ -197,6 +199,7 @@ class Compiler {
         prog_.modparams.push_back(ModParamValue{module, std::string(spec->name), std::move(value)});
       }
     }
+    local_addresses(script);  // after the parameters: proto_tcp's tcp_port and disable_tcp decide ports
     for (const FunctionSpec& f : registry().functions) prog_.function_names.emplace_back(f.name);
     for (const Route& r : script.routes) numbered_flags(r.body);
     // The main route first, so routes[0] is where a request starts.
@@ -258,9 +261,14 @@ class Compiler {
         std::string why;
         if (!parse_listen(g.value.text, l, why)) continue;  // the checker has said why
         add_host(l.host);
-        prog_.local_ports.push_back(l.port ? l.port : uint16_t(5060));
-        if (l.proto == "tcp" || l.proto == "tls")
-          prog_.stream_ports.push_back(l.port ? l.port : uint16_t(l.proto == "tls" ? 5061 : 5060));
+        const bool tcp = l.proto == "tcp", tls = l.proto == "tls";
+        const uint16_t port = l.port ? l.port
+                              : tcp  ? uint16_t(prog_.modparam_int("proto_tcp", "tcp_port"))
+                              : tls  ? uint16_t(prog_.modparam_int("proto_tls", "tls_port"))
+                                     : uint16_t(5060);
+        prog_.local_ports.push_back(port);
+        if (tcp && !truthy(prog_.modparam("", "disable_tcp"))) prog_.tcp_ports.push_back(port);
+        if (tls && !truthy(prog_.modparam("", "disable_tls"))) prog_.tls_ports.push_back(port);
         if (!l.advertised.empty()) {
           ListenSpec adv;
           if (parse_listen(l.advertised, adv, why)) {

@@ -274,9 +274,16 @@ struct Program {
   // listening ports (5060 when none is given). The dataplane adds its port addresses when it loads a program.
   std::vector<std::string> local_hosts;
   std::vector<uint16_t> local_ports;
-  // The ports of listen=tcp: and listen=tls: (5060 and 5061 when none is given): the dataplane passes TCP
-  // to them from the port to the TAP, where sipd-control's stream listeners are.
-  std::vector<uint16_t> stream_ports;
+  // The ports of listen=tcp: and listen=tls: (proto_tcp's tcp_port, default 5060, and proto_tls's tls_port,
+  // default 5061, when none is given; none for TCP under disable_tcp=yes). sipd-control listens on them,
+  // and the dataplane passes TCP to them from the port to the TAP, where those listeners are.
+  std::vector<uint16_t> tcp_ports, tls_ports;
+  // Both, TCP's first: what the dataplane lets through to the TAP.
+  std::vector<uint16_t> stream_ports() const {
+    std::vector<uint16_t> all = tcp_ports;
+    all.insert(all.end(), tls_ports.begin(), tls_ports.end());
+    return all;
+  }
   std::vector<SwitchTable> switches;
   std::vector<ModParamValue> modparams;
   std::vector<std::string> modules;         // what loadmodule named, without directory or ".so"

@@ -7,8 +7,9 @@
 namespace sipd::config {
 namespace {
 
-constexpr char kMagic[8] = {'S', 'I', 'P', 'D', 'P', 'R', 'G', '6'};  // 6: the stream listeners' ports
-constexpr uint32_t kMaxCount = 1u << 22;  // no table in a sane program comes near this
+constexpr char kMagic[8] = {'S', 'I', 'P', 'D',
+                            'P', 'R', 'G', '7'};  // 7: TCP's and TLS's listener ports apart
+constexpr uint32_t kMaxCount = 1u << 22;          // no table in a sane program comes near this
 
 class Writer {
  public:
@@ -229,8 +230,10 @@ std::string serialize_program(const Program& p) {
   write_strings(w, p.modules);
   w.num(uint32_t(p.local_ports.size()));
   for (uint16_t port : p.local_ports) w.num(port);
-  w.num(uint32_t(p.stream_ports.size()));
-  for (uint16_t port : p.stream_ports) w.num(port);
+  for (const std::vector<uint16_t>* ports : {&p.tcp_ports, &p.tls_ports}) {
+    w.num(uint32_t(ports->size()));
+    for (uint16_t port : *ports) w.num(port);
+  }
   w.num(uint32_t(p.switches.size()));
   // Every table entry must point at something that exists, and a read's index must come from an earlier
   // entry (so a damaged blob cannot make a read loop on itself).
@@ -350,10 +353,12 @@ std::string deserialize_program(std::string_view blob, Program& out) {
   p.local_ports.resize(n);
   for (uint16_t& port : p.local_ports)
     if (!r.num(port)) return "truncated local addresses";
-  if (!r.count(n)) return "truncated stream listeners";
-  p.stream_ports.resize(n);
-  for (uint16_t& port : p.stream_ports)
-    if (!r.num(port)) return "truncated stream listeners";
+  for (std::vector<uint16_t>* ports : {&p.tcp_ports, &p.tls_ports}) {
+    if (!r.count(n)) return "truncated stream listeners";
+    ports->resize(n);
+    for (uint16_t& port : *ports)
+      if (!r.num(port)) return "truncated stream listeners";
+  }
   if (!r.count(n)) return "truncated switch tables";
   p.switches.resize(n);
   for (SwitchTable& t : p.switches) {

@@ -45,7 +45,7 @@ constexpr ModuleSpec kModules[] = {
     {"uri"},
     {"acc"},
     {"proto_udp"},
-    {"proto_tcp", "SIP over TCP is not implemented in this build", true},
+    {"proto_tcp"},  // sipd-control's listeners (control/tcp); the dataplane routes what they frame
     {"proto_tls", "SIP over TLS is not implemented in this build", true},
     {"dispatcher", "its destination sets and probing are not implemented in this build"},
     {"auth", "digest authentication is not implemented in this build"},

@@ -4,13 +4,17 @@
 // start first; this one may be killed and restarted while the dataplane runs (the table lives in the
 // segment, and is repaired on attach).
 //
-// One thread polls everything (the rings, the database's completions); the database has its own thread.
+// One thread polls everything (the rings, the database's completions, the TCP connections); the database
+// has its own thread.
 #include <poll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -28,6 +32,7 @@
 #include "control/daemon/questions.h"
 #include "control/daemon/registrar_service.h"
 #include "control/daemon/statistics.h"
+#include "control/daemon/stream_service.h"
 #include "control/daemon/uac_command.h"
 #include "control/daemon/ul_commands.h"
 #include "control/daemon/usrloc.h"
@@ -53,6 +58,24 @@ int fail(const std::string& why) {
 }
 
 int64_t unix_now() { return int64_t(std::time(nullptr)); }
+
+int64_t monotonic_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// open_files_limit: the soft limit raised (or set) to it, as OpenSIPS does at start; the hard limit too
+// when we may. Each TCP connection is a descriptor.
+bool set_open_files(int64_t want, std::string& error) {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0) return true;
+  r.rlim_cur = rlim_t(want);
+  if (r.rlim_max < r.rlim_cur) r.rlim_max = r.rlim_cur;
+  if (::setrlimit(RLIMIT_NOFILE, &r) == 0) return true;
+  error = "open_files_limit = " + std::to_string(want) + ": " + std::strerror(errno);
+  return false;
+}
 
 }  // namespace
 
@@ -99,6 +122,9 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
+  if (program.modparam_set("", "open_files_limit") &&
+      !set_open_files(program.modparam_int("", "open_files_limit"), error))
+    return fail(error);
 
   const shm::LocationSizes sizes{app.location_aors, app.location_bindings};
   shm::Segment segment;
@@ -210,6 +236,9 @@ int main(int argc, char** argv) {
     if (u.mode != us.mode || u.db_path != us.db_path)
       return "the script changes usrloc's storage (db_mode, working_mode_preset or db_url): restart "
              "sipd-control to change it";
+    if (next.tcp_ports != program.tcp_ports || next.tls_ports != program.tls_ports)
+      return "the script changes the TCP or TLS listeners (listen=tcp:, listen=tls:, disable_tcp): restart "
+             "sipd-control and sipd-dataplane to change them";
     if (next.modparam("avpops", "db_url") != avp_url || next.modparam("avpops", "avp_table") != avp_table ||
         next.modparam_int("avpops", "use_domain") != program.modparam_int("avpops", "use_domain"))
       return "the script changes avpops' database (db_url, avp_table or use_domain): restart sipd-control to "
@@ -239,6 +268,14 @@ int main(int argc, char** argv) {
   stats.add("registrar", "accepted_regs", false, [&registrar] { return registrar.counters().saved; });
   stats.add("registrar", "rejected_regs", false,
             [&registrar] { return registrar.counters().refused + registrar.counters().failed; });
+  // SIP over TCP: the listeners of listen=tcp:, and connections opened toward TCP next hops.
+  tcp::ConnectionSettings tcp_settings;
+  if (!control::stream_settings(program, addr, tcp_settings, error)) return fail(error);
+  control::StreamService streams(questions, segment, tcp_settings, monotonic_ms);
+  if (!streams.open(error)) return fail(error);
+  for (uint16_t port : program.tcp_ports)
+    std::printf("sipd-control: SIP over TCP on tcp:%s:%u\n", app.address.c_str(), port);
+  streams.add_statistics(stats);
   control::add_statistics_commands(commands, stats);
   int control_log_level = int(program.modparam_int("", "log_level"));
   control::CoreInfo core;
@@ -347,6 +384,7 @@ int main(int argc, char** argv) {
     if (fifo.serve()) did = true;
     if (datagram.serve()) did = true;
     if (http.serve()) did = true;
+    if (streams.serve()) did = true;
     if (control::drain_worker_logs(segment, logs, 256)) did = true;
     const int64_t now = unix_now();
     if (now >= next_reap) {
@@ -355,13 +393,14 @@ int main(int argc, char** argv) {
     }
     if (!did) {
       // Nothing to do: sleep until the database completes something, at most 1 ms (the rings are polled).
-      pollfd fds[6] = {{database ? database->completion_fd() : -1, POLLIN, 0},
+      pollfd fds[7] = {{database ? database->completion_fd() : -1, POLLIN, 0},
                        {avp_database ? avp_database->completion_fd() : -1, POLLIN, 0},
                        {mgmt.fd(), POLLIN, 0},
                        {fifo.fd(), POLLIN, 0},
                        {datagram.fd(), POLLIN, 0},
-                       {http.fd(), POLLIN, 0}};
-      ::poll(fds, 6, 1);
+                       {http.fd(), POLLIN, 0},
+                       {streams.fd(), POLLIN, 0}};
+      ::poll(fds, 7, 1);
     }
   }
   shared.control.pid.store(0);

@@ -92,6 +92,10 @@ bool Questions::poll(unsigned budget) {
 
 bool Questions::send_stream_in(uint32_t worker, shm::StreamInRecord r) {
   if (worker >= shm::kMaxWorkers) return false;
+  if (backlog_.size() >= kMaxStreamBacklog) {  // the workers are not taking them: this one is dropped
+    ++counters_.stream_in_backlog_full;
+    return false;
+  }
   r.epoch = segment_.header().dataplane.epoch.load(std::memory_order_relaxed);
   std::string raw(shm::kBufferBytes, '\0');
   const size_t n = shm::encode(r, raw.data(), raw.size());

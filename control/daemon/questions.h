@@ -57,7 +57,7 @@ struct QuestionCounters {
   uint64_t questions = 0, bad_questions = 0, unknown_functions = 0, answers = 0, backlog_peak = 0;
   uint64_t dropped_stale = 0;
   uint64_t uac_sent = 0, uac_results = 0;
-  uint64_t stream_in = 0, stream_out = 0, stream_in_too_big = 0;
+  uint64_t stream_in = 0, stream_out = 0, stream_in_too_big = 0, stream_in_backlog_full = 0;
 };
 
 using UacResultHandler = std::function<void(uint32_t worker, const shm::UacResultRecord&)>;
@@ -75,7 +75,9 @@ class Questions {
   // The workers' results of those; the record's views live through the call only.
   void on_uac_result(UacResultHandler h) { uac_result_ = std::move(h); }
   // Queues a framed message for `worker` (its epoch set to the dataplane's now); false when it does not fit
-  // a record (counted: the caller closes the connection or answers).
+  // a record, or when kMaxStreamBacklog records wait already (the workers are not taking them), each
+  // counted: the message is dropped, as a datagram the port's ring has no room for is.
+  static constexpr size_t kMaxStreamBacklog = 4096;
   bool send_stream_in(uint32_t worker, shm::StreamInRecord r);
   // The workers' messages for TCP/TLS endpoints; the record's views live through the call only.
   void on_stream_out(StreamOutHandler h) { stream_out_ = std::move(h); }

@@ -63,6 +63,7 @@ bool Connections::open(std::string& error) {
     sa.sin_port = htons(port);
     sa.sin_addr.s_addr = htonl(settings_.address);
     if (fd < 0 || ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        ::setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one) != 0 ||
         ::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 1024) != 0) {
       error = "listen=tcp:" + address_text(settings_.address, port) + ": " + std::strerror(errno);
       if (fd >= 0) ::close(fd);
@@ -139,7 +140,7 @@ void Connections::read_from(Connection& c, int64_t now_ms) {
         deliver_(Incoming{c.id, c.ip, c.port, c.local_port, f.bytes});
       } else if (f.kind == FrameKind::Ping) {
         ++counters_.pings;
-        c.out.append("\r\n");  // the pong (RFC 5626 4.4.1)
+        if (settings_.pong) c.out.append("\r\n");  // the pong (RFC 5626 4.4.1)
       } else if (f.kind == FrameKind::Error) {
         ++counters_.framing_errors;
         log_("tcp: closing the connection from " + address_text(c.ip, c.port) + ": " + f.error);
@@ -202,7 +203,14 @@ void Connections::sweep(int64_t now_ms) {
   if (now_ms - swept_ms_ < kSweepMs) return;
   swept_ms_ = now_ms;
   for (auto& [id, c] : by_id_) {
-    if (c->partial_since >= 0 && now_ms - c->partial_since >= int64_t(settings_.partial_ms)) {
+    if (c->connecting) {
+      if (now_ms - c->last_ms >= int64_t(settings_.connect_ms)) {
+        ++counters_.connect_timeouts;
+        log_("tcp: connecting to " + address_text(c->ip, c->port) + " failed: no answer within " +
+             std::to_string(settings_.connect_ms) + " ms");
+        closing_.push_back(id);
+      }
+    } else if (c->partial_since >= 0 && now_ms - c->partial_since >= int64_t(settings_.partial_ms)) {
       ++counters_.partial_closed;
       log_("tcp: closing the connection from " + address_text(c->ip, c->port) + ": a message begun " +
            std::to_string(settings_.partial_ms / 1000) + " s ago has not been completed");
@@ -263,6 +271,8 @@ bool Connections::send(uint32_t id, uint32_t ip, uint16_t port, std::string_view
       return false;
     }
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    if (fd >= 0) (void)::setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
     sockaddr_in local{};
     local.sin_family = AF_INET;
     local.sin_addr.s_addr = htonl(settings_.address);

@@ -9,8 +9,11 @@
 // closed (RFC 4475 3.1.2.2: a Content-Length larger than what arrives waits, then closes); at most
 // read_budget bytes are read from one connection per serve() turn, so a fast sender cannot starve the
 // others and a slow one costs nothing while it is silent; at most max_pending bytes wait to be written to
-// one connection (beyond it the connection is closed: its reader has stopped). A framing error closes the
-// connection with a log line naming the far end and the reason.
+// one connection (beyond it the connection is closed: its reader has stopped); an outbound connect gets
+// connect_ms. A framing error closes the connection with a log line naming the far end and the reason.
+//
+// Listeners and outbound connections bind the appliance's address with IP_FREEBIND: it lives on the
+// dataplane's TAP, which may come up after sipd-control does.
 //
 // Who calls: sipd-control's main loop, one thread. Sockets are non-blocking; nothing here waits: serve()
 // takes what is ready (epoll, level-triggered), send() queues what the socket does not take at once.
@@ -38,6 +41,8 @@ struct ConnectionSettings {
   uint32_t max_message = 16000;  // what one ring record carries (shm::kBufferBytes less its header)
   uint32_t read_budget = 16384;  // bytes read from one connection per serve() turn
   uint32_t max_pending = 1u << 20;
+  uint32_t connect_ms = 100;  // an outbound connect not done within this long fails (tcp_connect_timeout)
+  bool pong = true;           // answer a CRLFCRLF ping with CRLF (proto_tcp's tcp_crlf_pingpong)
 };
 
 struct Incoming {
@@ -51,7 +56,7 @@ struct Incoming {
 struct ConnectionCounters {
   uint64_t accepted = 0, refused_full = 0, opened = 0, connect_failed = 0, closed = 0;
   uint64_t messages_in = 0, messages_out = 0, pings = 0, framing_errors = 0;
-  uint64_t idle_closed = 0, partial_closed = 0, overflow_closed = 0, send_failed = 0;
+  uint64_t idle_closed = 0, partial_closed = 0, overflow_closed = 0, send_failed = 0, connect_timeouts = 0;
 };
 
 class Connections {

@@ -133,6 +133,18 @@ int main(int argc, char** argv) {
     }
   }
   if (sip_port < 0) return fail("no DPDK port (check the --vdev or PCI arguments in " + config_path + ")");
+  // SIP over TCP: sipd-control's listener behind the TAP. Without a TAP nothing reaches it, so the workers
+  // refuse TCP destinations as they do with no listener at all. (The first listen=tcp: port is the one our
+  // Via and Record-Route give; the TAP passes them all.) TLS waits for control/tls.
+  if (!program.tcp_ports.empty()) {
+    if (tap_port >= 0)
+      settings.tcp_port = program.tcp_ports.front();
+    else
+      std::fprintf(stderr,
+                   "sipd-dataplane: warning: listen=tcp: needs the exception-path TAP (port.tap in %s): "
+                   "no SIP over TCP\n",
+                   config_path.c_str());
+  }
   rte_mempool* pool = rte_pktmbuf_pool_create(
       "sipd_mbufs", app.mbufs, 256, 0, uint16_t(app.mbuf_size + RTE_PKTMBUF_HEADROOM), int(rte_socket_id()));
   rte_mempool* indirect = rte_pktmbuf_pool_create("sipd_indirect", 1023, 32, 0, 0, int(rte_socket_id()));
@@ -283,7 +295,7 @@ int main(int argc, char** argv) {
               tap_port >= 0 ? ", exception path via TAP" : "", nworkers, active.file.c_str());
   if (tap_port >= 0) {
     std::string listeners;
-    for (uint16_t p : program.stream_ports) listeners += " tcp:" + std::to_string(p);
+    for (uint16_t p : program.stream_ports()) listeners += " tcp:" + std::to_string(p);
     std::printf(
         "sipd-dataplane: to the TAP: ARP, ICMP, TCP to the SIP stream listeners (%s), tap_allow (%s), "
         "TCP answers to %u-%u; the rest is refused (tap_refused)\n",

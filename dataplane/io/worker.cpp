@@ -40,7 +40,7 @@ Worker::Worker(const WorkerSetup& s)
       layer_(proxy::tm_settings(*s.program, s.pools, s.id), proxy_, proxy_, rte_rdtsc() / (s.hz / 1000)) {
   proxy_.attach(&layer_);
   proxy_.set_pike_peers(this);
-  stack_.set_stream_listeners(s.program->stream_ports);
+  stack_.set_stream_listeners(s.program->stream_ports());
   if (s.segment) {
     control_ = std::make_unique<ControlLink>(*s.segment, s.id, proxy_);
     control_->attach_tm(&layer_);  // MI's t_uac_dlg: control's requests go through this worker's tm
@@ -342,7 +342,7 @@ bool Worker::poll_timers(uint64_t now_ms) {
       did = true;
       // The new program's listen=tcp:/tls: ports are what TCP may reach on the TAP from now on.
       if (programs_->counters().installed != installed)
-        stack_.set_stream_listeners(proxy_.program().stream_ports);
+        stack_.set_stream_listeners(proxy_.program().stream_ports());
     }
     const int32_t level = segment_->header().log_level.load(std::memory_order_relaxed);
     if (level != log_level_seen_ && level != shm::kScriptLogLevel) proxy_.set_log_level(level);

@@ -65,6 +65,7 @@ Proxy::Proxy(const config::Program& program, const Settings& settings, proxy::Se
     local_texts_[t] =
         std::string(sip::format_ipv4(settings.local.ip, ip)) + ":" + std::string(number(ports[t], port));
     rr_texts_[t] = "<sip:" + local_texts_[t] + std::string(kRrParam[t]) + ";lr>";
+    rr2_texts_[t] = "<sip:" + local_texts_[t] + std::string(kRrParam[t]) + ";r2=on;lr>";
   }
   vm_.prepare(program);
 }
@@ -292,7 +293,9 @@ void Proxy::count_received(sip::Defect d) {
 
 void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
   ++counters_.rx;
-  const sip::Defect parsed = msg_.parse(payload, sip::Framing::Datagram);
+  // Over TCP/TLS control has framed the message by its Content-Length already (control/tcp/framer.h).
+  const sip::Defect parsed = msg_.parse(
+      payload, from.transport == sip::Transport::Udp ? sip::Framing::Datagram : sip::Framing::Stream);
   const sip::Verdict v = sip::validate(msg_, parsed);
   count_received(v.defect);
   if (versions_[current_].pike_route >= 0 && pike_automatic(from, parsed == sip::Defect::None)) {
@@ -400,7 +403,9 @@ engine::Context Proxy::context(const Run& r) const {
   ctx.src_ip = sip::format_ipv4(r.from.ip, src_text_);
   ctx.src_port = r.from.port;
   ctx.dst_ip = sip::format_ipv4(settings_.local.ip, dst_text_);
-  ctx.dst_port = settings_.local.port;
+  ctx.dst_port = r.from.transport == sip::Transport::Tcp   ? settings_.tcp_port
+                 : r.from.transport == sip::Transport::Tls ? settings_.tls_port
+                                                           : settings_.local.port;
   ctx.transport = r.from.transport;
   ctx.t_reply_code = r.reply_code;
   ctx.t_branch = r.branch_idx;
@@ -989,9 +994,10 @@ bool Proxy::record_route_for(const sip::Endpoint& to, sip::EditList& edits) {
   char both[200];
   const std::string_view facing_sender = rr_text(run_->from.transport);
   if (!other) return edits.add_record_route(facing_sender, &run_->rr_slot);
-  const std::string_view facing_next = rr_text(to.transport);
+  // Both marked r2=on, so that loose_route() here (and OpenSIPS's) removes the pair together.
+  const std::string_view facing_next = rr2_text(to.transport), facing_them = rr2_text(run_->from.transport);
   const int n = std::snprintf(both, sizeof both, "%.*s, %.*s", int(facing_next.size()), facing_next.data(),
-                              int(facing_sender.size()), facing_sender.data());
+                              int(facing_them.size()), facing_them.data());
   return n > 0 && size_t(n) < sizeof both &&
          edits.add_record_route(std::string_view(both, size_t(n)), &run_->rr_slot);
 }
@@ -999,30 +1005,67 @@ bool Proxy::record_route_for(const sip::Endpoint& to, sip::EditList& edits) {
 // RFC 3261 16.4: a first Route naming us is removed; the next hop is then the first Route left, if any
 // ($du), else the Request-URI. True when the request carried Route headers.
 int64_t Proxy::loose_route(engine::VmState& st) {
-  const uint16_t field = run_->msg->first(sip::HeaderId::Route);
-  if (field == sip::kNoHeader) return -1;
+  if (run_->msg->first(sip::HeaderId::Route) == sip::kNoHeader) return -1;
   sip::ValueIterator it(*run_->msg, sip::HeaderId::Route);
-  std::string_view first;
-  sip::NameAddr na;
-  sip::Uri uri;
-  if (!it.next(first) || !sip::parse_name_addr(first, na) ||
-      sip::parse_uri(na.uri, uri) != sip::UriError::None)
-    return -1;
-  std::string_view next = first;
-  if (is_me(uri.host, uri.port)) {
-    // Remove our value: the whole field when it is the field's only value, else the value and its comma.
-    const std::string_view field_value = run_->msg->value(it.field());
-    std::string_view second;
-    const bool more = it.next(second);
-    if (more && it.field() == field) {
-      const uint32_t off = uint32_t(first.data() - run_->msg->buffer().data());
-      if (run_->edits) (void)run_->edits->remove(sip::Span{off, uint32_t(second.data() - first.data())});
-    } else if (run_->edits) {
-      (void)run_->edits->remove_header(field);
+  // Up to two values of ours go: the first, and the one after it when the first carries r2=on (we
+  // record-routed twice where the transport changed). Each is kept with its field.
+  struct Ours {
+    std::string_view value;
+    uint16_t field;
+  } ours[2];
+  size_t n = 0;
+  std::string_view value;
+  bool more = it.next(value);
+  if (!more) return -1;
+  std::string_view next;          // the first value that is not removed: the next hop
+  std::string_view first_params;  // the first value's URI parameters
+  while (more) {
+    sip::NameAddr na;
+    sip::Uri uri;
+    if (!sip::parse_name_addr(value, na) || sip::parse_uri(na.uri, uri) != sip::UriError::None) {
+      if (n == 0) return -1;
+      next = value;
+      break;
     }
-    (void)field_value;
-    next = more ? second : std::string_view();
+    std::string_view r2;
+    const bool ours_too = n == 0 || (n == 1 && sip::find_param(first_params, "r2", r2));
+    if (!ours_too || !is_me(uri.host, uri.port)) {
+      next = value;
+      break;
+    }
+    if (n == 0) first_params = uri.params;
+    ours[n++] = Ours{value, it.field()};
+    if (n == 2) {
+      more = it.next(value);
+      if (more) next = value;
+      break;
+    }
+    more = it.next(value);
   }
+  if (n > 0 && run_->edits) {
+    // A value followed by another in its field goes with its comma; a field left with nothing goes whole.
+    const std::string_view buf = run_->msg->buffer();
+    const auto off = [&](std::string_view v) { return uint32_t(v.data() - buf.data()); };
+    const uint16_t next_field = next.empty() ? sip::kNoHeader : it.field();
+    const bool same = n == 2 && ours[0].field == ours[1].field;
+    if (n == 1 || !same) {
+      const Ours& f = ours[0];
+      const std::string_view after = n == 2 ? ours[1].value : next;
+      const uint16_t after_field = n == 2 ? ours[1].field : next_field;
+      if (!after.empty() && after_field == f.field)
+        (void)run_->edits->remove(sip::Span{off(f.value), off(after) - off(f.value)});
+      else
+        (void)run_->edits->remove_header(f.field);
+    }
+    if (n == 2) {
+      const Ours& f = ours[same ? 0 : 1];
+      if (!next.empty() && next_field == ours[1].field)
+        (void)run_->edits->remove(sip::Span{off(f.value), off(next) - off(f.value)});
+      else
+        (void)run_->edits->remove_header(ours[1].field);
+    }
+  }
+  sip::NameAddr na;
   if (!next.empty() && sip::parse_name_addr(next, na)) st.dst_uri = na.uri;
   return 1;
 }

@@ -416,6 +416,9 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender, pub
   std::string_view rr_text(sip::Transport t) const {
     return rr_texts_[size_t(t)].empty() ? rr_texts_[size_t(sip::Transport::Udp)] : rr_texts_[size_t(t)];
   }
+  std::string_view rr2_text(sip::Transport t) const {
+    return rr2_texts_[size_t(t)].empty() ? rr2_texts_[size_t(sip::Transport::Udp)] : rr2_texts_[size_t(t)];
+  }
   // Before a request leaves for `to`: when the script record-routed and `to` is over another transport
   // than the request came on, our Record-Route becomes two (RFC 5658): the one facing `to` above the one
   // facing the sender.
@@ -539,6 +542,7 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender, pub
   std::array<char, 8192> local_out_;
   std::array<std::string, 3> local_texts_;  // per sip::Transport: ours with its listener's port, or ""
   std::array<std::string, 3> rr_texts_;     // per sip::Transport: our Record-Route value, or ""
+  std::array<std::string, 3> rr2_texts_;    // the same with r2=on: one of a pair (the transport changes)
   mutable char src_text_[16] = {}, dst_text_[16] = {};
   Counters counters_;
   PikeTable pike_;  // one per worker, allocated here and never resized

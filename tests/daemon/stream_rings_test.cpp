@@ -2,14 +2,23 @@
 // from a connection for the worker (send_stream_in), the worker's control link runs it through the proxy,
 // and the reply comes back to control's stream handler (on_stream_out) naming the same connection. A
 // message too big for a record is refused and counted; one for a dataplane that restarted is dropped.
+// And the whole hop over a real loopback connection: StreamService's listener, the rings, the worker's
+// proxy, and the reply written back to the client's socket.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "control/daemon/questions.h"
+#include "control/daemon/stream_service.h"
 #include "dataplane/io/control_link.h"
 
 namespace sipd::control {
@@ -50,6 +59,7 @@ struct Rig {
     EXPECT_TRUE(segment.open(shm, shm::Sizes{1, 0}, error)) << error;
     segment.header().dataplane.epoch.store(3);
     segment.header().active_workers.store(1);
+    segment.header().dataplane.pid.store(1);
     segment.header().control.pid.store(1);
     segment.header().control.heartbeat.store(1);
     questions = std::make_unique<Questions>(segment);
@@ -109,6 +119,90 @@ TEST(stream_rings, TooBigForARecordIsRefusedAndAStaleOneDropped) {
   r.link->poll(1000);
   EXPECT_EQ(r.link->counters().stream_in, 0u);
   EXPECT_EQ(r.link->counters().stale_answers, 1u);
+}
+
+config::Program script_program(const std::string& text) { return compile(text); }
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+TEST(stream_service, SettingsComeFromTheScript) {
+  tcp::ConnectionSettings s;
+  std::string error;
+  ASSERT_TRUE(
+      stream_settings(script_program("listen=tcp:198.18.0.1:5070\nroute { exit; }\n"), 0xC6120001u, s, error))
+      << error;
+  EXPECT_EQ(s.ports, std::vector<uint16_t>{5070});
+  EXPECT_EQ(s.idle_ms, 120000u);  // OpenSIPS's defaults
+  EXPECT_EQ(s.max_connections, 2048u);
+  EXPECT_EQ(s.connect_ms, 100u);
+  EXPECT_TRUE(s.pong);
+  ASSERT_TRUE(stream_settings(script_program("listen=tcp:198.18.0.1\ntcp_connection_lifetime=30\n"
+                                             "tcp_max_connections=10\ntcp_connect_timeout=500\n"
+                                             "loadmodule \"proto_tcp.so\"\n"
+                                             "modparam(\"proto_tcp\", \"tcp_crlf_pingpong\", 0)\n"
+                                             "route { exit; }\n"),
+                              0xC6120001u, s, error))
+      << error;
+  EXPECT_EQ(s.ports, std::vector<uint16_t>{5060});
+  EXPECT_EQ(s.idle_ms, 30000u);
+  EXPECT_EQ(s.max_connections, 10u);
+  EXPECT_EQ(s.connect_ms, 500u);
+  EXPECT_FALSE(s.pong);
+  EXPECT_FALSE(stream_settings(script_program("tcp_connection_lifetime=0\nroute { exit; }\n"), 0, s, error));
+  EXPECT_NE(error.find("tcp_connection_lifetime = 0: out of range"), std::string::npos) << error;
+}
+
+TEST(stream_service, ARequestOverALoopbackConnectionIsAnsweredOverIt) {
+  Rig r;
+  const uint16_t port = uint16_t(33000 + ::getpid() % 1000);
+  tcp::ConnectionSettings settings;
+  settings.address = 0x7F000001u;
+  settings.ports = {port};
+  StreamService service(*r.questions, r.segment, settings, now_ms);
+  std::string error;
+  ASSERT_TRUE(service.open(error)) << error;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(0x7F000001u);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa), 0);
+  // Two requests in one write, the second split: each is framed and answered in order.
+  const std::string two = kOptions + kOptions;
+  ASSERT_EQ(::send(fd, two.data(), two.size() - 20, 0), ssize_t(two.size() - 20));
+  std::string got;
+  const auto turn = [&] {
+    service.serve();
+    r.link->poll(1000);
+    r.questions->poll();
+    service.serve();
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 1) == 1) {
+      char buf[4096];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0) got.append(buf, size_t(n));
+    }
+  };
+  for (int i = 0; i < 200 && got.find("200 Over TCP") == std::string::npos; ++i) turn();
+  EXPECT_EQ(got.find("200 Over TCP", got.find("200 Over TCP") + 1), std::string::npos);  // one so far
+  ASSERT_EQ(::send(fd, two.data() + two.size() - 20, 20, 0), 20);
+  for (int i = 0; i < 200 && got.find("200 Over TCP", got.find("200 Over TCP") + 1) == std::string::npos; ++i)
+    turn();
+  EXPECT_TRUE(got.starts_with("SIP/2.0 200 Over TCP\r\n")) << got;
+  EXPECT_NE(got.find("200 Over TCP", got.find("200 Over TCP") + 1), std::string::npos) << got;
+  EXPECT_EQ(service.counters().to_workers, 2u);
+  EXPECT_EQ(service.counters().from_workers, 2u);
+  EXPECT_EQ(service.connections().counters().accepted, 1u);
+  // With no dataplane running, a message is dropped and counted.
+  r.segment.header().dataplane.pid.store(0);
+  ASSERT_EQ(::send(fd, kOptions.data(), kOptions.size(), 0), ssize_t(kOptions.size()));
+  for (int i = 0; i < 100 && service.counters().no_dataplane == 0; ++i) turn();
+  EXPECT_EQ(service.counters().no_dataplane, 1u);
+  ::close(fd);
 }
 
 }  // namespace

@@ -88,8 +88,9 @@ TEST(program_blob, DamagedBlobsAreRefused) {
   }
 }
 
-// listen=tcp: and listen=tls: give the ports the dataplane lets through to the TAP, and they travel in the
-// blob. (The checker still refuses such lines in this build; the compiler is called without it here.)
+// listen=tcp: and listen=tls: give the ports control listens on and the dataplane lets through to the TAP,
+// and they travel in the blob. (The checker refuses listen=tls: in this build; the compiler is called
+// without it here.)
 TEST(program_blob, StreamListenerPortsTravel) {
   const SourceFile file("stream.cfg",
                         "listen=udp:198.18.0.1:5060\nlisten=tcp:198.18.0.1:5070\nlisten=tls:198.18.0.1\n"
@@ -98,11 +99,14 @@ TEST(program_blob, StreamListenerPortsTravel) {
   const Script ast = parse_script(file, diags);
   const Program p = compile_program(file, ast, diags);
   ASSERT_TRUE(diags.ok()) << diags.render(file);
-  EXPECT_EQ(p.stream_ports, (std::vector<uint16_t>{5070, 5061, 5090, 5060}));
+  EXPECT_EQ(p.tcp_ports, (std::vector<uint16_t>{5070, 5090, 5060}));
+  EXPECT_EQ(p.tls_ports, (std::vector<uint16_t>{5061}));
+  EXPECT_EQ(p.stream_ports(), (std::vector<uint16_t>{5070, 5090, 5060, 5061}));
   Program loaded;
   ASSERT_EQ(deserialize_program(serialize_program(p), loaded), "");
-  EXPECT_EQ(loaded.stream_ports, p.stream_ports);
-  EXPECT_TRUE(compile(kScript).stream_ports.empty());
+  EXPECT_EQ(loaded.tcp_ports, p.tcp_ports);
+  EXPECT_EQ(loaded.tls_ports, p.tls_ports);
+  EXPECT_TRUE(compile(kScript).stream_ports().empty());
 }
 
 }  // namespace

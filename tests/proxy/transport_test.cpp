@@ -1,8 +1,8 @@
 // The proxy over TCP and TLS, in process (issue 13): what the script sends to a stream destination leaves
 // with our Via for that transport and a Sender endpoint that says so; replies to a request that came over a
 // connection go back over it; a response whose next Via is TCP goes to that address over TCP; and a
-// record-routed request that changes transport carries two Record-Routes (RFC 5658). Without a listener for
-// a transport nothing is sent over it.
+// record-routed request that changes transport carries two Record-Routes (RFC 5658), marked r2=on, which
+// loose_route() removes together. Without a listener for a transport nothing is sent over it.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -84,7 +84,7 @@ TEST(transport, AForwardOverTcpCarriesOurTcpViaAndTwoRecordRoutes) {
       << line_of(s.bytes, "Via");
   // Facing the callee (TCP) above facing the caller (UDP).
   EXPECT_EQ(line_of(s.bytes, "Record-Route"),
-            "<sip:198.18.0.1:5060;transport=tcp;lr>, <sip:198.18.0.1:5060;lr>");
+            "<sip:198.18.0.1:5060;transport=tcp;r2=on;lr>, <sip:198.18.0.1:5060;r2=on;lr>");
 }
 
 TEST(transport, TlsBySipsOrTransportAndItsDefaultPort) {
@@ -155,6 +155,50 @@ TEST(transport, AResponseGoesBackOverTheTransportOfItsNextVia) {
   Proxy proxy2(program, Settings{}, out2);
   proxy2.handle(Endpoint{0xC6120003u, 5070}, response);
   EXPECT_TRUE(out2.sent.empty());
+}
+
+// An in-dialog request through a transport change carries both our Routes: loose_route() removes the pair
+// (one field or two), and the next hop is the Route after them, else the Request-URI.
+TEST(transport, LooseRouteRemovesBothOfADoubleRecordRoute) {
+  const config::Program program = compile(
+      "loadmodule \"rr.so\"\nroute {\n  if (loose_route()) { forward(); exit; }\n"
+      "  drop;\n}\n");
+  const auto bye = [](const std::string& routes) {
+    return "BYE sip:bob@198.18.0.3:5070 SIP/2.0\r\n"
+           "Via: SIP/2.0/TCP 198.18.0.2:40001;branch=z9hG4bK-lr1\r\n"
+           "Max-Forwards: 70\r\n" +
+           routes +
+           "From: <sip:alice@198.18.0.2>;tag=f1\r\nTo: <sip:bob@198.18.0.3>;tag=b1\r\n"
+           "Call-ID: lr1@198.18.0.2\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+  };
+  const std::string tcp = "<sip:198.18.0.1:5060;transport=tcp;r2=on;lr>",
+                    udp = "<sip:198.18.0.1:5060;r2=on;lr>", far = "<sip:198.18.0.9:5060;lr>";
+  struct Case {
+    std::string routes;
+    uint32_t next_ip;
+    uint16_t next_port;
+    std::string left;  // the Route line that leaves, "" for none
+  };
+  const Case cases[] = {
+      {"Route: " + tcp + ", " + udp + "\r\n", 0xC6120003u, 5070, ""},
+      {"Route: " + tcp + "\r\nRoute: " + udp + "\r\n", 0xC6120003u, 5070, ""},
+      {"Route: " + tcp + ", " + udp + ", " + far + "\r\n", 0xC6120009u, 5060, far},
+      {"Route: " + tcp + "\r\nRoute: " + udp + ", " + far + "\r\n", 0xC6120009u, 5060, far},
+      {"Route: " + tcp + ", " + udp + "\r\nRoute: " + far + "\r\n", 0xC6120009u, 5060, far},
+      // Without r2=on only the first of ours goes (a single Record-Route, then someone else's entry).
+      {"Route: <sip:198.18.0.1:5060;lr>, " + far + "\r\n", 0xC6120009u, 5060, far},
+  };
+  for (const Case& c : cases) {
+    Capture out;
+    Proxy proxy(program, streams(), out);
+    proxy.handle(kTcpAlice, bye(c.routes));
+    ASSERT_EQ(out.sent.size(), 1u) << c.routes;
+    EXPECT_EQ(out.sent[0].to.ip, c.next_ip) << c.routes;
+    EXPECT_EQ(out.sent[0].to.port, c.next_port) << c.routes;
+    EXPECT_EQ(line_of(out.sent[0].bytes, "Route"), c.left) << c.routes << out.sent[0].bytes;
+    EXPECT_EQ(out.sent[0].bytes.find("198.18.0.1:5060;"), out.sent[0].bytes.find("198.18.0.1:5060;branch"))
+        << "one of our Routes is left: " << out.sent[0].bytes;
+  }
 }
 
 }  // namespace
