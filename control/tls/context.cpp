@@ -53,9 +53,7 @@ std::string sni_of(SSL* ssl) {
   if (list + 2 != len || p[2] != TLSEXT_NAMETYPE_host_name) return {};
   const size_t n = size_t(p[3]) << 8 | p[4];
   if (n + 5 > len || n == 0) return {};
-  std::string name(reinterpret_cast<const char*>(p + 5), n);
-  for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return name;
+  return lower(std::string_view(reinterpret_cast<const char*>(p + 5), n));
 }
 
 int acknowledge_sni(SSL*, int*, void*) { return SSL_TLSEXT_ERR_OK; }
@@ -160,6 +158,27 @@ int Context::ex_index() {
   return index;
 }
 
+SSL_CTX* Context::build(const DomainSettings& d, std::string& error) {
+  SSL_CTX* ctx = SSL_CTX_new(d.server ? TLS_server_method() : TLS_client_method());
+  if (!ctx) {
+    error = "domain " + d.name + ": SSL_CTX_new: " + openssl_reason();
+    return nullptr;
+  }
+  if (!apply_policy(ctx, d, error) || !load_files(ctx, d, error) || !load_trust(ctx, d, error)) {
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  enable_resumption(ctx, d);
+  if (d.server) {
+    SSL_CTX_set_client_hello_cb(ctx, &Context::on_client_hello, nullptr);
+    (void)SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
+                                reinterpret_cast<void (*)()>(acknowledge_sni));
+  } else {
+    SSL_CTX_sess_set_new_cb(ctx, &Context::on_new_session);
+  }
+  return ctx;
+}
+
 Context::Context(Log log) : log_(std::move(log)) {}
 
 Context::~Context() { forget_client_sessions(); }
@@ -168,37 +187,17 @@ bool Context::load(const TlsSettings& settings, std::string& error) {
   auto g = std::make_shared<Generation>();
   g->settings = settings;
   g->number = current_ ? current_->number + 1 : 1;
-  auto build = [&](const DomainSettings& d) -> SSL_CTX* {
-    SSL_CTX* ctx = SSL_CTX_new(d.server ? TLS_server_method() : TLS_client_method());
-    if (!ctx) {
-      error = "domain " + d.name + ": SSL_CTX_new: " + openssl_reason();
-      return nullptr;
-    }
-    if (!apply_policy(ctx, d, error) || !load_files(ctx, d, error) || !load_trust(ctx, d, error)) {
-      SSL_CTX_free(ctx);
-      return nullptr;
-    }
-    enable_resumption(ctx, d);
-    if (d.server) {
-      SSL_CTX_set_client_hello_cb(ctx, &Context::on_client_hello, nullptr);
-      (void)SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
-                                  reinterpret_cast<void (*)()>(acknowledge_sni));
-    } else {
-      SSL_CTX_sess_set_new_cb(ctx, &Context::on_new_session);
-    }
-    return ctx;
-  };
   // The implicit default server domain without a certificate is left out: a script that only opens TLS
   // connections sets none. An explicit server domain without one is an error (load_files).
   std::erase_if(g->settings.servers,
                 [](const DomainSettings& d) { return d.implicit && d.certificate.empty(); });
   for (const DomainSettings& d : g->settings.servers) {
-    SSL_CTX* ctx = build(d);
+    SSL_CTX* ctx = build(d, error);
     if (!ctx) return ++counters_.load_failed, false;
     g->servers.push_back(ctx);
   }
   for (const DomainSettings& d : g->settings.clients) {
-    SSL_CTX* ctx = build(d);
+    SSL_CTX* ctx = build(d, error);
     if (!ctx) return ++counters_.load_failed, false;
     g->clients.push_back(ctx);
   }

@@ -90,6 +90,7 @@ class Context {
   struct Generation;
 
   static int ex_index();  // where an SSL keeps its Session
+  static ssl_ctx_st* build(const DomainSettings& d, std::string& error);
   static int on_client_hello(ssl_st* ssl, int* alert, void* arg);
   static int on_new_session(ssl_st* ssl, ssl_session_st* session);
   void remember(const std::string& key, ssl_session_st* session);
