@@ -280,6 +280,15 @@ class Peer:
         return out
 
 
+def unopened(e):
+    """The report of a connection that could not be opened: the keys of Peer.report(), and why."""
+    out = {"error": "connect: " + error_name(e), "sent": 0}
+    out.update({"closed_by_peer": False, "closed_after_s": None, "reset": False, "still_open": False,
+                "received_bytes": 0})
+    out.update(Framer().report())
+    return out
+
+
 def watch(peers, until, clock, stop=None):
     """Read from PEERS until the monotonic time UNTIL (cut to the deadline), all are closed, or stop() is true.
     Waits at most a second at a time, so stop() is looked at every second."""
@@ -358,8 +367,8 @@ def cmd_torture(a, target, clock):
         try:
             p = Peer(target.connect(clock))
         except OSError as e:
-            out.update({"error": "connect: " + error_name(e), "responses": [], "closed_by_peer": False,
-                        "closed_after_s": None, "still_open": False})
+            out.update(unopened(e))
+            out["deadline_hit"] = clock.hit
             emit(out)
             continue
         sent, err = p.send(data, clock, target.timeout)
@@ -449,6 +458,8 @@ def cmd_idle(a, target, clock):
     if want < a.n:
         note("RLIMIT_NOFILE is %d: opening %d connections, not %d" % (limit, want, a.n))
     socks, failed = open_many(target, want, clock)
+    if want < a.n:
+        failed["RLIMIT_NOFILE"] = a.n - want
     peers = [Peer(s) for s in socks]
     note("%d of %d connections open (%s)" % (len(peers), a.n, dict(failed) or "no failures"))
     if a.ping:
@@ -491,7 +502,7 @@ def cmd_partial(a, target, clock):
     try:
         p = Peer(target.connect(clock))
     except OSError as e:
-        emit({"error": "connect: " + error_name(e), "sent": 0, "closed_by_peer": False, "closed_after_s": None})
+        emit(dict(unopened(e), deadline_hit=clock.hit))
         return
     msg = invite(target.addr, p.sock.getsockname())
     cut = len(msg) // 2
@@ -510,7 +521,7 @@ def cmd_slow(a, target, clock):
     try:
         p = Peer(target.connect(clock))
     except OSError as e:
-        emit({"error": "connect: " + error_name(e), "response": None, "closed_by_peer": False})
+        emit(dict(unopened(e), response=None, response_after_s=None, deadline_hit=clock.hit))
         return
     msg = request("OPTIONS", target.addr, p.sock.getsockname())
     rate = a.bytes_per_second
@@ -522,20 +533,21 @@ def cmd_slow(a, target, clock):
             answered[0] = time.monotonic()
         return False
 
+    last_byte = p.t0
     while sent < len(msg) and not p.closed and clock.left() > 0:
         due = min(len(msg), int((time.monotonic() - p.t0) * rate) + 1) - sent
         if due > 0:
             n, err = p.send(msg[sent:sent + due], clock, target.timeout)
             sent += n
-            if err:
+            last_byte = time.monotonic()
+            if err or sent == len(msg):
                 break
         watch([p], time.monotonic() + tick, clock, response_seen)
         response_seen()
-    last_byte = time.monotonic()
     if not err and not p.closed:
         watch([p], last_byte + a.hold, clock, response_seen)
     response_seen()
-    out = {"message_bytes": len(msg), "sent": sent, "send_s": seconds(last_byte - p.t0),
+    out = {"message_bytes": len(msg), "sent": sent, "last_byte_after_s": seconds(last_byte - p.t0),
            "error": err and "send: " + err,
            "response": p.framer.responses[0] if p.framer.responses else None,
            "response_after_s": seconds(p.after(answered[0]))}
@@ -580,7 +592,7 @@ def cmd_garbage(a, target, clock):
     try:
         p = Peer(target.connect(clock))
     except OSError as e:
-        emit({"error": "connect: " + error_name(e), "sent": 0, "closed_by_peer": False})
+        emit(dict(unopened(e), bytes=a.bytes, seed=a.seed, received_head="", deadline_hit=clock.hit))
         return
     sent, err = p.send(data, clock, target.timeout)
     watch([p], time.monotonic() + a.wait, clock)
