@@ -8,9 +8,12 @@
   tcp_peer.py idle HOST PORT N --hold S [--ping] [--ready-file PATH]
                  open N connections (the soft RLIMIT_NOFILE is raised to the hard one first), with --ping send
                  one CRLFCRLF keep-alive on each (RFC 5626 4.4.1), hold them all for --hold seconds and watch
-                 which the peer closes; PATH is touched once all N are open
+                 which the peer closes; PATH is touched once all N are open (or once the attempts to open
+                 them are over); first_close_s, last_close_s and closes_per_second (how many closed in
+                 each whole second) count from the start of the hold
   tcp_peer.py partial HOST PORT --hold S [--ready-file PATH]
-                 send the first half of an INVITE (the cut falls inside its headers), never the rest
+                 send the first half of an INVITE (the cut falls inside its headers), never the rest, and
+                 touch PATH once it is sent
   tcp_peer.py slow HOST PORT --bytes-per-second B --hold S
                  send a complete OPTIONS at B bytes/s, then wait --hold seconds after its last byte
   tcp_peer.py churn HOST PORT --count N
@@ -25,7 +28,7 @@ says "deadline_hit": true).
 HOST must be an IP address on loopback or in 198.18.0.0/15: this tool connects to nothing else.
 
 Output: one JSON object per line on stdout (one per torture file, one for every other subcommand); notes for
-people on stderr. Every "..._after_s" counts seconds from the moment that connection was established. What the
+people on stderr. Every "..._after_s" counts seconds from the moment its connection was established. What the
 peer sends is framed as SIP over a stream: the header section up to CRLFCRLF, then Content-Length (or "l")
 bytes of body; CRLFs between messages are keep-alives (an RFC 5626 pong is one CRLF), counted apart.
 "responses" lists the status line of every complete response. A peer that closes with FIN or RST both count as
@@ -490,6 +493,7 @@ def cmd_idle(a, target, clock):
         "closed_by_peer": len(closes), "reset_by_peer": sum(p.reset for p in peers),
         "first_close_s": seconds(closes[0]) if closes else None,
         "last_close_s": seconds(closes[-1]) if closes else None,
+        "closes_per_second": dict(sorted(Counter(str(int(t)) for t in closes).items(), key=lambda kv: int(kv[0]))),
         "open_at_end": len(peers) - len(closes),
         "held_s": seconds(time.monotonic() - hold_start), "deadline_hit": clock.hit,
     }
