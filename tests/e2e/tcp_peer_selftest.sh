@@ -43,7 +43,7 @@ pass_fail() {  # NAME STATUS: ok when STATUS is 0
   if [ "$2" -eq 0 ]; then echo "ok    $1"; else echo "FAIL  $1"; failures=$((failures + 1)); fi
 }
 rc=0
-"$py" - "$here" <<'EOF' || rc=$?
+"$py" -B - "$here" <<'EOF' || rc=$?  # -B: no __pycache__ left here
 import sys
 sys.path.insert(0, sys.argv[1])
 from tcp_peer import Framer
