@@ -175,9 +175,9 @@ class Checker {
     check_value(value, first->type, "global parameter '" + g.names.front() + "'", g.offset);
   }
 
-  // listen=/socket= [proto:]host[:port] [options]: sipd takes SIP over UDP (on the dataplane's port) and
-  // TCP (sipd-control's listeners, behind the port's exception path); the options that pick workers, name
-  // or advertise a socket have no effect here.
+  // listen=/socket= [proto:]host[:port] [options]: sipd takes SIP over UDP (on the dataplane's port), TCP
+  // and TLS (sipd-control's listeners, behind the port's exception path); the options that pick workers,
+  // name or advertise a socket have no effect here.
   void listen(const GlobalParam& g) {
     const std::string where = g.names.front() + "=" + g.value.text;
     ListenSpec l;
@@ -186,10 +186,10 @@ class Checker {
       error(g.offset, where + ": " + why);
       return;
     }
-    if (l.proto != "udp" && l.proto != "tcp")
-      unimplemented(g.offset,
-                    where + ": " + l.proto +
-                        " sockets are not implemented in this build (sipd takes SIP over UDP and TCP)");
+    if (l.proto != "udp" && l.proto != "tcp" && l.proto != "tls")
+      unimplemented(g.offset, where + ": " + l.proto +
+                                  " sockets are not implemented in this build (sipd takes SIP over UDP, "
+                                  "TCP and TLS)");
     if (!l.advertised.empty())
       diags_.notice(file_.pos(g.offset), where +
                                              ": the advertised address is accepted and has no effect: sipd "

@@ -268,13 +268,23 @@ int main(int argc, char** argv) {
   stats.add("registrar", "accepted_regs", false, [&registrar] { return registrar.counters().saved; });
   stats.add("registrar", "rejected_regs", false,
             [&registrar] { return registrar.counters().refused + registrar.counters().failed; });
-  // SIP over TCP: the listeners of listen=tcp:, and connections opened toward TCP next hops.
+  // SIP over TCP and TLS: the listeners of listen=tcp: and listen=tls:, and connections opened toward TCP
+  // and TLS next hops.
   tcp::ConnectionSettings tcp_settings;
   if (!control::stream_settings(program, addr, tcp_settings, error)) return fail(error);
-  control::StreamService streams(questions, segment, tcp_settings, monotonic_ms);
+  std::unique_ptr<tls::TlsSettings> tls_domains;  // TLS: its domains, when the script has any TLS
+  if (control::wants_tls(program)) {
+    tls::SettingsResult parsed = control::tls_settings(program);
+    if (!parsed.ok()) return fail(parsed.error);
+    tls_domains = std::make_unique<tls::TlsSettings>(std::move(parsed.settings));
+  }
+  control::StreamService streams(questions, segment, tcp_settings, tls_domains.get(), monotonic_ms);
   if (!streams.open(error)) return fail(error);
   for (uint16_t port : program.tcp_ports)
     std::printf("sipd-control: SIP over TCP on tcp:%s:%u\n", app.address.c_str(), port);
+  for (uint16_t port : program.tls_ports)
+    std::printf("sipd-control: SIP over TLS on tls:%s:%u\n", app.address.c_str(), port);
+  streams.add_commands(commands);
   streams.add_statistics(stats);
   control::add_statistics_commands(commands, stats);
   int control_log_level = int(program.modparam_int("", "log_level"));

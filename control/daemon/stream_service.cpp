@@ -24,6 +24,7 @@ bool stream_settings(const config::Program& program, uint32_t address, tcp::Conn
                      std::string& error) {
   out.address = address;
   out.ports = program.tcp_ports;
+  out.tls_ports = program.tls_ports;
   int64_t v = 0;
   // OpenSIPS's defaults where the script is silent: 120 s of lifetime, 2048 connections, a 100 ms connect.
   out.idle_ms = 120000;
@@ -47,19 +48,85 @@ bool stream_settings(const config::Program& program, uint32_t address, tcp::Conn
   return true;
 }
 
+bool wants_tls(const config::Program& program) {
+  return !program.tls_ports.empty() || program.loads("proto_tls") || program.loads("tls_mgm");
+}
+
+tls::SettingsResult tls_settings(const config::Program& program) {
+  // OpenSIPS 1.x's globals (the registry's tls_* core parameters), and everything tls_mgm was given.
+  static constexpr std::string_view kGlobals[] = {
+      "tls_certificate",   "tls_private_key",   "tls_ca_list",
+      "tls_verify_server", "tls_verify_client", "tls_require_client_certificate",
+      "tls_method",        "tls_ciphers_list",  "tls_handshake_timeout"};
+  std::vector<std::pair<std::string, std::string>> params;
+  for (const config::ModParamValue& m : program.modparams) {
+    const bool global = m.module.empty() &&
+                        std::find(std::begin(kGlobals), std::end(kGlobals), m.param) != std::end(kGlobals);
+    if (global || m.module == "tls_mgm") params.emplace_back(m.param, m.value);
+    // proto_tls's handshake timeout, in milliseconds as the settings count it.
+    if (m.module == "proto_tls" && m.param == "tls_handshake_timeout")
+      params.emplace_back("tls_handshake_timeout", m.value);
+  }
+  return tls::parse_settings(params);
+}
+
+namespace {
+void log_line(const std::string& line) { control_log(1, "%s", line.c_str()); }
+
+tcp::ConnectionSettings with_tls(tcp::ConnectionSettings s, tls::Context* tls) {
+  s.tls = tls;
+  return s;
+}
+}  // namespace
+
 StreamService::StreamService(Questions& questions, const shm::Segment& segment,
-                             tcp::ConnectionSettings settings, Clock now)
+                             tcp::ConnectionSettings settings, const tls::TlsSettings* tls, Clock now)
     : questions_(questions),
       segment_(segment),
       now_(std::move(now)),
+      tls_listeners_(!settings.tls_ports.empty()),
+      tls_(tls ? std::make_unique<tls::Context>(log_line) : nullptr),
+      tls_settings_(tls ? *tls : tls::TlsSettings{}),
       connections_(
-          std::move(settings), [this](const tcp::Incoming& in) { deliver(in); },
-          [](const std::string& line) { control_log(1, "%s", line.c_str()); }) {
+          with_tls(std::move(settings), tls_.get()), [this](const tcp::Incoming& in) { deliver(in); },
+          log_line) {
   questions_.on_stream_out(
       [this](uint32_t worker, const shm::StreamOutRecord& r) { to_connection(worker, r); });
 }
 
-bool StreamService::open(std::string& error) { return connections_.open(error); }
+bool StreamService::open(std::string& error) {
+  if (tls_listeners_ && !tls_) {
+    error = "listen=tls: needs TLS settings";
+    return false;
+  }
+  if (tls_) {
+    if (!tls_->load(tls_settings_, error)) return false;
+    if (tls_listeners_ && !tls_->serves()) {
+      error =
+          "listen=tls: needs a server certificate: set tls_certificate and tls_private_key, or tls_mgm's "
+          "certificate and private_key";
+      return false;
+    }
+  }
+  return connections_.open(error);
+}
+
+void StreamService::add_commands(CommandTable& table) {
+  if (!tls_) return;
+  table.add("tls_reload", MiSignature{{}, 0}, [this](const Json&, MiError& e) {
+    std::string why;
+    if (!tls_->reload(why)) {
+      log_line("tls: tls_reload failed, the certificates in use are kept: " + why);
+      return mi_fail(e, 500, "Failed to reload", why);
+    }
+    log_line("tls: certificates reloaded (generation " + std::to_string(tls_->generation()) + ")");
+    return Json("OK");
+  });
+  table.describe("tls_reload",
+                 "reads every TLS domain's certificate, key and CA list again; new connections use them, "
+                 "established ones keep theirs",
+                 "tls_mgm");
+}
 
 bool StreamService::serve() { return connections_.serve(now_()); }
 
@@ -75,13 +142,13 @@ void StreamService::deliver(const tcp::Incoming& in) {
   (void)msg_.parse(in.message, sip::Framing::Stream);
   shm::StreamInRecord r;
   r.connection = in.connection;
-  r.transport = uint8_t(sip::Transport::Tcp);
+  r.transport = uint8_t(in.tls ? sip::Transport::Tls : sip::Transport::Tcp);
   r.src_ip = in.ip;
   r.src_port = in.port;
   r.local_port = in.local_port;
   r.message = in.message;
   if (!questions_.send_stream_in(proxy::owner_of(msg_, uint8_t(workers)), r)) {
-    ++counters_.too_big;
+    ++counters_.not_queued;
     return;
   }
   ++counters_.to_workers;
@@ -89,11 +156,12 @@ void StreamService::deliver(const tcp::Incoming& in) {
 
 void StreamService::to_connection(uint32_t, const shm::StreamOutRecord& r) {
   ++counters_.from_workers;
-  if (r.transport == uint8_t(sip::Transport::Tls)) {
+  const bool tls = r.transport == uint8_t(sip::Transport::Tls);
+  if (tls && !tls_) {
     ++counters_.tls_refused;
     return;
   }
-  if (!connections_.send(r.connection, r.dst_ip, r.dst_port, r.message, now_())) ++counters_.unsendable;
+  if (!connections_.send(r.connection, r.dst_ip, r.dst_port, tls, r.message, now_())) ++counters_.unsendable;
 }
 
 void StreamService::add_statistics(Statistics& stats) {
@@ -118,9 +186,24 @@ void StreamService::add_statistics(Statistics& stats) {
   add("to_workers", false, [this] { return counters_.to_workers; });
   add("from_workers", false, [this] { return counters_.from_workers; });
   add("dropped_no_dataplane", false, [this] { return counters_.no_dataplane; });
-  add("dropped_backlog", false, [this] { return counters_.too_big; });
+  add("dropped_backlog", false, [this] { return counters_.not_queued; });
   add("unsendable", false, [this] { return counters_.unsendable; });
   add("tls_refused", false, [this] { return counters_.tls_refused; });
+  if (!tls_) return;
+  const tls::ContextCounters& t = tls_->counters();
+  const auto tls_stat = [&](const char* name, bool gauge, std::function<uint64_t()> read) {
+    stats.add("tls", name, gauge, std::move(read));
+  };
+  tls_stat("handshakes", false, [&t] { return t.handshakes; });
+  tls_stat("handshake_failed", false, [&t] { return t.handshake_failed; });
+  tls_stat("handshake_timeouts", false, [&c] { return c.tls_handshake_timeouts; });
+  tls_stat("resumed", false, [&t] { return t.resumed; });
+  tls_stat("no_domain", false, [&t] { return t.no_domain; });
+  tls_stat("sni_refused", false, [&t] { return t.sni_refused; });
+  tls_stat("sessions_failed", false, [&c] { return c.tls_failed; });
+  tls_stat("reloads", false, [&t] { return t.loads > 0 ? t.loads - 1 : 0; });
+  tls_stat("reload_failed", false, [&t] { return t.load_failed; });
+  tls_stat("cached_client_sessions", true, [this] { return uint64_t(tls_->cached_client_sessions()); });
 }
 
 }  // namespace sipd::control

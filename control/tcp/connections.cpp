@@ -11,13 +11,18 @@
 #include <cerrno>
 #include <cstring>
 
+#include "control/tls/context.h"
+#include "control/tls/session.h"
+
 namespace sipd::tcp {
 
 namespace {
 constexpr uint64_t kListenerTag = 1ull << 63;  // epoll data: a listener's index, else a connection's id
 constexpr int64_t kSweepMs = 100;
 
-uint64_t peer_key(uint32_t ip, uint16_t port) { return uint64_t(ip) << 16 | port; }
+uint64_t peer_key(uint32_t ip, uint16_t port, bool tls) {
+  return uint64_t(tls) << 48 | uint64_t(ip) << 16 | port;
+}
 
 std::string address_text(uint32_t ip, uint16_t port) {
   char buf[INET_ADDRSTRLEN] = "?";
@@ -33,18 +38,29 @@ struct Connections::Connection {
   uint32_t ip = 0;
   uint16_t port = 0, local_port = 0;
   bool outbound = false, connecting = false, writable_watched = false;
+  bool is_tls = false, read_wants_write = false;  // a TLS read that needs the socket writable first
+  std::unique_ptr<tls::Session> tls;              // once accepted, or once an outbound one has connected
+  int64_t opened_ms = 0;
   int64_t last_ms = 0;         // the last byte read or written
   int64_t partial_since = -1;  // when the message being read began (-1: none)
   Framer framer;
   std::string out;  // what the socket has not taken yet
   Connection(uint32_t max_message) : framer(FramerLimits{max_message, true}) {}
+  ~Connection();
 };
+
+// The session goes before the socket it writes to is closed (its close_notify, if any, is on its way).
+Connections::Connection::~Connection() {
+  if (tls) tls->shutdown();
+  tls.reset();
+  if (fd >= 0) ::close(fd);
+}
 
 Connections::Connections(ConnectionSettings settings, Deliver deliver, Log log)
     : settings_(std::move(settings)), deliver_(std::move(deliver)), log_(std::move(log)) {}
 
 Connections::~Connections() {
-  for (auto& [id, c] : by_id_) ::close(c->fd);
+  by_id_.clear();
   for (const Listener& l : listeners_) ::close(l.fd);
   if (epoll_ >= 0) ::close(epoll_);
 }
@@ -55,7 +71,14 @@ bool Connections::open(std::string& error) {
     error = std::string("epoll_create1: ") + std::strerror(errno);
     return false;
   }
-  for (uint16_t port : settings_.ports) {
+  if (!settings_.tls_ports.empty() && !settings_.tls) {
+    error = "listen=tls: without TLS settings";
+    return false;
+  }
+  std::vector<std::pair<uint16_t, bool>> wanted;
+  for (uint16_t port : settings_.ports) wanted.emplace_back(port, false);
+  for (uint16_t port : settings_.tls_ports) wanted.emplace_back(port, true);
+  for (const auto& [port, tls] : wanted) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     const int one = 1;
     sockaddr_in sa{};
@@ -65,7 +88,8 @@ bool Connections::open(std::string& error) {
     if (fd < 0 || ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         ::setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one) != 0 ||
         ::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 1024) != 0) {
-      error = "listen=tcp:" + address_text(settings_.address, port) + ": " + std::strerror(errno);
+      error = std::string(tls ? "listen=tls:" : "listen=tcp:") + address_text(settings_.address, port) +
+              ": " + std::strerror(errno);
       if (fd >= 0) ::close(fd);
       return false;
     }
@@ -73,13 +97,13 @@ bool Connections::open(std::string& error) {
     ev.events = EPOLLIN;
     ev.data.u64 = kListenerTag | listeners_.size();
     (void)::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
-    listeners_.push_back({fd, port});
+    listeners_.push_back({fd, port, tls});
   }
   return true;
 }
 
 Connections::Connection* Connections::add(int fd, uint32_t ip, uint16_t port, uint16_t local_port,
-                                          bool outbound, int64_t now_ms) {
+                                          bool outbound, bool tls, int64_t now_ms) {
   auto c = std::make_unique<Connection>(settings_.max_message);
   while (next_id_ == 0 || by_id_.count(next_id_)) ++next_id_;  // 0 means "none" in the rings
   c->id = next_id_++;
@@ -88,11 +112,13 @@ Connections::Connection* Connections::add(int fd, uint32_t ip, uint16_t port, ui
   c->port = port;
   c->local_port = local_port;
   c->outbound = outbound;
+  c->is_tls = tls;
+  c->opened_ms = now_ms;
   c->last_ms = now_ms;
   const int one = 1;
   (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   Connection* raw = c.get();
-  by_peer_[peer_key(ip, port)] = raw->id;
+  by_peer_[peer_key(ip, port, tls)] = raw->id;
   by_id_.emplace(raw->id, std::move(c));
   epoll_event ev{};
   ev.events = EPOLLIN;
@@ -101,7 +127,7 @@ Connections::Connection* Connections::add(int fd, uint32_t ip, uint16_t port, ui
   return raw;
 }
 
-void Connections::accept_from(int listener, uint16_t port, int64_t now_ms) {
+void Connections::accept_from(int listener, uint16_t port, bool tls, int64_t now_ms) {
   for (int i = 0; i < 32; ++i) {
     sockaddr_in sa{};
     socklen_t len = sizeof sa;
@@ -112,32 +138,80 @@ void Connections::accept_from(int listener, uint16_t port, int64_t now_ms) {
       ::close(fd);
       continue;
     }
+    const uint32_t ip = ntohl(sa.sin_addr.s_addr);
+    const uint16_t peer_port = ntohs(sa.sin_port);
+    std::unique_ptr<tls::Session> session;
+    if (tls) {
+      session =
+          settings_.tls->accept(fd, tls::Endpoint{settings_.address, port}, tls::Endpoint{ip, peer_port});
+      if (!session) {  // no server domain for it (logged by the context)
+        ++counters_.tls_refused;
+        ::close(fd);
+        continue;
+      }
+    }
     ++counters_.accepted;
-    (void)add(fd, ntohl(sa.sin_addr.s_addr), ntohs(sa.sin_port), port, false, now_ms);
+    add(fd, ip, peer_port, port, false, tls, now_ms)->tls = std::move(session);
   }
+}
+
+Connections::Got Connections::receive(Connection& c, std::span<char> into, size_t& n) {
+  if (c.is_tls) {
+    if (!c.tls) return Got::Later;  // an outbound one still connecting
+    const tls::IoResult r = c.tls->read(into);
+    n = r.bytes;
+    switch (r.status) {
+      case tls::Status::Ok:
+        return n > 0 ? Got::Bytes : Got::Later;
+      case tls::Status::WantRead:
+        return Got::Later;
+      case tls::Status::WantWrite:  // a handshake message waits for room in the socket
+        c.read_wants_write = true;
+        watch(c);
+        return Got::Later;
+      case tls::Status::Error:
+        ++counters_.tls_failed;
+        return Got::Closed;
+      case tls::Status::Closed:
+        return Got::Closed;
+    }
+    return Got::Closed;
+  }
+  const ssize_t got = ::read(c.fd, into.data(), into.size());
+  if (got > 0) {
+    n = size_t(got);
+    return Got::Bytes;
+  }
+  if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return Got::Later;
+  return Got::Closed;
 }
 
 void Connections::read_from(Connection& c, int64_t now_ms) {
   size_t budget = settings_.read_budget;
+  if (c.read_wants_write) {
+    c.read_wants_write = false;
+    watch(c);
+  }
   while (budget > 0) {
     const std::span<char> space = c.framer.space();
     if (space.empty()) break;  // failed earlier: closing
-    const ssize_t n = ::read(c.fd, space.data(), std::min(space.size(), budget));
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    size_t n = 0;
+    const Got got = receive(c, space.first(std::min(space.size(), budget)), n);
+    if (got == Got::Closed) {
       closing_.push_back(c.id);
       return;
     }
-    if (n < 0) {
+    if (got == Got::Later) {
       c.framer.release();  // nothing more now: an idle connection gives its buffer back
       break;
     }
-    budget -= size_t(n);
+    budget -= n;
     c.last_ms = now_ms;
-    c.framer.commit(size_t(n));
+    c.framer.commit(n);
     for (Frame f = c.framer.next(); f.kind != FrameKind::NeedMore; f = c.framer.next()) {
       if (f.kind == FrameKind::Message) {
         ++counters_.messages_in;
-        deliver_(Incoming{c.id, c.ip, c.port, c.local_port, f.bytes});
+        deliver_(Incoming{c.id, c.ip, c.port, c.local_port, c.is_tls, f.bytes});
       } else if (f.kind == FrameKind::Ping) {
         ++counters_.pings;
         if (settings_.pong) c.out.append("\r\n");  // the pong (RFC 5626 4.4.1)
@@ -150,11 +224,24 @@ void Connections::read_from(Connection& c, int64_t now_ms) {
     }
     c.partial_since = c.framer.partial() ? (c.partial_since < 0 ? now_ms : c.partial_since) : -1;
   }
+  if (budget == 0 && c.tls && c.tls->has_buffered_input()) reread_.push_back(c.id);
   if (!c.out.empty()) write_to(c);
 }
 
 void Connections::write_to(Connection& c) {
   while (!c.out.empty()) {
+    if (c.is_tls) {
+      if (!c.tls) break;  // still connecting
+      const tls::IoResult r = c.tls->write(c.out);
+      if (r.status == tls::Status::Ok) {
+        c.out.erase(0, r.bytes);
+        continue;
+      }
+      if (r.status == tls::Status::WantWrite || r.status == tls::Status::WantRead) break;  // EPOLLOUT / IN
+      ++(r.status == tls::Status::Error ? counters_.tls_failed : counters_.send_failed);
+      closing_.push_back(c.id);
+      return;
+    }
     const ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -178,7 +265,7 @@ void Connections::write_to(Connection& c) {
 
 // EPOLLOUT only while something waits (or a connect is under way): level-triggered, it would fire forever.
 void Connections::watch(Connection& c) {
-  const bool want = c.connecting || !c.out.empty();
+  const bool want = c.connecting || !c.out.empty() || c.read_wants_write;
   if (want == c.writable_watched) return;
   c.writable_watched = want;
   epoll_event ev{};
@@ -191,11 +278,10 @@ void Connections::close(uint32_t id) {
   const auto it = by_id_.find(id);
   if (it == by_id_.end()) return;
   Connection& c = *it->second;
-  const auto peer = by_peer_.find(peer_key(c.ip, c.port));
+  const auto peer = by_peer_.find(peer_key(c.ip, c.port, c.is_tls));
   if (peer != by_peer_.end() && peer->second == id) by_peer_.erase(peer);
   (void)::epoll_ctl(epoll_, EPOLL_CTL_DEL, c.fd, nullptr);
-  ::close(c.fd);
-  by_id_.erase(it);
+  by_id_.erase(it);  // the connection's destructor ends its session and closes its socket
   ++counters_.closed;
 }
 
@@ -210,6 +296,13 @@ void Connections::sweep(int64_t now_ms) {
              std::to_string(settings_.connect_ms) + " ms");
         closing_.push_back(id);
       }
+    } else if (c->tls && !c->tls->established() &&
+               now_ms - c->opened_ms >= int64_t(settings_.tls->handshake_timeout_ms())) {
+      ++counters_.tls_handshake_timeouts;
+      log_("tls: closing the connection " + std::string(c->outbound ? "to " : "from ") +
+           address_text(c->ip, c->port) + ": its handshake is not over after " +
+           std::to_string(settings_.tls->handshake_timeout_ms()) + " ms");
+      closing_.push_back(id);
     } else if (c->partial_since >= 0 && now_ms - c->partial_since >= int64_t(settings_.partial_ms)) {
       ++counters_.partial_closed;
       log_("tcp: closing the connection from " + address_text(c->ip, c->port) + ": a message begun " +
@@ -222,14 +315,31 @@ void Connections::sweep(int64_t now_ms) {
   }
 }
 
+void Connections::connected(Connection& c, int64_t now_ms) {
+  c.connecting = false;
+  c.last_ms = now_ms;
+  if (!c.is_tls) return;
+  c.opened_ms = now_ms;  // the handshake's time starts now
+  c.tls = settings_.tls->connect(c.fd, tls::Endpoint{c.ip, c.port});
+  if (!c.tls) {  // no client domain for it (logged by the context)
+    ++counters_.tls_refused;
+    closing_.push_back(c.id);
+  }
+}
+
 bool Connections::serve(int64_t now_ms) {
+  // TLS connections that left decrypted bytes inside OpenSSL last turn: epoll will not say so.
+  std::vector<uint32_t> again;
+  again.swap(reread_);
+  for (uint32_t id : again)
+    if (const auto it = by_id_.find(id); it != by_id_.end()) read_from(*it->second, now_ms);
   epoll_event events[64];
   const int n = epoll_ >= 0 ? ::epoll_wait(epoll_, events, 64, 0) : 0;
   for (int i = 0; i < n; ++i) {
     const uint64_t tag = events[i].data.u64;
     if (tag & kListenerTag) {
       const Listener& l = listeners_[size_t(tag & ~kListenerTag)];
-      accept_from(l.fd, l.port, now_ms);
+      accept_from(l.fd, l.port, l.tls, now_ms);
       continue;
     }
     const auto it = by_id_.find(uint32_t(tag));
@@ -245,28 +355,30 @@ bool Connections::serve(int64_t now_ms) {
         closing_.push_back(c.id);
         continue;
       }
-      c.connecting = false;
-      c.last_ms = now_ms;
+      connected(c, now_ms);
     }
-    if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_from(c, now_ms);
+    if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) ||
+        (c.read_wants_write && (events[i].events & EPOLLOUT)))
+      read_from(c, now_ms);
     if (!c.connecting && (events[i].events & EPOLLOUT)) write_to(c);
   }
   sweep(now_ms);
-  const bool did = n > 0 || !closing_.empty();
+  const bool did = n > 0 || !closing_.empty() || !again.empty();
   for (uint32_t id : closing_) close(id);
   closing_.clear();
   return did;
 }
 
-bool Connections::send(uint32_t id, uint32_t ip, uint16_t port, std::string_view message, int64_t now_ms) {
+bool Connections::send(uint32_t id, uint32_t ip, uint16_t port, bool tls, std::string_view message,
+                       int64_t now_ms) {
   auto it = by_id_.find(id);
   if (it == by_id_.end() && ip != 0) {
-    const auto peer = by_peer_.find(peer_key(ip, port));
+    const auto peer = by_peer_.find(peer_key(ip, port, tls));
     if (peer != by_peer_.end()) it = by_id_.find(peer->second);
   }
   Connection* c = it != by_id_.end() ? it->second.get() : nullptr;
   if (!c) {
-    if (ip == 0 || by_id_.size() >= settings_.max_connections) {
+    if (ip == 0 || by_id_.size() >= settings_.max_connections || (tls && !settings_.tls)) {
       ++counters_.send_failed;
       return false;
     }
@@ -290,7 +402,7 @@ bool Connections::send(uint32_t id, uint32_t ip, uint16_t port, std::string_view
     socklen_t len = sizeof local;
     (void)::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
     ++counters_.opened;
-    c = add(fd, ip, port, ntohs(local.sin_port), true, now_ms);
+    c = add(fd, ip, port, ntohs(local.sin_port), true, tls, now_ms);
     c->connecting = true;
   }
   c->out.append(message);

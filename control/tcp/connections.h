@@ -15,14 +15,20 @@
 // Listeners and outbound connections bind the appliance's address with IP_FREEBIND: it lives on the
 // dataplane's TAP, which may come up after sipd-control does.
 //
+// TLS (settings.tls, a tls::Context the caller owns): listeners on tls_ports make a server session for each
+// connection they accept, and send() with `tls` opens a client session once the connect is done. The
+// session's bytes go through it; a handshake not over within the context's handshake timeout closes the
+// connection. OpenSSL may hold decrypted bytes epoll cannot see: such a connection is read again next
+// turn, so the read budget holds for TLS too.
+//
 // Who calls: sipd-control's main loop, one thread. Sockets are non-blocking; nothing here waits: serve()
 // takes what is ready (epoll, level-triggered), send() queues what the socket does not take at once.
-// Plain TCP only: TLS comes with control/tls.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,11 +36,18 @@
 
 #include "control/tcp/framer.h"
 
+namespace sipd::tls {
+class Context;
+class Session;
+}  // namespace sipd::tls
+
 namespace sipd::tcp {
 
 struct ConnectionSettings {
-  uint32_t address = 0;         // host order: the listeners' address and outbound connections' source
-  std::vector<uint16_t> ports;  // one listener each (none: outbound connections only)
+  uint32_t address = 0;             // host order: the listeners' address and outbound connections' source
+  std::vector<uint16_t> ports;      // one TCP listener each (none: outbound connections only)
+  std::vector<uint16_t> tls_ports;  // one TLS listener each (they need `tls`)
+  tls::Context* tls = nullptr;      // the caller's, outliving this table; null: no TLS at all
   uint32_t max_connections = 4096;
   uint32_t idle_ms = 120000;     // OpenSIPS's tcp_connection_lifetime default
   uint32_t partial_ms = 10000;   // a message begun and not finished within this long
@@ -50,6 +63,7 @@ struct Incoming {
   uint32_t ip = 0;  // host order: the far end
   uint16_t port = 0;
   uint16_t local_port = 0;
+  bool tls = false;
   std::string_view message;  // valid through the call only
 };
 
@@ -57,6 +71,9 @@ struct ConnectionCounters {
   uint64_t accepted = 0, refused_full = 0, opened = 0, connect_failed = 0, closed = 0;
   uint64_t messages_in = 0, messages_out = 0, pings = 0, framing_errors = 0;
   uint64_t idle_closed = 0, partial_closed = 0, overflow_closed = 0, send_failed = 0, connect_timeouts = 0;
+  uint64_t tls_refused = 0;             // no TLS domain for the connection (no session made)
+  uint64_t tls_handshake_timeouts = 0;  // a handshake not over within the context's timeout
+  uint64_t tls_failed = 0;              // a session that failed (its handshake, or later)
 };
 
 class Connections {
@@ -76,10 +93,11 @@ class Connections {
   // Accepts, reads, frames and delivers what is ready, writes what waits, and closes what its limits say;
   // whether it did anything.
   bool serve(int64_t now_ms);
-  // Queues `message` for connection `id` if it is open, else for an open connection to ip:port, else for
-  // a new one (opened now, written once it connects). False when none can be had (the table is full, the
-  // connect fails at once, or `ip` is 0).
-  bool send(uint32_t id, uint32_t ip, uint16_t port, std::string_view message, int64_t now_ms);
+  // Queues `message` for connection `id` if it is open, else for an open connection to ip:port over the
+  // same transport (`tls` or not), else for a new one (opened now, written once it connects and, for TLS,
+  // once its handshake is over). False when none can be had (the table is full, the connect fails at once,
+  // `ip` is 0, or TLS is asked for without a context).
+  bool send(uint32_t id, uint32_t ip, uint16_t port, bool tls, std::string_view message, int64_t now_ms);
 
   size_t size() const { return by_id_.size(); }
   // The local port of connection `id` (its listener's, or the one an outbound connection got), 0 if none.
@@ -88,13 +106,18 @@ class Connections {
 
  private:
   struct Connection;
-  void accept_from(int listener, uint16_t port, int64_t now_ms);
+  void accept_from(int listener, uint16_t port, bool tls, int64_t now_ms);
   void read_from(Connection& c, int64_t now_ms);
+  // What a read of the socket (or of its TLS session) gave: bytes, or why none.
+  enum class Got : uint8_t { Bytes, Later, Closed };
+  Got receive(Connection& c, std::span<char> into, size_t& n);
+  void connected(Connection& c, int64_t now_ms);
   void write_to(Connection& c);
   void watch(Connection& c);
   void close(uint32_t id);
   void sweep(int64_t now_ms);
-  Connection* add(int fd, uint32_t ip, uint16_t port, uint16_t local_port, bool outbound, int64_t now_ms);
+  Connection* add(int fd, uint32_t ip, uint16_t port, uint16_t local_port, bool outbound, bool tls,
+                  int64_t now_ms);
 
   ConnectionSettings settings_;
   Deliver deliver_;
@@ -103,11 +126,13 @@ class Connections {
   struct Listener {
     int fd;
     uint16_t port;
+    bool tls;
   };
   std::vector<Listener> listeners_;
   std::unordered_map<uint32_t, std::unique_ptr<Connection>> by_id_;
-  std::unordered_map<uint64_t, uint32_t> by_peer_;  // (ip << 16 | port) -> the newest connection's id
+  std::unordered_map<uint64_t, uint32_t> by_peer_;  // (tls << 48 | ip << 16 | port) -> the newest one's id
   std::vector<uint32_t> closing_;                   // closed after the turn that found them done
+  std::vector<uint32_t> reread_;                    // TLS connections with decrypted bytes left to read
   uint32_t next_id_ = 1;
   int64_t swept_ms_ = 0;
   ConnectionCounters counters_;

@@ -126,7 +126,9 @@ bool apply_policy(SSL_CTX* ctx, const DomainSettings& d, std::string& error) {
   if (d.verify_cert)
     mode = SSL_VERIFY_PEER | (d.server && d.require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
   SSL_CTX_set_verify(ctx, mode, nullptr);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+  // IGNORE_UNEXPECTED_EOF: a peer that closes its socket without close_notify (most SIP endpoints do) has
+  // closed the session, not broken it; SIP's own framing (Content-Length) already tells a cut message.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
                                (d.server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
   // NO_AUTO_CHAIN: what we send is the certificate file (leaf, then intermediates), never a chain built
   // from the trust store, which is for checking peers.

@@ -133,17 +133,20 @@ int main(int argc, char** argv) {
     }
   }
   if (sip_port < 0) return fail("no DPDK port (check the --vdev or PCI arguments in " + config_path + ")");
-  // SIP over TCP: sipd-control's listener behind the TAP. Without a TAP nothing reaches it, so the workers
-  // refuse TCP destinations as they do with no listener at all. (The first listen=tcp: port is the one our
-  // Via and Record-Route give; the TAP passes them all.) TLS waits for control/tls.
-  if (!program.tcp_ports.empty()) {
-    if (tap_port >= 0)
-      settings.tcp_port = program.tcp_ports.front();
-    else
-      std::fprintf(stderr,
-                   "sipd-dataplane: warning: listen=tcp: needs the exception-path TAP (port.tap in %s): "
-                   "no SIP over TCP\n",
-                   config_path.c_str());
+  // SIP over TCP and TLS: sipd-control's listeners behind the TAP. Without a TAP nothing reaches them, so
+  // the workers refuse TCP and TLS destinations as they do with no listener at all. (The first port of
+  // each is the one our Via and Record-Route give; the TAP passes them all.)
+  if (!program.tcp_ports.empty() || !program.tls_ports.empty()) {
+    if (tap_port >= 0) {
+      if (!program.tcp_ports.empty()) settings.tcp_port = program.tcp_ports.front();
+      if (!program.tls_ports.empty()) settings.tls_port = program.tls_ports.front();
+    } else {
+      std::fprintf(
+          stderr,
+          "sipd-dataplane: warning: listen=tcp: and listen=tls: need the exception-path TAP (port.tap "
+          "in %s): no SIP over TCP or TLS\n",
+          config_path.c_str());
+    }
   }
   rte_mempool* pool = rte_pktmbuf_pool_create(
       "sipd_mbufs", app.mbufs, 256, 0, uint16_t(app.mbuf_size + RTE_PKTMBUF_HEADROOM), int(rte_socket_id()));

@@ -162,7 +162,7 @@ TEST(stream_service, ARequestOverALoopbackConnectionIsAnsweredOverIt) {
   tcp::ConnectionSettings settings;
   settings.address = 0x7F000001u;
   settings.ports = {port};
-  StreamService service(*r.questions, r.segment, settings, now_ms);
+  StreamService service(*r.questions, r.segment, settings, nullptr, now_ms);
   std::string error;
   ASSERT_TRUE(service.open(error)) << error;
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -100,10 +100,10 @@ TEST(connections, FramesDeliversAndAnswersOverTheSameConnection) {
   EXPECT_EQ(t.got[0].connection, t.got[1].connection);
   EXPECT_EQ(take(fd), "\r\n");  // the pong
   EXPECT_EQ(t.c.counters().pings, 1u);
-  ASSERT_TRUE(t.c.send(t.got[0].connection, 0, 0, "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", t.now));
+  ASSERT_TRUE(t.c.send(t.got[0].connection, 0, 0, false, "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", t.now));
   EXPECT_EQ(take(fd), "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n");
   // By address too, once the id is gone from the caller's hands (a response routed by its Via).
-  ASSERT_TRUE(t.c.send(0, t.got[0].ip, t.got[0].port, "X", t.now));
+  ASSERT_TRUE(t.c.send(0, t.got[0].ip, t.got[0].port, false, "X", t.now));
   EXPECT_EQ(take(fd), "X");
   ::close(fd);
   t.serve_until([&] { return t.c.size() == 0; });
@@ -169,7 +169,7 @@ TEST(connections, OpensAConnectionTowardANextHopAndReusesIt) {
   ConnectionSettings s;
   s.address = kLoopback;  // no listeners of its own
   Table t(s);
-  ASSERT_TRUE(t.c.send(0, kLoopback, test_port(3), kOptions, t.now));
+  ASSERT_TRUE(t.c.send(0, kLoopback, test_port(3), false, kOptions, t.now));
   const int peer = ::accept(listener, nullptr, nullptr);
   ASSERT_GE(peer, 0);
   std::string first;  // written once the connect completes, in a later turn
@@ -178,7 +178,7 @@ TEST(connections, OpensAConnectionTowardANextHopAndReusesIt) {
     first = take(peer, 10);
   }
   EXPECT_EQ(first, kOptions);
-  ASSERT_TRUE(t.c.send(0, kLoopback, test_port(3), "again", t.now));
+  ASSERT_TRUE(t.c.send(0, kLoopback, test_port(3), false, "again", t.now));
   t.c.serve(t.now);
   EXPECT_EQ(take(peer), "again");
   EXPECT_EQ(t.c.counters().opened, 1u);  // the same connection
