@@ -7,6 +7,12 @@
 #   udp-tcp    the other way: a UDP caller, a callee on TCP that sipd-control connects to
 #   tcp-tcp    both on TCP: one Record-Route (no transport change)
 #   counters   the dataplane's stream_in/stream_out and control's tcp statistics moved
+#   misbehave  while 1,000 idle connections are held (each pinged: RFC 5626 CRLF pong), a half-sent
+#              INVITE, a 40 bytes/s sender, random bytes, 300 connections opened and closed in a loop and
+#              the RFC 4475 framing cases (clerr, ncl, mcl01, baddn) hit the TCP listener (tcp_peer.py),
+#              100 TCP->UDP calls still all complete; then each misbehaving connection was closed by its
+#              own limit (a message begun and not finished: 10 s; a framing error: at once) and the
+#              idle ones were kept
 #   usage: tcp.sh BUILD_DIR SRC_DIR
 #   env:   SIPD_DATAPLANE, SIPD_CONTROL (default BUILD_DIR/bin/...), E2E_TCP_CALLS (100), E2E_KEEP_LOGS=1.
 # Exit: 0 pass, 1 fail, 77 skip (not root).
@@ -111,6 +117,93 @@ check_invite() {  # name, expected top Via prefix, expected Record-Route
     fail "$name: the callee's INVITE has '$got_rr', not 'Record-Route: $rr'"
 }
 
+peer() { far /usr/bin/python3 "$E2E_SRC/tests/e2e/tcp_peer.py" "$@"; }
+
+# One field of the JSON line FILE holds for `match` (a key=value jq-like pick, done in Python).
+field() {  # file, json key to select the line ("" for the first line), its value, field
+  /usr/bin/python3 - "$@" <<'PY'
+import json, sys
+path, key, value, name = sys.argv[1:5]
+for line in open(path):
+    line = line.strip()
+    if not line.startswith("{"):
+        continue
+    o = json.loads(line)
+    if key and str(o.get(key)) != value:
+        continue
+    v = o.get(name)
+    print("" if v is None else json.dumps(v) if isinstance(v, (list, dict)) else v)
+    break
+PY
+}
+
+# Connections that misbehave, and 1,000 that only idle, while calls go on: each is dealt with by its own
+# limit, and nobody else's call notices.
+misbehave() {
+  local dir=$work/misbehave rfc=$E2E_SRC/../shared/testdata/rfc4475 v
+  mkdir -p "$dir"
+  [ -d "$rfc" ] || { fail "misbehave: no RFC 4475 messages in $rfc"; return 0; }
+  e2e_log "misbehave: 1,000 idle connections, a half-sent INVITE, a slow sender, garbage, churn, RFC 4475"
+  peer idle 198.18.0.1 5060 1000 --hold 30 --ping --ready-file "$dir/idle.ready" --deadline 60 \
+    >"$dir/idle.json" 2>"$dir/idle.err" &
+  local idle_pid=$! _
+  for _ in $(seq 100); do [ -e "$dir/idle.ready" ] && break; sleep 0.2; done
+  [ -e "$dir/idle.ready" ] || fail "misbehave: the 1,000 idle connections were not open within 20 s"
+  peer partial 198.18.0.1 5060 --hold 16 >"$dir/partial.json" 2>"$dir/partial.err" &
+  local partial_pid=$!
+  peer slow 198.18.0.1 5060 --bytes-per-second 40 --hold 2 >"$dir/slow.json" 2>"$dir/slow.err" &
+  local slow_pid=$!
+  peer garbage 198.18.0.1 5060 --bytes 2000 --seed 7 --wait 16 >"$dir/garbage.json" 2>"$dir/garbage.err" &
+  local garbage_pid=$!
+  peer churn 198.18.0.1 5060 --count 300 >"$dir/churn.json" 2>"$dir/churn.err" &
+  local churn_pid=$!
+  peer torture 198.18.0.1 5060 "$rfc/clerr.dat" "$rfc/ncl.dat" "$rfc/mcl01.dat" "$rfc/baddn.dat" --wait 2 \
+    --close-wait 14 --deadline 90 >"$dir/torture.json" 2>"$dir/torture.err" &
+  local torture_pid=$!
+  leg misbehave-calls t1 u1 5073 ""
+  wait "$partial_pid" "$slow_pid" "$garbage_pid" "$churn_pid" "$torture_pid" "$idle_pid" || true
+
+  v=$(field "$dir/idle.json" "" "" opened)
+  [ "$v" = 1000 ] || fail "misbehave: idle opened $v connections, not 1000 ($(cat "$dir/idle.err"))"
+  v=$(field "$dir/idle.json" "" "" pongs)
+  [ "$v" = 1000 ] || fail "misbehave: $v of 1000 pings got their CRLF pong"
+  v=$(field "$dir/idle.json" "" "" open_at_end)
+  [ "$v" = 1000 ] || fail "misbehave: $v of 1000 idle connections were still open after 30 s (lifetime 60 s)"
+  # A message begun and never finished is closed after partial_ms (10 s), not before.
+  local closed after
+  closed=$(field "$dir/partial.json" "" "" closed_by_peer)
+  after=$(field "$dir/partial.json" "" "" closed_after_s)
+  [ "$closed" = True ] || [ "$closed" = true ] || fail "misbehave: the half-sent INVITE's connection was not closed"
+  awk -v a="${after:-0}" 'BEGIN { exit !(a >= 9.5 && a <= 14) }' ||
+    fail "misbehave: the half-sent INVITE's connection closed after ${after:-?} s, not about 10 s"
+  v=$(field "$dir/slow.json" "" "" responses)
+  case "$v" in *"200 OK"*) ;; *) fail "misbehave: the 40 bytes/s OPTIONS got '$v', not a 200" ;; esac
+  closed=$(field "$dir/garbage.json" "" "" closed_by_peer)
+  [ "$closed" = True ] || [ "$closed" = true ] || fail "misbehave: the connection sending random bytes was not closed"
+  v=$(field "$dir/churn.json" "" "" opened)
+  [ "${v:-0}" -ge 290 ] || fail "misbehave: churn opened ${v:-0} of 300 connections"
+  # RFC 4475 3.1.2.2/3.1.2.3, 3.3.9, 3.1.2.15 over TCP: no answer; a bad Content-Length closes at once, one
+  # larger than what arrives (and a message without its blank line) waits, then closes.
+  local f
+  for f in clerr baddn; do
+    after=$(field "$dir/torture.json" file "$f.dat" closed_after_s)
+    v=$(field "$dir/torture.json" file "$f.dat" responses)
+    [ "$v" = "[]" ] || fail "misbehave: $f.dat over TCP was answered ($v)"
+    awk -v a="${after:-0}" 'BEGIN { exit !(a >= 9.5 && a <= 15) }' ||
+      fail "misbehave: $f.dat's connection closed after ${after:-never} s, not about 10 s"
+  done
+  for f in ncl mcl01; do
+    after=$(field "$dir/torture.json" file "$f.dat" closed_after_s)
+    awk -v a="${after:-99}" 'BEGIN { exit !(a < 2) }' ||
+      fail "misbehave: $f.dat's connection closed after ${after:-never} s, not at once"
+  done
+  echo "misbehave: idle $(field "$dir/idle.json" "" "" open_at_end)/1000 kept," \
+    "partial closed at $(field "$dir/partial.json" "" "" closed_after_s) s," \
+    "clerr at $(field "$dir/torture.json" file clerr.dat closed_after_s) s," \
+    "ncl at $(field "$dir/torture.json" file ncl.dat closed_after_s) s;" \
+    "tcp:partial_closed $(statistic partial_closed), tcp:framing_errors $(statistic framing_errors)"
+}
+
 main() {
   e2e_require_root
   e2e_require_tools ip ss sipp timeout || exit 1
@@ -137,6 +230,8 @@ main() {
   leg tcp-tcp t1 t1 5072 ";transport=tcp"
   check_invite tcp-tcp "SIP/2.0/TCP 198.18.0.1:5060;branch=z9hG4bK" "<sip:198.18.0.1:5060;transport=tcp;lr>"
 
+  misbehave
+
   sleep 1.2  # the counters file is rewritten once a second
   local in out accepted opened
   in=$(counter stream_in)
@@ -157,7 +252,8 @@ main() {
     printf '  %s\n' "${failures[@]}"
     exit 1
   fi
-  echo "tcp.sh: PASS ($calls calls each TCP->UDP, UDP->TCP and TCP->TCP, Via and Record-Route right)"
+  echo "tcp.sh: PASS ($calls calls each TCP->UDP, UDP->TCP and TCP->TCP, Via and Record-Route right;" \
+    "calls unharmed by 1,000 idle and six kinds of misbehaving connections, each closed by its own limit)"
 }
 
 main "$@"
