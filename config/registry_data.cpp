@@ -75,6 +75,8 @@ constexpr Impl N = Impl::None;
 constexpr FunctionSpec kFunctions[] = {
     // ---- core ------------------------------------------------------------------------------------------
     {"forward",                "core", 0, 2, {Any, Any},             kReq | kFail | kBr, E::Action, W},
+    {"forward_tcp",            "core", 0, 2, {Any, Any},             kReq | kFail | kBr, E::Action, W},
+    {"forward_tls",            "core", 0, 2, {Any, Any},             kReq | kFail | kBr, E::Action, W},
     {"drop",                   "core", 0, 0, {},                     kAny, E::Action, W},
     {"exit",                   "core", 0, 0, {},                     kAny, E::Local, W},
     {"route",                  "core", 1, 6, {Route, Any, Any, Any, Any, Any}, kAny, E::Local, W},

@@ -881,6 +881,8 @@ std::span<const engine::BodyEntry> Proxy::bodies() {
   static constexpr auto of = [](Call& c) -> Proxy& { return *static_cast<Proxy*>(c.self); };
   static constexpr engine::BodyEntry kBodies[] = {
       {"forward", [](Call& c) { return of(c).forward(c.args, c.st); }},
+      {"forward_tcp", [](Call& c) { return of(c).forward(c.args, c.st, int(sip::Transport::Tcp)); }},
+      {"forward_tls", [](Call& c) { return of(c).forward(c.args, c.st, int(sip::Transport::Tls)); }},
       {"pike_check_req", [](Call& c) { return of(c).pike_check(); }},
       {"t_relay", [](Call& c) { return of(c).tm_ ? of(c).relay(c.st) : of(c).forward({}, c.st); }},
       {"t_reply", [](Call& c) { return of(c).reply_call(c, true); }},
@@ -1070,7 +1072,7 @@ int64_t Proxy::loose_route(engine::VmState& st) {
   return 1;
 }
 
-bool Proxy::destination_of(std::string_view text, sip::Endpoint& to) const {
+bool Proxy::destination_of(std::string_view text, sip::Endpoint& to, int over) const {
   sip::Uri uri;
   char buf[600];
   if (sip::parse_uri(text, uri) != sip::UriError::None) {
@@ -1087,8 +1089,9 @@ bool Proxy::destination_of(std::string_view text, sip::Endpoint& to) const {
     to.transport = sip::Transport::Tls;
   else if (sip::iequals(uri.transport, "tcp"))
     to.transport = sip::Transport::Tcp;
-  else if (!uri.transport.empty() && !sip::iequals(uri.transport, "udp"))
+  else if (!uri.transport.empty() && !sip::iequals(uri.transport, "udp") && over < 0)
     return false;
+  if (over >= 0) to.transport = sip::Transport(over);
   if (to.transport != sip::Transport::Udp && local_texts_[size_t(to.transport)].empty()) return false;
   const std::string_view host = !uri.maddr.empty() ? uri.maddr : uri.host;
   if (!sip::parse_ipv4(host, to.ip)) return false;
@@ -1160,14 +1163,22 @@ std::string_view Proxy::our_via(std::string_view branch, sip::Transport transpor
   return {buf, n};
 }
 
-int64_t Proxy::forward(std::span<const engine::Value> args, engine::VmState& st) {
+int64_t Proxy::forward(std::span<const engine::Value> args, engine::VmState& st, int over) {
   if (!run_->edits || !run_->msg->is_request()) return -1;
-  const std::string_view target = !args.empty()          ? engine::to_text(st, args[0])
-                                  : !st.dst_uri.empty()  ? st.dst_uri
-                                  : !st.new_ruri.empty() ? st.new_ruri
-                                                         : run_->msg->request_uri();
+  std::string_view target = !args.empty()          ? engine::to_text(st, args[0])
+                            : !st.dst_uri.empty()  ? st.dst_uri
+                            : !st.new_ruri.empty() ? st.new_ruri
+                                                   : run_->msg->request_uri();
+  char hostport[300];
+  if (args.size() >= 2) {  // forward("198.18.0.3", 5070): the host and its port
+    const std::string_view port = engine::to_text(st, args[1]);
+    const int n = std::snprintf(hostport, sizeof hostport, "%.*s:%.*s", int(target.size()), target.data(),
+                                int(port.size()), port.data());
+    if (n <= 0 || size_t(n) >= sizeof hostport) return -1;
+    target = std::string_view(hostport, size_t(n));
+  }
   sip::Endpoint to;
-  if (!destination_of(target, to)) {
+  if (!destination_of(target, to, over)) {
     log(1,
         "forward(): the destination is not an IPv4 address over UDP, or over TCP or TLS with a listener "
         "for it (the dataplane does no DNS)");

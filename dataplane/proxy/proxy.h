@@ -396,7 +396,9 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender, pub
   // No transaction for the current run's request (the pool, its share or its marks): 503 with Retry-After
   // as the per-source limit of error replies allows, counted either way.
   void refuse_transaction();
-  int64_t forward(std::span<const engine::Value> args, engine::VmState& st);
+  // forward([destination]), forward(host, port), and forward_tcp()/forward_tls() with the same arguments,
+  // which send over that transport whatever the destination says (`over`: -1 for the destination's own).
+  int64_t forward(std::span<const engine::Value> args, engine::VmState& st, int over = -1);
   int64_t relay(engine::VmState& st);
   int64_t t_reply(uint16_t code, std::string_view reason, engine::VmState& st,
                   std::span<const std::string_view> extra);
@@ -434,7 +436,8 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender, pub
   bool location_key(engine::Call& c, size_t aor_arg, std::string_view& key);
   int64_t loose_route(engine::VmState& st);
   int64_t record_route();
-  bool destination_of(std::string_view uri, sip::Endpoint& to) const;
+  // `over` (a sip::Transport, or -1) replaces the transport the URI names, and its default port with it.
+  bool destination_of(std::string_view uri, sip::Endpoint& to, int over = -1) const;
   bool is_me(std::string_view host, uint16_t port) const;
   bool acks_our_reply() const;
   bool keep_suspended(Run& r);

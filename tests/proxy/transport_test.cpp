@@ -201,5 +201,38 @@ TEST(transport, LooseRouteRemovesBothOfADoubleRecordRoute) {
   }
 }
 
+// forward_tcp()/forward_tls() send over their transport whatever the destination says, with that
+// transport's default port; forward(host, port) takes the port it is given.
+TEST(transport, ForwardTcpAndTlsForceTheirTransport) {
+  struct Case {
+    std::string call;
+    Transport transport;
+    uint16_t port;
+  };
+  const Case cases[] = {
+      {"forward_tcp(\"198.18.0.3\", 5070)", Transport::Tcp, 5070},
+      {"forward_tcp()", Transport::Tcp, 5070},  // the R-URI's host and port
+      {"forward_tls(\"198.18.0.3\")", Transport::Tls, 5061},
+      {"forward_tls(\"sip:198.18.0.3:5099;transport=udp\")", Transport::Tls, 5099},
+      {"forward(\"198.18.0.3\", 5071)", Transport::Udp, 5071},
+  };
+  for (const Case& c : cases) {
+    const config::Program program = compile("route {\n  " + c.call + ";\n}\n");
+    Capture out;
+    Proxy proxy(program, streams(5060, 5061), out);
+    proxy.handle(kUdpAlice, invite());
+    ASSERT_EQ(out.sent.size(), 1u) << c.call;
+    EXPECT_EQ(out.sent[0].to.transport, c.transport) << c.call;
+    EXPECT_EQ(out.sent[0].to.ip, 0xC6120003u) << c.call;
+    EXPECT_EQ(out.sent[0].to.port, c.port) << c.call;
+  }
+  // Without a listener for it, forward_tls() sends nothing (rather than UDP).
+  const config::Program program = compile("route {\n  forward_tls(\"198.18.0.3\");\n}\n");
+  Capture out;
+  Proxy proxy(program, streams(5060, 0), out);
+  proxy.handle(kUdpAlice, invite());
+  EXPECT_TRUE(out.sent.empty());
+}
+
 }  // namespace
 }  // namespace sipd::proxy

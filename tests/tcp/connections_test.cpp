@@ -100,7 +100,8 @@ TEST(connections, FramesDeliversAndAnswersOverTheSameConnection) {
   EXPECT_EQ(t.got[0].connection, t.got[1].connection);
   EXPECT_EQ(take(fd), "\r\n");  // the pong
   EXPECT_EQ(t.c.counters().pings, 1u);
-  ASSERT_TRUE(t.c.send(t.got[0].connection, 0, 0, false, "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", t.now));
+  ASSERT_TRUE(
+      t.c.send(t.got[0].connection, 0, 0, false, "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", t.now));
   EXPECT_EQ(take(fd), "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n");
   // By address too, once the id is gone from the caller's hands (a response routed by its Via).
   ASSERT_TRUE(t.c.send(0, t.got[0].ip, t.got[0].port, false, "X", t.now));
