@@ -13,6 +13,9 @@ packages=(
   libmicrohttpd-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sip-tester
+  # SIP over TLS end to end (e2e.tls): Debian's SIPp has no TLS, so stunnel4 stands in front of it; the
+  # openssl CLI makes the test PKI and probes sipd's handshakes
+  stunnel4 openssl
   # a real phone for the end-to-end registrar test (the core only: no sound card, no GUI)
   baresip-core
   # a client we did not write for the management socket (as an operator would poke it)
