@@ -330,6 +330,8 @@ udp_to_tls() {
     return 0
   uac_start udp-tls "$E2E_PROXY" u1 "$contact" "$calls" 20
   uac_finish udp-tls "$calls"
+  echo "udp-tls: tcp:opened_connections $(statistic tcp opened_connections)," \
+    "tls:cached_client_sessions $(statistic tls cached_client_sessions)"
   check_invite udp-tls "SIP/2.0/TLS 198.18.0.1:5061;branch=z9hG4bK" "$rr_tls, $rr_udp"
 }
 
