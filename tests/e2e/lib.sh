@@ -177,19 +177,33 @@ e2e_dataplane_stop() {
   return "$rc"
 }
 
-# The UAS answers in the far namespace; DIR is its working directory (SIPp writes its logs there).
-e2e_uas_start() {  # dir
-  local dir=$1
-  (cd "$dir" && exec ip netns exec "$E2E_NS" sipp -sf "$E2E_SRC/tests/e2e/uas_record_route.xml" \
+# SIPp's transport options for TRANSPORT: none for udp (SIPp's default, u1); for tcp one connection (-t t1)
+# and a few descriptors, since a t1 SIPp needs only its listener and that connection.
+e2e_sipp_transport() {  # udp|tcp
+  case "$1" in
+    udp) ;;
+    tcp) echo "-t t1 -max_socket 64" ;;
+    *) echo "e2e_sipp_transport: transport '$1' is not udp or tcp" >&2; return 1 ;;
+  esac
+}
+
+# The UAS answers in the far namespace; DIR is its working directory (SIPp writes its logs there). TRANSPORT
+# (udp, the default, or tcp) is what it listens on.
+e2e_uas_start() {  # dir, [transport]
+  local dir=$1 transport=${2:-udp} opts
+  opts=$(e2e_sipp_transport "$transport") || return 1
+  # shellcheck disable=SC2086  # opts is a list of words
+  (cd "$dir" && exec ip netns exec "$E2E_NS" sipp -sf "$E2E_SRC/tests/e2e/uas_record_route.xml" $opts \
     -i "$E2E_FAR_IP" -p "$E2E_UAS_PORT" -nostdin -buff_size 4194304 \
     -trace_screen -screen_file uas_screen.log -trace_err -error_file uas_errors.log \
     >uas.out 2>&1) &
   E2E_UAS_PID=$!
   # SIPp binds at once; give it a moment so the first INVITE does not meet a closed port.
-  local _ listening
+  local _ listening ss_opts=-Hlun
+  [ "$transport" = tcp ] && ss_opts=-Hlnt
   for _ in $(seq 50); do
     # Captured first: `ss | grep -q` under pipefail can fail on SIGPIPE.
-    listening=$(ip netns exec "$E2E_NS" ss -Hlun "sport = :$E2E_UAS_PORT")
+    listening=$(ip netns exec "$E2E_NS" ss "$ss_opts" "sport = :$E2E_UAS_PORT")
     [ -n "$listening" ] && return 0
     kill -0 "$E2E_UAS_PID" 2>/dev/null || break
     sleep 0.1
@@ -206,11 +220,16 @@ e2e_uas_stop() {
 }
 
 # Places CALLS calls at RATE calls/s through the proxy; returns SIPp's exit code (0: every call succeeded).
-e2e_uac_run() {  # dir, rate, calls, timeout seconds
-  local dir=$1 rate=$2 calls=$3 limit=$4
+# TRANSPORT (udp, the default, or tcp) is the caller's, and the callee's in the Request-URI (;transport=tcp),
+# so that the proxy reaches a UAS started with the same one.
+e2e_uac_run() {  # dir, rate, calls, timeout seconds, [transport]
+  local dir=$1 rate=$2 calls=$3 limit=$4 transport=${5:-udp} opts uas=$E2E_FAR_IP:$E2E_UAS_PORT
+  opts=$(e2e_sipp_transport "$transport") || return 1
+  [ "$transport" = tcp ] && uas="$uas;transport=tcp"
+  # shellcheck disable=SC2086  # opts is a list of words
   (cd "$dir" && timeout -k 5 "$((limit + 10))" ip netns exec "$E2E_NS" \
-    sipp -sf "$E2E_SRC/tests/e2e/uac_via_proxy.xml" "$E2E_PROXY" \
-    -i "$E2E_FAR_IP" -p "$E2E_UAC_PORT" -key uas "$E2E_FAR_IP:$E2E_UAS_PORT" -s bob \
+    sipp -sf "$E2E_SRC/tests/e2e/uac_via_proxy.xml" "$E2E_PROXY" $opts \
+    -i "$E2E_FAR_IP" -p "$E2E_UAC_PORT" -key uas "$uas" -s bob \
     -r "$rate" -m "$calls" -timeout "${limit}s" -timeout_error -nostdin -buff_size 4194304 \
     -trace_stat -stf uac_stat.csv -fd 1 -trace_screen -screen_file uac_screen.log \
     -trace_rtt -rtt_freq 1000 -trace_err -error_file uac_errors.log >uac.out 2>&1)
