@@ -8,14 +8,16 @@
 kamailio_pid=""
 kernel_mode=0  # 1 while the testbed's host end is handed to the kernel for Kamailio
 
-# Starts Kamailio with CFG and SHM megabytes of shared memory; its output goes to DIR/kamailio.log.
-kamailio_start() {  # dir, cfg, shm_mb
+# Starts Kamailio with CFG and SHM megabytes of shared memory, and any further arguments (such as
+# `-A SIPD_PEER_TCP`); its output goes to DIR/kamailio.log. It is ready once its UDP socket is bound.
+kamailio_start() {  # dir, cfg, shm_mb, [kamailio arguments...]
   local dir=$1 cfg=$2 shm=$3 bin=${KAMAILIO:-kamailio}
+  shift 3
   command -v "$bin" >/dev/null || { echo "$bin not found (scripts/setup.sh installs kamailio)"; return 1; }
   "$src/scripts/testbed.sh" kernel || return 1
   kernel_mode=1
   # -DD: the main process stays in the foreground as our child, its workers fork under it.
-  "$bin" -f "$cfg" -m "$shm" -DD -E -Y "$dir" -w "$dir" >"$dir/kamailio.log" 2>&1 &
+  "$bin" -f "$cfg" -m "$shm" -DD -E -Y "$dir" -w "$dir" "$@" >"$dir/kamailio.log" 2>&1 &
   kamailio_pid=$!
   local _ listening
   for _ in $(seq 100); do
