@@ -4,8 +4,9 @@
 # Kamailio doing the same routing job (perf/peers/kamailio.cfg) at the same address, 198.18.0.1:5060.
 #
 #   usage: perf/linerate.sh [--peer kamailio|sipd|both] [--rates "500 1000 2000"] [--duration SECONDS]
-#                           [--build DIR] [--keep] [--stateful]
-#   env:   SIPD_DATAPLANE (BUILD/bin/sipd-dataplane), SIPD_SCRIPT (config/examples/proxy.cfg),
+#                           [--build DIR] [--keep] [--stateful] [--transport udp|tcp] [--probe-rate CPS]
+#   env:   SIPD_DATAPLANE (BUILD/bin/sipd-dataplane), SIPD_CONTROL (BUILD/bin/sipd-control),
+#          SIPD_SCRIPT (config/examples/proxy.cfg; with tcp, a copy of it that also listens on TCP),
 #          SIPD_APPLIANCE or SIPD_APPLIANCE_HELPER (see tests/e2e/lib.sh), KAMAILIO (kamailio),
 #          SIPD_TB_NS / SIPD_TB_HOST_IF / SIPD_TB_FAR_IF for a private testbed.
 #
@@ -15,6 +16,16 @@
 # the CPU time of all its processes (/proc/PID/task/*/schedstat). A message is one datagram SIPp sent that
 # the proxy received and forwarded (retransmissions included), so both peers are divided by the same count.
 # A rate is clean when every call succeeded, none failed and SIPp kept up (>= 95% of the asked rate).
+#
+# --transport tcp: the caller and the callee are SIPp over TCP (-t t1: one connection each; the callee's
+# R-URI carries ;transport=tcp). sipd runs with its exception-path TAP and sipd-control, which listens on
+# tcp:198.18.0.1:5060 and frames the stream for the dataplane's workers (the routing script is the UDP one
+# with `listen=tcp:198.18.0.1:5060` added); Kamailio listens on TCP too (-A SIPD_PEER_TCP). sipd's cost is
+# then, per message, the dataplane's busy cycles and their microseconds, sipd-control's CPU time (measured
+# as Kamailio's is), and their sum; the dataplane's own CPU time (it polls, so this includes idle polls) and
+# the port frames per message are shown beside. Before the rates, each peer gets a latency probe: calls at
+# --probe-rate (50) calls/s over UDP, then over TCP, on the same processes, so the INVITE->200 times of the
+# two transports (for sipd: with and without the hop through sipd-control) are side by side.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,10 +41,13 @@ duration=20
 build=$src/build
 keep=0
 stateful=0             # --stateful: sipd with config/examples/stateful.cfg, Kamailio with perf/peers/kamailio-tm.cfg
+transport=udp          # --transport tcp: SIPp over TCP, sipd-control in the path (see above)
+probe_rate=50          # --probe-rate: the calls/s of the UDP-and-TCP latency probe (--transport tcp only)
+tap=sipdlr$$           # --transport tcp: the dataplane's exception-path TAP (names stop at 15 characters)
 work=""
 declare -A res=()      # res[peer,rate,field]
 
-usage() { sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '5,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 parse_args() {
   while [ $# -gt 0 ]; do
@@ -44,12 +58,16 @@ parse_args() {
       --build) build=${2:?}; shift 2 ;;
       --keep) keep=1; shift ;;
       --stateful) stateful=1; shift ;;
+      --transport) transport=${2:?}; shift 2 ;;
+      --probe-rate) probe_rate=${2:?}; shift 2 ;;
       -h|--help) usage ;;
       *) echo "linerate.sh: unknown argument $1" >&2; usage ;;
     esac
   done
   case "$peer" in kamailio|sipd|both) ;; *) echo "linerate.sh: --peer kamailio|sipd|both" >&2; exit 2 ;; esac
+  case "$transport" in udp|tcp) ;; *) echo "linerate.sh: --transport udp|tcp" >&2; exit 2 ;; esac
   [[ $duration =~ ^[1-9][0-9]*$ ]] || { echo "linerate.sh: --duration must be a whole number of seconds" >&2; exit 2; }
+  [[ $probe_rate =~ ^[1-9][0-9]*$ ]] || { echo "linerate.sh: --probe-rate must be a positive integer" >&2; exit 2; }
   local r
   for r in $rates; do
     [[ $r =~ ^[1-9][0-9]*$ ]] || { echo "linerate.sh: rate '$r' is not a positive integer" >&2; exit 2; }
@@ -71,11 +89,13 @@ sipd_counters() {  # file
     "$(grep -o '"tsc_hz": *[0-9]*' "$f" | head -n 1 | awk -F: '{ print $2 + 0 }')"
 }
 
-# --- Kamailio: CPU time of the main process and its children, in ns ---
+# --- CPU time of processes (Kamailio's, sipd-control's), in ns ---
 
-kamailio_cpu_ns() {
+# The CPU time of PID and its children, every thread of each.
+cpu_ns() {  # pid
   local pids p t total=0 v
-  pids="$kamailio_pid $(pgrep -P "$kamailio_pid" | tr '\n' ' ')"
+  [ -n "$1" ] || { echo 0; return 0; }
+  pids="$1 $(pgrep -P "$1" | tr '\n' ' ' || true)"
   for p in $pids; do
     for t in /proc/"$p"/task/*; do
       if [ -r "$t/schedstat" ]; then
@@ -89,31 +109,49 @@ kamailio_cpu_ns() {
   echo "$total"
 }
 
+kamailio_cpu_ns() { cpu_ns "$kamailio_pid"; }
+
+# With --transport tcp, sipd's cost: "RX TX BUSY_CYCLES TSC_HZ CONTROL_NS DATAPLANE_NS".
+sipd_tcp_cost() {  # counters file
+  echo "$(sipd_counters "$1") $(cpu_ns "$control_pid") $(cpu_ns "$E2E_DATAPLANE_PID")"
+}
+
 # --- one rate ---
 
-# Runs the calls for one rate and fills res[peer,rate,*].
-measure() {  # peer, rate, counters file (sipd) or ""
-  local p=$1 rate=$2 counters=$3
-  local dir=$work/$p-$rate calls=$((rate * duration)) rc=0
-  mkdir -p "$dir"
-  e2e_uas_start "$dir" || return 1
-  local before after
-  if [ "$p" = sipd ]; then before=$(sipd_counters "$counters"); else before=$(kamailio_cpu_ns); fi
-  e2e_log "$p: $calls calls at $rate calls/s"
-  e2e_uac_run "$dir" "$rate" "$calls" $((duration * 2 + 30)) || rc=$?
-  if [ "$p" = sipd ]; then
-    sleep 1.2  # the dataplane rewrites its counters once a second
-    after=$(sipd_counters "$counters")
-  else
-    after=$(kamailio_cpu_ns)
+# The cost reading of peer P now: sipd's counters (with tcp, and the CPU times), or Kamailio's CPU time.
+cost_now() {  # peer, counters file (sipd) or ""
+  if [ "$1" = kamailio ]; then kamailio_cpu_ns
+  elif [ "$transport" = tcp ]; then sipd_tcp_cost "$2"
+  else sipd_counters "$2"
   fi
+}
+
+# Runs the calls for one rate over transport T and fills res[row,rate,*]; ROW is the peer, or the peer and
+# the transport for a latency probe ("sipd/udp").
+measure() {  # peer, rate, counters file (sipd) or "", [transport], [row]
+  local p=$1 rate=$2 counters=$3 t=${4:-$transport} row=${5:-$1}
+  local dir=$work/${row//\//-}-$rate calls=$((rate * duration)) rc=0
+  mkdir -p "$dir"
+  e2e_uas_start "$dir" "$t" || return 1
+  local before after
+  before=$(cost_now "$p" "$counters")
+  e2e_log "$row: $calls calls at $rate calls/s over $t"
+  e2e_uac_run "$dir" "$rate" "$calls" $((duration * 2 + 30)) "$t" || rc=$?
+  [ "$p" = kamailio ] || sleep 1.2  # the dataplane rewrites its counters once a second
+  after=$(cost_now "$p" "$counters")
   e2e_uas_stop
-  record "$p" "$rate" "$dir" "$rc" "$calls" "$before" "$after"
+  record "$p" "$rate" "$dir" "$rc" "$calls" "$before" "$after" "$row"
   [ "$rc" -eq 0 ] || e2e_show_sipp_logs "$dir" >"$dir/why.txt"
 }
 
-record() {  # peer, rate, dir, sipp exit, calls asked, cost before, cost after
-  local p=$1 rate=$2 dir=$3 rc=$4 calls=$5 before=$6 after=$7 k=$1,$2
+# The latency probe (--transport tcp): the same peer, at a low rate, over UDP and then over TCP.
+probe() {  # peer, counters file (sipd) or ""
+  measure "$1" "$probe_rate" "$2" udp "$1/udp"
+  measure "$1" "$probe_rate" "$2" tcp "$1/tcp"
+}
+
+record() {  # peer, rate, dir, sipp exit, calls asked, cost before, cost after, [row]
+  local p=$1 rate=$2 dir=$3 rc=$4 calls=$5 before=$6 after=$7 k=${8:-$1},$2
   local csv=$dir/uac_stat.csv msgs retrans uac_m uac_r uas_m uas_r rx0 tx0 busy0 rx1 tx1 busy1 hz
   res[$k,attempted]=$(e2e_stat "$csv" "OutgoingCall(C)")
   res[$k,ok]=$(e2e_stat "$csv" "SuccessfulCall(C)")
@@ -127,7 +165,17 @@ record() {  # peer, rate, dir, sipp exit, calls asked, cost before, cost after
   res[$k,rtt]=$(e2e_rtt_percentiles "$dir")
   res[$k,clean]=$(awk -v rc="$rc" -v ok="${res[$k,ok]}" -v f="${res[$k,failed]}" -v n="$calls" \
     -v cps="${res[$k,cps]}" -v r="$rate" 'BEGIN { print (rc == 0 && f == 0 && ok == n && cps >= 0.95 * r) ? 1 : 0 }')
-  if [ "$p" = sipd ]; then
+  if [ "$p" = sipd ] && [ "$transport" = tcp ]; then
+    # Per message: busy cycles, their us, control's CPU us, the sum, the dataplane's CPU us, port frames.
+    local ctl0 ctl1 dp0 dp1
+    read -r rx0 tx0 busy0 _ ctl0 dp0 <<<"$before"
+    read -r rx1 tx1 busy1 hz ctl1 dp1 <<<"$after"
+    res[$k,cost]=$(awk -v b=$((busy1 - busy0)) -v f=$((rx1 - rx0 + tx1 - tx0)) -v m="$msgs" -v hz="$hz" \
+      -v c=$((ctl1 - ctl0)) -v d=$((dp1 - dp0)) '
+      BEGIN { if (m <= 0 || hz <= 0) { print "- - - - - -"; exit }
+              us = b / hz * 1e6 / m; cu = c / 1e3 / m
+              printf "%.0f %.2f %.2f %.2f %.2f %.2f\n", b / m, us, cu, us + cu, d / 1e3 / m, f / m }')
+  elif [ "$p" = sipd ]; then
     read -r rx0 tx0 busy0 _ <<<"$before"
     read -r rx1 tx1 busy1 hz <<<"$after"
     res[$k,cost]=$(awk -v b=$((busy1 - busy0)) -v f=$((rx1 - rx0 + tx1 - tx0)) -v m="$msgs" -v hz="$hz" '
@@ -135,23 +183,37 @@ record() {  # peer, rate, dir, sipp exit, calls asked, cost before, cost after
   else
     res[$k,cost]=$(awk -v ns=$((after - before)) -v m="$msgs" 'BEGIN { if (m <= 0) print "-"; else printf "%.2f\n", ns / 1e3 / m }')
   fi
-  print_row "$p" "$rate"
+  print_row "${8:-$1}" "$rate"
 }
 
 print_header() {
-  printf '%-8s %6s %7s %7s %6s %7s %8s %5s %5s %5s %5s %8s  %s\n' peer rate calls ok failed retrans \
-    "cps" p50 p90 p99 max msgs "cost (sipd: cycles/frame us/msg; kamailio: CPU us/msg)"
+  local cost="cost (sipd: cycles/frame us/msg; kamailio: CPU us/msg)"
+  [ "$transport" = tcp ] && cost="cost (sipd per msg: dp cycles, dp us, control CPU us, sum us, dp CPU us, frames; kamailio: CPU us/msg)"
+  printf '%-12s %6s %7s %7s %6s %7s %8s %5s %5s %5s %5s %8s  %s\n' peer rate calls ok failed retrans \
+    "cps" p50 p90 p99 max msgs "$cost"
 }
 
 print_row() {  # peer, rate
   local k=$1,$2 p50 p90 p99 mx
   read -r p50 p90 p99 mx <<<"${res[$k,rtt]}"
-  printf '%-8s %6s %7s %7s %6s %7s %8.1f %5s %5s %5s %5s %8s  %s%s\n' "$1" "$2" "${res[$k,attempted]}" \
+  printf '%-12s %6s %7s %7s %6s %7s %8.1f %5s %5s %5s %5s %8s  %s%s\n' "$1" "$2" "${res[$k,attempted]}" \
     "${res[$k,ok]}" "${res[$k,failed]}" "${res[$k,retrans]}" "${res[$k,cps]}" "$p50" "$p90" "$p99" "$mx" \
     "${res[$k,msgs]}" "${res[$k,cost]}" "$([ "${res[$k,clean]}" = 1 ] || echo '  NOT CLEAN')"
 }
 
 # --- the peers ---
+
+# SCRIPT with a TCP listener on the proxy's address after its UDP one, written into the work directory: the
+# same routing job, also over TCP (sipd-control takes the connections, the workers route).
+tcp_script() {  # script
+  local out
+  out=$work/$(basename "$1" .cfg)-tcp.cfg
+  awk -v listen="listen=tcp:$E2E_PROXY" '
+    { print }
+    !done && /^listen=udp:/ { print listen; print "tcp_connection_lifetime=60"; done = 1 }
+    END { if (!done) exit 1 }' "$1" >"$out" || { echo "linerate.sh: $1 has no listen=udp: line" >&2; return 1; }
+  echo "$out"
+}
 
 run_sipd() {
   local dataplane=${SIPD_DATAPLANE:-$build/bin/sipd-dataplane}
@@ -159,24 +221,42 @@ run_sipd() {
   # Stateful: a call holds two transactions for wt_timer (5 s) after its answers; 131,072 per worker carry
   # 13,000 calls/s, more than SIPp can place here.
   [ "$stateful" = 1 ] && default_script=$src/config/examples/stateful.cfg && export SIPD_TRANSACTIONS=${SIPD_TRANSACTIONS:-131072}
+  if [ "$transport" = tcp ] && [ -z "${SIPD_SCRIPT:-}" ]; then
+    default_script=$(tcp_script "$default_script") || return 1
+  fi
   local script=${SIPD_SCRIPT:-$default_script}
   local appliance counters
-  appliance=$(e2e_appliance "$script" "$work") || return 1
+  if [ "$transport" = tcp ]; then
+    # TCP ends in sipd-control behind the TAP; a management socket of our own, beside anyone else's.
+    mkdir -p /run/sipd
+    export SIPD_CONTROL_SOCKET=${SIPD_CONTROL_SOCKET:-/run/sipd/linerate-$$.sock}
+    appliance=$(SIPD_TAP=$tap e2e_appliance "$script" "$work") || return 1
+    e2e_control_start "${SIPD_CONTROL:-$build/bin/sipd-control}" "$appliance" "$work" || return 1
+    grep -q "SIP over TCP on tcp:$E2E_PROXY" "$work/control.log" ||
+      { echo "linerate.sh: sipd-control does not listen on tcp:$E2E_PROXY"; return 1; }
+  else
+    appliance=$(e2e_appliance "$script" "$work") || return 1
+  fi
   counters=$(e2e_counters_path "$appliance")
   e2e_dataplane_start "$dataplane" "$appliance" "$work" || return 1
+  [ "$transport" = tcp ] && probe sipd "$counters"
   local r
   for r in $rates; do measure sipd "$r" "$counters"; done
   e2e_dataplane_stop || echo "linerate.sh: sipd-dataplane did not stop cleanly"
+  e2e_control_stop || echo "linerate.sh: sipd-control did not stop cleanly"
 }
 
 run_kamailio() {
   # Stateful: Kamailio keeps each transaction in shared memory for wt_timer (5 s), as sipd keeps its pool;
   # its default 64 MB runs out near 4,000 calls. It gets 1 GB, as much as sipd's pool of 131,072.
+  local tcp=()
+  [ "$transport" = tcp ] && tcp=(-A SIPD_PEER_TCP)
   if [ "$stateful" = 1 ]; then
-    kamailio_start "$work" "$src/perf/peers/kamailio-tm.cfg" 1024 || return 1
+    kamailio_start "$work" "$src/perf/peers/kamailio-tm.cfg" 1024 "${tcp[@]}" || return 1
   else
-    kamailio_start "$work" "$src/perf/peers/kamailio.cfg" 64 || return 1
+    kamailio_start "$work" "$src/perf/peers/kamailio.cfg" 64 "${tcp[@]}" || return 1
   fi
+  [ "$transport" = tcp ] && probe kamailio ""
   local r
   for r in $rates; do measure kamailio "$r" ""; done
   kamailio_stop
@@ -198,7 +278,33 @@ cell() {  # peer, rate: "ok/failed"
   if [ -n "${res[$k,ok]:-}" ]; then echo "${res[$k,ok]}/${res[$k,failed]}"; else echo "-"; fi
 }
 
+# With --transport tcp: sipd's cost split between the dataplane and sipd-control, and the latency probe.
+print_tcp_summary() {
+  echo
+  echo "== line rate over TCP: $duration s per rate, calls through $E2E_PROXY (ok/failed; per message) =="
+  printf '%6s  %13s %10s %8s %9s %9s  %13s %10s\n' rate "sipd ok/fail" "dp cyc" "dp us" "ctl us" "sum us" \
+    "kam ok/fail" "kam us"
+  local r sc a
+  for r in $rates; do
+    sc=${res[sipd,$r,cost]:-- - - - - -}
+    read -r -a a <<<"$sc"
+    printf '%6s  %13s %10s %8s %9s %9s  %13s %10s\n' "$r" "$(cell sipd "$r")" "${a[0]}" "${a[1]}" "${a[2]}" \
+      "${a[3]}" "$(cell kamailio "$r")" "${res[kamailio,$r,cost]:--}"
+  done
+  echo "(dp: the dataplane's busy TSC cycles and their us; ctl: sipd-control's CPU time; kam: Kamailio's CPU time)"
+  echo
+  echo "== latency probe: $probe_rate calls/s for $duration s, INVITE->200 ms (SIPp's whole ms) =="
+  printf '%-14s %7s %5s %5s %5s %5s\n' row ok/fail p50 p90 p99 max
+  local row p50 p90 p99 mx
+  for row in sipd/udp sipd/tcp kamailio/udp kamailio/tcp; do
+    [ -n "${res[$row,$probe_rate,ok]:-}" ] || continue
+    read -r p50 p90 p99 mx <<<"${res[$row,$probe_rate,rtt]}"
+    printf '%-14s %7s %5s %5s %5s %5s\n' "$row" "$(cell "$row" "$probe_rate")" "$p50" "$p90" "$p99" "$mx"
+  done
+}
+
 print_summary() {
+  if [ "$transport" = tcp ]; then print_tcp_summary; print_best; return; fi
   echo
   echo "== line rate: $duration s per rate, calls through 198.18.0.1:5060 (ok/failed) =="
   printf '%6s  %13s %10s %10s  %13s %13s\n' rate "sipd ok/fail" "cycles/frm" "us/msg" "kam ok/fail" "kam us/msg"
@@ -209,6 +315,10 @@ print_summary() {
     printf '%6s  %13s %10s %10s  %13s %13s\n' "$r" "$(cell sipd "$r")" "${sc% *}" "${sc#* }" \
       "$(cell kamailio "$r")" "$kc"
   done
+  print_best
+}
+
+print_best() {
   local bs bk
   bs=$(best_rate sipd) bk=$(best_rate kamailio)
   [ "$peer" = kamailio ] || echo "highest clean rate, sipd:     $bs calls/s"
@@ -226,6 +336,7 @@ cleanup() {
   kamailio_stop
   restore_bypass
   e2e_dataplane_stop || true
+  e2e_control_stop || true
   e2e_testbed_release
   if [ -n "$work" ]; then
     if [ "$keep" = 1 ] || [ "$rc" -ne 0 ]; then echo "linerate.sh: logs in $work"; else rm -rf "$work"; fi

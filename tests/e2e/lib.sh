@@ -223,7 +223,9 @@ e2e_uas_stop() {
 # TRANSPORT (udp, the default, or tcp) is the caller's, and the callee's in the Request-URI (;transport=tcp),
 # so that the proxy reaches a UAS started with the same one.
 e2e_uac_run() {  # dir, rate, calls, timeout seconds, [transport]
-  local dir=$1 rate=$2 calls=$3 limit=$4 transport=${5:-udp} opts uas=$E2E_FAR_IP:$E2E_UAS_PORT
+  local dir=$1 rate=$2 calls=$3 limit=$4 transport=${5:-udp} opts uas=$E2E_FAR_IP:$E2E_UAS_PORT freq=1000
+  # SIPp (3.6.1) writes its response times once per -rtt_freq of them: fewer calls than that left no file.
+  [ "$calls" -lt "$freq" ] && freq=$calls
   opts=$(e2e_sipp_transport "$transport") || return 1
   [ "$transport" = tcp ] && uas="$uas;transport=tcp"
   # shellcheck disable=SC2086  # opts is a list of words
@@ -232,7 +234,7 @@ e2e_uac_run() {  # dir, rate, calls, timeout seconds, [transport]
     -i "$E2E_FAR_IP" -p "$E2E_UAC_PORT" -key uas "$uas" -s bob \
     -r "$rate" -m "$calls" -timeout "${limit}s" -timeout_error -nostdin -buff_size 4194304 \
     -trace_stat -stf uac_stat.csv -fd 1 -trace_screen -screen_file uac_screen.log \
-    -trace_rtt -rtt_freq 1000 -trace_err -error_file uac_errors.log >uac.out 2>&1)
+    -trace_rtt -rtt_freq "$freq" -trace_err -error_file uac_errors.log >uac.out 2>&1)
 }
 
 # The cumulative value of one column of SIPp's statistics file (last line), or 0.
