@@ -144,10 +144,15 @@ measure() {  # peer, rate, counters file (sipd) or "", [transport], [row]
   [ "$rc" -eq 0 ] || e2e_show_sipp_logs "$dir" >"$dir/why.txt"
 }
 
-# The latency probe (--transport tcp): the same peer, at a low rate, over UDP and then over TCP.
+# The latency probe (--transport tcp): the same peer, at a low rate, over UDP and then over TCP, with both
+# SIPps logging their messages so that perf/hop_latency.py gives the INVITE's and the 200's one-way times
+# through the proxy in microseconds (SIPp's response times are whole milliseconds).
 probe() {  # peer, counters file (sipd) or ""
-  measure "$1" "$probe_rate" "$2" udp "$1/udp"
-  measure "$1" "$probe_rate" "$2" tcp "$1/tcp"
+  local t
+  for t in udp tcp; do
+    E2E_TRACE_MSG=1 measure "$1" "$probe_rate" "$2" "$t" "$1/$t"
+    res[$1/$t,$probe_rate,hop]=$(python3 "$src/perf/hop_latency.py" "$work/$1-$t-$probe_rate")
+  done
 }
 
 record() {  # peer, rate, dir, sipp exit, calls asked, cost before, cost after, [row]
@@ -293,13 +298,16 @@ print_tcp_summary() {
   done
   echo "(dp: the dataplane's busy TSC cycles and their us; ctl: sipd-control's CPU time; kam: Kamailio's CPU time)"
   echo
-  echo "== latency probe: $probe_rate calls/s for $duration s, INVITE->200 ms (SIPp's whole ms) =="
-  printf '%-14s %7s %5s %5s %5s %5s\n' row ok/fail p50 p90 p99 max
-  local row p50 p90 p99 mx
+  echo "== latency probe: $probe_rate calls/s for $duration s; INVITE->200 at the caller in ms (SIPp's whole ms);"
+  echo "   one-way through the proxy in us: the INVITE caller->callee, its 200 callee->caller (p50/p90/p99) =="
+  printf '%-14s %7s %5s %5s %5s %5s  %18s  %18s\n' row ok/fail p50 p90 p99 max "INVITE us" "200 us"
+  local row p50 p90 p99 mx h
   for row in sipd/udp sipd/tcp kamailio/udp kamailio/tcp; do
     [ -n "${res[$row,$probe_rate,ok]:-}" ] || continue
     read -r p50 p90 p99 mx <<<"${res[$row,$probe_rate,rtt]}"
-    printf '%-14s %7s %5s %5s %5s %5s\n' "$row" "$(cell "$row" "$probe_rate")" "$p50" "$p90" "$p99" "$mx"
+    read -r -a h <<<"${res[$row,$probe_rate,hop]:-- - - - - -}"
+    printf '%-14s %7s %5s %5s %5s %5s  %18s  %18s\n' "$row" "$(cell "$row" "$probe_rate")" "$p50" "$p90" "$p99" \
+      "$mx" "${h[0]}/${h[1]}/${h[2]}" "${h[3]}/${h[4]}/${h[5]}"
   done
 }
 

@@ -188,10 +188,12 @@ e2e_sipp_transport() {  # udp|tcp
 }
 
 # The UAS answers in the far namespace; DIR is its working directory (SIPp writes its logs there). TRANSPORT
-# (udp, the default, or tcp) is what it listens on.
+# (udp, the default, or tcp) is what it listens on. E2E_TRACE_MSG=1: every message is logged to
+# uas_msg.log (and the caller's to uac_msg.log by e2e_uac_run), with SIPp's time to the microsecond.
 e2e_uas_start() {  # dir, [transport]
   local dir=$1 transport=${2:-udp} opts
   opts=$(e2e_sipp_transport "$transport") || return 1
+  [ "${E2E_TRACE_MSG:-0}" = 1 ] && opts="$opts -trace_msg -message_file uas_msg.log"
   # shellcheck disable=SC2086  # opts is a list of words
   (cd "$dir" && exec ip netns exec "$E2E_NS" sipp -sf "$E2E_SRC/tests/e2e/uas_record_route.xml" $opts \
     -i "$E2E_FAR_IP" -p "$E2E_UAS_PORT" -nostdin -buff_size 4194304 \
@@ -228,6 +230,7 @@ e2e_uac_run() {  # dir, rate, calls, timeout seconds, [transport]
   [ "$calls" -lt "$freq" ] && freq=$calls
   opts=$(e2e_sipp_transport "$transport") || return 1
   [ "$transport" = tcp ] && uas="$uas;transport=tcp"
+  [ "${E2E_TRACE_MSG:-0}" = 1 ] && opts="$opts -trace_msg -message_file uac_msg.log"
   # shellcheck disable=SC2086  # opts is a list of words
   (cd "$dir" && timeout -k 5 "$((limit + 10))" ip netns exec "$E2E_NS" \
     sipp -sf "$E2E_SRC/tests/e2e/uac_via_proxy.xml" "$E2E_PROXY" $opts \
