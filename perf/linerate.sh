@@ -21,11 +21,12 @@
 # R-URI carries ;transport=tcp). sipd runs with its exception-path TAP and sipd-control, which listens on
 # tcp:198.18.0.1:5060 and frames the stream for the dataplane's workers (the routing script is the UDP one
 # with `listen=tcp:198.18.0.1:5060` added); Kamailio listens on TCP too (-A SIPD_PEER_TCP). sipd's cost is
-# then, per message, the dataplane's busy cycles and their microseconds, sipd-control's CPU time (measured
-# as Kamailio's is), and their sum; the dataplane's own CPU time (it polls, so this includes idle polls) and
-# the port frames per message are shown beside. Before the rates, each peer gets a latency probe: calls at
-# --probe-rate (50) calls/s over UDP, then over TCP, on the same processes, so the INVITE->200 times of the
-# two transports (for sipd: with and without the hop through sipd-control) are side by side.
+# then, per message, the dataplane's busy cycles and their microseconds, sipd-control's CPU time, and their
+# sum; the dataplane's own CPU time (it polls, so this includes idle polls) and the port frames per message
+# are shown beside (both processes' CPU from /proc/PID/stat, in clock ticks). Before the rates, each peer
+# gets a latency probe: calls at --probe-rate (50) calls/s over UDP, then over TCP, on the same processes,
+# so the times of the two transports (for sipd: with and without the hop through sipd-control) are side by
+# side.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -111,9 +112,18 @@ cpu_ns() {  # pid
 
 kamailio_cpu_ns() { cpu_ns "$kamailio_pid"; }
 
+# The CPU time of PID as a whole, in ns: utime + stime of /proc/PID/stat, which keep the time of threads that
+# have ended (sipd-control's come and go: summing the live threads' schedstat went backwards over a run),
+# at the clock tick's resolution (10 ms; a run here costs control 100 ms or more).
+process_cpu_ns() {  # pid
+  if [ -z "$1" ] || [ ! -r "/proc/$1/stat" ]; then echo 0; return 0; fi
+  # The command name (field 2) is in parentheses and may hold spaces: count fields after the last ')'.
+  sed 's/.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($12 + $13) * 1e9 / hz }'
+}
+
 # With --transport tcp, sipd's cost: "RX TX BUSY_CYCLES TSC_HZ CONTROL_NS DATAPLANE_NS".
 sipd_tcp_cost() {  # counters file
-  echo "$(sipd_counters "$1") $(cpu_ns "$control_pid") $(cpu_ns "$E2E_DATAPLANE_PID")"
+  echo "$(sipd_counters "$1") $(process_cpu_ns "$control_pid") $(process_cpu_ns "$E2E_DATAPLANE_PID")"
 }
 
 # --- one rate ---
