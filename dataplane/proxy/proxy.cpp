@@ -1010,61 +1010,40 @@ int64_t Proxy::loose_route(engine::VmState& st) {
   if (run_->msg->first(sip::HeaderId::Route) == sip::kNoHeader) return -1;
   sip::ValueIterator it(*run_->msg, sip::HeaderId::Route);
   // Up to two values of ours go: the first, and the one after it when the first carries r2=on (we
-  // record-routed twice where the transport changed). Each is kept with its field.
+  // record-routed twice where the transport changed). The first value left is the next hop.
   struct Ours {
     std::string_view value;
     uint16_t field;
   } ours[2];
   size_t n = 0;
-  std::string_view value;
-  bool more = it.next(value);
-  if (!more) return -1;
-  std::string_view next;          // the first value that is not removed: the next hop
-  std::string_view first_params;  // the first value's URI parameters
-  while (more) {
+  std::string_view value, next, first_params;
+  for (bool more = it.next(value); more; more = it.next(value)) {
     sip::NameAddr na;
     sip::Uri uri;
-    if (!sip::parse_name_addr(value, na) || sip::parse_uri(na.uri, uri) != sip::UriError::None) {
-      if (n == 0) return -1;
-      next = value;
-      break;
-    }
+    const bool parsed = sip::parse_name_addr(value, na) && sip::parse_uri(na.uri, uri) == sip::UriError::None;
+    if (!parsed && n == 0) return -1;
     std::string_view r2;
-    const bool ours_too = n == 0 || (n == 1 && sip::find_param(first_params, "r2", r2));
-    if (!ours_too || !is_me(uri.host, uri.port)) {
+    if (n == 2 || !parsed || !is_me(uri.host, uri.port) ||
+        (n == 1 && !sip::find_param(first_params, "r2", r2))) {
       next = value;
       break;
     }
     if (n == 0) first_params = uri.params;
     ours[n++] = Ours{value, it.field()};
-    if (n == 2) {
-      more = it.next(value);
-      if (more) next = value;
-      break;
-    }
-    more = it.next(value);
   }
-  if (n > 0 && run_->edits) {
-    // A value followed by another in its field goes with its comma; a field left with nothing goes whole.
-    const std::string_view buf = run_->msg->buffer();
-    const auto off = [&](std::string_view v) { return uint32_t(v.data() - buf.data()); };
+  if (run_->edits) {
+    // Field by field: up to the value kept when the field keeps one, else the whole field. (Ours are the
+    // first values of the Route set, so each field holding one begins with it.)
     const uint16_t next_field = next.empty() ? sip::kNoHeader : it.field();
-    const bool same = n == 2 && ours[0].field == ours[1].field;
-    if (n == 1 || !same) {
-      const Ours& f = ours[0];
-      const std::string_view after = n == 2 ? ours[1].value : next;
-      const uint16_t after_field = n == 2 ? ours[1].field : next_field;
-      if (!after.empty() && after_field == f.field)
-        (void)run_->edits->remove(sip::Span{off(f.value), off(after) - off(f.value)});
+    const auto off = [&](std::string_view v) { return uint32_t(v.data() - run_->msg->buffer().data()); };
+    for (size_t i = 0; i < n;) {
+      size_t j = i + 1;
+      while (j < n && ours[j].field == ours[i].field) ++j;
+      if (j == n && next_field == ours[i].field)
+        (void)run_->edits->remove(sip::Span{off(ours[i].value), off(next) - off(ours[i].value)});
       else
-        (void)run_->edits->remove_header(f.field);
-    }
-    if (n == 2) {
-      const Ours& f = ours[same ? 0 : 1];
-      if (!next.empty() && next_field == ours[1].field)
-        (void)run_->edits->remove(sip::Span{off(f.value), off(next) - off(f.value)});
-      else
-        (void)run_->edits->remove_header(ours[1].field);
+        (void)run_->edits->remove_header(ours[i].field);
+      i = j;
     }
   }
   sip::NameAddr na;

@@ -304,6 +304,36 @@ e2e_place_calls() {  # dir, rate, calls, timeout seconds
   fi
 }
 
+# Worker 0's value of a counter in the dataplane's counters file (rewritten once a second), "" when absent.
+e2e_counter() {  # counters file, name
+  local v
+  v=$(grep -o "\"$2\": [0-9]*" "$1" 2>/dev/null || true)
+  v=${v%%$'\n'*}
+  echo "${v##* }"
+}
+
+# A statistic of one of sipd-control's groups over its management socket ($SIPD_CONTROL_SOCKET), "" when
+# absent: e2e_control_stat build/bin/sipctl tcp accepted_connections.
+e2e_control_stat() {  # sipctl, group, name
+  local all
+  all=$("$1" stats "$2:" --socket "$SIPD_CONTROL_SOCKET" 2>&1 || true)
+  awk -v name="$2:$3" '$1 == name { print $2 }' <<<"$all"
+}
+
+# The first INVITE in a SIPp message log (-trace_msg): its top Via must start with VIA and its Record-Route
+# be RR; a mismatch goes to the calling script's `fail`.
+e2e_check_invite() {  # name (for messages), message log, expected top Via prefix, expected Record-Route
+  local name=$1 log=$2 via=$3 rr=$4 got_via got_rr
+  got_via=$(awk '/^INVITE /{inv=1} inv && /^Via:/{print; exit}' "$log" | tr -d '\r')
+  got_rr=$(awk '/^INVITE /{inv=1} inv && /^Record-Route:/{print; exit}' "$log" | tr -d '\r')
+  case "$got_via" in
+    "Via: $via"*) ;;
+    *) fail "$name: the callee's INVITE has top Via '$got_via', not 'Via: $via...'" ;;
+  esac
+  [ "$got_rr" = "Record-Route: $rr" ] ||
+    fail "$name: the callee's INVITE has '$got_rr', not 'Record-Route: $rr'"
+}
+
 # The EXIT trap: stop what is running, in reverse order of starting, then the testbed if it was ours.
 e2e_cleanup() {
   e2e_uas_stop

@@ -49,21 +49,6 @@ finish() {
 
 far() { ip netns exec "$E2E_NS" "$@"; }
 
-# Worker 0's value of a counter in the counters file (rewritten once a second).
-counter() {
-  local v
-  v=$(grep -o "\"$1\": [0-9]*" "$counters" 2>/dev/null || true)
-  v=${v%%$'\n'*}
-  echo "${v##* }"
-}
-
-# A statistic of sipd-control's tcp group, over its management socket (sipctl stats tcp:).
-statistic() {
-  local all
-  all=$("$build_dir/bin/sipctl" stats tcp: --socket "$SIPD_CONTROL_SOCKET" 2>&1 || true)
-  awk -v name="tcp:$1" '$1 == name { print $2 }' <<<"$all"
-}
-
 uas_start() {  # dir, transport (u1|t1), port
   local dir=$1 transport=$2 port=$3 _ listening
   mkdir -p "$dir"
@@ -102,19 +87,6 @@ leg() {  # name, uac transport, uas transport, uas port, uas uri parameters
     fail "$name: wanted $calls successful calls, got $ok successful and $failed failed (SIPp exit $rc)"
     e2e_show_sipp_logs "$dir"
   fi
-}
-
-# The INVITE as the callee received it: its first Via and its Record-Route.
-check_invite() {  # name, expected top Via prefix, expected Record-Route
-  local name=$1 via=$2 rr=$3 log=$work/$1/uas_msg.log got_via got_rr
-  got_via=$(awk '/^INVITE /{inv=1} inv && /^Via:/{print; exit}' "$log" | tr -d '\r')
-  got_rr=$(awk '/^INVITE /{inv=1} inv && /^Record-Route:/{print; exit}' "$log" | tr -d '\r')
-  case "$got_via" in
-    "Via: $via"*) ;;
-    *) fail "$name: the callee's INVITE has top Via '$got_via', not 'Via: $via...'" ;;
-  esac
-  [ "$got_rr" = "Record-Route: $rr" ] ||
-    fail "$name: the callee's INVITE has '$got_rr', not 'Record-Route: $rr'"
 }
 
 peer() { far /usr/bin/python3 "$E2E_SRC/tests/e2e/tcp_peer.py" "$@"; }
@@ -201,7 +173,7 @@ misbehave() {
     "partial closed at $(field "$dir/partial.json" "" "" closed_after_s) s," \
     "clerr at $(field "$dir/torture.json" file clerr.dat closed_after_s) s," \
     "ncl at $(field "$dir/torture.json" file ncl.dat closed_after_s) s;" \
-    "tcp:partial_closed $(statistic partial_closed), tcp:framing_errors $(statistic framing_errors)"
+    "tcp:partial_closed $(e2e_control_stat "$build_dir/bin/sipctl" tcp partial_closed), tcp:framing_errors $(e2e_control_stat "$build_dir/bin/sipctl" tcp framing_errors)"
 }
 
 main() {
@@ -224,20 +196,20 @@ main() {
 
   local udp="<sip:198.18.0.1:5060;r2=on;lr>" tcp="<sip:198.18.0.1:5060;transport=tcp;r2=on;lr>"
   leg tcp-udp t1 u1 5070 ""
-  check_invite tcp-udp "SIP/2.0/UDP 198.18.0.1:5060;branch=z9hG4bK" "$udp, $tcp"
+  e2e_check_invite tcp-udp "$work/tcp-udp/uas_msg.log" "SIP/2.0/UDP 198.18.0.1:5060;branch=z9hG4bK" "$udp, $tcp"
   leg udp-tcp u1 t1 5071 ";transport=tcp"
-  check_invite udp-tcp "SIP/2.0/TCP 198.18.0.1:5060;branch=z9hG4bK" "$tcp, $udp"
+  e2e_check_invite udp-tcp "$work/udp-tcp/uas_msg.log" "SIP/2.0/TCP 198.18.0.1:5060;branch=z9hG4bK" "$tcp, $udp"
   leg tcp-tcp t1 t1 5072 ";transport=tcp"
-  check_invite tcp-tcp "SIP/2.0/TCP 198.18.0.1:5060;branch=z9hG4bK" "<sip:198.18.0.1:5060;transport=tcp;lr>"
+  e2e_check_invite tcp-tcp "$work/tcp-tcp/uas_msg.log" "SIP/2.0/TCP 198.18.0.1:5060;branch=z9hG4bK" "<sip:198.18.0.1:5060;transport=tcp;lr>"
 
   misbehave
 
   sleep 1.2  # the counters file is rewritten once a second
   local in out accepted opened
-  in=$(counter stream_in)
-  out=$(counter stream_out)
-  accepted=$(statistic accepted_connections)
-  opened=$(statistic opened_connections)
+  in=$(e2e_counter "$counters" stream_in)
+  out=$(e2e_counter "$counters" stream_out)
+  accepted=$(e2e_control_stat "$build_dir/bin/sipctl" tcp accepted_connections)
+  opened=$(e2e_control_stat "$build_dir/bin/sipctl" tcp opened_connections)
   echo "dataplane: stream_in $in, stream_out $out; control: tcp:accepted_connections $accepted," \
     "tcp:opened_connections $opened"
   # Each TCP leg carries at least INVITE, ACK, BYE one way and 180, 200, 200 the other, per call.

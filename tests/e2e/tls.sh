@@ -231,27 +231,7 @@ uac_finish() {  # name, calls
   fi
 }
 
-# The INVITE as the callee received it: its first Via and its Record-Route.
-check_invite() {  # name, expected top Via prefix, expected Record-Route
-  local name=$1 via=$2 rr=$3 log=$work/$1/uas_msg.log got_via got_rr
-  got_via=$(awk '/^INVITE /{inv=1} inv && /^Via:/{print; exit}' "$log" | tr -d '\r')
-  got_rr=$(awk '/^INVITE /{inv=1} inv && /^Record-Route:/{print; exit}' "$log" | tr -d '\r')
-  case "$got_via" in
-    "Via: $via"*) ;;
-    *) fail "$name: the callee's INVITE has top Via '$got_via', not 'Via: $via...'" ;;
-  esac
-  [ "$got_rr" = "Record-Route: $rr" ] ||
-    fail "$name: the callee's INVITE has '$got_rr', not 'Record-Route: $rr'"
-}
-
 # ---- sipd-control ----------------------------------------------------------------------------------------
-
-# A statistic of one of sipd-control's groups, over its management socket (sipctl stats GROUP:).
-statistic() {  # group, name
-  local all
-  all=$("$sipctl" stats "$1:" --socket "$SIPD_CONTROL_SOCKET" 2>&1 || true)
-  awk -v name="$1:$2" '$1 == name { print $2 }' <<<"$all"
-}
 
 # The control log's "tls: handshake with IP:PORT ... failed: ..." lines for one peer.
 failure_lines() {  # ip:port
@@ -272,7 +252,7 @@ server_certificate() {
 # (require_cert), a ClientHello offering TLS 1.1 only (the minimum is 1.2), and plain text.
 bad_handshakes() {
   local before after p line i=0 deadline
-  before=$(statistic tls handshake_failed)
+  before=$(e2e_control_stat "$sipctl" tls handshake_failed)
   e2e_log "bad-cert: three handshakes that must fail, from 198.18.0.2:${probe_ports[0]}..${probe_ports[2]}"
   far timeout 10 openssl s_client -connect "$sip_tls" -bind "$E2E_FAR_IP:${probe_ports[0]}" \
     -CAfile "$pki/ca.pem" -verify_ip "${sip_tls%:*}" -cert "$pki/stray.pem" -key "$pki/stray.key" \
@@ -287,7 +267,7 @@ bad_handshakes() {
   for p in "${probe_ports[@]}"; do
     until [ -n "$(failure_lines "$E2E_FAR_IP:$p")" ] || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.1; done
   done
-  after=$(statistic tls handshake_failed)
+  after=$(e2e_control_stat "$sipctl" tls handshake_failed)
   echo "bad-cert: tls:handshake_failed $before -> $after"
   for p in "${probe_ports[@]}"; do
     line=$(failure_lines "$E2E_FAR_IP:$p")
@@ -315,7 +295,7 @@ tls_to_udp() {
   sleep 1
   bad_handshakes
   uac_finish tls-udp "$calls"
-  check_invite tls-udp "SIP/2.0/UDP 198.18.0.1:5060;branch=z9hG4bK" "$rr_udp, $rr_tls"
+  e2e_check_invite tls-udp "$work/tls-udp/uas_msg.log" "SIP/2.0/UDP 198.18.0.1:5060;branch=z9hG4bK" "$rr_udp, $rr_tls"
 }
 
 # udp-tls: the callee's Contact must name stunnel's TLS address too, or the caller's ACK and BYE would go to
@@ -330,9 +310,9 @@ udp_to_tls() {
     return 0
   uac_start udp-tls "$E2E_PROXY" u1 "$contact" "$calls" 20
   uac_finish udp-tls "$calls"
-  echo "udp-tls: tcp:opened_connections $(statistic tcp opened_connections)," \
-    "tls:cached_client_sessions $(statistic tls cached_client_sessions)"
-  check_invite udp-tls "SIP/2.0/TLS 198.18.0.1:5061;branch=z9hG4bK" "$rr_tls, $rr_udp"
+  echo "udp-tls: tcp:opened_connections $(e2e_control_stat "$sipctl" tcp opened_connections)," \
+    "tls:cached_client_sessions $(e2e_control_stat "$sipctl" tls cached_client_sessions)"
+  e2e_check_invite udp-tls "$work/udp-tls/uas_msg.log" "SIP/2.0/TLS 198.18.0.1:5061;branch=z9hG4bK" "$rr_tls, $rr_udp"
 }
 
 reload() {
@@ -380,14 +360,6 @@ resume() {
   case "$second" in Reused,*) ;; *) fail "resume: the second s_client connection was not resumed" ;; esac
 }
 
-# Worker 0's value of a counter in the counters file (rewritten once a second).
-counter() {
-  local v
-  v=$(grep -o "\"$1\": [0-9]*" "$counters" 2>/dev/null || true)
-  v=${v%%$'\n'*}
-  echo "${v##* }"
-}
-
 main() {
   local started=$SECONDS
   e2e_require_root
@@ -418,11 +390,11 @@ main() {
 
   sleep 1.2  # the counters file is rewritten once a second
   local in out handshakes failed resumed
-  in=$(counter stream_in)
-  out=$(counter stream_out)
-  handshakes=$(statistic tls handshakes)
-  failed=$(statistic tls handshake_failed)
-  resumed=$(statistic tls resumed)
+  in=$(e2e_counter "$counters" stream_in)
+  out=$(e2e_counter "$counters" stream_out)
+  handshakes=$(e2e_control_stat "$sipctl" tls handshakes)
+  failed=$(e2e_control_stat "$sipctl" tls handshake_failed)
+  resumed=$(e2e_control_stat "$sipctl" tls resumed)
   echo "dataplane: stream_in $in, stream_out $out; control: tls:handshakes $handshakes," \
     "tls:handshake_failed $failed, tls:resumed $resumed"
   echo "control's tls and tcp statistics:"
