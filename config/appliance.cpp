@@ -182,6 +182,14 @@ bool load_appliance(const std::string& path, Appliance& out, std::string& error)
         return false;
       }
       a.log_lines_per_second = lines;
+      unsigned per_source = a.tcp_connections_per_source;
+      c.lookupValue("tcp_connections_per_source", per_source);
+      if (per_source > 1000000) {
+        error = path + ":" + std::to_string(c.getSourceLine()) +
+                ": control: tcp_connections_per_source must be 0-1000000";
+        return false;
+      }
+      a.tcp_connections_per_source = per_source;
     }
     if (root.exists("location")) {
       const libconfig::Setting& l = root["location"];

@@ -67,6 +67,11 @@ struct Appliance {
   // rest are dropped and counted (dataplane:N-log_dropped_rate), so a script that logs per message at a
   // high rate cannot flood control or the disk.
   uint32_t log_lines_per_second = 1000;
+  // SIP-over-TCP/TLS connections one source address may hold open toward sipd-control at once; one more is
+  // closed as soon as it is accepted (tcp:refused_per_source) while other sources' are still taken. 0: no
+  // limit but the script's tcp_max_connections. Half of OpenSIPS's 2048 by default, so one host cannot take
+  // the whole table; a NAT holding many phones behind one address may need more.
+  uint32_t tcp_connections_per_source = 1024;
   // The location table in the shared segment (`location = { ... }`): fixed at first start.
   uint32_t location_aors = 65536, location_bindings = 131072;
   std::string path;  // where these settings were read from

@@ -15,6 +15,7 @@
 #          SIPD_SHM (the file prefix)   the shared segment's name (/dev/shm/NAME), the caller's to remove
 #          SIPD_STATE_DIR (/var/lib/sipd) where control keeps the embedded database
 #          SIPD_LOG_LINES_PER_SECOND (1000) the log lines each worker hands to control per second
+#          SIPD_TCP_PER_SOURCE (1024)   TCP/TLS connections one source address may hold (0: no limit)
 #          SIPD_CONTROL_SOCKET (/run/sipd/control.sock)
 #          SIPD_ANSWER_WAIT_MS (2000)   how long a suspended script waits for control
 #          SIPD_NO_HUGE (auto)          1: always --no-huge; otherwise hugepages are used when at least 256 MB
@@ -56,6 +57,7 @@ script = "$script";
 counters = "$counters";
 control = { shm = "${SIPD_SHM:-$prefix}"; socket = "${SIPD_CONTROL_SOCKET:-/run/sipd/control.sock}";
             state_dir = "${SIPD_STATE_DIR:-/var/lib/sipd}"; answer_wait_ms = ${SIPD_ANSWER_WAIT_MS:-2000};
-            log_lines_per_second = ${SIPD_LOG_LINES_PER_SECOND:-1000}; };
+            log_lines_per_second = ${SIPD_LOG_LINES_PER_SECOND:-1000};
+            tcp_connections_per_source = ${SIPD_TCP_PER_SOURCE:-1024}; };
 location = { max_aors = ${SIPD_LOCATION_AORS:-65536}; max_bindings = ${SIPD_LOCATION_BINDINGS:-131072}; };
 CONF

@@ -273,6 +273,7 @@ int main(int argc, char** argv) {
   // and TLS next hops.
   tcp::ConnectionSettings tcp_settings;
   if (!control::stream_settings(program, addr, tcp_settings, error)) return fail(error);
+  tcp_settings.max_per_source = app.tcp_connections_per_source;  // the appliance's, not the script's
   std::unique_ptr<tls::TlsSettings> tls_domains;  // TLS: its domains, when the script has any TLS
   if (control::wants_tls(program)) {
     tls::SettingsResult parsed = control::tls_settings(program);

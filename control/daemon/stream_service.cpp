@@ -5,6 +5,8 @@
 #include "control/daemon/logging.h"
 #include "dataplane/proxy/steering.h"
 #include "dataplane/sip/endpoint.h"
+#include "dataplane/sip/uri.h"
+#include "dataplane/sip/via.h"
 
 namespace sipd::control {
 
@@ -43,6 +45,8 @@ bool stream_settings(const config::Program& program, uint32_t address, tcp::Conn
     out.connect_ms = uint32_t(v);
   }
   out.pong = program.modparam_int("proto_tcp", "tcp_crlf_pingpong") != 0;
+  const std::string_view aliases = program.modparam("", "tcp_accept_aliases");
+  out.accept_aliases = aliases == "yes" || aliases == "on" || aliases == "true" || aliases == "1";
   // What one ring record carries, less its header: a larger message closes its connection.
   out.max_message = uint32_t(shm::kBufferBytes - 64);
   return true;
@@ -139,7 +143,14 @@ void StreamService::deliver(const tcp::Incoming& in) {
   }
   // Far enough to steer: a message that does not parse goes to the Call-ID's worker all the same (or the
   // first), which answers it as it would over UDP.
-  (void)msg_.parse(in.message, sip::Framing::Stream);
+  const bool parsed = msg_.parse(in.message, sip::Framing::Stream) == sip::Defect::None;
+  // tcp_accept_aliases (RFC 5923): a request whose top Via carries `alias` makes this connection the way
+  // to the Via's port at the connection's own address.
+  sip::Via via;
+  std::string_view ignored;
+  if (parsed && msg_.is_request() && parse_top_via(msg_, via) &&
+      sip::find_param(via.params, "alias", ignored))
+    connections_.alias(in.connection, via.port ? via.port : (in.tls ? 5061 : 5060));
   shm::StreamInRecord r;
   r.connection = in.connection;
   r.transport = uint8_t(in.tls ? sip::Transport::Tls : sip::Transport::Tcp);
@@ -157,6 +168,10 @@ void StreamService::deliver(const tcp::Incoming& in) {
 void StreamService::to_connection(uint32_t, const shm::StreamOutRecord& r) {
   ++counters_.from_workers;
   const bool tls = r.transport == uint8_t(sip::Transport::Tls);
+  if (r.alias) {  // force_tcp_alias(): the script asks for it, tcp_accept_aliases or not
+    connections_.alias(r.connection, r.dst_port, true);
+    return;
+  }
   if (tls && !tls_) {
     ++counters_.tls_refused;
     return;
@@ -172,6 +187,8 @@ void StreamService::add_statistics(Statistics& stats) {
   add("current_connections", true, [this] { return uint64_t(connections_.size()); });
   add("accepted_connections", false, [&c] { return c.accepted; });
   add("refused_connections", false, [&c] { return c.refused_full; });
+  add("refused_per_source", false, [&c] { return c.refused_source; });
+  add("aliases", false, [&c] { return c.aliases; });
   add("opened_connections", false, [&c] { return c.opened; });
   add("failed_connects", false, [&c] { return c.connect_failed + c.connect_timeouts; });
   add("closed_connections", false, [&c] { return c.closed; });

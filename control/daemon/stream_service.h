@@ -33,7 +33,8 @@ namespace sipd::control {
 
 // The connection table's settings from the script: its listen=tcp: and listen=tls: ports on `address`,
 // the core's tcp_connection_lifetime (seconds), tcp_max_connections and tcp_connect_timeout (ms), and
-// proto_tcp's tcp_crlf_pingpong. False with `error` for a value out of range. (out.tls stays null.)
+// proto_tcp's tcp_crlf_pingpong, tcp_accept_aliases. (max_per_source is the appliance's.) False with `error`
+// for a value out of range. (out.tls stays null.)
 bool stream_settings(const config::Program& program, uint32_t address, tcp::ConnectionSettings& out,
                      std::string& error);
 

@@ -239,6 +239,14 @@ bool decode(std::string_view bytes, UacResultRecord& a) {
 namespace {
 // Only the stream transports travel in these records (sip::Transport's Tcp and Tls).
 bool stream_transport(uint8_t t) { return t == 1 || t == 2; }
+
+// A message for a connection or an address; or, with `alias`, no message and the connection and port to
+// alias.
+bool stream_out_valid(const StreamOutRecord& m) {
+  if (!stream_transport(m.transport)) return false;
+  if (m.alias) return m.message.empty() && m.connection != 0 && m.dst_port != 0;
+  return !m.message.empty() && (m.connection != 0 || m.dst_ip != 0);
+}
 }  // namespace
 
 size_t encode(const StreamInRecord& m, char* out, size_t cap) {
@@ -265,7 +273,7 @@ bool decode(std::string_view bytes, StreamInRecord& m) {
 }
 
 size_t encode(const StreamOutRecord& m, char* out, size_t cap) {
-  if (!stream_transport(m.transport) || m.message.empty() || (m.connection == 0 && m.dst_ip == 0)) return 0;
+  if (!stream_out_valid(m)) return 0;
   Writer w(out, cap);
   w.put(kStreamOutMagic);
   w.put(m.epoch);
@@ -273,6 +281,7 @@ size_t encode(const StreamOutRecord& m, char* out, size_t cap) {
   w.put(m.transport);
   w.put(m.dst_ip);
   w.put(m.dst_port);
+  w.put(uint8_t(m.alias));
   w.long_text(m.message);
   return w.done();
 }
@@ -281,9 +290,12 @@ bool decode(std::string_view bytes, StreamOutRecord& m) {
   Reader r(bytes);
   uint32_t magic = 0;
   if (!r.get(magic) || magic != kStreamOutMagic) return false;
-  return r.get(m.epoch) && r.get(m.connection) && r.get(m.transport) && r.get(m.dst_ip) &&
-         r.get(m.dst_port) && r.long_text(m.message) && stream_transport(m.transport) && !m.message.empty() &&
-         (m.connection != 0 || m.dst_ip != 0) && r.at_end();
+  uint8_t alias = 0;
+  if (!r.get(m.epoch) || !r.get(m.connection) || !r.get(m.transport) || !r.get(m.dst_ip) ||
+      !r.get(m.dst_port) || !r.get(alias) || alias > 1 || !r.long_text(m.message) || !r.at_end())
+    return false;
+  m.alias = alias != 0;
+  return stream_out_valid(m);
 }
 
 }  // namespace sipd::shm

@@ -102,7 +102,9 @@ struct StreamOutRecord {
   uint8_t transport = 0;    // sip::Transport: Tcp or Tls
   uint32_t dst_ip = 0;      // host order
   uint16_t dst_port = 0;
-  std::string_view message;  // one whole SIP message
+  // force_tcp_alias(): no message; `connection` becomes the way to its own far address at dst_port too.
+  bool alias = false;
+  std::string_view message;  // one whole SIP message (none with `alias`)
 };
 
 enum class RecordKind : uint8_t { Unknown, Question, Answer, UacRequest, UacResult, StreamIn, StreamOut };

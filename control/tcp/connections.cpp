@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -19,6 +20,7 @@ namespace sipd::tcp {
 namespace {
 constexpr uint64_t kListenerTag = 1ull << 63;  // epoll data: a listener's index, else a connection's id
 constexpr int64_t kSweepMs = 100;
+constexpr size_t kMaxAliases = 4;  // ports aliased to one connection
 
 uint64_t peer_key(uint32_t ip, uint16_t port, bool tls) {
   return uint64_t(tls) << 48 | uint64_t(ip) << 16 | port;
@@ -44,7 +46,8 @@ struct Connections::Connection {
   int64_t last_ms = 0;         // the last byte read or written
   int64_t partial_since = -1;  // when the message being read began (-1: none)
   Framer framer;
-  std::string out;  // what the socket has not taken yet
+  std::string out;                // what the socket has not taken yet
+  std::vector<uint16_t> aliases;  // further ports of `ip` this connection is the way to (alias())
   Connection(uint32_t max_message) : framer(FramerLimits{max_message, true}) {}
   ~Connection();
 };
@@ -140,6 +143,13 @@ void Connections::accept_from(int listener, uint16_t port, bool tls, int64_t now
     }
     const uint32_t ip = ntohl(sa.sin_addr.s_addr);
     const uint16_t peer_port = ntohs(sa.sin_port);
+    const auto source = per_source_.find(ip);
+    if (settings_.max_per_source != 0 && source != per_source_.end() &&
+        source->second >= settings_.max_per_source) {
+      ++counters_.refused_source;
+      ::close(fd);
+      continue;
+    }
     std::unique_ptr<tls::Session> session;
     if (tls) {
       session =
@@ -151,6 +161,7 @@ void Connections::accept_from(int listener, uint16_t port, bool tls, int64_t now
       }
     }
     ++counters_.accepted;
+    ++per_source_[ip];
     add(fd, ip, peer_port, port, false, tls, now_ms)->tls = std::move(session);
   }
 }
@@ -278,8 +289,16 @@ void Connections::close(uint32_t id) {
   const auto it = by_id_.find(id);
   if (it == by_id_.end()) return;
   Connection& c = *it->second;
-  const auto peer = by_peer_.find(peer_key(c.ip, c.port, c.is_tls));
-  if (peer != by_peer_.end() && peer->second == id) by_peer_.erase(peer);
+  const auto forget = [&](uint16_t port) {
+    const auto peer = by_peer_.find(peer_key(c.ip, port, c.is_tls));
+    if (peer != by_peer_.end() && peer->second == id) by_peer_.erase(peer);
+  };
+  forget(c.port);
+  for (uint16_t port : c.aliases) forget(port);
+  if (!c.outbound) {
+    const auto source = per_source_.find(c.ip);
+    if (source != per_source_.end() && --source->second == 0) per_source_.erase(source);
+  }
   (void)::epoll_ctl(epoll_, EPOLL_CTL_DEL, c.fd, nullptr);
   by_id_.erase(it);  // the connection's destructor ends its session and closes its socket
   ++counters_.closed;
@@ -410,6 +429,18 @@ bool Connections::send(uint32_t id, uint32_t ip, uint16_t port, bool tls, std::s
   if (!c->connecting) write_to(*c);
   watch(*c);
   return true;
+}
+
+void Connections::alias(uint32_t id, uint16_t port, bool forced) {
+  if ((!settings_.accept_aliases && !forced) || port == 0) return;
+  const auto it = by_id_.find(id);
+  if (it == by_id_.end()) return;
+  Connection& c = *it->second;
+  if (port == c.port || std::find(c.aliases.begin(), c.aliases.end(), port) != c.aliases.end()) return;
+  if (c.aliases.size() >= kMaxAliases) return;  // a peer re-aliasing its every request: the first ones hold
+  c.aliases.push_back(port);
+  by_peer_[peer_key(c.ip, port, c.is_tls)] = id;
+  ++counters_.aliases;
 }
 
 uint16_t Connections::local_port(uint32_t id) const {

@@ -130,6 +130,26 @@ void ControlLink::flush_results() {
 }
 
 bool ControlLink::send_stream(const sip::Endpoint& to, std::string_view message) {
+  shm::StreamOutRecord r;
+  r.connection = to.connection;
+  r.transport = uint8_t(to.transport);
+  r.dst_ip = to.ip;
+  r.dst_port = to.port;
+  r.message = message;
+  return publish_stream(r);
+}
+
+bool ControlLink::alias_stream(const sip::Endpoint& from, uint16_t port) {
+  shm::StreamOutRecord r;
+  r.connection = from.connection;
+  r.transport = uint8_t(from.transport);
+  r.dst_ip = from.ip;
+  r.dst_port = port;
+  r.alias = true;
+  return publish_stream(r);
+}
+
+bool ControlLink::publish_stream(const shm::StreamOutRecord& record) {
   if (!alive_ || questions_.room() <= proxy::Proxy::kSuspended) {
     ++counters_.stream_out_refused;
     return false;
@@ -139,13 +159,8 @@ bool ControlLink::send_stream(const sip::Endpoint& to, std::string_view message)
     ++counters_.stream_out_refused;
     return false;
   }
-  shm::StreamOutRecord r;
+  shm::StreamOutRecord r = record;
   r.epoch = segment_.header().dataplane.epoch.load(std::memory_order_relaxed);
-  r.connection = to.connection;
-  r.transport = uint8_t(to.transport);
-  r.dst_ip = to.ip;
-  r.dst_port = to.port;
-  r.message = message;
   const size_t n = shm::encode(r, buf, shm::kBufferBytes);
   if (n == 0 || !questions_.publish(uint32_t(n))) {
     ++counters_.stream_out_refused;

@@ -46,6 +46,9 @@ class ControlLink final : public proxy::Asker, public tm::LocalUser {
   // A message for a TCP or TLS endpoint, handed to control; false (counted) when control is gone, the
   // message does not fit a record, or the ring has no room beyond what suspended runs may need.
   bool send_stream(const sip::Endpoint& to, std::string_view message);
+  // force_tcp_alias(): asks control to make connection `from.connection` the way to from.ip:`port` as well;
+  // false (counted with the refused stream messages) as send_stream.
+  bool alias_stream(const sip::Endpoint& from, uint16_t port);
   // Resumes the runs whose answers have arrived (at most `budget`); whether any did. `now_ms` is the
   // worker's clock, for telling whether control is still beating.
   bool poll(uint64_t now_ms, unsigned budget = 16);
@@ -54,6 +57,8 @@ class ControlLink final : public proxy::Asker, public tm::LocalUser {
   const ControlCounters& counters() const { return counters_; }
 
  private:
+  bool publish_stream(const shm::StreamOutRecord& r);
+
   const shm::Segment& segment_;
   uint32_t worker_;
   proxy::Proxy& proxy_;

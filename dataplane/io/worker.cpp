@@ -266,6 +266,10 @@ void Worker::send(const sip::Endpoint& to, std::string_view bytes) {
   stack_.send_udp(to.ip, to.port, bytes, now_);
 }
 
+bool Worker::alias(const sip::Endpoint& from, uint16_t port) {
+  return control_ && control_->alias_stream(from, port);
+}
+
 void Worker::datagram(uint32_t ip, uint16_t port, std::string_view payload) {
   // pike: a source found flooding is dropped here, before parsing or steering, until its rate falls back —
   // how sipd does it, whether the script asks pike_check_req() or runs the automatic mode (OpenSIPS leaves

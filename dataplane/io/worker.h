@@ -81,6 +81,7 @@ class Worker final : public proxy::Sender,
 
   // proxy::Sender, net::SipInput, net::ArpPeers
   void send(const sip::Endpoint& to, std::string_view bytes) override;
+  bool alias(const sip::Endpoint& from, uint16_t port) override;
   void datagram(uint32_t ip, uint16_t port, std::string_view payload) override;
   void learned(uint32_t ip, const rte_ether_addr& mac) override;
   // proxy::Proxy::LogSink: a line into this worker's log ring, for control to write out.

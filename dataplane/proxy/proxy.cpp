@@ -874,6 +874,21 @@ bool Proxy::reply_with(uint16_t code, std::string_view reason, std::span<const s
   return true;
 }
 
+int64_t Proxy::force_tcp_alias(std::span<const engine::Value> args) {
+  const sip::Endpoint& from = run_->from;
+  if (from.transport == sip::Transport::Udp || from.connection == 0) return 1;
+  int64_t port = 0;
+  if (!args.empty() && !args[0].is_null()) {
+    port = engine::to_int(args[0]);
+  } else {
+    sip::Via via;
+    if (!run_->msg || !parse_top_via(*run_->msg, via)) return -1;
+    port = via.port ? via.port : (from.transport == sip::Transport::Tls ? 5061 : 5060);
+  }
+  if (port < 1 || port > 65535) return -1;
+  return out_.alias(from, uint16_t(port)) ? 1 : -1;
+}
+
 // The proxy's bodies: what a script's actions and tm/rr functions do here. Without a transaction layer
 // t_relay() forwards statelessly, t_reply() answers statelessly, and tm's bookkeeping has nothing to act on.
 std::span<const engine::BodyEntry> Proxy::bodies() {
@@ -933,6 +948,7 @@ std::span<const engine::BodyEntry> Proxy::bodies() {
        }},
       {"record_route", [](Call& c) { return of(c).record_route(); }},
       {"loose_route", [](Call& c) { return of(c).loose_route(c.st); }},
+      {"force_tcp_alias", [](Call& c) { return of(c).force_tcp_alias(c.args); }},
   };
   return kBodies;
 }

@@ -129,6 +129,14 @@ class Sender {
  public:
   virtual ~Sender() = default;
   virtual void send(const sip::Endpoint& to, std::string_view bytes) = 0;
+  // force_tcp_alias(): connection `from` (a TCP/TLS request's) is to be the way to from.ip:`port` as well.
+  // Whether it was handed on; a sender without a connection table (a test's, a dry run's) has no way to
+  // keep one and says false.
+  virtual bool alias(const sip::Endpoint& from, uint16_t port) {
+    (void)from;
+    (void)port;
+    return false;
+  }
 };
 
 // Which route a run is of, and so what happens when it ends after it waited.
@@ -400,6 +408,10 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender, pub
   // which send over that transport whatever the destination says (`over`: -1 for the destination's own).
   int64_t forward(std::span<const engine::Value> args, engine::VmState& st, int over = -1);
   int64_t relay(engine::VmState& st);
+  // force_tcp_alias([port]) (RFC 5923, whatever the Via says): the connection this request came on is also
+  // the way to its far address at `port`, else at the top Via's port (5060, 5061 for TLS, when it has
+  // none), for as long as it stays open. Over UDP there is no connection: 1 and nothing done, as OpenSIPS.
+  int64_t force_tcp_alias(std::span<const engine::Value> args);
   int64_t t_reply(uint16_t code, std::string_view reason, engine::VmState& st,
                   std::span<const std::string_view> extra);
   int64_t reply_call(engine::Call& c, bool stateful);

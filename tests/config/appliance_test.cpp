@@ -1,6 +1,6 @@
 // The appliance settings' port.tap_allow: the management listeners the exception path lets through to the
-// host, each "tcp:PORT" or "udp:PORT"; a malformed entry is an error at its FILE:LINE. The shipped
-// appliance files load.
+// host, each "tcp:PORT" or "udp:PORT"; a malformed entry is an error at its FILE:LINE. control's
+// tcp_connections_per_source. The shipped appliance files load.
 #include "config/appliance.h"
 
 #include <gtest/gtest.h>
@@ -83,6 +83,16 @@ TEST(appliance, TheSipPortIsNotATapPort) {
             l.path + ":3: port: tap_allow: \"udp:5070\" is the SIP port, which the dataplane takes itself");
   const Loaded tcp = load("port = {\n  sip_port = 5070;\n  tap_allow = [\"tcp:5070\"];\n};\n");
   EXPECT_TRUE(tcp.ok) << tcp.error;  // SIP over TCP on the same port is the host's
+}
+
+TEST(appliance, TcpConnectionsPerSource) {
+  EXPECT_EQ(load("control = { shm = \"x\"; };\n").app.tcp_connections_per_source, 1024u);  // the default
+  const Loaded none = load("control = {\n  tcp_connections_per_source = 0;\n};\n");
+  ASSERT_TRUE(none.ok) << none.error;
+  EXPECT_EQ(none.app.tcp_connections_per_source, 0u);  // no limit of its own
+  const Loaded big = load("control = {\n  tcp_connections_per_source = 2000000;\n};\n");
+  EXPECT_FALSE(big.ok);
+  EXPECT_EQ(big.error, big.path + ":1: control: tcp_connections_per_source must be 0-1000000");
 }
 
 TEST(appliance, TheShippedFilesLoad) {

@@ -27,6 +27,7 @@ namespace {
 struct ToLink : proxy::Sender {
   io::ControlLink* link = nullptr;
   void send(const sip::Endpoint& to, std::string_view bytes) override { (void)link->send_stream(to, bytes); }
+  bool alias(const sip::Endpoint& from, uint16_t port) override { return link->alias_stream(from, port); }
 };
 
 config::Program compile(const std::string& text) {
@@ -40,8 +41,7 @@ config::Program compile(const std::string& text) {
 struct Rig {
   std::string shm = "sipd-test-streams-" + std::to_string(::getpid());
   shm::Segment segment;
-  config::Program program =
-      compile("loadmodule \"sl.so\"\nroute {\n  sl_send_reply(200, \"Over TCP\");\n}\n");
+  config::Program program;
   std::unique_ptr<Questions> questions;
   ToLink out;
   std::unique_ptr<proxy::Proxy> proxy;
@@ -53,7 +53,8 @@ struct Rig {
   };
   std::vector<Out> seen;
 
-  Rig() {
+  explicit Rig(const std::string& route = "sl_send_reply(200, \"Over TCP\");")
+      : program(compile("loadmodule \"sl.so\"\nroute {\n  " + route + "\n}\n")) {
     shm::Segment::remove(shm);
     std::string error;
     EXPECT_TRUE(segment.open(shm, shm::Sizes{1, 0}, error)) << error;
@@ -152,6 +153,10 @@ TEST(stream_service, SettingsComeFromTheScript) {
   EXPECT_EQ(s.max_connections, 10u);
   EXPECT_EQ(s.connect_ms, 500u);
   EXPECT_FALSE(s.pong);
+  EXPECT_FALSE(s.accept_aliases);
+  ASSERT_TRUE(stream_settings(script_program("tcp_accept_aliases=yes\nroute { exit; }\n"), 0, s, error))
+      << error;
+  EXPECT_TRUE(s.accept_aliases);
   EXPECT_FALSE(stream_settings(script_program("tcp_connection_lifetime=0\nroute { exit; }\n"), 0, s, error));
   EXPECT_NE(error.find("tcp_connection_lifetime = 0: out of range"), std::string::npos) << error;
 }
@@ -203,6 +208,109 @@ TEST(stream_service, ARequestOverALoopbackConnectionIsAnsweredOverIt) {
   for (int i = 0; i < 100 && service.counters().no_dataplane == 0; ++i) turn();
   EXPECT_EQ(service.counters().no_dataplane, 1u);
   ::close(fd);
+}
+
+// A StreamService on a loopback listener with one client connected, turned by hand.
+struct Loopback {
+  Rig& rig;
+  uint16_t port;
+  StreamService service;
+  int fd = -1;
+  std::string got;
+  Loopback(Rig& r, uint16_t p, bool accept_aliases)
+      : rig(r), port(p), service(*r.questions, r.segment, settings(p, accept_aliases), nullptr, now_ms) {
+    std::string error;
+    EXPECT_TRUE(service.open(error)) << error;
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(0x7F000001u);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa), 0);
+  }
+  ~Loopback() { ::close(fd); }
+  static tcp::ConnectionSettings settings(uint16_t port, bool accept_aliases) {
+    tcp::ConnectionSettings s;
+    s.address = 0x7F000001u;
+    s.ports = {port};
+    s.accept_aliases = accept_aliases;
+    return s;
+  }
+  // Sends `message` and turns both sides until its answer is back.
+  void exchange(const std::string& message) {
+    ASSERT_EQ(::send(fd, message.data(), message.size(), 0), ssize_t(message.size()));
+    const size_t before = got.size();
+    for (int i = 0; i < 200 && got.size() == before; ++i) {
+      service.serve();
+      rig.link->poll(1000);
+      rig.questions->poll();
+      service.serve();
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 1) == 1) {
+        char buf[4096];
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n > 0) got.append(buf, size_t(n));
+      }
+    }
+    ASSERT_GT(got.size(), before);
+  }
+  // Whether a message for 127.0.0.1:`to` now goes down the client's connection.
+  bool reaches_client_at(uint16_t to) {
+    const size_t opened = service.connections().counters().opened;
+    const std::string mark = "to " + std::to_string(to);
+    // As a worker sends a request to that address: over the rings, no connection named.
+    if (!rig.link->send_stream(sip::Endpoint{0x7F000001u, to, sip::Transport::Tcp, 0}, mark)) return false;
+    rig.questions->poll();
+    service.serve();
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 200) != 1) return false;
+    char buf[256];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    return service.connections().counters().opened == opened && n > 0 && std::string(buf, size_t(n)) == mark;
+  }
+};
+
+std::string with_via(std::string message, const std::string& via) {
+  const size_t at = message.find("Via: ");
+  message.replace(at, message.find("\r\n", at) - at, "Via: " + via);
+  return message;
+}
+
+TEST(stream_service, TcpAcceptAliasesTakesAViaAliasAtTheConnectionsOwnAddress) {
+  Rig r;
+  const uint16_t port = uint16_t(34000 + ::getpid() % 1000 * 4);
+  Loopback plain(r, port, false);  // tcp_accept_aliases off: the parameter changes nothing
+  plain.exchange(with_via(kOptions, "SIP/2.0/TCP 127.0.0.1:5097;branch=z9hG4bK-a0;alias"));
+  EXPECT_EQ(plain.service.connections().counters().aliases, 0u);
+
+  Loopback l(r, uint16_t(port + 1), true);
+  l.exchange(kOptions);  // no alias parameter
+  EXPECT_EQ(l.service.connections().counters().aliases, 0u);
+  // The Via's host is someone else's: only its port counts, at the connection's own address.
+  l.exchange(with_via(kOptions, "SIP/2.0/TCP 198.51.100.9:5098;branch=z9hG4bK-a1;alias"));
+  EXPECT_EQ(l.service.connections().counters().aliases, 1u);
+  EXPECT_TRUE(l.reaches_client_at(5098));
+  l.exchange(with_via(kOptions, "SIP/2.0/TCP 127.0.0.1;branch=z9hG4bK-a2;alias"));  // no port: 5060
+  EXPECT_EQ(l.service.connections().counters().aliases, 2u);
+  EXPECT_TRUE(l.reaches_client_at(5060));
+}
+
+TEST(stream_service, ForceTcpAliasAsksControlToAliasTheRequestsConnection) {
+  Rig r(
+      "if ($hdr(X-Port) != null) force_tcp_alias($(hdr(X-Port){s.int})); else force_tcp_alias();\n"
+      "  sl_send_reply(200, \"Aliased\");");
+  const uint16_t port = uint16_t(34002 + ::getpid() % 1000 * 4);
+  Loopback l(r, port, false);  // whatever tcp_accept_aliases says
+  l.exchange(with_via(kOptions, "SIP/2.0/TCP 127.0.0.1:5096;branch=z9hG4bK-f1"));  // the Via's port
+  EXPECT_NE(l.got.find("200 Aliased"), std::string::npos) << l.got;
+  EXPECT_EQ(l.service.connections().counters().aliases, 1u);
+  EXPECT_EQ(r.link->counters().stream_out, 2u);  // the alias and the reply
+  EXPECT_TRUE(l.reaches_client_at(5096));
+  std::string with_port = kOptions;
+  with_port.insert(with_port.find("Content-Length"), "X-Port: 5095\r\n");
+  l.exchange(with_port);  // its argument
+  EXPECT_EQ(l.service.connections().counters().aliases, 2u);
+  EXPECT_TRUE(l.reaches_client_at(5095));
 }
 
 }  // namespace

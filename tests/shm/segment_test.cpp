@@ -283,6 +283,31 @@ TEST(records, StreamMessagesRoundTripAndRefuseWhatCannotTravel) {
   EXPECT_EQ(e.message, out.message);
   out.dst_ip = 0;  // neither a connection nor an address: nowhere to go
   EXPECT_EQ(encode(out, buf, sizeof buf), 0u);
+
+  StreamOutRecord alias;  // force_tcp_alias(): a connection and a port, no message
+  alias.epoch = 3;
+  alias.connection = 41;
+  alias.transport = 1;
+  alias.dst_ip = 0xC6120002u;
+  alias.dst_port = 5070;
+  alias.alias = true;
+  const size_t k = encode(alias, buf, sizeof buf);
+  ASSERT_GT(k, 0u);
+  ASSERT_TRUE(decode(std::string_view(buf, k), e));
+  EXPECT_TRUE(e.alias);
+  EXPECT_EQ(e.connection, 41u);
+  EXPECT_EQ(e.dst_port, 5070);
+  EXPECT_TRUE(e.message.empty());
+  buf[k - 5] = 2;  // the alias byte, before the empty message's 32-bit length: neither 0 nor 1
+  EXPECT_FALSE(decode(std::string_view(buf, k), e));
+  alias.message = "x";  // an alias carries no message
+  EXPECT_EQ(encode(alias, buf, sizeof buf), 0u);
+  alias.message = {};
+  alias.connection = 0;  // nor is it for no connection
+  EXPECT_EQ(encode(alias, buf, sizeof buf), 0u);
+  alias.connection = 41;
+  alias.dst_port = 0;  // nor to no port
+  EXPECT_EQ(encode(alias, buf, sizeof buf), 0u);
 }
 
 }  // namespace

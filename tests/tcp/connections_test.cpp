@@ -1,7 +1,8 @@
 // control/tcp's connection table over loopback sockets (127.0.0.1 only): messages framed and delivered
 // with their connection, replies written back to it, a CRLF ping answered, a framing error and a message
-// that never completes each closing only their own connection, the connection limit, and a connection
-// opened toward a next hop. The clock is the test's.
+// that never completes each closing only their own connection, the connection limit and the per-source one
+// (clients bound to 127.0.0.1 and 127.0.0.2), RFC 5923 aliases, and a connection opened toward a next hop.
+// The clock is the test's.
 #include "control/tcp/connections.h"
 
 #include <arpa/inet.h>
@@ -19,14 +20,19 @@ namespace {
 
 constexpr uint32_t kLoopback = 0x7F000001u;
 
-uint16_t test_port(int n) { return uint16_t(31000 + (::getpid() % 2000) * 4 + n); }
+uint16_t test_port(int n) { return uint16_t(31000 + (::getpid() % 2000) * 8 + n); }
 
 const std::string kOptions =
     "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5099;branch=z9hG4bK-c1\r\n"
     "Call-ID: c1@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 
-int connect_to(uint16_t port) {
+// A client connection to 127.0.0.1:port from `source` (any port).
+int connect_to(uint16_t port, uint32_t source = kLoopback) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  from.sin_addr.s_addr = htonl(source);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&from), sizeof from), 0);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
@@ -155,6 +161,77 @@ TEST(connections, TheConnectionLimitAndTheIdleTimeout) {
   ::close(a);
   ::close(b);
   ::close(c);
+}
+
+TEST(connections, ThePerSourceLimitRefusesOnlyThatSource) {
+  constexpr uint32_t kOther = 0x7F000002u;  // 127.0.0.2: loopback too
+  ConnectionSettings s = on(test_port(4));
+  s.max_per_source = 2;
+  Table t(s);
+  const int a = connect_to(test_port(4)), b = connect_to(test_port(4));
+  t.serve_until([&] { return t.c.size() == 2; });
+  const int refused = connect_to(test_port(4));
+  t.serve_until([&] { return t.c.counters().refused_source == 1; });
+  EXPECT_EQ(t.c.counters().refused_source, 1u);
+  EXPECT_TRUE(closed_by_peer(refused));
+  const int other = connect_to(test_port(4), kOther);  // another address is still taken
+  t.serve_until([&] { return t.c.size() == 3; });
+  EXPECT_EQ(t.c.size(), 3u);
+  put(other, kOptions);
+  t.serve_until([&] { return t.messages.size() == 1; });
+  ASSERT_EQ(t.got.size(), 1u);
+  EXPECT_EQ(t.got[0].ip, kOther);
+  ::close(a);  // once one of the first source's is closed, it may open another
+  t.serve_until([&] { return t.c.size() == 2; });
+  const int again = connect_to(test_port(4));
+  t.serve_until([&] { return t.c.size() == 3; });
+  EXPECT_EQ(t.c.size(), 3u);
+  EXPECT_EQ(t.c.counters().refused_source, 1u);
+  EXPECT_EQ(t.c.counters().refused_full, 0u);
+  ::close(b);
+  ::close(refused);
+  ::close(other);
+  ::close(again);
+}
+
+TEST(connections, AnAliasMakesAConnectionTheWayToItsViaPortWhileItIsOpen) {
+  ConnectionSettings s = on(test_port(5));
+  s.accept_aliases = true;
+  Table t(s);
+  const int fd = connect_to(test_port(5));
+  put(fd, kOptions);
+  t.serve_until([&] { return t.messages.size() == 1; });
+  ASSERT_EQ(t.got.size(), 1u);
+  const uint32_t id = t.got[0].connection;
+  const uint16_t listening = test_port(6);  // the client's "listening port", where nothing listens
+  t.c.alias(id, listening);
+  t.c.alias(id, listening);  // again: nothing more
+  EXPECT_EQ(t.c.counters().aliases, 1u);
+  ASSERT_TRUE(t.c.send(0, kLoopback, listening, false, "by-alias", t.now));
+  EXPECT_EQ(take(fd), "by-alias");
+  EXPECT_EQ(t.c.counters().opened, 0u);
+  // Not for TLS: an alias is per transport.
+  EXPECT_FALSE(t.c.send(0, kLoopback, listening, true, "tls", t.now));
+  ::close(fd);
+  t.serve_until([&] { return t.c.size() == 0; });
+  // Gone with its connection: a message for that port now needs a connection of its own.
+  (void)t.c.send(0, kLoopback, listening, false, "after", t.now);
+  EXPECT_EQ(t.c.counters().opened + t.c.counters().connect_failed, 1u);
+}
+
+TEST(connections, WithoutTcpAcceptAliasesOnlyAForcedAliasIsTaken) {
+  Table t(on(test_port(7)));
+  const int fd = connect_to(test_port(7));
+  put(fd, kOptions);
+  t.serve_until([&] { return t.messages.size() == 1; });
+  ASSERT_EQ(t.got.size(), 1u);
+  t.c.alias(t.got[0].connection, 5099);  // a Via's alias parameter: ignored
+  EXPECT_EQ(t.c.counters().aliases, 0u);
+  t.c.alias(t.got[0].connection, 5099, true);  // force_tcp_alias()
+  EXPECT_EQ(t.c.counters().aliases, 1u);
+  ASSERT_TRUE(t.c.send(0, kLoopback, 5099, false, "forced", t.now));
+  EXPECT_EQ(take(fd), "forced");
+  ::close(fd);
 }
 
 TEST(connections, OpensAConnectionTowardANextHopAndReusesIt) {
