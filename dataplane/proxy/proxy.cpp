@@ -1263,10 +1263,18 @@ int64_t Proxy::relay(engine::VmState& st) {
       br.branch_idx = int16_t(b);
       br.branch_to = to;
       br.decided = true;  // a branch route need not decide: the branch leaves unless it drops it
+      // The edits are the request's, so is where record_route() put ours (and whether it is doubled yet):
+      // a kept branch rewrites it for its transport when it leaves, as send_branch() does below.
+      br.rr_slot = run_->rr_slot;
+      br.rr_double = run_->rr_double;
       engine::Context bctx = context(br);
       bctx.initial_msg_flags = st.msg_flags;
       const bool kept = run_route(t->on_branch, bctx, br);
       end(br);
+      if (!kept) {  // its record_route(), if it called one, is in the request's edits from here on
+        run_->rr_slot = br.rr_slot;
+        run_->rr_double = br.rr_double;
+      }
       if (kept) {  // it waits with a copy of the request: the branch leaves (or not) once it has ended
         if (tm_->reserve_branch(*t, b)) ++sent;
         continue;

@@ -1482,3 +1482,49 @@ TEST(tm, ARunWaitsTwiceInARow) {
 
 }  // namespace
 }  // namespace sipd::tm
+
+namespace sipd::tm {
+namespace {
+
+// A caller over TCP, bob over UDP, through a branch_route: the branch bob gets carries both of our
+// Record-Routes (RFC 5658) whether record_route() ran in the request route and the branch_route waited for
+// control before the branch left, or record_route() ran in the branch_route itself.
+TEST(tm, ABranchRouteKeepsTheDoubleRecordRouteOfATransportChange) {
+  const std::string modules =
+      "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nloadmodule \"rr.so\"\nloadmodule \"avpops.so\"\n";
+  const std::string both =
+      "Record-Route: <sip:198.18.0.1:5060;r2=on;lr>, <sip:198.18.0.1:5060;transport=tcp;r2=on;lr>\r\n";
+  const Endpoint tcp_caller{kCaller.ip, 40001, sip::Transport::Tcp, 9};
+  std::string inv = invite();
+  inv.replace(inv.find("SIP/2.0/UDP"), 11, "SIP/2.0/TCP");
+  Rig::proxy_settings.tcp_port = 5060;
+  Rig waits(modules +
+            "route {\n  record_route();\n  t_on_branch(\"b\");\n  t_relay();\n}\n"
+            "branch_route[b] {\n  avp_db_load(\"branch\", \"$avp(b)\");\n}\n");
+  Rig in_branch(modules +
+                "route {\n  t_on_branch(\"b\");\n  t_relay();\n}\n"
+                "branch_route[b] {\n  record_route();\n}\n");
+  Rig::proxy_settings = proxy::Settings{};
+
+  Questions q;
+  q.program = &waits.program;
+  waits.proxy->set_asker(&q, 2000);
+  waits.in(tcp_caller, inv);
+  ASSERT_EQ(q.asked.size(), 1u);
+  const proxy::Answer::Avp avps[] = {{"b", engine::Value::string("x")}};
+  proxy::Answer a;
+  a.result = 1;
+  a.avps = avps;
+  ASSERT_TRUE(waits.proxy->answer(q.asked[0].id, a));
+  ASSERT_EQ(waits.out.sent.size(), 2u);  // 100 Trying over the connection, then bob's INVITE
+  EXPECT_EQ(waits.out.sent[1].to, kBob);
+  EXPECT_NE(waits.out.sent[1].bytes.find(both), std::string::npos) << waits.out.sent[1].bytes;
+
+  in_branch.in(tcp_caller, inv);
+  ASSERT_EQ(in_branch.out.sent.size(), 2u);
+  EXPECT_EQ(in_branch.out.sent[1].to, kBob);
+  EXPECT_NE(in_branch.out.sent[1].bytes.find(both), std::string::npos) << in_branch.out.sent[1].bytes;
+}
+
+}  // namespace
+}  // namespace sipd::tm
