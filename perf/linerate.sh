@@ -144,11 +144,13 @@ measure() {  # peer, rate, counters file (sipd) or "", [transport], [row]
   mkdir -p "$dir"
   e2e_uas_start "$dir" "$t" || return 1
   local before after
+  [ "$p" = kamailio ] || cp "$counters" "$dir/counters.before.json" 2>/dev/null || true
   before=$(cost_now "$p" "$counters")
   e2e_log "$row: $calls calls at $rate calls/s over $t"
   e2e_uac_run "$dir" "$rate" "$calls" $((duration * 2 + 30)) "$t" || rc=$?
   [ "$p" = kamailio ] || sleep 1.2  # the dataplane rewrites its counters once a second
   after=$(cost_now "$p" "$counters")
+  [ "$p" = kamailio ] || cp "$counters" "$dir/counters.after.json" 2>/dev/null || true
   e2e_uas_stop
   record "$p" "$rate" "$dir" "$rc" "$calls" "$before" "$after" "$row"
   [ "$rc" -eq 0 ] || e2e_show_sipp_logs "$dir" >"$dir/why.txt"
@@ -178,6 +180,11 @@ record() {  # peer, rate, dir, sipp exit, calls asked, cost before, cost after, 
   res[$k,msgs]=$msgs
   res[$k,retrans]=$retrans
   res[$k,rtt]=$(e2e_rtt_percentiles "$dir")
+  # sipd's capacity from its own accounting: cycles per message over the sampled turns, and what that makes
+  # of one core (perf/runtime_delta.py), whatever rate SIPp could offer.
+  [ "$p" = kamailio ] || res[$k,rt]=$(python3 "$src/perf/runtime_delta.py" --total "$dir/counters.before.json" \
+    "$dir/counters.after.json")
+  res[$k,dir]=$dir
   res[$k,clean]=$(awk -v rc="$rc" -v ok="${res[$k,ok]}" -v f="${res[$k,failed]}" -v n="$calls" \
     -v cps="${res[$k,cps]}" -v r="$rate" 'BEGIN { print (rc == 0 && f == 0 && ok == n && cps >= 0.95 * r) ? 1 : 0 }')
   if [ "$p" = sipd ] && [ "$transport" = tcp ]; then
@@ -192,7 +199,7 @@ record() {  # peer, rate, dir, sipp exit, calls asked, cost before, cost after, 
               printf "%.0f %.2f %.2f %.2f %.2f %.2f\n", b / m, us, cu, us + cu, d / 1e3 / m, f / m }')
   elif [ "$p" = sipd ]; then
     read -r rx0 tx0 busy0 _ <<<"$before"
-    read -r rx1 tx1 busy1 hz <<<"$after"
+    read -r rx1 tx1 busy1 hz _ <<<"$after"
     res[$k,cost]=$(awk -v b=$((busy1 - busy0)) -v f=$((rx1 - rx0 + tx1 - tx0)) -v m="$msgs" -v hz="$hz" '
       BEGIN { if (f <= 0 || m <= 0 || hz <= 0) print "- -"; else printf "%.0f %.2f\n", b / f, b / hz * 1e6 / m }')
   else
@@ -297,16 +304,20 @@ cell() {  # peer, rate: "ok/failed"
 print_tcp_summary() {
   echo
   echo "== line rate over TCP: $duration s per rate, calls through $E2E_PROXY (ok/failed; per message) =="
-  printf '%6s  %13s %10s %8s %9s %9s  %13s %10s\n' rate "sipd ok/fail" "dp cyc" "dp us" "ctl us" "sum us" \
-    "kam ok/fail" "kam us"
-  local r sc a
+  printf '%6s  %13s %10s %8s %9s %9s %9s %9s  %13s %10s\n' rate "sipd ok/fail" "dp cyc" "dp us" "ctl us" \
+    "sum us" "rt cyc" "M/s/core" "kam ok/fail" "kam us"
+  local r sc a rt
   for r in $rates; do
     sc=${res[sipd,$r,cost]:-- - - - - -}
     read -r -a a <<<"$sc"
-    printf '%6s  %13s %10s %8s %9s %9s  %13s %10s\n' "$r" "$(cell sipd "$r")" "${a[0]}" "${a[1]}" "${a[2]}" \
-      "${a[3]}" "$(cell kamailio "$r")" "${res[kamailio,$r,cost]:--}"
+    read -r -a rt <<<"${res[sipd,$r,rt]:-- -}"
+    printf '%6s  %13s %10s %8s %9s %9s %9s %9s  %13s %10s\n' "$r" "$(cell sipd "$r")" "${a[0]}" "${a[1]}" \
+      "${a[2]}" "${a[3]}" "${rt[0]}" "$(millions "${rt[1]}")" "$(cell kamailio "$r")" "${res[kamailio,$r,cost]:--}"
   done
-  echo "(dp: the dataplane's busy TSC cycles and their us; ctl: sipd-control's CPU time; kam: Kamailio's CPU time)"
+  echo "(dp: the dataplane's busy TSC cycles and their us; ctl: sipd-control's CPU time; rt cyc: the dataplane's"
+  echo " cycles per message by its own stage accounting, and M/s/core what one core would carry at that cost;"
+  echo " kam: Kamailio's CPU time)"
+  print_stages
   echo
   echo "== latency probe: $probe_rate calls/s for $duration s; INVITE->200 at the caller in ms (SIPp's whole ms);"
   echo "   one-way through the proxy in us: the INVITE caller->callee, its 200 callee->caller (p50/p90/p99) =="
@@ -325,15 +336,34 @@ print_summary() {
   if [ "$transport" = tcp ]; then print_tcp_summary; print_best; return; fi
   echo
   echo "== line rate: $duration s per rate, calls through 198.18.0.1:5060 (ok/failed) =="
-  printf '%6s  %13s %10s %10s  %13s %13s\n' rate "sipd ok/fail" "cycles/frm" "us/msg" "kam ok/fail" "kam us/msg"
-  local r sc kc
+  printf '%6s  %13s %10s %10s %9s %9s  %13s %13s\n' rate "sipd ok/fail" "cycles/frm" "us/msg" "rt cyc" \
+    "M/s/core" "kam ok/fail" "kam us/msg"
+  local r sc kc rt
   for r in $rates; do
     sc=${res[sipd,$r,cost]:-- -}
     kc=${res[kamailio,$r,cost]:--}
-    printf '%6s  %13s %10s %10s  %13s %13s\n' "$r" "$(cell sipd "$r")" "${sc% *}" "${sc#* }" \
-      "$(cell kamailio "$r")" "$kc"
+    read -r -a rt <<<"${res[sipd,$r,rt]:-- -}"
+    printf '%6s  %13s %10s %10s %9s %9s  %13s %13s\n' "$r" "$(cell sipd "$r")" "${sc% *}" "${sc#* }" \
+      "${rt[0]}" "$(millions "${rt[1]}")" "$(cell kamailio "$r")" "$kc"
   done
+  echo "(rt cyc: sipd's cycles per message by its own stage accounting; M/s/core: what one core would carry at"
+  echo " that cost, whatever SIPp could offer)"
+  print_stages
   print_best
+}
+
+# N as millions with three decimals, or "-".
+millions() { awk -v n="$1" 'BEGIN { if (n + 0 > 0) printf "%.3f", n / 1e6; else print "-" }'; }
+
+# Where sipd's cycles went, stage by stage, at the highest rate it ran.
+print_stages() {
+  local r last=""
+  for r in $rates; do [ -n "${res[sipd,$r,dir]:-}" ] && last=$r; done
+  [ -n "$last" ] || return 0
+  echo
+  echo "== sipd-dataplane's cycles per message by stage at $last calls/s (sampled turns, summed over workers) =="
+  python3 "$src/perf/runtime_delta.py" "${res[sipd,$last,dir]}/counters.before.json" \
+    "${res[sipd,$last,dir]}/counters.after.json" || true
 }
 
 print_best() {

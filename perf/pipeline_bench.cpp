@@ -3,7 +3,12 @@
 // line-rate run), edits, and the egress message written — fed from memory, one call flow (INVITE, 180, 200,
 // ACK, BYE, 200) after another. No network: the Sender counts bytes. Issue 4's target: at least 2 million
 // messages per second per core.
+//
+// The *Accounted variants run the same flows with the worker's stage accounting (dataplane/proxy/runtime.h)
+// attached, one turn per message: Arg 0 accounts every message (what the accounting costs at most), Arg 4
+// one in 16 (the dataplane's default). Each reports its stages' cycles per accounted message as counters.
 #include <benchmark/benchmark.h>
+#include <x86intrin.h>
 
 #include <cstring>
 #include <memory>
@@ -54,6 +59,46 @@ void BM_StatelessCallFlow(benchmark::State& state) {
 }
 BENCHMARK(BM_StatelessCallFlow);
 
+// The stages' cycles per accounted message since `before`, as counters ("c_parse", ...), and their sum.
+void report_stages(benchmark::State& state, const proxy::Runtime& rt,
+                   const std::array<proxy::StageCount, size_t(proxy::Stage::kCount)>& before) {
+  const auto& now = rt.totals();
+  const double messages =
+      double(now[size_t(proxy::Stage::Parse)].vectors - before[size_t(proxy::Stage::Parse)].vectors);
+  if (messages <= 0) return;
+  double total = 0;
+  for (size_t s = 0; s < now.size(); ++s) {
+    const double c = double(now[s].cycles - before[s].cycles) / messages;
+    if (c > 0) state.counters["c_" + std::string(proxy::kStageNames[s])] = c;
+    total += c;
+  }
+  state.counters["c_total"] = total;
+}
+
+void BM_StatelessAccounted(benchmark::State& state) {
+  const config::Program program = load_example("proxy.cfg");
+  const proxy::Settings settings;
+  const std::vector<FlowMessage> flow = stateless_call_flow(program, settings);
+  CountingSender out;
+  static proxy::Proxy* p = new proxy::Proxy(program, settings, out);
+  static proxy::Runtime rt;
+  p->set_log_level(-10);
+  rt.set_sample_shift(unsigned(state.range(0)));
+  p->set_runtime(&rt);
+  const auto before = rt.totals();
+  size_t i = 0;
+  for (auto _ : state) {
+    const FlowMessage& m = flow[i];
+    rt.start(__rdtsc());
+    p->handle(m.from, m.bytes);
+    rt.finish(__rdtsc(), true);
+    i = i + 1 == flow.size() ? 0 : i + 1;
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()));
+  report_stages(state, rt, before);
+}
+BENCHMARK(BM_StatelessAccounted)->Arg(0)->Arg(4);
+
 // Overwrites the 16 characters at `at` with `v` in hex: a per-call Call-ID and branch in a fixed template.
 void stamp(std::string& s, size_t at, uint64_t v) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -75,7 +120,8 @@ struct LastSent : proxy::Sender {
 };
 
 // `waiting`: finished transactions move to waiting records, as the dataplane has them (BM_StatefulWaiting).
-void stateful_call_flow(benchmark::State& state, bool waiting) {
+// `rt`: the stage accounting, a turn per message (the *Accounted variants).
+void stateful_call_flow(benchmark::State& state, bool waiting, proxy::Runtime* rt = nullptr) {
   const config::Program program = load_example("stateful.cfg");
   LastSent out;
   out.last.reserve(70000);
@@ -91,6 +137,7 @@ void stateful_call_flow(benchmark::State& state, bool waiting) {
   uint64_t now = 1000;
   auto layer = std::make_unique<tm::Layer>(ts, *p, *p, now);
   p->attach(layer.get());
+  p->set_runtime(rt);
   // Templates: the caller's requests with a 16-hex-digit call number in Call-ID and branch.
   const std::string tag(16, '0');
   auto with_call = [&](std::string m) {
@@ -115,7 +162,9 @@ void stateful_call_flow(benchmark::State& state, bool waiting) {
   auto call_at = [](const std::string& r) { return r.find("Call-ID: ") + 9; };
   uint64_t call = 1;
   size_t step = 0;
+  const auto before = rt ? rt->totals() : std::array<proxy::StageCount, size_t(proxy::Stage::kCount)>{};
   for (auto _ : state) {
+    if (rt) rt->start(__rdtsc());
     switch (step) {
       case 0:
         ++call;
@@ -150,8 +199,10 @@ void stateful_call_flow(benchmark::State& state, bool waiting) {
         p->handle(kCallee, c);
         break;
     }
+    if (rt) rt->finish(__rdtsc(), true);
     step = step == 5 ? 0 : step + 1;
   }
+  if (rt) report_stages(state, *rt, before);
   state.SetItemsProcessed(int64_t(state.iterations()));
   state.counters["sent_per_received"] = double(out.messages) / double(state.iterations());
   state.counters["in_use"] = double(layer->counters().in_use);
@@ -164,8 +215,14 @@ void stateful_call_flow(benchmark::State& state, bool waiting) {
 }
 void BM_StatefulCallFlow(benchmark::State& state) { stateful_call_flow(state, false); }
 void BM_StatefulWaiting(benchmark::State& state) { stateful_call_flow(state, true); }
+void BM_StatefulAccounted(benchmark::State& state) {
+  proxy::Runtime rt;
+  rt.set_sample_shift(unsigned(state.range(0)));
+  stateful_call_flow(state, true, &rt);
+}
 BENCHMARK(BM_StatefulCallFlow);
 BENCHMARK(BM_StatefulWaiting);
+BENCHMARK(BM_StatefulAccounted)->Arg(0)->Arg(4);
 
 }  // namespace
 }  // namespace sipd::perf

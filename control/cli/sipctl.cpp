@@ -44,11 +44,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -524,6 +526,62 @@ int shortcut_command(int argc, char** argv) {
 
 // sipctl stats [GROUP | NAME]: MI's get_statistics, for people a table of group:name and value. A word is a
 // group when there is one of that name ("core", "tm:"), else a statistic's name.
+// sipctl stats runtime: per worker, where the sampled turns' cycles went, as VPP's `show runtime` shows
+// it: each stage's calls, vectors (frames or messages it handled) and cycles, per call and per message (a
+// message is one the proxy parsed), and what the sum makes of one core.
+void print_runtime(const Json& r) {
+  struct Figures {
+    uint64_t hz = 0, turns = 0;
+    std::map<std::string, std::array<uint64_t, 3>> stages;  // calls, vectors, cycles
+  };
+  std::map<int, Figures> workers;
+  for (const Json::Member& m : r.members()) {
+    const std::string_view key = std::string_view(m.first).substr(m.first.find(':') + 1);
+    const size_t dash = key.find('-');
+    if (dash == std::string_view::npos) continue;
+    Figures& f = workers[std::atoi(std::string(key.substr(0, dash)).c_str())];
+    const std::string_view counter = key.substr(dash + 1);
+    const uint64_t v = uint64_t(m.second.as_int());
+    if (counter == "tsc_hz") {
+      f.hz = v;
+    } else if (counter == "turns") {
+      f.turns = v;
+    } else {
+      const size_t us = counter.rfind('_');
+      const std::string_view what = counter.substr(us + 1);
+      const size_t i = what == "calls" ? 0 : what == "vectors" ? 1 : 2;
+      f.stages[std::string(counter.substr(0, us))][i] = v;
+    }
+  }
+  static constexpr std::string_view kOrder[] = {"rx", "net",    "steer", "proxy", "parse",
+                                                "tm", "script", "build", "tx",    "loop"};
+  for (const auto& [worker, f] : workers) {
+    const auto parse = f.stages.find("parse");
+    const uint64_t messages = parse == f.stages.end() ? 0 : parse->second[1];
+    std::printf("worker %d: %llu sampled turns with work, %llu messages in them, TSC %.2f GHz\n", worker,
+                static_cast<unsigned long long>(f.turns), static_cast<unsigned long long>(messages),
+                double(f.hz) / 1e9);
+    std::printf("  %-8s %14s %14s %12s %12s %12s\n", "stage", "calls", "vectors", "vectors/call",
+                "cycles/call", "cycles/msg");
+    uint64_t total = 0;
+    for (std::string_view name : kOrder) {
+      const auto it = f.stages.find(std::string(name));
+      if (it == f.stages.end()) continue;
+      const auto& [calls, vectors, cycles] = it->second;
+      total += cycles;
+      std::printf("  %-8s %14llu %14llu %12.2f %12.0f %12.0f\n", std::string(name).c_str(),
+                  static_cast<unsigned long long>(calls), static_cast<unsigned long long>(vectors),
+                  calls ? double(vectors) / double(calls) : 0.0, calls ? double(cycles) / double(calls) : 0.0,
+                  messages ? double(cycles) / double(messages) : 0.0);
+    }
+    if (messages && total) {
+      const double per_message = double(total) / double(messages);
+      std::printf("  %-8s %14s %14s %12s %12s %12.0f  = %.3f M messages/s per core\n", "total", "", "", "",
+                  "", per_message, f.hz ? double(f.hz) / per_message / 1e6 : 0.0);
+    }
+  }
+}
+
 int stats_command(int argc, char** argv) {
   ControlArgs a;
   if (const int rc = control_args(argc, argv, 2, a)) return rc;
@@ -539,6 +597,10 @@ int stats_command(int argc, char** argv) {
   if (rc != 0) {
     std::fprintf(stderr, "sipctl: %s%s%s\n", error.c_str(), a.word ? ": " : "", a.word ? a.word : "");
     return 1;
+  }
+  if (item == "runtime:") {
+    show(a, result, print_runtime);
+    return 0;
   }
   show(a, result, [](const Json& r) {
     size_t width = 0;

@@ -107,6 +107,23 @@ std::vector<StatValue> Statistics::raw() const {
     out.push_back(stat("dataplane", std::to_string(w) + "-cycles_per_message", true,
                        messages ? busy / messages : 0, int(w), "cycles_per_message"));
   }
+  // runtime: where each worker's sampled turns' cycles went, stage by stage (sipctl stats runtime).
+  for (uint32_t w = 0; w < workers; ++w) {
+    const shm::WorkerStatsBlock& b = segment_->stats(w);
+    if (b.published_ms.load(std::memory_order_acquire) == 0) continue;
+    const std::string prefix = std::to_string(w) + "-";
+    const auto put = [&](const std::string& counter, bool gauge, uint64_t v) {
+      out.push_back(stat("runtime", prefix + counter, gauge, v, int(w), counter));
+    };
+    put("tsc_hz", true, b.tsc_hz.load(std::memory_order_relaxed));
+    put("turns", false, b.runtime_turns.load(std::memory_order_relaxed));
+    for (size_t s = 0; s < shm::kRuntimeStages.size(); ++s) {
+      const std::string stage(shm::kRuntimeStages[s]);
+      put(stage + "_calls", false, b.runtime[s].calls.load(std::memory_order_relaxed));
+      put(stage + "_vectors", false, b.runtime[s].vectors.load(std::memory_order_relaxed));
+      put(stage + "_cycles", false, b.runtime[s].cycles.load(std::memory_order_relaxed));
+    }
+  }
   return out;
 }
 

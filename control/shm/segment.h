@@ -33,7 +33,8 @@
 namespace sipd::shm {
 
 inline constexpr uint64_t kMagic = 0x3147455344504953ull;  // "SIPDSEG1" read as little-endian bytes
-inline constexpr uint32_t kLayoutVersion = 5;  // 3: programs; 4: stats, logs; 5: pike, 128 own counters
+// 3: programs; 4: stats, logs; 5: pike, 128 own counters; 6: the workers' stage accounting (runtime)
+inline constexpr uint32_t kLayoutVersion = 6;
 inline constexpr uint32_t kMaxWorkers = 16;
 inline constexpr uint32_t kRingSlots = 512;      // descriptors per ring = buffers per slab (8 MB a slab)
 inline constexpr uint32_t kBufferBytes = 16384;  // one record: a question with its request, or an answer

@@ -81,6 +81,14 @@ inline constexpr uint32_t kOwnNameBytes = 40;   // a name and its NUL
 inline constexpr uint32_t kOwnGauge = 1u << 0;  // in own_kind: the counter goes down too
 inline constexpr uint32_t kOwnNet = 1u << 1;    // in own_kind: the net stack's (summed in the net group)
 
+// The stages a worker's cycles are charged to (dataplane/proxy/runtime.h says what each covers), in the
+// order of proxy::Stage, and one stage's figures over the sampled turns of the worker's loop.
+inline constexpr std::array<std::string_view, 10> kRuntimeStages = {"loop",  "rx", "net",    "steer", "proxy",
+                                                                    "parse", "tm", "script", "build", "tx"};
+struct RuntimeStat {
+  std::atomic<uint64_t> calls{0}, vectors{0}, cycles{0};
+};
+
 // One worker's block. The worker writes its own counters' names and kinds (then own_count, released) when
 // it starts, and every value once a millisecond; a dataplane that restarts writes them again from zero.
 struct alignas(64) WorkerStatsBlock {
@@ -90,6 +98,9 @@ struct alignas(64) WorkerStatsBlock {
   std::array<std::atomic<uint64_t>, kOwnCounters> own{};
   std::array<uint32_t, kOwnCounters> own_kind{};
   char own_name[kOwnCounters][kOwnNameBytes]{};
+  std::array<RuntimeStat, kRuntimeStages.size()> runtime{};
+  std::atomic<uint64_t> runtime_turns{0};  // the sampled turns that did work, which the figures cover
+  std::atomic<uint64_t> tsc_hz{0};         // the worker's TSC, cycles per second
 };
 
 }  // namespace sipd::shm

@@ -66,7 +66,14 @@ void CounterFile::write(const std::vector<Worker*>& workers, uint64_t tsc_hz) {
     w.raw(wk->id() ? ", {\"worker\": " : "{\"worker\": ").num(wk->id());
     const auto table = wk->counters();
     for (size_t i = 0; i < table.size(); ++i) w.field(table[i].name, wk->published(i));
-    w.raw("}");
+    // Where the sampled turns' cycles went: [calls, vectors, cycles] per stage (proxy/runtime.h).
+    w.raw(", \"runtime\": {\"turns\": ").num(wk->published_sampled_turns());
+    for (size_t s = 0; s < proxy::kStageNames.size(); ++s) {
+      const proxy::StageCount c = wk->published_stage(proxy::Stage(s));
+      w.raw(", \"").raw(proxy::kStageNames[s]).raw("\": [").num(c.calls).raw(", ").num(c.vectors);
+      w.raw(", ").num(c.cycles).raw("]");
+    }
+    w.raw("}}");
   }
   w.raw("]}\n");
   if (w.full()) return;  // a JSON cut short is worse than last second's

@@ -1,6 +1,7 @@
 // The workers' counters as JSON in a fixed-size shared mapping (padded with spaces), rewritten in place once
 // a second by the main lcore, so reading them never calls into a worker: {"tsc_hz": N, "workers": [{"worker":
-// 0, "rx": ..., ...}, ...]} with each worker's counter table in its order.
+// 0, "rx": ..., ..., "runtime": {"turns": N, "loop": [calls, vectors, cycles], ...}}, ...]} with each
+// worker's counter table in its order, then where its sampled turns' cycles went, stage by stage.
 #pragma once
 
 #include <string>

@@ -39,6 +39,7 @@ Worker::Worker(const WorkerSetup& s)
       proxy_(*s.program, keyed(s.settings, s.id), *this),
       layer_(proxy::tm_settings(*s.program, s.pools, s.id), proxy_, proxy_, rte_rdtsc() / (s.hz / 1000)) {
   proxy_.attach(&layer_);
+  proxy_.set_runtime(&runtime_);
   proxy_.set_pike_peers(this);
   stack_.set_stream_listeners(s.program->stream_ports());
   if (s.segment) {
@@ -180,6 +181,20 @@ void Worker::publish() {
         c.wide ? *static_cast<const uint64_t*>(c.value) : *static_cast<const uint32_t*>(c.value);
     published_[i].store(v, std::memory_order_relaxed);
   }
+  const auto& stages = runtime_.totals();
+  for (size_t s = 0; s < stages.size(); ++s) {
+    published_stages_[3 * s].store(stages[s].calls, std::memory_order_relaxed);
+    published_stages_[3 * s + 1].store(stages[s].vectors, std::memory_order_relaxed);
+    published_stages_[3 * s + 2].store(stages[s].cycles, std::memory_order_relaxed);
+  }
+  published_turns_.store(runtime_.sampled_turns(), std::memory_order_relaxed);
+}
+
+proxy::StageCount Worker::published_stage(proxy::Stage s) const {
+  const size_t i = 3 * size_t(s);
+  return {published_stages_[i].load(std::memory_order_relaxed),
+          published_stages_[i + 1].load(std::memory_order_relaxed),
+          published_stages_[i + 2].load(std::memory_order_relaxed)};
 }
 
 void Worker::name_stats() {
@@ -236,6 +251,14 @@ void Worker::publish_stats(uint64_t now_ms) {
     b.own[i].store(c.wide ? *static_cast<const uint64_t*>(c.value) : *static_cast<const uint32_t*>(c.value),
                    std::memory_order_relaxed);
   }
+  const auto& stages = runtime_.totals();
+  for (size_t s = 0; s < stages.size(); ++s) {
+    b.runtime[s].calls.store(stages[s].calls, std::memory_order_relaxed);
+    b.runtime[s].vectors.store(stages[s].vectors, std::memory_order_relaxed);
+    b.runtime[s].cycles.store(stages[s].cycles, std::memory_order_relaxed);
+  }
+  b.runtime_turns.store(runtime_.sampled_turns(), std::memory_order_relaxed);
+  b.tsc_hz.store(hz_, std::memory_order_relaxed);
   b.published_ms.store(now_ms, std::memory_order_release);
 }
 
@@ -259,6 +282,7 @@ void Worker::line(int level, std::string_view text) {
 }
 
 void Worker::send(const sip::Endpoint& to, std::string_view bytes) {
+  const proxy::StageScope tx(&runtime_, proxy::Stage::Tx);
   if (to.transport != sip::Transport::Udp) {  // TCP and TLS live in control (counted there when refused)
     if (control_) (void)control_->send_stream(to, bytes);
     return;
@@ -274,14 +298,17 @@ void Worker::datagram(uint32_t ip, uint16_t port, std::string_view payload) {
   // pike: a source found flooding is dropped here, before parsing or steering, until its rate falls back —
   // how sipd does it, whether the script asks pike_check_req() or runs the automatic mode (OpenSIPS leaves
   // the manual mode's action to the script; parsing a flood to tell the script again is what this saves).
-  if (proxy_.pike_gate(ip)) return;
-  if (peers_ && peers_->size() > 1) {
-    const uint8_t owner = steer_msg_.parse(payload) == sip::Defect::None
-                              ? proxy::owner_of(steer_msg_, uint8_t(peers_->size()))
-                              : id_;  // what does not parse is answered (or dropped) where it arrived
-    if (owner != id_) {
-      hand_over(*(*peers_)[owner], Handoff{Handoff::Sip, 0, port, ip, {}}, payload);
-      return;
+  {
+    const proxy::StageScope steering(&runtime_, proxy::Stage::Steer);
+    if (proxy_.pike_gate(ip)) return;
+    if (peers_ && peers_->size() > 1) {
+      const uint8_t owner = steer_msg_.parse(payload) == sip::Defect::None
+                                ? proxy::owner_of(steer_msg_, uint8_t(peers_->size()))
+                                : id_;  // what does not parse is answered (or dropped) where it arrived
+      if (owner != id_) {
+        hand_over(*(*peers_)[owner], Handoff{Handoff::Sip, 0, port, ip, {}}, payload);
+        return;
+      }
     }
   }
   proxy_.handle(sip::Endpoint{ip, port}, payload);
@@ -331,7 +358,10 @@ void Worker::hand_over(Worker& to, const Handoff& h, std::string_view payload) {
 bool Worker::poll_timers(uint64_t now_ms) {
   proxy_.set_time(now_ms);
   proxy_.set_unix_time((int64_t(now_ms) + wall_offset_ms_) / 1000);
-  layer_.advance(now_ms);
+  {
+    const proxy::StageScope in_tm(&runtime_, proxy::Stage::Tm, 0);
+    layer_.advance(now_ms);
+  }
   bool did = proxy_.run_timers(now_ms);
   if (control_ && proxy_.expire_waiting(now_ms)) did = true;
   // What control sets in the segment, looked at once a millisecond, between two bursts: a pushed program,
@@ -365,14 +395,23 @@ bool Worker::poll_timers(uint64_t now_ms) {
 
 bool Worker::poll_port(uint64_t tsc) {
   rte_mbuf* burst[32];
+  const proxy::Stage before = runtime_.enter(proxy::Stage::Rx, 0);
   const uint16_t n = rte_eth_rx_burst(port_id_, queue_, burst, 32);
-  for (uint16_t i = 0; i < n; ++i) stack_.input(burst[i], tsc, *this);
+  runtime_.add_vectors(proxy::Stage::Rx, n);
+  runtime_.leave(before);
+  for (uint16_t i = 0; i < n; ++i) {
+    const proxy::StageScope net(&runtime_, proxy::Stage::Net);
+    stack_.input(burst[i], tsc, *this);
+  }
   return n != 0;
 }
 
 bool Worker::poll_handoff() {
   void* burst[32];
+  const proxy::Stage before = runtime_.enter(proxy::Stage::Steer, 0);
   const unsigned n = rte_ring_sc_dequeue_burst(handoff_, burst, 32, nullptr);
+  runtime_.add_vectors(proxy::Stage::Steer, n);
+  runtime_.leave(before);
   for (unsigned i = 0; i < n; ++i) {
     auto* m = static_cast<rte_mbuf*>(burst[i]);
     Handoff h;
@@ -393,10 +432,14 @@ bool Worker::poll_handoff() {
 
 bool Worker::poll_control(uint64_t now_ms) { return control_ && control_->poll(now_ms); }
 
-bool Worker::poll_tap() { return stack_.poll_tap() != 0; }
+bool Worker::poll_tap() {
+  const proxy::StageScope net(&runtime_, proxy::Stage::Net, 0);
+  return stack_.poll_tap() != 0;
+}
 
 bool Worker::poll() {
   const uint64_t start = rte_rdtsc();
+  runtime_.start(start);
   now_ = start;
   const uint64_t now_ms = start / (hz_ / 1000);  // not start * 1000 / hz: that overflows after 80 days
   ++polls_;
@@ -406,8 +449,12 @@ bool Worker::poll() {
   did |= poll_handoff();
   did |= poll_control(now_ms);
   did |= poll_tap();
-  stack_.flush();
+  {
+    const proxy::StageScope tx(&runtime_, proxy::Stage::Tx, 0);
+    stack_.flush();
+  }
   const uint64_t end = rte_rdtsc();
+  runtime_.finish(end, did);
   if (did) {
     busy_ += end - start;
     empty_polls_ = 0;

@@ -75,6 +75,12 @@ class Worker final : public proxy::Sender,
   void publish();
   std::span<const CounterRef> counters() const { return {table_.data(), table_count_}; }
   uint64_t published(size_t i) const { return published_[i].load(std::memory_order_relaxed); }
+  // Where the sampled turns' cycles went (proxy/runtime.h), as publish() last copied them: calls, vectors
+  // and cycles of each stage.
+  proxy::StageCount published_stage(proxy::Stage s) const;
+  uint64_t published_sampled_turns() const { return published_turns_.load(std::memory_order_relaxed); }
+  // 0: every turn is accounted (a benchmark of the accounting's cost); the default samples one in 16.
+  void set_runtime_sampling(unsigned shift) { runtime_.set_sample_shift(shift); }
 
   // The loop, until `stop` is set; `every_second` (when set) runs on this lcore after each publish().
   static int run(Worker& w, const std::atomic<bool>& stop, const std::function<void()>& every_second);
@@ -143,9 +149,12 @@ class Worker final : public proxy::Sender,
   uint64_t log_milli_ = 1000 * 1000;  // thousandths of a line
   uint64_t log_lines_ = 0, log_dropped_rate_ = 0, log_dropped_full_ = 0;
   uint32_t empty_polls_ = 0;
+  proxy::Runtime runtime_;
   std::array<CounterRef, kMaxCounters> table_{};
   size_t table_count_ = 0;
   alignas(64) std::array<std::atomic<uint64_t>, kMaxCounters> published_{};
+  std::array<std::atomic<uint64_t>, 3 * size_t(proxy::Stage::kCount)> published_stages_{};
+  std::atomic<uint64_t> published_turns_{0};
 };
 
 }  // namespace sipd::io

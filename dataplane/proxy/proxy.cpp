@@ -292,11 +292,17 @@ void Proxy::count_received(sip::Defect d) {
 }
 
 void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
+  const StageScope proxying(runtime_, Stage::Proxy);
   ++counters_.rx;
-  // Over TCP/TLS control has framed the message by its Content-Length already (control/tcp/framer.h).
-  const sip::Defect parsed = msg_.parse(
-      payload, from.transport == sip::Transport::Udp ? sip::Framing::Datagram : sip::Framing::Stream);
-  const sip::Verdict v = sip::validate(msg_, parsed);
+  sip::Defect parsed;
+  sip::Verdict v;
+  {
+    const StageScope parsing(runtime_, Stage::Parse);
+    // Over TCP/TLS control has framed the message by its Content-Length already (control/tcp/framer.h).
+    parsed = msg_.parse(
+        payload, from.transport == sip::Transport::Udp ? sip::Framing::Datagram : sip::Framing::Stream);
+    v = sip::validate(msg_, parsed);
+  }
   count_received(v.defect);
   if (versions_[current_].pike_route >= 0 && pike_automatic(from, parsed == sip::Defect::None)) {
     ++counters_.pike_auto_dropped;
@@ -308,7 +314,7 @@ void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
   }
   if (msg_.is_response()) {
     ++counters_.responses;
-    if (tm_ && tm_->on_response(msg_, from, now_ms_) == tm::Layer::Handled::Absorbed) return;
+    if (tm_ && tm_on_response(from) == tm::Layer::Handled::Absorbed) return;
     response(from);
     return;
   }
@@ -353,14 +359,14 @@ void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
     end(r);
     return;
   }
-  if (tm_ && tm_->on_request(msg_, from, now_ms_) == tm::Layer::Handled::Absorbed) return;
+  if (tm_ && tm_on_request(from) == tm::Layer::Handled::Absorbed) return;
   // What t_relay() would answer (the pool is over its high-water mark, or this source holds its share),
   // without the script run: a flood of new INVITEs costs a parse and this answer, which is rate-limited.
   // Not when the script counts requests with pike_check_req(): a refusal here would hide them from pike, and
   // a flooder unblocked for a pause in its flood, holding its share, would never be counted again.
   const Version& running = versions_[current_];
   if (tm_ && msg_.method() == sip::Method::Invite && !(running.pike && running.pike_route < 0) &&
-      tm_->refuses_new_invite(msg_, from, now_ms_)) {
+      tm_refuses(from)) {
     Run r = begin(&msg_, from, nullptr);
     const Current current(*this, r);
     refuse_transaction();
@@ -422,7 +428,7 @@ bool Proxy::finish(engine::RunStatus status, const engine::Context& ctx, Run& r)
   while (status == engine::RunStatus::Suspended) {
     // Nobody to ask, or no room to wait: the function fails at once.
     ++counters_.suspensions;
-    status = vm_.resume(ctx, *r.state, -1);
+    status = resume_vm(ctx, *r.state, -1);
   }
   r.status = status;
   if (status == engine::RunStatus::Error) {
@@ -436,7 +442,7 @@ bool Proxy::finish(engine::RunStatus status, const engine::Context& ctx, Run& r)
 
 bool Proxy::run_route(int route, const engine::Context& ctx, Run& r) {
   const Current current(*this, r);
-  return finish(vm_.run(*versions_[r.version].program, route, ctx, *r.state), ctx, r);
+  return finish(run_vm(*versions_[r.version].program, route, ctx, *r.state), ctx, r);
 }
 
 void Proxy::ended(Run& r) {
@@ -450,7 +456,7 @@ void Proxy::ended(Run& r) {
       tm_->failure_route_done(t, now_ms_);
       return;
     case RunKind::Reply: {
-      const sip::BuildResult b = r.edits->build(buf_.data(), buf_.size());
+      const sip::BuildResult b = build(*r.edits, buf_.data(), buf_.size());
       tm_->reply_route_done(t, r.branch_idx, uint16_t(r.reply_code),
                             b.ok() ? std::string_view(buf_.data(), b.size) : std::string_view(), dropped,
                             now_ms_);
@@ -462,7 +468,7 @@ void Proxy::ended(Run& r) {
       return;
     case RunKind::Local: {
       if (dropped) return;
-      const sip::BuildResult b = r.edits->build(local_out_.data(), local_out_.size());
+      const sip::BuildResult b = build(*r.edits, local_out_.data(), local_out_.size());
       if (b.ok()) tm_->send_local(t, r.branch_idx, std::string_view(local_out_.data(), b.size));
       return;
     }
@@ -471,8 +477,8 @@ void Proxy::ended(Run& r) {
 
 engine::RunStatus Proxy::run_through(int route, const engine::Context& ctx, Run& r) {
   const Current current(*this, r);
-  engine::RunStatus s = vm_.run(*versions_[r.version].program, route, ctx, *r.state);
-  while (s == engine::RunStatus::Suspended) s = vm_.resume(ctx, *r.state, -1);
+  engine::RunStatus s = run_vm(*versions_[r.version].program, route, ctx, *r.state);
+  while (s == engine::RunStatus::Suspended) s = resume_vm(ctx, *r.state, -1);
   if (s == engine::RunStatus::Error) log(-1, r.state->error ? r.state->error : "the script failed");
   return s;
 }
@@ -597,7 +603,7 @@ bool Proxy::answer(uint32_t id, const Answer& a) {
     }
     // Once the run has ended, what its route decided goes on: the transaction decides what goes upstream
     // after a failure_route, a response goes on after its onreply_route, a branch leaves...
-    if (!finish(vm_.resume(ctx, st, a.result), ctx, r)) ended(r);
+    if (!finish(resume_vm(ctx, st, a.result), ctx, r)) ended(r);
   }
   slot.busy = false;
   slot.spare = std::move(r.state);
@@ -625,7 +631,7 @@ void Proxy::request(const sip::Endpoint& from) {
   {
     const Current current(*this, r);
     const engine::Context ctx = context(r);
-    finish(vm_.run(program(), 0, ctx, *r.state), ctx, r);
+    finish(run_vm(program(), 0, ctx, *r.state), ctx, r);
   }
   end(r);
 }
@@ -636,7 +642,7 @@ void Proxy::run_error_route(const sip::Endpoint& from, uint16_t, std::string_vie
   {
     const Current current(*this, r);
     const engine::Context ctx = context(r);
-    finish(vm_.run(program(), versions_[current_].error_route, ctx, *r.state), ctx, r);
+    finish(run_vm(program(), versions_[current_].error_route, ctx, *r.state), ctx, r);
   }
   end(r);
 }
@@ -815,7 +821,7 @@ void Proxy::build_failed(const sip::BuildResult& b) {
 }
 
 bool Proxy::emit(const sip::Endpoint& to, sip::EditList& edits) {
-  const sip::BuildResult b = edits.build(buf_.data(), buf_.size());
+  const sip::BuildResult b = build(edits, buf_.data(), buf_.size());
   if (!b.ok()) {
     build_failed(b);
     return false;
@@ -861,7 +867,7 @@ bool Proxy::reply_with(uint16_t code, std::string_view reason, std::span<const s
   if (server.starts_with("Server:")) server = sip::trim(server.substr(7));
   ro.server = server;
   ro.extra = extra;
-  const sip::BuildResult b = sip::build_reply(*run_->msg, ro, buf_.data(), buf_.size());
+  const sip::BuildResult b = build_reply(ro, buf_.data(), buf_.size());
   if (!b.ok()) {
     ++counters_.dropped[size_t(Drop::BuildFailed)];
     return false;
@@ -1197,7 +1203,10 @@ int64_t Proxy::forward(std::span<const engine::Value> args, engine::VmState& st,
 
 tm::Transaction* Proxy::transaction(bool trying) {
   if (run_->txn) return run_->txn;
-  run_->txn = tm_->create(*run_->msg, run_->from, now_ms_, trying);
+  {
+    const StageScope in_tm(runtime_, Stage::Tm);
+    run_->txn = tm_->create(*run_->msg, run_->from, now_ms_, trying);
+  }
   if (run_->txn && run_->txn->program == tm::kNoProgram) {  // a new one: it keeps this run's program
     run_->txn->program = run_->version;
     ++versions_[run_->version].pins;
@@ -1236,7 +1245,7 @@ int64_t Proxy::relay(engine::VmState& st) {
   // What failure_route starts from: the request with this route's edits (Record-Route, Max-Forwards,
   // received/rport...) but without our Via, as OpenSIPS keeps them with the transaction.
   if (t->on_failure >= 0 && t->relayed.empty() && run_->msg == &msg_) {
-    const sip::BuildResult base = run_->edits->build(buf_.data(), buf_.size());
+    const sip::BuildResult base = build(*run_->edits, buf_.data(), buf_.size());
     if (base.ok()) t->relayed = tm_->store().put(std::string_view(buf_.data(), base.size));
   }
   const std::string_view first = !st.dst_uri.empty()    ? st.dst_uri
@@ -1310,8 +1319,9 @@ int64_t Proxy::t_reply(uint16_t code, std::string_view reason, engine::VmState& 
   if (server.starts_with("Server:")) server = sip::trim(server.substr(7));
   ro.server = server;
   ro.extra = extra;
-  const sip::BuildResult b = sip::build_reply(*run_->msg, ro, buf_.data(), buf_.size());
+  const sip::BuildResult b = build_reply(ro, buf_.data(), buf_.size());
   if (!b.ok()) return -1;
+  const StageScope in_tm(runtime_, Stage::Tm);
   tm_->reply(*t, code, std::string_view(buf_.data(), b.size), now_ms_);
   run_->decided = true;
   ++counters_.replies_sent;
@@ -1410,7 +1420,7 @@ tm::Verdict Proxy::local_route(tm::Transaction& t, int b, std::string_view& requ
   end(r);
   if (kept) return tm::Verdict::Later;
   if (r.status == engine::RunStatus::Drop) return tm::Verdict::Drop;
-  const sip::BuildResult built = edits.build(local_out_.data(), local_out_.size());
+  const sip::BuildResult built = build(edits, local_out_.data(), local_out_.size());
   if (built.ok()) request = std::string_view(local_out_.data(), built.size);
   return tm::Verdict::Go;
 }
@@ -1419,11 +1429,12 @@ bool Proxy::send_branch(tm::Transaction& t, int b, const sip::Endpoint& to, sip:
   char id[40], value[96];
   if (!edits.set_top_via(our_via(tm_->branch_id(t, b, id), to.transport, value))) return false;
   if (!record_route_for(to, edits)) return false;
-  const sip::BuildResult built = edits.build(buf_.data(), buf_.size());
+  const sip::BuildResult built = build(edits, buf_.data(), buf_.size());
   if (!built.ok()) {
     build_failed(built);
     return false;
   }
+  const StageScope in_tm(runtime_, Stage::Tm);
   return tm_->add_branch(t, b, to, std::string_view(buf_.data(), built.size), now_ms_);
 }
 
@@ -1490,7 +1501,7 @@ bool Proxy::failure_route(tm::Transaction& t) {
     engine::Context ctx = context(r);
     ctx.initial_msg_flags = t.msg_flags;
     if (!t.avps.empty()) ctx.avp_snapshot = tm_->store().view(t.avps, avp_buf_.data());
-    kept = finish(vm_.run(*versions_[r.version].program, route, ctx, *r.state), ctx, r);
+    kept = finish(run_vm(*versions_[r.version].program, route, ctx, *r.state), ctx, r);
   }
   end(r);
   return kept;

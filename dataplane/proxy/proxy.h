@@ -28,10 +28,12 @@
 #include "dataplane/engine/vm.h"
 #include "dataplane/proxy/pike.h"
 #include "dataplane/proxy/reply_limit.h"
+#include "dataplane/proxy/runtime.h"
 #include "dataplane/sip/aor.h"
 #include "dataplane/sip/builder.h"
 #include "dataplane/sip/endpoint.h"
 #include "dataplane/sip/message.h"
+#include "dataplane/sip/reply.h"
 #include "dataplane/sip/via.h"
 #include "dataplane/tm/tm.h"
 
@@ -262,6 +264,9 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender, pub
 
   // The worker's transaction layer (built with this proxy as its User and Sender), and its clock in ms.
   void attach(tm::Layer* layer) { tm_ = layer; }
+  // Where the parse, proxy, tm, script and build stages of each message are charged (the worker's); null:
+  // nowhere.
+  void set_runtime(Runtime* rt) { runtime_ = rt; }
   void set_time(uint64_t now_ms) { now_ms_ = now_ms; }
   // Wall-clock seconds (binding expiry in the location table is absolute time).
   void set_unix_time(int64_t seconds) { unix_s_ = seconds; }
@@ -388,6 +393,37 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender, pub
   void count_received(sip::Defect d);
   void run_error_route(const sip::Endpoint& from, uint16_t status, std::string_view reason);
   engine::Context context(const Run& r) const;
+  // The transaction layer's look at a message, the script's VM and the message builders, each charged to
+  // its stage (runtime.h).
+  tm::Layer::Handled tm_on_request(const sip::Endpoint& from) {
+    const StageScope in_tm(runtime_, Stage::Tm);
+    return tm_->on_request(msg_, from, now_ms_);
+  }
+  tm::Layer::Handled tm_on_response(const sip::Endpoint& from) {
+    const StageScope in_tm(runtime_, Stage::Tm);
+    return tm_->on_response(msg_, from, now_ms_);
+  }
+  bool tm_refuses(const sip::Endpoint& from) {
+    const StageScope in_tm(runtime_, Stage::Tm);
+    return tm_->refuses_new_invite(msg_, from, now_ms_);
+  }
+  engine::RunStatus run_vm(const config::Program& p, int route, const engine::Context& ctx,
+                           engine::VmState& st) {
+    const StageScope script(runtime_, Stage::Script);
+    return vm_.run(p, route, ctx, st);
+  }
+  engine::RunStatus resume_vm(const engine::Context& ctx, engine::VmState& st, int64_t result) {
+    const StageScope script(runtime_, Stage::Script);
+    return vm_.resume(ctx, st, result);
+  }
+  sip::BuildResult build(const sip::EditList& edits, char* out, size_t cap) {
+    const StageScope building(runtime_, Stage::Build);
+    return edits.build(out, cap);
+  }
+  sip::BuildResult build_reply(const sip::ReplyOptions& ro, char* out, size_t cap) {
+    const StageScope building(runtime_, Stage::Build);
+    return sip::build_reply(*run_->msg, ro, out, cap);
+  }
   // True when the run was kept, suspended, to be answered later.
   bool finish(engine::RunStatus status, const engine::Context& ctx, Run& r);
   // Runs `route` of the run's program on `r` as the current run: true when it was kept, suspended.
@@ -505,6 +541,7 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender, pub
   std::array<char, 2048> avp_buf_;
   sip::Message best_;  // the best reply of a transaction, for get_redirects()
   tm::Layer* tm_ = nullptr;
+  Runtime* runtime_ = nullptr;
   uint64_t now_ms_ = 0;
   ReplyLimiter error_replies_;
   std::array<std::string_view, 24> lines_{};  // a reply's extra header lines

@@ -20,7 +20,8 @@
 #   stats            statistics reset, 10 calls, then MI get_statistics (sipctl stats --json) and the
 #                    prometheus module's /metrics read with python3-prometheus-client's parser show them:
 #                    20 UAS transactions (INVITE and BYE) ended 2xx, at least 30 requests received, the
-#                    workers' own counters; and what one scrape costs (median of 200, in control only)
+#                    workers' own counters and their stage accounting (runtime:, and `sipctl stats runtime`'s
+#                    table with every stage and the capacity line); and what one scrape costs (median of 200)
 #   uac              MI t_uac_dlg over the control socket (socat) sends an OPTIONS through a worker's tm to a
 #                    SIPp peer that answers 200: the MI answer is {"Status":"200 OK",...} with the peer's
 #                    Contact as RURI, the peer saw sipd's Via, and tm:UAC_transactions counted it
@@ -404,12 +405,25 @@ for k in ("usrloc:registered_users", "usrloc:location-contacts", "registrar:acce
           "core:bad_msg_hdr", "tm:inuse_transactions"):
     assert k in s, k
 assert s["dataplane:0-busy_cycles"] > 0 and s["net:rx"] > 0 and s["dataplane:0-cycles_per_message"] > 0
+# The stage accounting samples one busy turn in 16: 120 messages or more leave a few sampled ones.
+assert s["runtime:0-turns"] > 0 and s["runtime:0-parse_vectors"] > 0 and s["runtime:0-script_cycles"] > 0, \
+    {k: v for k, v in s.items() if k.startswith("runtime:")}
+assert s["runtime:0-tsc_hz"] > 0
 print("rcv_requests", s["core:rcv_requests"], "| UAS", s["tm:UAS_transactions"], "| cycles/message",
-      s["dataplane:0-cycles_per_message"])
+      s["dataplane:0-cycles_per_message"], "| sampled messages", s["runtime:0-parse_vectors"])
 PY
 ) || rc=$?
   echo "  get_statistics: $out"
   [ "$rc" -eq 0 ] || fail "stats: get_statistics does not show the calls: $out"
+  # sipctl stats runtime: the stages' table, and what one core would carry.
+  "$sipctl" stats runtime --socket "$SIPD_CONTROL_SOCKET" >"$work/runtime.out" 2>&1 ||
+    fail "stats: sipctl stats runtime failed: $(cat "$work/runtime.out")"
+  sed 's/^/  /' "$work/runtime.out"
+  for stage in rx net proxy parse tm script build tx loop; do
+    grep -Eq "^  $stage +[0-9]+ +[0-9]+ " "$work/runtime.out" || fail "stats: sipctl stats runtime has no $stage row"
+  done
+  grep -Eq "^  total .* M messages/s per core" "$work/runtime.out" ||
+    fail "stats: sipctl stats runtime has no total and capacity line"
   # /metrics through a real Prometheus text parser, and what a scrape costs.
   rc=0
   cat >"$work/scrape.py" <<'PY'
