@@ -264,6 +264,12 @@ run_sipd() {
   [ "$transport" = tcp ] && probe sipd "$counters"
   local r
   for r in $rates; do measure sipd "$r" "$counters"; done
+  # With sipd-control running, the worker's own view of the whole run (every rate): sipctl stats runtime.
+  if [ "$transport" = tcp ]; then
+    echo "sipd: sipctl stats runtime after the rates (the whole run, every rate and the probe):"
+    "$build/bin/sipctl" stats runtime --socket "$SIPD_CONTROL_SOCKET" 2>&1 | tee "$work/runtime.txt" ||
+      echo "linerate.sh: sipctl stats runtime failed"
+  fi
   e2e_dataplane_stop || echo "linerate.sh: sipd-dataplane did not stop cleanly"
   e2e_control_stop || echo "linerate.sh: sipd-control did not stop cleanly"
 }
@@ -304,19 +310,21 @@ cell() {  # peer, rate: "ok/failed"
 print_tcp_summary() {
   echo
   echo "== line rate over TCP: $duration s per rate, calls through $E2E_PROXY (ok/failed; per message) =="
-  printf '%6s  %13s %10s %8s %9s %9s %9s %9s  %13s %10s\n' rate "sipd ok/fail" "dp cyc" "dp us" "ctl us" \
-    "sum us" "rt cyc" "M/s/core" "kam ok/fail" "kam us"
+  printf '%6s  %13s %10s %8s %9s %9s %9s %9s %9s  %13s %10s\n' rate "sipd ok/fail" "dp cyc" "dp us" "ctl us" \
+    "sum us" "rt cyc" "M/s/core" "no rx/tx" "kam ok/fail" "kam us"
   local r sc a rt
   for r in $rates; do
     sc=${res[sipd,$r,cost]:-- - - - - -}
     read -r -a a <<<"$sc"
-    read -r -a rt <<<"${res[sipd,$r,rt]:-- -}"
-    printf '%6s  %13s %10s %8s %9s %9s %9s %9s  %13s %10s\n' "$r" "$(cell sipd "$r")" "${a[0]}" "${a[1]}" \
-      "${a[2]}" "${a[3]}" "${rt[0]}" "$(millions "${rt[1]}")" "$(cell kamailio "$r")" "${res[kamailio,$r,cost]:--}"
+    read -r -a rt <<<"${res[sipd,$r,rt]:-- - - -}"
+    printf '%6s  %13s %10s %8s %9s %9s %9s %9s %9s  %13s %10s\n' "$r" "$(cell sipd "$r")" "${a[0]}" "${a[1]}" \
+      "${a[2]}" "${a[3]}" "${rt[0]}" "$(millions "${rt[1]}")" "$(millions "${rt[3]}")" "$(cell kamailio "$r")" \
+      "${res[kamailio,$r,cost]:--}"
   done
   echo "(dp: the dataplane's busy TSC cycles and their us; ctl: sipd-control's CPU time; rt cyc: the dataplane's"
   echo " cycles per message by its own stage accounting, and M/s/core what one core would carry at that cost;"
-  echo " kam: Kamailio's CPU time)"
+  echo " no rx/tx: the same without the port's bursts, which on the testbed are af_packet system calls; kam:"
+  echo " Kamailio's CPU time)"
   print_stages
   echo
   echo "== latency probe: $probe_rate calls/s for $duration s; INVITE->200 at the caller in ms (SIPp's whole ms);"
@@ -336,18 +344,19 @@ print_summary() {
   if [ "$transport" = tcp ]; then print_tcp_summary; print_best; return; fi
   echo
   echo "== line rate: $duration s per rate, calls through 198.18.0.1:5060 (ok/failed) =="
-  printf '%6s  %13s %10s %10s %9s %9s  %13s %13s\n' rate "sipd ok/fail" "cycles/frm" "us/msg" "rt cyc" \
-    "M/s/core" "kam ok/fail" "kam us/msg"
+  printf '%6s  %13s %10s %10s %9s %9s %9s  %13s %13s\n' rate "sipd ok/fail" "cycles/frm" "us/msg" "rt cyc" \
+    "M/s/core" "no rx/tx" "kam ok/fail" "kam us/msg"
   local r sc kc rt
   for r in $rates; do
     sc=${res[sipd,$r,cost]:-- -}
     kc=${res[kamailio,$r,cost]:--}
-    read -r -a rt <<<"${res[sipd,$r,rt]:-- -}"
-    printf '%6s  %13s %10s %10s %9s %9s  %13s %13s\n' "$r" "$(cell sipd "$r")" "${sc% *}" "${sc#* }" \
-      "${rt[0]}" "$(millions "${rt[1]}")" "$(cell kamailio "$r")" "$kc"
+    read -r -a rt <<<"${res[sipd,$r,rt]:-- - - -}"
+    printf '%6s  %13s %10s %10s %9s %9s %9s  %13s %13s\n' "$r" "$(cell sipd "$r")" "${sc% *}" "${sc#* }" \
+      "${rt[0]}" "$(millions "${rt[1]}")" "$(millions "${rt[3]}")" "$(cell kamailio "$r")" "$kc"
   done
   echo "(rt cyc: sipd's cycles per message by its own stage accounting; M/s/core: what one core would carry at"
-  echo " that cost, whatever SIPp could offer)"
+  echo " that cost, whatever SIPp could offer; no rx/tx: the same without the port's bursts, which on the testbed"
+  echo " are af_packet system calls into the veth)"
   print_stages
   print_best
 }

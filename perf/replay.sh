@@ -34,6 +34,8 @@ CONF
 
 field() { grep -o "\"$1\": [0-9]*" "$work/counters.json" | head -1 | awk '{print $2}'; }
 
+# Messages the proxy dropped, every reason (the counters file names each: drop_parse_error, ...).
+drops() { grep -o '"drop_[a-z_]*": [0-9]*' "$work/counters.json" | awk '{n += $2} END {print n + 0}'; }
 rates=() cycles=()
 for run in $(seq "$runs"); do
   "$build/bin/sipd-dataplane" --config "$work/appliance.conf" >"$work/dataplane.log" 2>&1 &
@@ -41,7 +43,7 @@ for run in $(seq "$runs"); do
   sleep 3  # start-up and the capture loaded into memory
   rx0=$(field sip_rx) busy0=$(field busy_cycles)
   sleep "$seconds"
-  rx1=$(field sip_rx) busy1=$(field busy_cycles) dropped=$(field sip_dropped)
+  rx1=$(field sip_rx) busy1=$(field busy_cycles) dropped=$(drops)
   kill -TERM "$dp"; wait "$dp" 2>/dev/null || true; dp=""
   rate=$(( (rx1 - rx0) / seconds ))
   cyc=$(( (busy1 - busy0) / (rx1 - rx0 > 0 ? rx1 - rx0 : 1) ))

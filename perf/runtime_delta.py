@@ -4,10 +4,15 @@
 Each worker's "runtime" object in the counters file (dataplane/io/counter_file.h) holds, per stage, the
 calls, vectors and cycles of its sampled turns (dataplane/proxy/runtime.h). Between BEFORE and AFTER this
 prints, summed over the workers, each stage's cycles per message (a message is one the proxy parsed) and
-what their sum makes of one core: the dataplane's capacity at that cost, whatever SIPp could offer.
+what their sum makes of one core: the dataplane's capacity at that cost, whatever SIPp could offer. A second
+total leaves out rx and tx, the port's receive and transmit bursts: on the testbed the port is DPDK's
+af_packet PMD on a veth, and each burst is a system call whose kernel work (the veth's, the far namespace's
+stack) lands on the worker, where a NIC's PMD writes descriptors in a few hundred cycles.
 
     usage: runtime_delta.py BEFORE AFTER            a table, one line per stage, then the total
-           runtime_delta.py --total BEFORE AFTER    "CYCLES_PER_MESSAGE MESSAGES_PER_SECOND_PER_CORE", or "- -"
+           runtime_delta.py --total BEFORE AFTER    "CYCLES_PER_MESSAGE MESSAGES_PER_SECOND_PER_CORE
+                                                      CYCLES_WITHOUT_RX_TX MESSAGES_PER_SECOND_WITHOUT",
+                                                     or "- - - -"
 """
 import json
 import sys
@@ -42,18 +47,21 @@ def main(argv):
         before, _ = load(argv[0])
         after, hz = load(argv[1])
     except (OSError, ValueError) as e:
-        print("- -" if total_only else "runtime_delta.py: %s" % e)
+        print("- - - -" if total_only else "runtime_delta.py: %s" % e)
         return 0 if total_only else 1
     delta = {s: [a - b for a, b in zip(after[s], before.get(s, [0, 0, 0]))] for s in after}
     messages = delta.get("parse", [0, 0, 0])[1]
     total = sum(d[2] for d in delta.values())
     if messages <= 0 or total <= 0 or hz <= 0:
-        print("- -" if total_only else "runtime_delta.py: no sampled messages between the two files")
+        print("- - - -" if total_only else "runtime_delta.py: no sampled messages between the two files")
         return 0 if total_only else 1
     per_message = total / messages
     capacity = hz / per_message
+    port = sum(delta.get(s, [0, 0, 0])[2] for s in ("rx", "tx"))
+    own = (total - port) / messages
+    own_capacity = hz / own if own > 0 else 0
     if total_only:
-        print("%.0f %.0f" % (per_message, capacity))
+        print("%.0f %.0f %.0f %.0f" % (per_message, capacity, own, own_capacity))
         return 0
     print("%-8s %12s %12s %12s %12s" % ("stage", "calls", "vectors", "cycles/call", "cycles/msg"))
     for stage in ORDER + sorted(set(delta) - set(ORDER)):
@@ -64,6 +72,8 @@ def main(argv):
                                                  cycles / messages))
     print("%-8s %12s %12d %12s %12.0f  = %.3f M messages/s per core (TSC %.2f GHz)" % (
         "total", "", messages, "", per_message, capacity / 1e6, hz / 1e9))
+    print("%-8s %12s %12s %12s %12.0f  = %.3f M messages/s per core without the port's bursts" % (
+        "no rx/tx", "", "", "", own, own_capacity / 1e6))
     return 0
 
 

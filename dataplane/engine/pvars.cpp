@@ -27,9 +27,11 @@ using config::PvId;
 
 namespace {
 
-std::string_view uri_part(std::string_view uri, PvId which) {
-  sip::Uri u;
-  if (sip::parse_uri(uri, u) != sip::UriError::None) return {};
+// `parsed`: the URI already parsed (the message's own Request-URI), or null to parse `uri` here.
+std::string_view uri_part(std::string_view uri, PvId which, const sip::Uri* parsed = nullptr) {
+  sip::Uri own;
+  if (!parsed && sip::parse_uri(uri, own) != sip::UriError::None) return {};
+  const sip::Uri& u = parsed ? *parsed : own;
   switch (which) {
     case PvId::RUser:
     case PvId::FromUser:
@@ -213,9 +215,11 @@ Value Vm::load_pv(const Context& ctx, VmState& st, PvId id, std::string_view arg
   const sip::Message* m = ctx.msg;
   auto str = [](std::string_view s) { return s.data() ? Value::string(s) : Value::null(); };
   auto addr = [&](sip::HeaderId h, bool tag) -> std::pair<std::string_view, std::string_view> {
-    sip::NameAddr na;
-    if (!m || !sip::parse_name_addr(m->first_value(h), na)) return {};
-    return {na.uri, tag ? na.tag : std::string_view()};
+    const sip::NameAddr* na = !m                         ? nullptr
+                              : h == sip::HeaderId::From ? sip::parsed_from(*m)
+                                                         : sip::parsed_to(*m);
+    if (!na) return {};
+    return {na->uri, tag ? na->tag : std::string_view()};
   };
   switch (id) {
     case PvId::RUri:
@@ -227,7 +231,11 @@ Value Vm::load_pv(const Context& ctx, VmState& st, PvId id, std::string_view arg
       const std::string_view ruri = !st.new_ruri.empty()   ? st.new_ruri
                                     : m && m->is_request() ? m->request_uri()
                                                            : "";
-      const std::string_view part = uri_part(ruri, id);
+      // The message's own Request-URI was parsed by validate(); a new one is parsed here.
+      const sip::Uri* parsed =
+          st.new_ruri.empty() && m && m->is_request() ? sip::parsed_request_uri(*m) : nullptr;
+      if (!parsed && st.new_ruri.empty()) return Value::null();
+      const std::string_view part = uri_part(ruri, id, parsed);
       return part.empty() ? Value::null() : Value::string(part);
     }
     case PvId::Method:

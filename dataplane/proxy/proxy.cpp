@@ -733,10 +733,12 @@ void Proxy::run_without_message(int route) {
 // An ACK for a reply sipd sent statelessly (sl_send_reply): its To tag is the one sipd made for that
 // request, which the ACK reproduces (same Call-ID, From tag, branch and CSeq number). It ends there.
 bool Proxy::acks_our_reply() const {
-  sip::NameAddr to;
-  if (!sip::parse_name_addr(msg_.first_value(sip::HeaderId::To), to) || !to.has_tag) return false;
+  const sip::NameAddr* to = sip::parsed_to(msg_);
+  // Our tags are 16 characters (stateless_to_tag): any other length is the callee's, with no hash to work
+  // out.
+  if (!to || !to->has_tag || to->tag.size() != 16) return false;
   char tag[16];
-  return to.tag == sip::stateless_to_tag(msg_, settings_.tag_key, tag);
+  return to->tag == sip::stateless_to_tag(msg_, settings_.tag_key, tag);
 }
 
 bool Proxy::is_me(std::string_view host, uint16_t port) const {
@@ -1074,15 +1076,21 @@ int64_t Proxy::loose_route(engine::VmState& st) {
 }
 
 bool Proxy::destination_of(std::string_view text, sip::Endpoint& to, int over) const {
-  sip::Uri uri;
+  // The received Request-URI unchanged: validate() parsed it already.
+  const sip::Uri* kept = run_ && run_->msg && text.data() == run_->msg->request_uri().data() &&
+                                 text.size() == run_->msg->request_uri().size()
+                             ? sip::parsed_request_uri(*run_->msg)
+                             : nullptr;
+  sip::Uri own;
   char buf[600];
-  if (sip::parse_uri(text, uri) != sip::UriError::None) {
+  if (!kept && sip::parse_uri(text, own) != sip::UriError::None) {
     if (text.size() + 4 > sizeof buf) return false;  // "host:port" without a scheme
     if (text.empty()) return false;
     std::memcpy(buf, "sip:", 4);
     std::memcpy(buf + 4, text.data(), text.size());
-    if (sip::parse_uri(std::string_view(buf, text.size() + 4), uri) != sip::UriError::None) return false;
+    if (sip::parse_uri(std::string_view(buf, text.size() + 4), own) != sip::UriError::None) return false;
   }
+  const sip::Uri& uri = kept ? *kept : own;
   // UDP, or TCP and TLS (sips:, ;transport=) when we have a listener for them; a next hop over a transport
   // we do not have (SCTP, WS, or TCP without a listener) is not sent over another one instead.
   to = sip::Endpoint{};

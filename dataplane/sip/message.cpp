@@ -128,7 +128,7 @@ Defect Message::parse(std::string_view bytes, Framing framing) {
   request_ = true;
   count_ = 0;
   lines_ = 0;
-  top_via_state_ = 0;
+  top_via_state_ = ruri_state_ = from_state_ = to_state_ = 0;
   status_ = 0;
   method_ = Method::Other;
   start_line_ = method_span_ = uri_span_ = version_span_ = reason_span_ = body_ = Span{};
@@ -262,6 +262,30 @@ Defect Message::add_header(uint32_t begin, uint32_t end, uint32_t colon) {
   }
   last_[size_t(id)] = count_++;
   return Defect::None;
+}
+
+const Uri* parsed_request_uri(const Message& msg) {
+  if (msg.ruri_state_ == 0)
+    msg.ruri_state_ = msg.is_request() && parse_uri(msg.request_uri(), msg.ruri_) == UriError::None ? 1 : 2;
+  return msg.ruri_state_ == 1 ? &msg.ruri_ : nullptr;
+}
+
+namespace {
+const NameAddr* parsed_address(const Message& msg, HeaderId id, uint8_t& state, NameAddr& kept) {
+  if (state == 0) {
+    bool present = false;
+    const std::string_view value = msg.first_value(id, &present);
+    state = present && parse_name_addr(value, kept) ? 1 : 2;
+  }
+  return state == 1 ? &kept : nullptr;
+}
+}  // namespace
+
+const NameAddr* parsed_from(const Message& msg) {
+  return parsed_address(msg, HeaderId::From, msg.from_state_, msg.from_);
+}
+const NameAddr* parsed_to(const Message& msg) {
+  return parsed_address(msg, HeaderId::To, msg.to_state_, msg.to_);
 }
 
 Defect Message::frame_body(Framing framing) {

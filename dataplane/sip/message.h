@@ -13,7 +13,9 @@
 #include <string_view>
 
 #include "dataplane/sip/header_id.h"
+#include "dataplane/sip/name_addr.h"
 #include "dataplane/sip/scan.h"
+#include "dataplane/sip/uri.h"
 #include "dataplane/sip/via_value.h"
 
 namespace sipd::sip {
@@ -177,8 +179,24 @@ class Message {
   mutable uint8_t top_via_state_ = 0;  // 0: not parsed yet, 1: parsed into top_via_, 2: does not parse
   mutable Via top_via_;
   friend bool parse_top_via(const Message& msg, Via& out);
+  // The Request-URI and the first From and To values, parsed once when someone first asks (validate(),
+  // then forward()'s next hop, $rU, $ft, the ACK and to-tag checks...): parsed_request_uri(),
+  // parsed_from() and parsed_to(). States as top_via_state_.
+  mutable uint8_t ruri_state_ = 0, from_state_ = 0, to_state_ = 0;
+  mutable Uri ruri_;
+  mutable NameAddr from_, to_;
+  friend const Uri* parsed_request_uri(const Message& msg);
+  friend const NameAddr* parsed_from(const Message& msg);
+  friend const NameAddr* parsed_to(const Message& msg);
   LineMark marks_[kMaxLines];
 };
+
+// The Request-URI of a request as parse_uri() reads it, the first From and To values as parse_name_addr()
+// does, each parsed the first time it is asked for and kept with the message until its next parse(). Null
+// when the message has none or it does not parse. The views point into the message.
+const Uri* parsed_request_uri(const Message& msg);
+const NameAddr* parsed_from(const Message& msg);
+const NameAddr* parsed_to(const Message& msg);
 
 // TCP/TLS framing (RFC 3261 18.3): how long the first message in `bytes` is. Leading CRLFs (keep-alives)
 // are counted into `skip`. Content-Length is mandatory on streams; a bad one is unrecoverable.

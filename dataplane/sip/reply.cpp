@@ -186,8 +186,8 @@ std::string_view stateless_to_tag(const Message& req, uint64_t key, char (&buf)[
     h = (h ^ 0xff) * 0x100000001b3ull;  // a separator, so ("ab","c") and ("a","bc") differ
   };
   mix(req.first_value(HeaderId::CallId));
-  NameAddr from;
-  mix(parse_name_addr(req.first_value(HeaderId::From), from) ? from.tag : std::string_view());
+  const NameAddr* from = parsed_from(req);
+  mix(from ? from->tag : std::string_view());
   Via via;
   mix(parse_top_via(req, via) ? via.branch : std::string_view());
   // The CSeq number, not its method: the ACK for a reply carries the same tag and must find it again.

@@ -56,12 +56,12 @@ Defect check_routes(const Message& msg) {
 }
 
 Defect check_request_uri(const Message& msg) {
-  Uri uri;
-  if (parse_uri(msg.request_uri(), uri) != UriError::None) return Defect::BadRequestUri;
+  const Uri* uri = parsed_request_uri(msg);
+  if (!uri) return Defect::BadRequestUri;
   // A well-formed absolute URI of a scheme we do not route is 416, not 400 (RFC 4475 3.3.2, 3.3.3).
-  if (uri.scheme == UriScheme::Other) return Defect::UnsupportedUriScheme;
+  if (uri->scheme == UriScheme::Other) return Defect::UnsupportedUriScheme;
   // RFC 4475 3.1.2.11: escaped headers in a Request-URI are rejected rather than forwarded.
-  if (!uri.headers.empty()) return Defect::BadRequestUri;
+  if (!uri->headers.empty()) return Defect::BadRequestUri;
   return Defect::None;
 }
 
@@ -97,9 +97,8 @@ Defect check_request(const Message& msg, const ProxyPolicy& policy, Verdict& v) 
   if ((d = check_cseq(msg)) != Defect::None) return d;
   if ((d = check_request_uri(msg)) != Defect::None) return d;
   if ((d = check_top_via(msg)) != Defect::None) return d;
-  NameAddr na;
-  if (!parse_name_addr(msg.first_value(HeaderId::From), na)) return Defect::BadFrom;
-  if (!parse_name_addr(msg.first_value(HeaderId::To), na)) return Defect::BadTo;
+  if (!parsed_from(msg)) return Defect::BadFrom;
+  if (!parsed_to(msg)) return Defect::BadTo;
   if (!valid_call_id(msg.first_value(HeaderId::CallId))) return Defect::BadCallId;
   bool present = false;
   const std::string_view mf = msg.first_value(HeaderId::MaxForwards, &present);

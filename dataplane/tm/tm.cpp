@@ -17,8 +17,8 @@ namespace {
 
 // A request inside a dialog carries the callee's tag in To.
 bool has_to_tag(const sip::Message& msg) {
-  sip::NameAddr to;
-  return sip::parse_name_addr(msg.first_value(sip::HeaderId::To), to) && to.has_tag;
+  const sip::NameAddr* to = sip::parsed_to(msg);
+  return to && to->has_tag;
 }
 
 uint64_t fnv(std::string_view s, uint64_t h = 0xcbf29ce484222325ull) {

@@ -238,3 +238,43 @@ TEST(message, LineStartingWithBareCrIsRejected) {
 
 }  // namespace
 }  // namespace sipd::sip
+
+namespace sipd::sip {
+namespace {
+
+// The Request-URI, From and To are parsed once per message and kept with it: a reused Message forgets
+// them at its next parse(), and what is absent or malformed reads as null.
+TEST(message, KeepsTheParsedRequestUriFromAndToUntilTheNextParse) {
+  Message& m = scratch();
+  ASSERT_EQ(m.parse(kInvite), Defect::None);
+  const Uri* ruri = parsed_request_uri(m);
+  ASSERT_NE(ruri, nullptr);
+  EXPECT_EQ(ruri->host, "biloxi.example.com");
+  EXPECT_EQ(parsed_request_uri(m), ruri);  // the same object: not parsed again
+  ASSERT_NE(parsed_from(m), nullptr);
+  EXPECT_EQ(parsed_from(m)->tag, "1928301774");
+  ASSERT_NE(parsed_to(m), nullptr);
+  EXPECT_FALSE(parsed_to(m)->has_tag);
+
+  std::string other = kInvite;
+  other.replace(other.find("sip:bob@biloxi"), 14, "sip:carol@chicago");
+  other.replace(other.find("tag=1928301774"), 14, "tag=5550001111");
+  other.replace(other.find("To: Bob <sip:bob@biloxi.example.com>"), 36, "To: <sip:bob@biloxi.example.com");
+  ASSERT_EQ(m.parse(other), Defect::None);
+  ASSERT_NE(parsed_request_uri(m), nullptr);
+  EXPECT_EQ(parsed_request_uri(m)->user, "carol");
+  EXPECT_EQ(parsed_from(m)->tag, "5550001111");
+  EXPECT_EQ(parsed_to(m), nullptr);  // the unclosed '<' does not parse
+
+  const std::string response =
+      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nCall-ID: c\r\n"
+      "CSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n";
+  ASSERT_EQ(m.parse(response), Defect::None);
+  EXPECT_EQ(parsed_request_uri(m), nullptr);  // a response has none
+  EXPECT_EQ(parsed_to(m), nullptr);           // no To at all
+  ASSERT_NE(parsed_from(m), nullptr);
+  EXPECT_EQ(parsed_from(m)->tag, "1");
+}
+
+}  // namespace
+}  // namespace sipd::sip
