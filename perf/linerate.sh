@@ -144,7 +144,13 @@ measure() {  # peer, rate, counters file (sipd) or "", [transport], [row]
   mkdir -p "$dir"
   e2e_uas_start "$dir" "$t" || return 1
   local before after
-  [ "$p" = kamailio ] || cp "$counters" "$dir/counters.before.json" 2>/dev/null || true
+  if [ "$p" != kamailio ]; then
+    # Right after start-up the dataplane may not have written its counters file yet (once a second): the
+    # first rate's stage accounting needs the copy from before it.
+    local i
+    for i in 1 2 3 4 5 6 7 8 9 10; do [ -s "$counters" ] && break; sleep 0.3; done
+    cp "$counters" "$dir/counters.before.json" 2>/dev/null || true
+  fi
   before=$(cost_now "$p" "$counters")
   e2e_log "$row: $calls calls at $rate calls/s over $t"
   e2e_uac_run "$dir" "$rate" "$calls" $((duration * 2 + 30)) "$t" || rc=$?
