@@ -246,6 +246,8 @@ Defect Message::add_header(uint32_t begin, uint32_t end, uint32_t colon) {
   // Trim the end first, so an empty value stays inside its own line (at the colon) and an edit that
   // replaces it cannot spill into the next field.
   uint32_t value = colon + 1, value_end = end;
+  if (value_end >= value + 2 && b[value_end - 1] == '\n' && b[value_end - 2] == '\r')
+    value_end -= 2;  // the usual end
   while (value_end > value && is_space(b[value_end - 1])) --value_end;
   while (value < value_end && is_space(b[value])) ++value;
   HeaderField& h = headers_[count_];
