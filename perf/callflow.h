@@ -36,13 +36,16 @@ struct Capture : proxy::Sender {
   void send(const sip::Endpoint&, std::string_view bytes) override { sent.emplace_back(bytes); }
 };
 
-inline std::string request(const std::string& method, int cseq, const std::string& branch, bool in_dialog) {
+inline constexpr std::string_view kCallId = "a84b4c76e66710@198.18.0.2";
+
+inline std::string request(const std::string& method, int cseq, const std::string& branch, bool in_dialog,
+                           std::string_view call_id = kCallId) {
   std::string r = method + " sip:bob@198.18.0.2:5070 SIP/2.0\r\n" +
                   "Via: SIP/2.0/UDP 198.18.0.2:5080;rport;branch=" + branch + "\r\n" +
                   (in_dialog ? "Route: <sip:198.18.0.1:5060;lr>\r\n" : "") +
                   "Max-Forwards: 70\r\nFrom: \"Alice\" <sip:alice@198.18.0.2:5080>;tag=1928301774\r\n" +
                   "To: <sip:bob@198.18.0.2:5070>" + (in_dialog ? ";tag=as58f4201b" : "") + "\r\n" +
-                  "Call-ID: a84b4c76e66710@198.18.0.2\r\nCSeq: " + std::to_string(cseq) + " " + method +
+                  "Call-ID: " + std::string(call_id) + "\r\nCSeq: " + std::to_string(cseq) + " " + method +
                   "\r\n" + "Contact: <sip:alice@198.18.0.2:5080>\r\nUser-Agent: SIPp\r\n";
   if (method == "INVITE") {
     const std::string sdp =
@@ -72,21 +75,22 @@ inline std::string response(const std::string& forwarded, int code, const std::s
   return r;
 }
 
-// The six messages sipd receives in one call, in order.
-inline std::vector<FlowMessage> stateless_call_flow(const config::Program& program,
-                                                    const proxy::Settings& s) {
+// The six messages sipd receives in one call, in order. The responses carry the Via of the worker
+// `s.worker`, and the call's Call-ID is `call_id`.
+inline std::vector<FlowMessage> stateless_call_flow(const config::Program& program, const proxy::Settings& s,
+                                                    std::string_view call_id = kCallId) {
   Capture capture;
   auto owned = std::make_unique<proxy::Proxy>(program, s, capture);
   proxy::Proxy& p = *owned;
   p.set_log_level(-10);
   std::vector<FlowMessage> flow;
-  flow.push_back({kCaller, request("INVITE", 1, "z9hG4bK-524287-1", false)});
+  flow.push_back({kCaller, request("INVITE", 1, "z9hG4bK-524287-1", false, call_id)});
   p.handle(flow.back().from, flow.back().bytes);
   const std::string invite = capture.sent.empty() ? std::string() : capture.sent.back();
   flow.push_back({kCallee, response(invite, 180, "Ringing", true)});
   flow.push_back({kCallee, response(invite, 200, "OK", true)});
-  flow.push_back({kCaller, request("ACK", 1, "z9hG4bK-524287-2", true)});
-  flow.push_back({kCaller, request("BYE", 2, "z9hG4bK-524287-3", true)});
+  flow.push_back({kCaller, request("ACK", 1, "z9hG4bK-524287-2", true, call_id)});
+  flow.push_back({kCaller, request("BYE", 2, "z9hG4bK-524287-3", true, call_id)});
   p.handle(flow.back().from, flow.back().bytes);
   const std::string bye = capture.sent.empty() ? std::string() : capture.sent.back();
   flow.push_back({kCallee, response(bye, 200, "OK", false)});

@@ -48,6 +48,27 @@ void BM_StatelessCallFlow(benchmark::State& state) {
 }
 BENCHMARK(BM_StatelessCallFlow);
 
+// Workers side by side (issue 14's item 5): one pipeline per thread, each with its own program and proxy
+// and its own worker digit, as the dataplane's workers have them; nothing is shared but the caches and
+// memory. Wall time, so items_per_second is what the threads carry together.
+void BM_StatelessWorkers(benchmark::State& state) {
+  const config::Program program = load_example("proxy.cfg");
+  proxy::Settings settings;
+  settings.worker = uint8_t(state.thread_index());
+  const std::vector<FlowMessage> flow = stateless_call_flow(program, settings);
+  CountingSender out;
+  const auto p = std::make_unique<proxy::Proxy>(program, settings, out);
+  p->set_log_level(-10);
+  size_t i = 0;
+  for (auto _ : state) {
+    const FlowMessage& m = flow[i];
+    p->handle(m.from, m.bytes);
+    i = i + 1 == flow.size() ? 0 : i + 1;
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()));
+}
+BENCHMARK(BM_StatelessWorkers)->Threads(1)->Threads(2)->UseRealTime();
+
 // The stages' cycles per accounted message since `before`, as counters ("c_parse", ...), and their sum.
 void report_stages(benchmark::State& state, const proxy::Runtime& rt,
                    const std::array<proxy::StageCount, size_t(proxy::Stage::kCount)>& before) {
@@ -115,6 +136,14 @@ void BM_StatefulAccounted(benchmark::State& state) {
 BENCHMARK(BM_StatefulCallFlow);
 BENCHMARK(BM_StatefulWaiting);
 BENCHMARK(BM_StatefulAccounted)->Arg(0)->Arg(4);
+
+// The stateful flow on one and on two threads, each with its own flow (program, proxy, transaction layer).
+void BM_StatefulWorkers(benchmark::State& state) {
+  const auto flow = std::make_unique<StatefulFlow>(true);
+  for (auto _ : state) flow->step();
+  state.SetItemsProcessed(int64_t(state.iterations()));
+}
+BENCHMARK(BM_StatefulWorkers)->Threads(1)->Threads(2)->UseRealTime();
 
 }  // namespace
 }  // namespace sipd::perf

@@ -1,15 +1,34 @@
 #!/usr/bin/env bash
-# The dataplane's own ceiling: sipd-dataplane fed by DPDK's net_pcap replaying one stateless call flow in a
+# The dataplane's own ceiling: sipd-dataplane fed by DPDK's net_pcap replaying a stateless call flow in a
 # loop (infinite_rx; what it transmits is dropped by the PMD), with config/examples/proxy.cfg. Reports SIP
-# messages per second per worker from the counters, and busy cycles per message.
-#   usage: perf/replay.sh [SECONDS] [RUNS]      (default 10 s, 3 runs; medians reported)
+# messages per second, per worker and in all, and busy cycles per message.
+#   usage: perf/replay.sh [--workers 1|2] [--calls K] [--wrong] [SECONDS] [RUNS]
+#     (default one worker, one call per capture, 10 s, 3 runs; medians reported)
+#   --workers 2   two workers on lcores 0 and 1, each with its own receive queue (one capture each)
+#   --calls K     K calls in each capture before the ARP request repeats (default 1: ARP + 6 messages)
+#   --wrong       each queue gets the capture of the other worker: every message is handed over
+# Each worker's capture holds calls whose Call-ID it owns (build/bin/flow_pcap), so without --wrong no
+# message changes worker; the cycles per message are then the two workers' busy cycles over the messages
+# the proxies handled, and with --wrong the difference is what a hand-over costs.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${SIPD_BUILD:-$src/build}
+workers=1 calls=1 wrong=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --workers) workers=$2; shift 2 ;;
+    --calls) calls=$2; shift 2 ;;
+    --wrong) wrong=1; shift ;;
+    --*) echo "replay.sh: unknown option $1" >&2; exit 2 ;;
+    *) break ;;
+  esac
+done
 seconds=${1:-10}
 runs=${2:-3}
 [ "$(id -u)" -eq 0 ] || { echo "replay.sh: run as root (DPDK)"; exit 1; }
+case "$workers" in 1 | 2) ;; *) echo "replay.sh: --workers is 1 or 2 (this machine has two cores)" >&2; exit 2 ;; esac
+[ "$wrong" = 0 ] || [ "$workers" = 2 ] || { echo "replay.sh: --wrong needs --workers 2" >&2; exit 2; }
 cmake --build "$build" -j2 --target sipd-dataplane flow_pcap >/dev/null
 
 work=$(mktemp -d /tmp/sipd-replay-XXXXXX)
@@ -20,35 +39,52 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$build/bin/flow_pcap" "$src/config/examples/proxy.cfg" "$work/flow.pcap" >/dev/null
+streams="" lcores=""
+for q in $(seq 0 $((workers - 1))); do
+  owner=$(( wrong ? workers - 1 - q : q ))
+  "$build/bin/flow_pcap" "$src/config/examples/proxy.cfg" "$work/flow$q.pcap" "$calls" "$owner" "$workers" >/dev/null
+  streams+=",rx_pcap=$work/flow$q.pcap"
+  lcores+="${lcores:+,}$q"
+done
 cat >"$work/appliance.conf" <<CONF
-eal = ["-l", "0", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", "sipd-replay",
-       "--vdev", "net_pcap0,rx_pcap=$work/flow.pcap,infinite_rx=1", "--log-level", "*:warning"];
+eal = ["-l", "$lcores", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", "sipd-replay",
+       "--vdev", "net_pcap0$streams,infinite_rx=1", "--log-level", "*:warning"];
 port = { address = "198.18.0.1"; prefix = 15; sip_port = 5060; mtu = 1500; tap = ""; };
 workers = { idle_sleep_us = 0; };
-pools = { mbufs = 8191; mbuf_size = 2048; };
+pools = { mbufs = 16383; mbuf_size = 2048; };
 script = "$src/config/examples/proxy.cfg";
 counters = "$work/counters.json";
 control = { shm = "sipd-replay"; };
 CONF
 
-field() { grep -o "\"$1\": [0-9]*" "$work/counters.json" | head -1 | awk '{print $2}'; }
+# One line per worker: sip_rx busy_cycles handed_over drops (every drop_* counter).
+snapshot() {
+  python3 - "$work/counters.json" <<'PY'
+import json, sys
+for w in json.load(open(sys.argv[1]))["workers"]:
+    drops = sum(v for k, v in w.items() if k.startswith("drop_"))
+    print(w["sip_rx"], w["busy_cycles"], w["handed_over"], drops)
+PY
+}
 
-# Messages the proxy dropped, every reason (the counters file names each: drop_parse_error, ...).
-drops() { grep -o '"drop_[a-z_]*": [0-9]*' "$work/counters.json" | awk '{n += $2} END {print n + 0}'; }
-rates=() cycles=()
+rates=() cycles=() handed=()
 for run in $(seq "$runs"); do
   "$build/bin/sipd-dataplane" --config "$work/appliance.conf" >"$work/dataplane.log" 2>&1 &
   dp=$!
-  sleep 3  # start-up and the capture loaded into memory
-  rx0=$(field sip_rx) busy0=$(field busy_cycles)
+  sleep 3  # start-up and the captures loaded into memory
+  before=$(snapshot)
   sleep "$seconds"
-  rx1=$(field sip_rx) busy1=$(field busy_cycles) dropped=$(drops)
+  after=$(snapshot)
   kill -TERM "$dp"; wait "$dp" 2>/dev/null || true; dp=""
-  rate=$(( (rx1 - rx0) / seconds ))
-  cyc=$(( (busy1 - busy0) / (rx1 - rx0 > 0 ? rx1 - rx0 : 1) ))
-  echo "run $run: $rate SIP messages/s on one worker, $cyc busy cycles per message (dropped by the proxy: $dropped)"
-  rates+=("$rate"); cycles+=("$cyc")
+  read -r total cyc per_worker hand dropped < <(paste <(echo "$before") <(echo "$after") | awk -v s="$seconds" '
+    { rx = $5 - $1; busy = $6 - $2; n += rx; b += busy; h += $7 - $3; d += $8
+      pw = pw (pw == "" ? "" : "/") int(rx / s) }
+    END { printf "%d %d %s %d %d\n", n / s, b / (n > 0 ? n : 1), pw, h / s, d }')
+  echo "run $run: $total SIP messages/s ($per_worker per worker), $cyc busy cycles per message," \
+       "$hand handed over/s (dropped by the proxy: $dropped)"
+  rates+=("$total"); cycles+=("$cyc"); handed+=("$hand")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-echo "replay median: $(median "${rates[@]}") messages/s per worker, $(median "${cycles[@]}") cycles/message ($runs runs of ${seconds}s)"
+echo "replay median: $(median "${rates[@]}") messages/s on $workers worker(s), $(median "${cycles[@]}")" \
+     "cycles/message, $(median "${handed[@]}") handed over/s ($runs runs of ${seconds}s, $calls call(s) per" \
+     "capture$([ "$wrong" = 1 ] && echo ', every message on the wrong worker'))"

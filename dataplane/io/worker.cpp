@@ -150,6 +150,7 @@ void Worker::build_table() {
   // How many addresses are blocked, as of the last walk over the table (every 100 ms).
   add("pike_blocked_now", proxy_.pike().blocked_seen(), shm::kOwnGauge);
   add("handed_over", handed_over_);
+  add("handed_over_frames", handed_over_frames_);  // SIP handed over in the frame it came in (no copy)
   add("handoff_failed", handoff_failed_);
   if (control_) {
     const ControlCounters& c = control_->counters();
@@ -294,24 +295,27 @@ bool Worker::alias(const sip::Endpoint& from, uint16_t port) {
   return control_ && control_->alias_stream(from, port);
 }
 
-void Worker::datagram(uint32_t ip, uint16_t port, std::string_view payload) {
+bool Worker::datagram(uint32_t ip, uint16_t port, std::string_view payload, rte_mbuf* frame) {
   // pike: a source found flooding is dropped here, before parsing or steering, until its rate falls back —
   // how sipd does it, whether the script asks pike_check_req() or runs the automatic mode (OpenSIPS leaves
   // the manual mode's action to the script; parsing a flood to tell the script again is what this saves).
+  const sip::Endpoint from{ip, port};
+  sip::Defect parsed;
   {
     const proxy::StageScope steering(&runtime_, proxy::Stage::Steer);
-    if (proxy_.pike_gate(ip)) return;
+    if (proxy_.pike_gate(ip)) return false;
+    // The owner is read from the proxy's own parse, so a message that stays here is parsed once.
+    parsed = proxy_.parse(from, payload);
     if (peers_ && peers_->size() > 1) {
-      const uint8_t owner = steer_msg_.parse(payload) == sip::Defect::None
-                                ? proxy::owner_of(steer_msg_, uint8_t(peers_->size()))
-                                : id_;  // what does not parse is answered (or dropped) where it arrived
-      if (owner != id_) {
-        hand_over(*(*peers_)[owner], Handoff{Handoff::Sip, 0, port, ip, {}}, payload);
-        return;
-      }
+      const uint8_t owner = parsed == sip::Defect::None
+                                ? proxy::owner_of(proxy_.message(), uint8_t(peers_->size()))
+                                : id_;  // what does not parse is answered (or dropped) here
+      if (owner != id_)
+        return hand_over(*(*peers_)[owner], Handoff{Handoff::Sip, 0, port, ip, {}}, payload, frame);
     }
   }
-  proxy_.handle(sip::Endpoint{ip, port}, payload);
+  proxy_.handle_parsed(from, parsed);
+  return false;
 }
 
 void Worker::learned(uint32_t ip, const rte_ether_addr& mac) {
@@ -337,22 +341,39 @@ void Worker::poll_pike() {
   }
 }
 
-void Worker::hand_over(Worker& to, const Handoff& h, std::string_view payload) {
-  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  char* data = m ? rte_pktmbuf_append(m, uint16_t(sizeof h + payload.size())) : nullptr;
-  if (!data) {
-    if (m) rte_pktmbuf_free(m);
-    ++handoff_failed_;
-    return;
+bool Worker::hand_over(Worker& to, const Handoff& h, std::string_view payload, rte_mbuf* frame) {
+  rte_mbuf* m = nullptr;
+  char* data = frame ? rte_pktmbuf_mtod(frame, char*) : nullptr;
+  if (data && payload.data() >= data + sizeof h) {
+    // The frame travels: the record's header goes where the UDP and IP headers were (42 bytes or more
+    // before the payload, the record 14), and whatever followed the payload (Ethernet padding) is cut.
+    const auto lead = uint16_t(payload.data() - sizeof h - data);
+    const auto tail = uint16_t(rte_pktmbuf_data_len(frame) - lead - sizeof h - payload.size());
+    rte_pktmbuf_adj(frame, lead);
+    rte_pktmbuf_trim(frame, tail);
+    m = frame;
+    data = rte_pktmbuf_mtod(m, char*);
+    std::memcpy(data, &h, sizeof h);
+  } else {
+    m = rte_pktmbuf_alloc(pool_);
+    data = m ? rte_pktmbuf_append(m, uint16_t(sizeof h + payload.size())) : nullptr;
+    if (!data) {
+      if (m) rte_pktmbuf_free(m);
+      ++handoff_failed_;
+      return false;
+    }
+    std::memcpy(data, &h, sizeof h);
+    if (!payload.empty()) std::memcpy(data + sizeof h, payload.data(), payload.size());
   }
-  std::memcpy(data, &h, sizeof h);
-  if (!payload.empty()) std::memcpy(data + sizeof h, payload.data(), payload.size());
+  const bool taken = m == frame;
   if (rte_ring_mp_enqueue(to.handoff_, m) != 0) {
     rte_pktmbuf_free(m);
     ++handoff_failed_;
-    return;
+    return taken;
   }
   ++handed_over_;
+  handed_over_frames_ += taken;
+  return taken;
 }
 
 bool Worker::poll_timers(uint64_t now_ms) {

@@ -88,7 +88,7 @@ class Worker final : public proxy::Sender,
   // proxy::Sender, net::SipInput, net::ArpPeers
   void send(const sip::Endpoint& to, std::string_view bytes) override;
   bool alias(const sip::Endpoint& from, uint16_t port) override;
-  void datagram(uint32_t ip, uint16_t port, std::string_view payload) override;
+  bool datagram(uint32_t ip, uint16_t port, std::string_view payload, rte_mbuf* frame) override;
   void learned(uint32_t ip, const rte_ether_addr& mac) override;
   // proxy::Proxy::LogSink: a line into this worker's log ring, for control to write out.
   void line(int level, std::string_view text) override;
@@ -106,7 +106,9 @@ class Worker final : public proxy::Sender,
     uint32_t ip;
     rte_ether_addr mac;
   };
-  void hand_over(Worker& to, const Handoff& h, std::string_view payload);
+  // Puts a record on `to`'s ring: `frame` itself when given (its headers give way to the record's, so the
+  // payload is not copied; true: the frame is taken, enqueued or freed), else a copy in a new mbuf.
+  bool hand_over(Worker& to, const Handoff& h, std::string_view payload, rte_mbuf* frame = nullptr);
   bool poll_timers(uint64_t now_ms);
   bool poll_port(uint64_t tsc);
   bool poll_handoff();
@@ -139,11 +141,10 @@ class Worker final : public proxy::Sender,
   int32_t xlog_level_seen_ = shm::kScriptLogLevel;
   uint64_t segment_checked_ms_ = 0;
   uint64_t pike_checked_ms_ = 0;
-  sip::Message steer_msg_;
   const std::vector<Worker*>* peers_ = nullptr;
   uint64_t now_ = 0;
   int64_t wall_offset_ms_ = 0;
-  uint64_t busy_ = 0, idle_ = 0, handed_over_ = 0, handoff_failed_ = 0, polls_ = 0;
+  uint64_t busy_ = 0, idle_ = 0, handed_over_ = 0, handed_over_frames_ = 0, handoff_failed_ = 0, polls_ = 0;
   // The log ring's token bucket (refilled once a millisecond) and what became of the lines.
   uint32_t log_rate_ = 1000;
   uint64_t log_milli_ = 1000 * 1000;  // thousandths of a line

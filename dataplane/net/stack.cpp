@@ -224,7 +224,8 @@ void Stack::ipv4_input(rte_mbuf* m, uint64_t now, SipInput& sip) {
   ++counters_.sip_datagrams;
   const uint32_t src = rte_be_to_cpu_32(ip->src_addr);
   const uint16_t sport = rte_be_to_cpu_16(udp->src_port);
-  if (payload) sip.datagram(src, sport, std::string_view(payload, len));
+  rte_mbuf* const frame = m->nb_segs == 1 && payload != scratch_.data() ? m : nullptr;
+  if (payload && sip.datagram(src, sport, std::string_view(payload, len), frame)) return;
   rte_pktmbuf_free(m);
 }
 

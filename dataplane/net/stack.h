@@ -65,7 +65,10 @@ class ArpPeers {
 class SipInput {
  public:
   virtual ~SipInput() = default;
-  virtual void datagram(uint32_t src_ip, uint16_t src_port, std::string_view payload) = 0;
+  // `frame`: the one-segment mbuf `payload` lies in, or null when the payload was gathered from several.
+  // True: the input kept the frame (handed it to another worker) and frees it itself; false: the stack
+  // frees it when this returns.
+  virtual bool datagram(uint32_t src_ip, uint16_t src_port, std::string_view payload, rte_mbuf* frame) = 0;
 };
 
 class Stack {

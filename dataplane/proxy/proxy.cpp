@@ -291,16 +291,19 @@ void Proxy::count_received(sip::Defect d) {
   if (!response && msg_.method() == sip::Method::Other) ++counters_.unknown_methods;
 }
 
-void Proxy::handle(const sip::Endpoint& from, std::string_view payload) {
+sip::Defect Proxy::parse(const sip::Endpoint& from, std::string_view payload) {
+  const StageScope parsing(runtime_, Stage::Parse);
+  // Over TCP/TLS control has framed the message by its Content-Length already (control/tcp/framer.h).
+  return msg_.parse(payload,
+                    from.transport == sip::Transport::Udp ? sip::Framing::Datagram : sip::Framing::Stream);
+}
+
+void Proxy::handle_parsed(const sip::Endpoint& from, sip::Defect parsed) {
   const StageScope proxying(runtime_, Stage::Proxy);
   ++counters_.rx;
-  sip::Defect parsed;
   sip::Verdict v;
   {
-    const StageScope parsing(runtime_, Stage::Parse);
-    // Over TCP/TLS control has framed the message by its Content-Length already (control/tcp/framer.h).
-    parsed = msg_.parse(
-        payload, from.transport == sip::Transport::Udp ? sip::Framing::Datagram : sip::Framing::Stream);
+    const StageScope validating(runtime_, Stage::Parse, 0, 0);  // the parse's call, going on
     v = sip::validate(msg_, parsed);
   }
   count_received(v.defect);

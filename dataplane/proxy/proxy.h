@@ -231,7 +231,16 @@ class Proxy final : public engine::Host, public tm::User, public tm::Sender, pub
   size_t versions_in_use() const;
 
   // One UDP datagram from `from` to our address.
-  void handle(const sip::Endpoint& from, std::string_view payload);
+  void handle(const sip::Endpoint& from, std::string_view payload) {
+    handle_parsed(from, parse(from, payload));
+  }
+  // handle() in two halves, for a worker that must know who owns a message before it is handled
+  // (dataplane/proxy/steering.h): parse() parses `payload` into the proxy's message, which message() shows
+  // until the next parse; handle_parsed() goes on from there with parse()'s answer. The message's bytes
+  // must stay where they are in between. A message handed to another worker is parsed again there.
+  sip::Defect parse(const sip::Endpoint& from, std::string_view payload);
+  const sip::Message& message() const { return msg_; }
+  void handle_parsed(const sip::Endpoint& from, sip::Defect parsed);
 
   // pike (when the program loads pike.so; otherwise these do nothing). pike_gate: called by the worker for
   // each datagram before it is parsed (or steered): true when its source is blocked, the datagram then

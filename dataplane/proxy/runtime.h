@@ -73,14 +73,15 @@ class Runtime {
   }
 
   // From here `s` is charged, handling `vectors` items; what was charged before is returned for leave().
-  Stage enter(Stage s, uint32_t vectors = 1) {
+  // `calls` 0: the stage goes on with work one call already counted (the parse's validation).
+  Stage enter(Stage s, uint32_t vectors = 1, uint32_t calls = 1) {
     if (!on_) return s;
     const uint64_t t = __rdtsc();
     turn_[size_t(current_)].cycles += t - since_;
     since_ = t;
     const Stage before = current_;
     current_ = s;
-    ++turn_[size_t(s)].calls;
+    turn_[size_t(s)].calls += calls;
     turn_[size_t(s)].vectors += vectors;
     return before;
   }
@@ -111,7 +112,8 @@ class Runtime {
 // enter() for a scope: the stage before comes back when it ends.
 class StageScope {
  public:
-  StageScope(Runtime* rt, Stage s, uint32_t vectors = 1) : rt_(rt), before_(rt ? rt->enter(s, vectors) : s) {}
+  StageScope(Runtime* rt, Stage s, uint32_t vectors = 1, uint32_t calls = 1)
+      : rt_(rt), before_(rt ? rt->enter(s, vectors, calls) : s) {}
   ~StageScope() {
     if (rt_) rt_->leave(before_);
   }

@@ -46,17 +46,19 @@ check_arp_and_ping() {
 }
 
 # With several workers (SIPD_LCORES=0,1), every worker must have handled SIP and calls must have been handed
-# over between them by Call-ID (the counters file is written once more when the dataplane stops).
+# over between them by Call-ID, in the frames they came in (not copied); the counters file is written once
+# more when the dataplane stops.
 check_workers() {
-  local dir=$1 counters n busy handed
+  local dir=$1 counters n busy handed frames
   [[ ${SIPD_LCORES:-0} == *,* ]] || return 0
   counters=$(e2e_counters_path "$dir/appliance.conf")
   n=$(grep -o '"worker": [0-9]*' "$counters" | wc -l)
   busy=$(grep -o '"sip_rx": [1-9][0-9]*' "$counters" | wc -l)
   handed=$(grep -o '"handed_over": [1-9][0-9]*' "$counters" | wc -l)
-  echo "workers: $n, with SIP handled: $busy, that handed calls over: $handed"
-  if [ "$n" -lt 2 ] || [ "$busy" -ne "$n" ] || [ "$handed" -lt 1 ]; then
-    fail "workers: expected every one of the $n workers to handle SIP and some hand-over between them"
+  frames=$(grep -o '"handed_over_frames": [1-9][0-9]*' "$counters" | wc -l)
+  echo "workers: $n, with SIP handled: $busy, that handed calls over: $handed, in the received frame: $frames"
+  if [ "$n" -lt 2 ] || [ "$busy" -ne "$n" ] || [ "$handed" -lt 1 ] || [ "$frames" -lt 1 ]; then
+    fail "workers: expected every one of the $n workers to handle SIP and some hand-over between them, in the frames received"
   fi
 }
 
