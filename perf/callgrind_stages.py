@@ -12,7 +12,7 @@ import sys
 
 # (label, function-name prefixes whose inclusive counts are added)
 STAGES = [
-    ("handle (the whole message)", ["sipd::proxy::Proxy::handle("]),
+    ("handle (the whole message)", ["sipd::proxy::Proxy::parse(", "sipd::proxy::Proxy::handle_parsed("]),
     ("parse", ["sipd::sip::Message::parse("]),
     ("validate", ["sipd::sip::validate("]),
     ("script (incl. what it calls)", ["sipd::engine::Vm::execute("]),

@@ -57,13 +57,17 @@ counters = "$work/counters.json";
 control = { shm = "sipd-replay"; };
 CONF
 
-# One line per worker: sip_rx busy_cycles handed_over drops (every drop_* counter).
+# One line per worker: sip_rx busy_cycles handed_over drops (every drop_* counter), and the seconds of the
+# worker's loop so far (busy and idle cycles over the TSC's rate: the counters file is rewritten once a
+# second, so the wall clock between two reads is not the time between the counts).
 snapshot() {
   python3 - "$work/counters.json" <<'PY'
 import json, sys
-for w in json.load(open(sys.argv[1]))["workers"]:
+doc = json.load(open(sys.argv[1]))
+for w in doc["workers"]:
     drops = sum(v for k, v in w.items() if k.startswith("drop_"))
-    print(w["sip_rx"], w["busy_cycles"], w["handed_over"], drops)
+    seconds = (w["busy_cycles"] + w["idle_cycles"]) / doc["tsc_hz"]
+    print(w["sip_rx"], w["busy_cycles"], w["handed_over"], drops, "%.6f" % seconds)
 PY
 }
 
@@ -76,10 +80,10 @@ for run in $(seq "$runs"); do
   sleep "$seconds"
   after=$(snapshot)
   kill -TERM "$dp"; wait "$dp" 2>/dev/null || true; dp=""
-  read -r total cyc per_worker hand dropped < <(paste <(echo "$before") <(echo "$after") | awk -v s="$seconds" '
-    { rx = $5 - $1; busy = $6 - $2; n += rx; b += busy; h += $7 - $3; d += $8
-      pw = pw (pw == "" ? "" : "/") int(rx / s) }
-    END { printf "%d %d %s %d %d\n", n / s, b / (n > 0 ? n : 1), pw, h / s, d }')
+  read -r total cyc per_worker hand dropped < <(paste <(echo "$before") <(echo "$after") | awk '
+    { rx = $6 - $1; busy = $7 - $2; s = $10 - $5; s = s > 0 ? s : 1; n += rx; b += busy; h += ($8 - $3) / s
+      d += $9; rate += rx / s; pw = pw (pw == "" ? "" : "/") int(rx / s) }
+    END { printf "%d %d %s %d %d\n", rate, b / (n > 0 ? n : 1), pw, h, d }')
   echo "run $run: $total SIP messages/s ($per_worker per worker), $cyc busy cycles per message," \
        "$hand handed over/s (dropped by the proxy: $dropped)"
   rates+=("$total"); cycles+=("$cyc"); handed+=("$hand")
