@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 
+#include "dataplane/proxy/steering.h"
 #include "dataplane/tm/tm.h"
 #include "perf/callflow.h"
 
@@ -68,6 +69,33 @@ void BM_StatelessWorkers(benchmark::State& state) {
   state.SetItemsProcessed(int64_t(state.iterations()));
 }
 BENCHMARK(BM_StatelessWorkers)->Threads(1)->Threads(2)->UseRealTime();
+
+// What finding a message's owner costs a worker with peers, per message of the stateless call flow: read
+// from the bytes (dataplane/proxy/steering.h's owner_from_bytes), against a parse and owner_of() (what the
+// steering took for every message before, and still takes when the bytes do not show the owner).
+void BM_SteerFromBytes(benchmark::State& state) {
+  const std::vector<FlowMessage> flow = stateless_call_flow(load_example("proxy.cfg"), proxy::Settings{});
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(proxy::owner_from_bytes(flow[i].bytes, 2));
+    i = i + 1 == flow.size() ? 0 : i + 1;
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()));
+}
+BENCHMARK(BM_SteerFromBytes);
+
+void BM_SteerByParse(benchmark::State& state) {
+  const std::vector<FlowMessage> flow = stateless_call_flow(load_example("proxy.cfg"), proxy::Settings{});
+  static sip::Message msg;
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(msg.parse(flow[i].bytes));
+    benchmark::DoNotOptimize(proxy::owner_of(msg, 2));
+    i = i + 1 == flow.size() ? 0 : i + 1;
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()));
+}
+BENCHMARK(BM_SteerByParse);
 
 // The stages' cycles per accounted message since `before`, as counters ("c_parse", ...), and their sum.
 void report_stages(benchmark::State& state, const proxy::Runtime& rt,

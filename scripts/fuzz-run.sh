@@ -13,6 +13,8 @@ case "$(basename "$target")" in
   records_fuzz) seeds=("$(dirname "$0")/../fuzz/seeds/records") ;;
   stream_framer_fuzz) seeds=("$(dirname "$0")/../fuzz/seeds/stream_framer" "$data/rfc4475"
                              "$data/pjsip-seeds/fuzz-sip_seed_corpus") ;;
+  proxy_fuzz) seeds=("$data/rfc4475" "$data/rfc5118" "$data/rfc5118/wire" "$data/pjsip-seeds/fuzz-sip_seed_corpus"
+                     "$data/pjsip-seeds/fuzz-sip-dialog_seed_corpus" "$(dirname "$0")/../fuzz/seeds/steering") ;;
   *) seeds=("$data/rfc4475" "$data/rfc5118" "$data/rfc5118/wire" "$data/pjsip-seeds/fuzz-sip_seed_corpus"
             "$data/pjsip-seeds/fuzz-sip-dialog_seed_corpus") ;;
 esac

@@ -304,11 +304,16 @@ bool Worker::datagram(uint32_t ip, uint16_t port, std::string_view payload, rte_
   {
     const proxy::StageScope steering(&runtime_, proxy::Stage::Steer);
     if (proxy_.pike_gate(ip)) return false;
-    // The owner is read from the proxy's own parse, so a message that stays here is parsed once.
+    // The owner, from the bytes when they show it: a message that belongs elsewhere goes unparsed, and
+    // one that stays is parsed once, by the proxy. Otherwise from the proxy's parse.
+    const auto workers = uint8_t(peers_ ? peers_->size() : 1);
+    const int quick = workers > 1 ? proxy::owner_from_bytes(payload, workers) : id_;
+    if (quick >= 0 && quick != id_)
+      return hand_over(*(*peers_)[size_t(quick)], Handoff{Handoff::Sip, 0, port, ip, {}}, payload, frame);
     parsed = proxy_.parse(from, payload);
-    if (peers_ && peers_->size() > 1) {
+    if (quick < 0) {
       const uint8_t owner = parsed == sip::Defect::None
-                                ? proxy::owner_of(proxy_.message(), uint8_t(peers_->size()))
+                                ? proxy::owner_of(proxy_.message(), workers)
                                 : id_;  // what does not parse is answered (or dropped) here
       if (owner != id_)
         return hand_over(*(*peers_)[owner], Handoff{Handoff::Sip, 0, port, ip, {}}, payload, frame);

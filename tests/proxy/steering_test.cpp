@@ -66,10 +66,14 @@ TEST(steering, EveryMessageOfACallMeetsItsOwner) {
   std::mt19937 rng(7);
   size_t handed_over = 0;
   // A datagram arrives at a random worker (as RSS or af_packet fanout would spread it).
+  // The owner as the dataplane's worker finds it: from the bytes (which show it for every message here).
   auto arrive = [&](const Endpoint& from, const std::string& bytes) {
     const uint8_t at = uint8_t(rng() % kWorkers);
     ASSERT_EQ(msg.parse(bytes), sip::Defect::None);
-    const uint8_t owner = owner_of(msg, kWorkers);
+    const int quick = owner_from_bytes(bytes, kWorkers);
+    ASSERT_GE(quick, 0) << bytes;
+    const auto owner = uint8_t(quick);
+    ASSERT_EQ(owner, owner_of(msg, kWorkers)) << bytes;
     if (owner != at) {
       ASSERT_TRUE(queues[at][owner]->push(new Handoff{from, bytes}));
       ++handed_over;
@@ -143,6 +147,70 @@ TEST(steering, ResponsesFollowTheBranchDigit) {
   EXPECT_EQ(owner_of(m, 4), 3);
   EXPECT_EQ(owner_of(m, 2), call_id_hash("x") % 2);  // a digit beyond the workers falls back to the Call-ID
   EXPECT_EQ(owner_of(m, 1), 0);
+}
+
+// owner_from_bytes() answers what owner_of() answers after the parse, for every message of the shared
+// corpora (RFC 4475, RFC 5118, pjsip's fuzz seeds) that the parser accepts with a top Via it can read, at
+// every worker count; and it reads the owner from the bytes of plain messages in every spelling the
+// parser accepts for the two headers it looks at.
+TEST(steering, TheOwnerFromTheBytesIsTheOwnerFromTheParse) {
+  std::vector<std::string> messages;
+  for (const char* dir :
+       {"rfc4475", "rfc5118", "pjsip-seeds/fuzz-sip_seed_corpus", "pjsip-seeds/fuzz-sip-dialog_seed_corpus"})
+    for (const std::string& path : test::list_dir(test::testdata_dir() + "/" + dir))
+      if (!path.ends_with(".md") && !path.ends_with("SHA256SUMS")) messages.push_back(test::read_file(path));
+  ASSERT_GT(messages.size(), 60u);
+  const std::string invite = perf::request("INVITE", 1, "z9hG4bK-s1", false);
+  const std::string response =
+      "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 198.18.0.1:5060;branch=z9hG4bKsl30123456789abcdef\r\n"
+      "Via: SIP/2.0/UDP 198.18.0.2:5080;branch=z9hG4bK-x\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
+      "Call-ID: r1@198.18.0.2\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+  auto respelled = [](std::string m, std::string_view from, std::string_view to) {
+    m.replace(m.find(from), from.size(), to);
+    return m;
+  };
+  const std::vector<std::string> plain = {
+      invite,
+      respelled(invite, "Call-ID: ", "i:"),
+      respelled(invite, "Call-ID: ", "cALL-iD \t:  "),
+      respelled(invite, "\r\nCall-ID: a84b4c76e66710@198.18.0.2\r\n",
+                "\nCall-ID: a84b4c76e66710@198.18.0.2  \n"),
+      response,
+      respelled(response,
+                "Via: SIP/2.0/UDP 198.18.0.1:5060;branch=", "v: SIP/2.0/UDP 198.18.0.1:5060 ; BRANCH = "),
+      respelled(response, ";branch=z9hG4bKsl3", ";branch=z9hG4bKst3"),
+      respelled(response, ";branch=z9hG4bKsl3", ";branch=z9hG4bKsl9"),  // no worker 9 of 4: the Call-ID
+      respelled(response, "198.18.0.1:5060;branch=z9hG4bKsl3", "198.18.0.1:5060;branch=z9hG4bK-theirs"),
+      respelled(response, "0123456789abcdef\r\n", "0123456789abcdef, SIP/2.0/UDP h;branch=z9hG4bKsl1\r\n"),
+  };
+  for (const std::string& m : plain) {
+    messages.push_back(m);
+    EXPECT_GE(owner_from_bytes(m, 4), 0) << m;
+  }
+  // What the bytes do not show plainly is left to the parse.
+  for (const std::string& m :
+       {"\r\n" + invite, respelled(invite, "Call-ID: a84b4c76e66710", "Call-ID:\r\n a84b4c76e66710"),
+        respelled(response, ";branch=z9hG4bKsl3", ";x=\"a\";branch=z9hG4bKsl3"),
+        respelled(response, ";branch=z9hG4bKsl3", ";branch=z9hG4bKsl3;branch=z9hG4bKsl2"),
+        std::string("INVITE sip:a@b SIP/2.0\r\nVia SIP/2.0/UDP h\r\n\r\n"), std::string()}) {
+    messages.push_back(m);
+    EXPECT_EQ(owner_from_bytes(m, 4), -1) << m;
+  }
+  size_t compared = 0, shown = 0;
+  for (const std::string& m : messages) {
+    sip::Message msg;
+    if (msg.parse(m) != sip::Defect::None) continue;
+    sip::Via top;
+    if (msg.is_response() && !sip::parse_top_via(msg, top)) continue;  // dropped by validate() anyway
+    for (uint8_t workers = 1; workers <= 16; ++workers) {
+      const int quick = owner_from_bytes(m, workers);
+      ++compared;
+      if (quick < 0) continue;
+      ++shown;
+      EXPECT_EQ(quick, int(owner_of(msg, workers))) << workers << " workers:\n" << m;
+    }
+  }
+  EXPECT_GT(shown, compared / 2);
 }
 
 }  // namespace
