@@ -24,14 +24,42 @@ int branch_worker(std::string_view branch, uint8_t workers) {
   return w < workers ? w : -1;
 }
 
+// The first of the bytes `a`, `b`, `c` at or after `from`, or npos: sixteen bytes at a time with SSE2 (which
+// every x86-64 has); on lines this short memchr's set-up costs more than the search (BM_SteerFromBytes).
+size_t find_any(std::string_view m, size_t from, char a, char b, char c) {
+  const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c);
+  size_t i = from;
+  for (; i + 16 <= m.size(); i += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(m.data() + i));
+    const __m128i hit =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)), _mm_cmpeq_epi8(x, vc));
+    if (const int bits = _mm_movemask_epi8(hit)) return i + size_t(__builtin_ctz(unsigned(bits)));
+  }
+  for (; i < m.size(); ++i)
+    if (m[i] == a || m[i] == b || m[i] == c) return i;
+  return std::string_view::npos;
+}
+
+// The first LF at or after `from`, or npos, as find_any() with one compare.
+size_t find_lf(std::string_view m, size_t from) {
+  const __m128i lf = _mm_set1_epi8('\n');
+  size_t i = from;
+  for (; i + 16 <= m.size(); i += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(m.data() + i));
+    if (const int bits = _mm_movemask_epi8(_mm_cmpeq_epi8(x, lf)))
+      return i + size_t(__builtin_ctz(unsigned(bits)));
+  }
+  for (; i < m.size(); ++i)
+    if (m[i] == '\n') return i;
+  return std::string_view::npos;
+}
+
 // The branch parameter of the first via-parm of a Via value with no quotes and no folding: 0 when it has
 // none (or not one the bytes show plainly: then -1), else 1 with `branch` set.
 int top_branch(std::string_view value, std::string_view& branch) {
-  size_t end = 0;  // the first via-parm ends at the first comma, unless a quote or a '<' comes before it
-  while (end < value.size() && value[end] != ',') {
-    if (value[end] == '"' || value[end] == '<') return -1;  // a comma may hide in them
-    ++end;
-  }
+  // The first via-parm ends at the first comma, unless a quote or a '<' comes before it.
+  const size_t end = find_any(value, 0, ',', '"', '<');
+  if (end != std::string_view::npos && value[end] != ',') return -1;  // a comma may hide in them
   value = value.substr(0, end);
   size_t semi = value.find(';');
   int found = 0;
@@ -48,21 +76,6 @@ int top_branch(std::string_view value, std::string_view& branch) {
     semi = next;
   }
   return found;
-}
-
-// The first LF at or after `from`, or npos: sixteen bytes at a time with SSE2 (which every x86-64 has);
-// on lines this short memchr's set-up costs more than the search (BM_SteerFromBytes).
-size_t find_lf(std::string_view m, size_t from) {
-  const __m128i lf = _mm_set1_epi8('\n');
-  size_t i = from;
-  for (; i + 16 <= m.size(); i += 16) {
-    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(m.data() + i));
-    if (const int hits = _mm_movemask_epi8(_mm_cmpeq_epi8(block, lf)))
-      return i + size_t(__builtin_ctz(unsigned(hits)));
-  }
-  for (; i < m.size(); ++i)
-    if (m[i] == '\n') return i;
-  return std::string_view::npos;
 }
 
 // Whether `line` is a header named `name` (in either case): the name, optional SP or HTAB, then the colon,
