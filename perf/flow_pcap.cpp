@@ -4,11 +4,15 @@
 //   usage: flow_pcap ROUTING.cfg OUT.pcap [CALLS [WORKER WORKERS]]
 // With WORKER and WORKERS, each call's Call-ID hashes to WORKER of WORKERS (dataplane/proxy/steering.h)
 // and its responses carry the Via that WORKER writes: the capture belongs to that worker. Given to another
-// worker's queue, every one of its messages is handed over.
+// worker's queue, every one of its messages is handed over. WORKER "any": the calls' Call-IDs fall where
+// they hash, each call's responses carrying its owner's Via, as calls arrive from a NIC whose RSS knows
+// nothing of Call-IDs (with two workers, about half the messages are handed over).
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <string_view>
 
 #include "dataplane/proxy/steering.h"
 #include "perf/callflow.h"
@@ -20,9 +24,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int calls = argc >= 4 ? std::atoi(argv[3]) : 1;
-  const int worker = argc == 6 ? std::atoi(argv[4]) : 0, workers = argc == 6 ? std::atoi(argv[5]) : 1;
+  const bool any = argc == 6 && std::string_view(argv[4]) == "any";
+  const int worker = argc == 6 && !any ? std::atoi(argv[4]) : 0, workers = argc == 6 ? std::atoi(argv[5]) : 1;
   if (calls < 1 || calls > 10000 || workers < 1 || workers > 16 || worker < 0 || worker >= workers) {
-    std::fprintf(stderr, "flow_pcap: CALLS is 1..10000, WORKERS 1..16 and WORKER below WORKERS\n");
+    std::fprintf(stderr, "flow_pcap: CALLS is 1..10000, WORKERS 1..16 and WORKER below WORKERS (or any)\n");
     return 2;
   }
   std::ifstream in(argv[1]);
@@ -52,7 +57,9 @@ int main(int argc, char** argv) {
       call_id = serial == 0 ? std::string(sipd::perf::kCallId)
                             : "a84b4c76e6" + std::to_string(1000 + serial) + "@198.18.0.2";
       ++serial;
-    } while (sipd::proxy::call_id_hash(call_id) % unsigned(workers) != unsigned(worker));
+    } while (!any && sipd::proxy::call_id_hash(call_id) % unsigned(workers) != unsigned(worker));
+    settings.worker =
+        uint8_t(any ? sipd::proxy::call_id_hash(call_id) % unsigned(workers) : unsigned(worker));
     for (const sipd::perf::FlowMessage& m : sipd::perf::stateless_call_flow(program, settings, call_id)) {
       for (const std::string& frame :
            sipd::test::udp_frames(m.from.ip, m.from.port, sipd_ip, 5060, m.bytes, id++))
@@ -63,7 +70,7 @@ int main(int argc, char** argv) {
   FILE* f = std::fopen(argv[2], "wb");
   if (!f || std::fwrite(out.data(), 1, out.size(), f) != out.size()) return 1;
   std::fclose(f);
-  std::printf("wrote %s: ARP + %zu SIP messages of %d call(s) of worker %d of %d\n", argv[2], messages, calls,
-              worker, workers);
+  std::printf("wrote %s: ARP + %zu SIP messages of %d call(s) of worker %s of %d\n", argv[2], messages, calls,
+              any ? "any" : std::to_string(worker).c_str(), workers);
   return 0;
 }

@@ -7,6 +7,7 @@
 #   --workers 2   two workers on lcores 0 and 1, each with its own receive queue (one capture each)
 #   --calls K     K calls in each capture before the ARP request repeats (default 1: ARP + 6 messages)
 #   --wrong       each queue gets the capture of the other worker: every message is handed over
+#   --mixed       each queue gets calls of both workers (Call-IDs where they hash): about half handed over
 # Each worker's capture holds calls whose Call-ID it owns (build/bin/flow_pcap), so without --wrong no
 # message changes worker; the cycles per message are then the two workers' busy cycles over the messages
 # the proxies handled, and with --wrong the difference is what a hand-over costs.
@@ -14,12 +15,13 @@ set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${SIPD_BUILD:-$src/build}
-workers=1 calls=1 wrong=0
+workers=1 calls=1 wrong=0 mixed=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --workers) workers=$2; shift 2 ;;
     --calls) calls=$2; shift 2 ;;
     --wrong) wrong=1; shift ;;
+    --mixed) mixed=1; shift ;;
     --*) echo "replay.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -28,7 +30,8 @@ seconds=${1:-10}
 runs=${2:-3}
 [ "$(id -u)" -eq 0 ] || { echo "replay.sh: run as root (DPDK)"; exit 1; }
 case "$workers" in 1 | 2) ;; *) echo "replay.sh: --workers is 1 or 2 (this machine has two cores)" >&2; exit 2 ;; esac
-[ "$wrong" = 0 ] || [ "$workers" = 2 ] || { echo "replay.sh: --wrong needs --workers 2" >&2; exit 2; }
+[ "$wrong$mixed" = 00 ] || [ "$workers" = 2 ] || { echo "replay.sh: --wrong and --mixed need --workers 2" >&2; exit 2; }
+[ "$wrong$mixed" != 11 ] || { echo "replay.sh: --wrong or --mixed, not both" >&2; exit 2; }
 cmake --build "$build" -j2 --target sipd-dataplane flow_pcap >/dev/null
 
 work=$(mktemp -d /tmp/sipd-replay-XXXXXX)
@@ -41,7 +44,7 @@ trap cleanup EXIT INT TERM
 
 streams="" lcores=""
 for q in $(seq 0 $((workers - 1))); do
-  owner=$(( wrong ? workers - 1 - q : q ))
+  owner=$(( wrong ? workers - 1 - q : q )); [ "$mixed" = 1 ] && owner=any
   "$build/bin/flow_pcap" "$src/config/examples/proxy.cfg" "$work/flow$q.pcap" "$calls" "$owner" "$workers" >/dev/null
   streams+=",rx_pcap=$work/flow$q.pcap"
   lcores+="${lcores:+,}$q"
@@ -91,4 +94,4 @@ done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "replay median: $(median "${rates[@]}") messages/s on $workers worker(s), $(median "${cycles[@]}")" \
      "cycles/message, $(median "${handed[@]}") handed over/s ($runs runs of ${seconds}s, $calls call(s) per" \
-     "capture$([ "$wrong" = 1 ] && echo ', every message on the wrong worker'))"
+     "capture$([ "$wrong" = 1 ] && echo ', every message on the wrong worker')$([ "$mixed" = 1 ] && echo ', calls of both workers on each queue'))"
