@@ -28,20 +28,25 @@ struct CountingSender : proxy::Sender {
   }
 };
 
+// The flow's messages handed to `p` one per iteration, round and round.
+void relay_flow(benchmark::State& state, proxy::Proxy& p, const std::vector<FlowMessage>& flow) {
+  p.set_log_level(-10);
+  size_t i = 0;
+  for (auto _ : state) {
+    const FlowMessage& m = flow[i];
+    p.handle(m.from, m.bytes);
+    i = i + 1 == flow.size() ? 0 : i + 1;
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()));
+}
+
 void BM_StatelessCallFlow(benchmark::State& state) {
   const config::Program program = load_example("proxy.cfg");
   const proxy::Settings settings;
   const std::vector<FlowMessage> flow = stateless_call_flow(program, settings);
   CountingSender out;
   static proxy::Proxy* p = new proxy::Proxy(program, settings, out);  // ~80 KB: not on the stack
-  p->set_log_level(-10);
-  size_t i = 0;
-  for (auto _ : state) {
-    const FlowMessage& m = flow[i];
-    p->handle(m.from, m.bytes);
-    i = i + 1 == flow.size() ? 0 : i + 1;
-  }
-  state.SetItemsProcessed(int64_t(state.iterations()));
+  relay_flow(state, *p, flow);
   state.counters["sent_per_received"] = double(out.messages) / double(state.iterations());
   uint64_t dropped = 0;
   for (uint64_t d : p->counters().dropped) dropped += d;
@@ -59,14 +64,7 @@ void BM_StatelessWorkers(benchmark::State& state) {
   const std::vector<FlowMessage> flow = stateless_call_flow(program, settings);
   CountingSender out;
   const auto p = std::make_unique<proxy::Proxy>(program, settings, out);
-  p->set_log_level(-10);
-  size_t i = 0;
-  for (auto _ : state) {
-    const FlowMessage& m = flow[i];
-    p->handle(m.from, m.bytes);
-    i = i + 1 == flow.size() ? 0 : i + 1;
-  }
-  state.SetItemsProcessed(int64_t(state.iterations()));
+  relay_flow(state, *p, flow);
 }
 BENCHMARK(BM_StatelessWorkers)->Threads(1)->Threads(2)->UseRealTime();
 

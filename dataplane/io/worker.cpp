@@ -307,17 +307,14 @@ bool Worker::datagram(uint32_t ip, uint16_t port, std::string_view payload, rte_
     // The owner, from the bytes when they show it: a message that belongs elsewhere goes unparsed, and
     // one that stays is parsed once, by the proxy. Otherwise from the proxy's parse.
     const auto workers = uint8_t(peers_ ? peers_->size() : 1);
-    const int quick = workers > 1 ? proxy::owner_from_bytes(payload, workers) : id_;
-    if (quick >= 0 && quick != id_)
-      return hand_over(*(*peers_)[size_t(quick)], Handoff{Handoff::Sip, 0, port, ip, {}}, payload, frame);
-    parsed = proxy_.parse(from, payload);
-    if (quick < 0) {
-      const uint8_t owner = parsed == sip::Defect::None
-                                ? proxy::owner_of(proxy_.message(), workers)
-                                : id_;  // what does not parse is answered (or dropped) here
-      if (owner != id_)
-        return hand_over(*(*peers_)[owner], Handoff{Handoff::Sip, 0, port, ip, {}}, payload, frame);
+    int owner = workers > 1 ? proxy::owner_from_bytes(payload, workers) : id_;
+    if (owner < 0 || owner == id_) {
+      parsed = proxy_.parse(from, payload);
+      if (owner < 0)  // what does not parse is answered (or dropped) here
+        owner = parsed == sip::Defect::None ? proxy::owner_of(proxy_.message(), workers) : id_;
     }
+    if (owner != id_)
+      return hand_over(*(*peers_)[size_t(owner)], Handoff{Handoff::Sip, 0, port, ip, {}}, payload, frame);
   }
   proxy_.handle_parsed(from, parsed);
   return false;
