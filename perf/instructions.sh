@@ -4,8 +4,19 @@
 # usage: perf/instructions.sh [BUILD_DIR]            (default build/; needs valgrind)
 #        perf/instructions.sh --stages [BUILD_DIR]   the worker path per stage (build/bin/pipeline_count):
 #            the stateless and the stateful call flow, 1,200 and 13,200 messages, per message in between
+#        perf/instructions.sh --engine [BUILD_DIR]   one run of the edge script (build/bin/engine_count)
 set -euo pipefail
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 1; }
+collected() {  # valgrind's total for a command
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 |
+    sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' | head -1
+}
+if [ "${1:-}" = --engine ]; then
+  count=${2:-build}/bin/engine_count
+  lo=$(collected "$count" 1000) hi=$(collected "$count" 11000)
+  echo "edge script: $(( (hi - lo) / 10000 )) instructions a run ($("$count" 1 | sed 's/.*, //'))"
+  exit 0
+fi
 if [ "${1:-}" = --stages ]; then
   count=${2:-build}/bin/pipeline_count
   tmp=$(mktemp -d)

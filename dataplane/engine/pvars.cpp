@@ -523,13 +523,13 @@ Value Vm::load(const Context& ctx, VmState& st, const config::PvCode& pv) {
 }
 
 Value Vm::apply(const Context& ctx, VmState& st, const config::TransformCode& t, const Value& in) {
-  if (t.args.empty()) return apply_transform(st, t.id, {}, in);  // {uri.user}, {s.len}: most of them
+  if (t.args.empty()) return apply_transform(st, t.id, {}, in, ctx.msg);  // {uri.user}, {s.len}: most of them
   std::array<Value, 4> args;
   const size_t n = std::min(t.args.size(), args.size());
   for (size_t i = 0; i < n; ++i)
     args[i] = t.args[i].pvar >= 0 ? load(ctx, st, st.program->pvars[size_t(t.args[i].pvar)])
                                   : Value::string(t.args[i].text);
-  return apply_transform(st, t.id, std::span<const Value>(args.data(), n), in);
+  return apply_transform(st, t.id, std::span<const Value>(args.data(), n), in, ctx.msg);
 }
 
 // Each part is read first (a part's transformations may write into the arena), then all are copied into

@@ -691,11 +691,13 @@ Value well_known(std::string_view params, std::string_view name) {
   return text_or_null(value);
 }
 
-Value uri_body(VmState& st, Id id, std::string_view s, Args a) {
-  sip::Uri u;
+// `known`: `s` as the message parsed it already (its own Request-URI), or null.
+Value uri_body(VmState& st, Id id, std::string_view s, Args a, const sip::Uri* known) {
+  sip::Uri own;
   // OpenSIPS parses sip, sips and tel URIs; anything else is not a URI to it.
-  if (s.empty() || sip::parse_uri(s, u) != sip::UriError::None || u.scheme == sip::UriScheme::Other)
-    return Value::null();
+  if (!known && (s.empty() || sip::parse_uri(s, own) != sip::UriError::None)) return Value::null();
+  const sip::Uri& u = known ? *known : own;
+  if (u.scheme == sip::UriScheme::Other) return Value::null();
   const std::string_view params = u.params.empty() ? u.params : u.params.substr(1);
   std::string_view want, value;
   switch (id) {
@@ -1219,12 +1221,18 @@ Value re_subst(VmState& st, std::string_view s, Args a) {
 
 }  // namespace
 
-Value apply_transform(VmState& st, config::TransformId id, std::span<const Value> args, const Value& in) {
+Value apply_transform(VmState& st, config::TransformId id, std::span<const Value> args, const Value& in,
+                      const sip::Message* msg) {
   if (in.is_null()) return in;  // NULL goes through every transformation, so chains carry on
   const std::string_view s = to_text(st, in);
   if (st.error) return Value::null();
   if (id < Id::UriUser) return string_body(st, id, in, s, args);
-  if (id < Id::ViaName) return uri_body(st, id, s, args);
+  if (id < Id::ViaName) {
+    // $ru{uri.*} and the like read the Request-URI the message has parsed already (validation did).
+    const bool own_ruri = msg && msg->is_request() && s.data() == msg->request_uri().data() &&
+                          s.size() == msg->request_uri().size();
+    return uri_body(st, id, s, args, own_ruri ? sip::parsed_request_uri(*msg) : nullptr);
+  }
   if (id < Id::ParamValue) return via_body(st, id, s, args);
   if (id < Id::NameaddrName) return param_body(st, id, s, args);
   if (id < Id::IpPton) return nameaddr_body(st, id, s, args);

@@ -17,6 +17,9 @@
 
 namespace sipd::engine {
 
-Value apply_transform(VmState& st, config::TransformId id, std::span<const Value> args, const Value& in);
+// `msg`, when given, is the message the run is on: a URI transformation of its own Request-URI uses the
+// parse the message keeps instead of parsing it again.
+Value apply_transform(VmState& st, config::TransformId id, std::span<const Value> args, const Value& in,
+                      const sip::Message* msg = nullptr);
 
 }  // namespace sipd::engine

@@ -9,6 +9,7 @@
 
 #include "dataplane/engine/core_functions.h"
 #include "dataplane/engine/natives.h"
+#include "dataplane/engine/plan.h"
 #include "dataplane/sip/name_addr.h"
 #include "dataplane/sip/scalar.h"
 #include "dataplane/sip/uri.h"
@@ -135,64 +136,6 @@ Value joined(VmState& st, std::string_view x, std::string_view y) {
   return st.error ? Value::null() : Value::string(std::string_view(head.data(), head.size() + tail.size()));
 }
 
-// How many values an instruction takes off the stack.
-constexpr uint8_t pops_of(Op op) {
-  switch (op) {
-    case Op::StoreVar:
-    case Op::StoreAvp:
-    case Op::StorePv:
-    case Op::Transform:
-    case Op::Not:
-    case Op::Neg:
-    case Op::BitNot:
-    case Op::ToBool:
-    case Op::Positive:
-    case Op::JumpIfFalse:
-    case Op::ShortCircuit:
-    case Op::Switch:
-    case Op::Return:
-    case Op::Pop:
-      return 1;
-    case Op::StorePvx:
-    case Op::ShiftLeft:
-    case Op::ShiftRight:
-      return op == Op::StorePvx ? 1 : 2;
-    case Op::Add:
-    case Op::Sub:
-    case Op::Mul:
-    case Op::Div:
-    case Op::Mod:
-    case Op::BitOr:
-    case Op::BitAnd:
-    case Op::BitXor:
-    case Op::Eq:
-    case Op::Ne:
-    case Op::Lt:
-    case Op::Gt:
-    case Op::Le:
-    case Op::Ge:
-    case Op::Match:
-    case Op::NoMatch:
-      return 2;
-    case Op::MatchConst:
-    case Op::NoMatchConst:
-    case Op::IsMyself:
-      return 1;
-    default:
-      return 0;  // Call pops its argument count, in.b
-  }
-}
-
-// Values each instruction takes off the stack, as a table so the per-instruction check is one load.
-constexpr auto kPops = [] {
-  std::array<uint8_t, size_t(Op::Pop) + 1> t{};
-  for (size_t i = 0; i < t.size(); ++i) t[i] = pops_of(Op(i));
-  return t;
-}();
-
-// Call and CallRoute take in.b values: the table says 0 for them, and their own cases check in.b.
-inline uint16_t pops(const config::Instr& in) { return kPops[size_t(in.op)]; }
-
 }  // namespace
 
 Vm::~Vm() { release_regexes(); }
@@ -222,8 +165,10 @@ bool Vm::prepare(const config::Program& program) {
     }
     regex_dbs_.push_back(db);
   }
+  plan_ = make_plan(program);
+  if (!plan_.error.empty()) host_.log(-1, "the routing program cannot run: " + plan_.error);
   prepared_ = &program;
-  return ok;
+  return ok && plan_.error.empty();
 }
 
 namespace {
@@ -245,6 +190,14 @@ RunStatus Vm::run(const config::Program& program, int route_index, const Context
   if (prepared_ != &program) prepare(program);
   if (route_index < 0 || size_t(route_index) >= program.routes.size()) {
     st.error = "no such route";
+    return RunStatus::Error;
+  }
+  if (!plan_.error.empty()) {
+    st.error = "damaged program";
+    return RunStatus::Error;
+  }
+  if (plan_.route_depth[size_t(route_index)] >= VmState::kStack) {
+    st.error = "expression too deep";
     return RunStatus::Error;
   }
   st.program = &program;
@@ -271,6 +224,12 @@ RunStatus Vm::run(const config::Program& program, int route_index, const Context
 }
 
 RunStatus Vm::resume(const Context& ctx, VmState& st, int64_t result) {
+  // The worker may have prepared a newer program since this run suspended.
+  if (st.program && prepared_ != st.program) prepare(*st.program);
+  if (!plan_.error.empty()) {
+    st.error = "damaged program";
+    return RunStatus::Error;
+  }
   st.retcode = result;
   if (result == 0) return RunStatus::Exit;  // a function returning 0 ends the script, as in OpenSIPS
   if (st.sp >= VmState::kStack) return RunStatus::Error;
@@ -319,10 +278,9 @@ int64_t Vm::invoke(const Context& ctx, VmState& st, std::string_view name, std::
   return bound.body(call);
 }
 
-bool Vm::call_function(const Context& ctx, VmState& st, const config::Instr& in, RunStatus& out) {
-  const Bound& bound = bodies_[in.a];
+bool Vm::call_function(const Context& ctx, VmState& st, uint16_t function, uint16_t argc, RunStatus& out) {
+  const Bound& bound = bodies_[function];
   const config::FunctionSpec& fn = *bound.fn;
-  const uint16_t argc = in.b;
   const std::span<const Value> args(st.stack.data() + st.sp - argc, argc);
   int64_t result = -1;
   if (bound.body) {
@@ -333,7 +291,7 @@ bool Vm::call_function(const Context& ctx, VmState& st, const config::Instr& in,
   }
   if (tracing_) host_.traced(fn, args, result, st);
   if (result == Host::kSuspend) {
-    st.suspended_fn = in.a;
+    st.suspended_fn = function;
     st.suspended_argc = uint8_t(std::min<size_t>(argc, st.suspended_args.size()));
     for (size_t i = 0; i < st.suspended_argc; ++i) st.suspended_args[i] = args[i];
     st.sp = uint16_t(st.sp - argc);
@@ -354,9 +312,8 @@ bool Vm::call_function(const Context& ctx, VmState& st, const config::Instr& in,
 // right side must be a number too (a null counts as 0); otherwise `+` joins two texts (a null is empty), and
 // `&`, `|`, `^` combine two texts of one length byte by byte. A compound assignment (action.c's do_assign)
 // refuses nulls, and joins only two values that are texts and nothing else. Any other mix has no value.
-Value Vm::arithmetic(VmState& st, const config::Instr& in, const Value& a, const Value& b) {
+Value Vm::arithmetic(VmState& st, Op op, bool compound, const Value& a, const Value& b) {
   using K = Value::Kind;
-  const bool compound = in.b == 1;
   if (a.kind == K::None || b.kind == K::None) return Value::none();
   if (compound && (a.is_null() || b.is_null())) {
     host_.log(-1, "a null value in a compound assignment (+=, -=, ...); nothing assigned");
@@ -364,7 +321,7 @@ Value Vm::arithmetic(VmState& st, const config::Instr& in, const Value& a, const
   }
   if (a.has_int() && (b.has_int() || (!compound && b.is_null()))) {
     const int64_t x = a.i, y = b.has_int() ? b.i : 0;
-    switch (in.op) {
+    switch (op) {
       case Op::Add:
         return Value::integer(wrapping(uint64_t(x) + uint64_t(y)));
       case Op::Sub:
@@ -377,8 +334,8 @@ Value Vm::arithmetic(VmState& st, const config::Instr& in, const Value& a, const
           host_.log(-1, "division by zero in the script");
           return compound ? Value::none() : Value::integer(0);
         }
-        if (y == -1) return Value::integer(in.op == Op::Div ? wrapping(0 - uint64_t(x)) : 0);  // no trap
-        return Value::integer(in.op == Op::Div ? x / y : x % y);
+        if (y == -1) return Value::integer(op == Op::Div ? wrapping(0 - uint64_t(x)) : 0);  // no trap
+        return Value::integer(op == Op::Div ? x / y : x % y);
       case Op::BitOr:
         return Value::integer(x | y);
       case Op::BitAnd:
@@ -390,16 +347,16 @@ Value Vm::arithmetic(VmState& st, const config::Instr& in, const Value& a, const
           host_.log(-1, "a shift by less than 0 or more than 63 bits in the script; the result is 0");
           return Value::integer(0);
         }
-        return Value::integer(in.op == Op::ShiftLeft ? int64_t(uint64_t(x) << y) : x >> y);
+        return Value::integer(op == Op::ShiftLeft ? int64_t(uint64_t(x) << y) : x >> y);
     }
   }
   if (compound) {
-    if (in.op == Op::Add && a.kind == K::Str && b.kind == K::Str) return joined(st, a.s, b.s);
+    if (op == Op::Add && a.kind == K::Str && b.kind == K::Str) return joined(st, a.s, b.s);
   } else if (!a.has_int()) {
-    if (in.op == Op::Add && (b.is_null() || b.has_text()))
+    if (op == Op::Add && (b.is_null() || b.has_text()))
       return joined(st, a.is_null() ? "" : a.s, b.is_null() ? "" : to_text(st, b));
-    if ((in.op == Op::BitAnd || in.op == Op::BitOr || in.op == Op::BitXor) && a.has_text() && b.has_text())
-      return bytewise(st, in.op, a.s, to_text(st, b));
+    if ((op == Op::BitAnd || op == Op::BitOr || op == Op::BitXor) && a.has_text() && b.has_text())
+      return bytewise(st, op, a.s, to_text(st, b));
   }
   host_.log(-1, "operands the script's operator does not take (a number and a string?); no value");
   return Value::none();
@@ -414,19 +371,14 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
     host_.log(1, "an assignment whose right side has no value (operands OpenSIPS refuses); nothing assigned");
     return false;
   };
-  while (st.pc < p.code.size()) {
-    if (++st.steps > kMaxSteps) {
+  // The plan (plan.h) has checked every path's stack depth, and ends in an Exit: the loop checks neither
+  // the stack nor the end of the code, and the stack's room only where a route is entered.
+  const Step* const code = plan_.steps.data();
+  for (;;) {
+    const Step& in = code[st.pc++];
+    if ((st.steps += in.width) > kMaxSteps) {
       host_.log(-1, "script stopped: more than 100000 steps (a while loop that does not end?)");
       return RunStatus::Exit;
-    }
-    if (size_t(st.sp) + 2 >= VmState::kStack) {
-      st.error = "expression too deep";
-      return RunStatus::Error;
-    }
-    const config::Instr& in = p.code[st.pc++];
-    if (st.sp < pops(in)) {  // only a damaged program can get here; the compiler keeps the stack balanced
-      st.error = "damaged program: stack underflow";
-      return RunStatus::Error;
     }
     switch (in.op) {
       case Op::PushInt:
@@ -526,7 +478,7 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
       case Op::ShiftLeft:
       case Op::ShiftRight: {
         const Value b = pop(), a = pop();
-        push(arithmetic(st, in, a, b));
+        push(arithmetic(st, in.op, in.b == 1, a, b));
         break;
       }
       case Op::Eq:
@@ -595,17 +547,32 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
           st.pc = uint32_t(in.imm);
         break;
       case Op::Call: {
-        if (st.sp < in.b) {
-          st.error = "damaged program: stack underflow";
-          return RunStatus::Error;
-        }
         RunStatus out;
-        if (!call_function(ctx, st, in, out)) return out;
+        if (in.shape == Shape::Plain) {
+          if (!call_function(ctx, st, in.a, in.b, out)) return out;
+          break;
+        }
+        // A fused call (plan.h). The pc is the call's next instruction while the function runs, so a run
+        // that suspends there resumes with the plain steps that follow the call.
+        const uint32_t at = st.pc - 1;
+        if (in.flags & Step::kIntArg) {
+          push(Value::integer(in.imm));
+          ++st.pc;
+        } else if (in.flags & Step::kStrArg) {
+          push(Value::string(p.strings[size_t(in.imm)]));
+          ++st.pc;
+        }
+        if (!call_function(ctx, st, in.a, in.b, out)) return out;
+        const bool positive = pop().i > 0;
+        if (in.shape == Shape::CallDrop || positive != ((in.flags & Step::kNegate) != 0))
+          st.pc = at + in.width;
+        else
+          st.pc = in.target;
         break;
       }
       case Op::CallRoute:
-        if (st.sp < in.b) {
-          st.error = "damaged program: stack underflow";
+        if (size_t(st.sp) + plan_.route_depth[in.a] >= VmState::kStack) {
+          st.error = "expression too deep";
           return RunStatus::Error;
         }
         if (st.depth == VmState::kCalls) {
@@ -638,7 +605,6 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
     }
     if (st.error) return RunStatus::Error;
   }
-  return RunStatus::Exit;
 }
 
 }  // namespace sipd::engine

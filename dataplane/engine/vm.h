@@ -21,6 +21,7 @@
 
 #include "config/program.h"
 #include "config/registry.h"
+#include "dataplane/engine/plan.h"
 #include "dataplane/sip/builder.h"
 #include "dataplane/sip/endpoint.h"
 #include "dataplane/sip/message.h"
@@ -244,9 +245,11 @@ class Vm {
   RunStatus execute(const Context& ctx, VmState& st);
   void store_avp(VmState& st, uint16_t slot, uint16_t mode, Value v);
   void store_indexed(const Context& ctx, VmState& st, const config::PvCode& pv, uint16_t mode, Value v);
-  bool call_function(const Context& ctx, VmState& st, const config::Instr& in, RunStatus& out);
-  // `a op b` for + - * / % & | ^ << >>; `in.b` 1 is a compound assignment (x op= b).
-  Value arithmetic(VmState& st, const config::Instr& in, const Value& a, const Value& b);
+  // Calls function `fn` with the `argc` values on top of the stack, and pushes its result; false when the
+  // run stops there (`out` says how).
+  bool call_function(const Context& ctx, VmState& st, uint16_t fn, uint16_t argc, RunStatus& out);
+  // `a op b` for + - * / % & | ^ << >>; `compound`: a compound assignment (x op= b).
+  Value arithmetic(VmState& st, config::Op op, bool compound, const Value& a, const Value& b);
 
   bool match_const(uint16_t index, std::string_view subject);
   void release_regexes();
@@ -261,6 +264,7 @@ class Vm {
   std::vector<Bound> bodies_;  // by registry index
   bool tracing_ = false;
   const config::Program* prepared_ = nullptr;
+  Plan plan_;  // prepared_ as this Vm runs it (plan.h)
   EngineSettings settings_;
   std::vector<void*> regex_dbs_;  // hs_database_t*, one per Program::regexes entry
   void* scratch_ = nullptr;       // hs_scratch_t*

@@ -1,0 +1,203 @@
+#include "dataplane/engine/plan.h"
+
+#include <algorithm>
+
+namespace sipd::engine {
+namespace {
+
+using config::Instr;
+using config::Op;
+
+// How many values an instruction takes off the stack and puts back. Call and CallRoute take their
+// argument count (b) and give back one result.
+struct Effect {
+  uint16_t pops, pushes;
+};
+
+Effect effect_of(const Instr& in) {
+  switch (in.op) {
+    case Op::PushInt:
+    case Op::PushStr:
+    case Op::PushNull:
+    case Op::LoadVar:
+    case Op::LoadAvp:
+    case Op::LoadPv:
+    case Op::LoadPvx:
+    case Op::LoadName:
+    case Op::Format:
+      return {0, 1};
+    case Op::StoreVar:
+    case Op::StoreAvp:
+    case Op::StorePv:
+    case Op::StorePvx:
+    case Op::Pop:
+    case Op::JumpIfFalse:
+    case Op::Switch:
+    case Op::Return:
+      return {1, 0};
+    case Op::Transform:
+    case Op::Not:
+    case Op::Neg:
+    case Op::BitNot:
+    case Op::ToBool:
+    case Op::Positive:
+    case Op::MatchConst:
+    case Op::NoMatchConst:
+    case Op::IsMyself:
+      return {1, 1};
+    case Op::Add:
+    case Op::Sub:
+    case Op::Mul:
+    case Op::Div:
+    case Op::Mod:
+    case Op::BitOr:
+    case Op::BitAnd:
+    case Op::BitXor:
+    case Op::ShiftLeft:
+    case Op::ShiftRight:
+    case Op::Eq:
+    case Op::Ne:
+    case Op::Lt:
+    case Op::Gt:
+    case Op::Le:
+    case Op::Ge:
+    case Op::Match:
+    case Op::NoMatch:
+      return {2, 1};
+    case Op::ShortCircuit:  // the fall-through pops the operand; the jump keeps it (see below)
+      return {1, 0};
+    case Op::Call:
+    case Op::CallRoute:
+      return {in.b, 1};
+    case Op::ForNext:  // pushes a value on going on; the jump out pushes nothing (see below)
+    case Op::Jump:
+    case Op::Exit:
+    case Op::Drop:
+      return {0, 0};
+  }
+  return {0, 0};
+}
+
+bool ends_path(Op op) { return op == Op::Jump || op == Op::Return || op == Op::Exit || op == Op::Drop; }
+
+// Walks every path from each route's entry and records the stack depth at each instruction; a path that
+// reaches an instruction with a depth another path reached it with, or with fewer values than it takes, is
+// a damaged program. The compiler's output never is: each statement leaves the stack as it found it.
+std::string check_stack(const config::Program& p, Plan& plan) {
+  const size_t n = p.code.size();
+  std::vector<int32_t> depth(n + 1, -1);
+  std::vector<uint32_t> work;
+  plan.route_depth.assign(p.routes.size(), 0);
+  for (size_t r = 0; r < p.routes.size(); ++r) {
+    int32_t most = 0;
+    auto reach = [&](uint32_t pc, int32_t d, std::string& why) {
+      if (pc > n) {
+        why = "a jump outside the code";
+        return;
+      }
+      if (depth[pc] == -1) {
+        depth[pc] = d;
+        work.push_back(pc);
+      } else if (depth[pc] != d) {
+        why = "stack depth differs between the paths into instruction " + std::to_string(pc);
+      }
+    };
+    std::string why;
+    if (p.routes[r].entry > n) return "a route starts outside the code";
+    if (depth[p.routes[r].entry] != -1 && depth[p.routes[r].entry] != 0)
+      return "a route starts inside an expression";
+    reach(p.routes[r].entry, 0, why);
+    while (!work.empty() && why.empty()) {
+      const uint32_t pc = work.back();
+      work.pop_back();
+      if (pc == n) continue;  // the end of the code: an Exit
+      const Instr& in = p.code[pc];
+      const int32_t d = depth[pc];
+      const Effect e = effect_of(in);
+      if (d < e.pops) return "stack underflow at instruction " + std::to_string(pc);
+      if (in.op == Op::CallRoute && in.a >= p.routes.size()) return "a call of a route that does not exist";
+      const int32_t after = d - e.pops + e.pushes;
+      most = std::max({most, after, in.op == Op::ForNext ? d + 1 : 0});
+      switch (in.op) {
+        case Op::Jump:
+          reach(uint32_t(in.imm), d, why);
+          break;
+        case Op::JumpIfFalse:
+          reach(uint32_t(in.imm), after, why);
+          break;
+        case Op::ShortCircuit:
+          reach(uint32_t(in.imm), d, why);
+          break;
+        case Op::ForNext:
+          reach(uint32_t(in.imm), d, why);
+          reach(pc + 1, d + 1, why);
+          break;
+        case Op::Switch: {
+          const config::SwitchTable& t = p.switches[in.a];
+          for (uint32_t target : t.targets) reach(target, after, why);
+          reach(t.otherwise, after, why);
+          break;
+        }
+        default:
+          break;
+      }
+      if (!ends_path(in.op) && in.op != Op::ForNext) reach(pc + 1, after, why);
+    }
+    if (!why.empty()) return why;
+    work.clear();
+    plan.route_depth[r] = uint16_t(std::min<int32_t>(most, UINT16_MAX));
+  }
+  return {};
+}
+
+// The fused call at `pc`, if the instructions there have one of the shapes plan.h lists.
+bool fuse_call(const config::Program& p, size_t pc, Step& step) {
+  const std::vector<Instr>& code = p.code;
+  size_t i = pc;
+  uint8_t flags = 0;
+  int64_t imm = 0;
+  if (i + 1 < code.size() && code[i + 1].op == Op::Call && code[i + 1].b >= 1 &&
+      (code[i].op == Op::PushInt || code[i].op == Op::PushStr)) {
+    flags = code[i].op == Op::PushInt ? Step::kIntArg : Step::kStrArg;
+    imm = code[i].op == Op::PushInt ? code[i].imm : int64_t(code[i].a);
+    ++i;
+  }
+  if (i >= code.size() || code[i].op != Op::Call) return false;
+  const Instr& call = code[i];
+  Step s{Op::Call, Shape::CallDrop, 0, flags, call.a, call.b, 0, imm};
+  if (i + 1 < code.size() && code[i + 1].op == Op::Pop) {
+    s.width = uint8_t(i + 2 - pc);
+  } else if (i + 2 < code.size() && code[i + 1].op == Op::Positive) {
+    size_t j = i + 2;
+    if (code[j].op == Op::Not) {
+      s.flags |= Step::kNegate;
+      ++j;
+    }
+    if (j >= code.size() || code[j].op != Op::JumpIfFalse) return false;
+    s.shape = Shape::CallBranch;
+    s.target = uint32_t(code[j].imm);
+    s.width = uint8_t(j + 1 - pc);
+  } else {
+    return false;
+  }
+  step = s;
+  return true;
+}
+
+}  // namespace
+
+Plan make_plan(const config::Program& program) {
+  Plan plan;
+  plan.error = check_stack(program, plan);
+  if (!plan.error.empty()) return plan;
+  plan.steps.resize(program.code.size() + 1);
+  for (size_t pc = 0; pc < program.code.size(); ++pc) {
+    const Instr& in = program.code[pc];
+    Step& s = plan.steps[pc];
+    if (fuse_call(program, pc, s)) continue;
+    s = Step{in.op, Shape::Plain, 1, 0, in.a, in.b, 0, in.imm};
+  }
+  return plan;  // the last step stays the default Exit
+}
+
+}  // namespace sipd::engine
