@@ -72,6 +72,12 @@ enum class Op : uint8_t {
   Exit,
   Drop,
   Pop,
+  // The Vm's fused steps (dataplane/engine/plan.h): made when a program is prepared for a run, never
+  // compiled, and refused in a program blob (anything after Pop is).
+  CallDrop,       // [push a constant] Call; Pop
+  CallBranch,     // [push a constant] Call; Positive; [Not]; JumpIfFalse
+  CallShort,      // [push a constant] Call; Positive; ShortCircuit
+  CompareBranch,  // LoadVar|LoadPv|LoadPvx; push a constant; Eq|Ne|Lt|Gt|Le|Ge; JumpIfFalse
 };
 
 struct Instr {

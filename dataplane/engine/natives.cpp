@@ -108,11 +108,12 @@ int64_t fn_maxfwd(Vm& vm, Host&, const Context& ctx, VmState& st, std::span<cons
   bool present = false;
   const std::string_view v = ctx.msg->first_value(sip::HeaderId::MaxForwards, &present);
   sip::MaxForwards mf;
-  if (!present || (sip::parse_max_forwards(v, mf) && mf.overlarge)) {  // overlarge counts as absent
+  const bool parsed = present && sip::parse_max_forwards(v, mf);
+  if (!present || (parsed && mf.overlarge)) {  // overlarge counts as absent
     if (ctx.edits) (void)ctx.edits->set_max_forwards(uint32_t(initial));
     return 1;
   }
-  if (!sip::parse_max_forwards(v, mf)) return -2;
+  if (!parsed) return -2;
   if (mf.value == 0) return -1;
   const uint32_t next = std::min<uint32_t>(mf.value - 1u, limit);
   if (ctx.edits) (void)ctx.edits->set_max_forwards(next);

@@ -74,6 +74,11 @@ Effect effect_of(const Instr& in) {
     case Op::Exit:
     case Op::Drop:
       return {0, 0};
+    case Op::CallDrop:  // the plan's own: check_stack refuses them in a program
+    case Op::CallBranch:
+    case Op::CallShort:
+    case Op::CompareBranch:
+      return {0, 0};
   }
   return {0, 0};
 }
@@ -114,6 +119,7 @@ std::string check_stack(const config::Program& p, Plan& plan) {
       const Instr& in = p.code[pc];
       const int32_t d = depth[pc];
       const Effect e = effect_of(in);
+      if (in.op > Op::Pop) return "unknown instruction at " + std::to_string(pc);
       if (d < e.pops) return "stack underflow at instruction " + std::to_string(pc);
       if (in.op == Op::CallRoute && in.a >= p.routes.size()) return "a call of a route that does not exist";
       const int32_t after = d - e.pops + e.pushes;
@@ -150,36 +156,71 @@ std::string check_stack(const config::Program& p, Plan& plan) {
   return {};
 }
 
-// The fused call at `pc`, if the instructions there have one of the shapes plan.h lists.
-bool fuse_call(const config::Program& p, size_t pc, Step& step) {
-  const std::vector<Instr>& code = p.code;
+bool is_constant(const Instr& in) { return in.op == Op::PushInt || in.op == Op::PushStr; }
+
+// A constant push as a fused step's operand: its flag, and its value or string index in `imm`.
+void take_constant(const Instr& in, Step& s) {
+  s.flags |= in.op == Op::PushInt ? Step::kIntArg : Step::kStrArg;
+  s.imm = in.op == Op::PushInt ? in.imm : int64_t(in.a);
+}
+
+// The fused call at `pc`, if the instructions there have one of the call shapes plan.h lists.
+bool fuse_call(const std::vector<Instr>& code, size_t pc, Step& step) {
+  Step s;
   size_t i = pc;
-  uint8_t flags = 0;
-  int64_t imm = 0;
-  if (i + 1 < code.size() && code[i + 1].op == Op::Call && code[i + 1].b >= 1 &&
-      (code[i].op == Op::PushInt || code[i].op == Op::PushStr)) {
-    flags = code[i].op == Op::PushInt ? Step::kIntArg : Step::kStrArg;
-    imm = code[i].op == Op::PushInt ? code[i].imm : int64_t(code[i].a);
+  if (i + 1 < code.size() && code[i + 1].op == Op::Call && code[i + 1].b >= 1 && is_constant(code[i])) {
+    take_constant(code[i], s);
     ++i;
   }
   if (i >= code.size() || code[i].op != Op::Call) return false;
-  const Instr& call = code[i];
-  Step s{Op::Call, Shape::CallDrop, 0, flags, call.a, call.b, 0, imm};
+  s.a = code[i].a;
+  s.b = code[i].b;
+  size_t last;  // the shape's last instruction
   if (i + 1 < code.size() && code[i + 1].op == Op::Pop) {
-    s.width = uint8_t(i + 2 - pc);
+    s.op = Op::CallDrop;
+    last = i + 1;
   } else if (i + 2 < code.size() && code[i + 1].op == Op::Positive) {
-    size_t j = i + 2;
-    if (code[j].op == Op::Not) {
-      s.flags |= Step::kNegate;
-      ++j;
+    last = i + 2;
+    if (code[last].op == Op::ShortCircuit) {
+      s.op = Op::CallShort;
+      s.go_on = uint8_t(code[last].b);
+    } else {
+      if (code[last].op == Op::Not && last + 1 < code.size()) {
+        s.flags |= Step::kNegate;
+        ++last;
+      }
+      if (code[last].op != Op::JumpIfFalse) return false;
+      s.op = Op::CallBranch;
     }
-    if (j >= code.size() || code[j].op != Op::JumpIfFalse) return false;
-    s.shape = Shape::CallBranch;
-    s.target = uint32_t(code[j].imm);
-    s.width = uint8_t(j + 1 - pc);
+    s.target = uint32_t(code[last].imm);
   } else {
     return false;
   }
+  s.width = uint8_t(last + 1 - pc);
+  step = s;
+  return true;
+}
+
+bool is_comparison(Op op) {
+  return op == Op::Eq || op == Op::Ne || op == Op::Lt || op == Op::Gt || op == Op::Le || op == Op::Ge;
+}
+
+// `$x OP constant` as a condition, if the instructions at `pc` have that shape.
+bool fuse_compare(const std::vector<Instr>& code, size_t pc, Step& step) {
+  if (pc + 3 >= code.size()) return false;
+  const Instr& load = code[pc];
+  if (load.op != Op::LoadVar && load.op != Op::LoadPv && load.op != Op::LoadPvx) return false;
+  if (!is_constant(code[pc + 1]) || !is_comparison(code[pc + 2].op) || code[pc + 3].op != Op::JumpIfFalse)
+    return false;
+  Step s;
+  s.op = Op::CompareBranch;
+  s.load = load.op;
+  s.test = code[pc + 2].op;
+  s.a = load.a;
+  s.b = load.b;
+  take_constant(code[pc + 1], s);
+  s.target = uint32_t(code[pc + 3].imm);
+  s.width = 4;
   step = s;
   return true;
 }
@@ -194,8 +235,11 @@ Plan make_plan(const config::Program& program) {
   for (size_t pc = 0; pc < program.code.size(); ++pc) {
     const Instr& in = program.code[pc];
     Step& s = plan.steps[pc];
-    if (fuse_call(program, pc, s)) continue;
-    s = Step{in.op, Shape::Plain, 1, 0, in.a, in.b, 0, in.imm};
+    if (fuse_call(program.code, pc, s) || fuse_compare(program.code, pc, s)) continue;
+    s.op = in.op;
+    s.a = in.a;
+    s.b = in.b;
+    s.imm = in.imm;
   }
   return plan;  // the last step stays the default Exit
 }

@@ -371,6 +371,9 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
     host_.log(1, "an assignment whose right side has no value (operands OpenSIPS refuses); nothing assigned");
     return false;
   };
+  auto constant = [&](const Step& in) {  // a fused step's constant operand
+    return in.flags & Step::kIntArg ? Value::integer(in.imm) : Value::string(p.strings[size_t(in.imm)]);
+  };
   // The plan (plan.h) has checked every path's stack depth, and ends in an Exit: the loop checks neither
   // the stack nor the end of the code, and the stack's room only where a route is entered.
   const Step* const code = plan_.steps.data();
@@ -548,26 +551,37 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         break;
       case Op::Call: {
         RunStatus out;
-        if (in.shape == Shape::Plain) {
-          if (!call_function(ctx, st, in.a, in.b, out)) return out;
-          break;
-        }
-        // A fused call (plan.h). The pc is the call's next instruction while the function runs, so a run
-        // that suspends there resumes with the plain steps that follow the call.
+        if (!call_function(ctx, st, in.a, in.b, out)) return out;
+        break;
+      }
+      // The fused steps (plan.h). While a fused call's function runs, the pc is that of the instruction
+      // after the call, so a run that suspends there resumes with the plain steps behind this one.
+      case Op::CallDrop:
+      case Op::CallBranch:
+      case Op::CallShort: {
         const uint32_t at = st.pc - 1;
-        if (in.flags & Step::kIntArg) {
-          push(Value::integer(in.imm));
-          ++st.pc;
-        } else if (in.flags & Step::kStrArg) {
-          push(Value::string(p.strings[size_t(in.imm)]));
+        if (in.flags & (Step::kIntArg | Step::kStrArg)) {
+          push(constant(in));
           ++st.pc;
         }
+        RunStatus out;
         if (!call_function(ctx, st, in.a, in.b, out)) return out;
         const bool positive = pop().i > 0;
-        if (in.shape == Shape::CallDrop || positive != ((in.flags & Step::kNegate) != 0))
-          st.pc = at + in.width;
-        else
+        st.pc = at + in.width;
+        if (in.op == Op::CallBranch) {
+          if (positive == ((in.flags & Step::kNegate) != 0)) st.pc = in.target;
+        } else if (in.op == Op::CallShort && positive != (in.go_on != 0)) {
+          push(Value::integer(positive));  // the answer of the whole && / ||
           st.pc = in.target;
+        }
+        break;
+      }
+      case Op::CompareBranch: {
+        const Value x = in.load == Op::LoadVar
+                            ? as_read(in.a < VmState::kVars ? st.vars[in.a] : Value::null())
+                        : in.load == Op::LoadPv ? as_read(load_pv(ctx, st, PvId(in.a), p.strings[in.b]))
+                                                : as_read(load(ctx, st, p.pvars[in.a]));
+        st.pc = truthy(compared(st, in.test, x, constant(in))) ? st.pc - 1 + in.width : in.target;
         break;
       }
       case Op::CallRoute:

@@ -77,7 +77,7 @@ size_t fused(const config::Program& program) {
   EXPECT_EQ(plan.error, "");
   size_t n = 0;
   for (size_t pc = 0; pc < program.code.size(); ++pc)
-    n += program.code[pc].op == config::Op::Call && plan.steps[pc].shape != Shape::Plain;
+    n += program.code[pc].op == config::Op::Call && plan.steps[pc].op > config::Op::Pop;
   return n;
 }
 
@@ -145,6 +145,79 @@ route {
   EXPECT_EQ(r->host.logs, (Lines{"not taken\n", "taken again\n"}));
   r = run(s.program, {1});
   EXPECT_EQ(r->host.logs, (Lines{"taken\n", "taken again\n"}));
+}
+
+// `if (x OP k)` fused answers as the same comparison the plain way (`!!(...)` keeps it out of the shape),
+// for every comparison, texts and numbers, case, missing values and a pseudo-variable with a transformation.
+TEST(plan, FusedComparisonsAnswerAsThePlainInstructionsWould) {
+  const char* const conditions[] = {"$rU == \"bob\"",
+                                    "$rU == \"BOB\"",
+                                    "$rU != \"bob\"",
+                                    "$rU == 5",
+                                    "$rU > \"alice\"",
+                                    "$var(n) > 2",
+                                    "$var(n) < 2",
+                                    "$var(n) >= 5",
+                                    "$var(n) <= 4",
+                                    "$var(n) == \"5\"",
+                                    "$var(n) != 5",
+                                    "$var(s) == \"abc\"",
+                                    "$var(s) > 1",
+                                    "$var(s) < \"abd\"",
+                                    "$var(u) == 0",
+                                    "$(ru{uri.user}) == \"bob\"",
+                                    "$(ru{uri.user}{s.len}) == 3",
+                                    "$hdr(X-None) == \"a\"",
+                                    "$hdr(X-None) != 1",
+                                    "$rm == \"INVITE\"",
+                                    "$ru == \"sip:bob@198.18.0.2\""};
+  std::string script = kModules + "route {\n  $var(n) = 5;\n  $var(s) = \"abc\";\n";
+  for (const char* c : conditions) {
+    script += "  if (" + std::string(c) + ") xlog(\"T\"); else xlog(\"F\");\n";
+    script += "  if (!!(" + std::string(c) + ")) xlog(\"t\\n\"); else xlog(\"f\\n\");\n";
+  }
+  script += "}\n";
+  const Script s(script, true);
+  ASSERT_TRUE(s.diags.ok()) << s.diags.render(s.file);
+  const Plan plan = make_plan(s.program);
+  size_t compares = 0;
+  for (const Step& step : plan.steps) compares += step.op == config::Op::CompareBranch;
+  // All but the two with transformations (a Transform follows their load).
+  EXPECT_EQ(compares, std::size(conditions) - 2);
+  auto r = run(s.program, {});
+  ASSERT_EQ(r->host.logs.size(), 2 * std::size(conditions));
+  std::string answers;
+  for (size_t i = 0; i < std::size(conditions); ++i) {
+    const std::string fast = r->host.logs[2 * i], plain = r->host.logs[2 * i + 1];
+    EXPECT_EQ(fast == "T", plain == "t\n") << conditions[i];
+    answers += fast;
+  }
+  // And what they answer, as OpenSIPS compares: texts without regard to case; a number against a text
+  // that is not one is false either way ($rU == 5, $var(s) > 1).
+  EXPECT_EQ(answers, "TTFFTTFTFTFTFTTTTFTTT");
+}
+
+// `f() || g()` and `f() && g()`: the fused call's short circuit keeps the answer for the condition.
+TEST(plan, FusedCallsShortCircuitAsThePlainInstructionsWould) {
+  const Script s(kModules + R"cfg(
+route {
+  if (lookup("location") || lookup("location")) xlog("or yes\n"); else xlog("or no\n");
+  if (lookup("location") && lookup("location")) xlog("and yes\n"); else xlog("and no\n");
+}
+)cfg",
+                 true);
+  ASSERT_TRUE(s.diags.ok()) << s.diags.render(s.file);
+  const Plan plan = make_plan(s.program);
+  size_t shorts = 0;
+  for (size_t pc = 0; pc < s.program.code.size(); ++pc)
+    shorts += s.program.code[pc].op == config::Op::Call && plan.steps[pc].op == config::Op::CallShort;
+  EXPECT_EQ(shorts, 2u);
+  // || : the first true answers; && : the first false answers.
+  EXPECT_EQ(run(s.program, {1, 1})->host.logs, (Lines{"or yes\n", "and yes\n"}));
+  EXPECT_EQ(run(s.program, {-1, 1, 1, -1})->host.logs, (Lines{"or yes\n", "and no\n"}));
+  EXPECT_EQ(run(s.program, {-1, -1, -1})->host.logs, (Lines{"or no\n", "and no\n"}));
+  auto r = run(s.program, {Host::kSuspend, Host::kSuspend}, {-1, 2, -3});
+  EXPECT_EQ(r->host.logs, (Lines{"or yes\n", "and no\n"}));
 }
 
 config::Program hand_made(std::vector<config::Instr> code) {
