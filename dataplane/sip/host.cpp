@@ -1,22 +1,14 @@
 #include "dataplane/sip/host.h"
 
 #include "dataplane/sip/chars.h"
+#include "dataplane/sip/endpoint.h"
 
 namespace sipd::sip {
 namespace {
 
-// dotted quad, 1-3 digits per octet, each at most 255; one pass.
 bool is_ipv4(std::string_view s) {
-  const char* p = s.data();
-  const char* const end = p + s.size();
-  for (int octet = 0; octet < 4; ++octet) {
-    if (octet > 0 && (p == end || *p++ != '.')) return false;
-    const char* const begin = p;
-    unsigned value = 0;
-    while (p < end && p - begin < 3 && unsigned(*p - '0') < 10) value = value * 10 + unsigned(*p++ - '0');
-    if (p == begin || value > 255) return false;
-  }
-  return p == end;
+  uint32_t ip;
+  return parse_ipv4(s, ip);
 }
 
 // Counts the hex4 groups of `s` = [ hex4 *( ":" hex4 ) ]; -1 when malformed.
