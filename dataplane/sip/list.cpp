@@ -3,6 +3,7 @@
 #include <emmintrin.h>
 
 #include "dataplane/sip/chars.h"
+#include "dataplane/sip/class_scan.h"
 #include "dataplane/sip/message.h"
 
 namespace sipd::sip {
@@ -92,7 +93,7 @@ ParamStatus next_param(std::string_view& rest, Param& out) {
   if (rest[i] != ';') return ParamStatus::Bad;
   i = skip_lws(rest, i + 1);
   const size_t name_begin = i;
-  while (i < rest.size() && is_token_char(rest[i])) ++i;
+  i = find_class<kToken, false>(rest, i);
   if (i == name_begin) return ParamStatus::Bad;
   out = Param{rest.substr(name_begin, i - name_begin), {}, false};
   size_t j = skip_lws(rest, i);
@@ -108,7 +109,7 @@ ParamStatus next_param(std::string_view& rest, Param& out) {
       if (j == rest.size() || rest[j] != ']') return ParamStatus::Bad;
       ++j;
     } else {
-      while (j < rest.size() && has_class(rest[j], kParamValue)) ++j;  // token, host, bare IPv6
+      j = find_class<kParamValue, false>(rest, j);  // token, host, bare IPv6
     }
     if (j == value_begin) return ParamStatus::Bad;
     out.value = rest.substr(value_begin, j - value_begin);

@@ -1,6 +1,7 @@
 #include "dataplane/sip/name_addr.h"
 
 #include "dataplane/sip/chars.h"
+#include "dataplane/sip/class_scan.h"
 #include "dataplane/sip/list.h"
 
 namespace sipd::sip {
@@ -13,11 +14,9 @@ bool valid_token_words(std::string_view s) {
   return true;
 }
 
-bool valid_uri_text(std::string_view s, uint16_t stop) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (has_class(c, stop)) return false;
-  return true;
+template <uint16_t Stop>
+bool valid_uri_text(std::string_view s) {
+  return !s.empty() && find_class<Stop, true>(s) == s.size();
 }
 
 bool read_params(std::string_view params, NameAddr& out) {
@@ -79,13 +78,13 @@ bool parse_name_addr(std::string_view value, NameAddr& out) {
     if (gt == std::string_view::npos) return false;
     out.uri = value.substr(i + 1, gt - i - 1);
     out.bracketed = true;
-    if (!valid_uri_text(out.uri, kBracketUriStop)) return false;
+    if (!valid_uri_text<kBracketUriStop>(out.uri)) return false;
     out.params = value.substr(gt + 1);
   } else {
     const size_t semi = value.find(';');
     const size_t end = semi == std::string_view::npos ? value.size() : semi;
     out.uri = trim(value.substr(0, end));
-    if (!valid_uri_text(out.uri, kBareUriStop)) return false;
+    if (!valid_uri_text<kBareUriStop>(out.uri)) return false;
     out.params = value.substr(end);
   }
   return read_params(out.params, out);

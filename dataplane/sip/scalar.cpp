@@ -1,6 +1,7 @@
 #include "dataplane/sip/scalar.h"
 
 #include "dataplane/sip/chars.h"
+#include "dataplane/sip/class_scan.h"
 #include "dataplane/sip/list.h"
 
 namespace sipd::sip {
@@ -13,12 +14,7 @@ bool all_digits(std::string_view s) {
   return true;
 }
 
-bool valid_word(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (!has_class(c, kWord)) return false;
-  return true;
-}
+bool valid_word(std::string_view s) { return !s.empty() && find_class<kWord, false>(s) == s.size(); }
 
 }  // namespace
 

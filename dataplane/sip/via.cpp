@@ -1,6 +1,7 @@
 #include "dataplane/sip/via.h"
 
 #include "dataplane/sip/chars.h"
+#include "dataplane/sip/class_scan.h"
 #include "dataplane/sip/host.h"
 #include "dataplane/sip/list.h"
 #include "dataplane/sip/message.h"
@@ -11,7 +12,7 @@ namespace {
 // Reads a token at s[i], then LWS; returns false when there is no token.
 bool take_token(std::string_view s, size_t& i, std::string_view& tok) {
   const size_t b = i;
-  while (i < s.size() && is_token_char(s[i])) ++i;
+  i = find_class<kToken, false>(s, i);
   if (i == b) return false;
   tok = s.substr(b, i - b);
   i = skip_lws(s, i);
