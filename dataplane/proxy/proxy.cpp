@@ -764,11 +764,10 @@ void Proxy::response(const sip::Endpoint& from) {
     ++counters_.err_replies;
     return;
   }
-  std::string_view second;
+  std::string_view first, second;
   sip::Via next;
   {
     sip::ValueIterator it(msg_, sip::HeaderId::Via);
-    std::string_view first;
     if (!it.next(first) || !it.next(second) || !sip::parse_via(second, next)) {
       ++counters_.dropped[size_t(Drop::NoNextVia)];
       ++counters_.err_replies;
@@ -800,7 +799,7 @@ void Proxy::response(const sip::Endpoint& from) {
     return;
   }
   sip::EditList edits(msg_);
-  if (!edits.remove_top_via()) {
+  if (!edits.remove_top_via(first, second)) {
     ++counters_.dropped[size_t(Drop::BuildFailed)];
     return;
   }

@@ -157,6 +157,20 @@ bool EditList::remove_top_via() {
   return remove(Span{from, to - from});
 }
 
+bool EditList::remove_top_via(std::string_view first, std::string_view second) {
+  const uint16_t line = msg_.first(HeaderId::Via);
+  if (line == kNoHeader) return false;
+  const Span v = msg_.header(line).value;
+  const auto inside = [&](std::string_view s) {
+    const size_t at = size_t(s.data() - msg_.buffer().data());
+    return s.data() >= msg_.buffer().data() && at >= v.off && at < v.off + v.len;
+  };
+  if (!inside(first)) return false;  // the first line holds no value (an empty Via line)
+  if (!inside(second)) return remove_header(line);
+  const uint32_t from = uint32_t(first.data() - msg_.buffer().data());
+  return remove(Span{from, uint32_t(second.data() - first.data())});
+}
+
 bool EditList::set_request_uri(std::string_view uri) {
   if (!msg_.is_request()) return false;
   const Span s = msg_.request_uri_span();

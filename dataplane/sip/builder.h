@@ -49,7 +49,10 @@ class EditList {
   bool add_top_via_param(std::string_view param);  // appended to the top Via value, e.g. ";received=1.2.3.4"
   // Like add_top_via, but a second call replaces the first one's Via (one per branch of a fork).
   bool set_top_via(std::string_view via_value);
-  bool remove_top_via();                       // the first value of the first Via line
+  bool remove_top_via();  // the first value of the first Via line
+  // The same, when the caller has walked the Via values already (ValueIterator): `first` and `second` are
+  // the first two values. No list is read again.
+  bool remove_top_via(std::string_view first, std::string_view second);
   bool set_request_uri(std::string_view uri);  // replaces any earlier call's edit
   bool set_max_forwards(uint32_t value);       // rewrites the value, or adds the header
   // The address of the first From or To field (`id`), display name and parameters kept; a bare addr-spec

@@ -114,6 +114,39 @@ TEST(builder, RemoveTopViaLine) {
             resp.size() - std::string("Via: SIP/2.0/UDP 198.18.0.1;branch=z9hG4bKa\r\n").size());
 }
 
+// remove_top_via(first, second), from the values a ValueIterator walked, edits exactly as remove_top_via()
+// that reads the line itself: over the RFC 4475, RFC 5118 and pjsip corpora, and lines joined and apart.
+TEST(builder, RemoveTopViaFromWalkedValuesEditsAsReadingTheLine) {
+  const std::string root = test::testdata_dir();
+  std::vector<std::string> inputs = {
+      kInvite,
+      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP b\r\n"
+      "Content-Length: 0\r\n\r\n",
+      "SIP/2.0 200 OK\r\nVia:\r\nVia: SIP/2.0/UDP a, SIP/2.0/UDP b\r\n"
+      "Content-Length: 0\r\n\r\n",
+      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a ,\r\n SIP/2.0/UDP b\r\n"
+      "Content-Length: 0\r\n\r\n"};
+  for (const char* dir : {"/rfc4475", "/rfc5118", "/pjsip-seeds/fuzz-sip_seed_corpus"})
+    for (const std::string& f : test::list_dir(root + dir)) inputs.push_back(test::read_file(f));
+  size_t compared = 0;
+  for (const std::string& bytes : inputs) {
+    static Message m;
+    if (m.parse(bytes) != Defect::None) continue;
+    ValueIterator it(m, HeaderId::Via);
+    std::string_view first, second;
+    if (!it.next(first) || !it.next(second)) continue;
+    EditList walked(m), read(m);
+    const bool a = walked.remove_top_via(first, second), b = read.remove_top_via();
+    ASSERT_EQ(a, b) << bytes;
+    if (!a) continue;
+    const Built x = build(walked), y = build(read);
+    ASSERT_EQ(x.result.ok(), y.result.ok()) << bytes;
+    EXPECT_EQ(x.text, y.text) << bytes;
+    ++compared;
+  }
+  EXPECT_GE(compared, 10u);  // 14 today: most corpus messages have one Via
+}
+
 TEST(builder, TopViaParamsForReceivedAndRport) {
   const Message& m = parsed(kInvite);
   EditList e(m);
