@@ -220,6 +220,8 @@ class Vm {
   // run() does it the first time it meets a program object; a worker calls it when it installs a new
   // program between bursts, so no message pays for it. Returns false when a database is unusable.
   bool prepare(const config::Program& program);
+  // Why the program prepared last cannot run at all (plan.h: a damaged stack); empty when it can.
+  const std::string& plan_error() const { return plan_.error; }
 
   // Starts route `route_index` of `program` (0 = main route) on `ctx`.
   RunStatus run(const config::Program& program, int route_index, const Context& ctx, VmState& state);

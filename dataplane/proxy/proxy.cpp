@@ -122,7 +122,9 @@ std::string Proxy::install(std::unique_ptr<const config::Program> next, TimerSch
   if (!free)
     return "transactions still hold " + std::to_string(kVersions) +
            " programs; try again once some have ended";
-  if (!vm_.prepare(*next)) return "the program's regular expressions do not load on this worker";
+  if (!vm_.prepare(*next))
+    return vm_.plan_error().empty() ? "the program's regular expressions do not load on this worker"
+                                    : "the program cannot run: " + vm_.plan_error();
   const size_t old = current_;
   free->owned = std::move(next);
   load(*free, *free->owned);

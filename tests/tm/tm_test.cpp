@@ -1291,6 +1291,11 @@ TEST(tm, TransactionsKeepTheProgramTheyBeganWith) {
       compile(head + "loadmodule \"nathelper.so\"\nroute {\n  fix_nated_contact();\n}\n", true);
   EXPECT_EQ(r.proxy->install(std::make_unique<const config::Program>(std::move(lacking))),
             "the program calls fix_nated_contact(), which this build does not implement");
+  // Not installed: a damaged program (its first instruction pops a value nothing pushed).
+  config::Program damaged = compile(head + "route {\n  xlog(\"x\\n\");\n}\n", true);
+  damaged.code[damaged.routes[0].entry] = config::Instr{config::Op::Pop};
+  const std::string why = r.proxy->install(std::make_unique<const config::Program>(std::move(damaged)));
+  EXPECT_EQ(why.rfind("the program cannot run: stack underflow at instruction", 0), 0u) << why;
   // Four programs held by ringing calls, and a fifth refused until one of them ends.
   std::vector<std::string> ringing{call("call-h0")};
   for (int i = 1; i < 4; ++i) {
