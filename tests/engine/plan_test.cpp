@@ -38,6 +38,10 @@ struct Answers {
   std::deque<int64_t> results;
   static int64_t next(Call& c) {
     auto& a = *static_cast<Answers*>(c.self);
+    if (a.results.empty()) {
+      ADD_FAILURE() << "lookup() called more often than the test has answers for";
+      return -1;
+    }
     const int64_t r = a.results.front();
     a.results.pop_front();
     return r;
@@ -213,10 +217,10 @@ route {
     shorts += s.program.code[pc].op == config::Op::Call && plan.steps[pc].op == config::Op::CallShort;
   EXPECT_EQ(shorts, 2u);
   // || : the first true answers; && : the first false answers.
-  EXPECT_EQ(run(s.program, {1, 1})->host.logs, (Lines{"or yes\n", "and yes\n"}));
+  EXPECT_EQ(run(s.program, {1, 1, 1})->host.logs, (Lines{"or yes\n", "and yes\n"}));
   EXPECT_EQ(run(s.program, {-1, 1, 1, -1})->host.logs, (Lines{"or yes\n", "and no\n"}));
   EXPECT_EQ(run(s.program, {-1, -1, -1})->host.logs, (Lines{"or no\n", "and no\n"}));
-  auto r = run(s.program, {Host::kSuspend, Host::kSuspend}, {-1, 2, -3});
+  auto r = run(s.program, {Host::kSuspend, Host::kSuspend, Host::kSuspend}, {-1, 2, -3});
   EXPECT_EQ(r->host.logs, (Lines{"or yes\n", "and no\n"}));
 }
 
