@@ -85,33 +85,32 @@ Effect effect_of(const Instr& in) {
 
 bool ends_path(Op op) { return op == Op::Jump || op == Op::Return || op == Op::Exit || op == Op::Drop; }
 
-// Walks every path from each route's entry and records the stack depth at each instruction; a path that
-// reaches an instruction with a depth another path reached it with, or with fewer values than it takes, is
-// a damaged program. The compiler's output never is: each statement leaves the stack as it found it.
+// Walks every path from each route's entry and records the stack depth at each instruction, relative to
+// the entry; a path that reaches an instruction with a depth another path reached it with, or with fewer
+// values than it takes, is a damaged program. The compiler's output never is: each statement leaves the
+// stack as it found it. Each route is walked on its own, so its deepest stack counts all of its code even
+// where another route's paths have been there too.
 std::string check_stack(const config::Program& p, Plan& plan) {
   const size_t n = p.code.size();
-  std::vector<int32_t> depth(n + 1, -1);
+  std::vector<int32_t> depth;
   std::vector<uint32_t> work;
   plan.route_depth.assign(p.routes.size(), 0);
   for (size_t r = 0; r < p.routes.size(); ++r) {
     int32_t most = 0;
-    auto reach = [&](uint32_t pc, int32_t d, std::string& why) {
+    std::string why;
+    auto reach = [&](uint32_t pc, int32_t d) {
       if (pc > n) {
         why = "a jump outside the code";
-        return;
-      }
-      if (depth[pc] == -1) {
+      } else if (depth[pc] == -1) {
         depth[pc] = d;
         work.push_back(pc);
       } else if (depth[pc] != d) {
         why = "stack depth differs between the paths into instruction " + std::to_string(pc);
       }
     };
-    std::string why;
     if (p.routes[r].entry > n) return "a route starts outside the code";
-    if (depth[p.routes[r].entry] != -1 && depth[p.routes[r].entry] != 0)
-      return "a route starts inside an expression";
-    reach(p.routes[r].entry, 0, why);
+    depth.assign(n + 1, -1);
+    reach(p.routes[r].entry, 0);
     while (!work.empty() && why.empty()) {
       const uint32_t pc = work.back();
       work.pop_back();
@@ -126,31 +125,30 @@ std::string check_stack(const config::Program& p, Plan& plan) {
       most = std::max({most, after, in.op == Op::ForNext ? d + 1 : 0});
       switch (in.op) {
         case Op::Jump:
-          reach(uint32_t(in.imm), d, why);
+          reach(uint32_t(in.imm), d);
           break;
         case Op::JumpIfFalse:
-          reach(uint32_t(in.imm), after, why);
+          reach(uint32_t(in.imm), after);
           break;
         case Op::ShortCircuit:
-          reach(uint32_t(in.imm), d, why);
+          reach(uint32_t(in.imm), d);
           break;
         case Op::ForNext:
-          reach(uint32_t(in.imm), d, why);
-          reach(pc + 1, d + 1, why);
+          reach(uint32_t(in.imm), d);
+          reach(pc + 1, d + 1);
           break;
         case Op::Switch: {
           const config::SwitchTable& t = p.switches[in.a];
-          for (uint32_t target : t.targets) reach(target, after, why);
-          reach(t.otherwise, after, why);
+          for (uint32_t target : t.targets) reach(target, after);
+          reach(t.otherwise, after);
           break;
         }
         default:
           break;
       }
-      if (!ends_path(in.op) && in.op != Op::ForNext) reach(pc + 1, after, why);
+      if (!ends_path(in.op) && in.op != Op::ForNext) reach(pc + 1, after);
     }
     if (!why.empty()) return why;
-    work.clear();
     plan.route_depth[r] = uint16_t(std::min<int32_t>(most, UINT16_MAX));
   }
   return {};

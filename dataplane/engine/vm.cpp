@@ -371,6 +371,12 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
     host_.log(1, "an assignment whose right side has no value (operands OpenSIPS refuses); nothing assigned");
     return false;
   };
+  // What LoadVar, LoadPv or LoadPvx with operands a and b reads (CompareBranch reads as they do).
+  auto read = [&](Op op, uint16_t a, uint16_t b) {
+    if (op == Op::LoadVar) return as_read(a < VmState::kVars ? st.vars[a] : Value::null());
+    if (op == Op::LoadPv) return as_read(load_pv(ctx, st, PvId(a), p.strings[b]));
+    return as_read(load(ctx, st, p.pvars[a]));
+  };
   auto constant = [&](const Step& in) {  // a fused step's constant operand
     return in.flags & Step::kIntArg ? Value::integer(in.imm) : Value::string(p.strings[size_t(in.imm)]);
   };
@@ -394,7 +400,7 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         push(Value::null());
         break;
       case Op::LoadVar:
-        push(as_read(in.a < VmState::kVars ? st.vars[in.a] : Value::null()));
+        push(read(Op::LoadVar, in.a, in.b));
         break;
       case Op::StoreVar: {
         // No copy: every string a value can hold (program constants, the message, the arena) stays put
@@ -412,7 +418,7 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         break;
       }
       case Op::LoadPv:
-        push(as_read(load_pv(ctx, st, PvId(in.a), p.strings[in.b])));
+        push(read(Op::LoadPv, in.a, in.b));
         break;
       case Op::StorePv: {
         const Value v = pop();
@@ -420,7 +426,7 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         break;
       }
       case Op::LoadPvx:
-        push(as_read(load(ctx, st, p.pvars[in.a])));
+        push(read(Op::LoadPvx, in.a, in.b));
         break;
       case Op::StorePvx: {
         const Value v = pop();
@@ -577,10 +583,7 @@ RunStatus Vm::execute(const Context& ctx, VmState& st) {
         break;
       }
       case Op::CompareBranch: {
-        const Value x = in.load == Op::LoadVar
-                            ? as_read(in.a < VmState::kVars ? st.vars[in.a] : Value::null())
-                        : in.load == Op::LoadPv ? as_read(load_pv(ctx, st, PvId(in.a), p.strings[in.b]))
-                                                : as_read(load(ctx, st, p.pvars[in.a]));
+        const Value x = read(in.load, in.a, in.b);
         st.pc = truthy(compared(st, in.test, x, constant(in))) ? st.pc - 1 + in.width : in.target;
         break;
       }
